@@ -1,0 +1,74 @@
+# rerank: PGXS build.
+#
+#   make                    build rerank.so and the install script
+#   make install            install into the PostgreSQL that pg_config names
+#   make installcheck       pg_regress + isolation specs against a running server
+#   make unittest           C unit tests of the pure-C core (no server needed)
+#   make OPTFLAGS=""        portable build (default tunes for this CPU)
+#
+# The README's test command (test/run_tests.sh) runs all of it on a throwaway
+# cluster.
+
+EXTENSION = rerank
+EXTVERSION = 0.1.0
+
+# One file per concern: src/core holds the pure-C core (no PostgreSQL
+# headers), src/ the PostgreSQL glue, src/sql the parts of the install script.
+CORE_SRCS = $(sort $(wildcard src/core/*.c))
+GLUE_SRCS = $(sort $(wildcard src/*.c))
+MODULE_big = rerank
+OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
+
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = rerank--$(EXTVERSION).sql
+DATA = $(wildcard rerank--*--*.sql)
+
+# pg_regress: every sql/*.sql, in name order; isolation: every spec.
+REGRESS := $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=rerank
+ISOLATION := $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=rerank
+
+# OpenBLAS, serial build, found in its own folder with an rpath: plain
+# -lopenblas resolves through Debian's alternatives, possibly to the pthread
+# build, which starts threads inside the backend.
+MULTIARCH ?= $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS_DIR ?= /usr/lib/$(MULTIARCH)/openblas-serial
+OPENBLAS_INCLUDE ?= /usr/include/$(MULTIARCH)/openblas-serial
+BLAS_LIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lm
+
+OPTFLAGS ?= -march=native
+# Vectorize (GCC 12 at -O2 only does "very cheap" loops) and allow
+# reassociation so float reductions vectorize too; NaN and
+# infinity semantics stay (no -ffinite-math-only), so validation still works.
+MATHFLAGS = -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros
+# The core builds with all of -Wall -Wextra (see the unit tests); the glue
+# drops two that PostgreSQL's own headers and fmgr conventions trip
+# (ARR_DATA_OFFSET mixes signedness; PG_FUNCTION_ARGS is often unused).
+WARNFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
+PG_CPPFLAGS = -I$(srcdir)/src -I$(OPENBLAS_INCLUDE)
+PG_CFLAGS = $(WARNFLAGS) $(OPTFLAGS) $(MATHFLAGS) $(EXTRA_CFLAGS)
+SHLIB_LINK = $(BLAS_LIBS)
+
+EXTRA_CLEAN = test/unit/run_unit_tests output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script is the concatenation of its parts, in name order.
+rerank--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+# C unit tests of the core, with AddressSanitizer and UBSan.
+UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
+UNIT_CFLAGS = -std=gnu99 -g -O1 -Wall -Wextra -Werror $(MATHFLAGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-Isrc -I$(OPENBLAS_INCLUDE)
+
+test/unit/run_unit_tests: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h test/unit/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRCS) $(CORE_SRCS) $(BLAS_LIBS)
+
+.PHONY: unittest
+unittest: test/unit/run_unit_tests
+	./test/unit/run_unit_tests

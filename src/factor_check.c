@@ -1,0 +1,218 @@
+/*
+ * factor_check.c
+ *	  rerank.check_factors(): the BEFORE INSERT OR UPDATE row trigger of
+ *	  rerank.item_factors and rerank.user_factors.
+ *
+ * Imported vectors arrive by plain INSERT or COPY, so the tables themselves
+ * must refuse a vector that is not a valid row of its model: wrong number of
+ * dimensions, not one-dimensional, NULL elements, NaN or infinity, or a
+ * non-finite bias.  The errors name the model and the id.  The model's name
+ * and dimensions are looked up once per model per statement (the trigger's
+ * FmgrInfo lives as long as the query), so a COPY of a whole catalog costs a
+ * single lookup.  A model's dimensions never change (rerank.models refuses
+ * such an update), so the cache cannot go stale within a statement.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "rerank.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+/* Per-statement state: column positions and the last model looked up. */
+typedef struct FactorCheckCache
+{
+	Oid			relid;
+	int			model_attnum;
+	int			id_attnum;
+	int			factors_attnum;
+	int			bias_attnum;	/* 0 when the table has no bias */
+	int32		model_id;		/* -1 before the first lookup */
+	int			dimensions;
+	char		model_name[NAMEDATALEN * 4];
+} FactorCheckCache;
+
+/* Column number of a column the trigger needs, or an error. */
+static int
+RequiredColumn(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("check_factors: table \"%s\" has no column \"%s\"",
+						RelationGetRelationName(rel), name)));
+	return attnum;
+}
+
+/* Loads the name and dimensions of a model; false when it does not exist. */
+static bool
+LookupModel(FactorCheckCache *cache, int32 model_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(model_id)};
+	bool		found = false;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT name, dimensions FROM rerank.models "
+								"WHERE model_id = $1",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model %d: %s", model_id,
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1);
+		Datum		dims = SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2, &isnull);
+
+		strlcpy(cache->model_name, name, sizeof(cache->model_name));
+		cache->dimensions = isnull ? -1 : DatumGetInt32(dims);
+		cache->model_id = model_id;
+		found = true;
+	}
+	SPI_finish();
+	return found;
+}
+
+/* Validates the factors (and bias) of one row against its model. */
+static void
+CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
+			   const char *kind)
+{
+	bool		isnull;
+	int32		model_id;
+	int64		id;
+	Datum		datum;
+	ArrayType  *factors;
+	int			length;
+	const float *data;
+
+	datum = heap_getattr(tuple, cache->model_attnum, tupdesc, &isnull);
+	if (isnull)
+		return;					/* the NOT NULL constraint reports it */
+	model_id = DatumGetInt32(datum);
+	if (cache->model_id != model_id && !LookupModel(cache, model_id))
+		return;					/* the foreign key reports it */
+
+	datum = heap_getattr(tuple, cache->id_attnum, tupdesc, &isnull);
+	if (isnull)
+		return;					/* the NOT NULL constraint reports it */
+	id = DatumGetInt64(datum);
+
+	datum = heap_getattr(tuple, cache->factors_attnum, tupdesc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" must not be NULL",
+						kind, id, cache->model_name)));
+	factors = DatumGetArrayTypeP(datum);
+	if (ARR_NDIM(factors) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" must be a one-dimensional array",
+						kind, id, cache->model_name)));
+	if (ARR_HASNULL(factors) && array_contains_nulls(factors))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" contain a NULL element",
+						kind, id, cache->model_name)));
+	length = ARR_NDIM(factors) == 0 ? 0 : ARR_DIMS(factors)[0];
+	if (length != cache->dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" have %d dimensions, expected %d",
+						kind, id, cache->model_name, length, cache->dimensions)));
+	data = VECTOR_DATA(factors);
+	for (int i = 0; i < length; i++)
+	{
+		if (!isfinite(data[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" contain %s",
+							kind, id, cache->model_name,
+							isnan(data[i]) ? "NaN" : "an infinite value"),
+					 errdetail("Element %d is not finite.", i + 1)));
+	}
+
+	if (cache->bias_attnum > 0)
+	{
+		datum = heap_getattr(tuple, cache->bias_attnum, tupdesc, &isnull);
+		if (!isnull && !isfinite(DatumGetFloat4(datum)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("bias of %s " INT64_FORMAT " in model \"%s\" must be finite",
+							kind, id, cache->model_name)));
+	}
+}
+
+PG_FUNCTION_INFO_V1(check_factors);
+
+/*
+ * Trigger function: check_factors('item') on rerank.item_factors,
+ * check_factors('user') on rerank.user_factors.
+ */
+Datum
+check_factors(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	FactorCheckCache *cache;
+	HeapTuple	tuple;
+	const char *kind;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_factors: not called by trigger manager")));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_factors: must be fired BEFORE, FOR EACH ROW")));
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		tuple = trigdata->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		tuple = trigdata->tg_newtuple;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_factors: must be fired on INSERT or UPDATE")));
+	if (trigdata->tg_trigger->tgnargs != 1 ||
+		(strcmp(trigdata->tg_trigger->tgargs[0], "item") != 0 &&
+		 strcmp(trigdata->tg_trigger->tgargs[0], "user") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_factors: the argument must be 'item' or 'user'")));
+	kind = trigdata->tg_trigger->tgargs[0];
+	rel = trigdata->tg_relation;
+
+	cache = (FactorCheckCache *) fcinfo->flinfo->fn_extra;
+	if (cache == NULL || cache->relid != RelationGetRelid(rel))
+	{
+		bool		is_item = kind[0] == 'i';
+
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									   sizeof(FactorCheckCache));
+		cache->relid = RelationGetRelid(rel);
+		cache->model_attnum = RequiredColumn(rel, "model_id");
+		cache->id_attnum = RequiredColumn(rel, is_item ? "item_id" : "user_id");
+		cache->factors_attnum = RequiredColumn(rel, "factors");
+		cache->bias_attnum = is_item ? RequiredColumn(rel, "bias") : 0;
+		cache->model_id = -1;
+		fcinfo->flinfo->fn_extra = cache;
+	}
+
+	CheckFactorRow(cache, tuple, RelationGetDescr(rel), kind);
+	return PointerGetDatum(tuple);
+}

@@ -1,0 +1,23 @@
+/*
+ * rerank.c
+ *	  Module entry point of the rerank extension: magic block and _PG_init.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Registers the extension's settings when the library is loaded. */
+void
+_PG_init(void)
+{
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("rerank");
+#else
+	EmitWarningsOnPlaceholders("rerank");
+#endif
+}

@@ -1,0 +1,25 @@
+/*
+ * rerank.h
+ *	  Declarations shared by the PostgreSQL glue of the rerank extension.
+ */
+#ifndef RERANK_H
+#define RERANK_H
+
+#include "postgres.h"
+
+#include "utils/array.h"
+
+/* Largest number of dimensions a model may have (YᵀY is dims² floats). */
+#define RERANK_MAX_DIMENSIONS 2048
+
+/* vector_arg.c: reading and building real[] vectors */
+extern int	VectorArgLength(ArrayType *array, const char *what);
+extern void CheckVectorFinite(const float *data, int length, const char *what);
+extern void CheckVectorsSameLength(int length_a, int length_b);
+extern ArrayType *BuildVector(const float *data, int length);
+extern ArrayType *NewVector(int length, float **data);
+
+/* Floats of an array that VectorArgLength accepted. */
+#define VECTOR_DATA(array) ((float *) ARR_DATA_PTR(array))
+
+#endif							/* RERANK_H */

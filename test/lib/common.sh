@@ -1,0 +1,168 @@
+# test/lib/common.sh: shared by the test, benchmark and demo scripts.
+#
+# Source it from bash.  It provides:
+#   rr_ensure_packages [extra debian packages...]
+#       installs what is missing (PostgreSQL server and server-dev of
+#       RERANK_PG_MAJOR, serial OpenBLAS, a compiler) with apt-get as root or
+#       through sudo; fails with the list when neither is possible
+#   rr_build_install      make (with -Werror) and make install
+#   rr_cluster_start [name] [extra postgresql.conf lines...]
+#       initdb + start a throwaway cluster on a private socket directory and
+#       port, owned by an unprivileged OS user when run as root; exports
+#       PGHOST, PGPORT, PGUSER, PGDATABASE; stops it on exit, whatever
+#       happened
+#   rr_cluster_stop
+#   rr_psql ...           psql -X -v ON_ERROR_STOP=1 against the cluster
+#   rr_log / rr_die       progress and fatal messages on stderr
+
+RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RERANK_PG_MAJOR=${RERANK_PG_MAJOR:-15}
+RR_TEST_USER=${RR_TEST_USER:-rerank_test}
+RR_DATA=${RR_DATA:-$RR_TOP/../shared/data}
+
+rr_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+rr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly, or through sudo.
+rr_as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		return 1
+	fi
+}
+
+rr_pg_config() {
+	if [ -n "${PG_CONFIG:-}" ]; then
+		echo "$PG_CONFIG"
+	elif [ -x "/usr/lib/postgresql/$RERANK_PG_MAJOR/bin/pg_config" ]; then
+		echo "/usr/lib/postgresql/$RERANK_PG_MAJOR/bin/pg_config"
+	else
+		command -v pg_config || echo pg_config
+	fi
+}
+
+rr_ensure_packages() {
+	local wanted=(make gcc "postgresql-$RERANK_PG_MAJOR"
+		"postgresql-server-dev-$RERANK_PG_MAJOR" postgresql-contrib
+		libopenblas-serial-dev libopenblas0-serial "$@")
+	local missing=() p
+	for p in "${wanted[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ -n "${PG_CONFIG:-}" ] && [ "${RR_SKIP_APT:-}" = 1 ]; then
+		rr_log "not installing ${missing[*]} (RR_SKIP_APT=1)"
+		return 0
+	fi
+	rr_log "installing missing Debian packages: ${missing[*]}"
+	# no cluster of the package's own: the harness makes throwaway ones
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		rr_as_root mkdir -p /etc/postgresql-common/createcluster.d 2>/dev/null &&
+			echo 'create_main_cluster = false' |
+			rr_as_root tee /etc/postgresql-common/createcluster.d/rerank-no-main.conf >/dev/null || true
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	rr_as_root apt-get update -qq ||
+		rr_die "cannot run apt-get as root; install these packages first: ${missing[*]}"
+	rr_as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		rr_die "apt-get install failed for: ${missing[*]}"
+}
+
+rr_build_install() {
+	local pgc
+	pgc=$(rr_pg_config)
+	rr_log "building rerank against $("$pgc" --version)"
+	make -C "$RR_TOP" -s PG_CONFIG="$pgc" EXTRA_CFLAGS="-Werror ${EXTRA_CFLAGS:-}" >/dev/null ||
+		rr_die "build failed"
+	rr_log "installing into $("$pgc" --pkglibdir)"
+	if [ -w "$("$pgc" --pkglibdir)" ] && [ -w "$("$pgc" --sharedir)/extension" ]; then
+		make -C "$RR_TOP" -s PG_CONFIG="$pgc" install >/dev/null
+	else
+		rr_as_root make -C "$RR_TOP" -s PG_CONFIG="$pgc" install >/dev/null
+	fi || rr_die "make install failed"
+}
+
+# The OS user that owns the cluster: never root, which PostgreSQL refuses.
+rr_cluster_owner() {
+	if [ "$(id -u)" -ne 0 ]; then
+		id -un
+		return
+	fi
+	if ! id -u "$RR_TEST_USER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$RR_TEST_USER" ||
+			rr_die "cannot create the OS user $RR_TEST_USER"
+	fi
+	echo "$RR_TEST_USER"
+}
+
+# Runs a command as the cluster owner.
+rr_as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$RR_CLUSTER_OWNER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+rr_cluster_start() {
+	local name=${1:-rerank}
+	shift || true
+	local bindir
+	bindir=$("$(rr_pg_config)" --bindir)
+	RR_PG_BINDIR=$bindir
+	RR_CLUSTER_OWNER=$(rr_cluster_owner)
+	RR_CLUSTER_DIR=$(mktemp -d "/tmp/$name.XXXXXX")
+	chmod 755 "$RR_CLUSTER_DIR"
+	[ "$(id -u)" -eq 0 ] && chown "$RR_CLUSTER_OWNER" "$RR_CLUSTER_DIR"
+	trap rr_cluster_stop EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	rr_log "starting a throwaway cluster in $RR_CLUSTER_DIR as OS user $RR_CLUSTER_OWNER"
+	rr_as_owner "$bindir/initdb" -D "$RR_CLUSTER_DIR/data" -U postgres \
+		--auth=trust --encoding=UTF8 --locale=C --no-sync >"$RR_CLUSTER_DIR/initdb.log" 2>&1 ||
+		{ cat "$RR_CLUSTER_DIR/initdb.log" >&2; rr_die "initdb failed"; }
+	# Only a Unix socket in a private directory: no TCP port to collide with.
+	RR_PORT=${RR_PORT:-54329}
+	{
+		echo "listen_addresses = ''"
+		echo "port = $RR_PORT"
+		echo "unix_socket_directories = '$RR_CLUSTER_DIR'"
+		echo "max_connections = 40"
+		echo "shared_buffers = 256MB"
+		echo "max_worker_processes = 8"
+		echo "max_parallel_workers_per_gather = 2"
+		echo "log_min_messages = warning"
+		echo "log_line_prefix = '%m [%p] '"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} | rr_as_owner tee -a "$RR_CLUSTER_DIR/data/postgresql.conf" >/dev/null
+	rr_as_owner "$bindir/pg_ctl" -D "$RR_CLUSTER_DIR/data" -l "$RR_CLUSTER_DIR/server.log" \
+		-w -t 60 start >/dev/null ||
+		{ cat "$RR_CLUSTER_DIR/server.log" >&2; rr_die "the server did not start"; }
+	export PGHOST=$RR_CLUSTER_DIR PGPORT=$RR_PORT PGUSER=postgres PGDATABASE=postgres
+	export PATH="$bindir:$PATH"
+}
+
+rr_cluster_stop() {
+	[ -n "${RR_CLUSTER_DIR:-}" ] || return 0
+	if [ -f "$RR_CLUSTER_DIR/data/postmaster.pid" ]; then
+		rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$RR_CLUSTER_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+			rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$RR_CLUSTER_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	if [ "${RR_KEEP_CLUSTER:-0}" = 1 ]; then
+		rr_log "cluster files kept in $RR_CLUSTER_DIR"
+	else
+		rm -rf "$RR_CLUSTER_DIR"
+	fi
+	RR_CLUSTER_DIR=
+}
+
+rr_psql() {
+	psql -X -q -v ON_ERROR_STOP=1 "$@"
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The README's test command: runs every test suite of rerank.
+#
+#   sudo bash test/run_tests.sh            # everything
+#   bash test/run_tests.sh regress e2e     # some suites (unit, regress, e2e)
+#
+# On a fresh Debian machine it installs what is missing, builds with
+# -Werror, installs, runs the C unit tests of the core, starts a throwaway
+# cluster (as an unprivileged OS user when run as root, on a private socket
+# directory), runs pg_regress and the isolation specs, then the end-to-end
+# scripts under test/e2e, stops the cluster whatever happened, and exits
+# non-zero when anything failed.  PG_CONFIG selects another PostgreSQL.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit regress e2e)
+want() { local s; for s in "${suites[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+failed=()
+started=$SECONDS
+
+rr_ensure_packages
+rr_build_install
+
+if want unit; then
+	rr_log "C unit tests of the core (AddressSanitizer, UBSan)"
+	if ! timeout 300 make -C "$RR_TOP" -s unittest PG_CONFIG="$(rr_pg_config)"; then
+		failed+=(unit)
+	fi
+fi
+
+if want regress || want e2e; then
+	rr_cluster_start rerank-test
+fi
+
+if want regress; then
+	rr_log "pg_regress and isolation specs"
+	rm -f "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"
+	if ! timeout 900 make -C "$RR_TOP" -s installcheck PG_CONFIG="$(rr_pg_config)"; then
+		failed+=(regress)
+		for f in "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"; do
+			[ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }
+		done
+	fi
+fi
+
+if want e2e; then
+	for script in "$here"/e2e/*.sh; do
+		[ -e "$script" ] || continue
+		rr_log "end-to-end: $(basename "$script")"
+		if ! timeout 900 bash "$script"; then
+			failed+=("e2e/$(basename "$script")")
+		fi
+	done
+fi
+
+rr_cluster_stop
+if [ ${#failed[@]} -gt 0 ]; then
+	rr_log "FAILED after $((SECONDS - started)) s: ${failed[*]}"
+	exit 1
+fi
+rr_log "all suites passed in $((SECONDS - started)) s: ${suites[*]}"
