@@ -29,6 +29,12 @@ VALUES (rerank.model_id('beta'), 1, '{1,2}'), (rerank.model_id('beta'), 2, '{3,4
 SELECT rerank.activate_model('beta');
 SELECT rerank.activate_model('alpha');
 UPDATE rerank.models SET metrics = '{"ndcg_at_10": 0.42}' WHERE name = 'alpha';
+-- behavior data: a changed default, a replaced default, a new event type
+UPDATE rerank.event_weights SET weight = 1.5 WHERE event_type = 'view';
+INSERT INTO rerank.event_weights (event_type, weight) VALUES ('click', 2.5), ('share', 5);
+INSERT INTO rerank.items VALUES (1, 'shoes', 'acme', '{"color": "red"}');
+INSERT INTO rerank.user_features (user_id, event_counts, recent_items, recent_weights)
+VALUES (7, '{"view": 2}', '{1,2}', '{1,2}');
 SQL
 
 pg_dump -Fc -f "$dump" "$src"
@@ -48,6 +54,12 @@ UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.user_factors t
 UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.model_activations t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.event_weights t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.items t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT user_id, event_counts, recent_items, recent_weights FROM rerank.user_features) t
 UNION ALL
 SELECT rerank.active_model()
 UNION ALL

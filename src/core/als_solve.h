@@ -1,0 +1,74 @@
+/*
+ * als_solve.h
+ *	  The ALS user solve of implicit-feedback matrix factorization (Hu, Koren,
+ *	  Volinsky 2008), shared by training, fold-in, the real-time trigger and
+ *	  explanations.  Pure C with BLAS: no PostgreSQL headers.
+ *
+ * For a user with history items j (vectors y_j, confidences c_j >= 1, all
+ * with preference 1), against fixed item factors Y whose Gram matrix YᵀY is
+ * given, the user vector x solves
+ *
+ *		(YᵀY + Σ (c_j - 1) y_j y_jᵀ + λI) x = Σ c_j y_j
+ *
+ * The confidence is c = 1 + α·r for an accumulated weight r > 0, so YᵀY
+ * accounts for every unobserved item at confidence 1 and the history adds
+ * only its excess.  No function here allocates: callers pass workspaces
+ * (palloc'd in the backend, malloc'd in tests), so an error longjmp never
+ * leaks.
+ */
+#ifndef RERANK_ALS_SOLVE_H
+#define RERANK_ALS_SOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One user's history: n item vectors of k floats and their confidences. */
+typedef struct AlsHistory
+{
+	int			n;
+	const float *const *vectors;	/* n pointers to k floats */
+	const double *confidence;	/* n confidences, each >= 1 */
+} AlsHistory;
+
+/* Doubles of workspace AlsFoldIn needs for k dimensions and n items. */
+extern size_t AlsFoldInWorkspace(int k, int n);
+
+/*
+ * Builds the normal equations: A (k×k, row-major, upper triangle and
+ * diagonal filled) = YᵀY + λI + Σ (c_j − 1) y_j y_jᵀ, and b = Σ c_j y_j.
+ * work holds n·k doubles.
+ */
+extern void AlsNormalEquations(const float *gram, int k, double regularization,
+							   const AlsHistory *history, double *A, double *b,
+							   double *work);
+
+/*
+ * Cholesky factorization in place of a symmetric positive definite k×k
+ * matrix given by its upper triangle (row-major): afterwards the upper
+ * triangle holds U with A = UᵀU.  False when A is not positive definite.
+ */
+extern bool CholeskyFactor(double *A, int k);
+
+/* Solves UᵀU x = b in place (b becomes x) with U from CholeskyFactor. */
+extern void CholeskySolve(const double *U, int k, double *b);
+
+/*
+ * The exact fold-in: x = A⁻¹ b with A, b as above, by Cholesky.  An empty
+ * history gives the zero vector.  Returns false when the system is not
+ * positive definite (only possible with λ = 0).  work: AlsFoldInWorkspace
+ * doubles.
+ */
+extern bool AlsFoldIn(const float *gram, int k, double regularization,
+					  const AlsHistory *history, float *x, double *work);
+
+/*
+ * Conjugate gradient steps on the same system, starting from x (warm
+ * start), as the implicit library does: cg_steps iterations, stopping early
+ * when the residual vanishes.  gram_reg is YᵀY + λI (k×k, full, row-major).
+ * work holds 3·k doubles.
+ */
+extern void AlsConjugateGradient(const float *gram_reg, int k,
+								 const AlsHistory *history, int cg_steps,
+								 float *x, double *work);
+
+#endif							/* RERANK_ALS_SOLVE_H */

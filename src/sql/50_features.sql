@@ -1,0 +1,93 @@
+-- Behavior data: event weights, item attributes and per-user features.
+-- The real-time triggers write rerank.user_features; rerank() and
+-- recommend() read it.  Rows are keyed by user_id so that, on a distributed
+-- engine, a trigger firing on a shard touches only colocated rows.
+
+CREATE TABLE rerank.event_weights (
+    event_type text PRIMARY KEY CHECK (length(event_type) BETWEEN 1 AND 63),
+    weight real NOT NULL CHECK (weight >= 0 AND weight < 'Infinity'),
+    is_purchase boolean NOT NULL DEFAULT false,
+    description text,
+    is_default boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE rerank.event_weights IS
+    'weight of each event type in a user''s history (r in the ALS confidence c = 1 + alpha * r); edit freely';
+COMMENT ON COLUMN rerank.event_weights.event_type IS 'the shop''s event type, as the trigger receives it';
+COMMENT ON COLUMN rerank.event_weights.weight IS 'weight added to the item''s accumulated weight per event (0: counted, not learned from)';
+COMMENT ON COLUMN rerank.event_weights.is_purchase IS 'events of this type mark the item as bought (exclude_purchased filters)';
+COMMENT ON COLUMN rerank.event_weights.description IS 'free text';
+COMMENT ON COLUMN rerank.event_weights.is_default IS 'true for a shipped default row not changed since; only other rows are dumped by pg_dump';
+
+-- Shipped defaults may be changed in place or replaced by an INSERT of the
+-- same event type; either way the row stops being a default, so pg_dump
+-- keeps it and a restore replaces the default the new extension ships.
+CREATE FUNCTION rerank.event_weights_edit() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        DELETE FROM rerank.event_weights w
+         WHERE w.event_type = NEW.event_type AND w.is_default;
+    ELSIF NEW.is_default AND OLD.is_default
+          AND (NEW.weight, NEW.is_purchase, NEW.description, NEW.event_type)
+              IS DISTINCT FROM (OLD.weight, OLD.is_purchase, OLD.description, OLD.event_type) THEN
+        NEW.is_default := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION rerank.event_weights_edit() IS
+    'BEFORE INSERT OR UPDATE trigger of rerank.event_weights: an insert replaces a shipped default of the same event type, an edit makes the row the DBA''s own';
+CREATE TRIGGER event_weights_edit BEFORE INSERT OR UPDATE ON rerank.event_weights
+    FOR EACH ROW EXECUTE FUNCTION rerank.event_weights_edit();
+
+INSERT INTO rerank.event_weights (event_type, weight, is_purchase, description, is_default) VALUES
+    ('view', 1, false, 'item page viewed', true),
+    ('click', 2, false, 'item clicked in a list', true),
+    ('favorite', 3, false, 'item added to favorites or a wish list', true),
+    ('cart', 4, false, 'item added to the cart', true),
+    ('purchase', 8, true, 'item bought', true);
+
+CREATE TABLE rerank.items (
+    item_id bigint PRIMARY KEY,
+    category text,
+    brand text,
+    attributes jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attributes) = 'object')
+);
+COMMENT ON TABLE rerank.items IS
+    'optional item attributes used by diversity rules and category affinity; fill from the shop''s catalog';
+COMMENT ON COLUMN rerank.items.item_id IS 'the shop''s item id';
+COMMENT ON COLUMN rerank.items.category IS 'category (max_per_category caps, category affinity)';
+COMMENT ON COLUMN rerank.items.brand IS 'brand';
+COMMENT ON COLUMN rerank.items.attributes IS 'any other attributes';
+
+CREATE TABLE rerank.user_features (
+    user_id bigint PRIMARY KEY,
+    event_counts jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(event_counts) = 'object'),
+    total_dwell_ms bigint NOT NULL DEFAULT 0 CHECK (total_dwell_ms >= 0),
+    first_event_at timestamptz,
+    last_event_at timestamptz,
+    recent_items bigint[] NOT NULL DEFAULT '{}',
+    recent_weights real[] NOT NULL DEFAULT '{}',
+    purchased_items bigint[] NOT NULL DEFAULT '{}',
+    category_weights jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(category_weights) = 'object'),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (cardinality(recent_items) = cardinality(recent_weights))
+);
+COMMENT ON TABLE rerank.user_features IS
+    'per-user behavior kept by the triggers: what the fold-in, rerank() and recommend() read instead of rescanning the shop''s tables';
+COMMENT ON COLUMN rerank.user_features.user_id IS 'the shop''s user id';
+COMMENT ON COLUMN rerank.user_features.event_counts IS 'event type → number of events';
+COMMENT ON COLUMN rerank.user_features.total_dwell_ms IS 'sum of dwell times';
+COMMENT ON COLUMN rerank.user_features.first_event_at IS 'time of the first event';
+COMMENT ON COLUMN rerank.user_features.last_event_at IS 'time of the last event';
+COMMENT ON COLUMN rerank.user_features.recent_items IS 'distinct items of the recent history, most recently touched first, capped';
+COMMENT ON COLUMN rerank.user_features.recent_weights IS 'accumulated event weight of each recent item (same order): r in c = 1 + alpha * r';
+COMMENT ON COLUMN rerank.user_features.purchased_items IS 'items bought, most recent first, capped';
+COMMENT ON COLUMN rerank.user_features.category_weights IS 'category → accumulated event weight, where item categories are known';
+COMMENT ON COLUMN rerank.user_features.updated_at IS 'when the row was last written';
+
+SELECT pg_catalog.pg_extension_config_dump('rerank.event_weights', 'WHERE NOT is_default');
+SELECT pg_catalog.pg_extension_config_dump('rerank.items', '');
+SELECT pg_catalog.pg_extension_config_dump('rerank.user_features', '');
