@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "behavior.h"
 #include "fmgr.h"
 #include "model_cache.h"
 #include "utils/guc.h"
@@ -17,6 +18,7 @@ void
 _PG_init(void)
 {
 	ModelCacheInit();
+	BehaviorInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

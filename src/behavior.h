@@ -1,0 +1,101 @@
+/*
+ * behavior.h
+ *	  The real-time behavior path: events read from the shop's own tables
+ *	  (behavior_columns.c), the per-user features and fold-in they update
+ *	  (user_state.c), and the trigger and batch entry points
+ *	  (behavior_trigger.c).
+ */
+#ifndef RERANK_BEHAVIOR_H
+#define RERANK_BEHAVIOR_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "model_cache.h"
+
+/* The roles a column of the shop's event table can play. */
+typedef enum EventColumn
+{
+	EVENT_USER,
+	EVENT_ITEM,
+	EVENT_TYPE,
+	EVENT_TIME,
+	EVENT_DWELL,
+	EVENT_NCOLUMNS
+} EventColumn;
+
+/*
+ * Where the fields of an event are and how to read them: column names (NULL
+ * when absent), resolved against a tuple descriptor into attribute numbers
+ * and base types.  The event type is a column or a constant.
+ */
+typedef struct EventColumns
+{
+	char	   *names[EVENT_NCOLUMNS];
+	char	   *constant_type;	/* event type of every row, or NULL */
+	AttrNumber	attnums[EVENT_NCOLUMNS];	/* 0: absent */
+	Oid			types[EVENT_NCOLUMNS];	/* base types */
+	bool		type_needs_output;	/* event type read by its output function */
+	FmgrInfo	type_output;
+} EventColumns;
+
+/* One event as the features see it. */
+typedef struct BehaviorEvent
+{
+	int64		user_id;
+	bool		has_item;
+	int64		item_id;
+	const char *event_type;		/* NULL: none (counted as "other") */
+	TimestampTz occurred_at;	/* now() when absent or NULL */
+	int64		dwell_ms;		/* 0 when absent, NULL or negative */
+} BehaviorEvent;
+
+/* behavior_columns.c */
+extern void EventColumnsFromArgs(EventColumns *columns, int nargs, char **args,
+								 const char *caller);
+extern void EventColumnsByName(EventColumns *columns, TupleDesc desc,
+							   const char *relname);
+extern void EventColumnsByPosition(EventColumns *columns, TupleDesc desc);
+extern char *EventColumnsSelectList(const EventColumns *columns);
+extern bool EventFromTuple(const EventColumns *columns, HeapTuple tuple,
+						   TupleDesc desc, BehaviorEvent *event);
+
+/* user_state.c */
+typedef struct UserState UserState;
+
+/* What a batch of users shares: the model, workspaces, memory. */
+typedef struct BehaviorBatch
+{
+	const CachedModel *model;	/* active model, NULL: features only */
+	bool		fold_in;		/* re-solve the user vectors */
+	bool		replace;		/* start from empty features (rebuild) */
+	bool		force_fold_in;	/* fold in even when the history did not change */
+	int			history_limit;	/* rerank.history_size at the start */
+	int			purchase_limit; /* rerank.purchase_history_size at the start */
+	MemoryContext user_context; /* reset per user */
+	double	   *workspace;
+	float	   *vector;
+	const float **vectors;
+	const float **kept;
+	double	   *confidence;
+	int64		users;			/* users written */
+	int64		folded;			/* user vectors written */
+} BehaviorBatch;
+
+extern int	behavior_history_size;
+extern int	behavior_purchase_history_size;
+extern bool behavior_fold_in;
+
+extern void BehaviorInit(void);
+extern void BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in);
+extern void BehaviorBatchEnd(BehaviorBatch *batch);
+extern UserState *UserStateLock(BehaviorBatch *batch, int64 user_id,
+								bool create);
+extern void UserStateApply(BehaviorBatch *batch, UserState *state,
+						   const BehaviorEvent *event);
+extern void UserStateFinish(BehaviorBatch *batch, UserState *state);
+
+#endif							/* RERANK_BEHAVIOR_H */

@@ -1,0 +1,361 @@
+/*
+ * behavior_columns.c
+ *	  Reading events from the shop's own tables: the column mapping given as
+ *	  trigger arguments (or to attach() and rebuild_user_features()), its
+ *	  validation against the table, and the extraction of one event from a
+ *	  row.
+ *
+ * Columns are found by name in the tuple descriptor (SPI_fnumber), never by
+ * splicing names into SQL; where a query over the rows is needed (the
+ * transition table of a statement trigger, a rebuild), the names enter it
+ * through quote_identifier.  Accepted types, domains over them included:
+ *
+ *	user, item	smallint, integer, bigint
+ *	event type	text, varchar, char(n) (trailing blanks ignored), name, or
+ *				an enum (its label)
+ *	time		timestamptz, timestamp (in the session's time zone)
+ *	dwell		smallint, integer, bigint, real, double precision, numeric
+ *				(milliseconds, rounded), or interval
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "behavior.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+static const char *const column_roles[EVENT_NCOLUMNS] = {
+	"user id", "item id", "event type", "event time", "dwell time"
+};
+
+/*
+ * Fills the column names from the trigger arguments: user, item, event type,
+ * then optionally time and dwell.  An empty argument means absent; an event
+ * type argument starting with '=' is a constant event type for every row
+ * (a table of orders has no event type column).
+ */
+void
+EventColumnsFromArgs(EventColumns *columns, int nargs, char **args,
+					 const char *caller)
+{
+	memset(columns, 0, sizeof(EventColumns));
+	if (nargs < 3 || nargs > 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s: expected 3 to 5 arguments, got %d", caller, nargs),
+				 errhint("Pass the names of the user id, item id and event type columns, then optionally the time and dwell columns.")));
+	for (int i = 0; i < nargs; i++)
+	{
+		if (args[i] == NULL || args[i][0] == '\0')
+			continue;
+		if (i == EVENT_TYPE && args[i][0] == '=')
+		{
+			if (args[i][1] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: the constant event type must not be empty", caller)));
+			columns->constant_type = pstrdup(args[i] + 1);
+			continue;
+		}
+		columns->names[i] = pstrdup(args[i]);
+	}
+	if (columns->names[EVENT_USER] == NULL || columns->names[EVENT_ITEM] == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the user id and item id columns are required", caller)));
+	if (columns->names[EVENT_TYPE] == NULL && columns->constant_type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: an event type column (or a constant event type, '=purchase') is required", caller)));
+}
+
+/* True when base type typid may hold the column of role. */
+static bool
+TypeFitsRole(EventColumn role, Oid typid)
+{
+	switch (role)
+	{
+		case EVENT_USER:
+		case EVENT_ITEM:
+			return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+		case EVENT_TYPE:
+			return typid == TEXTOID || typid == VARCHAROID ||
+				typid == BPCHAROID || typid == NAMEOID || type_is_enum(typid);
+		case EVENT_TIME:
+			return typid == TIMESTAMPTZOID || typid == TIMESTAMPOID;
+		case EVENT_DWELL:
+			return typid == INT2OID || typid == INT4OID || typid == INT8OID ||
+				typid == FLOAT4OID || typid == FLOAT8OID ||
+				typid == NUMERICOID || typid == INTERVALOID;
+		default:
+			return false;
+	}
+}
+
+static const char *
+RoleTypes(EventColumn role)
+{
+	switch (role)
+	{
+		case EVENT_USER:
+		case EVENT_ITEM:
+			return "smallint, integer or bigint";
+		case EVENT_TYPE:
+			return "text, varchar, char, name or an enum";
+		case EVENT_TIME:
+			return "timestamp with or without time zone";
+		default:
+			return "an integer, floating-point or numeric number of milliseconds, or an interval";
+	}
+}
+
+/* Checks the types of the resolved columns and prepares their reading. */
+static void
+CheckColumnTypes(EventColumns *columns, TupleDesc desc, const char *relname)
+{
+	for (int role = 0; role < EVENT_NCOLUMNS; role++)
+	{
+		Form_pg_attribute attr;
+		Oid			base;
+
+		if (columns->attnums[role] == 0)
+			continue;
+		attr = TupleDescAttr(desc, columns->attnums[role] - 1);
+		base = getBaseType(attr->atttypid);
+		if (!TypeFitsRole(role, base))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of \"%s\" has type %s, but the %s must be %s",
+							NameStr(attr->attname), relname,
+							format_type_be(attr->atttypid), column_roles[role],
+							RoleTypes(role))));
+		columns->types[role] = base;
+	}
+	columns->type_needs_output = false;
+	if (columns->attnums[EVENT_TYPE] != 0 &&
+		columns->types[EVENT_TYPE] != TEXTOID &&
+		columns->types[EVENT_TYPE] != VARCHAROID &&
+		columns->types[EVENT_TYPE] != BPCHAROID)
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(columns->types[EVENT_TYPE], &output, &varlena);
+		fmgr_info_cxt(output, &columns->type_output, CurrentMemoryContext);
+		columns->type_needs_output = true;
+	}
+}
+
+/*
+ * Resolves the named columns in a table's descriptor; an unknown or system
+ * column, or one of a type that cannot hold its role, is an error naming it.
+ */
+void
+EventColumnsByName(EventColumns *columns, TupleDesc desc, const char *relname)
+{
+	for (int role = 0; role < EVENT_NCOLUMNS; role++)
+	{
+		int			attnum;
+
+		columns->attnums[role] = 0;
+		if (columns->names[role] == NULL)
+			continue;
+		attnum = SPI_fnumber(desc, columns->names[role]);
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of \"%s\" does not exist",
+							columns->names[role], relname),
+					 errdetail("It was given as the %s column.", column_roles[role])));
+		columns->attnums[role] = attnum;
+	}
+	CheckColumnTypes(columns, desc, relname);
+}
+
+/*
+ * The select list of a query over the event rows, in role order, for the
+ * columns present (see EventColumnsByPosition); names through
+ * quote_identifier.
+ */
+char *
+EventColumnsSelectList(const EventColumns *columns)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int role = 0; role < EVENT_NCOLUMNS; role++)
+	{
+		if (columns->names[role] == NULL)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, quote_identifier(columns->names[role]));
+	}
+	return buf.data;
+}
+
+/*
+ * Resolves the columns in the result of a query built with
+ * EventColumnsSelectList: the present columns in role order.
+ */
+void
+EventColumnsByPosition(EventColumns *columns, TupleDesc desc)
+{
+	int			next = 1;
+
+	for (int role = 0; role < EVENT_NCOLUMNS; role++)
+		columns->attnums[role] = columns->names[role] != NULL ? next++ : 0;
+	if (next - 1 > desc->natts)
+		elog(ERROR, "event query returned %d columns, expected %d",
+			 desc->natts, next - 1);
+	CheckColumnTypes(columns, desc, "event query");
+}
+
+/* An integer id of any accepted width as int64. */
+static int64
+IdFromDatum(Datum value, Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}
+
+/* Milliseconds from a dwell value; false for NaN and the like. */
+static bool
+DwellFromDatum(Datum value, Oid typid, int64 *dwell_ms)
+{
+	double		ms;
+
+	switch (typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			*dwell_ms = IdFromDatum(value, typid);
+			return true;
+		case FLOAT4OID:
+			ms = DatumGetFloat4(value);
+			break;
+		case FLOAT8OID:
+			ms = DatumGetFloat8(value);
+			break;
+		case NUMERICOID:
+			/* never an error: out-of-range numbers become infinities */
+			ms = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, value));
+			break;
+		case INTERVALOID:
+			{
+				Interval   *span = DatumGetIntervalP(value);
+
+				ms = (double) span->time / 1000.0 +
+					((double) span->day + (double) span->month * DAYS_PER_MONTH) *
+					(double) SECS_PER_DAY * 1000.0;
+				break;
+			}
+		default:
+			return false;
+	}
+	if (isnan(ms))
+		return false;
+	/* clamp into int64; the features saturate anyway */
+	if (ms >= 9.0e18)
+		*dwell_ms = INT64CONST(9000000000000000000);
+	else if (ms <= -9.0e18)
+		*dwell_ms = -INT64CONST(9000000000000000000);
+	else
+		*dwell_ms = (int64) rint(ms);
+	return true;
+}
+
+/* The event type of a row as a C string (palloc'd), or NULL. */
+static const char *
+EventTypeFromDatum(const EventColumns *columns, Datum value)
+{
+	char	   *label;
+	int			len;
+
+	if (columns->type_needs_output)
+		return OutputFunctionCall((FmgrInfo *) &columns->type_output, value);
+	label = TextDatumGetCString(value);
+	if (columns->types[EVENT_TYPE] == BPCHAROID)
+	{
+		/* char(n) pads with blanks: 'view' is 'view' */
+		len = strlen(label);
+		while (len > 0 && label[len - 1] == ' ')
+			label[--len] = '\0';
+	}
+	return label;
+}
+
+/*
+ * Reads one event from a row.  False when the user id is NULL: such rows
+ * are not tracked (anonymous events; see the README's policies).  A NULL
+ * item counts the event without a history entry; a NULL or absent time is
+ * the transaction's; a NULL, absent or negative dwell adds nothing.
+ */
+bool
+EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
+			   BehaviorEvent *event)
+{
+	Datum		value;
+	bool		isnull;
+
+	value = heap_getattr(tuple, columns->attnums[EVENT_USER], desc, &isnull);
+	if (isnull)
+		return false;
+	event->user_id = IdFromDatum(value, columns->types[EVENT_USER]);
+
+	value = heap_getattr(tuple, columns->attnums[EVENT_ITEM], desc, &isnull);
+	event->has_item = !isnull;
+	event->item_id = isnull ? 0 : IdFromDatum(value, columns->types[EVENT_ITEM]);
+
+	if (columns->attnums[EVENT_TYPE] != 0)
+	{
+		value = heap_getattr(tuple, columns->attnums[EVENT_TYPE], desc, &isnull);
+		event->event_type = isnull ? NULL : EventTypeFromDatum(columns, value);
+	}
+	else
+		event->event_type = columns->constant_type;
+
+	event->occurred_at = GetCurrentTransactionStartTimestamp();
+	if (columns->attnums[EVENT_TIME] != 0)
+	{
+		value = heap_getattr(tuple, columns->attnums[EVENT_TIME], desc, &isnull);
+		if (!isnull)
+		{
+			TimestampTz when = DatumGetTimestampTz(value);
+			int			overflow = 0;
+
+			if (columns->types[EVENT_TIME] == TIMESTAMPOID)
+				when = timestamp2timestamptz_opt_overflow(DatumGetTimestamp(value),
+														  &overflow);
+			/* infinite or out-of-range times say nothing; keep now() */
+			if (overflow == 0 && !TIMESTAMP_NOT_FINITE(when))
+				event->occurred_at = when;
+		}
+	}
+
+	event->dwell_ms = 0;
+	if (columns->attnums[EVENT_DWELL] != 0)
+	{
+		value = heap_getattr(tuple, columns->attnums[EVENT_DWELL], desc, &isnull);
+		if (!isnull && DwellFromDatum(value, columns->types[EVENT_DWELL], &event->dwell_ms) &&
+			event->dwell_ms < 0)
+			event->dwell_ms = 0;
+	}
+	return true;
+}

@@ -1,0 +1,45 @@
+/*
+ * recent_history.h
+ *	  A user's capped recent history: distinct item ids, most recently
+ *	  touched first, each with its accumulated event weight (the r of the ALS
+ *	  confidence c = 1 + α·r).  What the real-time triggers keep in
+ *	  rerank.user_features and what the fold-in reads.  Pure C: no
+ *	  PostgreSQL headers, no allocation (callers own the arrays).
+ */
+#ifndef RERANK_RECENT_HISTORY_H
+#define RERANK_RECENT_HISTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct RecentHistory
+{
+	int			n;				/* entries in use */
+	int			capacity;		/* room in items (and weights) */
+	int64_t    *items;			/* most recent first */
+	float	   *weights;		/* accumulated weights, or NULL (ids only) */
+} RecentHistory;
+
+/* Drops the oldest entries beyond limit (a lowered cap applies at once). */
+extern void HistoryTruncate(RecentHistory *history, int limit);
+
+/*
+ * Records an event on item: its accumulated weight grows by weight and it
+ * moves to the front; a new item enters at the front and, when the history
+ * already holds limit items, the oldest one falls off.  limit must not
+ * exceed the capacity (it is clamped to it).
+ */
+extern void HistoryTouch(RecentHistory *history, int limit, int64_t item,
+						 float weight);
+
+/*
+ * Selects the fold-in input of a history: the entries whose item has a
+ * vector (vectors[i] not NULL) and whose weight is positive and finite, with
+ * confidence 1 + alpha·weight.  Writes kept vectors and confidences in
+ * history order and returns how many were kept.
+ */
+extern int	HistoryFoldInInput(const float *weights, const float *const *vectors,
+							   int n, double alpha, const float **kept_vectors,
+							   double *confidence);
+
+#endif							/* RERANK_RECENT_HISTORY_H */

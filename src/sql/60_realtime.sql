@@ -1,0 +1,180 @@
+-- Real-time behavior: triggers on the shop's own event tables update the
+-- user's features (rerank.user_features) and re-solve the user's vector for
+-- the active model (rerank.user_factors) in the inserting transaction.
+-- C code in src/behavior_trigger.c, src/user_state.c, src/behavior_columns.c.
+
+-- SECURITY DEFINER: the application role that inserts events needs no
+-- privilege on the extension's tables; who may attach the trigger is
+-- controlled by EXECUTE on this function (revoked from PUBLIC below), which
+-- CREATE TRIGGER requires.  The search_path is pinned for its queries.
+CREATE FUNCTION rerank.track_behavior() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'track_behavior'
+    LANGUAGE C
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.track_behavior() IS
+    'AFTER INSERT trigger on a shop''s event table, arguments (user id column, item id column, event type column or ''=constant'' [, time column [, dwell column]]): FOR EACH ROW updates the row''s user; FOR EACH STATEMENT with REFERENCING NEW TABLE updates each user of the statement once';
+REVOKE EXECUTE ON FUNCTION rerank.track_behavior() FROM PUBLIC;
+
+CREATE FUNCTION rerank.check_event_columns(events regclass,
+                                           user_column text,
+                                           item_column text,
+                                           event_type_column text,
+                                           time_column text,
+                                           dwell_column text,
+                                           event_type text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'check_event_columns'
+    LANGUAGE C STABLE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.check_event_columns(regclass, text, text, text, text, text, text) IS
+    'raises an error unless the table''s columns can feed rerank.track_behavior with this mapping (what attach() checks; stable: reads the catalog)';
+
+CREATE FUNCTION rerank.attach(events regclass,
+                              user_column text DEFAULT 'user_id',
+                              item_column text DEFAULT 'item_id',
+                              event_type_column text DEFAULT NULL,
+                              time_column text DEFAULT NULL,
+                              dwell_column text DEFAULT NULL,
+                              event_type text DEFAULT NULL,
+                              for_each text DEFAULT 'row')
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    trigger_name constant text := 'rerank_track_behavior';
+    args text[];
+BEGIN
+    IF events IS NULL OR for_each IS NULL THEN
+        RAISE EXCEPTION 'the event table and for_each must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF for_each NOT IN ('row', 'statement') THEN
+        RAISE EXCEPTION 'for_each must be ''row'' or ''statement'', not "%"', for_each
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = events) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', events
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    PERFORM rerank.check_event_columns(events, user_column, item_column,
+                                       event_type_column, time_column,
+                                       dwell_column, event_type);
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = events
+                  AND t.tgfoid = 'rerank.track_behavior()'::pg_catalog.regprocedure) THEN
+        RAISE EXCEPTION 'table "%" is already tracked', events
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Call rerank.detach() first.';
+    END IF;
+
+    args := ARRAY[user_column, item_column,
+                  CASE WHEN event_type IS NOT NULL THEN '=' || event_type
+                       ELSE coalesce(event_type_column, 'event_type') END,
+                  coalesce(time_column, ''), coalesce(dwell_column, '')];
+    -- trailing absent columns need no argument
+    WHILE args[pg_catalog.cardinality(args)] = '' LOOP
+        args := args[1:pg_catalog.cardinality(args) - 1];
+    END LOOP;
+
+    IF for_each = 'row' THEN
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+            'EXECUTE FUNCTION rerank.track_behavior(%s)',
+            trigger_name, events,
+            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
+               FROM pg_catalog.unnest(args) a));
+    ELSE
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER %I AFTER INSERT ON %s '
+            'REFERENCING NEW TABLE AS rerank_new_events FOR EACH STATEMENT '
+            'EXECUTE FUNCTION rerank.track_behavior(%s)',
+            trigger_name, events,
+            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
+               FROM pg_catalog.unnest(args) a));
+    END IF;
+    RETURN trigger_name;
+END
+$$;
+COMMENT ON FUNCTION rerank.attach(regclass, text, text, text, text, text, text, text) IS
+    'validates the column mapping and creates the rerank_track_behavior trigger on the shop''s event table: for_each => ''row'' (one update per event) or ''statement'' (one update per user per statement, for COPY and multi-row INSERT); event_type => a constant for tables without an event type column (orders)';
+
+CREATE FUNCTION rerank.detach(events regclass) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    dropped integer := 0;
+BEGIN
+    FOR t IN SELECT tg.tgname FROM pg_catalog.pg_trigger tg
+              WHERE tg.tgrelid = events
+                AND tg.tgfoid = 'rerank.track_behavior()'::pg_catalog.regprocedure
+                AND tg.tgparentid = 0
+              ORDER BY tg.tgname
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, events);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION rerank.detach(regclass) IS
+    'drops every rerank.track_behavior trigger of the table and returns how many; the features already kept stay';
+
+CREATE FUNCTION rerank.rebuild_user_features(events regclass,
+                                             user_column text DEFAULT 'user_id',
+                                             item_column text DEFAULT 'item_id',
+                                             event_type_column text DEFAULT NULL,
+                                             time_column text DEFAULT NULL,
+                                             dwell_column text DEFAULT NULL,
+                                             event_type text DEFAULT NULL,
+                                             replace boolean DEFAULT true,
+                                             fold_in boolean DEFAULT true)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'rebuild_user_features'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.rebuild_user_features(regclass, text, text, text, text, text, text, boolean, boolean) IS
+    'seeds rerank.user_features from an existing event table (same column mapping as attach), each user''s rows in time order, as the trigger would have; replace => false adds to the stored features; fold_in => true also writes the users'' vectors for the active model; locks the table against inserts meanwhile; returns the number of users';
+REVOKE EXECUTE ON FUNCTION rerank.rebuild_user_features(regclass, text, text, text, text, text, text, boolean, boolean) FROM PUBLIC;
+
+CREATE FUNCTION rerank.fold_in_users(updated_since timestamptz DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fold_in_users'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.fold_in_users(timestamptz) IS
+    're-solves, for the active model, the vectors of the users whose features changed since updated_since (NULL: all) from their recent histories; returns the number of vectors written';
+REVOKE EXECUTE ON FUNCTION rerank.fold_in_users(timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    had_features boolean;
+BEGIN
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'user id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the features row first: the order the triggers lock in
+    DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
+    had_features := FOUND;
+    DELETE FROM rerank.user_factors u
+     WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND u.user_id = forget_user.user_id;
+    RETURN had_features OR FOUND;
+END
+$$;
+COMMENT ON FUNCTION rerank.forget_user(bigint) IS
+    'deletes everything the extension keeps about a user (features, and vectors in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
+REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
+
+-- Backends cache the event weights; any change reaches them at commit.
+CREATE TRIGGER event_weights_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.event_weights
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();

@@ -1,0 +1,771 @@
+/*
+ * user_state.c
+ *	  The per-user features kept in rerank.user_features and the real-time
+ *	  fold-in of the user's vector into rerank.user_factors.
+ *
+ * A batch (one trigger call, one statement's transition table, or a
+ * rebuild) handles users one at a time: UserStateLock locks the user's row
+ * (SELECT … FOR UPDATE, inserting an empty row first for a new user) and
+ * reads it, UserStateApply adds events in memory, UserStateFinish writes the
+ * row back once and, with an active model, re-solves the user's vector by
+ * AlsFoldIn over the capped recent history against the model's item vectors
+ * and YᵀY (the backend's model cache, no query while nothing changes).
+ *
+ * The row lock serializes concurrent events of one user, so counts are
+ * exact and the stored vector always belongs to the stored history; locks
+ * are taken one user at a time (in user id order by the statement form), so
+ * two batches cannot deadlock on each other's users.
+ *
+ * Event weights come from rerank.event_weights, cached per backend and
+ * reloaded after a relcache invalidation of that table (a statement trigger
+ * sends one at every change).  Item categories are looked up per event with a
+ * kept plan.  Every query runs with a pinned search_path (the SQL functions
+ * that enter here are declared with SET search_path).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "common/shortest_dec.h"
+#include "core/als_solve.h"
+#include "core/recent_history.h"
+#include "core/vec.h"
+#include "executor/spi.h"
+#include "behavior.h"
+#include "storage/proc.h"
+#include "rerank.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+/* GUCs */
+int			behavior_history_size = 100;
+int			behavior_purchase_history_size = 100;
+bool		behavior_fold_in = true;
+
+#define MAX_HISTORY_SIZE 10000
+
+/* Key of unknown (or NULL) event types in event_counts. */
+#define OTHER_EVENT_TYPE "other"
+
+/* event_weights.event_type has at most 63 characters: 252 bytes in UTF-8. */
+#define EVENT_TYPE_KEYSIZE 256
+
+/* An event type → value map, the in-memory form of a jsonb object. */
+typedef struct KeyValues
+{
+	int			n;
+	int			capacity;
+	char	  **keys;
+	double	   *values;
+} KeyValues;
+
+struct UserState
+{
+	int64		user_id;
+	KeyValues	counts;			/* event_counts */
+	KeyValues	categories;		/* category_weights */
+	int64		total_dwell_ms;
+	bool		has_times;
+	TimestampTz first_event_at;
+	TimestampTz last_event_at;
+	RecentHistory recent;
+	RecentHistory purchased;
+	bool		history_changed;
+	int			events;
+};
+
+/* A row of rerank.event_weights. */
+typedef struct EventWeight
+{
+	char		event_type[EVENT_TYPE_KEYSIZE];
+	float		weight;
+	bool		is_purchase;
+} EventWeight;
+
+static MemoryContext WeightsContext = NULL;
+static HTAB *event_weights = NULL;
+static Oid	event_weights_relid = InvalidOid;
+static uint64 weights_invalidations = 0;
+static uint64 weights_loaded_at = 0;
+
+/* Kept plans. */
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr create_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
+static SPIPlanPtr category_plan = NULL;
+static SPIPlanPtr factors_plan = NULL;
+static SPIPlanPtr model_lock_plan = NULL;
+
+/* Relcache callback: a change of rerank.event_weights drops the cached copy. */
+static void
+EventWeightsRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == event_weights_relid)
+		weights_invalidations++;
+}
+
+/* Registers the GUCs and the invalidation callback; called by _PG_init. */
+void
+BehaviorInit(void)
+{
+	DefineCustomIntVariable("rerank.history_size",
+							"Items kept in each user's recent history (what the fold-in reads).",
+							"The most recently touched distinct items; older ones fall off.",
+							&behavior_history_size,
+							100, 0, MAX_HISTORY_SIZE,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("rerank.purchase_history_size",
+							"Items kept in each user's list of purchased items.",
+							NULL,
+							&behavior_purchase_history_size,
+							100, 0, MAX_HISTORY_SIZE,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("rerank.realtime_fold_in",
+							 "Re-solves the user's vector for the active model on every tracked event.",
+							 "Off: the triggers keep only the features (rerank.fold_in_users() catches up later).",
+							 &behavior_fold_in,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(EventWeightsRelcacheCallback, (Datum) 0);
+}
+
+/* Prepares and keeps a plan once per backend. */
+static SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+/* (Re)loads rerank.event_weights when it changed since the last load. */
+static void
+LoadEventWeights(void)
+{
+	uint64		generation = weights_invalidations;
+	MemoryContext context;
+	HTAB	   *hash;
+	HASHCTL		ctl;
+	int			ret;
+
+	if (event_weights != NULL && weights_loaded_at == generation)
+		return;
+
+	/* built under the transaction and adopted when complete */
+	context = AllocSetContextCreate(CurTransactionContext, "rerank event weights",
+									ALLOCSET_SMALL_SIZES);
+	ctl.keysize = EVENT_TYPE_KEYSIZE;
+	ctl.entrysize = sizeof(EventWeight);
+	ctl.hcxt = context;
+	hash = hash_create("rerank event weights", 16, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	ret = SPI_execute("SELECT event_type, weight, is_purchase FROM rerank.event_weights",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.event_weights: %s",
+			 SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *type = SPI_getvalue(tuple, desc, 1);
+		EventWeight *entry;
+
+		if (type == NULL || strlen(type) >= EVENT_TYPE_KEYSIZE)
+			continue;
+		entry = hash_search(hash, type, HASH_ENTER, NULL);
+		entry->weight = DatumGetFloat4(SPI_getbinval(tuple, desc, 2, &isnull));
+		if (isnull || !(entry->weight >= 0) || isinf(entry->weight))
+			entry->weight = 0;
+		entry->is_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	event_weights_relid = get_relname_relid("event_weights",
+											get_namespace_oid("rerank", false));
+
+	if (WeightsContext == NULL)
+		WeightsContext = AllocSetContextCreate(TopMemoryContext, "rerank event weights cache",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(WeightsContext);
+	MemoryContextSetParent(context, WeightsContext);
+	event_weights = hash;
+	weights_loaded_at = generation;
+}
+
+/* The weight row of an event type, or NULL when it is not in the table. */
+static const EventWeight *
+LookupEventWeight(const char *event_type)
+{
+	if (event_type == NULL || strlen(event_type) >= EVENT_TYPE_KEYSIZE)
+		return NULL;
+	return hash_search(event_weights, event_type, HASH_FIND, NULL);
+}
+
+/* Adds delta to the value of key, inserting it when new. */
+static void
+KeyValuesAdd(KeyValues *map, const char *key, double delta)
+{
+	for (int i = 0; i < map->n; i++)
+	{
+		if (strcmp(map->keys[i], key) == 0)
+		{
+			map->values[i] += delta;
+			return;
+		}
+	}
+	if (map->n == map->capacity)
+	{
+		map->capacity = Max(8, map->capacity * 2);
+		if (map->keys == NULL)
+		{
+			map->keys = palloc(sizeof(char *) * map->capacity);
+			map->values = palloc(sizeof(double) * map->capacity);
+		}
+		else
+		{
+			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
+			map->values = repalloc(map->values, sizeof(double) * map->capacity);
+		}
+	}
+	map->keys[map->n] = pstrdup(key);
+	map->values[map->n] = delta;
+	map->n++;
+}
+
+/*
+ * Reads a jsonb object of numbers; anything else in it (a value edited by
+ * hand into a string, say) is dropped rather than failing the event.
+ */
+static void
+KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
+{
+	JsonbIterator *it;
+	JsonbValue	value;
+	JsonbIteratorToken token;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(jsonb))
+		return;
+	it = JsonbIteratorInit(&jsonb->root);
+	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+			key = pnstrdup(value.val.string.val, value.val.string.len);
+		else if (token == WJB_VALUE && key != NULL)
+		{
+			if (value.type == jbvNumeric)
+			{
+				double		number = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																		NumericGetDatum(value.val.numeric)));
+
+				if (isfinite(number))
+					KeyValuesAdd(map, key, number);
+			}
+			key = NULL;
+		}
+	}
+}
+
+/*
+ * A jsonb object of the map: integers (counts) or doubles written in their
+ * shortest exact decimal form, so reading them back gives the same doubles
+ * (the row and statement forms must agree to the bit).
+ */
+static Jsonb *
+KeyValuesToJsonb(const KeyValues *map, bool integers)
+{
+	JsonbParseState *parse = NULL;
+	JsonbValue *result;
+
+	pushJsonbValue(&parse, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < map->n; i++)
+	{
+		JsonbValue	key;
+		JsonbValue	value;
+		double		number = map->values[i];
+
+		if (!isfinite(number))
+			continue;
+		key.type = jbvString;
+		key.val.string.val = map->keys[i];
+		key.val.string.len = strlen(map->keys[i]);
+		value.type = jbvNumeric;
+		if (integers)
+			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
+		else
+		{
+			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+			double_to_shortest_decimal_buf(number, buf);
+			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(buf),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+		}
+		pushJsonbValue(&parse, WJB_KEY, &key);
+		pushJsonbValue(&parse, WJB_VALUE, &value);
+	}
+	result = pushJsonbValue(&parse, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+
+/* Starts a batch: reads the settings and the active model, sizes workspaces. */
+void
+BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
+{
+	int			capacity = Max(behavior_history_size, 1);
+
+	memset(batch, 0, sizeof(BehaviorBatch));
+	batch->history_limit = behavior_history_size;
+	batch->purchase_limit = behavior_purchase_history_size;
+	batch->replace = replace;
+	batch->fold_in = fold_in;
+	batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
+												ALLOCSET_DEFAULT_SIZES);
+	LoadEventWeights();
+	if (!fold_in)
+		return;
+	batch->model = ActiveModel();
+	if (batch->model == NULL || batch->model->dimensions == 0 ||
+		batch->model->gram == NULL)
+	{
+		/* no model to fold into: the features alone are kept */
+		batch->model = NULL;
+		return;
+	}
+	if (!(batch->model->regularization >= 0) || isinf(batch->model->regularization) ||
+		!(batch->model->alpha >= 0) || isinf(batch->model->alpha))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has an invalid regularization or alpha; user vectors are not updated",
+						batch->model->name),
+				 errhint("Set params regularization and alpha to numbers >= 0.")));
+		batch->model = NULL;
+		return;
+	}
+	batch->workspace = palloc(mul_size(AlsFoldInWorkspace(batch->model->dimensions, capacity),
+									   sizeof(double)));
+	batch->vector = palloc(sizeof(float) * batch->model->dimensions);
+	batch->vectors = palloc(sizeof(float *) * capacity);
+	batch->kept = palloc(sizeof(float *) * capacity);
+	batch->confidence = palloc(sizeof(double) * capacity);
+}
+
+void
+BehaviorBatchEnd(BehaviorBatch *batch)
+{
+	MemoryContextDelete(batch->user_context);
+	batch->user_context = NULL;
+}
+
+/* Fills a history from two parallel arrays (NULL elements skipped). */
+static void
+HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum,
+				  bool with_weights)
+{
+	ArrayType  *items = DatumGetArrayTypeP(items_datum);
+	Datum	   *item_values;
+	bool	   *item_nulls;
+	int			n_items;
+	Datum	   *weight_values = NULL;
+	bool	   *weight_nulls = NULL;
+	int			n_weights = 0;
+
+	deconstruct_array(items, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &item_values, &item_nulls, &n_items);
+	if (with_weights)
+		deconstruct_array(DatumGetArrayTypeP(weights_datum), FLOAT4OID, 4, true,
+						  TYPALIGN_INT, &weight_values, &weight_nulls, &n_weights);
+	for (int i = 0; i < n_items && history->n < history->capacity; i++)
+	{
+		if (item_nulls[i])
+			continue;
+		if (with_weights)
+		{
+			if (i >= n_weights || weight_nulls[i])
+				continue;
+			history->weights[history->n] = DatumGetFloat4(weight_values[i]);
+		}
+		history->items[history->n] = DatumGetInt64(item_values[i]);
+		history->n++;
+	}
+}
+
+/* Reads the locked row of user_features (SPI result row 0) into state. */
+static void
+UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		value;
+
+	value = SPI_getbinval(tuple, desc, 1, &isnull);
+	if (!isnull)
+		KeyValuesFromJsonb(&state->counts, DatumGetJsonbP(value));
+	value = SPI_getbinval(tuple, desc, 2, &isnull);
+	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
+	value = SPI_getbinval(tuple, desc, 3, &isnull);
+	if (!isnull)
+	{
+		state->has_times = true;
+		state->first_event_at = DatumGetTimestampTz(value);
+		value = SPI_getbinval(tuple, desc, 4, &isnull);
+		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
+	}
+	{
+		bool		items_null,
+					weights_null;
+		Datum		items = SPI_getbinval(tuple, desc, 5, &items_null);
+		Datum		weights = SPI_getbinval(tuple, desc, 6, &weights_null);
+
+		if (!items_null && !weights_null)
+			HistoryFromArrays(&state->recent, items, weights, true);
+	}
+	value = SPI_getbinval(tuple, desc, 7, &isnull);
+	if (!isnull)
+		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
+	value = SPI_getbinval(tuple, desc, 8, &isnull);
+	if (!isnull)
+		KeyValuesFromJsonb(&state->categories, DatumGetJsonbP(value));
+}
+
+/*
+ * Locks the user's row of rerank.user_features (creating it when new, if
+ * create; else NULL) and reads it into a fresh state, in the batch's
+ * per-user memory.  With batch->replace the stored features are ignored (a
+ * rebuild).
+ */
+UserState *
+UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
+{
+	MemoryContext old;
+	UserState  *state;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(user_id)};
+	int			history_capacity = Max(batch->history_limit, 1);
+	int			purchase_capacity = Max(batch->purchase_limit, 1);
+
+	MemoryContextReset(batch->user_context);
+	old = MemoryContextSwitchTo(batch->user_context);
+	state = palloc0(sizeof(UserState));
+	state->user_id = user_id;
+	state->recent.capacity = history_capacity;
+	state->recent.items = palloc(sizeof(int64) * history_capacity);
+	state->recent.weights = palloc(sizeof(float) * history_capacity);
+	state->purchased.capacity = purchase_capacity;
+	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
+
+	KeptPlan(&lock_plan,
+			 "SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
+			 "recent_items, recent_weights, purchased_items, category_weights "
+			 "FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
+			 1, argtypes);
+	for (int attempt = 0;; attempt++)
+	{
+		int			ret = SPI_execute_plan(lock_plan, args, NULL, false, 1);
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the features of user " INT64_FORMAT ": %s",
+				 user_id, SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+		{
+			if (!batch->replace)
+				UserStateRead(state, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+			SPI_freetuptable(SPI_tuptable);
+			break;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (!create)
+		{
+			MemoryContextSwitchTo(old);
+			return NULL;
+		}
+		if (attempt > 0)
+			elog(ERROR, "the features row of user " INT64_FORMAT " vanished", user_id);
+
+		/*
+		 * A new user: insert the empty row, which holds the lock until
+		 * commit.  A concurrent insert of the same user makes this one do
+		 * nothing once the other commits; then the loop locks that row.
+		 */
+		KeptPlan(&create_plan,
+				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
+				 "ON CONFLICT (user_id) DO NOTHING",
+				 1, argtypes);
+		ret = SPI_execute_plan(create_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
+				 user_id, SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+			break;
+	}
+
+	/* a lowered rerank.history_size applies at the next event */
+	if (batch->history_limit < state->recent.n)
+	{
+		HistoryTruncate(&state->recent, batch->history_limit);
+		state->history_changed = true;
+	}
+	HistoryTruncate(&state->purchased, batch->purchase_limit);
+	MemoryContextSwitchTo(old);
+	return state;
+}
+
+/* The category of an item from rerank.items, or NULL. */
+static char *
+ItemCategory(int64 item_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(item_id)};
+	char	   *category = NULL;
+	int			ret;
+
+	KeptPlan(&category_plan,
+			 "SELECT category FROM rerank.items WHERE item_id = $1",
+			 1, argtypes);
+	ret = SPI_execute_plan(category_plan, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.items: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return category;
+}
+
+/* Adds one event to the user's state (in memory). */
+void
+UserStateApply(BehaviorBatch *batch, UserState *state, const BehaviorEvent *event)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch->user_context);
+	const EventWeight *weight = LookupEventWeight(event->event_type);
+
+	/* unknown and NULL event types are counted, but never learned from */
+	KeyValuesAdd(&state->counts, weight ? event->event_type : OTHER_EVENT_TYPE, 1);
+	if (pg_add_s64_overflow(state->total_dwell_ms, event->dwell_ms,
+							&state->total_dwell_ms))
+		state->total_dwell_ms = PG_INT64_MAX;
+	if (!state->has_times)
+	{
+		state->has_times = true;
+		state->first_event_at = state->last_event_at = event->occurred_at;
+	}
+	else
+	{
+		state->first_event_at = Min(state->first_event_at, event->occurred_at);
+		state->last_event_at = Max(state->last_event_at, event->occurred_at);
+	}
+
+	if (weight != NULL && event->has_item)
+	{
+		if (weight->weight > 0)
+		{
+			char	   *category;
+
+			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
+						 weight->weight);
+			state->history_changed = true;
+			category = ItemCategory(event->item_id);
+			if (category != NULL)
+				KeyValuesAdd(&state->categories, category, weight->weight);
+		}
+		if (weight->is_purchase)
+			HistoryTouch(&state->purchased, batch->purchase_limit,
+						 event->item_id, 0);
+	}
+	state->events++;
+	MemoryContextSwitchTo(old);
+}
+
+/* An int8[] or float4[] of a history's entries. */
+static Datum
+HistoryArray(const RecentHistory *history, bool weights)
+{
+	Datum	   *values = palloc(sizeof(Datum) * Max(history->n, 1));
+
+	for (int i = 0; i < history->n; i++)
+		values[i] = weights ? Float4GetDatum(history->weights[i])
+			: Int64GetDatum(history->items[i]);
+	if (weights)
+		return PointerGetDatum(construct_array(values, history->n, FLOAT4OID, 4,
+											   true, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(values, history->n, INT8OID, 8,
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Writes the user's features row back. */
+static void
+UserStateWrite(UserState *state)
+{
+	Oid			argtypes[9] = {INT8OID, JSONBOID, INT8OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID};
+	Datum		args[9];
+	char		nulls[9] = "         ";
+	int			ret;
+
+	KeptPlan(&update_plan,
+			 "UPDATE rerank.user_features SET event_counts = $2, total_dwell_ms = $3, "
+			 "first_event_at = $4, last_event_at = $5, recent_items = $6, "
+			 "recent_weights = $7, purchased_items = $8, category_weights = $9, "
+			 "updated_at = now() WHERE user_id = $1",
+			 9, argtypes);
+	args[0] = Int64GetDatum(state->user_id);
+	args[1] = JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true));
+	args[2] = Int64GetDatum(state->total_dwell_ms);
+	args[3] = TimestampTzGetDatum(state->first_event_at);
+	args[4] = TimestampTzGetDatum(state->last_event_at);
+	if (!state->has_times)
+		nulls[3] = nulls[4] = 'n';
+	args[5] = HistoryArray(&state->recent, false);
+	args[6] = HistoryArray(&state->recent, true);
+	args[7] = HistoryArray(&state->purchased, false);
+	args[8] = JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false));
+	ret = SPI_execute_plan(update_plan, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not update the features of user " INT64_FORMAT ": %s",
+			 state->user_id, SPI_result_code_string(ret));
+}
+
+/*
+ * Locks the model's row FOR KEY SHARE, once per transaction; false when the
+ * model has been deleted.
+ */
+static bool
+ModelStillThere(int32 model_id)
+{
+	static LocalTransactionId locked_in = InvalidLocalTransactionId;
+	static SubTransactionId locked_in_sub = InvalidSubTransactionId;
+	static int32 locked_model = 0;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(model_id)};
+	int			ret;
+	bool		found;
+
+	/* a rolled-back savepoint releases the lock: key on the subtransaction */
+	if (locked_in == MyProc->lxid && locked_in_sub == GetCurrentSubTransactionId() &&
+		locked_model == model_id)
+		return true;
+	KeptPlan(&model_lock_plan,
+			 "SELECT 1 FROM rerank.models WHERE model_id = $1 FOR KEY SHARE",
+			 1, argtypes);
+	ret = SPI_execute_plan(model_lock_plan, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock model %d: %s", model_id,
+			 SPI_result_code_string(ret));
+	found = SPI_processed == 1;
+	SPI_freetuptable(SPI_tuptable);
+	if (found)
+	{
+		locked_in = MyProc->lxid;
+		locked_in_sub = GetCurrentSubTransactionId();
+		locked_model = model_id;
+	}
+	return found;
+}
+
+/*
+ * Re-solves the user's vector for the batch's model from the recent history
+ * and writes it.  A history without any item the model knows leaves the
+ * stored vector (from training or import) as it is.
+ */
+static void
+UserStateFoldIn(BehaviorBatch *batch, UserState *state)
+{
+	const CachedModel *model = batch->model;
+	int			k = model->dimensions;
+	int			kept;
+	AlsHistory	history;
+	Oid			argtypes[3] = {INT4OID, INT8OID, FLOAT4ARRAYOID};
+	Datum		args[3];
+	int			ret;
+
+	ModelItemVectors(model, state->recent.items, state->recent.n,
+					 batch->vectors, NULL);
+	kept = HistoryFoldInInput(state->recent.weights, batch->vectors,
+							  state->recent.n, model->alpha, batch->kept,
+							  batch->confidence);
+	if (kept == 0)
+		return;
+	history.n = kept;
+	history.vectors = batch->kept;
+	history.confidence = batch->confidence;
+	if (!AlsFoldIn(model->gram, k, model->regularization, &history,
+				   batch->vector, batch->workspace) ||
+		VecFindNonFinite(batch->vector, k) < (size_t) k)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("could not fold in user " INT64_FORMAT " for model \"%s\"",
+						state->user_id, model->name),
+				 errdetail("The normal equations are not positive definite (regularization %g).",
+						   model->regularization)));
+		return;
+	}
+
+	/*
+	 * Lock the model row against deletion (as the foreign key check would)
+	 * before writing: a model dropped meanwhile by a transaction that has
+	 * committed is skipped, instead of failing the shop's insert with a
+	 * foreign key violation.  Once per model and transaction.
+	 */
+	if (!ModelStillThere(model->model_id))
+		return;
+
+	KeptPlan(&factors_plan,
+			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
+			 "VALUES ($1, $2, $3, now()) ON CONFLICT (model_id, user_id) "
+			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
+			 3, argtypes);
+	args[0] = Int32GetDatum(model->model_id);
+	args[1] = Int64GetDatum(state->user_id);
+	args[2] = PointerGetDatum(BuildVector(batch->vector, k));
+	ret = SPI_execute_plan(factors_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
+			 state->user_id, SPI_result_code_string(ret));
+	batch->folded++;
+}
+
+/*
+ * Writes the user's features once and, with an active model and a changed
+ * history (or batch->force_fold_in), the re-solved vector.
+ */
+void
+UserStateFinish(BehaviorBatch *batch, UserState *state)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch->user_context);
+
+	if (state->events > 0 || state->history_changed)
+	{
+		UserStateWrite(state);
+		batch->users++;
+	}
+	if (batch->model != NULL && (state->history_changed || batch->force_fold_in))
+		UserStateFoldIn(batch, state);
+	MemoryContextSwitchTo(old);
+}
