@@ -232,7 +232,25 @@ SELECT count(*) AS users,
            '{}')) AS categories_match,
        count(*) FILTER (WHERE category_weights <> '{}') AS with_categories
   FROM pg_temp.stream_state s;
+-- the stored vectors are the fold-in of the stored histories, to the bit
+SELECT bool_and(factors = rerank.fold_in_history(recent_items, recent_weights, 'rt')) AS same_as_batch,
+       bool_and(factors = rerank.fold_in_history(recent_items, recent_weights)) AS active_model
+  FROM pg_temp.stream_state;
 CREATE TEMP TABLE row_form AS SELECT * FROM pg_temp.stream_state;
+
+-- fold_in_history: bad input and degenerate cases
+SELECT rerank.fold_in_history('{1,2}', '{1}');
+SELECT rerank.fold_in_history('{1,NULL}', '{1,1}');
+SELECT rerank.fold_in_history('{{1,2}}', '{1,1}');
+SELECT rerank.fold_in_history('{1,2}', '{1,NULL}');
+SELECT rerank.fold_in_history('{1,2}', '{1,-1}');
+SELECT rerank.fold_in_history('{1,2}', '{1,NaN}');
+SELECT rerank.fold_in_history('{1}', '{1}', 'nope');
+SELECT rerank.fold_in_history('{}', '{}') IS NULL AS empty_is_null,
+       rerank.fold_in_history('{5000,5001}', '{1,1}') IS NULL AS unknown_items_null,
+       rerank.fold_in_history('{1,5000}', '{1,1}') = rerank.fold_in_history('{1}', '{1}') AS unknown_skipped,
+       rerank.fold_in_history('{1,2}', '{1,0}') = rerank.fold_in_history('{1}', '{1}') AS zero_weight_skipped,
+       rerank.fold_in_history(NULL, '{1}') IS NULL AS null_is_null;
 
 SELECT count(*) FILTER (WHERE rerank.forget_user(u)) AS forgotten FROM generate_series(100, 109) u;
 SELECT rerank.detach('shop.stream');

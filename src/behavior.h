@@ -97,5 +97,10 @@ extern UserState *UserStateLock(BehaviorBatch *batch, int64 user_id,
 extern void UserStateApply(BehaviorBatch *batch, UserState *state,
 						   const BehaviorEvent *event);
 extern void UserStateFinish(BehaviorBatch *batch, UserState *state);
+extern int	FoldInHistoryVector(const CachedModel *model, const int64 *items,
+								const float *weights, int n,
+								const float **vectors, const float **kept,
+								double *confidence, double *workspace,
+								float *x);
 
 #endif							/* RERANK_BEHAVIOR_H */

@@ -689,6 +689,37 @@ ModelStillThere(int32 model_id)
 }
 
 /*
+ * The fold-in of one history against a model: the vector x of the items
+ * that have one (weights > 0), confidences 1 + alpha·weight.  Returns how
+ * many items were used (0: none known, x untouched) or -1 when the system
+ * is not positive definite.  Buffers hold n entries; workspace
+ * AlsFoldInWorkspace(k, n) doubles.  Shared by the triggers and
+ * rerank.fold_in_history(), which therefore agree to the bit.
+ */
+int
+FoldInHistoryVector(const CachedModel *model, const int64 *items,
+					const float *weights, int n, const float **vectors,
+					const float **kept, double *confidence, double *workspace,
+					float *x)
+{
+	int			used;
+	AlsHistory	history;
+
+	ModelItemVectors(model, items, n, vectors, NULL);
+	used = HistoryFoldInInput(weights, vectors, n, model->alpha, kept, confidence);
+	if (used == 0)
+		return 0;
+	history.n = used;
+	history.vectors = kept;
+	history.confidence = confidence;
+	if (!AlsFoldIn(model->gram, model->dimensions, model->regularization,
+				   &history, x, workspace) ||
+		VecFindNonFinite(x, model->dimensions) < (size_t) model->dimensions)
+		return -1;
+	return used;
+}
+
+/*
  * Re-solves the user's vector for the batch's model from the recent history
  * and writes it.  A history without any item the model knows leaves the
  * stored vector (from training or import) as it is.
@@ -698,25 +729,17 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 {
 	const CachedModel *model = batch->model;
 	int			k = model->dimensions;
-	int			kept;
-	AlsHistory	history;
+	int			used;
 	Oid			argtypes[3] = {INT4OID, INT8OID, FLOAT4ARRAYOID};
 	Datum		args[3];
 	int			ret;
 
-	ModelItemVectors(model, state->recent.items, state->recent.n,
-					 batch->vectors, NULL);
-	kept = HistoryFoldInInput(state->recent.weights, batch->vectors,
-							  state->recent.n, model->alpha, batch->kept,
-							  batch->confidence);
-	if (kept == 0)
+	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
+							   state->recent.n, batch->vectors, batch->kept,
+							   batch->confidence, batch->workspace, batch->vector);
+	if (used == 0)
 		return;
-	history.n = kept;
-	history.vectors = batch->kept;
-	history.confidence = batch->confidence;
-	if (!AlsFoldIn(model->gram, k, model->regularization, &history,
-				   batch->vector, batch->workspace) ||
-		VecFindNonFinite(batch->vector, k) < (size_t) k)
+	if (used < 0)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -178,3 +178,11 @@ REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 CREATE TRIGGER event_weights_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.event_weights
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();
+
+CREATE FUNCTION rerank.fold_in_history(item_ids bigint[], weights real[],
+                                       model text DEFAULT NULL)
+    RETURNS real[]
+    AS 'MODULE_PATHNAME', 'fold_in_history'
+    LANGUAGE C STABLE;
+COMMENT ON FUNCTION rerank.fold_in_history(bigint[], real[], text) IS
+    'the user vector the real-time trigger computes for a history of distinct items and accumulated weights (ALS fold-in, c = 1 + alpha * weight) against the model (NULL: the active one); NULL when no item has a vector (stable: reads the model)';

@@ -1,0 +1,101 @@
+/*
+ * fold_in_history.c
+ *	  rerank.fold_in_history(item_ids, weights, model): the vector the
+ *	  real-time trigger would store for a history, computed without storing
+ *	  it (on-the-fly vectors for users without one, what-if histories, and
+ *	  the tests' check that stored vectors match their histories).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "behavior.h"
+#include "catalog/pg_type.h"
+#include "core/als_solve.h"
+#include "fmgr.h"
+#include "rerank.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+/* Longest history accepted: the solve costs n·k² flops. */
+#define MAX_FOLD_IN_HISTORY 1000000
+
+PG_FUNCTION_INFO_V1(fold_in_history);
+
+/*
+ * fold_in_history(item_ids bigint[], weights real[], model text DEFAULT
+ * NULL): the fold-in of the history against the model (NULL: the active
+ * one); NULL when no model is active or no item has a vector.
+ */
+Datum
+fold_in_history(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids_array;
+	ArrayType  *weights_array;
+	const CachedModel *model;
+	int			n;
+	int64	   *items;
+	const float *weights;
+	const float **vectors;
+	const float **kept;
+	double	   *confidence;
+	double	   *workspace;
+	ArrayType  *result;
+	float	   *x;
+	int			used;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ids_array = PG_GETARG_ARRAYTYPE_P(0);
+	weights_array = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(ids_array) > 1 ||
+		(ARR_HASNULL(ids_array) && array_contains_nulls(ids_array)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("item ids must be a one-dimensional array without NULL elements")));
+	n = ARR_NDIM(ids_array) == 0 ? 0 : ARR_DIMS(ids_array)[0];
+	if (VectorArgLength(weights_array, "weights") != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item ids and weights have different lengths %d and %d",
+						n, VectorArgLength(weights_array, "weights"))));
+	if (n > MAX_FOLD_IN_HISTORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a history of %d items is longer than the limit of %d",
+						n, MAX_FOLD_IN_HISTORY)));
+	weights = VECTOR_DATA(weights_array);
+	for (int i = 0; i < n; i++)
+		if (!(weights[i] >= 0) || isinf(weights[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("weights must be finite and >= 0"),
+					 errdetail("Element %d is %g.", i + 1, weights[i])));
+
+	model = ModelByName(PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	if (model == NULL || model->dimensions == 0 || model->gram == NULL || n == 0)
+		PG_RETURN_NULL();
+	if (!(model->regularization >= 0) || isinf(model->regularization) ||
+		!(model->alpha >= 0) || isinf(model->alpha))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has an invalid regularization or alpha", model->name)));
+
+	items = (int64 *) ARR_DATA_PTR(ids_array);
+	vectors = palloc(sizeof(float *) * n);
+	kept = palloc(sizeof(float *) * n);
+	confidence = palloc(sizeof(double) * n);
+	workspace = palloc(mul_size(AlsFoldInWorkspace(model->dimensions, n), sizeof(double)));
+	result = NewVector(model->dimensions, &x);
+	used = FoldInHistoryVector(model, items, weights, n, vectors, kept,
+							   confidence, workspace, x);
+	if (used == 0)
+		PG_RETURN_NULL();
+	if (used < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the fold-in system of model \"%s\" is not positive definite",
+						model->name),
+				 errhint("Give the model a regularization > 0.")));
+	PG_RETURN_ARRAYTYPE_P(result);
+}
