@@ -40,6 +40,8 @@ typedef struct EventColumns
 	Oid			types[EVENT_NCOLUMNS];	/* base types */
 	bool		type_needs_output;	/* event type read by its output function */
 	FmgrInfo	type_output;
+	AttrNumber	category_attnum;	/* the item's category, when the query
+									 * joined rerank.items; else 0 */
 } EventColumns;
 
 /* One event as the features see it. */
@@ -51,6 +53,8 @@ typedef struct BehaviorEvent
 	const char *event_type;		/* NULL: none (counted as "other") */
 	TimestampTz occurred_at;	/* now() when absent or NULL */
 	int64		dwell_ms;		/* 0 when absent, NULL or negative */
+	bool		category_known; /* category was read with the event */
+	const char *category;		/* the item's category, or NULL */
 } BehaviorEvent;
 
 /* behavior_columns.c */
@@ -59,7 +63,8 @@ extern void EventColumnsFromArgs(EventColumns *columns, int nargs, char **args,
 extern void EventColumnsByName(EventColumns *columns, TupleDesc desc,
 							   const char *relname);
 extern void EventColumnsByPosition(EventColumns *columns, TupleDesc desc);
-extern char *EventColumnsSelectList(const EventColumns *columns);
+extern char *EventColumnsQuery(const EventColumns *columns, const char *from,
+							   bool order_by_time);
 extern bool EventFromTuple(const EventColumns *columns, HeapTuple tuple,
 						   TupleDesc desc, BehaviorEvent *event);
 
@@ -76,6 +81,7 @@ typedef struct BehaviorBatch
 	int			history_limit;	/* rerank.history_size at the start */
 	int			purchase_limit; /* rerank.purchase_history_size at the start */
 	MemoryContext user_context; /* reset per user */
+	bool		owns_kept_memory;	/* uses the backend's kept buffers */
 	double	   *workspace;
 	float	   *vector;
 	const float **vectors;
@@ -93,7 +99,7 @@ extern void BehaviorInit(void);
 extern void BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in);
 extern void BehaviorBatchEnd(BehaviorBatch *batch);
 extern UserState *UserStateLock(BehaviorBatch *batch, int64 user_id,
-								bool create);
+								bool create, const BehaviorEvent *hint);
 extern void UserStateApply(BehaviorBatch *batch, UserState *state,
 						   const BehaviorEvent *event);
 extern void UserStateFinish(BehaviorBatch *batch, UserState *state);

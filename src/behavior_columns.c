@@ -181,30 +181,45 @@ EventColumnsByName(EventColumns *columns, TupleDesc desc, const char *relname)
 }
 
 /*
- * The select list of a query over the event rows, in role order, for the
- * columns present (see EventColumnsByPosition); names through
- * quote_identifier.
+ * The query over event rows: the mapped columns in role order, rows without
+ * a user left out, each with its item's category from rerank.items, sorted
+ * by user, then by time (when order_by_time), then in the order the rows
+ * were read (row_number over the scan: the arrival order of a transition
+ * table).  Column names enter through quote_identifier; the subquery's own
+ * aliases keep them apart from the names used here.
  */
 char *
-EventColumnsSelectList(const EventColumns *columns)
+EventColumnsQuery(const EventColumns *columns, const char *from, bool order_by_time)
 {
-	StringInfoData buf;
+	static const char *const aliases[EVENT_NCOLUMNS] = {"u", "i", "t", "ts", "d"};
+	StringInfoData list;
+	StringInfoData names;
+	StringInfoData order;
 
-	initStringInfo(&buf);
+	initStringInfo(&list);
+	initStringInfo(&names);
 	for (int role = 0; role < EVENT_NCOLUMNS; role++)
 	{
 		if (columns->names[role] == NULL)
 			continue;
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, quote_identifier(columns->names[role]));
+		appendStringInfo(&list, "%s, ", quote_identifier(columns->names[role]));
+		appendStringInfo(&names, "%s, ", aliases[role]);
 	}
-	return buf.data;
+	initStringInfo(&order);
+	appendStringInfoString(&order, "s.u");
+	if (order_by_time && columns->names[EVENT_TIME] != NULL)
+		appendStringInfoString(&order, ", s.ts NULLS LAST");
+	appendStringInfoString(&order, ", s.rerank_seq");
+	return psprintf("SELECT s.*, c.category FROM "
+					"(SELECT %spg_catalog.row_number() OVER () FROM %s) AS s (%srerank_seq) "
+					"LEFT JOIN rerank.items c ON c.item_id = s.i "
+					"WHERE s.u IS NOT NULL ORDER BY %s",
+					list.data, from, names.data, order.data);
 }
 
 /*
- * Resolves the columns in the result of a query built with
- * EventColumnsSelectList: the present columns in role order.
+ * Resolves the columns in the result of EventColumnsQuery: the present
+ * columns in role order, the row number, the category.
  */
 void
 EventColumnsByPosition(EventColumns *columns, TupleDesc desc)
@@ -213,10 +228,11 @@ EventColumnsByPosition(EventColumns *columns, TupleDesc desc)
 
 	for (int role = 0; role < EVENT_NCOLUMNS; role++)
 		columns->attnums[role] = columns->names[role] != NULL ? next++ : 0;
-	if (next - 1 > desc->natts)
+	if (next + 1 != desc->natts)
 		elog(ERROR, "event query returned %d columns, expected %d",
-			 desc->natts, next - 1);
+			 desc->natts, next + 1);
 	CheckColumnTypes(columns, desc, "event query");
+	columns->category_attnum = next + 1;
 }
 
 /* An integer id of any accepted width as int64. */
@@ -347,6 +363,15 @@ EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 			if (overflow == 0 && !TIMESTAMP_NOT_FINITE(when))
 				event->occurred_at = when;
 		}
+	}
+
+	event->category_known = columns->category_attnum != 0;
+	event->category = NULL;
+	if (event->category_known)
+	{
+		value = heap_getattr(tuple, columns->category_attnum, desc, &isnull);
+		if (!isnull)
+			event->category = TextDatumGetCString(value);
 	}
 
 	event->dwell_ms = 0;

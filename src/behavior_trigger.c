@@ -88,7 +88,7 @@ ApplyEventQuery(Portal portal, EventColumns *columns, BehaviorBatch *batch)
 			{
 				if (state != NULL)
 					UserStateFinish(batch, state);
-				state = UserStateLock(batch, event.user_id, true);
+				state = UserStateLock(batch, event.user_id, true, &event);
 				current = event.user_id;
 			}
 			UserStateApply(batch, state, &event);
@@ -101,37 +101,6 @@ ApplyEventQuery(Portal portal, EventColumns *columns, BehaviorBatch *batch)
 	if (state != NULL)
 		UserStateFinish(batch, state);
 	MemoryContextDelete(rows);
-}
-
-/*
- * The query over event rows: the mapped columns in role order, rows without
- * a user left out, sorted by user, then by time (when order_by_time), then
- * in the order the rows were read (row_number over the scan: the arrival
- * order of a transition table).
- */
-static char *
-EventQuery(const EventColumns *columns, const char *from, bool order_by_time)
-{
-	char	   *list = EventColumnsSelectList(columns);
-	int			ncols = 0;
-	int			time_position = 0;
-
-	for (int role = 0; role < EVENT_NCOLUMNS; role++)
-	{
-		if (columns->names[role] == NULL)
-			continue;
-		ncols++;
-		if (role == EVENT_TIME)
-			time_position = ncols;
-	}
-	if (order_by_time && time_position > 0)
-		return psprintf("SELECT %s, pg_catalog.row_number() OVER () FROM %s WHERE %s IS NOT NULL "
-						"ORDER BY 1, %d NULLS LAST, %d",
-						list, from, quote_identifier(columns->names[EVENT_USER]),
-						time_position, ncols + 1);
-	return psprintf("SELECT %s, pg_catalog.row_number() OVER () FROM %s WHERE %s IS NOT NULL "
-					"ORDER BY 1, %d",
-					list, from, quote_identifier(columns->names[EVENT_USER]), ncols + 1);
 }
 
 /* Row form: one event, one user. */
@@ -148,7 +117,7 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	BehaviorBatchBegin(&batch, false, behavior_fold_in);
-	state = UserStateLock(&batch, event.user_id, true);
+	state = UserStateLock(&batch, event.user_id, true, &event);
 	UserStateApply(&batch, state, &event);
 	UserStateFinish(&batch, state);
 	BehaviorBatchEnd(&batch);
@@ -174,7 +143,7 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
-	query = EventQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable), false);
+	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable), false);
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the event query: %s",
@@ -349,7 +318,7 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 									  RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
 
-	query = EventQuery(&columns, from, true);
+	query = EventColumnsQuery(&columns, from, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = SPI_prepare(query, 0, NULL);
@@ -418,7 +387,7 @@ fold_in_users(PG_FUNCTION_ARGS)
 			bool		isnull;
 			int64		user_id = DatumGetInt64(SPI_getbinval(fetched->vals[i],
 															  fetched->tupdesc, 1, &isnull));
-			UserState  *state = UserStateLock(&batch, user_id, false);
+			UserState  *state = UserStateLock(&batch, user_id, false, NULL);
 
 			/* a user forgotten meanwhile stays forgotten */
 			if (state != NULL)

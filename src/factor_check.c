@@ -55,16 +55,25 @@ RequiredColumn(Relation rel, const char *name)
 static bool
 LookupModel(FactorCheckCache *cache, int32 model_id)
 {
-	Oid			argtypes[1] = {INT4OID};
+	static SPIPlanPtr plan = NULL;
 	Datum		args[1] = {Int32GetDatum(model_id)};
 	bool		found = false;
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("SELECT name, dimensions FROM rerank.models "
-								"WHERE model_id = $1",
-								1, argtypes, args, NULL, true, 1);
+	/* kept: the real-time trigger writes a user vector per event */
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {INT4OID};
+		SPIPlanPtr	prepared = SPI_prepare("SELECT name, dimensions FROM rerank.models "
+										   "WHERE model_id = $1", 1, argtypes);
+
+		if (prepared == NULL || SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not prepare the model lookup");
+		plan = prepared;
+	}
+	ret = SPI_execute_plan(plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model %d: %s", model_id,
 			 SPI_result_code_string(ret));

@@ -36,10 +36,10 @@
 #include "core/vec.h"
 #include "executor/spi.h"
 #include "behavior.h"
-#include "storage/proc.h"
 #include "rerank.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -62,13 +62,19 @@ bool		behavior_fold_in = true;
 /* event_weights.event_type has at most 63 characters: 252 bytes in UTF-8. */
 #define EVENT_TYPE_KEYSIZE 256
 
-/* An event type → value map, the in-memory form of a jsonb object. */
+/*
+ * A key → number map, the in-memory form of a jsonb object.  Values read
+ * from the stored jsonb stay numerics until changed (a user has a few
+ * dozen categories and an event changes one: converting all of them to
+ * double and back would cost more than the rest of the update).
+ */
 typedef struct KeyValues
 {
 	int			n;
 	int			capacity;
 	char	  **keys;
-	double	   *values;
+	Numeric    *stored;			/* the stored numeric, NULL once changed */
+	double	   *values;			/* valid where stored is NULL */
 } KeyValues;
 
 struct UserState
@@ -84,6 +90,9 @@ struct UserState
 	RecentHistory purchased;
 	bool		history_changed;
 	int			events;
+	bool		prefetched;		/* category of prefetched_item is known */
+	int64		prefetched_item;
+	char	   *prefetched_category;	/* NULL: none */
 };
 
 /* A row of rerank.event_weights. */
@@ -102,11 +111,16 @@ static uint64 weights_loaded_at = 0;
 
 /* Kept plans. */
 static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr lock_category_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr category_plan = NULL;
 static SPIPlanPtr factors_plan = NULL;
-static SPIPlanPtr model_lock_plan = NULL;
+static SPIPlanPtr factors_update_plan = NULL;
+
+static void BehaviorXactCallback(XactEvent event, void *arg);
+static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
 
 /* Relcache callback: a change of rerank.event_weights drops the cached copy. */
 static void
@@ -142,6 +156,8 @@ BehaviorInit(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(EventWeightsRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(BehaviorXactCallback, NULL);
+	RegisterSubXactCallback(BehaviorSubXactCallback, NULL);
 }
 
 /* Prepares and keeps a plan once per backend. */
@@ -227,6 +243,32 @@ LookupEventWeight(const char *event_type)
 	return hash_search(event_weights, event_type, HASH_FIND, NULL);
 }
 
+/* Appends an entry (the map grows by doubling). */
+static void
+KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
+{
+	if (map->n == map->capacity)
+	{
+		map->capacity = Max(8, map->capacity * 2);
+		if (map->keys == NULL)
+		{
+			map->keys = palloc(sizeof(char *) * map->capacity);
+			map->stored = palloc(sizeof(Numeric) * map->capacity);
+			map->values = palloc(sizeof(double) * map->capacity);
+		}
+		else
+		{
+			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
+			map->stored = repalloc(map->stored, sizeof(Numeric) * map->capacity);
+			map->values = repalloc(map->values, sizeof(double) * map->capacity);
+		}
+	}
+	map->keys[map->n] = key;
+	map->stored[map->n] = stored;
+	map->values[map->n] = value;
+	map->n++;
+}
+
 /* Adds delta to the value of key, inserting it when new. */
 static void
 KeyValuesAdd(KeyValues *map, const char *key, double delta)
@@ -235,27 +277,17 @@ KeyValuesAdd(KeyValues *map, const char *key, double delta)
 	{
 		if (strcmp(map->keys[i], key) == 0)
 		{
+			if (map->stored[i] != NULL)
+			{
+				map->values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																	NumericGetDatum(map->stored[i])));
+				map->stored[i] = NULL;
+			}
 			map->values[i] += delta;
 			return;
 		}
 	}
-	if (map->n == map->capacity)
-	{
-		map->capacity = Max(8, map->capacity * 2);
-		if (map->keys == NULL)
-		{
-			map->keys = palloc(sizeof(char *) * map->capacity);
-			map->values = palloc(sizeof(double) * map->capacity);
-		}
-		else
-		{
-			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
-			map->values = repalloc(map->values, sizeof(double) * map->capacity);
-		}
-	}
-	map->keys[map->n] = pstrdup(key);
-	map->values[map->n] = delta;
-	map->n++;
+	KeyValuesAppend(map, pstrdup(key), NULL, delta);
 }
 
 /*
@@ -279,23 +311,22 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 			key = pnstrdup(value.val.string.val, value.val.string.len);
 		else if (token == WJB_VALUE && key != NULL)
 		{
+			/* NaN and infinities cannot be in jsonb: a number is a number */
 			if (value.type == jbvNumeric)
-			{
-				double		number = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																		NumericGetDatum(value.val.numeric)));
-
-				if (isfinite(number))
-					KeyValuesAdd(map, key, number);
-			}
+				KeyValuesAppend(map, key,
+								DatumGetNumeric(datumCopy(NumericGetDatum(value.val.numeric),
+														  false, -1)),
+								0);
 			key = NULL;
 		}
 	}
 }
 
 /*
- * A jsonb object of the map: integers (counts) or doubles written in their
- * shortest exact decimal form, so reading them back gives the same doubles
- * (the row and statement forms must agree to the bit).
+ * A jsonb object of the map: unchanged entries as stored, changed ones as
+ * integers (counts) or doubles in their shortest exact decimal form, so
+ * reading them back gives the same doubles (the row and statement forms
+ * must agree to the bit).
  */
 static Jsonb *
 KeyValuesToJsonb(const KeyValues *map, bool integers)
@@ -310,13 +341,12 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 		JsonbValue	value;
 		double		number = map->values[i];
 
-		if (!isfinite(number))
-			continue;
-		key.type = jbvString;
-		key.val.string.val = map->keys[i];
-		key.val.string.len = strlen(map->keys[i]);
 		value.type = jbvNumeric;
-		if (integers)
+		if (map->stored[i] != NULL)
+			value.val.numeric = map->stored[i];
+		else if (!isfinite(number))
+			continue;
+		else if (integers)
 			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
 		else
 		{
@@ -328,6 +358,9 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 																	ObjectIdGetDatum(InvalidOid),
 																	Int32GetDatum(-1)));
 		}
+		key.type = jbvString;
+		key.val.string.val = map->keys[i];
+		key.val.string.len = strlen(map->keys[i]);
 		pushJsonbValue(&parse, WJB_KEY, &key);
 		pushJsonbValue(&parse, WJB_VALUE, &value);
 	}
@@ -335,19 +368,90 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 	return JsonbValueToJsonb(result);
 }
 
+/*
+ * The memory of a batch is kept for the backend's life: a fold-in workspace
+ * is ~80 kB at k = 64, and allocating it per event made the kernel fault in
+ * fresh pages on every insert.  A nested batch (a shop trigger inserting
+ * events from inside another one's statement) gets its own.
+ */
+static MemoryContext BatchContext = NULL;
+static bool batch_memory_in_use = false;
+static Size workspace_doubles = 0;
+static int	workspace_dimensions = 0;
+static int	workspace_capacity = 0;
+static double *kept_workspace;
+static float *kept_vector;
+static const float **kept_vectors;
+static const float **kept_kept;
+static double *kept_confidence;
+
+/* A failed batch leaves its memory to the next one. */
+static void
+BehaviorXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		batch_memory_in_use = false;
+}
+
+static void
+BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		batch_memory_in_use = false;
+}
+
+/* Sizes the kept fold-in buffers for k dimensions and capacity items. */
+static void
+KeptBuffers(int k, int capacity)
+{
+	if (k <= workspace_dimensions && capacity <= workspace_capacity)
+		return;
+	k = Max(k, workspace_dimensions);
+	capacity = Max(capacity, workspace_capacity);
+	if (kept_workspace != NULL)
+	{
+		pfree(kept_workspace);
+		pfree(kept_vector);
+		pfree(kept_vectors);
+		pfree(kept_kept);
+		pfree(kept_confidence);
+	}
+	workspace_doubles = AlsFoldInWorkspace(k, capacity);
+	kept_workspace = MemoryContextAlloc(TopMemoryContext,
+										mul_size(workspace_doubles, sizeof(double)));
+	kept_vector = MemoryContextAlloc(TopMemoryContext, sizeof(float) * k);
+	kept_vectors = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
+	kept_kept = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
+	kept_confidence = MemoryContextAlloc(TopMemoryContext, sizeof(double) * capacity);
+	workspace_dimensions = k;
+	workspace_capacity = capacity;
+}
+
 /* Starts a batch: reads the settings and the active model, sizes workspaces. */
 void
 BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 {
 	int			capacity = Max(behavior_history_size, 1);
+	int			k;
 
 	memset(batch, 0, sizeof(BehaviorBatch));
 	batch->history_limit = behavior_history_size;
 	batch->purchase_limit = behavior_purchase_history_size;
 	batch->replace = replace;
 	batch->fold_in = fold_in;
-	batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
-												ALLOCSET_DEFAULT_SIZES);
+	batch->owns_kept_memory = !batch_memory_in_use;
+	if (batch->owns_kept_memory)
+	{
+		if (BatchContext == NULL)
+			BatchContext = AllocSetContextCreate(TopMemoryContext, "rerank user state",
+												 ALLOCSET_DEFAULT_SIZES);
+		batch_memory_in_use = true;
+		batch->user_context = BatchContext;
+	}
+	else
+		batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
+													ALLOCSET_DEFAULT_SIZES);
 	LoadEventWeights();
 	if (!fold_in)
 		return;
@@ -370,18 +474,36 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
-	batch->workspace = palloc(mul_size(AlsFoldInWorkspace(batch->model->dimensions, capacity),
-									   sizeof(double)));
-	batch->vector = palloc(sizeof(float) * batch->model->dimensions);
-	batch->vectors = palloc(sizeof(float *) * capacity);
-	batch->kept = palloc(sizeof(float *) * capacity);
-	batch->confidence = palloc(sizeof(double) * capacity);
+	k = batch->model->dimensions;
+	if (batch->owns_kept_memory)
+	{
+		KeptBuffers(k, capacity);
+		batch->workspace = kept_workspace;
+		batch->vector = kept_vector;
+		batch->vectors = kept_vectors;
+		batch->kept = kept_kept;
+		batch->confidence = kept_confidence;
+	}
+	else
+	{
+		batch->workspace = palloc(mul_size(AlsFoldInWorkspace(k, capacity), sizeof(double)));
+		batch->vector = palloc(sizeof(float) * k);
+		batch->vectors = palloc(sizeof(float *) * capacity);
+		batch->kept = palloc(sizeof(float *) * capacity);
+		batch->confidence = palloc(sizeof(double) * capacity);
+	}
 }
 
 void
 BehaviorBatchEnd(BehaviorBatch *batch)
 {
-	MemoryContextDelete(batch->user_context);
+	if (batch->owns_kept_memory)
+	{
+		MemoryContextReset(batch->user_context);
+		batch_memory_in_use = false;
+	}
+	else
+		MemoryContextDelete(batch->user_context);
 	batch->user_context = NULL;
 }
 
@@ -459,17 +581,20 @@ UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
  * Locks the user's row of rerank.user_features (creating it when new, if
  * create; else NULL) and reads it into a fresh state, in the batch's
  * per-user memory.  With batch->replace the stored features are ignored (a
- * rebuild).
+ * rebuild).  With a hint (the event about to be applied) the same query
+ * fetches the category of its item.
  */
 UserState *
-UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
+UserStateLock(BehaviorBatch *batch, int64 user_id, bool create,
+			  const BehaviorEvent *hint)
 {
 	MemoryContext old;
 	UserState  *state;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(user_id)};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(user_id), (Datum) 0};
 	int			history_capacity = Max(batch->history_limit, 1);
 	int			purchase_capacity = Max(batch->purchase_limit, 1);
+	SPIPlanPtr	plan;
 
 	MemoryContextReset(batch->user_context);
 	old = MemoryContextSwitchTo(batch->user_context);
@@ -481,14 +606,26 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
-	KeptPlan(&lock_plan,
-			 "SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
-			 "recent_items, recent_weights, purchased_items, category_weights "
-			 "FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
-			 1, argtypes);
+	if (hint != NULL && hint->has_item)
+	{
+		plan = KeptPlan(&lock_category_plan,
+						"SELECT f.event_counts, f.total_dwell_ms, f.first_event_at, "
+						"f.last_event_at, f.recent_items, f.recent_weights, "
+						"f.purchased_items, f.category_weights, "
+						"(SELECT i.category FROM rerank.items i WHERE i.item_id = $2) "
+						"FROM rerank.user_features f WHERE f.user_id = $1 FOR UPDATE OF f",
+						2, argtypes);
+		args[1] = Int64GetDatum(hint->item_id);
+	}
+	else
+		plan = KeptPlan(&lock_plan,
+						"SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
+						"recent_items, recent_weights, purchased_items, category_weights "
+						"FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
+						1, argtypes);
 	for (int attempt = 0;; attempt++)
 	{
-		int			ret = SPI_execute_plan(lock_plan, args, NULL, false, 1);
+		int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
 
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not lock the features of user " INT64_FORMAT ": %s",
@@ -497,6 +634,13 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 		{
 			if (!batch->replace)
 				UserStateRead(state, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+			if (plan == lock_category_plan)
+			{
+				state->prefetched = true;
+				state->prefetched_item = hint->item_id;
+				state->prefetched_category = SPI_getvalue(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 9);
+			}
 			SPI_freetuptable(SPI_tuptable);
 			break;
 		}
@@ -590,7 +734,12 @@ UserStateApply(BehaviorBatch *batch, UserState *state, const BehaviorEvent *even
 			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
 						 weight->weight);
 			state->history_changed = true;
-			category = ItemCategory(event->item_id);
+			if (event->category_known)
+				category = (char *) event->category;
+			else if (state->prefetched && state->prefetched_item == event->item_id)
+				category = state->prefetched_category;
+			else
+				category = ItemCategory(event->item_id);
 			if (category != NULL)
 				KeyValuesAdd(&state->categories, category, weight->weight);
 		}
@@ -649,43 +798,6 @@ UserStateWrite(UserState *state)
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not update the features of user " INT64_FORMAT ": %s",
 			 state->user_id, SPI_result_code_string(ret));
-}
-
-/*
- * Locks the model's row FOR KEY SHARE, once per transaction; false when the
- * model has been deleted.
- */
-static bool
-ModelStillThere(int32 model_id)
-{
-	static LocalTransactionId locked_in = InvalidLocalTransactionId;
-	static SubTransactionId locked_in_sub = InvalidSubTransactionId;
-	static int32 locked_model = 0;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(model_id)};
-	int			ret;
-	bool		found;
-
-	/* a rolled-back savepoint releases the lock: key on the subtransaction */
-	if (locked_in == MyProc->lxid && locked_in_sub == GetCurrentSubTransactionId() &&
-		locked_model == model_id)
-		return true;
-	KeptPlan(&model_lock_plan,
-			 "SELECT 1 FROM rerank.models WHERE model_id = $1 FOR KEY SHARE",
-			 1, argtypes);
-	ret = SPI_execute_plan(model_lock_plan, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock model %d: %s", model_id,
-			 SPI_result_code_string(ret));
-	found = SPI_processed == 1;
-	SPI_freetuptable(SPI_tuptable);
-	if (found)
-	{
-		locked_in = MyProc->lxid;
-		locked_in_sub = GetCurrentSubTransactionId();
-		locked_model = model_id;
-	}
-	return found;
 }
 
 /*
@@ -750,27 +862,46 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 		return;
 	}
 
-	/*
-	 * Lock the model row against deletion (as the foreign key check would)
-	 * before writing: a model dropped meanwhile by a transaction that has
-	 * committed is skipped, instead of failing the shop's insert with a
-	 * foreign key violation.  Once per model and transaction.
-	 */
-	if (!ModelStillThere(model->model_id))
-		return;
-
-	KeptPlan(&factors_plan,
-			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
-			 "VALUES ($1, $2, $3, now()) ON CONFLICT (model_id, user_id) "
-			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
-			 3, argtypes);
 	args[0] = Int32GetDatum(model->model_id);
 	args[1] = Int64GetDatum(state->user_id);
 	args[2] = PointerGetDatum(BuildVector(batch->vector, k));
+
+	/* the common case: the user has a vector for the model already */
+	KeptPlan(&factors_update_plan,
+			 "UPDATE rerank.user_factors SET factors = $3, updated_at = now() "
+			 "WHERE model_id = $1 AND user_id = $2",
+			 3, argtypes);
+	ret = SPI_execute_plan(factors_update_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
+			 state->user_id, SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		batch->folded++;
+		return;
+	}
+
+	/*
+	 * A new vector.  The model row is locked against deletion (as the
+	 * foreign key check would) by the statement itself: a model dropped by
+	 * a transaction that committed meanwhile gives no row to write, instead
+	 * of failing the shop's insert with a foreign key violation.  (An
+	 * update above that met a vector deleted with its model found no row
+	 * and came here too.)
+	 */
+	KeptPlan(&factors_plan,
+			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
+			 "SELECT m.model_id, $2, $3, now() FROM rerank.models m "
+			 "WHERE m.model_id = $1 FOR KEY SHARE "
+			 "ON CONFLICT (model_id, user_id) "
+			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
+			 3, argtypes);
 	ret = SPI_execute_plan(factors_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
 			 state->user_id, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
 	batch->folded++;
 }
 
