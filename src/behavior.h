@@ -99,7 +99,7 @@ extern void BehaviorInit(void);
 extern void BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in);
 extern void BehaviorBatchEnd(BehaviorBatch *batch);
 extern UserState *UserStateLock(BehaviorBatch *batch, int64 user_id,
-								bool create, const BehaviorEvent *hint);
+								bool create);
 extern void UserStateApply(BehaviorBatch *batch, UserState *state,
 						   const BehaviorEvent *event);
 extern void UserStateFinish(BehaviorBatch *batch, UserState *state);

@@ -88,7 +88,7 @@ ApplyEventQuery(Portal portal, EventColumns *columns, BehaviorBatch *batch)
 			{
 				if (state != NULL)
 					UserStateFinish(batch, state);
-				state = UserStateLock(batch, event.user_id, true, &event);
+				state = UserStateLock(batch, event.user_id, true);
 				current = event.user_id;
 			}
 			UserStateApply(batch, state, &event);
@@ -117,7 +117,7 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	BehaviorBatchBegin(&batch, false, behavior_fold_in);
-	state = UserStateLock(&batch, event.user_id, true, &event);
+	state = UserStateLock(&batch, event.user_id, true);
 	UserStateApply(&batch, state, &event);
 	UserStateFinish(&batch, state);
 	BehaviorBatchEnd(&batch);
@@ -387,7 +387,7 @@ fold_in_users(PG_FUNCTION_ARGS)
 			bool		isnull;
 			int64		user_id = DatumGetInt64(SPI_getbinval(fetched->vals[i],
 															  fetched->tupdesc, 1, &isnull));
-			UserState  *state = UserStateLock(&batch, user_id, false, NULL);
+			UserState  *state = UserStateLock(&batch, user_id, false);
 
 			/* a user forgotten meanwhile stays forgotten */
 			if (state != NULL)

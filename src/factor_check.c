@@ -21,7 +21,10 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "rerank.h"
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 /* Per-statement state: column positions and the last model looked up. */
@@ -51,6 +54,25 @@ RequiredColumn(Relation rel, const char *name)
 	return attnum;
 }
 
+/*
+ * The last model looked up, kept for the backend's life: the real-time
+ * trigger writes one user vector per event, each in its own statement.  A
+ * model's dimensions never change (rerank.models refuses it); any change of
+ * rerank.models (a rename, a drop, the extension created again) clears it
+ * through the relcache invalidation that table's statement trigger sends.
+ */
+static int32 memo_model_id = -1;
+static int	memo_dimensions;
+static char memo_model_name[NAMEDATALEN * 4];
+static Oid	memo_models_relid = InvalidOid;
+
+static void
+FactorCheckRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == memo_models_relid)
+		memo_model_id = -1;
+}
+
 /* Loads the name and dimensions of a model; false when it does not exist. */
 static bool
 LookupModel(FactorCheckCache *cache, int32 model_id)
@@ -59,6 +81,21 @@ LookupModel(FactorCheckCache *cache, int32 model_id)
 	Datum		args[1] = {Int32GetDatum(model_id)};
 	bool		found = false;
 	int			ret;
+	static bool callback_registered = false;
+
+	if (memo_model_id == model_id)
+	{
+		strlcpy(cache->model_name, memo_model_name, sizeof(cache->model_name));
+		cache->dimensions = memo_dimensions;
+		cache->model_id = model_id;
+		return true;
+	}
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(FactorCheckRelcacheCallback, (Datum) 0);
+		callback_registered = true;
+	}
+	memo_models_relid = get_relname_relid("models", get_namespace_oid("rerank", false));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -91,6 +128,12 @@ LookupModel(FactorCheckCache *cache, int32 model_id)
 		found = true;
 	}
 	SPI_finish();
+	if (found)
+	{
+		strlcpy(memo_model_name, cache->model_name, sizeof(memo_model_name));
+		memo_dimensions = cache->dimensions;
+		memo_model_id = model_id;
+	}
 	return found;
 }
 

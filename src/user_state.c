@@ -90,9 +90,6 @@ struct UserState
 	RecentHistory purchased;
 	bool		history_changed;
 	int			events;
-	bool		prefetched;		/* category of prefetched_item is known */
-	int64		prefetched_item;
-	char	   *prefetched_category;	/* NULL: none */
 };
 
 /* A row of rerank.event_weights. */
@@ -111,7 +108,6 @@ static uint64 weights_loaded_at = 0;
 
 /* Kept plans. */
 static SPIPlanPtr lock_plan = NULL;
-static SPIPlanPtr lock_category_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr category_plan = NULL;
@@ -119,6 +115,7 @@ static SPIPlanPtr factors_plan = NULL;
 static SPIPlanPtr factors_update_plan = NULL;
 
 static void BehaviorXactCallback(XactEvent event, void *arg);
+static void ItemsRelcacheCallback(Datum arg, Oid relid);
 static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
 
@@ -156,6 +153,7 @@ BehaviorInit(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(EventWeightsRelcacheCallback, (Datum) 0);
+	CacheRegisterRelcacheCallback(ItemsRelcacheCallback, (Datum) 0);
 	RegisterXactCallback(BehaviorXactCallback, NULL);
 	RegisterSubXactCallback(BehaviorSubXactCallback, NULL);
 }
@@ -581,17 +579,15 @@ UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
  * Locks the user's row of rerank.user_features (creating it when new, if
  * create; else NULL) and reads it into a fresh state, in the batch's
  * per-user memory.  With batch->replace the stored features are ignored (a
- * rebuild).  With a hint (the event about to be applied) the same query
- * fetches the category of its item.
+ * rebuild).
  */
 UserState *
-UserStateLock(BehaviorBatch *batch, int64 user_id, bool create,
-			  const BehaviorEvent *hint)
+UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 {
 	MemoryContext old;
 	UserState  *state;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(user_id), (Datum) 0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(user_id)};
 	int			history_capacity = Max(batch->history_limit, 1);
 	int			purchase_capacity = Max(batch->purchase_limit, 1);
 	SPIPlanPtr	plan;
@@ -606,23 +602,11 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create,
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
-	if (hint != NULL && hint->has_item)
-	{
-		plan = KeptPlan(&lock_category_plan,
-						"SELECT f.event_counts, f.total_dwell_ms, f.first_event_at, "
-						"f.last_event_at, f.recent_items, f.recent_weights, "
-						"f.purchased_items, f.category_weights, "
-						"(SELECT i.category FROM rerank.items i WHERE i.item_id = $2) "
-						"FROM rerank.user_features f WHERE f.user_id = $1 FOR UPDATE OF f",
-						2, argtypes);
-		args[1] = Int64GetDatum(hint->item_id);
-	}
-	else
-		plan = KeptPlan(&lock_plan,
-						"SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
-						"recent_items, recent_weights, purchased_items, category_weights "
-						"FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
-						1, argtypes);
+	plan = KeptPlan(&lock_plan,
+					"SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
+					"recent_items, recent_weights, purchased_items, category_weights "
+					"FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
+					1, argtypes);
 	for (int attempt = 0;; attempt++)
 	{
 		int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
@@ -634,13 +618,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create,
 		{
 			if (!batch->replace)
 				UserStateRead(state, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
-			if (plan == lock_category_plan)
-			{
-				state->prefetched = true;
-				state->prefetched_item = hint->item_id;
-				state->prefetched_category = SPI_getvalue(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 9);
-			}
 			SPI_freetuptable(SPI_tuptable);
 			break;
 		}
@@ -681,14 +658,69 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create,
 	return state;
 }
 
+/*
+ * Item categories, cached per backend: the row form would otherwise look one
+ * up per event.  Reset after any relcache invalidation of rerank.items (a
+ * statement trigger sends one at every change) and when it reaches
+ * CATEGORY_CACHE_ITEMS items, so memory stays bounded at catalog scale.
+ */
+#define CATEGORY_CACHE_ITEMS 100000
+
+typedef struct CategoryEntry
+{
+	int64		item_id;
+	char	   *category;		/* NULL: none */
+} CategoryEntry;
+
+static MemoryContext CategoryContext = NULL;
+static HTAB *category_cache = NULL;
+static Oid	items_relid = InvalidOid;
+static uint64 items_invalidations = 0;
+static uint64 categories_valid_at = 0;
+
+static void
+ItemsRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == items_relid)
+		items_invalidations++;
+}
+
+/* An empty category cache, valid as of generation. */
+static void
+ResetCategoryCache(uint64 generation)
+{
+	HASHCTL		ctl;
+
+	if (CategoryContext == NULL)
+		CategoryContext = AllocSetContextCreate(TopMemoryContext, "rerank item categories",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(CategoryContext);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(CategoryEntry);
+	ctl.hcxt = CategoryContext;
+	category_cache = hash_create("rerank item categories", 1024, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	items_relid = get_relname_relid("items", get_namespace_oid("rerank", false));
+	categories_valid_at = generation;
+}
+
 /* The category of an item from rerank.items, or NULL. */
-static char *
+static const char *
 ItemCategory(int64 item_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
+	uint64		generation = items_invalidations;
+	CategoryEntry *entry;
 	char	   *category = NULL;
+	bool		found;
 	int			ret;
+
+	if (category_cache == NULL || categories_valid_at != generation)
+		ResetCategoryCache(generation);
+	entry = hash_search(category_cache, &item_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->category;
 
 	KeptPlan(&category_plan,
 			 "SELECT category FROM rerank.items WHERE item_id = $1",
@@ -699,6 +731,14 @@ ItemCategory(int64 item_id)
 	if (SPI_processed == 1)
 		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
+
+	/* an invalidation during the query: answer, but remember nothing */
+	if (categories_valid_at != items_invalidations)
+		return category;
+	if (hash_get_num_entries(category_cache) >= CATEGORY_CACHE_ITEMS)
+		ResetCategoryCache(generation);
+	entry = hash_search(category_cache, &item_id, HASH_ENTER, &found);
+	entry->category = category ? MemoryContextStrdup(CategoryContext, category) : NULL;
 	return category;
 }
 
@@ -729,15 +769,13 @@ UserStateApply(BehaviorBatch *batch, UserState *state, const BehaviorEvent *even
 	{
 		if (weight->weight > 0)
 		{
-			char	   *category;
+			const char *category;
 
 			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
 						 weight->weight);
 			state->history_changed = true;
 			if (event->category_known)
-				category = (char *) event->category;
-			else if (state->prefetched && state->prefetched_item == event->item_id)
-				category = state->prefetched_category;
+				category = event->category;
 			else
 				category = ItemCategory(event->item_id);
 			if (category != NULL)
