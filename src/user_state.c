@@ -442,8 +442,9 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 	if (batch->owns_kept_memory)
 	{
 		if (BatchContext == NULL)
+			/* a large first block is kept across resets: no page faults */
 			BatchContext = AllocSetContextCreate(TopMemoryContext, "rerank user state",
-												 ALLOCSET_DEFAULT_SIZES);
+												 0, 256 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 		batch_memory_in_use = true;
 		batch->user_context = BatchContext;
 	}

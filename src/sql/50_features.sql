@@ -74,10 +74,11 @@ CREATE TABLE rerank.user_features (
     category_weights jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(category_weights) = 'object'),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CHECK (cardinality(recent_items) = cardinality(recent_weights))
-) WITH (toast_tuple_target = 8160);
+) WITH (toast_tuple_target = 8160, fillfactor = 70);
 -- Every tracked event reads and rewrites the user's row (a 100-item history
--- is about 2.5 kB): kept inline up to a full page, it is never compressed or
--- moved to TOAST on the hot path.
+-- is about 2 kB): kept inline up to a full page, it is never compressed or
+-- moved to TOAST on the hot path, and pages keep room for the new version
+-- (a HOT update, no index entry).
 COMMENT ON TABLE rerank.user_features IS
     'per-user behavior kept by the triggers: what the fold-in, rerank() and recommend() read instead of rescanning the shop''s tables';
 COMMENT ON COLUMN rerank.user_features.user_id IS 'the shop''s user id';

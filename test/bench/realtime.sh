@@ -113,7 +113,7 @@ for sc in on off; do
 	rr_log "10,000-row inserts, synchronous_commit = $sc"
 	for r in $(seq "$rounds"); do
 		for t in bare stmt row; do
-			echo -e "$sc\tbulk\t$t\t$(tps "$work/bulk_$t.sql" 1 "-t 2" "$opts")" >>"$results"
+			echo -e "$sc\tbulk\t$t\t$(tps "$work/bulk_$t.sql" 1 "-t 4" "$opts")" >>"$results"
 		done
 	done
 done
