@@ -18,7 +18,7 @@
 #include "utils/builtins.h"
 
 /* Longest history accepted: the solve costs n·k² flops. */
-#define MAX_FOLD_IN_HISTORY 1000000
+#define MAX_FOLD_IN_HISTORY 100000
 
 PG_FUNCTION_INFO_V1(fold_in_history);
 
@@ -85,7 +85,8 @@ fold_in_history(PG_FUNCTION_ARGS)
 	vectors = palloc(sizeof(float *) * n);
 	kept = palloc(sizeof(float *) * n);
 	confidence = palloc(sizeof(double) * n);
-	workspace = palloc(mul_size(AlsFoldInWorkspace(model->dimensions, n), sizeof(double)));
+	workspace = palloc_extended(mul_size(AlsFoldInWorkspace(model->dimensions, n), sizeof(double)),
+								MCXT_ALLOC_HUGE);
 	result = NewVector(model->dimensions, &x);
 	used = FoldInHistoryVector(model, items, weights, n, vectors, kept,
 							   confidence, workspace, x);
