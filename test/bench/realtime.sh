@@ -5,7 +5,9 @@
 #     of the user's vector), for synchronous_commit on and off;
 #   - a 10,000-row multi-row INSERT: bare, with the statement trigger (one
 #     update and one fold-in per user), with the row trigger (one per row);
-#   - the median time of one fold-in (AlsFoldIn) in a C micro-benchmark.
+#   - the median time of one fold-in (AlsFoldIn) in a C micro-benchmark;
+#   - the server CPU time per single-row insert (bare and with the trigger),
+#     sampled from /proc: steadier than throughput on a shared machine.
 # At k = 64 dimensions, users with 100-item histories (seeded through
 # rerank.rebuild_user_features), a 10,000-item catalog.  Runs are
 # interleaved and repeated; ratios compare figures of the same run.
@@ -100,14 +102,38 @@ tps() {
 		awk '/^tps = / { print $3 }'
 }
 
+# A timed single-row run that also samples the server CPU time its
+# backends spend per event (user + system, from /proc, over the middle of
+# the run): less sensitive than throughput to other load on the machine.
+#   timed FILE CLIENTS SECONDS PGOPTIONS TABLE  ->  "tps cpu_us"
+timed() {
+	local file=$1 c=$2 secs=$3 opts=$4 table=$5
+	local out="$work/pgbench.out" tck pids c0=0 c1=0 n0 n1 p t
+	tck=$(getconf CLK_TCK)
+	PGOPTIONS="$opts" pgbench -n -c "$c" -j "$c" -T "$secs" -f "$file" >"$out" 2>&1 &
+	sleep 1
+	pids=$(psql -XAtc "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'pgbench'")
+	for p in $pids; do c0=$((c0 + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	n0=$(psql -XAtc "SELECT max(event_id) FROM $table")
+	sleep $((secs - 2))
+	for p in $pids; do c1=$((c1 + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+	n1=$(psql -XAtc "SELECT max(event_id) FROM $table")
+	wait
+	t=$(awk '/^tps = / { print $3 }' "$out")
+	echo "$t $(( (c1 - c0) * 1000000 / tck / (n1 - n0 > 0 ? n1 - n0 : 1) ))"
+}
+
 results="$work/results.tsv"
 : >"$results"
+: >"$work/cpu.tsv"
 for sc in on off; do
 	opts="-c synchronous_commit=$sc"
 	rr_log "single-row inserts, synchronous_commit = $sc: $rounds rounds x ${seconds}s per table, $clients clients"
 	for r in $(seq "$rounds"); do
 		for t in bare row; do
-			echo -e "$sc\tsingle\t$t\t$(tps "$work/$t.sql" $clients "-T $seconds" "$opts")" >>"$results"
+			read -r tp cpu < <(timed "$work/$t.sql" $clients "$seconds" "$opts" "${t}_events")
+			echo -e "$sc\tsingle\t$t\t$tp" >>"$results"
+			echo -e "$sc\t$t\t$cpu" >>"$work/cpu.tsv"
 		done
 	done
 	rr_log "10,000-row inserts, synchronous_commit = $sc"
@@ -125,6 +151,8 @@ consistent=$(rr_psql -At -c "SELECT count(*) FILTER (WHERE u.factors = rerank.fo
 rr_psql -At >"$work/report.txt" <<SQL
 CREATE TEMP TABLE r (sc text, kind text, tbl text, tps float8);
 \copy r FROM '$results'
+CREATE TEMP TABLE cpu (sc text, tbl text, us float8);
+\copy cpu FROM '$work/cpu.tsv'
 \pset format aligned
 \pset tuples_only off
 WITH med AS (
@@ -140,6 +168,14 @@ SELECT m.sc AS synchronous_commit,
        m.runs
   FROM med m JOIN med b ON b.sc = m.sc AND b.kind = m.kind AND b.tbl = 'bare'
  ORDER BY m.sc DESC, m.kind DESC, m.tbl <> 'bare', m.tbl DESC;
+\echo
+\echo server CPU per single-row insert (backends, median of the runs):
+SELECT c.sc AS synchronous_commit,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'bare')) AS bare_us,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'row')) AS row_trigger_us,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'row')
+             - percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'bare')) AS trigger_us
+  FROM cpu c GROUP BY c.sc ORDER BY c.sc DESC;
 SQL
 
 echo
