@@ -22,6 +22,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "model_cache.h"
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
@@ -48,15 +49,17 @@ ModelArg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The user's vector in a factor model: stored, else folded in from the
- * history.  False when the user has neither.
+ * history with the cached model's YᵀY, λ and α.  False when the user has
+ * neither.
  */
 static bool
-UserVector(ModelInfo *model, const ModelItems *items, int64 user_id, float *x)
+UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *x)
 {
 	int64	   *hist_ids;
 	float	   *hist_w;
 	int			n,
 				used = 0;
+	const float **found;
 	const float **vectors;
 	double	   *conf;
 	double	   *work;
@@ -64,19 +67,21 @@ UserVector(ModelInfo *model, const ModelItems *items, int64 user_id, float *x)
 
 	if (LoadUserVector(model, user_id, x))
 		return true;
+	if (cm->gram == NULL)
+		return false;
 	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
+	found = palloc(sizeof(float *) * n);
 	vectors = palloc(sizeof(float *) * n);
 	conf = palloc(sizeof(double) * n);
+	ModelItemVectors(cm, hist_ids, n, found, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		int32		row = IdMapGet(items->index, hist_ids[i]);
-
-		if (row < 0 || hist_w[i] <= 0)
+		if (found[i] == NULL || hist_w[i] <= 0)
 			continue;
-		vectors[used] = items->vectors + (size_t) row * items->k;
-		conf[used] = 1.0 + model->alpha * hist_w[i];
+		vectors[used] = found[i];
+		conf[used] = 1.0 + cm->alpha * hist_w[i];
 		used++;
 	}
 	if (used == 0)
@@ -84,10 +89,8 @@ UserVector(ModelInfo *model, const ModelItems *items, int64 user_id, float *x)
 	h.n = used;
 	h.vectors = vectors;
 	h.confidence = conf;
-	work = palloc(sizeof(double) * AlsFoldInWorkspace(items->k, used));
-	if (!AlsFoldIn(ModelGram(model), items->k, model->regularization, &h, x, work))
-		return false;
-	return true;
+	work = palloc(sizeof(double) * AlsFoldInWorkspace(cm->dimensions, used));
+	return AlsFoldIn(cm->gram, cm->dimensions, cm->regularization, &h, x, work);
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */
@@ -171,7 +174,7 @@ typedef struct PredictCache
 {
 	char		model_key[NAMEDATALEN + 1];	/* "" = active model */
 	ModelInfo  *model;
-	const ModelItems *items;
+	const CachedModel *cm;		/* factor models: the shared model cache */
 	bool		have_user;
 	int64		user_id;
 	bool		user_known;
@@ -206,8 +209,8 @@ predict(PG_FUNCTION_ARGS)
 			c = palloc0(sizeof(PredictCache));
 		strlcpy(c->model_key, key, sizeof(c->model_key));
 		c->model = ModelArg(fcinfo, 2);
-		c->items = (!IsKnn(c->model) && c->model->dimensions > 0) ?
-			LoadModelItems(c->model) : NULL;
+		c->cm = (!IsKnn(c->model) && c->model->dimensions > 0) ?
+			ModelByName(c->model->name) : NULL;
 		c->x = palloc(sizeof(float) * Max(c->model->dimensions, 1));
 		c->have_user = false;
 		fcinfo->flinfo->fn_extra = c;
@@ -226,8 +229,8 @@ predict(PG_FUNCTION_ARGS)
 			c->user_known = n > 0;
 		}
 		else
-			c->user_known = c->items != NULL &&
-				UserVector(c->model, c->items, user_id, c->x);
+			c->user_known = c->cm != NULL &&
+				UserVector(c->model, c->cm, user_id, c->x);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -246,12 +249,12 @@ predict(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		int32		row = IdMapGet(c->items->index, item_id);
+		float		bias;
+		const float *y = ModelItemVector(c->cm, item_id, &bias);
 
-		if (row < 0)
+		if (y == NULL)
 			PG_RETURN_NULL();
-		PG_RETURN_FLOAT8(VecDot(c->x, c->items->vectors + (size_t) row * c->items->k,
-								c->items->k) + c->items->bias[row]);
+		PG_RETURN_FLOAT8(VecDot(c->x, y, c->cm->dimensions) + bias);
 	}
 }
 
@@ -356,7 +359,7 @@ recommend(PG_FUNCTION_ARGS)
 		items = LoadModelItems(model);
 		n = items->n;
 		x = palloc(sizeof(float) * model->dimensions);
-		if (n == 0 || !UserVector(model, items, user_id, x))
+		if (n == 0 || !UserVector(model, ModelByName(model->name), user_id, x))
 			PG_RETURN_NULL();
 		scores = palloc_extended(sizeof(float) * n, MCXT_ALLOC_HUGE);
 		memcpy(scores, items->bias, sizeof(float) * n);
