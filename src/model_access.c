@@ -4,10 +4,12 @@
  *	  every item vector (cached per backend), user vectors, histories and
  *	  neighbor lists.
  *
- * Every model lookup of the training glue goes through here, so moving to
- * the shared in-memory model cache (model_cache.h) changes this file only.
- * The item vectors of one model are cached in a backend-lifetime memory
- * context, keyed by model id, factors_version and the xmin of the model row:
+ * Single-item look-ups (predict, fold-in of a user without a vector) use the
+ * shared model cache (model_cache.h).  Whole-catalog scans (recommend,
+ * similar_items, evaluate) need every vector as one matrix, which that
+ * cache's contract does not expose, so LoadModelItems keeps its own copy of
+ * one model in a backend-lifetime memory context, keyed by model id,
+ * factors_version and the xmin of the model row:
  * any statement that changes item factors bumps factors_version, and a
  * rolled-back change cannot be confused with a later committed one because
  * the row version differs.
