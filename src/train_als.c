@@ -58,15 +58,25 @@ typedef struct AlsOptions
 	int64		seed;
 } AlsOptions;
 
+/* The core's interrupt hook: cancel and statement_timeout inside a long row. */
+static void
+TrainingInterrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* Gram matrix of n rows of Y (upper triangle, doubles), block by block. */
 static void
 ComputeGram(const float *Y, int n, int k, double *G, double *work)
 {
+	/* blocks of about 2^28 multiply-adds between interrupt checks */
+	int			block = Max(1, (int) Min(4096, (1 << 28) / ((int64) k * k)));
+
 	memset(G, 0, sizeof(double) * k * k);
-	for (int start = 0; start < n; start += 4096)
+	for (int start = 0; start < n; start += block)
 	{
 		CHECK_FOR_INTERRUPTS();
-		AlsGramAccumulate(Y, start, Min(n, start + 4096), k, G, work);
+		AlsGramAccumulate(Y, start, Min(n, start + block), k, G, work);
 	}
 }
 
@@ -99,8 +109,7 @@ HalfStep(const AlsCsr *m, float *X, const float *Y, int ny, const AlsOptions *o,
 		{
 			double		part;
 
-			if ((r & 63) == 0)
-				CHECK_FOR_INTERRUPTS();
+			CHECK_FOR_INTERRUPTS();
 			part = AlsExactRow(m, r, X, Y, k, gram, o->regularization, o->alpha,
 							   dwork);
 			if (isnan(part))
@@ -259,6 +268,7 @@ train_als(PG_FUNCTION_ARGS)
 	k = o.factors;
 	CheckModelName(name, replace, k);
 
+	AlsInterruptHook = TrainingInterrupts;
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "rerank train_als",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -320,8 +330,7 @@ train_als(PG_FUNCTION_ARGS)
 		{
 			double		part;
 
-			if ((r & 63) == 0)
-				CHECK_FOR_INTERRUPTS();
+			CHECK_FOR_INTERRUPTS();
 			part = AlsExactRow(&data.by_user, r, X, Y, k, gram, o.regularization,
 							   o.alpha, dwork);
 			if (isnan(part))

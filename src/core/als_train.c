@@ -35,6 +35,17 @@ AlsCsrFromCoo(int rows, int64_t n, const int32_t *row, const int32_t *col,
 	indptr[0] = 0;
 }
 
+void		(*AlsInterruptHook) (void) = NULL;
+
+/* Every this many entries of one row, the interrupt hook is called. */
+#define INTERRUPT_ENTRIES 16384
+
+#define MAYBE_INTERRUPT(e) \
+	do { \
+		if (AlsInterruptHook != NULL && ((e) & (INTERRUPT_ENTRIES - 1)) == 0) \
+			AlsInterruptHook(); \
+	} while (0)
+
 int64_t
 AlsCsrCompact(int rows, int64_t *indptr, int32_t *indices, float *weights)
 {
@@ -226,6 +237,7 @@ AlsCgBlock(const AlsCsr *m, int begin, int end, float *X, const float *Y,
 			float		coef = 1.0f + excess;
 
 			PREFETCH_ENTRY(m, Y, k, e, e1);
+			MAYBE_INTERRUPT(e);
 
 			if (excess > 0.0f)
 				coef -= excess * DotF(y, x, k);
@@ -271,6 +283,7 @@ AlsCgBlock(const AlsCsr *m, int begin, int end, float *X, const float *Y,
 					float		excess = fa * m->weights[e];
 
 					PREFETCH_ENTRY(m, Y, k, e, e1);
+					MAYBE_INTERRUPT(e);
 
 					AxpyF(excess * DotF(y, p, k), y, ap, k);
 				}
@@ -408,6 +421,8 @@ AlsExactRow(const AlsCsr *m, int row, float *X, const float *Y, int k,
 		}
 		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n,
 					1.0, Z, k, 1.0, S, k);
+		if (AlsInterruptHook != NULL && e1 - e0 > ALS_GATHER_ROWS)
+			AlsInterruptHook();
 	}
 	if (!AlsSolveSums(gram, k, regularization, alpha, S, s_pref, s_weight,
 					  x, A))

@@ -26,6 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Called, when set, between chunks of work inside a single long row (a
+ * history of many thousands of items): the backend sets it to a function
+ * that checks for interrupts, so that even one huge row can be cancelled.
+ * It may longjmp: the core allocates nothing and is between BLAS calls.
+ */
+extern void (*AlsInterruptHook) (void);
+
 /* Rows solved together by AlsCgBlock (the m of its sgemm). */
 #define ALS_BLOCK_ROWS 128
 
