@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "serve.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -15,6 +16,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	ServeInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else
