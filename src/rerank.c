@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "model_cache.h"
 #include "serve.h"
 #include "utils/guc.h"
 
@@ -16,6 +17,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	ModelCacheInit();
 	ServeInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");

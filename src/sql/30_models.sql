@@ -396,3 +396,32 @@ REVOKE EXECUTE ON FUNCTION rerank.activate_model(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rollback_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.drop_model(text, boolean) FROM PUBLIC;
+
+-- The in-memory model cache of each backend (src/model_cache.c) is told of
+-- every change of a model row at commit, through a relcache invalidation of
+-- rerank.models.  Item factor changes reach it through factors_version.
+CREATE FUNCTION rerank.model_cache_invalidate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'model_cache_invalidate'
+    LANGUAGE C;
+COMMENT ON FUNCTION rerank.model_cache_invalidate() IS
+    'AFTER statement trigger of rerank.models: invalidates the models cached by every backend, at commit';
+CREATE TRIGGER model_cache_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.models
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();
+
+CREATE FUNCTION rerank.model_cache_info(OUT model text, OUT factors_version bigint,
+                                        OUT items bigint, OUT vectors_cached boolean,
+                                        OUT bytes bigint, OUT serving boolean,
+                                        OUT loads bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'model_cache_info'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION rerank.model_cache_info() IS
+    'the models cached in this backend: version, items, whether the vectors are in memory (within rerank.model_cache_mb), bytes, whether it is the active one, and the number of loads so far';
+
+CREATE FUNCTION rerank.item_vector(item_id bigint, model text DEFAULT NULL)
+    RETURNS real[]
+    AS 'MODULE_PATHNAME', 'item_vector'
+    LANGUAGE C STABLE;
+COMMENT ON FUNCTION rerank.item_vector(bigint, text) IS
+    'the item''s vector in the model (NULL: the active model), from the backend''s model cache; NULL when the item has none or no model is active (stable: reads the registry)';

@@ -1,0 +1,721 @@
+/*
+ * model_cache.c
+ *	  Models held in backend memory (see model_cache.h for the contract).
+ *
+ * Each cached model is an entry with its own memory context: the item
+ * vectors as one float matrix, the biases, an open-addressing hash from
+ * item id to matrix row (simplehash), and YᵀY.  Entries are validated
+ * against rerank.models (model_id and factors_version) after any relcache
+ * invalidation of that table; a statement trigger on rerank.models sends one
+ * at commit for every change of a model row, and a statement changing item
+ * factors updates the model row (factors_version), so serving never queries
+ * the registry while nothing changes.
+ *
+ * An entry being replaced may still be in use by the current statement (a
+ * row trigger keeps pointers for one row at most, but a caller could hold
+ * them across a nested call), so replaced entries are retired and freed only
+ * in a later transaction.  A load builds its entry in a context under the
+ * current transaction's memory and adopts it into the cache only when
+ * complete, so an error or a cancel during a load leaks nothing.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "model_cache.h"
+#include "rerank.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+/* One item of a cached model: its row in the vector matrix. */
+typedef struct ItemSlot
+{
+	int64		item_id;
+	uint32		row;
+	char		status;
+} ItemSlot;
+
+/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
+static inline uint32
+HashItemId(int64 item_id)
+{
+	uint64		x = (uint64) item_id;
+
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
+}
+
+#define SH_PREFIX itemmap
+#define SH_ELEMENT_TYPE ItemSlot
+#define SH_KEY_TYPE int64
+#define SH_KEY item_id
+#define SH_HASH_KEY(tb, key) HashItemId(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* A cached model: the public part first, so a CachedModel * is an entry. */
+typedef struct ModelEntry
+{
+	CachedModel pub;
+	MemoryContext context;		/* owns everything below */
+	float	   *vectors;		/* item_count × dimensions, or NULL */
+	float	   *biases;			/* item_count */
+	itemmap_hash *items;		/* item id → row, when vectors are cached */
+	Size		bytes;			/* memory charged to the budget */
+	Size		wanted_bytes;	/* what caching the vectors would take */
+	bool		checked;		/* validated since the last invalidation */
+	uint64		last_used;		/* LRU clock */
+	LocalTransactionId retired_in;	/* retired entries: freed later */
+	struct ModelEntry *next;
+} ModelEntry;
+
+/* GUC: per-backend budget for cached item vectors, in megabytes. */
+static int	model_cache_mb = 256;
+
+static MemoryContext CacheContext = NULL;
+static ModelEntry *entries = NULL;	/* live entries */
+static ModelEntry *retired = NULL;	/* replaced, freed in a later xact */
+static ModelEntry *active_entry = NULL; /* valid while active_checked */
+static bool active_checked = false;
+static Oid	models_relid = InvalidOid;
+static uint64 lru_clock = 0;
+static int64 loads = 0;			/* for rerank.model_cache_info() */
+
+/* The registry columns a cache entry is validated against. */
+#define MODEL_HEADER_COLUMNS \
+	"model_id, name, algorithm, dimensions, factors_version, " \
+	"CASE WHEN jsonb_typeof(params->'regularization') = 'number' " \
+	"THEN (params->>'regularization')::float8 END, " \
+	"CASE WHEN jsonb_typeof(params->'alpha') = 'number' " \
+	"THEN (params->>'alpha')::float8 END"
+
+/* Relcache callback: a change of rerank.models makes every entry suspect. */
+static void
+ModelCacheRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == models_relid)
+	{
+		active_checked = false;
+		for (ModelEntry *e = entries; e != NULL; e = e->next)
+			e->checked = false;
+	}
+}
+
+/* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
+static void
+ModelCacheBudgetAssign(int newval, void *extra)
+{
+	ModelCacheRelcacheCallback((Datum) 0, InvalidOid);
+}
+
+void
+ModelCacheInit(void)
+{
+	DefineCustomIntVariable("rerank.model_cache_mb",
+							"Memory per backend for cached item vectors, in megabytes.",
+							"A model whose vectors do not fit is served by index look-ups.",
+							&model_cache_mb,
+							256, 0, MAX_KILOBYTES / 1024,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, ModelCacheBudgetAssign, NULL);
+	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
+}
+
+/* Frees retired entries once the transaction that retired them is over. */
+static void
+FreeRetiredEntries(void)
+{
+	ModelEntry **link = &retired;
+
+	while (*link != NULL)
+	{
+		ModelEntry *e = *link;
+
+		if (e->retired_in != CURRENT_LXID)
+		{
+			*link = e->next;
+			MemoryContextDelete(e->context);
+		}
+		else
+			link = &e->next;
+	}
+}
+
+/* Moves an entry from the live list to the retired list. */
+static void
+RetireEntry(ModelEntry *victim)
+{
+	ModelEntry **link = &entries;
+
+	while (*link != NULL && *link != victim)
+		link = &(*link)->next;
+	if (*link == NULL)
+		return;
+	*link = victim->next;
+	victim->retired_in = CURRENT_LXID;
+	victim->next = retired;
+	retired = victim;
+	if (active_entry == victim)
+	{
+		active_entry = NULL;
+		active_checked = false;
+	}
+}
+
+/* Memory held by the vectors of live entries. */
+static Size
+CachedBytes(void)
+{
+	Size		total = 0;
+
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+		total += e->bytes;
+	return total;
+}
+
+/* The header of a model row as read by ReadModelHeader. */
+typedef struct ModelHeader
+{
+	int32		model_id;
+	char		name[NAMEDATALEN];
+	char		algorithm[NAMEDATALEN];
+	int			dimensions;
+	int64		factors_version;
+	double		regularization;
+	double		alpha;
+} ModelHeader;
+
+/*
+ * Reads the active model's row (name NULL) or the named model's row; false
+ * when there is none.  Called inside SPI.
+ */
+static bool
+ReadModelHeader(const char *name, ModelHeader *header)
+{
+	static SPIPlanPtr active_plan = NULL;
+	static SPIPlanPtr named_plan = NULL;
+	Datum		args[1];
+	bool		isnull;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	Datum		value;
+	int			ret;
+
+	if (name == NULL)
+	{
+		if (active_plan == NULL)
+		{
+			active_plan = SPI_prepare("SELECT " MODEL_HEADER_COLUMNS
+									  " FROM rerank.models WHERE is_active",
+									  0, NULL);
+			if (active_plan == NULL || SPI_keepplan(active_plan) != 0)
+				elog(ERROR, "could not prepare the active model query");
+		}
+		ret = SPI_execute_plan(active_plan, NULL, NULL, true, 2);
+	}
+	else
+	{
+		if (named_plan == NULL)
+		{
+			Oid			argtypes[1] = {TEXTOID};
+
+			named_plan = SPI_prepare("SELECT " MODEL_HEADER_COLUMNS
+									 " FROM rerank.models WHERE name = $1",
+									 1, argtypes);
+			if (named_plan == NULL || SPI_keepplan(named_plan) != 0)
+				elog(ERROR, "could not prepare the model query");
+		}
+		args[0] = CStringGetTextDatum(name);
+		ret = SPI_execute_plan(named_plan, args, NULL, true, 2);
+	}
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	if (SPI_processed > 1)
+		elog(ERROR, "more than one active model");
+
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	header->model_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	strlcpy(header->name, SPI_getvalue(tuple, tupdesc, 2), NAMEDATALEN);
+	strlcpy(header->algorithm, SPI_getvalue(tuple, tupdesc, 3), NAMEDATALEN);
+	header->dimensions = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+	header->factors_version = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+	value = SPI_getbinval(tuple, tupdesc, 6, &isnull);
+	header->regularization = isnull ? RERANK_DEFAULT_REGULARIZATION : DatumGetFloat8(value);
+	value = SPI_getbinval(tuple, tupdesc, 7, &isnull);
+	header->alpha = isnull ? RERANK_DEFAULT_ALPHA : DatumGetFloat8(value);
+	return true;
+}
+
+/* Runs a one-row, one-column query with the model id as $1. */
+static Datum
+QueryModelValue(const char *sql, int32 model_id, bool *isnull)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(model_id)};
+	int			ret = SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1);
+
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "query failed: %s", sql);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+}
+
+/*
+ * Loads YᵀY into the entry: the registry's copy when present, else computed
+ * by the gram_matrix aggregate (what activation stores), never written back.
+ */
+static void
+LoadGram(ModelEntry *entry)
+{
+	int			k = entry->pub.dimensions;
+	bool		isnull;
+	Datum		value;
+	ArrayType  *gram;
+	float	   *copy;
+
+	if (k == 0 || entry->pub.item_count == 0)
+		return;
+	value = QueryModelValue("SELECT gram FROM rerank.models WHERE model_id = $1",
+							entry->pub.model_id, &isnull);
+	if (isnull)
+		value = QueryModelValue("SELECT rerank.gram_matrix(factors) "
+								"FROM rerank.item_factors WHERE model_id = $1",
+								entry->pub.model_id, &isnull);
+	if (isnull)
+		return;
+	gram = DatumGetArrayTypeP(value);
+	if (ARR_NDIM(gram) != 1 || ARR_DIMS(gram)[0] != k * k ||
+		ARR_HASNULL(gram))
+		elog(ERROR, "YᵀY of model \"%s\" is not a %d×%d matrix",
+			 entry->pub.name, k, k);
+	copy = MemoryContextAlloc(entry->context, sizeof(float) * k * k);
+	memcpy(copy, ARR_DATA_PTR(gram), sizeof(float) * k * k);
+	entry->pub.gram = copy;
+}
+
+/*
+ * Reads every item vector of the model into the entry, in batches through a
+ * cursor so the result set is never materialized twice.
+ */
+static void
+LoadVectors(ModelEntry *entry)
+{
+	int			k = entry->pub.dimensions;
+	int64		count = entry->pub.item_count;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		row = 0;
+
+	entry->vectors = MemoryContextAllocExtended(entry->context,
+												mul_size(Max(count, 1), mul_size(k, sizeof(float))),
+												MCXT_ALLOC_HUGE);
+	entry->biases = MemoryContextAllocExtended(entry->context,
+											   mul_size(Max(count, 1), sizeof(float)),
+											   MCXT_ALLOC_HUGE);
+	entry->items = itemmap_create(entry->context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
+
+	plan = SPI_prepare("SELECT item_id, factors, bias FROM rerank.item_factors "
+					   "WHERE model_id = $1", 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the item factors query");
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+			ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+			float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+			bool		found;
+			ItemSlot   *slot;
+
+			/* rows were validated on the way in; a change under us is not */
+			if (row >= count || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k)
+				elog(ERROR, "item factors of model \"%s\" changed while loading",
+					 entry->pub.name);
+			memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
+			entry->biases[row] = bias;
+			slot = itemmap_insert(entry->items, item_id, &found);
+			slot->row = (uint32) row;
+			row++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	entry->pub.item_count = row;
+}
+
+/*
+ * Builds a new entry for the model described by header.  Built under the
+ * transaction's memory and adopted into CacheContext only when complete.
+ */
+static ModelEntry *
+LoadModel(const ModelHeader *header)
+{
+	MemoryContext context;
+	ModelEntry *entry;
+	bool		isnull;
+	Size		per_item;
+	Size		budget = (Size) model_cache_mb * 1024 * 1024;
+
+	if (CacheContext == NULL)
+		CacheContext = AllocSetContextCreate(TopMemoryContext, "rerank model cache",
+											 ALLOCSET_DEFAULT_SIZES);
+	context = AllocSetContextCreate(CurTransactionContext, "rerank cached model",
+									ALLOCSET_DEFAULT_SIZES);
+	entry = MemoryContextAllocZero(context, sizeof(ModelEntry));
+	entry->context = context;
+	entry->pub.model_id = header->model_id;
+	strlcpy(entry->pub.name, header->name, NAMEDATALEN);
+	strlcpy(entry->pub.algorithm, header->algorithm, NAMEDATALEN);
+	entry->pub.dimensions = header->dimensions;
+	entry->pub.factors_version = header->factors_version;
+	entry->pub.regularization = header->regularization;
+	entry->pub.alpha = header->alpha;
+	entry->pub.private_data = entry;
+	entry->pub.item_count =
+		DatumGetInt64(QueryModelValue("SELECT count(*) FROM rerank.item_factors "
+									  "WHERE model_id = $1",
+									  header->model_id, &isnull));
+
+	/* vectors, biases and about two hash slots per item */
+	per_item = sizeof(float) * (header->dimensions + 1) + 2 * sizeof(ItemSlot);
+	entry->wanted_bytes = mul_size(per_item, (Size) entry->pub.item_count);
+	entry->bytes = entry->wanted_bytes;
+
+	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
+	{
+		/* make room by retiring the least recently used entries */
+		while (entries != NULL && CachedBytes() + entry->bytes > budget)
+		{
+			ModelEntry *lru = entries;
+
+			for (ModelEntry *e = entries; e != NULL; e = e->next)
+				if (e->last_used < lru->last_used)
+					lru = e;
+			RetireEntry(lru);
+		}
+		LoadVectors(entry);
+		entry->pub.vectors_cached = true;
+	}
+	else
+	{
+		entry->bytes = 0;
+		entry->pub.vectors_cached = entry->pub.dimensions == 0;
+	}
+	LoadGram(entry);
+
+	MemoryContextSetParent(context, CacheContext);
+	entry->checked = true;
+	entry->next = entries;
+	entries = entry;
+	loads++;
+	return entry;
+}
+
+/* The live entry of a model id, or NULL. */
+static ModelEntry *
+FindEntry(int32 model_id)
+{
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+		if (e->pub.model_id == model_id)
+			return e;
+	return NULL;
+}
+
+/*
+ * Returns an up-to-date entry for the model of header: the cached one when
+ * its version matches, else a fresh load (retiring the stale one).
+ */
+static ModelEntry *
+EntryForHeader(const ModelHeader *header)
+{
+	ModelEntry *entry = FindEntry(header->model_id);
+
+	if (entry != NULL &&
+		entry->pub.factors_version == header->factors_version &&
+		entry->pub.dimensions == header->dimensions &&
+		(entry->pub.vectors_cached ?
+		 entry->bytes <= (Size) model_cache_mb * 1024 * 1024 :
+		 entry->wanted_bytes > (Size) model_cache_mb * 1024 * 1024))
+	{
+		/* parameters and name may change without new vectors */
+		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
+		entry->pub.regularization = header->regularization;
+		entry->pub.alpha = header->alpha;
+		entry->checked = true;
+		return entry;
+	}
+	if (entry != NULL)
+		RetireEntry(entry);
+	return LoadModel(header);
+}
+
+/*
+ * Notes the registry's OID, so the callback recognizes its invalidations.
+ * A different OID means the extension was dropped and created again: model
+ * ids start over, so no entry can be trusted.
+ */
+static void
+NoteModelsRelid(void)
+{
+	Oid			nsp = get_namespace_oid("rerank", false);
+	Oid			relid = get_relname_relid("models", nsp);
+
+	if (relid != models_relid)
+	{
+		while (entries != NULL)
+			RetireEntry(entries);
+		models_relid = relid;
+	}
+}
+
+const CachedModel *
+ActiveModel(void)
+{
+	ModelHeader header;
+
+	FreeRetiredEntries();
+	if (active_checked)
+	{
+		if (active_entry != NULL)
+			active_entry->last_used = ++lru_clock;
+		return active_entry ? &active_entry->pub : NULL;
+	}
+
+	NoteModelsRelid();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (ReadModelHeader(NULL, &header))
+		active_entry = EntryForHeader(&header);
+	else
+		active_entry = NULL;
+	SPI_finish();
+
+	active_checked = true;
+	if (active_entry != NULL)
+		active_entry->last_used = ++lru_clock;
+	return active_entry ? &active_entry->pub : NULL;
+}
+
+const CachedModel *
+ModelByName(const char *name)
+{
+	ModelHeader header;
+	ModelEntry *entry = NULL;
+
+	if (name == NULL)
+		return ActiveModel();
+
+	FreeRetiredEntries();
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+		if (e->checked && strcmp(e->pub.name, name) == 0)
+			entry = e;
+	if (entry == NULL)
+	{
+		NoteModelsRelid();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (!ReadModelHeader(name, &header))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", name)));
+		entry = EntryForHeader(&header);
+		SPI_finish();
+	}
+	entry->last_used = ++lru_clock;
+	return &entry->pub;
+}
+
+/* Looks up ids the cache does not hold, with one index scan. */
+static void
+FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
+				 const float **vectors, float *biases)
+{
+	static SPIPlanPtr plan = NULL;
+	int			k = model->dimensions;
+	Datum		args[2];
+	Datum	   *ids;
+	float	   *storage;
+	int			ret;
+
+	for (int i = 0; i < n; i++)
+	{
+		vectors[i] = NULL;
+		if (biases)
+			biases[i] = 0;
+	}
+	if (n == 0 || k == 0)
+		return;
+
+	/* results live in the caller's memory context */
+	storage = palloc(mul_size(mul_size(n, k), sizeof(float)));
+	ids = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(item_ids[i]);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
+
+		plan = SPI_prepare("SELECT o.i - 1, f.factors, f.bias "
+						   "FROM unnest($2) WITH ORDINALITY AS o(id, i) "
+						   "JOIN rerank.item_factors f "
+						   "ON f.model_id = $1 AND f.item_id = o.id",
+						   2, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the item vector query");
+	}
+	args[0] = Int32GetDatum(model->model_id);
+	args[1] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(plan, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read item vectors: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		i = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+
+		if (i < 0 || i >= n || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k)
+			elog(ERROR, "unexpected item vector row");
+		memcpy(storage + i * k, ARR_DATA_PTR(factors), sizeof(float) * k);
+		vectors[i] = storage + i * k;
+		if (biases)
+			biases[i] = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+	pfree(ids);
+}
+
+void
+ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
+				 const float **vectors, float *biases)
+{
+	ModelEntry *entry = (ModelEntry *) model->private_data;
+
+	if (!model->vectors_cached)
+	{
+		FetchItemVectors(model, item_ids, n, vectors, biases);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ItemSlot   *slot = entry->items ? itemmap_lookup(entry->items, item_ids[i]) : NULL;
+
+		if (slot == NULL)
+		{
+			vectors[i] = NULL;
+			if (biases)
+				biases[i] = 0;
+		}
+		else
+		{
+			vectors[i] = entry->vectors + (Size) slot->row * model->dimensions;
+			if (biases)
+				biases[i] = entry->biases[slot->row];
+		}
+	}
+}
+
+const float *
+ModelItemVector(const CachedModel *model, int64 item_id, float *bias)
+{
+	const float *vector;
+	float		b;
+
+	ModelItemVectors(model, &item_id, 1, &vector, &b);
+	if (bias)
+		*bias = b;
+	return vector;
+}
+
+PG_FUNCTION_INFO_V1(model_cache_invalidate);
+
+/*
+ * AFTER statement trigger of rerank.models: every change of a model row
+ * invalidates the cached copies in all backends, at commit.
+ */
+Datum
+model_cache_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("model_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(model_cache_info);
+
+/*
+ * The models cached in this backend: name, version, items, whether the
+ * vectors are in memory, bytes, whether it is the active one, and the
+ * backend's total number of loads (a test sees a reload through it).
+ */
+Datum
+model_cache_info(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(e->pub.name);
+		values[1] = Int64GetDatum(e->pub.factors_version);
+		values[2] = Int64GetDatum(e->pub.item_count);
+		values[3] = BoolGetDatum(e->pub.vectors_cached);
+		values[4] = Int64GetDatum((int64) e->bytes);
+		values[5] = BoolGetDatum(e == active_entry && active_checked);
+		values[6] = Int64GetDatum(loads);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Writes the HTML report of a demo or benchmark run from the CSV files in a
+# results directory; the charts are drawn by gnuplot (Debian's gnuplot-nox).
+#
+#   bash test/demo/report.sh RESULTS_DIR
+#
+# Reads whichever of these exist (each with a header line):
+#   training_loss.csv  model,iteration,loss,seconds
+#   models.csv         model,precision_at_10,recall_at_10,ndcg_at_10,map_at_10,hit_rate_at_10,coverage_at_10
+#   replay.csv         dataset,strategy,events,hr_at_10,ndcg_at_10,mrr,ild_at_10,coverage_at_10
+#   latency.csv        query,p50_ms,ratio_to_select_1
+#   notes.md           free text shown at the top (plain text, one paragraph per line)
+# and writes RESULTS_DIR/index.html with PNG charts beside it.
+set -euo pipefail
+dir=${1:?usage: report.sh RESULTS_DIR}
+cd "$dir"
+command -v gnuplot >/dev/null || { echo "report.sh: gnuplot is missing (apt-get install gnuplot-nox)" >&2; exit 1; }
+
+common='set terminal pngcairo size 900,480 font "DejaVu Sans,11" noenhanced
+set datafile separator ","
+set grid ytics lc rgb "#dddddd"
+set border 3
+set tics nomirror
+set key outside right top'
+
+charts=()
+
+# 1. Training loss per iteration, one line per model.
+if [ -s training_loss.csv ]; then
+	models=$(tail -n +2 training_loss.csv | cut -d, -f1 | awk '!seen[$0]++')
+	plot=""
+	i=0
+	for m in $models; do
+		i=$((i + 1))
+		grep "^$m," training_loss.csv > "loss_$i.dat"
+		plot+="${plot:+, }'loss_$i.dat' using 2:3 with linespoints lw 2 pt 7 ps 0.6 title '$m'"
+	done
+	gnuplot <<GP
+$common
+set output 'training_loss.png'
+set title 'Training loss per iteration'
+set xlabel 'iteration'
+set xtics 1
+set ylabel 'loss'
+plot $plot
+GP
+	rm -f loss_*.dat
+	charts+=("training_loss.png|Training loss per ALS iteration (rerank.train_als, loss as in the implicit library).")
+fi
+
+# 2. NDCG@10 of the models.
+if [ -s models.csv ]; then
+	gnuplot <<GP
+$common
+set output 'models_ndcg.png'
+set title 'NDCG@10 of the models (full-catalog ranking, training items excluded)'
+set style data histogram
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set ylabel 'NDCG@10'
+set key off
+set xtics rotate by -20
+plot 'models.csv' skip 1 using 4:xtic(1) lc rgb '#3b75af'
+GP
+	charts+=("models_ndcg.png|NDCG@10 of each model (rerank.evaluate).")
+fi
+
+# 3. Replay: NDCG@10 and HR@10 per strategy, grouped by data set.
+if [ -s replay.csv ]; then
+	for metric in ndcg_at_10:5 hr_at_10:4; do
+		name=${metric%%:*}
+		col=${metric##*:}
+		# pivot to: dataset,strategy1,strategy2,...
+		awk -F, -v col="$col" 'NR > 1 {
+				if (!($2 in s)) { s[$2] = ++ns; order[ns] = $2 }
+				if (!($1 in d)) { d[$1] = ++nd; dorder[nd] = $1 }
+				v[$1, $2] = $col
+			}
+			END {
+				printf "dataset"
+				for (j = 1; j <= ns; j++) printf ",%s", order[j]
+				printf "\n"
+				for (i = 1; i <= nd; i++) {
+					printf "%s", dorder[i]
+					for (j = 1; j <= ns; j++) printf ",%s", ((dorder[i], order[j]) in v) ? v[dorder[i], order[j]] : "0"
+					printf "\n"
+				}
+			}' replay.csv > "replay_$name.dat"
+		n=$(head -1 "replay_$name.dat" | awk -F, '{print NF}')
+		gnuplot <<GP
+$common
+set output 'replay_$name.png'
+set title 'Replay of the events after the cut-off: $name per strategy'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set yrange [0:*]
+set ylabel '$name'
+plot for [c=2:$n] 'replay_$name.dat' using c:xtic(1) title columnhead(c)
+GP
+		rm -f "replay_$name.dat"
+		charts+=("replay_$name.png|Replay: $name of the item the user touched next, among 100 candidates, per strategy.")
+	done
+fi
+
+# 4. rerank latency next to SELECT 1 and the plain-SQL baselines.
+if [ -s latency.csv ]; then
+	gnuplot <<GP
+$common
+set output 'latency.png'
+set title 'Server latency per call, p50 (pgbench), 500 candidates'
+set style data histogram
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set ylabel 'milliseconds'
+set key off
+set xtics rotate by -20
+plot 'latency.csv' skip 1 using 2:xtic(1) lc rgb '#c44e52'
+GP
+	charts+=("latency.png|Latency per call, median, against SELECT 1 and the plain-SQL equivalents.")
+fi
+
+# CSV → HTML table.
+table() {
+	awk -F, 'NR == 1 { printf "<table><tr>"; for (i = 1; i <= NF; i++) printf "<th>%s</th>", $i; print "</tr>" }
+		NR > 1 { printf "<tr>"; for (i = 1; i <= NF; i++) printf "<td>%s</td>", $i; print "</tr>" }
+		END { print "</table>" }' "$1"
+}
+
+{
+	cat <<'HTML'
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>rerank report</title>
+<style>
+body { font-family: sans-serif; max-width: 980px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 2em 0; } figcaption { color: #555; font-size: 0.9em; }
+</style></head><body>
+<h1>rerank report</h1>
+HTML
+	echo "<p>Generated $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores.</p>"
+	if [ -s notes.md ]; then
+		sed 's/&/\&amp;/g; s/</\&lt;/g; s/^/<p>/; s/$/<\/p>/' notes.md
+	fi
+	for f in replay.csv models.csv latency.csv; do
+		[ -s "$f" ] || continue
+		case $f in
+			replay.csv) echo "<h2>Replay evaluation: does real-time help?</h2>" ;;
+			models.csv) echo "<h2>Models</h2>" ;;
+			latency.csv) echo "<h2>Latency</h2>" ;;
+		esac
+		table "$f"
+	done
+	for c in "${charts[@]}"; do
+		echo "<figure><img src=\"${c%%|*}\" alt=\"${c%%|*}\"><figcaption>${c#*|}</figcaption></figure>"
+	done
+	echo "</body></html>"
+} > index.html
+echo "$dir/index.html"
