@@ -107,6 +107,20 @@ SELECT r.item_id, r.rank, round(r.score::numeric, 6) AS score,
   JOIN unnest('{6, 2, 7, 5, 3, 4, 1}'::bigint[]) WITH ORDINALITY p(id, pos) ON p.id = r.item_id
  ORDER BY r.rank;
 
+-- served from the model cache: repeated calls load nothing
+SELECT loads AS loads_before FROM rerank.model_cache_info() WHERE serving \gset
+SELECT count(*) FROM generate_series(1, 20) g, LATERAL rerank.rerank(100, '{6, 2, 7}');
+SELECT model, vectors_cached, loads - :loads_before AS new_loads
+  FROM rerank.model_cache_info() WHERE serving;
+-- over the cache budget: index look-ups, the same result
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) AS cached
+  FROM rerank.rerank(100, '{6, 2, 7, 5, 3, 4, 1, 10}', diversity => 0.4) \gset
+SET rerank.model_cache_mb = 0;
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) = :'cached' AS same_uncached
+  FROM rerank.rerank(100, '{6, 2, 7, 5, 3, 4, 1, 10}', diversity => 0.4);
+SELECT model, vectors_cached FROM rerank.model_cache_info() WHERE serving;
+RESET rerank.model_cache_mb;
+
 -- the settings are the defaults; arguments override them
 SET rerank.model_weight = 0;
 SET rerank.position_weight = 0;
