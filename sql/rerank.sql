@@ -163,6 +163,25 @@ SELECT i.category, count(*)
   LEFT JOIN rerank.items i USING (item_id)
  GROUP BY 1 ORDER BY 1;
 
+-- categories are cached; changes of rerank.items are seen at once
+UPDATE rerank.items SET category = 'bags' WHERE item_id = 1;
+SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1, 8}', max_per_category => 1) AS item_1_in_bags;
+INSERT INTO rerank.items (item_id, category) VALUES (8, 'hats');
+SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1, 8}', max_per_category => 1) AS item_8_in_hats;
+BEGIN;
+DELETE FROM rerank.items WHERE item_id = 8;
+UPDATE rerank.items SET category = 'shoes' WHERE item_id = 1;
+SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1, 8}', max_per_category => 1) AS in_transaction;
+COMMIT;
+SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1, 8}', max_per_category => 1) = '{2,3,5,8,1,6,4,7}' AS back_to_cap_1;
+-- over the category cache's budget: a query per call, the same result
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) AS cached
+  FROM rerank.rerank(100, '{6, 2, 7, 5, 3, 4, 1, 8, 9}', max_per_category => 2) \gset
+SET rerank.category_cache_mb = 0;
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) = :'cached' AS same_uncached
+  FROM rerank.rerank(100, '{6, 2, 7, 5, 3, 4, 1, 8, 9}', max_per_category => 2);
+RESET rerank.category_cache_mb;
+
 -- cold start
 -- user 101: no vector, a history (item 99 has no vector): the recent term
 SELECT * FROM rerank.rerank(101, '{1, 2, 3, 4, 5, 6, 7}', category_weight => 0);

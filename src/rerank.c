@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "category_cache.h"
 #include "fmgr.h"
 #include "model_cache.h"
 #include "serve.h"
@@ -19,6 +20,7 @@ _PG_init(void)
 {
 	ModelCacheInit();
 	ServeInit();
+	CategoryCacheInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

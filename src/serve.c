@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "category_cache.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "rerank.h"
@@ -250,6 +251,9 @@ LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
 
 static SPIPlanPtr category_plan = NULL;
 
+static int	LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
+								  int32 *categories, double **affinity);
+
 /* A JSON number as a double; false for anything else. */
 static bool
 JsonbNumber(const JsonbValue *value, double *result)
@@ -295,10 +299,50 @@ CategoryAffinity(const Jsonb *weights, double max, const char *name, int length)
 	return Min(w / max, 1.0);
 }
 
-/* Categories of items as dense numbers, and the user's affinity to each. */
+/*
+ * Categories of items as dense numbers, and the user's affinity to each:
+ * from the category cache, or by a query when the categories do not fit in
+ * its budget.
+ */
 int
 LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 			   int32 *categories, double **affinity)
+{
+	int32	   *global;
+	double		max;
+
+	*affinity = NULL;
+	if (n == 0)
+		return 0;
+	global = palloc(sizeof(int32) * n);
+	if (CategoryCacheLookup(item_ids, n, global))
+	{
+		int32	   *names = palloc(sizeof(int32) * n);
+		int			ncategories = CategoryRenumber(global, n, categories, names);
+
+		max = weights != NULL ? MaxCategoryWeight(weights) : 0.0;
+		if (max > 0.0 && ncategories > 0)
+		{
+			double	   *aff = palloc(sizeof(double) * ncategories);
+
+			for (int c = 0; c < ncategories; c++)
+			{
+				int			length;
+				const char *name = CategoryName(names[c], &length);
+
+				aff[c] = CategoryAffinity(weights, max, name, length);
+			}
+			*affinity = aff;
+		}
+		return ncategories;
+	}
+	return LoadCategoriesByQuery(item_ids, n, weights, categories, affinity);
+}
+
+/* LoadCategories with a query, for categories over the cache's budget. */
+static int
+LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
+					  int32 *categories, double **affinity)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	double		max = weights != NULL ? MaxCategoryWeight(weights) : 0.0;

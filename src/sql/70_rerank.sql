@@ -94,3 +94,15 @@ REVOKE EXECUTE ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double p
 REVOKE EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
                                           double precision, double precision, double precision, text)
     FROM PUBLIC;
+
+-- Item categories are cached in each backend for rerank()
+-- (src/category_cache.c); a change of item ids or categories invalidates
+-- them at commit.
+CREATE FUNCTION rerank.category_cache_invalidate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'category_cache_invalidate'
+    LANGUAGE C;
+COMMENT ON FUNCTION rerank.category_cache_invalidate() IS
+    'AFTER statement trigger of rerank.items: invalidates the item categories cached by every backend, at commit';
+CREATE TRIGGER category_cache_invalidate
+    AFTER INSERT OR UPDATE OF item_id, category OR DELETE OR TRUNCATE ON rerank.items
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.category_cache_invalidate();
