@@ -57,6 +57,14 @@ HashCategoryItem(int64 item_id)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
+#define CATEGORY_PREFETCH_AHEAD 16
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void) 0)
+#endif
+
 /* GUC: per-backend budget for cached categories, in megabytes. */
 static int	category_cache_mb = 64;
 
@@ -234,11 +242,27 @@ CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		CategorySlot *slot = catmap_lookup(cache_map, item_ids[i]);
+		CategorySlot *slot;
+
+		/* candidates hit random slots: ask for later ones ahead of time */
+		if (i + CATEGORY_PREFETCH_AHEAD < n)
+			PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
+												cache_map->sizemask]);
+		slot = catmap_lookup(cache_map, item_ids[i]);
 
 		categories[i] = slot != NULL ? slot->category : -1;
 	}
 	return true;
+}
+
+/* Starts loading the hash slots of the items, if the cache is usable. */
+void
+CategoryCachePrefetch(const int64 *item_ids, int n)
+{
+	if (!cache_valid || !cache_fits)
+		return;
+	for (int i = 0; i < n; i++)
+		PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i]) & cache_map->sizemask]);
 }
 
 int

@@ -22,6 +22,12 @@
  */
 extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories);
 
+/*
+ * Asks the CPU to start fetching what CategoryCacheLookup will read for
+ * these items (nothing when the cache is not loaded).
+ */
+extern void CategoryCachePrefetch(const int64 *item_ids, int n);
+
 /* Number of distinct categories in the cache. */
 extern int	CategoryCount(void);
 

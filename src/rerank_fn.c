@@ -3,12 +3,13 @@
  *	  rerank.rerank() and rerank.rerank_ids(): personalized re-ordering of an
  *	  upstream candidate list.
  *
- * One call: validate the arguments, read the user's vector and features
- * (one query with a kept plan, skipped when no term needs them), drop NULL,
- * duplicate and excluded ids, fetch the item vectors from the model cache
- * (no query while the model is unchanged), look up categories only when a
- * cap or the category affinity needs them, then score and order in the
- * pure-C core (src/core/rank.c).  All memory of a call lives in one memory
+ * One call: validate the arguments, drop NULL, duplicate and excluded ids,
+ * fetch the item vectors from the model cache (no query while the model is
+ * unchanged), read the user's vector and features (one query with a kept
+ * plan, skipped when no term needs them) while the CPU fetches the vectors,
+ * drop purchased items, look up categories (cached) only when a cap or the
+ * category affinity needs them, then score and order in the pure-C core
+ * (src/core/rank.c).  All memory of a call lives in one memory
  * context deleted at its end; the loops over candidates check for
  * interrupts.
  */
@@ -17,6 +18,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "category_cache.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "rerank.h"
@@ -132,6 +134,8 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 	RankIdSet	seen;
 	size_t		slots;
 	RankItem   *items;
+	const float **vectors;
+	float	   *biases;
 	int			n;
 	int32	   *categories;
 	int			ncategories = 0;
@@ -196,6 +200,58 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 		return;
 	dims = model != NULL ? model->dimensions : 0;
 
+	/* candidates: NULLs skipped, the exclusion list dropped, first wins */
+	ids = CandidateAlloc(Max(ncandidates, 1), sizeof(int64));
+	nids = IdArrayValues(candidates, ncandidates, ids);
+	{
+		int64	   *excluded = NULL;
+		int			nexcluded = 0;
+
+		if (exclude != NULL)
+		{
+			excluded = CandidateAlloc(Max(nexclude, 1), sizeof(int64));
+			nexcluded = IdArrayValues(exclude, nexclude, excluded);
+		}
+		slots = RankIdSetSlots((size_t) nids + nexcluded);
+		RankIdSetInit(&seen, CandidateAlloc(slots, sizeof(int64)),
+					  CandidateAlloc(slots, 1), slots);
+		for (int i = 0; i < nexcluded; i++)
+			RankIdSetAdd(&seen, excluded[i]);
+	}
+	n = 0;
+	for (int i = 0; i < nids; i++)
+	{
+		if ((i & 4095) == 4095)
+			CHECK_FOR_INTERRUPTS();
+		if (RankIdSetAdd(&seen, ids[i]))
+			ids[n++] = ids[i];
+	}
+	if (n == 0)
+		return;
+
+	/*
+	 * Item vectors from the model cache.  The candidates are scattered over
+	 * the model's matrix: ask the CPU to fetch their vectors (and category
+	 * slots) now, so the loads overlap the user look-up that follows.
+	 */
+	vectors = CandidateAlloc(n, sizeof(float *));
+	biases = CandidateAlloc(n, sizeof(float));
+	if (dims > 0)
+	{
+		ModelItemVectors(model, ids, n, vectors, biases);
+		RankPrefetchVectors(vectors, n, dims);
+	}
+	else
+	{
+		for (int i = 0; i < n; i++)
+		{
+			vectors[i] = NULL;
+			biases[i] = 0.0f;
+		}
+	}
+	if (max_per_category > 0 || weights.w[RANK_TERM_CATEGORY] != 0.0)
+		CategoryCachePrefetch(ids, n);
+
 	/* what the user's row is needed for */
 	memset(&user, 0, sizeof(user));
 	{
@@ -211,61 +267,38 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 			user.nrecent = 0;
 	}
 
-	/* candidates: NULLs skipped, exclusions dropped, first position wins */
-	ids = CandidateAlloc(Max(ncandidates, 1), sizeof(int64));
-	nids = IdArrayValues(candidates, ncandidates, ids);
+	/* purchased items leave before positions are counted */
+	if (exclude_purchased && user.npurchased > 0)
 	{
-		int64	   *excluded = NULL;
-		int			nexcluded = 0;
+		RankIdSet	purchased;
+		size_t		pslots = RankIdSetSlots(user.npurchased);
+		int			kept = 0;
 
-		if (exclude != NULL)
+		RankIdSetInit(&purchased, palloc(sizeof(int64) * pslots), palloc(pslots), pslots);
+		for (int i = 0; i < user.npurchased; i++)
+			RankIdSetAdd(&purchased, user.purchased_items[i]);
+		for (int i = 0; i < n; i++)
 		{
-			excluded = CandidateAlloc(Max(nexclude, 1), sizeof(int64));
-			nexcluded = IdArrayValues(exclude, nexclude, excluded);
+			if (RankIdSetContains(&purchased, ids[i]))
+				continue;
+			ids[kept] = ids[i];
+			vectors[kept] = vectors[i];
+			biases[kept] = biases[i];
+			kept++;
 		}
-		slots = RankIdSetSlots((size_t) nids + nexcluded +
-							   (exclude_purchased ? user.npurchased : 0));
-		RankIdSetInit(&seen, CandidateAlloc(slots, sizeof(int64)),
-					  CandidateAlloc(slots, 1), slots);
-		for (int i = 0; i < nexcluded; i++)
-			RankIdSetAdd(&seen, excluded[i]);
-		if (exclude_purchased)
-			for (int i = 0; i < user.npurchased; i++)
-				RankIdSetAdd(&seen, user.purchased_items[i]);
+		n = kept;
+		if (n == 0)
+			return;
 	}
-	n = 0;
-	for (int i = 0; i < nids; i++)
-	{
-		if ((i & 4095) == 4095)
-			CHECK_FOR_INTERRUPTS();
-		if (RankIdSetAdd(&seen, ids[i]))
-			ids[n++] = ids[i];
-	}
-	if (n == 0)
-		return;
 
 	items = CandidateAlloc(n, sizeof(RankItem));
 	for (int i = 0; i < n; i++)
 	{
 		items[i].item_id = ids[i];
-		items[i].vector = NULL;
-		items[i].bias = 0.0f;
+		items[i].vector = vectors[i];
+		items[i].bias = biases[i];
 		items[i].position = i + 1;
 		items[i].category = -1;
-	}
-
-	/* item vectors from the model cache */
-	if (dims > 0)
-	{
-		const float **vectors = CandidateAlloc(n, sizeof(float *));
-		float	   *biases = CandidateAlloc(n, sizeof(float));
-
-		ModelItemVectors(model, ids, n, vectors, biases);
-		for (int i = 0; i < n; i++)
-		{
-			items[i].vector = vectors[i];
-			items[i].bias = biases[i];
-		}
 	}
 
 	/* categories, only when a cap or the affinity needs them */
