@@ -7,18 +7,22 @@
 #   select1      SELECT 1
 #   plain_sql    join + ORDER BY rerank.dot(...) + bias, LIMIT 20 (same
 #                model score, no blending)
-#   pk_fetch     SELECT item_id, factors of the 500 rows by primary key
+#   array_param  SELECT cardinality($1::bigint[]): receiving the 500 ids
+#   pk_fetch     the 500 rows fetched by primary key through the executor
+#                (aggregated, so the client transfer is not measured)
 #   rerank       rerank.rerank(user, ids, k => 20)
 #   rerank_mmr   rerank.rerank(user, ids, k => 20, diversity => 0.3)
 #   rerank_cap   rerank.rerank(user, ids, k => 20, max_per_category => 3)
 #                (looks the categories up in rerank.items: one more query)
 #
-# Each variant has its own 20 candidate lists, inlined as array literals
-# (simple protocol: every call sends and parses its text, as an application
-# sending the list would), so no variant pays for fetching its candidates.
-# Prints p50 and p90 latency per variant from pgbench's per-transaction log
-# and the ratio of the p50 to SELECT 1's, then the memory of a serving
-# backend.  pgvector is not packaged for this Debian, so it is not compared.
+# Prepared statements (-M prepared), as a serving application uses; the
+# candidate list is a text parameter (pgbench -D variables, 18 lists), so
+# every call sends and parses its 500 ids as an application would, and no
+# variant pays for fetching its candidates.  array_param is that floor:
+# SELECT cardinality($1::bigint[]).  Prints p50 and p90 latency per variant
+# from pgbench's per-transaction log, the ratio of the p50 to SELECT 1's
+# and to array_param's, then the memory of a serving backend.  pgvector is
+# not packaged for this Debian, so it is not compared.
 #
 #   bash test/bench/rerank.sh [seconds] [items] [dims]
 set -euo pipefail
@@ -27,7 +31,6 @@ seconds=${1:-30}
 items=${2:-100000}
 dims=${3:-64}
 users=10000
-lists=20
 
 rr_ensure_packages
 rr_build_install
@@ -67,41 +70,49 @@ SQL
 
 work=$(mktemp -d /tmp/rerank-bench.XXXXXX)
 chmod 777 "$work"
-variants=(select1 plain_sql pk_fetch rerank rerank_mmr rerank_cap)
+variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap)
+lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
-# candidate lists: 500 distinct random ids in random order
-mapfile -t arrays < <(rr_psql -At <<SQL
+# candidate lists: 500 distinct random ids in random order, one pgbench
+# variable each (-D), sent as a text parameter of the prepared statement
+defs=()
+l=0
+while IFS= read -r a; do
+	[ -n "$a" ] || continue
+	l=$((l + 1))
+	defs+=(-D "c$l=$a")
+done < <(rr_psql -At <<SQL
 SELECT setseed(0.7);
 SELECT (SELECT array_agg(i ORDER BY r)
           FROM (SELECT i, random() AS r
                   FROM generate_series(1, $items) i
                  ORDER BY random() LIMIT 500) c)::text
-  FROM generate_series(1, ${#variants[@]} * $lists) l;
+  FROM generate_series(1, $lists) l;
 SQL
 )
-arrays=("${arrays[@]:1}")   # drop setseed's empty line
 
 args=()
 n=0
 for v in "${variants[@]}"; do
-	for ((l = 0; l < lists; l++)); do
-		a=${arrays[$n]}
+	for ((l = 1; l <= lists; l++)); do
+		c=":c$l::bigint[]"
 		f="$work/$(printf '%03d' "$n")_$v.sql"
 		{
 			echo '\set u random(1, '"$users"')'
 			case $v in
 			select1) echo "SELECT 1;" ;;
+			array_param) echo "SELECT cardinality($c);" ;;
 			plain_sql)
 				echo "SELECT f.item_id, rerank.dot(f.factors, u.factors) + f.bias AS score" \
 					"FROM rerank.item_factors f, rerank.user_factors u" \
 					"WHERE u.model_id = $model_id AND u.user_id = :u AND f.model_id = $model_id" \
-					"AND f.item_id = ANY ('$a'::bigint[]) ORDER BY score DESC LIMIT 20;" ;;
+					"AND f.item_id = ANY ($c) ORDER BY score DESC LIMIT 20;" ;;
 			pk_fetch)
-				echo "SELECT item_id, factors FROM rerank.item_factors" \
-					"WHERE model_id = $model_id AND item_id = ANY ('$a'::bigint[]);" ;;
-			rerank) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, '$a', k => 20);" ;;
-			rerank_mmr) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, '$a', k => 20, diversity => 0.3);" ;;
-			rerank_cap) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, '$a', k => 20, max_per_category => 3);" ;;
+				echo "SELECT count(*), sum(bias), sum(array_length(factors, 1))" \
+					"FROM rerank.item_factors WHERE model_id = $model_id AND item_id = ANY ($c);" ;;
+			rerank) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20);" ;;
+			rerank_mmr) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, diversity => 0.3);" ;;
+			rerank_cap) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, max_per_category => 3);" ;;
 			esac
 		} >"$f"
 		args+=(-f "$f")
@@ -110,16 +121,16 @@ for v in "${variants[@]}"; do
 done
 
 rr_log "warming up (every script once per backend: model cache, plans)"
-pgbench -n -M simple -c 1 -j 1 -t $((n * 5)) "${args[@]}" >/dev/null
+pgbench -n -M prepared -c 1 -j 1 -t $((n * 5)) "${defs[@]}" "${args[@]}" >/dev/null
 
 rr_log "pgbench: $seconds s, 1 client, ${#variants[@]} variants x $lists candidate lists, interleaved"
-(cd "$work" && pgbench -n -M simple -c 1 -j 1 -T "$seconds" -l --log-prefix="$work/log" \
-	"${args[@]}" >"$work/pgbench.out")
-grep -E "number of transactions actually processed|latency average|tps" "$work/pgbench.out" >&2 || true
+(cd "$work" && pgbench -n -M prepared -c 1 -j 1 -T "$seconds" -l --log-prefix="$work/log" \
+	"${defs[@]}" "${args[@]}" >"$work/pgbench.out")
+grep -E "^(number of transactions actually processed|latency average|tps)" "$work/pgbench.out" >&2 || true
 
 # log lines: client transaction latency_us script_no epoch us
 echo
-printf '%-12s %8s %10s %10s %10s\n' variant calls p50_ms p90_ms ratio_p50
+printf '%-12s %8s %10s %10s %10s %10s\n' variant calls p50_ms p90_ms x_select1 x_array
 cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
 	sort -k1,1n -k2,2n |
 	awk -v names="${variants[*]}" '
@@ -132,7 +143,7 @@ cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
 			p90[v] = lat[v, int(c * 0.9 + 0.5)] / 1000.0
 		}
 		for (v = 0; v < length(name); v++)
-			printf "%-12s %8d %10.3f %10.3f %10.2f\n", name[v + 1], cnt[v], p50[v], p90[v], p50[v] / p50[0]
+			printf "%-12s %8d %10.3f %10.3f %10.2f %10.2f\n", name[v + 1], cnt[v], p50[v], p90[v], p50[v] / p50[0], p50[v] / p50[1]
 	}'
 
 echo
