@@ -301,6 +301,47 @@ SiftDown(HeapEntry *heap, int n, int i)
 	heap[i] = moving;
 }
 
+/* SiftDown of a heap with the worst entry on top. */
+static void
+SiftDownWorst(HeapEntry *heap, int n, int i)
+{
+	HeapEntry	moving = heap[i];
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && HeapBefore(&heap[child], &heap[child + 1]))
+			child++;
+		if (!HeapBefore(&moving, &heap[child]))
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = moving;
+}
+
+/*
+ * Keeps the best k of n entries in heap[0 .. k-1] (in no order): one
+ * comparison per entry once the worst-first heap of k is built.
+ */
+static void
+KeepBest(HeapEntry *heap, int n, int k)
+{
+	for (int i = k / 2 - 1; i >= 0; i--)
+		SiftDownWorst(heap, k, i);
+	for (int i = k; i < n; i++)
+	{
+		if (HeapBefore(&heap[i], &heap[0]))
+		{
+			heap[0] = heap[i];
+			SiftDownWorst(heap, k, 0);
+		}
+	}
+}
+
 static void
 Heapify(HeapEntry *heap, int n)
 {
@@ -427,6 +468,12 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 			maxsim[heap[h].index] = 0.0;
 			heap[h].key = (1.0 - lambda) * ((heap[h].key - min_score) * scale);
 		}
+	}
+	if (!mmr && cap == 0 && k < nheap)
+	{
+		/* no demotions: at most k of these are ever placed */
+		KeepBest(heap, nheap, k);
+		nheap = k;
 	}
 	Heapify(heap, nheap);
 
