@@ -1,0 +1,212 @@
+# test/demo/pipeline.sh: the steps of the demo and of the replay evaluation,
+# as bash functions over a server reached through PGHOST/PGPORT/PGUSER/
+# PGDATABASE (a throwaway cluster of test/lib/common.sh, or any server).
+#
+#   rr_load SCHEMA KIND ARGS...      test/demo/load.sh: SCHEMA.items, .events (history), .stream
+#   rr_train SCHEMA MODEL [OPTIONS]  ALS on the history (weights from rerank.event_weights)
+#   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
+#                                    history, the trigger attached to SCHEMA.events
+#   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_CSV
+#                                    streams SCHEMA.stream through the trigger in time
+#                                    order, ranking before each first touch; appends
+#                                    the metrics per strategy to OUT_CSV
+#
+# The replay, for each event of the stream in time order: if the user has not
+# touched the item before (a repeat touch would reward mere recall of the
+# last page), it builds the candidate list the upstream stage would send:
+# the item plus 99 negatives drawn from the history's popularity
+# distribution among items the user never touches (deterministic hash
+# sampling), sorted by popularity, and ranks it under each strategy:
+#   upstream        the list as it comes (popularity order)
+#   stale           the model as trained: user vectors from training, no trigger
+#   realtime_model  trigger-updated user vectors, model score only
+#   realtime        trigger-updated vectors and rerank()'s real-time blend
+#   realtime_mmr    the same with diversity => 0.3
+# then inserts the event into SCHEMA.events, where the trigger updates the
+# user's features and vector.  Metrics: HR@10, NDCG@10, MRR of the touched
+# item, and of each top 10 the intra-list diversity (mean pairwise 1 − cosine
+# of the item vectors) and category coverage (distinct categories / 10).
+
+RR_DEMO_DIR=${RR_DEMO_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+
+rr_load() {
+	bash "$RR_DEMO_DIR/load.sh" "$@"
+}
+
+# rr_train SCHEMA MODEL [extra named arguments of train_als, as SQL]
+rr_train() {
+	local schema=$1 model=$2 extra=${3:-}
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE OR REPLACE VIEW $schema.training AS
+SELECT e.user_id, e.item_id, w.weight
+  FROM $schema.events e JOIN rerank.event_weights w USING (event_type)
+ WHERE w.weight > 0;
+CALL rerank.train_als('$model', '$schema.training', weight_column => 'weight',
+                      replace => true $extra);
+SQL
+}
+
+# rr_evaluate SCHEMA MODEL: NDCG@10 etc. of the model on the stream's first
+# touches, excluding the history (prints one CSV line without header)
+rr_evaluate() {
+	local schema=$1 model=$2
+	psql -X -q -v ON_ERROR_STOP=1 -At -F, <<SQL
+CREATE OR REPLACE VIEW $schema.held_out AS
+SELECT DISTINCT s.user_id, s.item_id FROM $schema.stream s
+ WHERE NOT EXISTS (SELECT FROM $schema.events e
+                    WHERE e.user_id = s.user_id AND e.item_id = s.item_id);
+SELECT '$model', round(precision_at_k::numeric, 4), round(recall_at_k::numeric, 4),
+       round(ndcg_at_k::numeric, 4), round(map_at_k::numeric, 4),
+       round(hit_rate::numeric, 4), round(coverage::numeric, 4)
+  FROM rerank.evaluate('$model', '$schema.held_out', k => 10, train => '$schema.training');
+SQL
+}
+
+rr_prepare_replay() {
+	local schema=$1 model=$2
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL
+-- the model as trained, frozen: same item vectors, the trained user vectors
+SELECT rerank.drop_model(name, force => true) FROM rerank.models WHERE name = '${model}_stale';
+SELECT rerank.create_model('${model}_stale', m.dimensions, 'imported', m.params,
+                           'frozen copy of ${model} at training time')
+  FROM rerank.models m WHERE m.name = '$model';
+INSERT INTO rerank.item_factors (model_id, item_id, factors, bias)
+SELECT rerank.model_id('${model}_stale'), item_id, factors, bias
+  FROM rerank.item_factors WHERE model_id = rerank.model_id('$model');
+INSERT INTO rerank.user_factors (model_id, user_id, factors)
+SELECT rerank.model_id('${model}_stale'), user_id, factors
+  FROM rerank.user_factors WHERE model_id = rerank.model_id('$model');
+SELECT rerank.activate_model('$model')
+ WHERE rerank.active_model() IS DISTINCT FROM '$model';
+
+-- what the triggers would have recorded for the history
+SELECT rerank.rebuild_user_features('$schema.events', 'user_id', 'item_id',
+                                    'event_type', 'occurred_at', 'dwell_ms',
+                                    fold_in => true) AS users_seeded;
+SELECT rerank.detach('$schema.events');
+SELECT rerank.attach('$schema.events', 'user_id', 'item_id', 'event_type',
+                     'occurred_at', 'dwell_ms');
+SQL
+}
+
+rr_replay() {
+	local schema=$1 model=$2 label=$3 max_events=$4 out=$5
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL
+-- the candidate lists: the touched item and 99 popularity-sampled negatives
+CREATE TABLE $schema.popularity AS
+SELECT item_id, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, item_id) AS pop_rank
+  FROM $schema.events GROUP BY item_id;
+CREATE TABLE $schema.cumulative AS
+SELECT array_agg(item_id ORDER BY pop_rank) AS items,
+       array_agg((cum - n)::float8 / total ORDER BY pop_rank) AS lower_bounds
+  FROM (SELECT item_id, n, pop_rank, sum(n) OVER (ORDER BY pop_rank) AS cum,
+               sum(n) OVER () AS total
+          FROM $schema.popularity) p;
+CREATE TABLE $schema.user_items AS
+SELECT DISTINCT user_id, item_id FROM $schema.events
+UNION SELECT DISTINCT user_id, item_id FROM $schema.stream;
+CREATE INDEX ON $schema.user_items (user_id, item_id);
+-- first touches, at most $max_events, spread over the whole stream
+CREATE TABLE $schema.targets AS
+SELECT s.event_id, s.user_id, s.item_id FROM (
+    SELECT s.*, row_number() OVER (PARTITION BY s.user_id, s.item_id ORDER BY s.event_id) AS nth
+      FROM $schema.stream s) s
+ WHERE s.nth = 1
+   AND NOT EXISTS (SELECT FROM $schema.events e WHERE e.user_id = s.user_id AND e.item_id = s.item_id)
+   AND s.item_id IN (SELECT item_id FROM $schema.popularity);
+DELETE FROM $schema.targets t
+ WHERE (SELECT count(*) FROM $schema.targets) > $max_events
+   AND hashint8(t.event_id) % ((SELECT count(*) FROM $schema.targets) / $max_events + 1) <> 0;
+CREATE TABLE $schema.candidates AS
+SELECT t.event_id, t.user_id, t.item_id AS target,
+       (SELECT array_agg(item_id ORDER BY pop_rank, item_id)
+          FROM (SELECT t.item_id
+                UNION
+                (SELECT DISTINCT c.items[width_bucket(
+                            ((hashint8extended(t.event_id * 1000 + j, 42) & 281474976710655)::float8
+                             / 281474976710656.0), c.lower_bounds)]
+                   FROM $schema.cumulative c, generate_series(1, 300) j
+                  WHERE NOT EXISTS (SELECT FROM $schema.user_items ui
+                                     WHERE ui.user_id = t.user_id
+                                       AND ui.item_id = c.items[width_bucket(
+                            ((hashint8extended(t.event_id * 1000 + j, 42) & 281474976710655)::float8
+                             / 281474976710656.0), c.lower_bounds)])
+                  LIMIT 99)) picked
+          JOIN $schema.popularity USING (item_id)) AS items
+  FROM $schema.targets t;
+CREATE UNIQUE INDEX ON $schema.candidates (event_id);
+CREATE TABLE $schema.ranked (event_id bigint, strategy text, rank integer, top10 bigint[]);
+
+CREATE PROCEDURE $schema.replay() LANGUAGE plpgsql AS \$proc\$
+DECLARE
+    ev record;
+    cands bigint[];
+    ranked bigint[];
+    n integer := 0;
+BEGIN
+    FOR ev IN SELECT * FROM $schema.stream ORDER BY event_id LOOP
+        SELECT c.items INTO cands FROM $schema.candidates c WHERE c.event_id = ev.event_id;
+        IF cands IS NOT NULL THEN
+            INSERT INTO $schema.ranked VALUES
+                (ev.event_id, 'upstream', array_position(cands, ev.item_id), cands[1:10]);
+            ranked := rerank.rerank_ids(ev.user_id, cands, model => '${model}_stale',
+                                        recent_weight => 0, position_weight => 0,
+                                        category_weight => 0);
+            INSERT INTO $schema.ranked VALUES
+                (ev.event_id, 'stale', array_position(ranked, ev.item_id), ranked[1:10]);
+            ranked := rerank.rerank_ids(ev.user_id, cands, recent_weight => 0,
+                                        position_weight => 0, category_weight => 0);
+            INSERT INTO $schema.ranked VALUES
+                (ev.event_id, 'realtime_model', array_position(ranked, ev.item_id), ranked[1:10]);
+            ranked := rerank.rerank_ids(ev.user_id, cands);
+            INSERT INTO $schema.ranked VALUES
+                (ev.event_id, 'realtime', array_position(ranked, ev.item_id), ranked[1:10]);
+            ranked := rerank.rerank_ids(ev.user_id, cands, diversity => 0.3);
+            INSERT INTO $schema.ranked VALUES
+                (ev.event_id, 'realtime_mmr', array_position(ranked, ev.item_id), ranked[1:10]);
+        END IF;
+        INSERT INTO $schema.events (user_id, item_id, event_type, occurred_at, dwell_ms)
+        VALUES (ev.user_id, ev.item_id, ev.event_type, ev.occurred_at, ev.dwell_ms);
+        n := n + 1;
+        IF n % 2000 = 0 THEN
+            COMMIT;
+            RAISE NOTICE '% events replayed', n;
+        END IF;
+    END LOOP;
+    COMMIT;
+END
+\$proc\$;
+SET client_min_messages = warning;
+CALL $schema.replay();
+SQL
+	# metrics per strategy
+	psql -X -q -v ON_ERROR_STOP=1 -At -F, <<SQL >> "$out"
+WITH pairs AS (
+    SELECT r.event_id, r.strategy,
+           avg(1 - rerank.cosine_similarity(rerank.item_vector(a.id, '$model'),
+                                            rerank.item_vector(b.id, '$model'))) AS ild
+      FROM $schema.ranked r,
+           unnest(r.top10) WITH ORDINALITY a(id, i),
+           unnest(r.top10) WITH ORDINALITY b(id, j)
+     WHERE a.i < b.j
+       AND rerank.item_vector(a.id, '$model') IS NOT NULL
+       AND rerank.item_vector(b.id, '$model') IS NOT NULL
+     GROUP BY r.event_id, r.strategy),
+cov AS (
+    SELECT r.event_id, r.strategy,
+           count(DISTINCT i.category)::float8 / greatest(cardinality(r.top10), 1) AS coverage
+      FROM $schema.ranked r, unnest(r.top10) t(id) JOIN $schema.items i ON i.item_id = t.id
+     GROUP BY r.event_id, r.strategy, r.top10)
+SELECT '$label', r.strategy, count(*),
+       round(avg((r.rank <= 10)::int)::numeric, 4),
+       round(avg(CASE WHEN r.rank <= 10 THEN 1 / log(2, r.rank + 1) ELSE 0 END)::numeric, 4),
+       round(avg(1.0 / r.rank)::numeric, 4),
+       round(avg(p.ild)::numeric, 4),
+       round(avg(c.coverage)::numeric, 4)
+  FROM $schema.ranked r
+  LEFT JOIN pairs p USING (event_id, strategy)
+  LEFT JOIN cov c USING (event_id, strategy)
+ GROUP BY r.strategy
+ ORDER BY array_position(ARRAY['upstream', 'stale', 'realtime_model', 'realtime', 'realtime_mmr'], r.strategy);
+SQL
+}
