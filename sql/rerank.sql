@@ -364,6 +364,7 @@ SELECT q AS query, pg_temp.sqlstate_of(q) AS result FROM (VALUES
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', category_weight => 'NaN')$q$),
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', model => 'nope')$q$),
     ($q$SELECT rerank.rerank_ids(NULL, '{1, 2}', model => 'nope')$q$),
+    ($q$SELECT rerank.rerank_ids(100, NULL, model => 'nope')$q$),
     ($q$SELECT rerank.rerank_ids(100, '{{1, 2}, {3, 4}}')$q$),
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', exclude => '{{1}}')$q$),
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', model_weight => 1e300)$q$),

@@ -111,114 +111,103 @@ IdArrayValues(ArrayType *array, int n, int64 *ids)
 	return count;
 }
 
-/* Validates the arguments and computes the result; see the file header. */
-static void
-RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
+/* The arguments of one call, validated. */
+typedef struct RerankArgs
 {
-	int			k = -1;
-	double		diversity = 0.0;
-	int			max_per_category = 0;
-	bool		exclude_purchased = false;
-	ArrayType  *exclude = NULL;
-	int			nexclude = 0;
-	RankWeights weights;
-	const char *model_name = NULL;
-	const CachedModel *model;
-	int			dims;
+	bool		null_result;	/* user_id or item_ids is NULL */
+	int64		user_id;
 	ArrayType  *candidates;
-	int			ncandidates;
-	int64	   *ids;
-	int			nids;
-	UserState	user;
-	RankUser	rank_user;
-	RankIdSet	seen;
-	size_t		slots;
-	RankItem   *items;
-	const float **vectors;
-	float	   *biases;
-	int			n;
-	int32	   *categories;
-	int			ncategories = 0;
-	RankOrderParams params;
-	int		   *order;
-	int			bad;
+	int			ncandidates;	/* elements, NULLs included */
+	int			k;				/* -1: all */
+	double		diversity;
+	int			max_per_category;	/* 0: no cap */
+	bool		exclude_purchased;
+	ArrayType  *exclude;		/* or NULL */
+	int			nexclude;
+	RankWeights weights;
+	const char *model_name;		/* NULL: the active model */
+} RerankArgs;
 
-	memset(result, 0, sizeof(RerankResult));
-
-	/* arguments, all checked before anything else happens */
+/* Reads and checks every argument before anything else happens. */
+static void
+RerankReadArgs(FunctionCallInfo fcinfo, RerankArgs *args)
+{
+	memset(args, 0, sizeof(RerankArgs));
+	args->k = -1;
 	if (!PG_ARGISNULL(ARG_K))
 	{
-		k = PG_GETARG_INT32(ARG_K);
-		if (k < 0)
+		args->k = PG_GETARG_INT32(ARG_K);
+		if (args->k < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("k must not be negative: %d", k),
+					 errmsg("k must not be negative: %d", args->k),
 					 errhint("Pass NULL to return every candidate.")));
 	}
 	if (!PG_ARGISNULL(ARG_DIVERSITY))
 	{
-		diversity = PG_GETARG_FLOAT8(ARG_DIVERSITY);
-		if (!(diversity >= 0.0 && diversity <= 1.0))
+		args->diversity = PG_GETARG_FLOAT8(ARG_DIVERSITY);
+		if (!(args->diversity >= 0.0 && args->diversity <= 1.0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("diversity must be between 0 and 1: %g", diversity)));
+					 errmsg("diversity must be between 0 and 1: %g", args->diversity)));
 	}
 	if (!PG_ARGISNULL(ARG_MAX_PER_CATEGORY))
 	{
-		max_per_category = PG_GETARG_INT32(ARG_MAX_PER_CATEGORY);
-		if (max_per_category < 1)
+		args->max_per_category = PG_GETARG_INT32(ARG_MAX_PER_CATEGORY);
+		if (args->max_per_category < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_per_category must be at least 1: %d", max_per_category),
+					 errmsg("max_per_category must be at least 1: %d",
+							args->max_per_category),
 					 errhint("Pass NULL for no cap.")));
 	}
 	if (!PG_ARGISNULL(ARG_EXCLUDE_PURCHASED))
-		exclude_purchased = PG_GETARG_BOOL(ARG_EXCLUDE_PURCHASED);
+		args->exclude_purchased = PG_GETARG_BOOL(ARG_EXCLUDE_PURCHASED);
 	if (!PG_ARGISNULL(ARG_EXCLUDE))
 	{
-		exclude = PG_GETARG_ARRAYTYPE_P(ARG_EXCLUDE);
-		nexclude = IdArrayLength(exclude, "exclude", RERANK_MAX_CANDIDATES);
+		args->exclude = PG_GETARG_ARRAYTYPE_P(ARG_EXCLUDE);
+		args->nexclude = IdArrayLength(args->exclude, "exclude", RERANK_MAX_CANDIDATES);
 	}
-	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &weights);
+	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &args->weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
-		model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
-	if (PG_ARGISNULL(ARG_ITEM_IDS))
-		return;
-	candidates = PG_GETARG_ARRAYTYPE_P(ARG_ITEM_IDS);
-	ncandidates = IdArrayLength(candidates, "item_ids", RERANK_MAX_CANDIDATES);
-
-	/* the model: named (an unknown name is an error) or the active one */
-	model = model_name != NULL ? ModelByName(model_name) : ActiveModel();
-	if (model == NULL && !no_model_noticed)
+		args->model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
+	if (!PG_ARGISNULL(ARG_ITEM_IDS))
 	{
-		no_model_noticed = true;
-		ereport(NOTICE,
-				(errmsg("no rerank model is active: candidates keep their upstream order"),
-				 errhint("Activate one with rerank.activate_model(). This is reported once per session.")));
+		args->candidates = PG_GETARG_ARRAYTYPE_P(ARG_ITEM_IDS);
+		args->ncandidates = IdArrayLength(args->candidates, "item_ids",
+										  RERANK_MAX_CANDIDATES);
 	}
-	if (PG_ARGISNULL(ARG_USER_ID))
-		return;
-	dims = model != NULL ? model->dimensions : 0;
+	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_IDS))
+		args->null_result = true;
+	else
+		args->user_id = PG_GETARG_INT64(ARG_USER_ID);
+}
 
-	/* candidates: NULLs skipped, the exclusion list dropped, first wins */
-	ids = CandidateAlloc(Max(ncandidates, 1), sizeof(int64));
-	nids = IdArrayValues(candidates, ncandidates, ids);
+/*
+ * The candidate ids in upstream order: NULLs skipped, the exclusion list
+ * dropped, duplicates dropped (the first position wins).  Returns how many.
+ */
+static int
+CollectCandidates(const RerankArgs *args, int64 **result)
+{
+	int64	   *ids = CandidateAlloc(Max(args->ncandidates, 1), sizeof(int64));
+	int			nids = IdArrayValues(args->candidates, args->ncandidates, ids);
+	int64	   *excluded = NULL;
+	int			nexcluded = 0;
+	RankIdSet	seen;
+	size_t		slots;
+	int			n = 0;
+
+	if (args->exclude != NULL)
 	{
-		int64	   *excluded = NULL;
-		int			nexcluded = 0;
-
-		if (exclude != NULL)
-		{
-			excluded = CandidateAlloc(Max(nexclude, 1), sizeof(int64));
-			nexcluded = IdArrayValues(exclude, nexclude, excluded);
-		}
-		slots = RankIdSetSlots((size_t) nids + nexcluded);
-		RankIdSetInit(&seen, CandidateAlloc(slots, sizeof(int64)),
-					  CandidateAlloc(slots, 1), slots);
-		for (int i = 0; i < nexcluded; i++)
-			RankIdSetAdd(&seen, excluded[i]);
+		excluded = CandidateAlloc(Max(args->nexclude, 1), sizeof(int64));
+		nexcluded = IdArrayValues(args->exclude, args->nexclude, excluded);
 	}
-	n = 0;
+	slots = RankIdSetSlots((size_t) nids + nexcluded);
+	RankIdSetInit(&seen, CandidateAlloc(slots, sizeof(int64)),
+				  CandidateAlloc(slots, 1), slots);
+	for (int i = 0; i < nexcluded; i++)
+		RankIdSetAdd(&seen, excluded[i]);
 	for (int i = 0; i < nids; i++)
 	{
 		if ((i & 4095) == 4095)
@@ -226,6 +215,87 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 		if (RankIdSetAdd(&seen, ids[i]))
 			ids[n++] = ids[i];
 	}
+	*result = ids;
+	return n;
+}
+
+/*
+ * Drops the user's purchased items from the candidates (ids, vectors and
+ * biases in step); returns how many are left.
+ */
+static int
+DropPurchased(const UserState *user, int64 *ids, const float **vectors,
+			  float *biases, int n)
+{
+	RankIdSet	purchased;
+	size_t		slots = RankIdSetSlots(user->npurchased);
+	int			kept = 0;
+
+	RankIdSetInit(&purchased, palloc(sizeof(int64) * slots), palloc(slots), slots);
+	for (int i = 0; i < user->npurchased; i++)
+		RankIdSetAdd(&purchased, user->purchased_items[i]);
+	for (int i = 0; i < n; i++)
+	{
+		if (RankIdSetContains(&purchased, ids[i]))
+			continue;
+		ids[kept] = ids[i];
+		vectors[kept] = vectors[i];
+		biases[kept] = biases[i];
+		kept++;
+	}
+	return kept;
+}
+
+/* The recency profile of the user's recent items; NULL when there is none. */
+static const float *
+RecentProfile(const CachedModel *model, const UserState *user)
+{
+	int			dims = model->dimensions;
+	int			nrecent = Min(user->nrecent, rerank_recent_items);
+	const float **recent = palloc(sizeof(float *) * Max(nrecent, 1));
+	float	   *profile = palloc(sizeof(float) * dims);
+	double	   *work = palloc(sizeof(double) * dims);
+
+	ModelItemVectors(model, user->recent_items, nrecent, recent, NULL);
+	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
+		profile : NULL;
+}
+
+/* Computes the result of a call; see the file header. */
+static void
+RerankRun(const RerankArgs *args, RerankResult *result)
+{
+	const RankWeights *weights = &args->weights;
+	const CachedModel *model;
+	int			dims;
+	int64	   *ids;
+	int			n;
+	const float **vectors;
+	float	   *biases;
+	UserState	user;
+	RankUser	rank_user;
+	RankItem   *items;
+	int			ncategories = 0;
+	RankOrderParams params;
+	int		   *order;
+	int			bad;
+
+	memset(result, 0, sizeof(RerankResult));
+
+	/* the model: named (an unknown name is an error) or the active one */
+	model = args->model_name != NULL ? ModelByName(args->model_name) : ActiveModel();
+	if (model == NULL && !no_model_noticed)
+	{
+		no_model_noticed = true;
+		ereport(NOTICE,
+				(errmsg("no rerank model is active: candidates keep their upstream order"),
+				 errhint("Activate one with rerank.activate_model(). This is reported once per session.")));
+	}
+	if (args->null_result)
+		return;
+	dims = model != NULL ? model->dimensions : 0;
+
+	n = CollectCandidates(args, &ids);
 	if (n == 0)
 		return;
 
@@ -249,44 +319,27 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 			biases[i] = 0.0f;
 		}
 	}
-	if (max_per_category > 0 || weights.w[RANK_TERM_CATEGORY] != 0.0)
+	if (args->max_per_category > 0 || weights->w[RANK_TERM_CATEGORY] != 0.0)
 		CategoryCachePrefetch(ids, n);
 
-	/* what the user's row is needed for */
+	/* the user's row, when a term or the purchase filter needs it */
 	memset(&user, 0, sizeof(user));
 	{
-		bool		want_vector = dims > 0 && weights.w[RANK_TERM_MODEL] != 0.0;
-		bool		want_recent = dims > 0 && weights.w[RANK_TERM_RECENT] != 0.0 &&
+		bool		want_vector = dims > 0 && weights->w[RANK_TERM_MODEL] != 0.0;
+		bool		want_recent = dims > 0 && weights->w[RANK_TERM_RECENT] != 0.0 &&
 			rerank_recent_items > 0;
 
-		if (want_vector || want_recent || exclude_purchased ||
-			weights.w[RANK_TERM_CATEGORY] != 0.0)
-			LoadUserState(want_vector ? model : NULL, PG_GETARG_INT64(ARG_USER_ID),
-						  &user);
+		if (want_vector || want_recent || args->exclude_purchased ||
+			weights->w[RANK_TERM_CATEGORY] != 0.0)
+			LoadUserState(want_vector ? model : NULL, args->user_id, &user);
 		if (!want_recent)
 			user.nrecent = 0;
 	}
 
 	/* purchased items leave before positions are counted */
-	if (exclude_purchased && user.npurchased > 0)
+	if (args->exclude_purchased && user.npurchased > 0)
 	{
-		RankIdSet	purchased;
-		size_t		pslots = RankIdSetSlots(user.npurchased);
-		int			kept = 0;
-
-		RankIdSetInit(&purchased, palloc(sizeof(int64) * pslots), palloc(pslots), pslots);
-		for (int i = 0; i < user.npurchased; i++)
-			RankIdSetAdd(&purchased, user.purchased_items[i]);
-		for (int i = 0; i < n; i++)
-		{
-			if (RankIdSetContains(&purchased, ids[i]))
-				continue;
-			ids[kept] = ids[i];
-			vectors[kept] = vectors[i];
-			biases[kept] = biases[i];
-			kept++;
-		}
-		n = kept;
+		n = DropPurchased(&user, ids, vectors, biases, n);
 		if (n == 0)
 			return;
 	}
@@ -303,14 +356,14 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 
 	/* categories, only when a cap or the affinity needs them */
 	memset(&rank_user, 0, sizeof(rank_user));
-	if (max_per_category > 0 ||
-		(weights.w[RANK_TERM_CATEGORY] != 0.0 && user.category_weights != NULL))
+	if (args->max_per_category > 0 ||
+		(weights->w[RANK_TERM_CATEGORY] != 0.0 && user.category_weights != NULL))
 	{
+		int32	   *categories = CandidateAlloc(n, sizeof(int32));
 		double	   *affinity;
 
-		categories = CandidateAlloc(n, sizeof(int32));
 		ncategories = LoadCategories(ids, n,
-									 weights.w[RANK_TERM_CATEGORY] != 0.0 ?
+									 weights->w[RANK_TERM_CATEGORY] != 0.0 ?
 									 user.category_weights : NULL,
 									 categories, &affinity);
 		for (int i = 0; i < n; i++)
@@ -322,18 +375,9 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 	/* the user: vector and recency profile */
 	rank_user.vector = user.vector;
 	if (user.nrecent > 0)
-	{
-		int			nrecent = Min(user.nrecent, rerank_recent_items);
-		const float **recent = palloc(sizeof(float *) * nrecent);
-		float	   *profile = palloc(sizeof(float) * dims);
-		double	   *work = palloc(sizeof(double) * dims);
+		rank_user.profile = RecentProfile(model, &user);
 
-		ModelItemVectors(model, user.recent_items, nrecent, recent, NULL);
-		if (RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work))
-			rank_user.profile = profile;
-	}
-
-	bad = RankScore(&rank_user, &weights, items, n, dims, ServeCheckInterrupts);
+	bad = RankScore(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
 	if (bad < n)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -341,10 +385,10 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 						items[bad].item_id),
 				 errhint("Use smaller blend weights.")));
 
-	params.k = k < 0 ? n : Min(k, n);
-	params.diversity = diversity;
+	params.k = args->k < 0 ? n : Min(args->k, n);
+	params.diversity = args->diversity;
 	params.diversity_depth = rerank_diversity_depth;
-	params.max_per_category = max_per_category;
+	params.max_per_category = args->max_per_category;
 	params.ncategories = ncategories;
 	params.dims = dims;
 	params.check = ServeCheckInterrupts;
@@ -359,6 +403,16 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 		result->item_ids[r] = items[order[r]].item_id;
 		result->scores[r] = items[order[r]].score;
 	}
+}
+
+/* Reads the arguments and computes the result, in the call's context. */
+static void
+RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
+{
+	RerankArgs	args;
+
+	RerankReadArgs(fcinfo, &args);
+	RerankRun(&args, result);
 }
 
 /* A memory context for everything one call allocates. */
