@@ -6,6 +6,12 @@ SET extra_float_digits = 0;
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 
+-- earlier suites may leave models behind: remember them, start with none
+-- active, and restore at the end
+SELECT coalesce(max(model_id), 0) AS first_model, coalesce(rerank.active_model(), '') AS active_at_start
+  FROM rerank.models \gset
+SELECT rerank.deactivate_model();
+
 -- 40 users × 30 items; some pairs twice (their weights add up)
 CREATE TABLE events (user_id bigint, item_id bigint, weight real);
 INSERT INTO events
@@ -199,7 +205,7 @@ SELECT users, round(precision_at_k::numeric, 4) AS p, round(recall_at_k::numeric
        round(ndcg_at_k::numeric, 4) AS ndcg, round(map_at_k::numeric, 4) AS map,
        round(hit_rate::numeric, 4) AS hit_rate, round(coverage::numeric, 4) AS coverage
   FROM rerank.evaluate('als4', 'held_out', 5, train => 'events') \gset e_
-DELETE FROM rerank.user_features;
+DELETE FROM rerank.user_features WHERE user_id IN (5, 500);
 WITH recs AS (
     SELECT t.user_id, r.item_id, row_number() OVER (PARTITION BY t.user_id ORDER BY r.score DESC, r.item_id) AS rank
       FROM (SELECT DISTINCT user_id FROM held_out) t, rerank.recommend(t.user_id, 5, true, 'als4') r),
@@ -334,10 +340,19 @@ SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
     ($q$SELECT * FROM rerank.evaluate('nope', 'held_out')$q$)
 ) t(q);
 
--- an application role can serve but not train or evaluate
+-- an application role serves once granted EXECUTE (no right on the tables),
+-- and cannot train or evaluate
 CREATE ROLE rerank_regress_app;
 GRANT SELECT ON events TO rerank_regress_app;
 SET ROLE rerank_regress_app;
+SELECT count(*) FROM rerank.recommend(5, 3, model => 'als4');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION rerank.predict, rerank.recommend, rerank.similar_items TO rerank_regress_app;
+SET ROLE rerank_regress_app;
+SELECT count(*) AS served FROM rerank.recommend(5, 3, model => 'als4');
+SELECT rerank.predict(5, 1, 'als4') IS NOT NULL AS predicted;
+SELECT count(*) AS similar FROM rerank.similar_items(1, 3, 'knn');
+SELECT count(*) FROM rerank.user_features;
 CALL rerank.train_als('app', 'events');
 SELECT * FROM rerank.evaluate('als4', 'held_out');
 RESET ROLE;
@@ -346,8 +361,8 @@ DROP ROLE rerank_regress_app;
 
 -- clean up
 SELECT rerank.deactivate_model();
-SELECT rerank.drop_model(name) FROM rerank.models ORDER BY model_id;
+SELECT count(rerank.drop_model(name)) AS dropped FROM rerank.models WHERE model_id > :first_model;
+SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
 DROP TABLE events, held_out, folded, flat, no_item, text_ids, null_ids, neg_weight,
     nan_weight, null_weight, empty_source, zero_weights CASCADE;
 DROP SEQUENCE not_a_table;
-DELETE FROM rerank.user_features;

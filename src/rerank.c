@@ -4,8 +4,10 @@
  */
 #include "postgres.h"
 
+#include "category_cache.h"
 #include "fmgr.h"
 #include "model_cache.h"
+#include "serve.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -17,6 +19,8 @@ void
 _PG_init(void)
 {
 	ModelCacheInit();
+	ServeInit();
+	CategoryCacheInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

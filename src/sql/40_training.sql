@@ -105,10 +105,18 @@ CREATE AGGREGATE rerank.als_fold_in(item_factors real[], weight real, model_name
 COMMENT ON AGGREGATE rerank.als_fold_in(real[], real, text) IS
     'the ALS user vector for the rows of one user (item vector, summed weight r of that item): one ALS half-step in SQL; one row per item';
 
+-- Serving a trained model: like rerank() (70_rerank.sql), these read the
+-- registry, the factor tables, the training interactions and
+-- rerank.user_features, so they run as the extension's owner (SECURITY
+-- DEFINER, pinned search_path) with EXECUTE revoked from PUBLIC; the DBA
+-- grants them to the serving roles.  PARALLEL RESTRICTED: run in the leader,
+-- whose model cache is warm.
 CREATE FUNCTION rerank.predict(user_id bigint, item_id bigint, model text DEFAULT NULL)
     RETURNS double precision
     AS 'MODULE_PATHNAME', 'predict'
-    LANGUAGE C STABLE PARALLEL SAFE;
+    LANGUAGE C STABLE PARALLEL RESTRICTED
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.predict(bigint, bigint, text) IS
     'the model''s score of one (user, item) pair, NULL when either is unknown; model NULL means the active model (stable: reads the model)';
 
@@ -117,7 +125,9 @@ CREATE FUNCTION rerank.recommend(user_id bigint, k integer DEFAULT 10,
                                  model text DEFAULT NULL)
     RETURNS TABLE (item_id bigint, score double precision)
     AS 'MODULE_PATHNAME', 'recommend'
-    LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.recommend(bigint, integer, boolean, text) IS
     'the top-k items of the whole catalog for a user, best first; exclude_seen leaves out the training interactions and the recorded history (stable: reads the model)';
 
@@ -125,7 +135,9 @@ CREATE FUNCTION rerank.similar_items(item_id bigint, k integer DEFAULT 10,
                                      model text DEFAULT NULL)
     RETURNS TABLE (similar_item_id bigint, similarity double precision)
     AS 'MODULE_PATHNAME', 'similar_items'
-    LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.similar_items(bigint, integer, text) IS
     'the k items most similar to an item, the item itself left out: cosine of the factors (ALS, imported) or the stored neighbors (item-kNN) (stable: reads the model)';
 
@@ -143,3 +155,6 @@ COMMENT ON FUNCTION rerank.evaluate(text, regclass, integer, regclass) IS
 REVOKE EXECUTE ON PROCEDURE rerank.train_als(text, regclass, integer, double precision, double precision, integer, boolean, boolean, text, integer, bigint, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE rerank.train_item_knn(text, regclass, integer, text, boolean, boolean, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.evaluate(text, regclass, integer, regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.predict(bigint, bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.recommend(bigint, integer, boolean, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.similar_items(bigint, integer, text) FROM PUBLIC;
