@@ -5,8 +5,10 @@
 #include "postgres.h"
 
 #include "behavior.h"
+#include "category_cache.h"
 #include "fmgr.h"
 #include "model_cache.h"
+#include "serve.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -18,6 +20,8 @@ void
 _PG_init(void)
 {
 	ModelCacheInit();
+	ServeInit();
+	CategoryCacheInit();
 	BehaviorInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");

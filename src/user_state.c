@@ -36,6 +36,7 @@
 #include "core/vec.h"
 #include "executor/spi.h"
 #include "behavior.h"
+#include "category_cache.h"
 #include "rerank.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -115,7 +116,6 @@ static SPIPlanPtr factors_plan = NULL;
 static SPIPlanPtr factors_update_plan = NULL;
 
 static void BehaviorXactCallback(XactEvent event, void *arg);
-static void ItemsRelcacheCallback(Datum arg, Oid relid);
 static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
 
@@ -153,7 +153,6 @@ BehaviorInit(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(EventWeightsRelcacheCallback, (Datum) 0);
-	CacheRegisterRelcacheCallback(ItemsRelcacheCallback, (Datum) 0);
 	RegisterXactCallback(BehaviorXactCallback, NULL);
 	RegisterSubXactCallback(BehaviorSubXactCallback, NULL);
 }
@@ -660,68 +659,29 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 }
 
 /*
- * Item categories, cached per backend: the row form would otherwise look one
- * up per event.  Reset after any relcache invalidation of rerank.items (a
- * statement trigger sends one at every change) and when it reaches
- * CATEGORY_CACHE_ITEMS items, so memory stays bounded at catalog scale.
+ * The category of an item, or NULL: from the backend's category cache
+ * (category_cache.c, shared with rerank()), or by a query when the catalog
+ * does not fit in its budget.
  */
-#define CATEGORY_CACHE_ITEMS 100000
-
-typedef struct CategoryEntry
-{
-	int64		item_id;
-	char	   *category;		/* NULL: none */
-} CategoryEntry;
-
-static MemoryContext CategoryContext = NULL;
-static HTAB *category_cache = NULL;
-static Oid	items_relid = InvalidOid;
-static uint64 items_invalidations = 0;
-static uint64 categories_valid_at = 0;
-
-static void
-ItemsRelcacheCallback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == items_relid)
-		items_invalidations++;
-}
-
-/* An empty category cache, valid as of generation. */
-static void
-ResetCategoryCache(uint64 generation)
-{
-	HASHCTL		ctl;
-
-	if (CategoryContext == NULL)
-		CategoryContext = AllocSetContextCreate(TopMemoryContext, "rerank item categories",
-												ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(CategoryContext);
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(CategoryEntry);
-	ctl.hcxt = CategoryContext;
-	category_cache = hash_create("rerank item categories", 1024, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	items_relid = get_relname_relid("items", get_namespace_oid("rerank", false));
-	categories_valid_at = generation;
-}
-
-/* The category of an item from rerank.items, or NULL. */
 static const char *
 ItemCategory(int64 item_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
-	uint64		generation = items_invalidations;
-	CategoryEntry *entry;
+	int32		number;
 	char	   *category = NULL;
-	bool		found;
 	int			ret;
 
-	if (category_cache == NULL || categories_valid_at != generation)
-		ResetCategoryCache(generation);
-	entry = hash_search(category_cache, &item_id, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->category;
+	if (CategoryCacheLookup(&item_id, 1, &number))
+	{
+		const char *name;
+		int			length;
+
+		if (number < 0)
+			return NULL;
+		name = CategoryName(number, &length);
+		return pnstrdup(name, length);
+	}
 
 	KeptPlan(&category_plan,
 			 "SELECT category FROM rerank.items WHERE item_id = $1",
@@ -732,14 +692,6 @@ ItemCategory(int64 item_id)
 	if (SPI_processed == 1)
 		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
-
-	/* an invalidation during the query: answer, but remember nothing */
-	if (categories_valid_at != items_invalidations)
-		return category;
-	if (hash_get_num_entries(category_cache) >= CATEGORY_CACHE_ITEMS)
-		ResetCategoryCache(generation);
-	entry = hash_search(category_cache, &item_id, HASH_ENTER, &found);
-	entry->category = category ? MemoryContextStrdup(CategoryContext, category) : NULL;
 	return category;
 }
 

@@ -1,70 +1,190 @@
 #!/usr/bin/env bash
-# The README's main command: the rerank story on a throwaway local cluster.
+# The README's main command: the whole rerank story on a throwaway cluster.
 #
-#   sudo bash test/demo.sh
+#   sudo bash test/demo.sh [options]
 #
 # Installs what is missing, builds and installs the extension, starts a
-# throwaway cluster, and walks through what rerank does today: a synthetic
-# catalog whose vectors are imported as a model, similarity search in SQL,
-# a user profile built with the vector aggregates, activation and rollback.
-# Nothing is left running.
+# throwaway cluster (or uses the server of --connection), and runs:
+#   1. a shop schema (items with categories, events) filled by the built-in
+#      synthetic e-commerce generator, or by real data files;
+#   2. ALS training on the history before a cut-off, evaluation, activation;
+#   3. the behavior trigger attached to the events table, and the events
+#      after the cut-off streamed through it in time order, while
+#   4. a replay evaluation ranks, before each event, the item the user is
+#      about to touch among 100 candidates: upstream order, the model as
+#      trained, the trigger-updated vectors, rerank()'s real-time blend, and
+#      the blend with MMR diversity;
+#   5. for a few users, the upstream list and the re-ranked list side by side,
+#      with rerank.explain() for the top items;
+#   6. rerank latency next to SELECT 1 and the plain-SQL equivalents;
+#   7. an HTML report with charts (gnuplot).
+# Nothing is left running unless --keep is given.
+#
+# Options:
+#   --data synthetic|movielens|taobao   data set (default synthetic)
+#   --users N --items N --events N --seed S
+#                           size of the synthetic data (2000, 5000, 200000, 42);
+#                           up to 10 million events for scale runs
+#   --movielens TRAIN [TEST]  u.data-format files (TEST: the events to stream;
+#                           without it the last 20% of the time span)
+#   --taobao FILE...        Taobao UserBehavior CSV files (user,item,category,
+#                           behavior,timestamp); each user's last 20% is streamed
+#   --replay-events N       at most N first touches ranked in the replay (2000)
+#   --connection CONNINFO   use this server instead of a throwaway cluster
+#                           (rerank must be installed there; the demo writes
+#                           the schemas shop and rerank's tables in that database)
+#   --report DIR            where the report goes (default: ./report)
+#   --keep                  leave the throwaway cluster running
 set -euo pipefail
-source "$(dirname "$0")/lib/common.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib/common.sh"
+source "$here/demo/pipeline.sh"
 
-rr_ensure_packages
-rr_build_install
-rr_cluster_start rerank-demo
+data=synthetic
+users=2000
+items=5000
+events=200000
+seed=42
+movielens=()
+taobao=()
+replay_events=2000
+connection=
+report=$(pwd)/report
+keep=0
+while [ $# -gt 0 ]; do
+	case $1 in
+		--data) data=$2; shift 2 ;;
+		--users) users=$2; shift 2 ;;
+		--items) items=$2; shift 2 ;;
+		--events) events=$2; shift 2 ;;
+		--seed) seed=$2; shift 2 ;;
+		--movielens)
+			data=movielens
+			shift
+			while [ $# -gt 0 ] && [[ $1 != --* ]]; do movielens+=("$1"); shift; done ;;
+		--taobao)
+			data=taobao
+			shift
+			while [ $# -gt 0 ] && [[ $1 != --* ]]; do taobao+=("$1"); shift; done ;;
+		--replay-events) replay_events=$2; shift 2 ;;
+		--connection) connection=$2; shift 2 ;;
+		--report) report=$2; shift 2 ;;
+		--keep) keep=1; shift ;;
+		-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+		*) rr_die "unknown option $1 (see --help)" ;;
+	esac
+done
+case $data in
+	synthetic) ;;
+	movielens)
+		if [ ${#movielens[@]} -eq 0 ]; then
+			movielens=("$RR_DATA/movielens-100k/splits/temporal_train.tsv"
+				"$RR_DATA/movielens-100k/splits/temporal_test.tsv")
+		fi
+		for f in "${movielens[@]}"; do [ -r "$f" ] || rr_die "cannot read $f"; done ;;
+	taobao)
+		if [ ${#taobao[@]} -eq 0 ]; then
+			taobao=("$RR_DATA/taobao-userbehavior/UserBehavior_users_head.csv"
+				"$RR_DATA/taobao-userbehavior/UserBehavior_users_tail.csv")
+		fi
+		for f in "${taobao[@]}"; do [ -r "$f" ] || rr_die "cannot read $f"; done ;;
+	*) rr_die "--data must be synthetic, movielens or taobao" ;;
+esac
 
-rr_log "1. a synthetic catalog: 5,000 items in 20 categories, 32-dimensional vectors"
-rr_psql <<'SQL'
-CREATE EXTENSION rerank;
-CREATE SCHEMA shop;
--- items of a category share a direction in the embedding space
-CREATE TABLE shop.items AS
-SELECT i AS item_id, i % 20 AS category,
-       (SELECT array_agg((sin(c * 1.7 + d) + (hashint4(i * 32 + d) % 1000) / 2000.0)::real ORDER BY d)
-          FROM generate_series(1, 32) d, (SELECT i % 20 AS c) cat) AS embedding
-  FROM generate_series(1, 5000) i;
-SELECT rerank.create_model('demo_embeddings', 32, description => 'synthetic two-tower vectors') AS model_id;
-INSERT INTO rerank.item_factors (model_id, item_id, factors)
-SELECT rerank.model_id('demo_embeddings'), item_id, embedding FROM shop.items;
-SELECT rerank.activate_model('demo_embeddings');
+if [ -n "$connection" ]; then
+	rr_ensure_packages gnuplot-nox
+	export PGDATABASE=$connection
+	rr_log "using the server of the given connection string"
+	psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS rerank" ||
+		rr_die "cannot create the extension there (install it with make install on that server)"
+else
+	rr_ensure_packages gnuplot-nox
+	rr_build_install
+	if [ "$keep" = 1 ]; then RR_KEEP_CLUSTER=1; fi
+	rr_cluster_start rerank-demo
+	rr_psql -c "CREATE EXTENSION rerank"
+fi
+mkdir -p "$report"
+rm -f "$report"/*.csv "$report"/*.png "$report"/index.html
+started=$SECONDS
+model=shop_als
+
+rr_log "1. the shop: schema shop (items, events) with $data data"
+case $data in
+	synthetic) rr_load shop synthetic "$users" "$items" "$events" "$seed" ;;
+	movielens) rr_load shop movielens "${movielens[@]}" ;;
+	taobao) rr_load shop taobao "${taobao[@]}" ;;
+esac
+
+rr_log "2. training ALS on the history before the cut-off (CALL rerank.train_als)"
+rr_train shop "$model" 2>&1 | grep -E 'NOTICE: .*(iteration (1|5|10|15|20|25|30) of|trained in)' | sed 's/^NOTICE:  /   /'
+rr_psql -c "CALL rerank.train_item_knn('shop_knn', 'shop.training', weight_column => 'weight', replace => true)" 2>&1 |
+	grep -v '^NOTICE' || true
+echo "model,precision_at_10,recall_at_10,ndcg_at_10,map_at_10,hit_rate_at_10,coverage_at_10" > "$report/models.csv"
+rr_evaluate shop "$model" >> "$report/models.csv"
+rr_evaluate shop shop_knn >> "$report/models.csv"
+echo "   evaluation on the first touches after the cut-off (full catalog, history excluded):"
+column -t -s, "$report/models.csv" | sed 's/^/   /'
+psql -X -At -F, -v ON_ERROR_STOP=1 -c "SELECT m.name, l.i, l.loss, s.seconds
+                      FROM rerank.models m,
+                           jsonb_array_elements_text(m.metrics->'training'->'loss') WITH ORDINALITY l(loss, i),
+                           jsonb_array_elements_text(m.metrics->'training'->'iteration_seconds') WITH ORDINALITY s(seconds, i)
+                     WHERE m.name = '$model' AND s.i = l.i ORDER BY l.i" |
+	{ echo "model,iteration,loss,seconds"; cat; } > "$report/training_loss.csv"
+rr_psql -c "SELECT rerank.activate_model('$model')" >/dev/null
+echo "   active model: $(psql -X -At -c 'SELECT rerank.active_model()')"
+
+rr_log "3. the trigger on shop.events, features seeded from the history"
+rr_prepare_replay shop "$model" >/dev/null
+psql -X -At -c "SELECT '   ' || tgname || ' on shop.events: ' || pg_get_triggerdef(oid)
+                  FROM pg_trigger WHERE tgrelid = 'shop.events'::regclass AND NOT tgisinternal"
+
+rr_log "4. streaming $(psql -X -At -c 'SELECT count(*) FROM shop.stream') events through the trigger, ranking before each first touch (at most $replay_events)"
+echo "dataset,strategy,events,hr_at_10,ndcg_at_10,mrr,ild_at_10,coverage_at_10" > "$report/replay.csv"
+rr_replay shop "$model" "$data" "$replay_events" "$report/replay.csv"
+column -t -s, "$report/replay.csv" | sed 's/^/   /'
+
+rr_log "5. three users: the upstream list and rerank()'s order, with explanations"
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+\pset footer off
+-- the last candidate list of the three replayed users with the longest histories
+CREATE TEMP TABLE shown AS
+SELECT user_id, upstream FROM (
+    SELECT DISTINCT ON (c.user_id) c.user_id, c.items[1:20] AS upstream,
+           cardinality(f.recent_items) AS history
+      FROM shop.candidates c JOIN rerank.user_features f USING (user_id)
+     ORDER BY c.user_id, c.event_id DESC) last
+ ORDER BY history DESC, user_id
+ LIMIT 3;
+SELECT s.user_id, u.position, u.item_id AS upstream_item, ui.category AS upstream_category,
+       r.item_id AS reranked_item, ri.category AS reranked_category, round(r.score::numeric, 3) AS score
+  FROM shown s
+  CROSS JOIN LATERAL unnest(s.upstream) WITH ORDINALITY u(item_id, position)
+  JOIN LATERAL rerank.rerank(s.user_id, s.upstream, k => 8) r ON r.rank = u.position
+  LEFT JOIN shop.items ui ON ui.item_id = u.item_id
+  LEFT JOIN shop.items ri ON ri.item_id = r.item_id
+ ORDER BY s.user_id, u.position;
+-- why the first item came first
+SELECT s.user_id, r.item_id, e.term, e.history_item_id,
+       round(e.value::numeric, 4) AS value, round(e.contribution::numeric, 4) AS contribution
+  FROM shown s
+  CROSS JOIN LATERAL rerank.rerank(s.user_id, s.upstream, k => 1) r
+  CROSS JOIN LATERAL rerank.explain(s.user_id, r.item_id, n => 3,
+                                    upstream_position => array_position(s.upstream, r.item_id)) e;
 SQL
 
-rr_log "2. items most similar to item 42 (category 2)"
-rr_psql <<'SQL'
-SELECT f.item_id, i.category,
-       round(rerank.cosine_similarity(f.factors, q.factors)::numeric, 3) AS cosine
-  FROM rerank.item_factors f
-  JOIN shop.items i USING (item_id)
-  CROSS JOIN (SELECT factors FROM rerank.item_factors
-               WHERE model_id = rerank.model_id('demo_embeddings') AND item_id = 42) q
- WHERE f.model_id = rerank.model_id('demo_embeddings') AND f.item_id <> 42
- ORDER BY cosine DESC LIMIT 5;
-SQL
+rr_log "6. latency of rerank() next to SELECT 1 and the plain-SQL equivalents"
+rr_latency shop "$model" "$report/latency.csv"
+column -t -s, "$report/latency.csv" | sed 's/^/   /'
 
-rr_log "3. a user's taste as the weighted mean of what they touched, and the best matches"
-rr_psql <<'SQL'
-CREATE TABLE shop.events (user_id bigint, item_id bigint, weight real);
-INSERT INTO shop.events VALUES (7, 3, 1), (7, 23, 4), (7, 43, 2), (7, 10, 0.5);
-WITH taste AS (
-    SELECT rerank.vector_avg(f.factors, e.weight) AS v
-      FROM shop.events e JOIN rerank.item_factors f
-        ON f.item_id = e.item_id AND f.model_id = rerank.model_id('demo_embeddings')
-     WHERE e.user_id = 7)
-SELECT f.item_id, i.category, round(rerank.dot(f.factors, taste.v)::numeric, 3) AS score
-  FROM rerank.item_factors f JOIN shop.items i USING (item_id), taste
- WHERE f.model_id = rerank.model_id('demo_embeddings')
- ORDER BY score DESC LIMIT 5;
-SQL
-
-rr_log "4. model versions: a second model, activation, rollback"
-rr_psql <<'SQL'
-SELECT rerank.create_model('demo_v2', 32) AS model_id;
-INSERT INTO rerank.item_factors (model_id, item_id, factors)
-SELECT rerank.model_id('demo_v2'), item_id, rerank.l2_normalize(embedding) FROM shop.items;
-SELECT rerank.activate_model('demo_v2');
-SELECT name, is_active, items FROM rerank.model_versions;
-SELECT rerank.rollback_model() AS active_after_rollback;
-SQL
-rr_log "demo finished; the cluster is stopped and removed"
+rr_log "7. the report"
+{
+	echo "Demo run with $data data; model $model ($(psql -X -At -c "SELECT params::text FROM rerank.models WHERE name = '$model'"))."
+	echo "Replay: before each event after the cut-off, the touched item is ranked among 100 candidates (99 popularity-sampled negatives the user never touched); only first touches of an item by a user are ranked."
+} > "$report/notes.md"
+bash "$here/demo/report.sh" "$report" >/dev/null
+rr_log "demo finished in $((SECONDS - started)) s; report: $report/index.html"
+if [ -z "$connection" ] && [ "$keep" = 1 ]; then
+	trap - EXIT
+	rr_log "cluster left running: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER psql"
+fi

@@ -174,14 +174,12 @@ COMMENT ON FUNCTION rerank.forget_user(bigint) IS
     'deletes everything the extension keeps about a user (features, and vectors in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
 REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 
--- Backends cache the event weights and item categories; any change reaches
--- them at commit (model_cache_invalidate sends a relcache invalidation of
--- the table it fires on).
+-- Backends cache the event weights; any change reaches them at commit
+-- (model_cache_invalidate sends a relcache invalidation of the table it
+-- fires on).  Item categories come from the category cache of
+-- src/category_cache.c, invalidated by its own trigger on rerank.items.
 CREATE TRIGGER event_weights_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.event_weights
-    FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();
-CREATE TRIGGER items_invalidate
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.items
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();
 
 CREATE FUNCTION rerank.fold_in_history(item_ids bigint[], weights real[],

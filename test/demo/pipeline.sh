@@ -210,3 +210,70 @@ SELECT '$label', r.strategy, count(*),
  ORDER BY array_position(ARRAY['upstream', 'stale', 'realtime_model', 'realtime', 'realtime_mmr'], r.strategy);
 SQL
 }
+
+# rr_latency SCHEMA MODEL OUT_CSV [SECONDS]: p50 latency per call, one
+# pgbench client, prepared statements, variants interleaved in one run:
+# SELECT 1, the plain-SQL equivalent (join + ORDER BY rerank.dot), the
+# primary-key fetch of the same rows, rerank() and rerank() with MMR, each
+# over 500 candidates (or the whole catalog if smaller) for users with
+# features.  Writes query,p50_ms,ratio_to_select_1.
+rr_latency() {
+	local schema=$1 model=$2 out=$3 seconds=${4:-10}
+	local work lists=8 model_id l v n=0 f
+	local variants=(select1 plain_sql pk_fetch rerank rerank_mmr)
+	local labels=("SELECT 1" "plain SQL (join + ORDER BY dot)" "PK fetch of the rows" "rerank()" "rerank() + MMR")
+	local defs=() args=()
+	work=$(mktemp -d /tmp/rerank-latency.XXXXXX)
+	chmod 777 "$work"
+	model_id=$(psql -X -At -c "SELECT rerank.model_id('$model')")
+	l=0
+	while IFS='|' read -r u c; do
+		[ -n "$u" ] || continue
+		l=$((l + 1))
+		defs+=(-D "u$l=$u" -D "c$l=$c")
+	done < <(psql -X -At <<SQL
+SELECT u.user_id, (SELECT array_agg(item_id ORDER BY hashint8(item_id * 31 + l))
+                     FROM (SELECT item_id FROM rerank.item_factors
+                            WHERE model_id = $model_id
+                            ORDER BY hashint8(item_id + l * 7919) LIMIT 500) c)::text
+  FROM generate_series(1, $lists) l,
+       LATERAL (SELECT user_id FROM rerank.user_features
+                 ORDER BY hashint8(user_id + l) LIMIT 1) u;
+SQL
+)
+	for v in "${variants[@]}"; do
+		for ((l = 1; l <= lists; l++)); do
+			f="$work/$(printf '%03d' "$n")_$v.sql"
+			case $v in
+			select1) echo "SELECT 1;" ;;
+			plain_sql) echo "SELECT f.item_id, rerank.dot(f.factors, u.factors) + f.bias AS score" \
+					"FROM rerank.item_factors f, rerank.user_factors u" \
+					"WHERE u.model_id = $model_id AND u.user_id = :u$l AND f.model_id = $model_id" \
+					"AND f.item_id = ANY (:c$l::bigint[]) ORDER BY score DESC LIMIT 20;" ;;
+			pk_fetch) echo "SELECT count(*), sum(bias), sum(array_length(factors, 1))" \
+					"FROM rerank.item_factors WHERE model_id = $model_id AND item_id = ANY (:c$l::bigint[]);" ;;
+			rerank) echo "SELECT item_id, score, rank FROM rerank.rerank(:u$l, :c$l::bigint[], k => 20);" ;;
+			rerank_mmr) echo "SELECT item_id, score, rank FROM rerank.rerank(:u$l, :c$l::bigint[], k => 20, diversity => 0.3);" ;;
+			esac >"$f"
+			args+=(-f "$f")
+			n=$((n + 1))
+		done
+	done
+	pgbench -n -M prepared -c 1 -j 1 -t $((n * 3)) "${defs[@]}" "${args[@]}" >/dev/null
+	(cd "$work" && pgbench -n -M prepared -c 1 -j 1 -T "$seconds" -l --log-prefix="$work/log" \
+		"${defs[@]}" "${args[@]}" >/dev/null)
+	{
+		echo "query,p50_ms,ratio_to_select_1"
+		cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
+			sort -k1,1n -k2,2n |
+			awk -v names="$(IFS='|'; echo "${labels[*]}")" '
+			BEGIN { split(names, name, "|") }
+			{ v = $1; lat[v, ++cnt[v]] = $2 }
+			END {
+				for (v = 0; v < length(name); v++) p50[v] = lat[v, int((cnt[v] + 1) / 2)] / 1000.0
+				for (v = 0; v < length(name); v++)
+					printf "%s,%.3f,%.2f\n", name[v + 1], p50[v], p50[v] / p50[0]
+			}'
+	} >"$out"
+	rm -rf "$work"
+}

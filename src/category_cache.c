@@ -1,0 +1,333 @@
+/*
+ * category_cache.c
+ *	  Item categories in backend memory (see category_cache.h).
+ *
+ * One load scans rerank.items ordered by category, so category numbers are
+ * assigned as the names change and no name hash is needed.  The cache is
+ * built in a context under the transaction's memory and adopted only when
+ * complete, so an error or a cancel during a load leaks nothing; the old
+ * cache is freed when the new one is adopted (callers never keep category
+ * numbers or names across calls).
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "category_cache.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+typedef struct CategorySlot
+{
+	int64		item_id;
+	int32		category;
+	char		status;
+} CategorySlot;
+
+/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
+static inline uint32
+HashCategoryItem(int64 item_id)
+{
+	uint64		x = (uint64) item_id;
+
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
+}
+
+#define SH_PREFIX catmap
+#define SH_ELEMENT_TYPE CategorySlot
+#define SH_KEY_TYPE int64
+#define SH_KEY item_id
+#define SH_HASH_KEY(tb, key) HashCategoryItem(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
+#define CATEGORY_PREFETCH_AHEAD 16
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void) 0)
+#endif
+
+/* GUC: per-backend budget for cached categories, in megabytes. */
+static int	category_cache_mb = 64;
+
+/* The cache: valid until the next invalidation of rerank.items. */
+static MemoryContext cache_context = NULL;
+static bool cache_valid = false;
+static bool cache_fits = false;
+static Oid	items_relid = InvalidOid;
+static catmap_hash *cache_map = NULL;
+static int	cache_ncategories = 0;
+static char **cache_names = NULL;
+static int *cache_name_lengths = NULL;
+/* CategoryRenumber's map from global to local numbers, by generation */
+static uint32 *renumber_stamp = NULL;
+static int32 *renumber_local = NULL;
+static uint32 renumber_generation = 0;
+
+/* Relcache callback: a change of rerank.items makes the cache stale. */
+static void
+CategoryCacheRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == items_relid)
+		cache_valid = false;
+}
+
+/* Assign hook of rerank.category_cache_mb: a new budget applies at once. */
+static void
+CategoryCacheBudgetAssign(int newval, void *extra)
+{
+	cache_valid = false;
+}
+
+/* Registers the GUC and the invalidation callback. */
+void
+CategoryCacheInit(void)
+{
+	DefineCustomIntVariable("rerank.category_cache_mb",
+							"Memory per backend for cached item categories, in megabytes.",
+							"Categories that do not fit are looked up by a query per call.",
+							&category_cache_mb,
+							64, 0, MAX_KILOBYTES / 1024,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, CategoryCacheBudgetAssign, NULL);
+	CacheRegisterRelcacheCallback(CategoryCacheRelcacheCallback, (Datum) 0);
+}
+
+/* Rows of rerank.items with a category, or -1 when over budget. */
+static int64
+CountCategorized(void)
+{
+	int			ret = SPI_execute("SELECT count(*) FROM rerank.items"
+								  " WHERE category IS NOT NULL", true, 1);
+	bool		isnull;
+
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count rerank.items: %s", SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Loads the categories, or notes that they do not fit. */
+static void
+CategoryCacheLoad(void)
+{
+	Size		budget = (Size) category_cache_mb * 1024 * 1024;
+	MemoryContext context;
+	MemoryContext old;
+	catmap_hash *map;
+	int64		count;
+	int			capacity = 64;
+	int			ncategories = 0;
+	char	  **names;
+	int		   *lengths;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	Size		bytes;
+
+	items_relid = get_relname_relid("items", get_namespace_oid("rerank", false));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	count = CountCategorized();
+	/* two hash slots per item, as the model cache reckons */
+	bytes = mul_size((Size) count, 2 * sizeof(CategorySlot));
+	if (bytes > budget)
+	{
+		SPI_finish();
+		if (cache_context != NULL)
+			MemoryContextDelete(cache_context);
+		cache_context = NULL;
+		cache_map = NULL;
+		cache_fits = false;
+		cache_valid = true;
+		return;
+	}
+
+	context = AllocSetContextCreate(CurTransactionContext, "rerank category cache",
+									ALLOCSET_DEFAULT_SIZES);
+	map = catmap_create(context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
+	old = MemoryContextSwitchTo(context);
+	names = palloc(sizeof(char *) * capacity);
+	lengths = palloc(sizeof(int) * capacity);
+	MemoryContextSwitchTo(old);
+
+	plan = SPI_prepare("SELECT item_id, category FROM rerank.items"
+					   " WHERE category IS NOT NULL"
+					   " ORDER BY category COLLATE pg_catalog.\"C\"", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the category query");
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		item_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+			text	   *name = DatumGetTextPP(SPI_getbinval(tuple, desc, 2, &isnull));
+			int			length = VARSIZE_ANY_EXHDR(name);
+			CategorySlot *slot;
+			bool		found;
+
+			/* sorted by name: a new name is a new number */
+			if (ncategories == 0 || lengths[ncategories - 1] != length ||
+				memcmp(names[ncategories - 1], VARDATA_ANY(name), length) != 0)
+			{
+				if (ncategories == capacity)
+				{
+					capacity *= 2;
+					names = repalloc(names, sizeof(char *) * capacity);
+					lengths = repalloc(lengths, sizeof(int) * capacity);
+				}
+				names[ncategories] = MemoryContextAlloc(context, Max(length, 1));
+				memcpy(names[ncategories], VARDATA_ANY(name), length);
+				lengths[ncategories] = length;
+				ncategories++;
+			}
+			slot = catmap_insert(map, item_id, &found);
+			slot->category = ncategories - 1;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	SPI_finish();
+
+	/* complete: adopt it */
+	MemoryContextSetParent(context, TopMemoryContext);
+	if (cache_context != NULL)
+		MemoryContextDelete(cache_context);
+	cache_context = context;
+	cache_map = map;
+	cache_ncategories = ncategories;
+	cache_names = names;
+	cache_name_lengths = lengths;
+	renumber_stamp = MemoryContextAllocZero(context, sizeof(uint32) * Max(ncategories, 1));
+	renumber_local = MemoryContextAlloc(context, sizeof(int32) * Max(ncategories, 1));
+	renumber_generation = 0;
+	cache_fits = true;
+	cache_valid = true;
+}
+
+/* Category numbers of items from the cache; see category_cache.h. */
+bool
+CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
+{
+	if (!cache_valid)
+		CategoryCacheLoad();
+	if (!cache_fits)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		CategorySlot *slot;
+
+		/* candidates hit random slots: ask for later ones ahead of time */
+		if (i + CATEGORY_PREFETCH_AHEAD < n)
+			PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
+												cache_map->sizemask]);
+		slot = catmap_lookup(cache_map, item_ids[i]);
+
+		categories[i] = slot != NULL ? slot->category : -1;
+	}
+	return true;
+}
+
+/* Starts loading the hash slots of the items, if the cache is usable. */
+void
+CategoryCachePrefetch(const int64 *item_ids, int n)
+{
+	if (!cache_valid || !cache_fits)
+		return;
+	for (int i = 0; i < n; i++)
+		PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i]) & cache_map->sizemask]);
+}
+
+int
+CategoryCount(void)
+{
+	return cache_ncategories;
+}
+
+const char *
+CategoryName(int32 category, int *length)
+{
+	Assert(category >= 0 && category < cache_ncategories);
+	*length = cache_name_lengths[category];
+	return cache_names[category];
+}
+
+/* Dense local numbers for the categories of one call; O(n). */
+int
+CategoryRenumber(const int32 *categories, int n, int32 *local, int32 *local_names)
+{
+	int			nlocal = 0;
+
+	/* a new generation makes every stamp stale; on wrap-around, clear */
+	if (++renumber_generation == 0)
+	{
+		memset(renumber_stamp, 0, sizeof(uint32) * Max(cache_ncategories, 1));
+		renumber_generation = 1;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int32		g = categories[i];
+
+		if (g < 0)
+		{
+			local[i] = -1;
+			continue;
+		}
+		if (renumber_stamp[g] != renumber_generation)
+		{
+			renumber_stamp[g] = renumber_generation;
+			renumber_local[g] = nlocal;
+			local_names[nlocal++] = g;
+		}
+		local[i] = renumber_local[g];
+	}
+	return nlocal;
+}
+
+PG_FUNCTION_INFO_V1(category_cache_invalidate);
+
+/*
+ * AFTER statement trigger of rerank.items: a change of item ids or
+ * categories invalidates the categories cached by every backend, at commit.
+ */
+Datum
+category_cache_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("category_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

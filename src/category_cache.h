@@ -1,0 +1,49 @@
+/*
+ * category_cache.h
+ *	  Item categories (rerank.items.category) held in backend memory for
+ *	  rerank(): category caps and category affinity without a query per call.
+ *
+ * Loaded on first use with one scan of rerank.items, as a hash from item id
+ * to a category number; invalidated through relcache invalidation of
+ * rerank.items, which a statement trigger on that table sends at commit of
+ * any change of item ids or categories.  Bounded by rerank.category_cache_mb
+ * per backend: when the categories do not fit, callers look them up with a
+ * query instead (correct, slower).
+ */
+#ifndef RERANK_CATEGORY_CACHE_H
+#define RERANK_CATEGORY_CACHE_H
+
+#include "postgres.h"
+
+/*
+ * The category numbers of n items (-1: none), numbers in
+ * 0 .. CategoryCount() - 1.  False, leaving categories untouched, when the
+ * categories do not fit in the budget.
+ */
+extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories);
+
+/*
+ * Asks the CPU to start fetching what CategoryCacheLookup will read for
+ * these items (nothing when the cache is not loaded).
+ */
+extern void CategoryCachePrefetch(const int64 *item_ids, int n);
+
+/* Number of distinct categories in the cache. */
+extern int	CategoryCount(void);
+
+/* The name of a category number (not NUL-terminated; length in *length). */
+extern const char *CategoryName(int32 category, int *length);
+
+/*
+ * Renumbers the categories of n items densely, in order of first
+ * appearance, into local (-1 stays -1); local_names[l] receives the global
+ * number of local category l.  Returns the number of local categories.
+ * Costs O(n), whatever the number of categories in the cache.
+ */
+extern int	CategoryRenumber(const int32 *categories, int n, int32 *local,
+							 int32 *local_names);
+
+/* Registers the GUC and the invalidation callback; called by _PG_init. */
+extern void CategoryCacheInit(void);
+
+#endif							/* RERANK_CATEGORY_CACHE_H */

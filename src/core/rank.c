@@ -1,0 +1,557 @@
+/*
+ * rank.c
+ *	  The ranking core of rerank(): id sets, the blended score and the
+ *	  ordering with MMR diversity, category caps and items without vectors.
+ *
+ * The ordering is a greedy selection from a binary heap of the candidates
+ * that have vectors.  Without diversity the heap is keyed by score, so the
+ * top k of n cost O(n + k log n).  With diversity it runs MMR lazily: an
+ * item's MMR value can only fall as items are placed (its maximal similarity
+ * to the placed items only grows), so a stale value is an upper bound; the
+ * heap's top is re-evaluated against the items placed since its last
+ * evaluation and placed only when its fresh value still beats every other
+ * bound.  That gives exactly the choices of the eager algorithm (same
+ * values, same tie-breaking) with far fewer similarity computations.
+ */
+#include "core/rank.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/vec.h"
+
+/* ---- id sets ---- */
+
+/* A 64-bit mix (the splitmix64 finalizer): ids are often sequential. */
+static inline uint64_t
+HashId(int64_t id)
+{
+	uint64_t	x = (uint64_t) id;
+
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* Slots for up to n ids: a power of two at least 2n (and 16). */
+size_t
+RankIdSetSlots(size_t n)
+{
+	size_t		slots = 16;
+
+	while (slots < 2 * n)
+		slots <<= 1;
+	return slots;
+}
+
+/* Empties the set over the caller's arrays. */
+void
+RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used, size_t slots)
+{
+	set->keys = keys;
+	set->used = used;
+	set->mask = slots - 1;
+	set->count = 0;
+	memset(used, 0, slots);
+}
+
+/* Adds id; true when it was new.  The caller sized the set for its ids. */
+bool
+RankIdSetAdd(RankIdSet *set, int64_t id)
+{
+	size_t		slot = (size_t) HashId(id) & set->mask;
+
+	while (set->used[slot])
+	{
+		if (set->keys[slot] == id)
+			return false;
+		slot = (slot + 1) & set->mask;
+	}
+	set->used[slot] = 1;
+	set->keys[slot] = id;
+	set->count++;
+	return true;
+}
+
+/* Whether id is in the set. */
+bool
+RankIdSetContains(const RankIdSet *set, int64_t id)
+{
+	size_t		slot = (size_t) HashId(id) & set->mask;
+
+	while (set->used[slot])
+	{
+		if (set->keys[slot] == id)
+			return true;
+		slot = (slot + 1) & set->mask;
+	}
+	return false;
+}
+
+/* ---- scores ---- */
+
+/* The recency-weighted mean direction of the recent items' vectors. */
+bool
+RankProfile(const float *const *recent, int n, double decay, int dims,
+			float *profile, double *work)
+{
+	double		weight = 1.0;
+	double		total = 0.0;
+
+	memset(work, 0, sizeof(double) * (size_t) dims);
+	for (int j = 0; j < n; j++, weight *= decay)
+	{
+		double		norm;
+
+		if (recent[j] == NULL)
+			continue;
+		norm = VecNorm(recent[j], (size_t) dims);
+		if (norm == 0.0 || weight == 0.0)
+			continue;
+		VecAccumulate(work, recent[j], weight / norm, (size_t) dims);
+		total += weight;
+	}
+	if (total == 0.0)
+		return false;
+	for (int d = 0; d < dims; d++)
+		profile[d] = (float) (work[d] / total);
+	return true;
+}
+
+/* 1 / log2(1 + position): 1 for the first, 0.63 for the second, … */
+double
+RankPositionTerm(int32_t position)
+{
+	return 1.0 / log2(1.0 + (double) position);
+}
+
+/* The unweighted terms of one item; sets its norm. */
+void
+RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+{
+	const float *y = item->vector;
+
+	for (int t = 0; t < RANK_NTERMS; t++)
+		terms[t] = 0.0;
+	terms[RANK_TERM_POSITION] = RankPositionTerm(item->position);
+	if (user->affinity != NULL && item->category >= 0 &&
+		item->category < user->ncategories)
+		terms[RANK_TERM_CATEGORY] = user->affinity[item->category];
+	item->norm = 0.0;
+	if (y == NULL)
+		return;
+
+	{
+		const float *x = user->vector;
+		const float *p = user->profile;
+		double		xy = 0.0,
+					py = 0.0,
+					yy = 0.0;
+
+		/* one pass over y for the products it takes part in */
+		if (x != NULL && p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+			{
+				double		v = y[d];
+
+				xy += (double) x[d] * v;
+				py += (double) p[d] * v;
+				yy += v * v;
+			}
+		}
+		else if (x != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+			{
+				double		v = y[d];
+
+				xy += (double) x[d] * v;
+				yy += v * v;
+			}
+		}
+		else if (p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+			{
+				double		v = y[d];
+
+				py += (double) p[d] * v;
+				yy += v * v;
+			}
+		}
+		else
+			yy = VecSquaredNorm(y, (size_t) dims);
+
+		item->norm = sqrt(yy);
+		if (x != NULL)
+			terms[RANK_TERM_MODEL] = xy + (double) item->bias;
+		if (p != NULL && item->norm > 0.0)
+			terms[RANK_TERM_RECENT] = py / item->norm;
+	}
+}
+
+/*
+ * How many items ahead RankScore asks the CPU to fetch vectors: candidates
+ * are scattered over the model's matrix, so each one would otherwise cost a
+ * cache miss, one after the other.
+ */
+#define RANK_PREFETCH_AHEAD 8
+
+/* Starts loading a vector into the cache. */
+static inline void
+PrefetchVector(const float *vector, int dims)
+{
+#if defined(__GNUC__)
+	const char *p = (const char *) vector;
+	size_t		bytes = (size_t) dims * sizeof(float);
+
+	for (size_t offset = 0; offset < bytes; offset += 64)
+		__builtin_prefetch(p + offset, 0, 0);
+#else
+	(void) vector;
+	(void) dims;
+#endif
+}
+
+/* Starts loading the vectors into the cache. */
+void
+RankPrefetchVectors(const float *const *vectors, int n, int dims)
+{
+	for (int i = 0; i < n; i++)
+		if (vectors[i] != NULL)
+			PrefetchVector(vectors[i], dims);
+}
+
+/* Scores every item; returns the first with a non-finite score, or n. */
+int
+RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
+		  int n, int dims, RankCheckFn check)
+{
+	int			bad = n;
+
+	for (int i = 0; i < n && i < RANK_PREFETCH_AHEAD; i++)
+		if (items[i].vector != NULL)
+			PrefetchVector(items[i].vector, dims);
+	for (int i = 0; i < n; i++)
+	{
+		double		terms[RANK_NTERMS];
+		double		score = 0.0;
+
+		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
+			check();
+		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
+			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
+		RankItemTerms(user, &items[i], dims, terms);
+		for (int t = 0; t < RANK_NTERMS; t++)
+			score += weights->w[t] * terms[t];
+		items[i].score = score;
+		if (bad == n && !isfinite(score))
+			bad = i;
+	}
+	return bad;
+}
+
+/* ---- ordering ---- */
+
+typedef struct HeapEntry
+{
+	double		key;
+	double		score;
+	int32_t		position;
+	int32_t		index;			/* into items */
+	int32_t		stamp;			/* placed items the key accounts for */
+} HeapEntry;
+
+/*
+ * Whether a comes before b: higher key, then higher score (ties of MMR
+ * values go to relevance), then earlier upstream position.
+ */
+static inline bool
+HeapBefore(const HeapEntry *a, const HeapEntry *b)
+{
+	if (a->key != b->key)
+		return a->key > b->key;
+	if (a->score != b->score)
+		return a->score > b->score;
+	return a->position < b->position;
+}
+
+static void
+SiftDown(HeapEntry *heap, int n, int i)
+{
+	HeapEntry	moving = heap[i];
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && HeapBefore(&heap[child + 1], &heap[child]))
+			child++;
+		if (!HeapBefore(&heap[child], &moving))
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = moving;
+}
+
+/* SiftDown of a heap with the worst entry on top. */
+static void
+SiftDownWorst(HeapEntry *heap, int n, int i)
+{
+	HeapEntry	moving = heap[i];
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && HeapBefore(&heap[child], &heap[child + 1]))
+			child++;
+		if (!HeapBefore(&moving, &heap[child]))
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = moving;
+}
+
+/*
+ * Keeps the best k of n entries in heap[0 .. k-1] (in no order): one
+ * comparison per entry once the worst-first heap of k is built.
+ */
+static void
+KeepBest(HeapEntry *heap, int n, int k)
+{
+	for (int i = k / 2 - 1; i >= 0; i--)
+		SiftDownWorst(heap, k, i);
+	for (int i = k; i < n; i++)
+	{
+		if (HeapBefore(&heap[i], &heap[0]))
+		{
+			heap[0] = heap[i];
+			SiftDownWorst(heap, k, 0);
+		}
+	}
+}
+
+static void
+Heapify(HeapEntry *heap, int n)
+{
+	for (int i = n / 2 - 1; i >= 0; i--)
+		SiftDown(heap, n, i);
+}
+
+/* Removes the top of the heap. */
+static void
+HeapPop(HeapEntry *heap, int *n)
+{
+	(*n)--;
+	if (*n > 0)
+	{
+		heap[0] = heap[*n];
+		SiftDown(heap, *n, 0);
+	}
+}
+
+/* Cosine of two item vectors, negative values as 0. */
+static inline double
+ItemSimilarity(const RankItem *a, const RankItem *b, int dims)
+{
+	double		sim;
+
+	if (a->norm == 0.0 || b->norm == 0.0)
+		return 0.0;
+	sim = VecDot(a->vector, b->vector, (size_t) dims) / (a->norm * b->norm);
+	return sim > 0.0 ? (sim < 1.0 ? sim : 1.0) : 0.0;
+}
+
+/* The next item without a vector at or after index from, or n. */
+static int
+NextPinned(const RankItem *items, int n, int from)
+{
+	while (from < n && items[from].vector != NULL)
+		from++;
+	return from;
+}
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t) 7)
+
+/* Workspace of RankOrder. */
+size_t
+RankOrderWorkspace(int n, int ncategories)
+{
+	size_t		nn = (size_t) (n > 0 ? n : 1);
+
+	return ALIGN8(nn * sizeof(HeapEntry)) +
+		ALIGN8(nn * sizeof(double)) +	/* maxsim */
+		ALIGN8(nn * sizeof(int32_t)) +	/* placed items with vectors */
+		ALIGN8(nn * sizeof(int32_t)) +	/* demoted items */
+		ALIGN8((size_t) (ncategories > 0 ? ncategories : 1) * sizeof(int32_t));
+}
+
+/* Orders the scored items; see rank.h. */
+int
+RankOrder(const RankItem *items, int n, const RankOrderParams *params,
+		  int *order, void *workspace)
+{
+	int			k = params->k < n ? params->k : n;
+	int			dims = params->dims;
+	int			cap = params->ncategories > 0 ? params->max_per_category : 0;
+	double		lambda = params->diversity;
+	bool		mmr;
+	char	   *ws = workspace;
+	HeapEntry  *heap;
+	double	   *maxsim;
+	int32_t    *placed;
+	int32_t    *demoted;
+	int32_t    *counts;
+	int			nheap = 0,
+				nplaced = 0,
+				ndemoted = 0,
+				out = 0,
+				pinned;
+	double		min_score = 0.0,
+				scale = 0.0;
+	int			since_check = 0;
+
+	if (k <= 0)
+		return 0;
+	heap = (HeapEntry *) ws;
+	ws += ALIGN8((size_t) n * sizeof(HeapEntry));
+	maxsim = (double *) ws;
+	ws += ALIGN8((size_t) n * sizeof(double));
+	placed = (int32_t *) ws;
+	ws += ALIGN8((size_t) n * sizeof(int32_t));
+	demoted = (int32_t *) ws;
+	ws += ALIGN8((size_t) n * sizeof(int32_t));
+	counts = (int32_t *) ws;
+	if (cap > 0)
+		memset(counts, 0, sizeof(int32_t) * (size_t) params->ncategories);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (items[i].vector == NULL)
+			continue;
+		heap[nheap].key = items[i].score;
+		heap[nheap].score = items[i].score;
+		heap[nheap].position = items[i].position;
+		heap[nheap].index = i;
+		heap[nheap].stamp = 0;
+		nheap++;
+	}
+
+	mmr = lambda > 0.0 && params->diversity_depth > 0 && nheap > 1;
+	if (mmr)
+	{
+		double		max_score = heap[0].key;
+
+		/* relevance: the score scaled to [0, 1] over these candidates */
+		min_score = heap[0].key;
+		for (int h = 1; h < nheap; h++)
+		{
+			if (heap[h].key < min_score)
+				min_score = heap[h].key;
+			if (heap[h].key > max_score)
+				max_score = heap[h].key;
+		}
+		scale = max_score > min_score ? 1.0 / (max_score - min_score) : 0.0;
+		for (int h = 0; h < nheap; h++)
+		{
+			maxsim[heap[h].index] = 0.0;
+			heap[h].key = (1.0 - lambda) * ((heap[h].key - min_score) * scale);
+		}
+	}
+	if (!mmr && cap == 0 && k < nheap)
+	{
+		/* no demotions: at most k of these are ever placed */
+		KeepBest(heap, nheap, k);
+		nheap = k;
+	}
+	Heapify(heap, nheap);
+
+	pinned = NextPinned(items, n, 0);
+	while (out < k)
+	{
+		int			idx;
+		int			category;
+
+		if (params->check != NULL && ++since_check >= RANK_CHECK_EVERY)
+		{
+			since_check = 0;
+			params->check();
+		}
+
+		if (mmr && nplaced >= params->diversity_depth)
+		{
+			/* past the diversified top: the rest by score */
+			for (int h = 0; h < nheap; h++)
+				heap[h].key = items[heap[h].index].score;
+			Heapify(heap, nheap);
+			mmr = false;
+		}
+
+		if (pinned < n && (items[pinned].position - 1 <= out || nheap == 0))
+		{
+			idx = pinned;
+			pinned = NextPinned(items, n, pinned + 1);
+		}
+		else if (nheap > 0)
+		{
+			while (mmr && heap[0].stamp < nplaced)
+			{
+				/* refresh a stale upper bound, then let the heap decide */
+				HeapEntry  *top = &heap[0];
+				const RankItem *item = &items[top->index];
+				double		ms = maxsim[top->index];
+
+				for (int s = top->stamp; s < nplaced; s++)
+				{
+					double		sim = ItemSimilarity(item, &items[placed[s]], dims);
+
+					if (sim > ms)
+						ms = sim;
+				}
+				since_check += nplaced - top->stamp;
+				if (params->check != NULL && since_check >= RANK_CHECK_EVERY)
+				{
+					since_check = 0;
+					params->check();
+				}
+				maxsim[top->index] = ms;
+				top->key = (1.0 - lambda) * ((item->score - min_score) * scale) -
+					lambda * ms;
+				top->stamp = nplaced;
+				SiftDown(heap, nheap, 0);
+			}
+			idx = heap[0].index;
+			HeapPop(heap, &nheap);
+		}
+		else
+			break;
+
+		category = items[idx].category;
+		if (cap > 0 && category >= 0 && category < params->ncategories)
+		{
+			if (counts[category] >= cap)
+			{
+				demoted[ndemoted++] = idx;
+				continue;
+			}
+			counts[category]++;
+		}
+		order[out++] = idx;
+		if (items[idx].vector != NULL)
+			placed[nplaced++] = idx;
+	}
+	for (int d = 0; d < ndemoted && out < k; d++)
+		order[out++] = demoted[d];
+	return out;
+}

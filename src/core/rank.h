@@ -1,0 +1,156 @@
+/*
+ * rank.h
+ *	  The ranking core of rerank(): candidate de-duplication and filtering,
+ *	  the blended score, and the ordering (top-k, MMR diversity, category
+ *	  caps, items without vectors kept at their upstream slot).  Pure C: no
+ *	  PostgreSQL headers, no allocation (callers pass workspaces), so it is
+ *	  unit-tested alone and an error longjmp out of a callback leaks nothing.
+ *
+ * The score of a candidate i for user u (README, "rerank()"):
+ *
+ *	score = w_model · (x_uᵀy_i + b_i)			 when u and i have vectors
+ *		  + w_recent · p_uᵀy_i / ‖y_i‖			 when i has a vector
+ *		  + w_position · 1 / log2(1 + position_i)
+ *		  + w_category · affinity_u(category_i)
+ *
+ * where p_u = Σ_j d^j ŷ_j / Σ_j d^j over the user's recent items j (most
+ * recent first, j = 0, 1, …, unit vectors ŷ_j), so the recent term is the
+ * recency-weighted mean cosine between the item and the recent items.  A
+ * term whose inputs are missing is 0.
+ */
+#ifndef RERANK_RANK_H
+#define RERANK_RANK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called every RANK_CHECK_EVERY steps of long loops (may longjmp). */
+typedef void (*RankCheckFn) (void);
+
+#define RANK_CHECK_EVERY 1024
+
+/* Indexes of the blend terms in a terms[] array. */
+typedef enum RankTerm
+{
+	RANK_TERM_MODEL = 0,
+	RANK_TERM_RECENT,
+	RANK_TERM_POSITION,
+	RANK_TERM_CATEGORY,
+	RANK_NTERMS
+} RankTerm;
+
+/* A set of item ids: open addressing over caller-provided slots. */
+typedef struct RankIdSet
+{
+	int64_t    *keys;
+	unsigned char *used;
+	size_t		mask;			/* slots - 1; slots is a power of two */
+	size_t		count;
+} RankIdSet;
+
+/* Slots needed for a set of up to n ids (a power of two, load <= 1/2). */
+extern size_t RankIdSetSlots(size_t n);
+
+/* Empties the set over keys[slots] and used[slots]. */
+extern void RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used,
+						  size_t slots);
+
+/* Adds id; true when it was not in the set. */
+extern bool RankIdSetAdd(RankIdSet *set, int64_t id);
+
+extern bool RankIdSetContains(const RankIdSet *set, int64_t id);
+
+/* One candidate, in upstream order (position i + 1 at index i). */
+typedef struct RankItem
+{
+	int64_t		item_id;
+	const float *vector;		/* NULL: no vector in the model */
+	float		bias;
+	int32_t		position;		/* 1-based upstream position */
+	int32_t		category;		/* 0 .. ncategories-1, or -1: unknown */
+	double		norm;			/* ‖vector‖, set by RankScore */
+	double		score;			/* set by RankScore */
+} RankItem;
+
+/* What the score knows about the user. */
+typedef struct RankUser
+{
+	const float *vector;		/* x_u, or NULL (cold start) */
+	const float *profile;		/* p_u, or NULL (no recent item with a vector) */
+	const double *affinity;		/* per category number, or NULL */
+	int			ncategories;
+} RankUser;
+
+typedef struct RankWeights
+{
+	double		w[RANK_NTERMS];
+} RankWeights;
+
+/*
+ * The recency profile p_u of the recent items' vectors (NULL entries: items
+ * without a vector, skipped but still counted in the recency); only the
+ * first n entries are read.  Returns false, leaving profile untouched, when
+ * no entry has a non-zero vector.  work holds dims doubles.
+ */
+extern bool RankProfile(const float *const *recent, int n, double decay,
+						int dims, float *profile, double *work);
+
+/*
+ * Asks the CPU to start loading the vectors (NULL entries skipped), so that
+ * work done meanwhile hides the cache misses of scattered candidates.
+ */
+extern void RankPrefetchVectors(const float *const *vectors, int n, int dims);
+
+/* The position term 1 / log2(1 + position). */
+extern double RankPositionTerm(int32_t position);
+
+/*
+ * The unweighted terms of one item (terms[RANK_NTERMS]); also sets
+ * item->norm.  The score is Σ w[t] · terms[t].
+ */
+extern void RankItemTerms(const RankUser *user, RankItem *item, int dims,
+						  double *terms);
+
+/*
+ * Scores every item (sets norm and score).  Returns the index of the first
+ * item whose score is not finite, or n when all are finite.
+ */
+extern int	RankScore(const RankUser *user, const RankWeights *weights,
+					  RankItem *items, int n, int dims, RankCheckFn check);
+
+typedef struct RankOrderParams
+{
+	int			k;				/* length of the result (at most n) */
+	double		diversity;		/* MMR trade-off λ in [0, 1]; 0: by score */
+	int			diversity_depth;	/* MMR chooses at most this many places */
+	int			max_per_category;	/* 0: no cap */
+	int			ncategories;
+	int			dims;
+	RankCheckFn check;			/* may be NULL */
+} RankOrderParams;
+
+/* Bytes of workspace RankOrder needs (8-byte aligned by the caller). */
+extern size_t RankOrderWorkspace(int n, int ncategories);
+
+/*
+ * Orders the scored items (upstream order in, positions 1..n) into
+ * order[0 .. result-1] (indexes into items); returns min(k, n).
+ *
+ * - Items without a vector keep their upstream slot: the item at position p
+ *	 is placed at index p - 1 of the result, or as soon as possible after.
+ * - The others fill the remaining places by score, ties by upstream
+ *	 position; with diversity λ > 0, the first diversity_depth of them by
+ *	 MMR instead: the next one maximizes (1 − λ)·rel_i − λ·max_j sim(i, j)
+ *	 over the already placed items j, where rel is the score scaled to
+ *	 [0, 1] over the candidates with vectors and sim the cosine of the item
+ *	 vectors, negative cosines counted as 0; equal MMR values go by score,
+ *	 then upstream position.
+ * - max_per_category n: an item whose category already has n places is
+ *	 demoted behind every item that fits; demoted items follow in the order
+ *	 they were demoted (never dropped, except by k).
+ */
+extern int	RankOrder(const RankItem *items, int n, const RankOrderParams *params,
+					  int *order, void *workspace);
+
+#endif							/* RERANK_RANK_H */

@@ -1,0 +1,584 @@
+/*
+ * evaluate.c
+ *	  rerank.evaluate(model_name, test, k, train): offline ranking metrics of
+ *	  a model, stored in its metrics.
+ *
+ * Every user with a test row is ranked against the whole catalog of the
+ * model (items with a vector; for item-kNN, items with neighbors), minus
+ * the user's rows of the train source when one is given.  Test items the
+ * model does not know count in the denominators (they can never be hit).
+ * Users the model cannot score (no vector, no history) count with no hits.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "core/ranking.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "rerank.h"
+#include "training.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+/* Users scored together by one sgemm. */
+#define EVAL_BLOCK 64
+
+/* Pairs read from the test or train source: user index, item index. */
+typedef struct PairReader
+{
+	idmap_hash *users;			/* test users (added by the test reader) */
+	idmap_hash *items;			/* the model's catalog */
+	int32		nusers;
+	bool		add_users;
+	int64		n;
+	int64		capacity;
+	int32	   *u;
+	int32	   *i;				/* -1: an item the model does not know */
+	int64	   *user_ids;		/* index → id, for the test users */
+	int64		user_capacity;
+} PairReader;
+
+static void
+PairAdd(void *arg, int64 user_id, int64 item_id, double weight)
+{
+	PairReader *r = (PairReader *) arg;
+	int32		u;
+
+	if (weight <= 0)
+		return;
+	if (r->add_users)
+	{
+		int32		before = r->nusers;
+
+		u = IdMapAdd(r->users, user_id, &r->nusers);
+		if (r->nusers > before)
+		{
+			if (r->nusers > r->user_capacity)
+			{
+				r->user_capacity *= 2;
+				r->user_ids = repalloc_huge(r->user_ids, sizeof(int64) * r->user_capacity);
+			}
+			r->user_ids[u] = user_id;
+		}
+	}
+	else if ((u = IdMapGet(r->users, user_id)) < 0)
+		return;
+	if (r->n == r->capacity)
+	{
+		r->capacity *= 2;
+		r->u = repalloc_huge(r->u, sizeof(int32) * r->capacity);
+		r->i = repalloc_huge(r->i, sizeof(int32) * r->capacity);
+	}
+	r->u[r->n] = u;
+	r->i[r->n] = IdMapGet(r->items, item_id);
+	r->n++;
+}
+
+static void
+PairReaderInit(PairReader *r, idmap_hash *users, idmap_hash *items, bool add_users)
+{
+	memset(r, 0, sizeof(*r));
+	r->users = users;
+	r->items = items;
+	r->add_users = add_users;
+	r->capacity = 65536;
+	r->u = palloc_extended(sizeof(int32) * r->capacity, MCXT_ALLOC_HUGE);
+	r->i = palloc_extended(sizeof(int32) * r->capacity, MCXT_ALLOC_HUGE);
+	r->user_capacity = 1024;
+	r->user_ids = palloc_extended(sizeof(int64) * r->user_capacity, MCXT_ALLOC_HUGE);
+}
+
+/* Groups pairs by user: per user, sorted distinct known items, and counts. */
+typedef struct UserLists
+{
+	int64	   *indptr;			/* users + 1 */
+	int32	   *items;			/* known items, sorted, distinct */
+	int32	   *total;			/* distinct items per user, known or not */
+} UserLists;
+
+static int
+CompareInt32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a,
+				y = *(const int32 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static UserLists
+GroupPairs(const PairReader *r, int users, bool count_unknown)
+{
+	UserLists	l;
+	int64	   *pos;
+	int64		out = 0;
+
+	l.indptr = palloc0(sizeof(int64) * (users + 1));
+	l.total = palloc0(sizeof(int32) * Max(users, 1));
+	l.items = palloc_extended(sizeof(int32) * Max(r->n, 1), MCXT_ALLOC_HUGE);
+	for (int64 e = 0; e < r->n; e++)
+		l.indptr[r->u[e] + 1]++;
+	for (int u = 0; u < users; u++)
+		l.indptr[u + 1] += l.indptr[u];
+	pos = palloc(sizeof(int64) * (users + 1));
+	memcpy(pos, l.indptr, sizeof(int64) * (users + 1));
+	for (int64 e = 0; e < r->n; e++)
+		l.items[pos[r->u[e]]++] = r->i[e];
+	/* sort each user's items, drop duplicates; unknown (-1) sort first */
+	for (int u = 0; u < users; u++)
+	{
+		int64		b = l.indptr[u],
+					e = l.indptr[u + 1];
+		int64		start = out;
+		int			unknown = 0;
+
+		qsort(l.items + b, e - b, sizeof(int32), CompareInt32);
+		for (int64 j = b; j < e; j++)
+		{
+			if (l.items[j] < 0)
+			{
+				unknown++;		/* unknown items: not distinguishable, count rows */
+				continue;
+			}
+			if (out > start && l.items[out - 1] == l.items[j])
+				continue;
+			l.items[out++] = l.items[j];
+		}
+		l.indptr[u] = start;
+		l.total[u] = (int32) (out - start) + (count_unknown ? unknown : 0);
+	}
+	l.indptr[users] = out;
+	return l;
+}
+
+/* Reads every user vector of the model for the test users. */
+static bool *
+LoadTestUserVectors(const ModelInfo *model, idmap_hash *users, int nusers, float *U)
+{
+	bool	   *found = palloc0(sizeof(bool) * Max(nusers, 1));
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(model->model_id)};
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			k = model->dimensions;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
+					   1, types);
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			int32		u = IdMapGet(users, id);
+			ArrayType  *f;
+
+			if (u < 0)
+				continue;
+			f = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			if (VectorArgLength(f, "factors") != k)
+				continue;
+			memcpy(U + (size_t) u * k, VECTOR_DATA(f), sizeof(float) * k);
+			found[u] = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return found;
+}
+
+/* An item-kNN model in memory: catalog, neighbors by index, histories. */
+typedef struct KnnModel
+{
+	int			n;
+	int64	   *ids;
+	idmap_hash *index;
+	int64	   *nptr;
+	int32	   *nidx;
+	float	   *nsim;
+} KnnModel;
+
+static KnnModel
+LoadKnnModel(const ModelInfo *model)
+{
+	KnnModel	m;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(model->model_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	int64		total = 0;
+	int64	  **lists_ids;
+	float	  **lists_sims;
+	int		   *lens;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+							  "WHERE model_id = $1 ORDER BY item_id", 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading neighbors failed");
+	m.n = (int) SPI_processed;
+	m.ids = MemoryContextAlloc(caller, sizeof(int64) * Max(m.n, 1));
+	lists_ids = palloc(sizeof(int64 *) * Max(m.n, 1));
+	lists_sims = palloc(sizeof(float *) * Max(m.n, 1));
+	lens = palloc(sizeof(int) * Max(m.n, 1));
+	for (int r = 0; r < m.n; r++)
+	{
+		bool		isnull;
+		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		ArrayType  *s = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
+
+		m.ids[r] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		lens[r] = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+		if (lens[r] != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
+			lens[r] = 0;
+		lists_ids[r] = (int64 *) ARR_DATA_PTR(a);
+		lists_sims[r] = (float *) ARR_DATA_PTR(s);
+		total += lens[r];
+	}
+	m.index = IdMapFromArray(caller, m.ids, m.n);
+	m.nptr = MemoryContextAlloc(caller, sizeof(int64) * (m.n + 1));
+	m.nidx = MemoryContextAllocHuge(caller, sizeof(int32) * Max(total, 1));
+	m.nsim = MemoryContextAllocHuge(caller, sizeof(float) * Max(total, 1));
+	total = 0;
+	for (int r = 0; r < m.n; r++)
+	{
+		m.nptr[r] = total;
+		for (int j = 0; j < lens[r]; j++)
+		{
+			int32		idx = IdMapGet(m.index, lists_ids[r][j]);
+
+			if (idx < 0)
+				continue;
+			m.nidx[total] = idx;
+			m.nsim[total] = lists_sims[r][j];
+			total++;
+		}
+	}
+	m.nptr[m.n] = total;
+	SPI_finish();
+	return m;
+}
+
+/* The training histories of the test users (model_interactions). */
+static void
+LoadHistories(const ModelInfo *model, idmap_hash *users, int nusers,
+			  const KnnModel *knn, int64 **hptr_out, int32 **hidx_out, float **hw_out)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(model->model_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	int64	   *counts = palloc0(sizeof(int64) * (nusers + 1));
+	int32	  **idx = palloc0(sizeof(int32 *) * Max(nusers, 1));
+	float	  **w = palloc0(sizeof(float *) * Max(nusers, 1));
+	int64	   *hptr;
+	int32	   *hidx;
+	float	   *hw;
+	int64		total = 0;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
+					   1, types);
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			int32		u = IdMapGet(users, id);
+			ArrayType  *a,
+					   *s;
+			int			n;
+
+			if (u < 0)
+				continue;
+			a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			s = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
+			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+			if (n != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
+				continue;
+			idx[u] = MemoryContextAlloc(caller, sizeof(int32) * Max(n, 1));
+			w[u] = MemoryContextAlloc(caller, sizeof(float) * Max(n, 1));
+			for (int j = 0; j < n; j++)
+			{
+				int32		i = IdMapGet(knn->index, ((int64 *) ARR_DATA_PTR(a))[j]);
+
+				if (i < 0)
+					continue;
+				idx[u][counts[u]] = i;
+				w[u][counts[u]] = ((float *) ARR_DATA_PTR(s))[j];
+				counts[u]++;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	for (int u = 0; u < nusers; u++)
+		total += counts[u];
+	hptr = palloc(sizeof(int64) * (nusers + 1));
+	hidx = palloc_extended(sizeof(int32) * Max(total, 1), MCXT_ALLOC_HUGE);
+	hw = palloc_extended(sizeof(float) * Max(total, 1), MCXT_ALLOC_HUGE);
+	total = 0;
+	for (int u = 0; u < nusers; u++)
+	{
+		hptr[u] = total;
+		for (int64 j = 0; j < counts[u]; j++)
+		{
+			hidx[total] = idx[u][j];
+			hw[total] = w[u][j];
+			total++;
+		}
+	}
+	hptr[nusers] = total;
+	*hptr_out = hptr;
+	*hidx_out = hidx;
+	*hw_out = hw;
+}
+
+/* Writes the result into the model's metrics under "evaluation". */
+static void
+StoreMetrics(const ModelInfo *model, const char *json)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(model->model_id), CStringGetTextDatum(json)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE rerank.models SET metrics = metrics || "
+							  "jsonb_build_object('evaluation', $2::jsonb || "
+							  "jsonb_build_object('evaluated_at', now())) WHERE model_id = $1",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "storing the metrics failed");
+	SPI_finish();
+}
+
+static const char *
+RelName(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+PG_FUNCTION_INFO_V1(evaluate);
+
+/* evaluate(model_name, test, k, train): one row of metrics at k. */
+Datum
+evaluate(PG_FUNCTION_ARGS)
+{
+	ModelInfo  *model;
+	Oid			test,
+				train = InvalidOid;
+	int			k;
+	bool		knn;
+	idmap_hash *catalog;
+	int			ncatalog;
+	const ModelItems *items = NULL;
+	KnnModel	km;
+	PairReader	tr,
+				rr;
+	UserLists	tests,
+				seen;
+	RankMetrics m = {0};
+	bool	   *recommended;
+	int64		covered = 0;
+	float	   *scores;
+	int32	   *top;
+	float	   *top_scores;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+	StringInfoData json;
+	int			nusers;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("evaluate: model_name, test and k must not be NULL")));
+	k = PG_GETARG_INT32(2);
+	if (k <= 0 || k > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and 10000, not %d", k)));
+	model = LookupModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	test = PG_GETARG_OID(1);
+	if (!PG_ARGISNULL(3))
+		train = PG_GETARG_OID(3);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "evaluate must return a row");
+
+	knn = strcmp(model->algorithm, "item_knn") == 0;
+	if (knn)
+	{
+		km = LoadKnnModel(model);
+		catalog = km.index;
+		ncatalog = km.n;
+	}
+	else
+	{
+		if (model->dimensions == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no factors", model->name)));
+		items = LoadModelItems(model);
+		catalog = items->index;
+		ncatalog = items->n;
+	}
+	if (ncatalog == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no items", model->name)));
+
+	PairReaderInit(&tr, idmap_create(CurrentMemoryContext, 1024, NULL), catalog, true);
+	(void) ReadSourceRows(test, NULL, "test", PairAdd, &tr);
+	nusers = tr.nusers;
+	if (nusers == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("test \"%s\" has no rows with a positive weight", get_rel_name(test))));
+	tests = GroupPairs(&tr, nusers, true);
+	PairReaderInit(&rr, tr.users, catalog, false);
+	if (OidIsValid(train))
+		(void) ReadSourceRows(train, NULL, "train", PairAdd, &rr);
+	seen = GroupPairs(&rr, nusers, false);
+
+	recommended = palloc0(sizeof(bool) * ncatalog);
+	scores = palloc_extended(sizeof(float) * (Size) ncatalog * (knn ? 1 : EVAL_BLOCK), MCXT_ALLOC_HUGE);
+	top = palloc(sizeof(int32) * k);
+	top_scores = palloc(sizeof(float) * k);
+
+	if (!knn)
+	{
+		int			dims = model->dimensions;
+		float	   *U = palloc_extended(sizeof(float) * (Size) nusers * dims, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		bool	   *has_vector = LoadTestUserVectors(model, tr.users, nusers, U);
+
+		for (int b = 0; b < nusers; b += EVAL_BLOCK)
+		{
+			int			B = Min(EVAL_BLOCK, nusers - b);
+
+			CHECK_FOR_INTERRUPTS();
+			/* scores of B users at once: U_b Yᵀ + bias */
+			for (int u = 0; u < B; u++)
+				memcpy(scores + (size_t) u * ncatalog, items->bias, sizeof(float) * ncatalog);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, ncatalog, dims,
+						1.0f, U + (size_t) b * dims, dims, items->vectors, dims,
+						1.0f, scores, ncatalog);
+			for (int u = 0; u < B; u++)
+			{
+				int			user = b + u;
+				float	   *s = scores + (size_t) u * ncatalog;
+				int			found = 0;
+
+				if (has_vector[user])
+				{
+					for (int64 j = seen.indptr[user]; j < seen.indptr[user + 1]; j++)
+						s[seen.items[j]] = NAN;
+					found = TopKSelect(s, NULL, ncatalog, k, top, top_scores);
+				}
+				for (int j = 0; j < found; j++)
+					recommended[top[j]] = true;
+				RankMetricsAdd(&m, k, top, found, tests.items + tests.indptr[user],
+							   (int) (tests.indptr[user + 1] - tests.indptr[user]),
+							   tests.total[user]);
+			}
+		}
+	}
+	else
+	{
+		int64	   *hptr;
+		int32	   *hidx;
+		float	   *hw;
+
+		LoadHistories(model, tr.users, nusers, &km, &hptr, &hidx, &hw);
+		for (int user = 0; user < nusers; user++)
+		{
+			int			found;
+
+			if ((user & 63) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (int i = 0; i < ncatalog; i++)
+				scores[i] = NAN;	/* only items near the history score */
+			for (int64 h = hptr[user]; h < hptr[user + 1]; h++)
+			{
+				int32		j = hidx[h];
+
+				for (int64 e = km.nptr[j]; e < km.nptr[j + 1]; e++)
+				{
+					int32		i = km.nidx[e];
+					float		add = hw[h] * km.nsim[e];
+
+					scores[i] = isnan(scores[i]) ? add : scores[i] + add;
+				}
+			}
+			for (int64 j = seen.indptr[user]; j < seen.indptr[user + 1]; j++)
+				scores[seen.items[j]] = NAN;
+			found = TopKSelect(scores, NULL, ncatalog, k, top, top_scores);
+			for (int j = 0; j < found; j++)
+				recommended[top[j]] = true;
+			RankMetricsAdd(&m, k, top, found, tests.items + tests.indptr[user],
+						   (int) (tests.indptr[user + 1] - tests.indptr[user]),
+						   tests.total[user]);
+		}
+	}
+	for (int i = 0; i < ncatalog; i++)
+		covered += recommended[i];
+
+	values[0] = Int64GetDatum(m.users);
+	values[1] = Float8GetDatum(m.users ? m.precision / m.users : 0);
+	values[2] = Float8GetDatum(m.users ? m.recall / m.users : 0);
+	values[3] = Float8GetDatum(m.users ? m.ndcg / m.users : 0);
+	values[4] = Float8GetDatum(m.users ? m.map / m.users : 0);
+	values[5] = Float8GetDatum(m.users ? (double) m.hit_users / m.users : 0);
+	values[6] = Float8GetDatum((double) covered / ncatalog);
+
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"k\": %d, \"test\": ", k);
+	escape_json(&json, RelName(test));
+	appendStringInfoString(&json, ", \"train\": ");
+	if (OidIsValid(train))
+		escape_json(&json, RelName(train));
+	else
+		appendStringInfoString(&json, "null");
+	appendStringInfo(&json, ", \"users\": " INT64_FORMAT, m.users);
+	{
+		const char *keys[6] = {"precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "hit_rate", "coverage"};
+
+		for (int i = 0; i < 6; i++)
+		{
+			appendStringInfo(&json, ", \"%s\": ", keys[i]);
+			AppendJsonNumber(&json, DatumGetFloat8(values[i + 1]));
+		}
+	}
+	appendStringInfoString(&json, "}");
+	StoreMetrics(model, json.data);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

@@ -1,0 +1,81 @@
+/*
+ * id_map.c
+ *	  Hash maps from int64 ids to dense int32 indexes (lib/simplehash.h),
+ *	  used to number users and items for training, evaluation and serving.
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "portability/instr_time.h"
+#include "training.h"
+
+/* A 64-bit mix (splitmix64's finalizer) folded to 32 bits. */
+static inline uint32
+HashId(int64 id)
+{
+	uint64		z = (uint64) id;
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94d049bb133111eb);
+	z ^= z >> 31;
+	return (uint32) z;
+}
+
+#define SH_PREFIX idmap
+#define SH_ELEMENT_TYPE IdMapEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) HashId(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE extern
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+int32
+IdMapGet(idmap_hash *map, int64 id)
+{
+	IdMapEntry *entry = idmap_lookup(map, id);
+
+	return entry ? entry->index : -1;
+}
+
+int32
+IdMapAdd(idmap_hash *map, int64 id, int32 *count)
+{
+	bool		found;
+	IdMapEntry *entry = idmap_insert(map, id, &found);
+
+	if (!found)
+	{
+		if (*count == PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct ids")));
+		entry->index = (*count)++;
+	}
+	return entry->index;
+}
+
+idmap_hash *
+IdMapFromArray(MemoryContext cxt, const int64 *ids, int n)
+{
+	idmap_hash *map = idmap_create(cxt, n > 16 ? n : 16, NULL);
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		found;
+
+		idmap_insert(map, ids[i], &found)->index = i;
+	}
+	return map;
+}
+
+double
+SecondsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}

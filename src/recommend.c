@@ -1,0 +1,448 @@
+/*
+ * recommend.c
+ *	  rerank.predict(), rerank.recommend() and rerank.similar_items() over
+ *	  trained or imported models.
+ *
+ * Factor models (als, imported) score x_uᵀy_i + bias with the user's stored
+ * vector, or, for a user without one, the vector folded in from the user's
+ * history (training interactions and rerank.user_features) with the model's
+ * YᵀY, λ and α.  Item-kNN models score Σ_j r_j · sim(j, i) over the user's
+ * history items j and their stored neighbors i.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "core/als_solve.h"
+#include "core/ranking.h"
+#include "core/vec.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "model_cache.h"
+#include "rerank.h"
+#include "training.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+/* Largest k accepted by recommend() and similar_items(). */
+#define MAX_K 100000
+
+static bool
+IsKnn(const ModelInfo *model)
+{
+	return strcmp(model->algorithm, "item_knn") == 0;
+}
+
+/* The model argument: NULL means the active model. */
+static ModelInfo *
+ModelArg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return LookupModel(NULL, false);
+	return LookupModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)), false);
+}
+
+/*
+ * The user's vector in a factor model: stored, else folded in from the
+ * history with the cached model's YᵀY, λ and α.  False when the user has
+ * neither.
+ */
+static bool
+UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *x)
+{
+	int64	   *hist_ids;
+	float	   *hist_w;
+	int			n,
+				used = 0;
+	const float **found;
+	const float **vectors;
+	double	   *conf;
+	double	   *work;
+	AlsHistory	h;
+
+	if (LoadUserVector(model, user_id, x))
+		return true;
+	if (cm->gram == NULL)
+		return false;
+	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+	if (n == 0)
+		return false;
+	found = palloc(sizeof(float *) * n);
+	vectors = palloc(sizeof(float *) * n);
+	conf = palloc(sizeof(double) * n);
+	ModelItemVectors(cm, hist_ids, n, found, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		if (found[i] == NULL || hist_w[i] <= 0)
+			continue;
+		vectors[used] = found[i];
+		conf[used] = 1.0 + cm->alpha * hist_w[i];
+		used++;
+	}
+	if (used == 0)
+		return false;
+	h.n = used;
+	h.vectors = vectors;
+	h.confidence = conf;
+	work = palloc(sizeof(double) * AlsFoldInWorkspace(cm->dimensions, used));
+	return AlsFoldIn(cm->gram, cm->dimensions, cm->regularization, &h, x, work);
+}
+
+/* Scores of an item-kNN user: a map item id → index into *scores. */
+typedef struct KnnScores
+{
+	idmap_hash *index;
+	int			n;
+	int64	   *ids;
+	float	   *scores;
+} KnnScores;
+
+static KnnScores
+KnnUserScores(const ModelInfo *model, const int64 *hist_ids, const float *hist_w,
+			  int n)
+{
+	KnnScores	s;
+	int			capacity = 256;
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
+	MemoryContext caller = CurrentMemoryContext;
+	int32		count = 0;
+
+	s.index = idmap_create(caller, 256, NULL);
+	s.ids = palloc(sizeof(int64) * capacity);
+	s.scores = palloc(sizeof(float) * capacity);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(hist_ids[i]);
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+							  "WHERE model_id = $1 AND item_id = ANY ($2)",
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading neighbors failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		item = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		ArrayType  *nids = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		ArrayType  *nsims = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
+		int			m = ArrayGetNItems(ARR_NDIM(nids), ARR_DIMS(nids));
+		const int64 *nid = (const int64 *) ARR_DATA_PTR(nids);
+		const float *nsim = (const float *) ARR_DATA_PTR(nsims);
+		int32		h = IdMapGet(hist, item);
+		float		w = h >= 0 ? hist_w[h] : 0;
+
+		if (w <= 0 || m != ArrayGetNItems(ARR_NDIM(nsims), ARR_DIMS(nsims)))
+			continue;
+		for (int j = 0; j < m; j++)
+		{
+			int32		prev = count;
+			int32		idx;
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			idx = IdMapAdd(s.index, nid[j], &count);
+			if (count > prev)
+			{
+				if (count > capacity)
+				{
+					capacity *= 2;
+					s.ids = repalloc(s.ids, sizeof(int64) * capacity);
+					s.scores = repalloc(s.scores, sizeof(float) * capacity);
+				}
+				s.ids[idx] = nid[j];
+				s.scores[idx] = 0;
+			}
+			MemoryContextSwitchTo(spi);
+			s.scores[idx] += w * nsim[j];
+		}
+	}
+	SPI_finish();
+	s.n = count;
+	return s;
+}
+
+/* Per-query state of predict(): the model and the last user. */
+typedef struct PredictCache
+{
+	char		model_key[NAMEDATALEN + 1];	/* "" = active model */
+	ModelInfo  *model;
+	const CachedModel *cm;		/* factor models: the shared model cache */
+	bool		have_user;
+	int64		user_id;
+	bool		user_known;
+	float	   *x;				/* factor models */
+	KnnScores	knn;			/* item-kNN models */
+} PredictCache;
+
+PG_FUNCTION_INFO_V1(predict);
+
+/* predict(user_id, item_id, model): the score of one pair, or NULL. */
+Datum
+predict(PG_FUNCTION_ARGS)
+{
+	PredictCache *c = (PredictCache *) fcinfo->flinfo->fn_extra;
+	char		key[NAMEDATALEN + 1] = "";
+	int64		user_id,
+				item_id;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	user_id = PG_GETARG_INT64(0);
+	item_id = PG_GETARG_INT64(1);
+	if (!PG_ARGISNULL(2))
+		snprintf(key, sizeof(key), "=%s", text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	/* the model and user are looked up once per query, not per row */
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (c == NULL || strcmp(c->model_key, key) != 0)
+	{
+		if (c == NULL)
+			c = palloc0(sizeof(PredictCache));
+		strlcpy(c->model_key, key, sizeof(c->model_key));
+		c->model = ModelArg(fcinfo, 2);
+		c->cm = (!IsKnn(c->model) && c->model->dimensions > 0) ?
+			ModelByName(c->model->name) : NULL;
+		c->x = palloc(sizeof(float) * Max(c->model->dimensions, 1));
+		c->have_user = false;
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (!c->have_user || c->user_id != user_id)
+	{
+		c->have_user = true;
+		c->user_id = user_id;
+		if (IsKnn(c->model))
+		{
+			int64	   *ids;
+			float	   *w;
+			int			n = LoadUserHistory(c->model, user_id, true, &ids, &w);
+
+			c->knn = KnnUserScores(c->model, ids, w, n);
+			c->user_known = n > 0;
+		}
+		else
+			c->user_known = c->cm != NULL &&
+				UserVector(c->model, c->cm, user_id, c->x);
+	}
+	MemoryContextSwitchTo(old);
+
+	if (!c->user_known)
+		PG_RETURN_NULL();
+	if (IsKnn(c->model))
+	{
+		int32		idx = IdMapGet(c->knn.index, item_id);
+
+		/* an item no history item is near scores 0 if the model knows it */
+		if (idx >= 0)
+			PG_RETURN_FLOAT8(c->knn.scores[idx]);
+		if (LoadNeighbors(c->model, item_id).n > 0)
+			PG_RETURN_FLOAT8(0.0);
+		PG_RETURN_NULL();
+	}
+	else
+	{
+		float		bias;
+		const float *y = ModelItemVector(c->cm, item_id, &bias);
+
+		if (y == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT8(VecDot(c->x, y, c->cm->dimensions) + bias);
+	}
+}
+
+/* Emits (id, score) rows of a top-k list into the SRF's tuplestore. */
+static void
+EmitRows(FunctionCallInfo fcinfo, const int64 *ids, const float *scores, int n)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[2] = {Int64GetDatum(ids[i]), Float8GetDatum(scores[i])};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+static int
+KArg(FunctionCallInfo fcinfo, int argno)
+{
+	int			k;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("k must not be NULL")));
+	k = PG_GETARG_INT32(argno);
+	if (k <= 0 || k > MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and %d, not %d", MAX_K, k)));
+	return k;
+}
+
+/* Marks the ids of a sorted history as excluded (NaN) in a score array. */
+static void
+ExcludeIds(idmap_hash *index, const int64 *ids, int n, float *scores)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int32		idx = IdMapGet(index, ids[i]);
+
+		if (idx >= 0)
+			scores[idx] = NAN;
+	}
+}
+
+PG_FUNCTION_INFO_V1(recommend);
+
+/* recommend(user_id, k, exclude_seen, model): the top-k catalog items. */
+Datum
+recommend(PG_FUNCTION_ARGS)
+{
+	int64		user_id;
+	int			k;
+	bool		exclude_seen;
+	ModelInfo  *model;
+	int64	   *hist_ids = NULL;
+	float	   *hist_w = NULL;
+	int			nhist = 0;
+	int32	   *top;
+	float	   *top_scores;
+	int64	   *out_ids;
+	int			found = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user_id must not be NULL")));
+	user_id = PG_GETARG_INT64(0);
+	k = KArg(fcinfo, 1);
+	exclude_seen = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
+	model = ModelArg(fcinfo, 3);
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (exclude_seen || IsKnn(model))
+		nhist = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+
+	if (IsKnn(model))
+	{
+		KnnScores	s = KnnUserScores(model, hist_ids, hist_w, nhist);
+
+		if (exclude_seen)
+			ExcludeIds(s.index, hist_ids, nhist, s.scores);
+		top = palloc(sizeof(int32) * Min(k, Max(s.n, 1)));
+		top_scores = palloc(sizeof(float) * Min(k, Max(s.n, 1)));
+		found = TopKSelect(s.scores, NULL, s.n, Min(k, s.n), top, top_scores);
+		out_ids = palloc(sizeof(int64) * Max(found, 1));
+		for (int i = 0; i < found; i++)
+			out_ids[i] = s.ids[top[i]];
+	}
+	else
+	{
+		const ModelItems *items;
+		float	   *x;
+		float	   *scores;
+		int			n;
+
+		if (model->dimensions == 0)
+			PG_RETURN_NULL();
+		items = LoadModelItems(model);
+		n = items->n;
+		x = palloc(sizeof(float) * model->dimensions);
+		if (n == 0 || !UserVector(model, ModelByName(model->name), user_id, x))
+			PG_RETURN_NULL();
+		scores = palloc_extended(sizeof(float) * n, MCXT_ALLOC_HUGE);
+		memcpy(scores, items->bias, sizeof(float) * n);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, items->k, 1.0f, items->vectors,
+					items->k, x, 1, 1.0f, scores, 1);
+		if (exclude_seen)
+			ExcludeIds(items->index, hist_ids, nhist, scores);
+		top = palloc(sizeof(int32) * Min(k, n));
+		top_scores = palloc(sizeof(float) * Min(k, n));
+		found = TopKSelect(scores, NULL, n, Min(k, n), top, top_scores);
+		out_ids = palloc(sizeof(int64) * Max(found, 1));
+		for (int i = 0; i < found; i++)
+			out_ids[i] = items->ids[top[i]];
+	}
+	EmitRows(fcinfo, out_ids, top_scores, found);
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(similar_items);
+
+/* similar_items(item_id, k, model): the k nearest other items. */
+Datum
+similar_items(PG_FUNCTION_ARGS)
+{
+	int64		item_id;
+	int			k;
+	ModelInfo  *model;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("item_id must not be NULL")));
+	item_id = PG_GETARG_INT64(0);
+	k = KArg(fcinfo, 1);
+	model = ModelArg(fcinfo, 2);
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (IsKnn(model))
+	{
+		NeighborList list = LoadNeighbors(model, item_id);
+		int64	   *ids = palloc(sizeof(int64) * Max(list.n, 1));
+		float	   *sims = palloc(sizeof(float) * Max(list.n, 1));
+		int			n = 0;
+
+		for (int i = 0; i < list.n && n < k; i++)
+			if (list.ids[i] != item_id)
+			{
+				ids[n] = list.ids[i];
+				sims[n] = list.similarities[i];
+				n++;
+			}
+		EmitRows(fcinfo, ids, sims, n);
+	}
+	else if (model->dimensions > 0)
+	{
+		const ModelItems *items = LoadModelItems(model);
+		int32		row = IdMapGet(items->index, item_id);
+		int			n = items->n;
+		float	   *sims;
+		int32	   *top;
+		float	   *top_sims;
+		int64	   *ids;
+		int			found;
+		const float *q;
+
+		if (row < 0)
+			PG_RETURN_NULL();
+		q = items->vectors + (size_t) row * items->k;
+		sims = palloc_extended(sizeof(float) * n, MCXT_ALLOC_HUGE);
+		for (int i = 0; i < n; i++)
+		{
+			if ((i & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			sims[i] = (float) VecCosine(q, items->vectors + (size_t) i * items->k, items->k);
+		}
+		sims[row] = NAN;
+		top = palloc(sizeof(int32) * Min(k, n));
+		top_sims = palloc(sizeof(float) * Min(k, n));
+		found = TopKSelect(sims, NULL, n, Min(k, n), top, top_sims);
+		ids = palloc(sizeof(int64) * Max(found, 1));
+		for (int i = 0; i < found; i++)
+			ids[i] = items->ids[top[i]];
+		EmitRows(fcinfo, ids, top_sims, found);
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,68 @@
+/*
+ * serve.h
+ *	  Shared by the serving functions rerank(), rerank_ids() and explain():
+ *	  the blend settings, the per-call look-ups of a user's vector and
+ *	  features, and item categories.
+ */
+#ifndef RERANK_SERVE_H
+#define RERANK_SERVE_H
+
+#include "postgres.h"
+
+#include "core/rank.h"
+#include "model_cache.h"
+#include "utils/jsonb.h"
+
+/* Most candidates one call accepts (memory stays bounded). */
+#define RERANK_MAX_CANDIDATES 1000000
+
+/* Settings (GUCs), registered by ServeInit(). */
+extern double rerank_model_weight;
+extern double rerank_recent_weight;
+extern double rerank_position_weight;
+extern double rerank_category_weight;
+extern double rerank_recent_decay;
+extern int	rerank_recent_items;
+extern int	rerank_diversity_depth;
+
+extern void ServeInit(void);
+
+/* What one call knows about the user (copied out of SPI). */
+typedef struct UserState
+{
+	float	   *vector;			/* x_u in the model, or NULL */
+	int			nrecent;		/* recent history, most recent first */
+	int64	   *recent_items;
+	float	   *recent_weights;
+	int			npurchased;
+	int64	   *purchased_items;
+	Jsonb	   *category_weights;	/* NULL when empty or absent */
+} UserState;
+
+/*
+ * Reads the user's vector in the model (when model is not NULL and has
+ * dimensions) and features, in one query with a kept plan.  A user without
+ * a row has no vector and empty features.
+ */
+extern void LoadUserState(const CachedModel *model, int64 user_id,
+						  UserState *state);
+
+/*
+ * The categories of n items as dense numbers (categories[i], -1: unknown),
+ * with the affinity of the user to each (NULL when the user has no
+ * category weights).  Returns the number of distinct categories.
+ */
+extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
+						   int32 *categories, double **affinity);
+
+/* The interrupt check handed to the ranking core. */
+extern void ServeCheckInterrupts(void);
+
+/* The blend weights of a call: arguments, or the settings where NULL. */
+extern void ServeWeights(FunctionCallInfo fcinfo, int first_arg,
+						 RankWeights *weights);
+
+/* Raises an error when a weight or setting argument is unusable. */
+extern void CheckFiniteArgument(double value, const char *name);
+
+#endif							/* RERANK_SERVE_H */

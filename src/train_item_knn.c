@@ -1,0 +1,181 @@
+/*
+ * train_item_knn.c
+ *	  CALL rerank.train_item_knn(...): item-based collaborative filtering.
+ *
+ * For every item, the similarities to all items sharing a user are summed
+ * through both CSR orientations (cost Σ over users of |history|²), and the
+ * top K kept, the item itself included (as the implicit library's
+ * ItemItemRecommender does; serving leaves it out).  A user is scored by
+ * Σ over history items j of r_j · sim(j, i) for i among j's neighbors.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "core/ranking.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "training.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#define MAX_NEIGHBORS 10000
+
+PG_FUNCTION_INFO_V1(train_item_knn);
+
+/*
+ * train_item_knn(model_name, source, neighbors, similarity, activate,
+ * replace, weight_column, description)
+ */
+Datum
+train_item_knn(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Oid			source;
+	int			K;
+	char	   *similarity_name;
+	ItemSimilarity similarity;
+	bool		activate,
+				replace;
+	char	   *weight_column;
+	char	   *description;
+	Interactions data;
+	instr_time	start,
+				phase;
+	double		read_seconds,
+				train_seconds;
+	double	   *norms,
+			   *acc;
+	int32	   *touched,
+			   *ids;
+	float	   *scratch,
+			   *sims;
+	int64	   *offsets,
+			   *neighbor_ids;
+	float	   *neighbor_sims;
+	int64		total = 0;
+	StringInfoData params,
+				metrics;
+	int32		model_id;
+	MemoryContext cxt,
+				old;
+
+	for (int i = 0; i <= 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("train_item_knn: argument %d must not be NULL", i + 1)));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = PG_GETARG_OID(1);
+	K = PG_GETARG_INT32(2);
+	similarity_name = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	activate = PG_GETARG_BOOL(4);
+	replace = PG_GETARG_BOOL(5);
+	weight_column = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	description = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+
+	if (strlen(name) < 1 || strlen(name) > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must have 1 to 63 characters")));
+	if (K <= 0 || K > MAX_NEIGHBORS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("neighbors must be between 1 and %d, not %d", MAX_NEIGHBORS, K)));
+	if (strcmp(similarity_name, "cosine") == 0)
+		similarity = ITEM_SIMILARITY_COSINE;
+	else if (strcmp(similarity_name, "jaccard") == 0)
+		similarity = ITEM_SIMILARITY_JACCARD;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown similarity \"%s\"", similarity_name),
+				 errhint("Use cosine or jaccard.")));
+	CheckModelName(name, replace, 0);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "rerank train_item_knn",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	INSTR_TIME_SET_CURRENT(start);
+	ReadInteractions(source, weight_column, &data);
+	read_seconds = SecondsSince(start);
+	ereport(NOTICE,
+			(errmsg("train_item_knn \"%s\": read " INT64_FORMAT " rows: %d users, %d items, " INT64_FORMAT " interactions in %.3f s",
+					name, data.rows, data.users, data.items, data.by_user.nnz,
+					read_seconds)));
+
+	INSTR_TIME_SET_CURRENT(phase);
+	norms = palloc_extended(sizeof(double) * data.items, MCXT_ALLOC_HUGE);
+	acc = palloc_extended(sizeof(double) * data.items, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	touched = palloc_extended(sizeof(int32) * data.items, MCXT_ALLOC_HUGE);
+	scratch = palloc_extended(sizeof(float) * data.items, MCXT_ALLOC_HUGE);
+	ids = palloc(sizeof(int32) * Min(K, data.items));
+	sims = palloc(sizeof(float) * Min(K, data.items));
+	offsets = palloc_extended(sizeof(int64) * ((Size) data.items + 1), MCXT_ALLOC_HUGE);
+	neighbor_ids = palloc_extended(sizeof(int64) * (Size) data.items * Min(K, data.items),
+								   MCXT_ALLOC_HUGE);
+	neighbor_sims = palloc_extended(sizeof(float) * (Size) data.items * Min(K, data.items),
+									MCXT_ALLOC_HUGE);
+	for (int i = 0; i < data.items; i++)
+	{
+		double		s = 0.0;
+
+		for (int64 e = data.by_item.indptr[i]; e < data.by_item.indptr[i + 1]; e++)
+			s += (double) data.by_item.weights[e] * data.by_item.weights[e];
+		norms[i] = sqrt(s);
+	}
+	for (int i = 0; i < data.items; i++)
+	{
+		int			found;
+
+		CHECK_FOR_INTERRUPTS();
+		found = ItemNeighbors(&data.by_item, &data.by_user, norms, similarity, i,
+							  Min(K, data.items), acc, touched, scratch, ids, sims);
+		offsets[i] = total;
+		for (int f = 0; f < found; f++)
+		{
+			neighbor_ids[total] = data.item_ids[ids[f]];
+			neighbor_sims[total] = sims[f];
+			total++;
+		}
+	}
+	offsets[data.items] = total;
+	train_seconds = SecondsSince(phase);
+
+	initStringInfo(&params);
+	appendStringInfo(&params, "{\"neighbors\": %d, \"similarity\": \"%s\", \"source\": ",
+					 K, similarity == ITEM_SIMILARITY_COSINE ? "cosine" : "jaccard");
+	escape_json(&params, data.source_name);
+	appendStringInfoString(&params, ", \"weight_column\": ");
+	if (data.weight_name)
+		escape_json(&params, data.weight_name);
+	else
+		appendStringInfoString(&params, "null");
+	appendStringInfoString(&params, "}");
+	model_id = PrepareModelRow(name, "item_knn", 0, replace, params.data, description);
+	WriteNeighbors(model_id, data.item_ids, data.items, offsets, neighbor_ids,
+				   neighbor_sims);
+	WriteInteractions(model_id, &data);
+
+	initStringInfo(&metrics);
+	appendStringInfo(&metrics, "{\"training\": {\"users\": %d, \"items\": %d, "
+					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT
+					 ", \"neighbor_pairs\": " INT64_FORMAT ", \"read_seconds\": ",
+					 data.users, data.items, data.by_user.nnz, data.rows, total);
+	AppendJsonNumber(&metrics, read_seconds);
+	appendStringInfoString(&metrics, ", \"train_seconds\": ");
+	AppendJsonNumber(&metrics, train_seconds);
+	appendStringInfoString(&metrics, "}}");
+	FinishModelRow(model_id, NULL, 0, metrics.data, SecondsSince(start));
+	ereport(NOTICE,
+			(errmsg("train_item_knn \"%s\": " INT64_FORMAT " neighbor pairs in %.3f s (read %.3f s, neighbors %.3f s)",
+					name, total, SecondsSince(start), read_seconds, train_seconds)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	if (activate)
+		ActivateModelByName(name);
+	PG_RETURN_VOID();
+}

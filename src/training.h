@@ -1,0 +1,187 @@
+/*
+ * training.h
+ *	  Declarations shared by the training, evaluation and recommendation glue
+ *	  (train_als.c, train_item_knn.c, evaluate.c, recommend.c,
+ *	  als_fold_in.c): id maps, reading interaction sources, and access to
+ *	  trained models.
+ */
+#ifndef RERANK_TRAINING_H
+#define RERANK_TRAINING_H
+
+#include "postgres.h"
+
+#include "core/als_train.h"
+#include "lib/stringinfo.h"
+#include "portability/instr_time.h"
+
+/* ---- id_map.c: int64 id → dense int32 index (simplehash) ---- */
+
+typedef struct IdMapEntry
+{
+	int64		id;
+	int32		index;
+	char		status;
+} IdMapEntry;
+
+#define SH_PREFIX idmap
+#define SH_ELEMENT_TYPE IdMapEntry
+#define SH_KEY_TYPE int64
+#define SH_SCOPE extern
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+/* Index of an id, or -1. */
+extern int32 IdMapGet(idmap_hash *map, int64 id);
+
+/* Index of an id, adding it with the next index when new. */
+extern int32 IdMapAdd(idmap_hash *map, int64 id, int32 *count);
+
+/* A map of ids[0..n) to their positions. */
+extern idmap_hash *IdMapFromArray(MemoryContext cxt, const int64 *ids, int n);
+
+/* ---- train_source.c: reading interaction sources ---- */
+
+/* Called for each row of a source: ids and weight (1 without a weight column). */
+typedef void (*SourceRowFn) (void *arg, int64 user_id, int64 item_id, double weight);
+
+/*
+ * Reads the user_id, item_id and weight columns of a table or view,
+ * validating types and values (NULL ids or weights, NaN, infinite or
+ * negative weights are errors naming the row).  weight_column NULL means
+ * the column "weight" when the source has one, else weight 1; "what" names
+ * the argument in messages ("source", "test").  Returns the row count.
+ */
+extern int64 ReadSourceRows(Oid source, const char *weight_column,
+							const char *what, SourceRowFn fn, void *arg);
+
+/* The interactions of a training source, ids mapped to dense indexes. */
+typedef struct Interactions
+{
+	int			users;
+	int			items;
+	int64		rows;			/* rows read */
+	int64	   *user_ids;		/* users, ascending: index → id */
+	int64	   *item_ids;		/* items, ascending */
+	AlsCsr		by_user;		/* users × items, rows sorted, no duplicates */
+	AlsCsr		by_item;		/* its transpose */
+	char	   *source_name;	/* qualified name, for params */
+	char	   *weight_name;	/* weight column used, or NULL */
+} Interactions;
+
+/*
+ * Reads a source into both CSR orientations (duplicates summed, zero
+ * weights dropped), ids numbered in ascending order so that training does
+ * not depend on the row order.  Errors when no row has a positive weight.
+ */
+extern void ReadInteractions(Oid source, const char *weight_column,
+							 Interactions *out);
+
+/* Seconds since an instr_time start, for progress and metrics. */
+extern double SecondsSince(instr_time start);
+
+/* ---- model_access.c: the registry and trained models ---- */
+
+/* One model row, as the serving and evaluation functions need it. */
+typedef struct ModelInfo
+{
+	int32		model_id;
+	char		name[NAMEDATALEN];
+	char		algorithm[NAMEDATALEN];
+	int			dimensions;
+	double		regularization;
+	double		alpha;
+	int64		factors_version;
+	bool		is_active;
+	float	   *gram;			/* NULL until computed */
+} ModelInfo;
+
+/*
+ * Looks a model up by name, or the active model for NULL; unknown name:
+ * error 42704, no active model: error 55000 (or NULL when missing_ok).
+ * Palloc'd in the current context.
+ */
+extern ModelInfo *LookupModel(const char *name, bool missing_ok);
+
+/* A model by id (error 42704 when it was dropped). */
+extern ModelInfo *LookupModelById(int32 model_id);
+
+/* All item vectors of a model, cached per backend per model version. */
+typedef struct ModelItems
+{
+	int			n;
+	int			k;
+	int64	   *ids;			/* ascending */
+	float	   *vectors;		/* n × k */
+	float	   *bias;			/* n */
+	idmap_hash *index;			/* id → row */
+} ModelItems;
+
+extern const ModelItems *LoadModelItems(const ModelInfo *model);
+
+/* The model's YᵀY, computing it from the item factors when not stored. */
+extern const float *ModelGram(ModelInfo *model);
+
+/* A user's vector (dimensions floats); false when the model has none. */
+extern bool LoadUserVector(const ModelInfo *model, int64 user_id, float *out);
+
+/*
+ * A user's history: the interactions the model was trained on (merged with
+ * the recent history of rerank.user_features when with_recent), as parallel
+ * arrays of item ids and summed weights.  Returns the count.
+ */
+extern int	LoadUserHistory(const ModelInfo *model, int64 user_id,
+							bool with_recent, int64 **item_ids,
+							float **weights);
+
+/* Neighbor lists of item-kNN models, by item. */
+typedef struct NeighborList
+{
+	int			n;
+	int64	   *ids;
+	float	   *similarities;
+} NeighborList;
+
+/* The neighbors of one item (n = 0 when it has none). */
+extern NeighborList LoadNeighbors(const ModelInfo *model, int64 item_id);
+
+/* The JSON number of a double (finite), for params and metrics. */
+extern void AppendJsonNumber(StringInfo buf, double value);
+
+#endif							/* RERANK_TRAINING_H */
+
+/* ---- model_write.c: registering trained models ---- */
+
+/*
+ * Checks before training that a model name may be used: an existing model
+ * without replace is an error (42710), as is replacing the active model by
+ * one of other dimensions (55006).
+ */
+extern void CheckModelName(const char *name, bool replace, int dimensions);
+
+/*
+ * Creates the model row, or with replace empties the existing one (keeping
+ * its id, activation state and history when the dimensions agree; else
+ * deleting and re-creating it).  Returns the model_id.
+ */
+extern int32 PrepareModelRow(const char *name, const char *algorithm,
+							 int dimensions, bool replace,
+							 const char *params_json, const char *description);
+
+/* Writes n vectors of k floats for the given ids (item or user table). */
+extern void WriteFactors(int32 model_id, bool items, const int64 *ids,
+						 const float *vectors, int n, int k);
+
+/* Writes the training interactions, one row per user. */
+extern void WriteInteractions(int32 model_id, const Interactions *data);
+
+/* Writes neighbor lists: item i has neighbors [offsets[i], offsets[i+1]). */
+extern void WriteNeighbors(int32 model_id, const int64 *item_ids, int n,
+						   const int64 *offsets, const int64 *neighbor_ids,
+						   const float *similarities);
+
+/* Sets gram (may be NULL), metrics, trained_at and training_seconds. */
+extern void FinishModelRow(int32 model_id, const float *gram, int k,
+						   const char *metrics_json, double seconds);
+
+/* Activates a model through rerank.activate_model(). */
+extern void ActivateModelByName(const char *name);

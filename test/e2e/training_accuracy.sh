@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Training on MovieLens 100K (split random42): the shipped ALS defaults reach
+# NDCG@10 >= 0.45, ALS with the reference hyper-parameters (factors 64,
+# regularization 0.05, alpha 1, i.e. c = 2, 15 iterations, seed 42) lands
+# within 0.005 of the implicit library's 0.353, and cosine item-kNN (K = 50)
+# within 0.005 of its 0.347.  An accuracy check, never a timing one.
+# Runs against the cluster of test/run_tests.sh; skips without ../shared/data.
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+
+split=$RR_DATA/movielens-100k/splits
+if [ ! -r "$split/random42_train.tsv" ] || [ ! -r "$split/random42_test.tsv" ]; then
+	echo "training accuracy: SKIPPED ($split not found)"
+	exit 0
+fi
+db=rerank_training_e2e
+trap 'dropdb --if-exists "$db" 2>/dev/null' EXIT
+dropdb --if-exists "$db" 2>/dev/null
+createdb "$db"
+rr_psql -d "$db" <<'SQL'
+CREATE EXTENSION rerank;
+CREATE TABLE raw (user_id bigint, item_id bigint, rating int, ts bigint);
+CREATE TABLE ml_train (user_id bigint, item_id bigint);
+CREATE TABLE ml_test (user_id bigint, item_id bigint);
+SQL
+rr_psql -d "$db" -c "\\copy raw FROM '$split/random42_train.tsv'" \
+	-c "INSERT INTO ml_train SELECT user_id, item_id FROM raw" -c "TRUNCATE raw"
+rr_psql -d "$db" -c "\\copy raw FROM '$split/random42_test.tsv'" \
+	-c "INSERT INTO ml_test SELECT user_id, item_id FROM raw"
+result=$(rr_psql -d "$db" -At <<'SQL'
+SET client_min_messages = warning;
+CALL rerank.train_als('defaults', 'ml_train');
+CALL rerank.train_als('reference', 'ml_train', factors => 64, regularization => 0.05,
+                      alpha => 1, iterations => 15);
+CALL rerank.train_item_knn('knn', 'ml_train', neighbors => 50);
+SELECT string_agg(format('%s=%s', m, round(ndcg_at_k::numeric, 4)), ' ' ORDER BY m)
+  FROM unnest(ARRAY['defaults', 'reference', 'knn']) m,
+       LATERAL rerank.evaluate(m, 'ml_test', 10, 'ml_train');
+SELECT bool_and(ok) FROM (
+    SELECT ndcg_at_k >= 0.45 AS ok FROM rerank.evaluate('defaults', 'ml_test', 10, 'ml_train')
+    UNION ALL
+    SELECT abs(ndcg_at_k - 0.353) <= 0.005 FROM rerank.evaluate('reference', 'ml_test', 10, 'ml_train')
+    UNION ALL
+    SELECT abs(ndcg_at_k - 0.347) <= 0.005 FROM rerank.evaluate('knn', 'ml_test', 10, 'ml_train')) t;
+SQL
+)
+echo "training accuracy (NDCG@10): $(echo "$result" | head -1)"
+[ "$(echo "$result" | tail -1)" = t ] || { echo "training accuracy: FAILED" >&2; exit 1; }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Training reports progress as NOTICE lines, and a cancel from another
+# session (pg_cancel_backend) stops it within a fraction of a second,
+# leaving the registry as it was.  Runs against the cluster of
+# test/run_tests.sh.
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+
+db=rerank_training_cancel
+trap 'dropdb --if-exists "$db" 2>/dev/null' EXIT
+dropdb --if-exists "$db" 2>/dev/null
+createdb "$db"
+rr_psql -d "$db" <<'SQL'
+CREATE EXTENSION rerank;
+CREATE TABLE ev AS
+SELECT u::bigint AS user_id, ((u * 7 + j * 13) % 2000)::bigint AS item_id
+  FROM generate_series(1, 2000) u, generate_series(1, 20) j;
+SQL
+
+# progress: one NOTICE per iteration with the loss and the seconds
+notices=$(rr_psql -d "$db" -c "CALL rerank.train_als('small', 'ev', factors => 8, iterations => 3)" 2>&1)
+echo "$notices" | grep -q 'read 40000 rows: 2000 users, 2000 items' ||
+	{ echo "$notices" >&2; echo "training cancel: no read NOTICE" >&2; exit 1; }
+for i in 1 2 3; do
+	echo "$notices" | grep -Eq "iteration $i of 3, loss [0-9.]+, [0-9.]+ s" ||
+		{ echo "$notices" >&2; echo "training cancel: no NOTICE for iteration $i" >&2; exit 1; }
+done
+
+# a long training, cancelled from another session once it is iterating
+before=$(rr_psql -d "$db" -At -c "SELECT count(*) || ':' || coalesce(sum(factors_version), 0) FROM rerank.models")
+psql -X -d "$db" -c "CALL rerank.train_als('long', 'ev', factors => 256, iterations => 10000)" \
+	>/tmp/rerank-cancel.$$ 2>&1 &
+job=$!
+pid=
+for _ in $(seq 1 100); do
+	pid=$(rr_psql -d "$db" -At -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL rerank.train_als(''long''%' AND state = 'active'")
+	[ -n "$pid" ] && break
+	sleep 0.1
+done
+[ -n "$pid" ] || { echo "training cancel: the training did not start" >&2; exit 1; }
+sleep 1
+start=$(date +%s%N)
+rr_psql -d "$db" -At -c "SELECT pg_cancel_backend($pid)" >/dev/null
+wait "$job" || true
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -q 'canceling statement due to user request' /tmp/rerank-cancel.$$ ||
+	{ cat /tmp/rerank-cancel.$$ >&2; rm -f /tmp/rerank-cancel.$$; echo "training cancel: not cancelled" >&2; exit 1; }
+rm -f /tmp/rerank-cancel.$$
+after=$(rr_psql -d "$db" -At -c "SELECT count(*) || ':' || coalesce(sum(factors_version), 0) FROM rerank.models")
+[ "$before" = "$after" ] || { echo "training cancel: registry changed ($before -> $after)" >&2; exit 1; }
+[ "$ms" -lt 1000 ] || { echo "training cancel: took $ms ms to stop" >&2; exit 1; }
+echo "training cancel: progress NOTICEs ok; cancelled mid-training in $ms ms, registry unchanged"
