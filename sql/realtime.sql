@@ -292,10 +292,17 @@ SELECT count(*) AS capped_rebuild_differences FROM (
     (SELECT * FROM row_form EXCEPT SELECT * FROM pg_temp.stream_state)) d;
 RESET rerank.history_size;
 
--- forget_user removes the features and the vectors in every model
+-- forget_user removes the features, the vectors in every model and the
+-- interactions models were trained on
+INSERT INTO rerank.model_interactions (model_id, user_id, item_ids, weights)
+VALUES (rerank.model_id('rt'), 8, '{1,2}', '{1,1}');
 SELECT rerank.forget_user(8) AS forgotten, rerank.forget_user(8) AS again;
 SELECT (SELECT count(*) FROM rerank.user_features WHERE user_id = 8) +
-       (SELECT count(*) FROM rerank.user_factors WHERE user_id = 8) AS rows_left;
+       (SELECT count(*) FROM rerank.user_factors WHERE user_id = 8) +
+       (SELECT count(*) FROM rerank.model_interactions WHERE user_id = 8) AS rows_left;
+INSERT INTO rerank.model_interactions (model_id, user_id, item_ids, weights)
+VALUES (rerank.model_id('rt'), 9999, '{1}', '{1}');
+SELECT rerank.forget_user(9999) AS interactions_only;
 SELECT rerank.forget_user(NULL);
 
 -- other column types: int user ids, an enum event type, timestamp, interval

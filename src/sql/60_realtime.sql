@@ -167,11 +167,16 @@ BEGIN
     DELETE FROM rerank.user_factors u
      WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND u.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    -- what models were trained on (recommend() and item-kNN read it)
+    DELETE FROM rerank.model_interactions i
+     WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND i.user_id = forget_user.user_id;
     RETURN had_features OR FOUND;
 END
 $$;
 COMMENT ON FUNCTION rerank.forget_user(bigint) IS
-    'deletes everything the extension keeps about a user (features, and vectors in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
+    'deletes everything the extension keeps about a user (features, vectors and training interactions in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
 REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 
 -- Backends cache the event weights; any change reaches them at commit
