@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 schema=${1:?schema}
 kind=${2:?synthetic, movielens or taobao}
 shift 2
-psql_() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql_ <<SQL
 DROP SCHEMA IF EXISTS $schema CASCADE;
