@@ -11,10 +11,10 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
+#include "backend_cache.h"
 #include "catalog/pg_type.h"
 #include "category_cache.h"
-#include "commands/trigger.h"
+#include "core/id_hash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -23,7 +23,6 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 typedef struct CategorySlot
 {
@@ -32,25 +31,11 @@ typedef struct CategorySlot
 	char		status;
 } CategorySlot;
 
-/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
-static inline uint32
-HashCategoryItem(int64 item_id)
-{
-	uint64		x = (uint64) item_id;
-
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return (uint32) x;
-}
-
 #define SH_PREFIX catmap
 #define SH_ELEMENT_TYPE CategorySlot
 #define SH_KEY_TYPE int64
 #define SH_KEY item_id
-#define SH_HASH_KEY(tb, key) HashCategoryItem(key)
+#define SH_HASH_KEY(tb, key) ((uint32) IdHash(key))
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE
@@ -101,13 +86,10 @@ CategoryCacheBudgetAssign(int newval, void *extra)
 void
 CategoryCacheInit(void)
 {
-	DefineCustomIntVariable("rerank.category_cache_mb",
-							"Memory per backend for cached item categories, in megabytes.",
-							"Categories that do not fit are looked up by a query per call.",
-							&category_cache_mb,
-							64, 0, MAX_KILOBYTES / 1024,
-							PGC_USERSET, GUC_UNIT_MB,
-							NULL, CategoryCacheBudgetAssign, NULL);
+	DefineCacheBudget("rerank.category_cache_mb",
+					  "Memory per backend for cached item categories, in megabytes.",
+					  "Categories that do not fit are looked up by a query per call.",
+					  &category_cache_mb, 64, CategoryCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(CategoryCacheRelcacheCallback, (Datum) 0);
 }
 
@@ -129,7 +111,7 @@ CountCategorized(void)
 static void
 CategoryCacheLoad(void)
 {
-	Size		budget = (Size) category_cache_mb * 1024 * 1024;
+	Size		budget = CacheBudgetBytes(category_cache_mb);
 	MemoryContext context;
 	MemoryContext old;
 	catmap_hash *map;
@@ -142,13 +124,12 @@ CategoryCacheLoad(void)
 	Portal		portal;
 	Size		bytes;
 
-	items_relid = get_relname_relid("items", get_namespace_oid("rerank", false));
+	items_relid = RerankTableOid("items");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	count = CountCategorized();
-	/* two hash slots per item, as the model cache reckons */
-	bytes = mul_size((Size) count, 2 * sizeof(CategorySlot));
+	bytes = ID_TABLE_BYTES(count, sizeof(CategorySlot));
 	if (bytes > budget)
 	{
 		SPI_finish();
@@ -163,7 +144,7 @@ CategoryCacheLoad(void)
 
 	context = AllocSetContextCreate(CurTransactionContext, "rerank category cache",
 									ALLOCSET_DEFAULT_SIZES);
-	map = catmap_create(context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
+	map = catmap_create(context, ID_TABLE_INITIAL_SIZE(count), NULL);
 	old = MemoryContextSwitchTo(context);
 	names = palloc(sizeof(char *) * capacity);
 	lengths = palloc(sizeof(int) * capacity);
@@ -246,8 +227,8 @@ CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
 
 		/* candidates hit random slots: ask for later ones ahead of time */
 		if (i + CATEGORY_PREFETCH_AHEAD < n)
-			PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
-												cache_map->sizemask]);
+			PREFETCH(&cache_map->data[IdHash(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
+									  cache_map->sizemask]);
 		slot = catmap_lookup(cache_map, item_ids[i]);
 
 		categories[i] = slot != NULL ? slot->category : -1;
@@ -262,7 +243,7 @@ CategoryCachePrefetch(const int64 *item_ids, int n)
 	if (!cache_valid || !cache_fits)
 		return;
 	for (int i = 0; i < n; i++)
-		PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i]) & cache_map->sizemask]);
+		PREFETCH(&cache_map->data[IdHash(item_ids[i]) & cache_map->sizemask]);
 }
 
 int
@@ -320,14 +301,6 @@ PG_FUNCTION_INFO_V1(category_cache_invalidate);
 Datum
 category_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("category_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	InvalidateCacheOnStatement(fcinfo, "category_cache_invalidate");
 	return PointerGetDatum(NULL);
 }

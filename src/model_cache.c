@@ -21,9 +21,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
+#include "backend_cache.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
+#include "core/id_hash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -51,18 +51,11 @@ typedef struct ItemSlot
 	char		status;
 } ItemSlot;
 
-/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
+/* The hash of an item id in the item map (core/id_hash.h). */
 static inline uint32
 HashItemId(int64 item_id)
 {
-	uint64		x = (uint64) item_id;
-
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return (uint32) x;
+	return (uint32) IdHash(item_id);
 }
 
 #define SH_PREFIX itemmap
@@ -134,13 +127,10 @@ ModelCacheBudgetAssign(int newval, void *extra)
 void
 ModelCacheInit(void)
 {
-	DefineCustomIntVariable("rerank.model_cache_mb",
-							"Memory per backend for cached item vectors, in megabytes.",
-							"A model whose vectors do not fit is served by index look-ups.",
-							&model_cache_mb,
-							256, 0, MAX_KILOBYTES / 1024,
-							PGC_USERSET, GUC_UNIT_MB,
-							NULL, ModelCacheBudgetAssign, NULL);
+	DefineCacheBudget("rerank.model_cache_mb",
+					  "Memory per backend for cached item vectors, in megabytes.",
+					  "A model whose vectors do not fit is served by index look-ups.",
+					  &model_cache_mb, 256, ModelCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
 }
 
@@ -339,7 +329,7 @@ LoadVectors(ModelEntry *entry)
 	entry->biases = MemoryContextAllocExtended(entry->context,
 											   mul_size(Max(count, 1), sizeof(float)),
 											   MCXT_ALLOC_HUGE);
-	entry->items = itemmap_create(entry->context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
+	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
 
 	plan = SPI_prepare("SELECT item_id, factors, bias FROM rerank.item_factors "
 					   "WHERE model_id = $1", 1, argtypes);
@@ -391,7 +381,7 @@ LoadModel(const ModelHeader *header)
 	ModelEntry *entry;
 	bool		isnull;
 	Size		per_item;
-	Size		budget = (Size) model_cache_mb * 1024 * 1024;
+	Size		budget = CacheBudgetBytes(model_cache_mb);
 
 	if (CacheContext == NULL)
 		CacheContext = AllocSetContextCreate(TopMemoryContext, "rerank model cache",
@@ -413,9 +403,10 @@ LoadModel(const ModelHeader *header)
 									  "WHERE model_id = $1",
 									  header->model_id, &isnull));
 
-	/* vectors, biases and about two hash slots per item */
-	per_item = sizeof(float) * (header->dimensions + 1) + 2 * sizeof(ItemSlot);
-	entry->wanted_bytes = mul_size(per_item, (Size) entry->pub.item_count);
+	/* vectors and biases, plus the item map */
+	per_item = sizeof(float) * (header->dimensions + 1);
+	entry->wanted_bytes = add_size(mul_size(per_item, (Size) entry->pub.item_count),
+								   ID_TABLE_BYTES(entry->pub.item_count, sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
 	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
@@ -471,8 +462,8 @@ EntryForHeader(const ModelHeader *header)
 		entry->pub.factors_version == header->factors_version &&
 		entry->pub.dimensions == header->dimensions &&
 		(entry->pub.vectors_cached ?
-		 entry->bytes <= (Size) model_cache_mb * 1024 * 1024 :
-		 entry->wanted_bytes > (Size) model_cache_mb * 1024 * 1024))
+		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
+		 entry->wanted_bytes > CacheBudgetBytes(model_cache_mb)))
 	{
 		/* parameters and name may change without new vectors */
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
@@ -494,8 +485,7 @@ EntryForHeader(const ModelHeader *header)
 static void
 NoteModelsRelid(void)
 {
-	Oid			nsp = get_namespace_oid("rerank", false);
-	Oid			relid = get_relname_relid("models", nsp);
+	Oid			relid = RerankTableOid("models");
 
 	if (relid != models_relid)
 	{
@@ -678,15 +668,7 @@ PG_FUNCTION_INFO_V1(model_cache_invalidate);
 Datum
 model_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("model_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	InvalidateCacheOnStatement(fcinfo, "model_cache_invalidate");
 	return PointerGetDatum(NULL);
 }
 
