@@ -12,6 +12,7 @@
 
 #include "core/als_train.h"
 #include "lib/stringinfo.h"
+#include "model_cache.h"
 #include "portability/instr_time.h"
 
 /* ---- id_map.c: int64 id → dense int32 index (simplehash) ---- */
@@ -76,60 +77,23 @@ typedef struct Interactions
 extern void ReadInteractions(Oid source, const char *weight_column,
 							 Interactions *out);
 
+/* The qualified, quoted name of a relation (error 42P01 when it is gone). */
+extern char *QualifiedRelationName(Oid relid);
+
 /* Seconds since an instr_time start, for progress and metrics. */
 extern double SecondsSince(instr_time start);
 
-/* ---- model_access.c: the registry and trained models ---- */
-
-/* One model row, as the serving and evaluation functions need it. */
-typedef struct ModelInfo
-{
-	int32		model_id;
-	char		name[NAMEDATALEN];
-	char		algorithm[NAMEDATALEN];
-	int			dimensions;
-	double		regularization;
-	double		alpha;
-	int64		factors_version;
-	bool		is_active;
-	float	   *gram;			/* NULL until computed */
-} ModelInfo;
-
-/*
- * Looks a model up by name, or the active model for NULL; unknown name:
- * error 42704, no active model: error 55000 (or NULL when missing_ok).
- * Palloc'd in the current context.
- */
-extern ModelInfo *LookupModel(const char *name, bool missing_ok);
-
-/* A model by id (error 42704 when it was dropped). */
-extern ModelInfo *LookupModelById(int32 model_id);
-
-/* All item vectors of a model, cached per backend per model version. */
-typedef struct ModelItems
-{
-	int			n;
-	int			k;
-	int64	   *ids;			/* ascending */
-	float	   *vectors;		/* n × k */
-	float	   *bias;			/* n */
-	idmap_hash *index;			/* id → row */
-} ModelItems;
-
-extern const ModelItems *LoadModelItems(const ModelInfo *model);
-
-/* The model's YᵀY, computing it from the item factors when not stored. */
-extern const float *ModelGram(ModelInfo *model);
+/* ---- model_access.c: what trained models keep beside item vectors ---- */
 
 /* A user's vector (dimensions floats); false when the model has none. */
-extern bool LoadUserVector(const ModelInfo *model, int64 user_id, float *out);
+extern bool LoadUserVector(const CachedModel *model, int64 user_id, float *out);
 
 /*
  * A user's history: the interactions the model was trained on (merged with
  * the recent history of rerank.user_features when with_recent), as parallel
  * arrays of item ids and summed weights.  Returns the count.
  */
-extern int	LoadUserHistory(const ModelInfo *model, int64 user_id,
+extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 							bool with_recent, int64 **item_ids,
 							float **weights);
 
@@ -142,12 +106,10 @@ typedef struct NeighborList
 } NeighborList;
 
 /* The neighbors of one item (n = 0 when it has none). */
-extern NeighborList LoadNeighbors(const ModelInfo *model, int64 item_id);
+extern NeighborList LoadNeighbors(const CachedModel *model, int64 item_id);
 
 /* The JSON number of a double (finite), for params and metrics. */
 extern void AppendJsonNumber(StringInfo buf, double value);
-
-#endif							/* RERANK_TRAINING_H */
 
 /* ---- model_write.c: registering trained models ---- */
 
@@ -185,3 +147,5 @@ extern void FinishModelRow(int32 model_id, const float *gram, int k,
 
 /* Activates a model through rerank.activate_model(). */
 extern void ActivateModelByName(const char *name);
+
+#endif							/* RERANK_TRAINING_H */
