@@ -184,67 +184,36 @@ GroupPairs(const PairReader *r, int users, bool count_unknown)
 	return l;
 }
 
-/* Called for each row of a test user: its index, the row. */
-typedef void (*TestUserRowFn) (int32 user, HeapTuple tuple, TupleDesc desc,
-							   void *arg);
-
-/*
- * Scans a per-user table of the model through a cursor (sql selects user_id
- * first and takes the model id as $1), handing the rows of test users to fn.
- */
-static void
-ScanTestUsers(const char *sql, const CachedModel *model, idmap_hash *users,
-			  TestUserRowFn fn, void *arg)
+/* The test user of a row whose first column is a user id, or -1. */
+static int32
+RowTestUser(idmap_hash *users, HeapTuple tuple, TupleDesc desc)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model->model_id)};
-	SPIPlanPtr	plan;
-	Portal		portal;
+	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(sql, 1, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tuple = SPI_tuptable->vals[r];
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
-			int32		u = IdMapGet(users, id);
-
-			if (u >= 0)
-				fn(u, tuple, SPI_tuptable->tupdesc, arg);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
+	return IdMapGet(users, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)));
 }
 
 /* The test users' vectors: rows of U, and whether each user has one. */
 typedef struct UserVectors
 {
+	idmap_hash *users;
 	int			k;
 	float	   *U;
 	bool	   *found;
 } UserVectors;
 
-/* Copies one user's vector, when it has the model's dimensions. */
+/* Copies a test user's vector, when it has the model's dimensions. */
 static void
-UserVectorRow(int32 user, HeapTuple tuple, TupleDesc desc, void *arg)
+UserVectorRow(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	UserVectors *v = (UserVectors *) arg;
+	int32		user = RowTestUser(v->users, tuple, desc);
 	bool		isnull;
-	ArrayType  *f = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
+	ArrayType  *f;
 
+	if (user < 0)
+		return;
+	f = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
 	if (VectorArgLength(f, "factors") != v->k)
 		return;
 	memcpy(v->U + (size_t) user * v->k, VECTOR_DATA(f), sizeof(float) * v->k);
@@ -256,12 +225,18 @@ static bool *
 LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, float *U)
 {
 	UserVectors v;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(model->model_id)};
 
+	v.users = users;
 	v.k = model->dimensions;
 	v.U = U;
 	v.found = palloc0(sizeof(bool) * Max(nusers, 1));
-	ScanTestUsers("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
-				  model, users, UserVectorRow, &v);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ScanQueryRows("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
+				  1, types, values, UserVectorRow, &v);
+	SPI_finish();
 	return v.found;
 }
 
@@ -340,6 +315,7 @@ LoadKnnModel(const CachedModel *model)
 /* The training histories of the test users, by user, as catalog indexes. */
 typedef struct Histories
 {
+	idmap_hash *users;
 	const KnnModel *knn;
 	MemoryContext cxt;			/* where the per-user lists go */
 	int64	   *counts;
@@ -347,16 +323,22 @@ typedef struct Histories
 	float	  **w;
 } Histories;
 
-/* Keeps one user's training items that the catalog knows. */
+/* Keeps a test user's training items that the catalog knows. */
 static void
-HistoryRow(int32 user, HeapTuple tuple, TupleDesc desc, void *arg)
+HistoryRow(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Histories  *h = (Histories *) arg;
+	int32		user = RowTestUser(h->users, tuple, desc);
 	bool		isnull;
-	ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
-	ArrayType  *s = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
-	int			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	ArrayType  *a,
+			   *s;
+	int			n;
 
+	if (user < 0)
+		return;
+	a = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
+	s = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 	if (n != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
 		return;
 	h->idx[user] = MemoryContextAlloc(h->cxt, sizeof(int32) * Max(n, 1));
@@ -379,18 +361,24 @@ LoadHistories(const CachedModel *model, idmap_hash *users, int nusers,
 			  const KnnModel *knn, int64 **hptr_out, int32 **hidx_out, float **hw_out)
 {
 	Histories	h;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(model->model_id)};
 	int64	   *hptr;
 	int32	   *hidx;
 	float	   *hw;
 	int64		total = 0;
 
+	h.users = users;
 	h.knn = knn;
 	h.cxt = CurrentMemoryContext;
 	h.counts = palloc0(sizeof(int64) * (nusers + 1));
 	h.idx = palloc0(sizeof(int32 *) * Max(nusers, 1));
 	h.w = palloc0(sizeof(float *) * Max(nusers, 1));
-	ScanTestUsers("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
-				  model, users, HistoryRow, &h);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ScanQueryRows("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
+				  1, types, values, HistoryRow, &h);
+	SPI_finish();
 	for (int u = 0; u < nusers; u++)
 		total += h.counts[u];
 	hptr = palloc(sizeof(int64) * (nusers + 1));

@@ -315,6 +315,41 @@ LoadGram(ModelEntry *entry)
 	entry->pub.gram = copy;
 }
 
+/* LoadVectors' scan: the entry being filled and its next row. */
+typedef struct VectorLoad
+{
+	ModelEntry *entry;
+	int64		row;
+} VectorLoad;
+
+/* Copies one item's vector, bias and id into the next row of the entry. */
+static void
+LoadVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
+{
+	VectorLoad *load = (VectorLoad *) arg;
+	ModelEntry *entry = load->entry;
+	int			k = entry->pub.dimensions;
+	int64		row = load->row;
+	bool		isnull;
+	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+	float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	bool		found;
+	ItemSlot   *slot;
+
+	/* rows were validated on the way in; a change under us is not */
+	if (row >= entry->pub.item_count || ARR_NDIM(factors) != 1 ||
+		ARR_DIMS(factors)[0] != k)
+		elog(ERROR, "item factors of model \"%s\" changed while loading",
+			 entry->pub.name);
+	memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
+	entry->biases[row] = bias;
+	entry->ids[row] = item_id;
+	slot = itemmap_insert(entry->items, item_id, &found);
+	slot->row = (uint32) row;
+	load->row++;
+}
+
 /*
  * Reads every item vector of the model into the entry's context, rows in
  * ascending item id order (so that a whole-catalog ranking breaks ties to
@@ -328,9 +363,7 @@ LoadVectors(ModelEntry *entry)
 	int64		count = entry->pub.item_count;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		row = 0;
+	VectorLoad	load = {entry, 0};
 
 	entry->vectors = MemoryContextAllocExtended(entry->context,
 												mul_size(Max(count, 1), mul_size(k, sizeof(float))),
@@ -342,45 +375,10 @@ LoadVectors(ModelEntry *entry)
 											mul_size(Max(count, 1), sizeof(int64)),
 											MCXT_ALLOC_HUGE);
 	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
-
-	plan = SPI_prepare("SELECT item_id, factors, bias FROM rerank.item_factors "
-					   "WHERE model_id = $1 ORDER BY item_id", 1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the item factors query");
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tuple = SPI_tuptable->vals[i];
-			TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-			ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-			float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-			bool		found;
-			ItemSlot   *slot;
-
-			/* rows were validated on the way in; a change under us is not */
-			if (row >= count || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k)
-				elog(ERROR, "item factors of model \"%s\" changed while loading",
-					 entry->pub.name);
-			memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
-			entry->biases[row] = bias;
-			entry->ids[row] = item_id;
-			slot = itemmap_insert(entry->items, item_id, &found);
-			slot->row = (uint32) row;
-			row++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	entry->pub.item_count = row;
+	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
+				  "WHERE model_id = $1 ORDER BY item_id",
+				  1, argtypes, args, LoadVectorRow, &load);
+	entry->pub.item_count = load.row;
 }
 
 /*

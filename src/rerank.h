@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "utils/array.h"
 
 /* Largest number of dimensions a model may have (YᵀY is dims² floats). */
@@ -21,5 +23,17 @@ extern ArrayType *NewVector(int length, float **data);
 
 /* Floats of an array that VectorArgLength accepted. */
 #define VECTOR_DATA(array) ((float *) ARR_DATA_PTR(array))
+
+/* query_scan.c: reading a large query result in batches */
+typedef void (*QueryRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+
+/*
+ * Runs a read-only query with parameters through a cursor, calling fn for
+ * each row, so that a result of millions of rows is never held at once;
+ * interrupts are checked between batches.  Called inside SPI; fn allocates
+ * what must outlive the scan in a context of its own.
+ */
+extern void ScanQueryRows(const char *sql, int nargs, Oid *argtypes,
+						  Datum *args, QueryRowFn fn, void *arg);
 
 #endif							/* RERANK_H */
