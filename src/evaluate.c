@@ -625,10 +625,7 @@ evaluate(PG_FUNCTION_ARGS)
 		const char *keys[6] = {"precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "hit_rate", "coverage"};
 
 		for (int i = 0; i < 6; i++)
-		{
-			appendStringInfo(&json, ", \"%s\": ", keys[i]);
-			AppendJsonNumber(&json, DatumGetFloat8(values[i + 1]));
-		}
+			AppendJsonField(&json, keys[i], DatumGetFloat8(values[i + 1]));
 	}
 	appendStringInfoString(&json, "}");
 	StoreMetrics(model, json.data);

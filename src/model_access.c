@@ -7,8 +7,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -210,13 +208,4 @@ LoadNeighbors(const CachedModel *model, int64 item_id)
 	}
 	SPI_finish();
 	return list;
-}
-
-void
-AppendJsonNumber(StringInfo buf, double value)
-{
-	if (!isfinite(value))
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfo(buf, "%.9g", value);
 }
