@@ -223,20 +223,13 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	Datum		value;
 	int			ret;
 
-	if (plans[which] == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(queries[which], which == 0 ? 0 : 1,
-									   &argtypes[which]);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the model query");
-		plans[which] = plan;
-	}
 	if (which == 1)
 		args[0] = CStringGetTextDatum(name);
 	else
 		args[0] = Int32GetDatum(model_id);
-	ret = SPI_execute_plan(plans[which], args, NULL, true, 2);
+	ret = SPI_execute_plan(KeptPlan(&plans[which], queries[which],
+									which == 0 ? 0 : 1, &argtypes[which]),
+						   args, NULL, true, 2);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)

@@ -111,7 +111,6 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 	int			capacity = 256;
 	Oid			types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		values[2];
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
 	MemoryContext caller = CurrentMemoryContext;
 	int32		count = 0;
@@ -119,10 +118,8 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 	s.index = idmap_create(caller, 256, NULL);
 	s.ids = palloc(sizeof(int64) * capacity);
 	s.scores = palloc(sizeof(float) * capacity);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(hist_ids[i]);
 	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(BuildInt64Array(hist_ids, n));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "

@@ -9,6 +9,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "executor/spi.h"
 #include "utils/array.h"
 
 /* Largest number of dimensions a model may have (YᵀY is dims² floats). */
@@ -24,7 +25,18 @@ extern ArrayType *NewVector(int length, float **data);
 /* Floats of an array that VectorArgLength accepted. */
 #define VECTOR_DATA(array) ((float *) ARR_DATA_PTR(array))
 
-/* query_scan.c: reading a large query result in batches */
+/* vector_arg.c: a bigint[] of n ids (the empty array for 0), as a parameter */
+extern ArrayType *BuildInt64Array(const int64 *values, int n);
+
+/* spi_util.c: kept plans and large results */
+
+/*
+ * The plan of a query, prepared and kept (SPI_keepplan) on first use into
+ * *plan, a static of the caller.  Called inside SPI.
+ */
+extern SPIPlanPtr KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs,
+						   Oid *argtypes);
+
 typedef void (*QueryRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
 
 /*

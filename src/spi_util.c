@@ -1,13 +1,32 @@
 /*
- * query_scan.c
- *	  Reading a large query result in batches through a cursor, for the
- *	  loads of the backend caches and the scans of evaluate().
+ * spi_util.c
+ *	  SPI helpers of the glue: plans prepared once per backend and kept, and
+ *	  large query results read in batches through a cursor (the loads of the
+ *	  backend caches, the scans of evaluate()).
  */
 #include "postgres.h"
 
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "rerank.h"
+
+/* Prepares and keeps a plan once per backend; see rerank.h. */
+SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*plan = prepared;
+	}
+	return *plan;
+}
 
 /* Rows fetched per batch. */
 #define QUERY_SCAN_BATCH 10000
