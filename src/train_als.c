@@ -80,6 +80,33 @@ ComputeGram(const float *Y, int n, int k, double *G, double *work)
 }
 
 /*
+ * Solves every row of X against Y exactly (Cholesky) with YᵀY in gram;
+ * returns the objective Σ (xᵀAx − 2bᵀx).
+ */
+static double
+ExactSolve(const AlsCsr *m, float *X, const float *Y, int k, const float *gram,
+		   const AlsOptions *o, double *dwork)
+{
+	double		objective = 0.0;
+
+	for (int r = 0; r < m->rows; r++)
+	{
+		double		part;
+
+		CHECK_FOR_INTERRUPTS();
+		part = AlsExactRow(m, r, X, Y, k, gram, o->regularization, o->alpha,
+						   dwork);
+		if (isnan(part))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("the ALS system is not positive definite"),
+					 errhint("Use a positive regularization.")));
+		objective += part;
+	}
+	return objective;
+}
+
+/*
  * Solves every row of X against Y; returns the half-step objective
  * Σ (xᵀAx − 2bᵀx).
  */
@@ -103,22 +130,7 @@ HalfStep(const AlsCsr *m, float *X, const float *Y, int ny, const AlsOptions *o,
 		}
 	}
 	else
-	{
-		for (int r = 0; r < m->rows; r++)
-		{
-			double		part;
-
-			CHECK_FOR_INTERRUPTS();
-			part = AlsExactRow(m, r, X, Y, k, gram, o->regularization, o->alpha,
-							   dwork);
-			if (isnan(part))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("the ALS system is not positive definite"),
-						 errhint("Use a positive regularization.")));
-			objective += part;
-		}
-	}
+		objective = ExactSolve(m, X, Y, k, gram, o, dwork);
 	return objective;
 }
 
@@ -208,6 +220,7 @@ train_als(PG_FUNCTION_ARGS)
 				read_cpu,
 				train_cpu,
 				write_seconds,
+				final_objective,
 				final_loss,
 				total_conf;
 	double	   *losses,
@@ -288,29 +301,12 @@ train_als(PG_FUNCTION_ARGS)
 	 * The final exact user solve against the final items, with the YᵀY that
 	 * is stored (double sums rounded to float), as fold-in computes it.
 	 */
-	{
-		double		objective = 0.0;
-
-		ComputeGram(Y, data.items, k, G, dwork);
-		AlsGramToFloat(G, k, 0.0, gram);
-		for (int r = 0; r < data.users; r++)
-		{
-			double		part;
-
-			CHECK_FOR_INTERRUPTS();
-			part = AlsExactRow(&data.by_user, r, X, Y, k, gram, o.regularization,
-							   o.alpha, dwork);
-			if (isnan(part))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("the ALS system is not positive definite"),
-						 errhint("Use a positive regularization.")));
-			objective += part;
-		}
-		final_loss = AlsLoss(&data.by_user, objective,
-							 AlsSquaredNorms(Y, data.items, k),
-							 o.regularization, total_conf);
-	}
+	ComputeGram(Y, data.items, k, G, dwork);
+	AlsGramToFloat(G, k, 0.0, gram);
+	final_objective = ExactSolve(&data.by_user, X, Y, k, gram, &o, dwork);
+	final_loss = AlsLoss(&data.by_user, final_objective,
+						 AlsSquaredNorms(Y, data.items, k),
+						 o.regularization, total_conf);
 	train_seconds = SecondsSince(phase);
 	train_cpu = CpuSeconds() - cpu_start - read_cpu;
 
