@@ -92,17 +92,18 @@ als_fold_in_accum(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	if (model == NULL || strcmp(model->name, name) != 0)
 	{
-		const CachedModel *info = ModelByName(name);
+		int			dimensions;
+		int32		model_id = ModelIdByName(name, &dimensions);
 
-		if (info->dimensions < 1)
+		if (dimensions < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s\" has no factors", name)));
 		if (model == NULL)
 			model = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FoldInModel));
 		strlcpy(model->name, name, NAMEDATALEN);
-		model->model_id = info->model_id;
-		model->dimensions = info->dimensions;
+		model->model_id = model_id;
+		model->dimensions = dimensions;
 		fcinfo->flinfo->fn_extra = model;
 	}
 	k = model->dimensions;

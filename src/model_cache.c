@@ -35,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #if PG_VERSION_NUM >= 170000
@@ -524,6 +523,22 @@ ActiveModel(void)
 }
 
 /*
+ * The live entry of the named model, else of the model with the id, when it
+ * was validated since the last invalidation; else NULL.
+ */
+static ModelEntry *
+FindCheckedEntry(const char *name, int32 model_id)
+{
+	ModelEntry *entry = NULL;
+
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+		if (e->checked && (name != NULL ? strcmp(e->pub.name, name) == 0 :
+						   e->pub.model_id == model_id))
+			entry = e;
+	return entry;
+}
+
+/*
  * The entry of the named model, else of the model with the id: a live
  * entry validated since the last invalidation, else the registry's row
  * (loading the model when needed).  Unknown model: error, SQLSTATE 42704.
@@ -532,13 +547,10 @@ static ModelEntry *
 LookupEntry(const char *name, int32 model_id)
 {
 	ModelHeader header;
-	ModelEntry *entry = NULL;
+	ModelEntry *entry;
 
 	FreeRetiredEntries();
-	for (ModelEntry *e = entries; e != NULL; e = e->next)
-		if (e->checked && (name != NULL ? strcmp(e->pub.name, name) == 0 :
-						   e->pub.model_id == model_id))
-			entry = e;
+	entry = FindCheckedEntry(name, model_id);
 	if (entry == NULL)
 	{
 		NoteModelsRelid();
@@ -589,6 +601,29 @@ const CachedModel *
 ModelById(int32 model_id)
 {
 	return &LookupEntry(NULL, model_id)->pub;
+}
+
+/* The id and dimensions of a named model, without loading it. */
+int32
+ModelIdByName(const char *name, int *dimensions)
+{
+	ModelEntry *entry = FindCheckedEntry(name, 0);
+	ModelHeader header;
+
+	if (entry != NULL)
+	{
+		*dimensions = entry->pub.dimensions;
+		return entry->pub.model_id;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!ReadModelHeader(name, 0, &header))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	SPI_finish();
+	*dimensions = header.dimensions;
+	return header.model_id;
 }
 
 /* Looks up ids the cache does not hold, with one index scan. */

@@ -63,6 +63,14 @@ extern const CachedModel *RequireModel(const char *name);
 extern const CachedModel *ModelById(int32 model_id);
 
 /*
+ * The id and dimensions of a named model, from a cached entry or one query
+ * of the registry, without loading the model: for callers that bring their
+ * own vectors (the state function of rerank.als_fold_in, which may run in
+ * parallel workers).  Unknown name: error, SQLSTATE 42704.
+ */
+extern int32 ModelIdByName(const char *name, int *dimensions);
+
+/*
  * The vector (dimensions floats) and bias of one item, or NULL when the
  * model has no vector for it.
  */
