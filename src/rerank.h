@@ -7,8 +7,6 @@
 
 #include "postgres.h"
 
-#include "access/htup.h"
-#include "access/tupdesc.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 
@@ -22,11 +20,11 @@ extern void CheckVectorsSameLength(int length_a, int length_b);
 extern ArrayType *BuildVector(const float *data, int length);
 extern ArrayType *NewVector(int length, float **data);
 
+/* A bigint[] of n ids (the empty array for 0), to pass as a parameter. */
+extern ArrayType *BuildInt64Array(const int64 *values, int n);
+
 /* Floats of an array that VectorArgLength accepted. */
 #define VECTOR_DATA(array) ((float *) ARR_DATA_PTR(array))
-
-/* vector_arg.c: a bigint[] of n ids (the empty array for 0), as a parameter */
-extern ArrayType *BuildInt64Array(const int64 *values, int n);
 
 /* spi_util.c: kept plans and large results */
 
@@ -37,6 +35,7 @@ extern ArrayType *BuildInt64Array(const int64 *values, int n);
 extern SPIPlanPtr KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs,
 						   Oid *argtypes);
 
+/* Called by ScanQueryRows for each row of the result. */
 typedef void (*QueryRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
 
 /*

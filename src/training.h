@@ -2,8 +2,9 @@
  * training.h
  *	  Declarations shared by the training, evaluation and recommendation glue
  *	  (train_als.c, train_item_knn.c, evaluate.c, recommend.c,
- *	  als_fold_in.c): id maps, reading interaction sources, and access to
- *	  trained models.
+ *	  als_fold_in.c): id maps, reading interaction sources, what trained
+ *	  models keep beside their item vectors (which come from model_cache.h),
+ *	  the common parts of the training procedures, and writing models.
  */
 #ifndef RERANK_TRAINING_H
 #define RERANK_TRAINING_H
