@@ -170,6 +170,19 @@ SELECT s.similar_item_id = (SELECT i.item_id FROM rerank.item_factors i, rerank.
                               ORDER BY rerank.cosine_similarity(i.factors, q.factors) DESC, i.item_id LIMIT 1) AS best_ok
   FROM rerank.similar_items(3, 1, 'als4') s;
 SELECT count(*) AS unknown_item FROM rerank.similar_items(999, 5, 'als4');
+-- a model over rerank.model_cache_mb is ranked from a temporary copy: the same lists
+CREATE TEMP TABLE cached_lists AS
+SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id)
+          FROM rerank.recommend(5, 10, false, 'als4')) AS recs,
+       (SELECT array_agg(similar_item_id ORDER BY similarity DESC, similar_item_id)
+          FROM rerank.similar_items(3, 5, 'als4')) AS sims;
+SET rerank.model_cache_mb = 0;
+SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id)
+          FROM rerank.recommend(5, 10, false, 'als4')) = recs AS recommend_uncached,
+       (SELECT array_agg(similar_item_id ORDER BY similarity DESC, similar_item_id)
+          FROM rerank.similar_items(3, 5, 'als4')) = sims AS similar_uncached
+  FROM cached_lists;
+RESET rerank.model_cache_mb;
 
 -- item-based CF
 CALL rerank.train_item_knn('knn', 'events', neighbors => 5);
@@ -205,6 +218,10 @@ SELECT users, round(precision_at_k::numeric, 4) AS p, round(recall_at_k::numeric
        round(ndcg_at_k::numeric, 4) AS ndcg, round(map_at_k::numeric, 4) AS map,
        round(hit_rate::numeric, 4) AS hit_rate, round(coverage::numeric, 4) AS coverage
   FROM rerank.evaluate('als4', 'held_out', 5, train => 'events') \gset e_
+SET rerank.model_cache_mb = 0;
+SELECT round(ndcg_at_k::numeric, 4) = :e_ndcg AND round(coverage::numeric, 4) = :e_coverage AS evaluate_uncached
+  FROM rerank.evaluate('als4', 'held_out', 5, train => 'events');
+RESET rerank.model_cache_mb;
 DELETE FROM rerank.user_features WHERE user_id IN (5, 500);
 WITH recs AS (
     SELECT t.user_id, r.item_id, row_number() OVER (PARTITION BY t.user_id ORDER BY r.score DESC, r.item_id) AS rank

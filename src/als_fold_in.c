@@ -92,17 +92,18 @@ als_fold_in_accum(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	if (model == NULL || strcmp(model->name, name) != 0)
 	{
-		ModelInfo  *info = LookupModel(name, false);
+		int			dimensions;
+		int32		model_id = ModelIdByName(name, &dimensions);
 
-		if (info->dimensions < 1)
+		if (dimensions < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s\" has no factors", name)));
 		if (model == NULL)
 			model = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FoldInModel));
 		strlcpy(model->name, name, NAMEDATALEN);
-		model->model_id = info->model_id;
-		model->dimensions = info->dimensions;
+		model->model_id = model_id;
+		model->dimensions = dimensions;
 		fcinfo->flinfo->fn_extra = model;
 	}
 	k = model->dimensions;
@@ -178,7 +179,7 @@ als_fold_in_final(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			payload = AggStatePayloadLength(state, FOLD_IN_NAME, true);
-	ModelInfo  *model = (ModelInfo *) fcinfo->flinfo->fn_extra;
+	const CachedModel *model = (const CachedModel *) fcinfo->flinfo->fn_extra;
 	double	   *v;
 	double	   *S;
 	double	   *work;
@@ -194,12 +195,12 @@ als_fold_in_final(PG_FUNCTION_ARGS)
 	model_id = (int32) v[0];
 	if (model == NULL || model->model_id != model_id)
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		model = LookupModelById(model_id);
-		(void) ModelGram(model);
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = model;
+		model = ModelById(model_id);
+		if (model->gram == NULL && model->dimensions > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no item factors", model->name)));
+		fcinfo->flinfo->fn_extra = (void *) model;
 	}
 	if (model->dimensions != k)
 		ereport(ERROR,

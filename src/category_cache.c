@@ -11,19 +11,18 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
+#include "backend_cache.h"
 #include "catalog/pg_type.h"
 #include "category_cache.h"
-#include "commands/trigger.h"
+#include "core/id_hash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "rerank.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 typedef struct CategorySlot
 {
@@ -32,25 +31,11 @@ typedef struct CategorySlot
 	char		status;
 } CategorySlot;
 
-/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
-static inline uint32
-HashCategoryItem(int64 item_id)
-{
-	uint64		x = (uint64) item_id;
-
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return (uint32) x;
-}
-
 #define SH_PREFIX catmap
 #define SH_ELEMENT_TYPE CategorySlot
 #define SH_KEY_TYPE int64
 #define SH_KEY item_id
-#define SH_HASH_KEY(tb, key) HashCategoryItem(key)
+#define SH_HASH_KEY(tb, key) ((uint32) IdHash(key))
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE
@@ -101,13 +86,10 @@ CategoryCacheBudgetAssign(int newval, void *extra)
 void
 CategoryCacheInit(void)
 {
-	DefineCustomIntVariable("rerank.category_cache_mb",
-							"Memory per backend for cached item categories, in megabytes.",
-							"Categories that do not fit are looked up by a query per call.",
-							&category_cache_mb,
-							64, 0, MAX_KILOBYTES / 1024,
-							PGC_USERSET, GUC_UNIT_MB,
-							NULL, CategoryCacheBudgetAssign, NULL);
+	DefineCacheBudget("rerank.category_cache_mb",
+					  "Memory per backend for cached item categories, in megabytes.",
+					  "Categories that do not fit are looked up by a query per call.",
+					  &category_cache_mb, 64, CategoryCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(CategoryCacheRelcacheCallback, (Datum) 0);
 }
 
@@ -125,31 +107,63 @@ CountCategorized(void)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* A load in progress: the map and the names so far, in its context. */
+typedef struct CategoryLoad
+{
+	MemoryContext context;
+	catmap_hash *map;
+	int			capacity;
+	int			ncategories;
+	char	  **names;
+	int		   *lengths;
+} CategoryLoad;
+
+/* Adds one (item, category) row; rows come sorted by category name. */
+static void
+LoadCategoryRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	CategoryLoad *load = (CategoryLoad *) arg;
+	bool		isnull;
+	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	text	   *name = DatumGetTextPP(SPI_getbinval(tuple, desc, 2, &isnull));
+	int			length = VARSIZE_ANY_EXHDR(name);
+	int			n = load->ncategories;
+	CategorySlot *slot;
+	bool		found;
+
+	/* sorted by name: a new name is a new number */
+	if (n == 0 || load->lengths[n - 1] != length ||
+		memcmp(load->names[n - 1], VARDATA_ANY(name), length) != 0)
+	{
+		if (n == load->capacity)
+		{
+			load->capacity *= 2;
+			load->names = repalloc(load->names, sizeof(char *) * load->capacity);
+			load->lengths = repalloc(load->lengths, sizeof(int) * load->capacity);
+		}
+		load->names[n] = MemoryContextAlloc(load->context, Max(length, 1));
+		memcpy(load->names[n], VARDATA_ANY(name), length);
+		load->lengths[n] = length;
+		load->ncategories = ++n;
+	}
+	slot = catmap_insert(load->map, item_id, &found);
+	slot->category = n - 1;
+}
+
 /* Loads the categories, or notes that they do not fit. */
 static void
 CategoryCacheLoad(void)
 {
-	Size		budget = (Size) category_cache_mb * 1024 * 1024;
-	MemoryContext context;
-	MemoryContext old;
-	catmap_hash *map;
+	Size		budget = CacheBudgetBytes(category_cache_mb);
+	CategoryLoad load;
 	int64		count;
-	int			capacity = 64;
-	int			ncategories = 0;
-	char	  **names;
-	int		   *lengths;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	Size		bytes;
 
-	items_relid = get_relname_relid("items", get_namespace_oid("rerank", false));
+	items_relid = RerankTableOid("items");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	count = CountCategorized();
-	/* two hash slots per item, as the model cache reckons */
-	bytes = mul_size((Size) count, 2 * sizeof(CategorySlot));
-	if (bytes > budget)
+	if (ID_TABLE_BYTES(count, sizeof(CategorySlot)) > budget)
 	{
 		SPI_finish();
 		if (cache_context != NULL)
@@ -161,72 +175,32 @@ CategoryCacheLoad(void)
 		return;
 	}
 
-	context = AllocSetContextCreate(CurTransactionContext, "rerank category cache",
-									ALLOCSET_DEFAULT_SIZES);
-	map = catmap_create(context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
-	old = MemoryContextSwitchTo(context);
-	names = palloc(sizeof(char *) * capacity);
-	lengths = palloc(sizeof(int) * capacity);
-	MemoryContextSwitchTo(old);
-
-	plan = SPI_prepare("SELECT item_id, category FROM rerank.items"
-					   " WHERE category IS NOT NULL"
-					   " ORDER BY category COLLATE pg_catalog.\"C\"", 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the category query");
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tuple = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		item_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-			text	   *name = DatumGetTextPP(SPI_getbinval(tuple, desc, 2, &isnull));
-			int			length = VARSIZE_ANY_EXHDR(name);
-			CategorySlot *slot;
-			bool		found;
-
-			/* sorted by name: a new name is a new number */
-			if (ncategories == 0 || lengths[ncategories - 1] != length ||
-				memcmp(names[ncategories - 1], VARDATA_ANY(name), length) != 0)
-			{
-				if (ncategories == capacity)
-				{
-					capacity *= 2;
-					names = repalloc(names, sizeof(char *) * capacity);
-					lengths = repalloc(lengths, sizeof(int) * capacity);
-				}
-				names[ncategories] = MemoryContextAlloc(context, Max(length, 1));
-				memcpy(names[ncategories], VARDATA_ANY(name), length);
-				lengths[ncategories] = length;
-				ncategories++;
-			}
-			slot = catmap_insert(map, item_id, &found);
-			slot->category = ncategories - 1;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+	load.context = AllocSetContextCreate(CurTransactionContext, "rerank category cache",
+										 ALLOCSET_DEFAULT_SIZES);
+	load.map = catmap_create(load.context, ID_TABLE_INITIAL_SIZE(count), NULL);
+	load.capacity = 64;
+	load.ncategories = 0;
+	load.names = MemoryContextAlloc(load.context, sizeof(char *) * load.capacity);
+	load.lengths = MemoryContextAlloc(load.context, sizeof(int) * load.capacity);
+	ScanQueryRows("SELECT item_id, category FROM rerank.items"
+				  " WHERE category IS NOT NULL"
+				  " ORDER BY category COLLATE pg_catalog.\"C\"",
+				  0, NULL, NULL, LoadCategoryRow, &load);
 	SPI_finish();
 
 	/* complete: adopt it */
-	MemoryContextSetParent(context, TopMemoryContext);
+	MemoryContextSetParent(load.context, TopMemoryContext);
 	if (cache_context != NULL)
 		MemoryContextDelete(cache_context);
-	cache_context = context;
-	cache_map = map;
-	cache_ncategories = ncategories;
-	cache_names = names;
-	cache_name_lengths = lengths;
-	renumber_stamp = MemoryContextAllocZero(context, sizeof(uint32) * Max(ncategories, 1));
-	renumber_local = MemoryContextAlloc(context, sizeof(int32) * Max(ncategories, 1));
+	cache_context = load.context;
+	cache_map = load.map;
+	cache_ncategories = load.ncategories;
+	cache_names = load.names;
+	cache_name_lengths = load.lengths;
+	renumber_stamp = MemoryContextAllocZero(load.context,
+											sizeof(uint32) * Max(load.ncategories, 1));
+	renumber_local = MemoryContextAlloc(load.context,
+										sizeof(int32) * Max(load.ncategories, 1));
 	renumber_generation = 0;
 	cache_fits = true;
 	cache_valid = true;
@@ -246,8 +220,8 @@ CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
 
 		/* candidates hit random slots: ask for later ones ahead of time */
 		if (i + CATEGORY_PREFETCH_AHEAD < n)
-			PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
-												cache_map->sizemask]);
+			PREFETCH(&cache_map->data[IdHash(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
+									  cache_map->sizemask]);
 		slot = catmap_lookup(cache_map, item_ids[i]);
 
 		categories[i] = slot != NULL ? slot->category : -1;
@@ -262,7 +236,7 @@ CategoryCachePrefetch(const int64 *item_ids, int n)
 	if (!cache_valid || !cache_fits)
 		return;
 	for (int i = 0; i < n; i++)
-		PREFETCH(&cache_map->data[HashCategoryItem(item_ids[i]) & cache_map->sizemask]);
+		PREFETCH(&cache_map->data[IdHash(item_ids[i]) & cache_map->sizemask]);
 }
 
 int
@@ -320,14 +294,6 @@ PG_FUNCTION_INFO_V1(category_cache_invalidate);
 Datum
 category_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("category_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	InvalidateCacheOnStatement(fcinfo, "category_cache_invalidate");
 	return PointerGetDatum(NULL);
 }

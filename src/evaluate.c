@@ -32,11 +32,31 @@
 /* Users scored together by one sgemm. */
 #define EVAL_BLOCK 64
 
+/*
+ * The catalog users are ranked against: the item vectors of a factor model,
+ * or the items with neighbors of an item-kNN model.
+ */
+typedef struct Catalog
+{
+	int			n;
+	const ItemMatrix *matrix;	/* factor models */
+	idmap_hash *knn_index;		/* item-kNN models: item id → index */
+} Catalog;
+
+/* The catalog index of an item, or -1. */
+static int32
+CatalogIndex(const Catalog *catalog, int64 item_id)
+{
+	if (catalog->matrix != NULL)
+		return ItemMatrixRow(catalog->matrix, item_id);
+	return IdMapGet(catalog->knn_index, item_id);
+}
+
 /* Pairs read from the test or train source: user index, item index. */
 typedef struct PairReader
 {
 	idmap_hash *users;			/* test users (added by the test reader) */
-	idmap_hash *items;			/* the model's catalog */
+	const Catalog *items;		/* the model's catalog */
 	int32		nusers;
 	bool		add_users;
 	int64		n;
@@ -47,6 +67,7 @@ typedef struct PairReader
 	int64		user_capacity;
 } PairReader;
 
+/* Source row callback: adds a pair with a positive weight. */
 static void
 PairAdd(void *arg, int64 user_id, int64 item_id, double weight)
 {
@@ -79,12 +100,14 @@ PairAdd(void *arg, int64 user_id, int64 item_id, double weight)
 		r->i = repalloc_huge(r->i, sizeof(int32) * r->capacity);
 	}
 	r->u[r->n] = u;
-	r->i[r->n] = IdMapGet(r->items, item_id);
+	r->i[r->n] = CatalogIndex(r->items, item_id);
 	r->n++;
 }
 
+/* A reader of pairs; add_users: the test reader, which numbers the users. */
 static void
-PairReaderInit(PairReader *r, idmap_hash *users, idmap_hash *items, bool add_users)
+PairReaderInit(PairReader *r, idmap_hash *users, const Catalog *items,
+			   bool add_users)
 {
 	memset(r, 0, sizeof(*r));
 	r->users = users;
@@ -105,6 +128,7 @@ typedef struct UserLists
 	int32	   *total;			/* distinct items per user, known or not */
 } UserLists;
 
+/* qsort comparator of int32. */
 static int
 CompareInt32(const void *a, const void *b)
 {
@@ -114,6 +138,7 @@ CompareInt32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The pairs of a reader as per-user lists (unknown items counted or not). */
 static UserLists
 GroupPairs(const PairReader *r, int users, bool count_unknown)
 {
@@ -159,48 +184,60 @@ GroupPairs(const PairReader *r, int users, bool count_unknown)
 	return l;
 }
 
-/* Reads every user vector of the model for the test users. */
-static bool *
-LoadTestUserVectors(const ModelInfo *model, idmap_hash *users, int nusers, float *U)
+/* The test user of a row whose first column is a user id, or -1. */
+static int32
+RowTestUser(idmap_hash *users, HeapTuple tuple, TupleDesc desc)
 {
-	bool	   *found = palloc0(sizeof(bool) * Max(nusers, 1));
+	bool		isnull;
+
+	return IdMapGet(users, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)));
+}
+
+/* The test users' vectors: rows of U, and whether each user has one. */
+typedef struct UserVectors
+{
+	idmap_hash *users;
+	int			k;
+	float	   *U;
+	bool	   *found;
+} UserVectors;
+
+/* Copies a test user's vector, when it has the model's dimensions. */
+static void
+UserVectorRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	UserVectors *v = (UserVectors *) arg;
+	int32		user = RowTestUser(v->users, tuple, desc);
+	bool		isnull;
+	ArrayType  *f;
+
+	if (user < 0)
+		return;
+	f = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
+	if (VectorArgLength(f, "factors") != v->k)
+		return;
+	memcpy(v->U + (size_t) user * v->k, VECTOR_DATA(f), sizeof(float) * v->k);
+	v->found[user] = true;
+}
+
+/* Reads every user vector of the model for the test users into U. */
+static bool *
+LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, float *U)
+{
+	UserVectors v;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(model->model_id)};
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int			k = model->dimensions;
 
+	v.users = users;
+	v.k = model->dimensions;
+	v.U = U;
+	v.found = palloc0(sizeof(bool) * Max(nusers, 1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
-					   1, types);
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-			int32		u = IdMapGet(users, id);
-			ArrayType  *f;
-
-			if (u < 0)
-				continue;
-			f = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-			if (VectorArgLength(f, "factors") != k)
-				continue;
-			memcpy(U + (size_t) u * k, VECTOR_DATA(f), sizeof(float) * k);
-			found[u] = true;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	ScanQueryRows("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
+				  1, types, values, UserVectorRow, &v);
 	SPI_finish();
-	return found;
+	return v.found;
 }
 
 /* An item-kNN model in memory: catalog, neighbors by index, histories. */
@@ -214,8 +251,9 @@ typedef struct KnnModel
 	float	   *nsim;
 } KnnModel;
 
+/* Reads an item-kNN model's neighbor lists as catalog indexes (CSR). */
 static KnnModel
-LoadKnnModel(const ModelInfo *model)
+LoadKnnModel(const CachedModel *model)
 {
 	KnnModel	m;
 	Oid			types[1] = {INT4OID};
@@ -274,70 +312,75 @@ LoadKnnModel(const ModelInfo *model)
 	return m;
 }
 
-/* The training histories of the test users (model_interactions). */
+/* The training histories of the test users, by user, as catalog indexes. */
+typedef struct Histories
+{
+	idmap_hash *users;
+	const KnnModel *knn;
+	MemoryContext cxt;			/* where the per-user lists go */
+	int64	   *counts;
+	int32	  **idx;
+	float	  **w;
+} Histories;
+
+/* Keeps a test user's training items that the catalog knows. */
 static void
-LoadHistories(const ModelInfo *model, idmap_hash *users, int nusers,
+HistoryRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Histories  *h = (Histories *) arg;
+	int32		user = RowTestUser(h->users, tuple, desc);
+	bool		isnull;
+	ArrayType  *a,
+			   *s;
+	int			n;
+
+	if (user < 0)
+		return;
+	a = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
+	s = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (n != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
+		return;
+	h->idx[user] = MemoryContextAlloc(h->cxt, sizeof(int32) * Max(n, 1));
+	h->w[user] = MemoryContextAlloc(h->cxt, sizeof(float) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+	{
+		int32		i = IdMapGet(h->knn->index, ((int64 *) ARR_DATA_PTR(a))[j]);
+
+		if (i < 0)
+			continue;
+		h->idx[user][h->counts[user]] = i;
+		h->w[user][h->counts[user]] = ((float *) ARR_DATA_PTR(s))[j];
+		h->counts[user]++;
+	}
+}
+
+/* The training histories of the test users (model_interactions), as CSR. */
+static void
+LoadHistories(const CachedModel *model, idmap_hash *users, int nusers,
 			  const KnnModel *knn, int64 **hptr_out, int32 **hidx_out, float **hw_out)
 {
+	Histories	h;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(model->model_id)};
-	MemoryContext caller = CurrentMemoryContext;
-	int64	   *counts = palloc0(sizeof(int64) * (nusers + 1));
-	int32	  **idx = palloc0(sizeof(int32 *) * Max(nusers, 1));
-	float	  **w = palloc0(sizeof(float *) * Max(nusers, 1));
 	int64	   *hptr;
 	int32	   *hidx;
 	float	   *hw;
 	int64		total = 0;
-	SPIPlanPtr	plan;
-	Portal		portal;
 
+	h.users = users;
+	h.knn = knn;
+	h.cxt = CurrentMemoryContext;
+	h.counts = palloc0(sizeof(int64) * (nusers + 1));
+	h.idx = palloc0(sizeof(int32 *) * Max(nusers, 1));
+	h.w = palloc0(sizeof(float *) * Max(nusers, 1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
-					   1, types);
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-			int32		u = IdMapGet(users, id);
-			ArrayType  *a,
-					   *s;
-			int			n;
-
-			if (u < 0)
-				continue;
-			a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-			s = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
-			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-			if (n != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
-				continue;
-			idx[u] = MemoryContextAlloc(caller, sizeof(int32) * Max(n, 1));
-			w[u] = MemoryContextAlloc(caller, sizeof(float) * Max(n, 1));
-			for (int j = 0; j < n; j++)
-			{
-				int32		i = IdMapGet(knn->index, ((int64 *) ARR_DATA_PTR(a))[j]);
-
-				if (i < 0)
-					continue;
-				idx[u][counts[u]] = i;
-				w[u][counts[u]] = ((float *) ARR_DATA_PTR(s))[j];
-				counts[u]++;
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	ScanQueryRows("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
+				  1, types, values, HistoryRow, &h);
 	SPI_finish();
 	for (int u = 0; u < nusers; u++)
-		total += counts[u];
+		total += h.counts[u];
 	hptr = palloc(sizeof(int64) * (nusers + 1));
 	hidx = palloc_extended(sizeof(int32) * Max(total, 1), MCXT_ALLOC_HUGE);
 	hw = palloc_extended(sizeof(float) * Max(total, 1), MCXT_ALLOC_HUGE);
@@ -345,10 +388,10 @@ LoadHistories(const ModelInfo *model, idmap_hash *users, int nusers,
 	for (int u = 0; u < nusers; u++)
 	{
 		hptr[u] = total;
-		for (int64 j = 0; j < counts[u]; j++)
+		for (int64 j = 0; j < h.counts[u]; j++)
 		{
-			hidx[total] = idx[u][j];
-			hw[total] = w[u][j];
+			hidx[total] = h.idx[u][j];
+			hw[total] = h.w[u][j];
 			total++;
 		}
 	}
@@ -360,7 +403,7 @@ LoadHistories(const ModelInfo *model, idmap_hash *users, int nusers,
 
 /* Writes the result into the model's metrics under "evaluation". */
 static void
-StoreMetrics(const ModelInfo *model, const char *json)
+StoreMetrics(const CachedModel *model, const char *json)
 {
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), CStringGetTextDatum(json)};
@@ -375,16 +418,104 @@ StoreMetrics(const ModelInfo *model, const char *json)
 	SPI_finish();
 }
 
-static const char *
-RelName(Oid relid)
+/* What the rankings of the test users add up to. */
+typedef struct Evaluation
 {
-	char	   *name = get_rel_name(relid);
+	int			k;
+	int			ncatalog;
+	UserLists	tests;
+	UserLists	seen;			/* train items, excluded from the rankings */
+	int32	   *top;			/* k */
+	float	   *top_scores;		/* k */
+	bool	   *recommended;	/* by catalog index, for coverage */
+	RankMetrics m;
+} Evaluation;
 
-	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+/*
+ * Ranks one user, whose scores (NaN: not scored) cover the catalog: the
+ * best k apart from the user's train items, or nothing for a user the model
+ * cannot score; then adds the user's metrics.
+ */
+static void
+RankUser(Evaluation *e, int user, float *scores, bool scorable)
+{
+	int			found = 0;
+
+	if (scorable)
+	{
+		for (int64 j = e->seen.indptr[user]; j < e->seen.indptr[user + 1]; j++)
+			scores[e->seen.items[j]] = NAN;
+		found = TopKSelect(scores, NULL, e->ncatalog, e->k, e->top, e->top_scores);
+	}
+	for (int j = 0; j < found; j++)
+		e->recommended[e->top[j]] = true;
+	RankMetricsAdd(&e->m, e->k, e->top, found,
+				   e->tests.items + e->tests.indptr[user],
+				   (int) (e->tests.indptr[user + 1] - e->tests.indptr[user]),
+				   e->tests.total[user]);
+}
+
+/* Ranks the test users of a factor model, EVAL_BLOCK users per sgemm. */
+static void
+EvaluateFactors(Evaluation *e, const CachedModel *model, const ItemMatrix *items,
+				idmap_hash *users, int nusers)
+{
+	int			dims = model->dimensions;
+	int			ncatalog = e->ncatalog;
+	float	   *scores = palloc_extended(sizeof(float) * (Size) ncatalog * EVAL_BLOCK,
+										 MCXT_ALLOC_HUGE);
+	float	   *U = palloc_extended(sizeof(float) * (Size) nusers * dims,
+									MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	bool	   *has_vector = LoadTestUserVectors(model, users, nusers, U);
+
+	for (int b = 0; b < nusers; b += EVAL_BLOCK)
+	{
+		int			B = Min(EVAL_BLOCK, nusers - b);
+
+		CHECK_FOR_INTERRUPTS();
+		/* scores of B users at once: U_b Yᵀ + bias */
+		for (int u = 0; u < B; u++)
+			memcpy(scores + (size_t) u * ncatalog, items->biases, sizeof(float) * ncatalog);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, ncatalog, dims,
+					1.0f, U + (size_t) b * dims, dims, items->vectors, dims,
+					1.0f, scores, ncatalog);
+		for (int u = 0; u < B; u++)
+			RankUser(e, b + u, scores + (size_t) u * ncatalog, has_vector[b + u]);
+	}
+}
+
+/* Ranks the test users of an item-kNN model by their training histories. */
+static void
+EvaluateKnn(Evaluation *e, const CachedModel *model, const KnnModel *km,
+			idmap_hash *users, int nusers)
+{
+	float	   *scores = palloc_extended(sizeof(float) * (Size) e->ncatalog,
+										 MCXT_ALLOC_HUGE);
+	int64	   *hptr;
+	int32	   *hidx;
+	float	   *hw;
+
+	LoadHistories(model, users, nusers, km, &hptr, &hidx, &hw);
+	for (int user = 0; user < nusers; user++)
+	{
+		if ((user & 63) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < e->ncatalog; i++)
+			scores[i] = NAN;	/* only items near the history score */
+		for (int64 h = hptr[user]; h < hptr[user + 1]; h++)
+		{
+			int32		j = hidx[h];
+
+			for (int64 n = km->nptr[j]; n < km->nptr[j + 1]; n++)
+			{
+				int32		i = km->nidx[n];
+				float		add = hw[h] * km->nsim[n];
+
+				scores[i] = isnan(scores[i]) ? add : scores[i] + add;
+			}
+		}
+		RankUser(e, user, scores, true);
+	}
 }
 
 PG_FUNCTION_INFO_V1(evaluate);
@@ -393,25 +524,18 @@ PG_FUNCTION_INFO_V1(evaluate);
 Datum
 evaluate(PG_FUNCTION_ARGS)
 {
-	ModelInfo  *model;
+	const CachedModel *model;
 	Oid			test,
 				train = InvalidOid;
-	int			k;
 	bool		knn;
-	idmap_hash *catalog;
-	int			ncatalog;
-	const ModelItems *items = NULL;
+	Catalog		catalog = {0};
+	ItemMatrix	items;
 	KnnModel	km;
 	PairReader	tr,
 				rr;
-	UserLists	tests,
-				seen;
-	RankMetrics m = {0};
-	bool	   *recommended;
+	Evaluation	e = {0};
+	RankMetrics *m = &e.m;
 	int64		covered = 0;
-	float	   *scores;
-	int32	   *top;
-	float	   *top_scores;
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {false};
@@ -422,12 +546,12 @@ evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("evaluate: model_name, test and k must not be NULL")));
-	k = PG_GETARG_INT32(2);
-	if (k <= 0 || k > 10000)
+	e.k = PG_GETARG_INT32(2);
+	if (e.k <= 0 || e.k > 10000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k must be between 1 and 10000, not %d", k)));
-	model = LookupModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+				 errmsg("k must be between 1 and 10000, not %d", e.k)));
+	model = ModelByName(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	test = PG_GETARG_OID(1);
 	if (!PG_ARGISNULL(3))
 		train = PG_GETARG_OID(3);
@@ -438,8 +562,8 @@ evaluate(PG_FUNCTION_ARGS)
 	if (knn)
 	{
 		km = LoadKnnModel(model);
-		catalog = km.index;
-		ncatalog = km.n;
+		catalog.knn_index = km.index;
+		catalog.n = km.n;
 	}
 	else
 	{
@@ -447,135 +571,61 @@ evaluate(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s\" has no factors", model->name)));
-		items = LoadModelItems(model);
-		catalog = items->index;
-		ncatalog = items->n;
+		ModelItemMatrix(model, &items);
+		catalog.matrix = &items;
+		catalog.n = items.n;
 	}
-	if (ncatalog == 0)
+	if (catalog.n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" has no items", model->name)));
 
-	PairReaderInit(&tr, idmap_create(CurrentMemoryContext, 1024, NULL), catalog, true);
+	PairReaderInit(&tr, idmap_create(CurrentMemoryContext, 1024, NULL), &catalog, true);
 	(void) ReadSourceRows(test, NULL, "test", PairAdd, &tr);
 	nusers = tr.nusers;
 	if (nusers == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("test \"%s\" has no rows with a positive weight", get_rel_name(test))));
-	tests = GroupPairs(&tr, nusers, true);
-	PairReaderInit(&rr, tr.users, catalog, false);
+	e.tests = GroupPairs(&tr, nusers, true);
+	PairReaderInit(&rr, tr.users, &catalog, false);
 	if (OidIsValid(train))
 		(void) ReadSourceRows(train, NULL, "train", PairAdd, &rr);
-	seen = GroupPairs(&rr, nusers, false);
+	e.seen = GroupPairs(&rr, nusers, false);
 
-	recommended = palloc0(sizeof(bool) * ncatalog);
-	scores = palloc_extended(sizeof(float) * (Size) ncatalog * (knn ? 1 : EVAL_BLOCK), MCXT_ALLOC_HUGE);
-	top = palloc(sizeof(int32) * k);
-	top_scores = palloc(sizeof(float) * k);
-
-	if (!knn)
-	{
-		int			dims = model->dimensions;
-		float	   *U = palloc_extended(sizeof(float) * (Size) nusers * dims, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		bool	   *has_vector = LoadTestUserVectors(model, tr.users, nusers, U);
-
-		for (int b = 0; b < nusers; b += EVAL_BLOCK)
-		{
-			int			B = Min(EVAL_BLOCK, nusers - b);
-
-			CHECK_FOR_INTERRUPTS();
-			/* scores of B users at once: U_b Yᵀ + bias */
-			for (int u = 0; u < B; u++)
-				memcpy(scores + (size_t) u * ncatalog, items->bias, sizeof(float) * ncatalog);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, ncatalog, dims,
-						1.0f, U + (size_t) b * dims, dims, items->vectors, dims,
-						1.0f, scores, ncatalog);
-			for (int u = 0; u < B; u++)
-			{
-				int			user = b + u;
-				float	   *s = scores + (size_t) u * ncatalog;
-				int			found = 0;
-
-				if (has_vector[user])
-				{
-					for (int64 j = seen.indptr[user]; j < seen.indptr[user + 1]; j++)
-						s[seen.items[j]] = NAN;
-					found = TopKSelect(s, NULL, ncatalog, k, top, top_scores);
-				}
-				for (int j = 0; j < found; j++)
-					recommended[top[j]] = true;
-				RankMetricsAdd(&m, k, top, found, tests.items + tests.indptr[user],
-							   (int) (tests.indptr[user + 1] - tests.indptr[user]),
-							   tests.total[user]);
-			}
-		}
-	}
+	e.ncatalog = catalog.n;
+	e.recommended = palloc0(sizeof(bool) * catalog.n);
+	e.top = palloc(sizeof(int32) * e.k);
+	e.top_scores = palloc(sizeof(float) * e.k);
+	if (knn)
+		EvaluateKnn(&e, model, &km, tr.users, nusers);
 	else
-	{
-		int64	   *hptr;
-		int32	   *hidx;
-		float	   *hw;
+		EvaluateFactors(&e, model, &items, tr.users, nusers);
+	for (int i = 0; i < catalog.n; i++)
+		covered += e.recommended[i];
 
-		LoadHistories(model, tr.users, nusers, &km, &hptr, &hidx, &hw);
-		for (int user = 0; user < nusers; user++)
-		{
-			int			found;
-
-			if ((user & 63) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int i = 0; i < ncatalog; i++)
-				scores[i] = NAN;	/* only items near the history score */
-			for (int64 h = hptr[user]; h < hptr[user + 1]; h++)
-			{
-				int32		j = hidx[h];
-
-				for (int64 e = km.nptr[j]; e < km.nptr[j + 1]; e++)
-				{
-					int32		i = km.nidx[e];
-					float		add = hw[h] * km.nsim[e];
-
-					scores[i] = isnan(scores[i]) ? add : scores[i] + add;
-				}
-			}
-			for (int64 j = seen.indptr[user]; j < seen.indptr[user + 1]; j++)
-				scores[seen.items[j]] = NAN;
-			found = TopKSelect(scores, NULL, ncatalog, k, top, top_scores);
-			for (int j = 0; j < found; j++)
-				recommended[top[j]] = true;
-			RankMetricsAdd(&m, k, top, found, tests.items + tests.indptr[user],
-						   (int) (tests.indptr[user + 1] - tests.indptr[user]),
-						   tests.total[user]);
-		}
-	}
-	for (int i = 0; i < ncatalog; i++)
-		covered += recommended[i];
-
-	values[0] = Int64GetDatum(m.users);
-	values[1] = Float8GetDatum(m.users ? m.precision / m.users : 0);
-	values[2] = Float8GetDatum(m.users ? m.recall / m.users : 0);
-	values[3] = Float8GetDatum(m.users ? m.ndcg / m.users : 0);
-	values[4] = Float8GetDatum(m.users ? m.map / m.users : 0);
-	values[5] = Float8GetDatum(m.users ? (double) m.hit_users / m.users : 0);
-	values[6] = Float8GetDatum((double) covered / ncatalog);
+	values[0] = Int64GetDatum(m->users);
+	values[1] = Float8GetDatum(m->users ? m->precision / m->users : 0);
+	values[2] = Float8GetDatum(m->users ? m->recall / m->users : 0);
+	values[3] = Float8GetDatum(m->users ? m->ndcg / m->users : 0);
+	values[4] = Float8GetDatum(m->users ? m->map / m->users : 0);
+	values[5] = Float8GetDatum(m->users ? (double) m->hit_users / m->users : 0);
+	values[6] = Float8GetDatum((double) covered / catalog.n);
 
 	initStringInfo(&json);
-	appendStringInfo(&json, "{\"k\": %d, \"test\": ", k);
-	escape_json(&json, RelName(test));
+	appendStringInfo(&json, "{\"k\": %d, \"test\": ", e.k);
+	escape_json(&json, QualifiedRelationName(test));
 	appendStringInfoString(&json, ", \"train\": ");
 	if (OidIsValid(train))
-		escape_json(&json, RelName(train));
+		escape_json(&json, QualifiedRelationName(train));
 	else
 		appendStringInfoString(&json, "null");
-	appendStringInfo(&json, ", \"users\": " INT64_FORMAT, m.users);
+	appendStringInfo(&json, ", \"users\": " INT64_FORMAT, m->users);
 	{
 		const char *keys[6] = {"precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "hit_rate", "coverage"};
 
 		for (int i = 0; i < 6; i++)
-		{
-			appendStringInfo(&json, ", \"%s\": ", keys[i]);
-			AppendJsonNumber(&json, DatumGetFloat8(values[i + 1]));
-		}
+			AppendJsonField(&json, keys[i], DatumGetFloat8(values[i + 1]));
 	}
 	appendStringInfoString(&json, "}");
 	StoreMetrics(model, json.data);

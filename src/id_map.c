@@ -6,26 +6,15 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "core/id_hash.h"
 #include "portability/instr_time.h"
 #include "training.h"
-
-/* A 64-bit mix (splitmix64's finalizer) folded to 32 bits. */
-static inline uint32
-HashId(int64 id)
-{
-	uint64		z = (uint64) id;
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94d049bb133111eb);
-	z ^= z >> 31;
-	return (uint32) z;
-}
 
 #define SH_PREFIX idmap
 #define SH_ELEMENT_TYPE IdMapEntry
 #define SH_KEY_TYPE int64
 #define SH_KEY id
-#define SH_HASH_KEY(tb, key) HashId(key)
+#define SH_HASH_KEY(tb, key) ((uint32) IdHash(key))
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE extern
 #define SH_DEFINE

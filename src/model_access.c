@@ -1,22 +1,11 @@
 /*
  * model_access.c
- *	  Reading trained models for serving and evaluation: the registry row,
- *	  every item vector (cached per backend), user vectors, histories and
- *	  neighbor lists.
- *
- * Single-item look-ups (predict, fold-in of a user without a vector) use the
- * shared model cache (model_cache.h).  Whole-catalog scans (recommend,
- * similar_items, evaluate) need every vector as one matrix, which that
- * cache's contract does not expose, so LoadModelItems keeps its own copy of
- * one model in a backend-lifetime memory context, keyed by model id,
- * factors_version and the xmin of the model row:
- * any statement that changes item factors bumps factors_version, and a
- * rolled-back change cannot be confused with a later committed one because
- * the row version differs.
+ *	  Reading what trained models keep beside their item vectors: user
+ *	  vectors, training histories and neighbor lists, for serving and
+ *	  evaluation.  The registry row, YᵀY and item vectors come from the model
+ *	  cache (model_cache.h).
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -25,7 +14,6 @@
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 /* Runs a read-only query with parameters; errors on failure. */
 static void
@@ -38,6 +26,7 @@ RunQuery(const char *sql, int nargs, Oid *types, Datum *values, long limit)
 		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
 }
 
+/* A column of a row of the last SPI result. */
 static Datum
 GetColumn(int row, int col, bool *isnull)
 {
@@ -45,245 +34,8 @@ GetColumn(int row, int col, bool *isnull)
 						 isnull);
 }
 
-/* A model by name, by id (name NULL, id > 0) or the active one. */
-static ModelInfo *
-FindModelInfo(const char *name, int32 id, bool missing_ok)
-{
-	static const char *columns =
-		"SELECT model_id, name, algorithm, dimensions, "
-		"CASE WHEN jsonb_typeof(params->'regularization') = 'number' "
-		"THEN (params->>'regularization')::float8 END, "
-		"CASE WHEN jsonb_typeof(params->'alpha') = 'number' "
-		"THEN (params->>'alpha')::float8 END, "
-		"factors_version, is_active, gram FROM rerank.models ";
-	MemoryContext caller = CurrentMemoryContext;
-	ModelInfo  *model = NULL;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
-	char	   *sql;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (name != NULL)
-	{
-		values[0] = CStringGetTextDatum(name);
-		sql = psprintf("%s WHERE name = $1", columns);
-		RunQuery(sql, 1, types, values, 1);
-	}
-	else if (id > 0)
-	{
-		types[0] = INT4OID;
-		values[0] = Int32GetDatum(id);
-		sql = psprintf("%s WHERE model_id = $1", columns);
-		RunQuery(sql, 1, types, values, 1);
-	}
-	else
-	{
-		sql = psprintf("%s WHERE is_active", columns);
-		RunQuery(sql, 0, NULL, NULL, 1);
-	}
-	if (SPI_processed == 1)
-	{
-		Datum		d;
-
-		model = MemoryContextAllocZero(caller, sizeof(ModelInfo));
-		model->model_id = DatumGetInt32(GetColumn(0, 1, &isnull));
-		strlcpy(model->name, TextDatumGetCString(GetColumn(0, 2, &isnull)), NAMEDATALEN);
-		strlcpy(model->algorithm, TextDatumGetCString(GetColumn(0, 3, &isnull)), NAMEDATALEN);
-		model->dimensions = DatumGetInt32(GetColumn(0, 4, &isnull));
-		d = GetColumn(0, 5, &isnull);
-		model->regularization = isnull ? RERANK_DEFAULT_REGULARIZATION : DatumGetFloat8(d);
-		d = GetColumn(0, 6, &isnull);
-		model->alpha = isnull ? RERANK_DEFAULT_ALPHA : DatumGetFloat8(d);
-		model->factors_version = DatumGetInt64(GetColumn(0, 7, &isnull));
-		model->is_active = DatumGetBool(GetColumn(0, 8, &isnull));
-		d = GetColumn(0, 9, &isnull);
-		if (!isnull)
-		{
-			ArrayType  *gram = DatumGetArrayTypeP(d);
-			int			k = model->dimensions;
-
-			if (VectorArgLength(gram, "gram") == k * k && k > 0)
-			{
-				model->gram = MemoryContextAlloc(caller, sizeof(float) * k * k);
-				memcpy(model->gram, VECTOR_DATA(gram), sizeof(float) * k * k);
-			}
-		}
-	}
-	SPI_finish();
-	if (model == NULL && !missing_ok)
-	{
-		if (name != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model \"%s\" does not exist", name)));
-		if (id > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model with id %d does not exist", id)));
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no model is active"),
-				 errhint("Pass a model name, or activate a model with rerank.activate_model().")));
-	}
-	return model;
-}
-
-ModelInfo *
-LookupModel(const char *name, bool missing_ok)
-{
-	return FindModelInfo(name, 0, missing_ok);
-}
-
-ModelInfo *
-LookupModelById(int32 model_id)
-{
-	return FindModelInfo(NULL, model_id, false);
-}
-
-const float *
-ModelGram(ModelInfo *model)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model->model_id)};
-	bool		isnull;
-	int			k = model->dimensions;
-
-	if (model->gram != NULL || k == 0)
-		return model->gram;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RunQuery("SELECT rerank.gram_matrix(factors) FROM rerank.item_factors "
-			 "WHERE model_id = $1", 1, types, values, 1);
-	{
-		Datum		d = GetColumn(0, 1, &isnull);
-
-		if (!isnull)
-		{
-			ArrayType  *gram = DatumGetArrayTypeP(d);
-
-			if (VectorArgLength(gram, "gram") != k * k)
-				elog(ERROR, "gram matrix of model \"%s\" has the wrong size", model->name);
-			model->gram = MemoryContextAlloc(caller, sizeof(float) * k * k);
-			memcpy(model->gram, VECTOR_DATA(gram), sizeof(float) * k * k);
-		}
-	}
-	SPI_finish();
-	if (model->gram == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no item factors", model->name)));
-	return model->gram;
-}
-
-/* The backend's cache of one model's item vectors. */
-static MemoryContext items_cxt = NULL;
-static ModelItems *cached_items = NULL;
-static int32 cached_model_id;
-static int64 cached_version;
-static TransactionId cached_xmin;
-
-/* The xmin of the model's row: changes with every update of the row. */
-static TransactionId
-ModelRowXmin(int32 model_id)
-{
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model_id)};
-	bool		isnull;
-	TransactionId xmin = InvalidTransactionId;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RunQuery("SELECT xmin::text::int8 FROM rerank.models WHERE model_id = $1",
-			 1, types, values, 1);
-	if (SPI_processed == 1)
-		xmin = (TransactionId) DatumGetInt64(GetColumn(0, 1, &isnull));
-	SPI_finish();
-	return xmin;
-}
-
-const ModelItems *
-LoadModelItems(const ModelInfo *model)
-{
-	TransactionId xmin = ModelRowXmin(model->model_id);
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model->model_id)};
-	int			k = model->dimensions;
-	ModelItems *items;
-	MemoryContext old;
-	Portal		portal;
-	SPIPlanPtr	plan;
-	int64		capacity = 1024;
-
-	if (cached_items != NULL && cached_model_id == model->model_id &&
-		cached_version == model->factors_version && cached_xmin == xmin)
-		return cached_items;
-
-	if (items_cxt == NULL)
-		items_cxt = AllocSetContextCreate(TopMemoryContext, "rerank model items",
-										  ALLOCSET_DEFAULT_SIZES);
-	cached_items = NULL;
-	MemoryContextReset(items_cxt);
-
-	items = MemoryContextAllocZero(items_cxt, sizeof(ModelItems));
-	items->k = k;
-	items->ids = MemoryContextAllocHuge(items_cxt, sizeof(int64) * capacity);
-	items->vectors = MemoryContextAllocHuge(items_cxt, sizeof(float) * capacity * Max(k, 1));
-	items->bias = MemoryContextAllocHuge(items_cxt, sizeof(float) * capacity);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare("SELECT item_id, factors, bias FROM rerank.item_factors "
-					   "WHERE model_id = $1 ORDER BY item_id", 1, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			ArrayType  *factors;
-
-			if (items->n == capacity)
-			{
-				capacity *= 2;
-				items->ids = repalloc_huge(items->ids, sizeof(int64) * capacity);
-				items->vectors = repalloc_huge(items->vectors, sizeof(float) * capacity * Max(k, 1));
-				items->bias = repalloc_huge(items->bias, sizeof(float) * capacity);
-			}
-			items->ids[items->n] = DatumGetInt64(GetColumn(r, 1, &isnull));
-			factors = DatumGetArrayTypeP(GetColumn(r, 2, &isnull));
-			if (VectorArgLength(factors, "factors") != k)
-				elog(ERROR, "item factors of model \"%s\" have the wrong length", model->name);
-			memcpy(items->vectors + (size_t) items->n * k, VECTOR_DATA(factors), sizeof(float) * k);
-			items->bias[items->n] = DatumGetFloat4(GetColumn(r, 3, &isnull));
-			items->n++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-
-	old = MemoryContextSwitchTo(items_cxt);
-	items->index = IdMapFromArray(items_cxt, items->ids, items->n);
-	MemoryContextSwitchTo(old);
-
-	cached_items = items;
-	cached_model_id = model->model_id;
-	cached_version = model->factors_version;
-	cached_xmin = xmin;
-	return items;
-}
-
 bool
-LoadUserVector(const ModelInfo *model, int64 user_id, float *out)
+LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 {
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
@@ -356,7 +108,7 @@ CompareHistoryItem(const void *a, const void *b)
 }
 
 int
-LoadUserHistory(const ModelInfo *model, int64 user_id, bool with_recent,
+LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 				int64 **item_ids, float **weights)
 {
 	MemoryContext caller = CurrentMemoryContext;
@@ -427,7 +179,7 @@ LoadUserHistory(const ModelInfo *model, int64 user_id, bool with_recent,
 }
 
 NeighborList
-LoadNeighbors(const ModelInfo *model, int64 item_id)
+LoadNeighbors(const CachedModel *model, int64 item_id)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			types[2] = {INT4OID, INT8OID};
@@ -456,13 +208,4 @@ LoadNeighbors(const ModelInfo *model, int64 item_id)
 	}
 	SPI_finish();
 	return list;
-}
-
-void
-AppendJsonNumber(StringInfo buf, double value)
-{
-	if (!isfinite(value))
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfo(buf, "%.9g", value);
 }

@@ -3,13 +3,14 @@
  *	  Models held in backend memory (see model_cache.h for the contract).
  *
  * Each cached model is an entry with its own memory context: the item
- * vectors as one float matrix, the biases, an open-addressing hash from
- * item id to matrix row (simplehash), and YᵀY.  Entries are validated
- * against rerank.models (model_id and factors_version) after any relcache
- * invalidation of that table; a statement trigger on rerank.models sends one
- * at commit for every change of a model row, and a statement changing item
- * factors updates the model row (factors_version), so serving never queries
- * the registry while nothing changes.
+ * vectors as one float matrix in ascending item id order, the biases and
+ * ids of its rows, an open-addressing hash from item id to matrix row
+ * (simplehash), and YᵀY.  Entries are validated against rerank.models
+ * (model_id and factors_version) after any relcache invalidation of that
+ * table; a statement trigger on rerank.models sends one at commit for every
+ * change of a model row, and a statement changing item factors updates the
+ * model row (factors_version), so serving never queries the registry while
+ * nothing changes.
  *
  * An entry being replaced may still be in use by the current statement (a
  * row trigger keeps pointers for one row at most, but a caller could hold
@@ -21,9 +22,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
+#include "backend_cache.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
+#include "core/id_hash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #if PG_VERSION_NUM >= 170000
@@ -51,18 +51,11 @@ typedef struct ItemSlot
 	char		status;
 } ItemSlot;
 
-/* splitmix64's finalizer: item ids are often dense, so mix all bits. */
+/* The hash of an item id in the item map (core/id_hash.h). */
 static inline uint32
 HashItemId(int64 item_id)
 {
-	uint64		x = (uint64) item_id;
-
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return (uint32) x;
+	return (uint32) IdHash(item_id);
 }
 
 #define SH_PREFIX itemmap
@@ -83,6 +76,7 @@ typedef struct ModelEntry
 	MemoryContext context;		/* owns everything below */
 	float	   *vectors;		/* item_count × dimensions, or NULL */
 	float	   *biases;			/* item_count */
+	int64	   *ids;			/* item id of each row, ascending */
 	itemmap_hash *items;		/* item id → row, when vectors are cached */
 	Size		bytes;			/* memory charged to the budget */
 	Size		wanted_bytes;	/* what caching the vectors would take */
@@ -134,13 +128,10 @@ ModelCacheBudgetAssign(int newval, void *extra)
 void
 ModelCacheInit(void)
 {
-	DefineCustomIntVariable("rerank.model_cache_mb",
-							"Memory per backend for cached item vectors, in megabytes.",
-							"A model whose vectors do not fit is served by index look-ups.",
-							&model_cache_mb,
-							256, 0, MAX_KILOBYTES / 1024,
-							PGC_USERSET, GUC_UNIT_MB,
-							NULL, ModelCacheBudgetAssign, NULL);
+	DefineCacheBudget("rerank.model_cache_mb",
+					  "Memory per backend for cached item vectors, in megabytes.",
+					  "A model whose vectors do not fit is served by index look-ups.",
+					  &model_cache_mb, 256, ModelCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
 }
 
@@ -209,14 +200,21 @@ typedef struct ModelHeader
 } ModelHeader;
 
 /*
- * Reads the active model's row (name NULL) or the named model's row; false
- * when there is none.  Called inside SPI.
+ * Reads the row of the named model, else of the model with the id (> 0),
+ * else of the active model; false when there is none.  Called inside SPI.
  */
 static bool
-ReadModelHeader(const char *name, ModelHeader *header)
+ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 {
-	static SPIPlanPtr active_plan = NULL;
-	static SPIPlanPtr named_plan = NULL;
+	/* by the active flag, by name, by id: one kept plan each */
+	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
+	static const char *const queries[3] = {
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE is_active",
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE name = $1",
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE model_id = $1"
+	};
+	static Oid	argtypes[3] = {InvalidOid, TEXTOID, INT4OID};
+	int			which = name != NULL ? 1 : model_id > 0 ? 2 : 0;
 	Datum		args[1];
 	bool		isnull;
 	HeapTuple	tuple;
@@ -224,33 +222,13 @@ ReadModelHeader(const char *name, ModelHeader *header)
 	Datum		value;
 	int			ret;
 
-	if (name == NULL)
-	{
-		if (active_plan == NULL)
-		{
-			active_plan = SPI_prepare("SELECT " MODEL_HEADER_COLUMNS
-									  " FROM rerank.models WHERE is_active",
-									  0, NULL);
-			if (active_plan == NULL || SPI_keepplan(active_plan) != 0)
-				elog(ERROR, "could not prepare the active model query");
-		}
-		ret = SPI_execute_plan(active_plan, NULL, NULL, true, 2);
-	}
-	else
-	{
-		if (named_plan == NULL)
-		{
-			Oid			argtypes[1] = {TEXTOID};
-
-			named_plan = SPI_prepare("SELECT " MODEL_HEADER_COLUMNS
-									 " FROM rerank.models WHERE name = $1",
-									 1, argtypes);
-			if (named_plan == NULL || SPI_keepplan(named_plan) != 0)
-				elog(ERROR, "could not prepare the model query");
-		}
+	if (which == 1)
 		args[0] = CStringGetTextDatum(name);
-		ret = SPI_execute_plan(named_plan, args, NULL, true, 2);
-	}
+	else
+		args[0] = Int32GetDatum(model_id);
+	ret = SPI_execute_plan(KeptPlan(&plans[which], queries[which],
+									which == 0 ? 0 : 1, &argtypes[which]),
+						   args, NULL, true, 2);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -283,6 +261,17 @@ QueryModelValue(const char *sql, int32 model_id, bool *isnull)
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "query failed: %s", sql);
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+}
+
+/* The number of item vectors of a model. */
+static int64
+ItemCount(int32 model_id)
+{
+	bool		isnull;
+
+	return DatumGetInt64(QueryModelValue("SELECT count(*) FROM rerank.item_factors "
+										 "WHERE model_id = $1",
+										 model_id, &isnull));
 }
 
 /*
@@ -318,9 +307,46 @@ LoadGram(ModelEntry *entry)
 	entry->pub.gram = copy;
 }
 
+/* LoadVectors' scan: the entry being filled and its next row. */
+typedef struct VectorLoad
+{
+	ModelEntry *entry;
+	int64		row;
+} VectorLoad;
+
+/* Copies one item's vector, bias and id into the next row of the entry. */
+static void
+LoadVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
+{
+	VectorLoad *load = (VectorLoad *) arg;
+	ModelEntry *entry = load->entry;
+	int			k = entry->pub.dimensions;
+	int64		row = load->row;
+	bool		isnull;
+	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+	float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	bool		found;
+	ItemSlot   *slot;
+
+	/* rows were validated on the way in; a change under us is not */
+	if (row >= entry->pub.item_count || ARR_NDIM(factors) != 1 ||
+		ARR_DIMS(factors)[0] != k)
+		elog(ERROR, "item factors of model \"%s\" changed while loading",
+			 entry->pub.name);
+	memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
+	entry->biases[row] = bias;
+	entry->ids[row] = item_id;
+	slot = itemmap_insert(entry->items, item_id, &found);
+	slot->row = (uint32) row;
+	load->row++;
+}
+
 /*
- * Reads every item vector of the model into the entry, in batches through a
- * cursor so the result set is never materialized twice.
+ * Reads every item vector of the model into the entry's context, rows in
+ * ascending item id order (so that a whole-catalog ranking breaks ties to
+ * the smaller id), in batches through a cursor so the result set is never
+ * materialized twice.
  */
 static void
 LoadVectors(ModelEntry *entry)
@@ -329,9 +355,7 @@ LoadVectors(ModelEntry *entry)
 	int64		count = entry->pub.item_count;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		row = 0;
+	VectorLoad	load = {entry, 0};
 
 	entry->vectors = MemoryContextAllocExtended(entry->context,
 												mul_size(Max(count, 1), mul_size(k, sizeof(float))),
@@ -339,45 +363,14 @@ LoadVectors(ModelEntry *entry)
 	entry->biases = MemoryContextAllocExtended(entry->context,
 											   mul_size(Max(count, 1), sizeof(float)),
 											   MCXT_ALLOC_HUGE);
-	entry->items = itemmap_create(entry->context, (uint32) Min(count + 16, PG_UINT32_MAX / 2), NULL);
-
-	plan = SPI_prepare("SELECT item_id, factors, bias FROM rerank.item_factors "
-					   "WHERE model_id = $1", 1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the item factors query");
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tuple = SPI_tuptable->vals[i];
-			TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-			ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-			float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-			bool		found;
-			ItemSlot   *slot;
-
-			/* rows were validated on the way in; a change under us is not */
-			if (row >= count || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k)
-				elog(ERROR, "item factors of model \"%s\" changed while loading",
-					 entry->pub.name);
-			memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
-			entry->biases[row] = bias;
-			slot = itemmap_insert(entry->items, item_id, &found);
-			slot->row = (uint32) row;
-			row++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	entry->pub.item_count = row;
+	entry->ids = MemoryContextAllocExtended(entry->context,
+											mul_size(Max(count, 1), sizeof(int64)),
+											MCXT_ALLOC_HUGE);
+	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
+	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
+				  "WHERE model_id = $1 ORDER BY item_id",
+				  1, argtypes, args, LoadVectorRow, &load);
+	entry->pub.item_count = load.row;
 }
 
 /*
@@ -389,9 +382,8 @@ LoadModel(const ModelHeader *header)
 {
 	MemoryContext context;
 	ModelEntry *entry;
-	bool		isnull;
 	Size		per_item;
-	Size		budget = (Size) model_cache_mb * 1024 * 1024;
+	Size		budget = CacheBudgetBytes(model_cache_mb);
 
 	if (CacheContext == NULL)
 		CacheContext = AllocSetContextCreate(TopMemoryContext, "rerank model cache",
@@ -408,14 +400,12 @@ LoadModel(const ModelHeader *header)
 	entry->pub.regularization = header->regularization;
 	entry->pub.alpha = header->alpha;
 	entry->pub.private_data = entry;
-	entry->pub.item_count =
-		DatumGetInt64(QueryModelValue("SELECT count(*) FROM rerank.item_factors "
-									  "WHERE model_id = $1",
-									  header->model_id, &isnull));
+	entry->pub.item_count = ItemCount(header->model_id);
 
-	/* vectors, biases and about two hash slots per item */
-	per_item = sizeof(float) * (header->dimensions + 1) + 2 * sizeof(ItemSlot);
-	entry->wanted_bytes = mul_size(per_item, (Size) entry->pub.item_count);
+	/* vectors, biases and ids, plus the item map */
+	per_item = sizeof(float) * (header->dimensions + 1) + sizeof(int64);
+	entry->wanted_bytes = add_size(mul_size(per_item, (Size) entry->pub.item_count),
+								   ID_TABLE_BYTES(entry->pub.item_count, sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
 	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
@@ -471,8 +461,8 @@ EntryForHeader(const ModelHeader *header)
 		entry->pub.factors_version == header->factors_version &&
 		entry->pub.dimensions == header->dimensions &&
 		(entry->pub.vectors_cached ?
-		 entry->bytes <= (Size) model_cache_mb * 1024 * 1024 :
-		 entry->wanted_bytes > (Size) model_cache_mb * 1024 * 1024))
+		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
+		 entry->wanted_bytes > CacheBudgetBytes(model_cache_mb)))
 	{
 		/* parameters and name may change without new vectors */
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
@@ -494,8 +484,7 @@ EntryForHeader(const ModelHeader *header)
 static void
 NoteModelsRelid(void)
 {
-	Oid			nsp = get_namespace_oid("rerank", false);
-	Oid			relid = get_relname_relid("models", nsp);
+	Oid			relid = RerankTableOid("models");
 
 	if (relid != models_relid)
 	{
@@ -521,7 +510,7 @@ ActiveModel(void)
 	NoteModelsRelid();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (ReadModelHeader(NULL, &header))
+	if (ReadModelHeader(NULL, 0, &header))
 		active_entry = EntryForHeader(&header);
 	else
 		active_entry = NULL;
@@ -533,33 +522,108 @@ ActiveModel(void)
 	return active_entry ? &active_entry->pub : NULL;
 }
 
-const CachedModel *
-ModelByName(const char *name)
+/*
+ * The live entry of the named model, else of the model with the id, when it
+ * was validated since the last invalidation; else NULL.
+ */
+static ModelEntry *
+FindCheckedEntry(const char *name, int32 model_id)
 {
-	ModelHeader header;
 	ModelEntry *entry = NULL;
 
-	if (name == NULL)
-		return ActiveModel();
+	for (ModelEntry *e = entries; e != NULL; e = e->next)
+		if (e->checked && (name != NULL ? strcmp(e->pub.name, name) == 0 :
+						   e->pub.model_id == model_id))
+			entry = e;
+	return entry;
+}
+
+/*
+ * The entry of the named model, else of the model with the id: a live
+ * entry validated since the last invalidation, else the registry's row
+ * (loading the model when needed).  Unknown model: error, SQLSTATE 42704.
+ */
+static ModelEntry *
+LookupEntry(const char *name, int32 model_id)
+{
+	ModelHeader header;
+	ModelEntry *entry;
 
 	FreeRetiredEntries();
-	for (ModelEntry *e = entries; e != NULL; e = e->next)
-		if (e->checked && strcmp(e->pub.name, name) == 0)
-			entry = e;
+	entry = FindCheckedEntry(name, model_id);
 	if (entry == NULL)
 	{
 		NoteModelsRelid();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (!ReadModelHeader(name, &header))
+		if (!ReadModelHeader(name, model_id, &header))
+		{
+			if (name != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("model \"%s\" does not exist", name)));
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model \"%s\" does not exist", name)));
+					 errmsg("model with id %d does not exist", model_id)));
+		}
 		entry = EntryForHeader(&header);
 		SPI_finish();
 	}
 	entry->last_used = ++lru_clock;
-	return &entry->pub;
+	return entry;
+}
+
+/* A model by name, or the active one (NULL when none is active). */
+const CachedModel *
+ModelByName(const char *name)
+{
+	if (name == NULL)
+		return ActiveModel();
+	return &LookupEntry(name, 0)->pub;
+}
+
+/* A model by name, or the active one, which must exist. */
+const CachedModel *
+RequireModel(const char *name)
+{
+	const CachedModel *model = ModelByName(name);
+
+	if (model == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no model is active"),
+				 errhint("Pass a model name, or activate a model with rerank.activate_model().")));
+	return model;
+}
+
+/* A model by id. */
+const CachedModel *
+ModelById(int32 model_id)
+{
+	return &LookupEntry(NULL, model_id)->pub;
+}
+
+/* The id and dimensions of a named model, without loading it. */
+int32
+ModelIdByName(const char *name, int *dimensions)
+{
+	ModelEntry *entry = FindCheckedEntry(name, 0);
+	ModelHeader header;
+
+	if (entry != NULL)
+	{
+		*dimensions = entry->pub.dimensions;
+		return entry->pub.model_id;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!ReadModelHeader(name, 0, &header))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	SPI_finish();
+	*dimensions = header.dimensions;
+	return header.model_id;
 }
 
 /* Looks up ids the cache does not hold, with one index scan. */
@@ -669,6 +733,62 @@ ModelItemVector(const CachedModel *model, int64 item_id, float *bias)
 	return vector;
 }
 
+/*
+ * Loads the vectors of a model over the budget into a temporary entry in
+ * the current memory context, which the cache never adopts.
+ */
+static ModelEntry *
+LoadTemporaryCopy(const CachedModel *model)
+{
+	ModelEntry *copy = palloc0(sizeof(ModelEntry));
+
+	copy->pub = *model;
+	copy->pub.private_data = copy;
+	copy->context = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	copy->pub.item_count = ItemCount(model->model_id);
+	LoadVectors(copy);
+	SPI_finish();
+	return copy;
+}
+
+/* The whole catalog of a model as one matrix; see model_cache.h. */
+void
+ModelItemMatrix(const CachedModel *model, ItemMatrix *matrix)
+{
+	ModelEntry *entry = (ModelEntry *) model->private_data;
+
+	memset(matrix, 0, sizeof(ItemMatrix));
+	matrix->k = model->dimensions;
+	if (model->dimensions == 0)
+		return;
+	if (model->item_count > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has " INT64_FORMAT " items, too many to rank the whole catalog",
+						model->name, model->item_count)));
+	if (!model->vectors_cached)
+		entry = LoadTemporaryCopy(model);
+	matrix->n = (int) entry->pub.item_count;
+	matrix->ids = entry->ids;
+	matrix->vectors = entry->vectors;
+	matrix->biases = entry->biases;
+	matrix->private_data = entry->items;
+}
+
+/* The row of an item in a matrix, or -1. */
+int32
+ItemMatrixRow(const ItemMatrix *matrix, int64 item_id)
+{
+	ItemSlot   *slot;
+
+	if (matrix->private_data == NULL)
+		return -1;
+	slot = itemmap_lookup((itemmap_hash *) matrix->private_data, item_id);
+	return slot != NULL ? (int32) slot->row : -1;
+}
+
 PG_FUNCTION_INFO_V1(model_cache_invalidate);
 
 /*
@@ -678,15 +798,7 @@ PG_FUNCTION_INFO_V1(model_cache_invalidate);
 Datum
 model_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("model_cache_invalidate: must be fired AFTER, FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	InvalidateCacheOnStatement(fcinfo, "model_cache_invalidate");
 	return PointerGetDatum(NULL);
 }
 

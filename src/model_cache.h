@@ -1,8 +1,10 @@
 /*
  * model_cache.h
- *	  Models held in backend memory: the active model's item vectors, YᵀY and
- *	  fold-in parameters, for the hot paths (rerank(), the behavior trigger,
- *	  predict/recommend).
+ *	  Models held in backend memory: the registry row, item vectors, YᵀY and
+ *	  fold-in parameters of the active and named models, for everything that
+ *	  reads a model: the hot paths (rerank(), the behavior trigger) by item,
+ *	  and predict, recommend, similar_items, evaluate and the fold-in
+ *	  aggregate, also as one whole-catalog matrix.
  *
  * A model is loaded once per backend per factors_version: one scan of its
  * item factors into a float matrix and an open-addressing hash from item id
@@ -13,9 +15,9 @@
  * is bounded by the GUC rerank.model_cache_mb per backend: a model whose
  * vectors do not fit is served by index look-ups instead (correct, slower).
  *
- * Pointers returned stay valid until the next call of ActiveModel() or
- * ModelByName() in a later transaction (which may reload); do not keep them
- * across transactions.
+ * Pointers returned stay valid until the next look-up (ActiveModel(),
+ * ModelByName(), RequireModel(), ModelById()) in a later transaction (which
+ * may reload); do not keep them across transactions.
  */
 #ifndef RERANK_MODEL_CACHE_H
 #define RERANK_MODEL_CACHE_H
@@ -52,6 +54,23 @@ extern const CachedModel *ActiveModel(void);
 extern const CachedModel *ModelByName(const char *name);
 
 /*
+ * ModelByName for the functions that cannot do without a model (predict,
+ * recommend, similar_items): no active model is an error, SQLSTATE 55000.
+ */
+extern const CachedModel *RequireModel(const char *name);
+
+/* A model by id; a model dropped meanwhile is an error, SQLSTATE 42704. */
+extern const CachedModel *ModelById(int32 model_id);
+
+/*
+ * The id and dimensions of a named model, from a cached entry or one query
+ * of the registry, without loading the model: for callers that bring their
+ * own vectors (the state function of rerank.als_fold_in, which may run in
+ * parallel workers).  Unknown name: error, SQLSTATE 42704.
+ */
+extern int32 ModelIdByName(const char *name, int *dimensions);
+
+/*
  * The vector (dimensions floats) and bias of one item, or NULL when the
  * model has no vector for it.
  */
@@ -65,6 +84,28 @@ extern const float *ModelItemVector(const CachedModel *model, int64 item_id,
  */
 extern void ModelItemVectors(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases);
+
+/* Every item vector of a model as one matrix. */
+typedef struct ItemMatrix
+{
+	int			n;				/* items (rows) */
+	int			k;				/* dimensions */
+	const int64 *ids;			/* the item id of each row, ascending */
+	const float *vectors;		/* n × k, row-major */
+	const float *biases;		/* n */
+	void	   *private_data;	/* model_cache.c's map from id to row */
+} ItemMatrix;
+
+/*
+ * The whole catalog of a model, for rankings over every item: the cached
+ * vectors, or for a model over the memory budget a temporary copy read into
+ * the current memory context (correct, slower).  n = 0 for a model without
+ * dimensions.  Valid as long as the model pointer.
+ */
+extern void ModelItemMatrix(const CachedModel *model, ItemMatrix *matrix);
+
+/* The row of an item in the matrix, or -1. */
+extern int32 ItemMatrixRow(const ItemMatrix *matrix, int64 item_id);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);

@@ -34,26 +34,6 @@ Execute(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 		elog(ERROR, "statement failed (%s): %s", SPI_result_code_string(ret), sql);
 }
 
-/* A one-dimensional bigint[] of n values. */
-static ArrayType *
-BuildInt64Array(const int64 *values, int n)
-{
-	Size		nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(Max(n, 0), sizeof(int64)));
-	ArrayType  *a;
-
-	if (n == 0)
-		return construct_empty_array(INT8OID);
-	a = (ArrayType *) palloc_extended(nbytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	SET_VARSIZE(a, nbytes);
-	a->ndim = 1;
-	a->dataoffset = 0;
-	a->elemtype = INT8OID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
-	memcpy(ARR_DATA_PTR(a), values, sizeof(int64) * n);
-	return a;
-}
-
 /* The model row of a name: id, dimensions, active; false when none. */
 static bool
 FindModel(const char *name, bool lock, int32 *id, int *dims, bool *active)

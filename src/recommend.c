@@ -32,28 +32,27 @@
 /* Largest k accepted by recommend() and similar_items(). */
 #define MAX_K 100000
 
+/* Whether a model scores by stored neighbors rather than factors. */
 static bool
-IsKnn(const ModelInfo *model)
+IsKnn(const CachedModel *model)
 {
 	return strcmp(model->algorithm, "item_knn") == 0;
 }
 
-/* The model argument: NULL means the active model. */
-static ModelInfo *
+/* The model argument: NULL means the active model, which must exist. */
+static const CachedModel *
 ModelArg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		return LookupModel(NULL, false);
-	return LookupModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)), false);
+	return RequireModel(PG_ARGISNULL(argno) ? NULL :
+						text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
 /*
  * The user's vector in a factor model: stored, else folded in from the
- * history with the cached model's YᵀY, λ and α.  False when the user has
- * neither.
+ * history with the model's YᵀY, λ and α.  False when the user has neither.
  */
 static bool
-UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *x)
+UserVector(const CachedModel *model, int64 user_id, float *x)
 {
 	int64	   *hist_ids;
 	float	   *hist_w;
@@ -67,7 +66,7 @@ UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *
 
 	if (LoadUserVector(model, user_id, x))
 		return true;
-	if (cm->gram == NULL)
+	if (model->gram == NULL)
 		return false;
 	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 	if (n == 0)
@@ -75,13 +74,13 @@ UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *
 	found = palloc(sizeof(float *) * n);
 	vectors = palloc(sizeof(float *) * n);
 	conf = palloc(sizeof(double) * n);
-	ModelItemVectors(cm, hist_ids, n, found, NULL);
+	ModelItemVectors(model, hist_ids, n, found, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		if (found[i] == NULL || hist_w[i] <= 0)
 			continue;
 		vectors[used] = found[i];
-		conf[used] = 1.0 + cm->alpha * hist_w[i];
+		conf[used] = 1.0 + model->alpha * hist_w[i];
 		used++;
 	}
 	if (used == 0)
@@ -89,8 +88,9 @@ UserVector(const ModelInfo *model, const CachedModel *cm, int64 user_id, float *
 	h.n = used;
 	h.vectors = vectors;
 	h.confidence = conf;
-	work = palloc(sizeof(double) * AlsFoldInWorkspace(cm->dimensions, used));
-	return AlsFoldIn(cm->gram, cm->dimensions, cm->regularization, &h, x, work);
+	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, used));
+	return AlsFoldIn(model->gram, model->dimensions, model->regularization, &h,
+					 x, work);
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */
@@ -102,15 +102,15 @@ typedef struct KnnScores
 	float	   *scores;
 } KnnScores;
 
+/* The item-kNN scores of the neighbors of a user's history items. */
 static KnnScores
-KnnUserScores(const ModelInfo *model, const int64 *hist_ids, const float *hist_w,
+KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist_w,
 			  int n)
 {
 	KnnScores	s;
 	int			capacity = 256;
 	Oid			types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		values[2];
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
 	MemoryContext caller = CurrentMemoryContext;
 	int32		count = 0;
@@ -118,10 +118,8 @@ KnnUserScores(const ModelInfo *model, const int64 *hist_ids, const float *hist_w
 	s.index = idmap_create(caller, 256, NULL);
 	s.ids = palloc(sizeof(int64) * capacity);
 	s.scores = palloc(sizeof(float) * capacity);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(hist_ids[i]);
 	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(BuildInt64Array(hist_ids, n));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
@@ -173,8 +171,7 @@ KnnUserScores(const ModelInfo *model, const int64 *hist_ids, const float *hist_w
 typedef struct PredictCache
 {
 	char		model_key[NAMEDATALEN + 1];	/* "" = active model */
-	ModelInfo  *model;
-	const CachedModel *cm;		/* factor models: the shared model cache */
+	const CachedModel *model;
 	bool		have_user;
 	int64		user_id;
 	bool		user_known;
@@ -209,8 +206,6 @@ predict(PG_FUNCTION_ARGS)
 			c = palloc0(sizeof(PredictCache));
 		strlcpy(c->model_key, key, sizeof(c->model_key));
 		c->model = ModelArg(fcinfo, 2);
-		c->cm = (!IsKnn(c->model) && c->model->dimensions > 0) ?
-			ModelByName(c->model->name) : NULL;
 		c->x = palloc(sizeof(float) * Max(c->model->dimensions, 1));
 		c->have_user = false;
 		fcinfo->flinfo->fn_extra = c;
@@ -229,8 +224,8 @@ predict(PG_FUNCTION_ARGS)
 			c->user_known = n > 0;
 		}
 		else
-			c->user_known = c->cm != NULL &&
-				UserVector(c->model, c->cm, user_id, c->x);
+			c->user_known = c->model->dimensions > 0 &&
+				UserVector(c->model, user_id, c->x);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -250,11 +245,11 @@ predict(PG_FUNCTION_ARGS)
 	else
 	{
 		float		bias;
-		const float *y = ModelItemVector(c->cm, item_id, &bias);
+		const float *y = ModelItemVector(c->model, item_id, &bias);
 
 		if (y == NULL)
 			PG_RETURN_NULL();
-		PG_RETURN_FLOAT8(VecDot(c->x, y, c->cm->dimensions) + bias);
+		PG_RETURN_FLOAT8(VecDot(c->x, y, c->model->dimensions) + bias);
 	}
 }
 
@@ -273,6 +268,26 @@ EmitRows(FunctionCallInfo fcinfo, const int64 *ids, const float *scores, int n)
 	}
 }
 
+/*
+ * Emits the best k of n scores (NaN: excluded) as (id, score) rows, ids[i]
+ * being the id of score i; ties go to the smaller i.
+ */
+static void
+EmitTopK(FunctionCallInfo fcinfo, const float *scores, const int64 *ids, int n,
+		 int k)
+{
+	int			m = Min(k, n);
+	int32	   *top = palloc(sizeof(int32) * Max(m, 1));
+	float	   *top_scores = palloc(sizeof(float) * Max(m, 1));
+	int			found = TopKSelect(scores, NULL, n, m, top, top_scores);
+	int64	   *top_ids = palloc(sizeof(int64) * Max(found, 1));
+
+	for (int i = 0; i < found; i++)
+		top_ids[i] = ids[top[i]];
+	EmitRows(fcinfo, top_ids, top_scores, found);
+}
+
+/* The k argument: not NULL, between 1 and MAX_K. */
 static int
 KArg(FunctionCallInfo fcinfo, int argno)
 {
@@ -290,17 +305,12 @@ KArg(FunctionCallInfo fcinfo, int argno)
 	return k;
 }
 
-/* Marks the ids of a sorted history as excluded (NaN) in a score array. */
-static void
-ExcludeIds(idmap_hash *index, const int64 *ids, int n, float *scores)
+/* Marks a score as excluded (NaN); row -1 (an unknown item) is ignored. */
+static inline void
+Exclude(float *scores, int32 row)
 {
-	for (int i = 0; i < n; i++)
-	{
-		int32		idx = IdMapGet(index, ids[i]);
-
-		if (idx >= 0)
-			scores[idx] = NAN;
-	}
+	if (row >= 0)
+		scores[row] = NAN;
 }
 
 PG_FUNCTION_INFO_V1(recommend);
@@ -312,14 +322,10 @@ recommend(PG_FUNCTION_ARGS)
 	int64		user_id;
 	int			k;
 	bool		exclude_seen;
-	ModelInfo  *model;
+	const CachedModel *model;
 	int64	   *hist_ids = NULL;
 	float	   *hist_w = NULL;
 	int			nhist = 0;
-	int32	   *top;
-	float	   *top_scores;
-	int64	   *out_ids;
-	int			found = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -339,42 +345,31 @@ recommend(PG_FUNCTION_ARGS)
 		KnnScores	s = KnnUserScores(model, hist_ids, hist_w, nhist);
 
 		if (exclude_seen)
-			ExcludeIds(s.index, hist_ids, nhist, s.scores);
-		top = palloc(sizeof(int32) * Min(k, Max(s.n, 1)));
-		top_scores = palloc(sizeof(float) * Min(k, Max(s.n, 1)));
-		found = TopKSelect(s.scores, NULL, s.n, Min(k, s.n), top, top_scores);
-		out_ids = palloc(sizeof(int64) * Max(found, 1));
-		for (int i = 0; i < found; i++)
-			out_ids[i] = s.ids[top[i]];
+			for (int i = 0; i < nhist; i++)
+				Exclude(s.scores, IdMapGet(s.index, hist_ids[i]));
+		EmitTopK(fcinfo, s.scores, s.ids, s.n, k);
 	}
 	else
 	{
-		const ModelItems *items;
+		ItemMatrix	items;
 		float	   *x;
 		float	   *scores;
-		int			n;
 
 		if (model->dimensions == 0)
 			PG_RETURN_NULL();
-		items = LoadModelItems(model);
-		n = items->n;
+		ModelItemMatrix(model, &items);
 		x = palloc(sizeof(float) * model->dimensions);
-		if (n == 0 || !UserVector(model, ModelByName(model->name), user_id, x))
+		if (items.n == 0 || !UserVector(model, user_id, x))
 			PG_RETURN_NULL();
-		scores = palloc_extended(sizeof(float) * n, MCXT_ALLOC_HUGE);
-		memcpy(scores, items->bias, sizeof(float) * n);
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, items->k, 1.0f, items->vectors,
-					items->k, x, 1, 1.0f, scores, 1);
+		scores = palloc_extended(sizeof(float) * items.n, MCXT_ALLOC_HUGE);
+		memcpy(scores, items.biases, sizeof(float) * items.n);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, items.n, items.k, 1.0f,
+					items.vectors, items.k, x, 1, 1.0f, scores, 1);
 		if (exclude_seen)
-			ExcludeIds(items->index, hist_ids, nhist, scores);
-		top = palloc(sizeof(int32) * Min(k, n));
-		top_scores = palloc(sizeof(float) * Min(k, n));
-		found = TopKSelect(scores, NULL, n, Min(k, n), top, top_scores);
-		out_ids = palloc(sizeof(int64) * Max(found, 1));
-		for (int i = 0; i < found; i++)
-			out_ids[i] = items->ids[top[i]];
+			for (int i = 0; i < nhist; i++)
+				Exclude(scores, ItemMatrixRow(&items, hist_ids[i]));
+		EmitTopK(fcinfo, scores, items.ids, items.n, k);
 	}
-	EmitRows(fcinfo, out_ids, top_scores, found);
 	PG_RETURN_NULL();
 }
 
@@ -386,7 +381,7 @@ similar_items(PG_FUNCTION_ARGS)
 {
 	int64		item_id;
 	int			k;
-	ModelInfo  *model;
+	const CachedModel *model;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -415,34 +410,25 @@ similar_items(PG_FUNCTION_ARGS)
 	}
 	else if (model->dimensions > 0)
 	{
-		const ModelItems *items = LoadModelItems(model);
-		int32		row = IdMapGet(items->index, item_id);
-		int			n = items->n;
+		ItemMatrix	items;
+		int32		row;
 		float	   *sims;
-		int32	   *top;
-		float	   *top_sims;
-		int64	   *ids;
-		int			found;
 		const float *q;
 
+		ModelItemMatrix(model, &items);
+		row = ItemMatrixRow(&items, item_id);
 		if (row < 0)
 			PG_RETURN_NULL();
-		q = items->vectors + (size_t) row * items->k;
-		sims = palloc_extended(sizeof(float) * n, MCXT_ALLOC_HUGE);
-		for (int i = 0; i < n; i++)
+		q = items.vectors + (size_t) row * items.k;
+		sims = palloc_extended(sizeof(float) * items.n, MCXT_ALLOC_HUGE);
+		for (int i = 0; i < items.n; i++)
 		{
 			if ((i & 0xffff) == 0)
 				CHECK_FOR_INTERRUPTS();
-			sims[i] = (float) VecCosine(q, items->vectors + (size_t) i * items->k, items->k);
+			sims[i] = (float) VecCosine(q, items.vectors + (size_t) i * items.k, items.k);
 		}
 		sims[row] = NAN;
-		top = palloc(sizeof(int32) * Min(k, n));
-		top_sims = palloc(sizeof(float) * Min(k, n));
-		found = TopKSelect(sims, NULL, n, Min(k, n), top, top_sims);
-		ids = palloc(sizeof(int64) * Max(found, 1));
-		for (int i = 0; i < found; i++)
-			ids[i] = items->ids[top[i]];
-		EmitRows(fcinfo, ids, top_sims, found);
+		EmitTopK(fcinfo, sims, items.ids, items.n, k);
 	}
 	PG_RETURN_NULL();
 }

@@ -147,7 +147,9 @@ LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			dims = model != NULL ? model->dimensions : 0;
+	Oid			argtypes[2] = {INT4OID, INT8OID};
 	Datum		args[2];
+	SPIPlanPtr	plan;
 	int			ret;
 	HeapTuple	tuple;
 	TupleDesc	desc;
@@ -164,28 +166,17 @@ LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (user_plan == NULL)
-	{
-		Oid			argtypes[2] = {INT4OID, INT8OID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT (SELECT f.factors FROM rerank.user_factors f"
-						   "         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
-						   "           AND f.user_id OPERATOR(pg_catalog.=) $2),"
-						   "       u.recent_items, u.recent_weights,"
-						   "       u.purchased_items, u.category_weights"
-						   "  FROM (SELECT) AS one"
-						   "  LEFT JOIN rerank.user_features u"
-						   "         ON u.user_id OPERATOR(pg_catalog.=) $2",
-						   2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the user look-up: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the user look-up plan");
-		user_plan = plan;
-	}
-	ret = SPI_execute_plan(user_plan, args, NULL, true, 1);
+	plan = KeptPlan(&user_plan,
+					"SELECT (SELECT f.factors FROM rerank.user_factors f"
+					"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
+					"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
+					"       u.recent_items, u.recent_weights,"
+					"       u.purchased_items, u.category_weights"
+					"  FROM (SELECT) AS one"
+					"  LEFT JOIN rerank.user_features u"
+					"         ON u.user_id OPERATOR(pg_catalog.=) $2",
+					2, argtypes);
+	ret = SPI_execute_plan(plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "user look-up failed: %s", SPI_result_code_string(ret));
 	tuple = SPI_tuptable->vals[0];
@@ -347,8 +338,9 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 	MemoryContext caller = CurrentMemoryContext;
 	double		max = weights != NULL ? MaxCategoryWeight(weights) : 0.0;
 	double	   *aff = NULL;
-	ArrayType  *ids;
+	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		args[1];
+	SPIPlanPtr	plan;
 	int			ret;
 	int			ncategories = 0;
 	text	   *previous = NULL;
@@ -360,41 +352,18 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 		return 0;
 
 	/* the ids as an int8[] built straight from the C array */
-	{
-		Size		nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(n, sizeof(int64)));
-
-		ids = (ArrayType *) palloc_extended(nbytes, MCXT_ALLOC_HUGE);
-		SET_VARSIZE(ids, nbytes);
-		ids->ndim = 1;
-		ids->dataoffset = 0;
-		ids->elemtype = INT8OID;
-		ARR_DIMS(ids)[0] = n;
-		ARR_LBOUND(ids)[0] = 1;
-		memcpy(ARR_DATA_PTR(ids), item_ids, sizeof(int64) * n);
-	}
-	args[0] = PointerGetDatum(ids);
+	args[0] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (category_plan == NULL)
-	{
-		Oid			argtypes[1] = {INT8ARRAYOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT c.ord, i.category"
-						   "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS c(id, ord)"
-						   "  JOIN rerank.items i ON i.item_id OPERATOR(pg_catalog.=) c.id"
-						   " WHERE i.category IS NOT NULL"
-						   " ORDER BY i.category COLLATE pg_catalog.\"C\"",
-						   1, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the category look-up: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the category look-up plan");
-		category_plan = plan;
-	}
-	ret = SPI_execute_plan(category_plan, args, NULL, true, 0);
+	plan = KeptPlan(&category_plan,
+					"SELECT c.ord, i.category"
+					"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS c(id, ord)"
+					"  JOIN rerank.items i ON i.item_id OPERATOR(pg_catalog.=) c.id"
+					" WHERE i.category IS NOT NULL"
+					" ORDER BY i.category COLLATE pg_catalog.\"C\"",
+					1, argtypes);
+	ret = SPI_execute_plan(plan, args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "category look-up failed: %s", SPI_result_code_string(ret));
 	if (max > 0.0 && SPI_processed > 0)

@@ -25,7 +25,6 @@
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
 /*
@@ -81,6 +80,33 @@ ComputeGram(const float *Y, int n, int k, double *G, double *work)
 }
 
 /*
+ * Solves every row of X against Y exactly (Cholesky) with YᵀY in gram;
+ * returns the objective Σ (xᵀAx − 2bᵀx).
+ */
+static double
+ExactSolve(const AlsCsr *m, float *X, const float *Y, int k, const float *gram,
+		   const AlsOptions *o, double *dwork)
+{
+	double		objective = 0.0;
+
+	for (int r = 0; r < m->rows; r++)
+	{
+		double		part;
+
+		CHECK_FOR_INTERRUPTS();
+		part = AlsExactRow(m, r, X, Y, k, gram, o->regularization, o->alpha,
+						   dwork);
+		if (isnan(part))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("the ALS system is not positive definite"),
+					 errhint("Use a positive regularization.")));
+		objective += part;
+	}
+	return objective;
+}
+
+/*
  * Solves every row of X against Y; returns the half-step objective
  * Σ (xᵀAx − 2bᵀx).
  */
@@ -104,22 +130,7 @@ HalfStep(const AlsCsr *m, float *X, const float *Y, int ny, const AlsOptions *o,
 		}
 	}
 	else
-	{
-		for (int r = 0; r < m->rows; r++)
-		{
-			double		part;
-
-			CHECK_FOR_INTERRUPTS();
-			part = AlsExactRow(m, r, X, Y, k, gram, o->regularization, o->alpha,
-							   dwork);
-			if (isnan(part))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("the ALS system is not positive definite"),
-						 errhint("Use a positive regularization.")));
-			objective += part;
-		}
-	}
+		objective = ExactSolve(m, X, Y, k, gram, o, dwork);
 	return objective;
 }
 
@@ -175,10 +186,11 @@ AllocFactors(int64 rows, int k, const char *what)
 							   palloc_extended(bytes + PG_CACHE_LINE_SIZE, MCXT_ALLOC_HUGE));
 }
 
+/* Appends a member (, "key": [numbers]) to a JSON object. */
 static void
 AppendJsonArray(StringInfo buf, const char *key, const double *v, int n)
 {
-	appendStringInfo(buf, "\"%s\": [", key);
+	appendStringInfo(buf, ", \"%s\": [", key);
 	for (int i = 0; i < n; i++)
 	{
 		if (i > 0)
@@ -197,23 +209,18 @@ PG_FUNCTION_INFO_V1(train_als);
 Datum
 train_als(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	Oid			source;
+	TrainingRun run;
 	AlsOptions	o;
-	bool		activate,
-				replace;
 	char	   *solver;
-	char	   *weight_column;
-	char	   *description;
 	Interactions data;
-	instr_time	start,
-				phase;
+	instr_time	phase;
 	double		read_seconds,
 				train_seconds,
 				cpu_start,
 				read_cpu,
 				train_cpu,
 				write_seconds,
+				final_objective,
 				final_loss,
 				total_conf;
 	double	   *losses,
@@ -229,28 +236,15 @@ train_als(PG_FUNCTION_ARGS)
 	StringInfoData params,
 				metrics;
 	int32		model_id;
-	MemoryContext cxt,
-				old;
 
-	for (int i = 0; i <= 10; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("train_als: argument %d must not be NULL", i + 1)));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	source = PG_GETARG_OID(1);
+	TrainingArgs(fcinfo, "train_als", 6, 11, &run);
 	o.factors = PG_GETARG_INT32(2);
 	o.regularization = PG_GETARG_FLOAT8(3);
 	o.alpha = PG_GETARG_FLOAT8(4);
 	o.iterations = PG_GETARG_INT32(5);
-	activate = PG_GETARG_BOOL(6);
-	replace = PG_GETARG_BOOL(7);
 	solver = text_to_cstring(PG_GETARG_TEXT_PP(8));
 	o.cg_steps = PG_GETARG_INT32(9);
 	o.seed = PG_GETARG_INT64(10);
-	weight_column = PG_ARGISNULL(11) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(11));
-	description = PG_ARGISNULL(12) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(12));
-
 	if (strcmp(solver, "cg") == 0)
 		o.cholesky = false;
 	else if (strcmp(solver, "cholesky") == 0)
@@ -260,28 +254,14 @@ train_als(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown solver \"%s\"", solver),
 				 errhint("Use cg or cholesky.")));
-	if (strlen(name) < 1 || strlen(name) > 63)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must have 1 to 63 characters")));
 	ValidateOptions(&o);
 	k = o.factors;
-	CheckModelName(name, replace, k);
+	CheckModelName(run.name, run.replace, k);
 
 	AlsInterruptHook = TrainingInterrupts;
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "rerank train_als",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-
-	INSTR_TIME_SET_CURRENT(start);
 	cpu_start = CpuSeconds();
-	ReadInteractions(source, weight_column, &data);
-	read_seconds = SecondsSince(start);
+	read_seconds = TrainingRead(&run, &data);
 	read_cpu = CpuSeconds() - cpu_start;
-	ereport(NOTICE,
-			(errmsg("train_als \"%s\": read " INT64_FORMAT " rows: %d users, %d items, " INT64_FORMAT " interactions in %.3f s",
-					name, data.rows, data.users, data.items, data.by_user.nnz,
-					read_seconds)));
 
 	/* implicit's initialization: uniform [0, 1) · 0.01, both sides */
 	INSTR_TIME_SET_CURRENT(phase);
@@ -314,36 +294,19 @@ train_als(PG_FUNCTION_ARGS)
 		seconds[it] = SecondsSince(it_start);
 		ereport(NOTICE,
 				(errmsg("train_als \"%s\": iteration %d of %d, loss %.6f, %.3f s",
-						name, it + 1, o.iterations, losses[it], seconds[it])));
+						run.name, it + 1, o.iterations, losses[it], seconds[it])));
 	}
 
 	/*
 	 * The final exact user solve against the final items, with the YᵀY that
 	 * is stored (double sums rounded to float), as fold-in computes it.
 	 */
-	{
-		double		objective = 0.0;
-
-		ComputeGram(Y, data.items, k, G, dwork);
-		AlsGramToFloat(G, k, 0.0, gram);
-		for (int r = 0; r < data.users; r++)
-		{
-			double		part;
-
-			CHECK_FOR_INTERRUPTS();
-			part = AlsExactRow(&data.by_user, r, X, Y, k, gram, o.regularization,
-							   o.alpha, dwork);
-			if (isnan(part))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("the ALS system is not positive definite"),
-						 errhint("Use a positive regularization.")));
-			objective += part;
-		}
-		final_loss = AlsLoss(&data.by_user, objective,
-							 AlsSquaredNorms(Y, data.items, k),
-							 o.regularization, total_conf);
-	}
+	ComputeGram(Y, data.items, k, G, dwork);
+	AlsGramToFloat(G, k, 0.0, gram);
+	final_objective = ExactSolve(&data.by_user, X, Y, k, gram, &o, dwork);
+	final_loss = AlsLoss(&data.by_user, final_objective,
+						 AlsSquaredNorms(Y, data.items, k),
+						 o.regularization, total_conf);
 	train_seconds = SecondsSince(phase);
 	train_cpu = CpuSeconds() - cpu_start - read_cpu;
 
@@ -356,51 +319,33 @@ train_als(PG_FUNCTION_ARGS)
 	AppendJsonNumber(&params, o.alpha);
 	appendStringInfo(&params, ", \"confidence\": \"1 + alpha * r\", \"iterations\": %d, "
 					 "\"solver\": \"%s\", \"cg_steps\": %d, \"seed\": " INT64_FORMAT ", "
-					 "\"final_user_solve\": \"exact\", \"source\": ",
+					 "\"final_user_solve\": \"exact\", ",
 					 o.iterations, o.cholesky ? "cholesky" : "cg", o.cg_steps, o.seed);
-	escape_json(&params, data.source_name);
-	appendStringInfoString(&params, ", \"weight_column\": ");
-	if (data.weight_name)
-		escape_json(&params, data.weight_name);
-	else
-		appendStringInfoString(&params, "null");
-	appendStringInfoString(&params, "}");
+	AppendSourceParams(&params, &data);
 
-	model_id = PrepareModelRow(name, "als", k, replace, params.data, description);
+	model_id = PrepareModelRow(run.name, "als", k, run.replace, params.data,
+							   run.description);
 	WriteFactors(model_id, true, data.item_ids, Y, data.items, k);
 	WriteFactors(model_id, false, data.user_ids, X, data.users, k);
 	WriteInteractions(model_id, &data);
 	write_seconds = SecondsSince(phase);
 
 	initStringInfo(&metrics);
-	appendStringInfo(&metrics, "{\"training\": {\"users\": %d, \"items\": %d, "
-					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT ", ",
-					 data.users, data.items, data.by_user.nnz, data.rows);
+	AppendTrainingCounts(&metrics, &data);
 	AppendJsonArray(&metrics, "loss", losses, o.iterations);
-	appendStringInfoString(&metrics, ", ");
 	AppendJsonArray(&metrics, "iteration_seconds", seconds, o.iterations);
-	appendStringInfoString(&metrics, ", \"final_loss\": ");
-	AppendJsonNumber(&metrics, final_loss);
-	appendStringInfoString(&metrics, ", \"read_seconds\": ");
-	AppendJsonNumber(&metrics, read_seconds);
-	appendStringInfoString(&metrics, ", \"train_seconds\": ");
-	AppendJsonNumber(&metrics, train_seconds);
-	appendStringInfoString(&metrics, ", \"read_cpu_seconds\": ");
-	AppendJsonNumber(&metrics, read_cpu);
-	appendStringInfoString(&metrics, ", \"train_cpu_seconds\": ");
-	AppendJsonNumber(&metrics, train_cpu);
-	appendStringInfoString(&metrics, ", \"write_seconds\": ");
-	AppendJsonNumber(&metrics, write_seconds);
+	AppendJsonField(&metrics, "final_loss", final_loss);
+	AppendJsonField(&metrics, "read_seconds", read_seconds);
+	AppendJsonField(&metrics, "train_seconds", train_seconds);
+	AppendJsonField(&metrics, "read_cpu_seconds", read_cpu);
+	AppendJsonField(&metrics, "train_cpu_seconds", train_cpu);
+	AppendJsonField(&metrics, "write_seconds", write_seconds);
 	appendStringInfoString(&metrics, "}}");
-	FinishModelRow(model_id, gram, k, metrics.data, SecondsSince(start));
+	FinishModelRow(model_id, gram, k, metrics.data, SecondsSince(run.start));
 	ereport(NOTICE,
 			(errmsg("train_als \"%s\": trained in %.3f s (read %.3f s, train %.3f s, write %.3f s), final loss %.6f",
-					name, SecondsSince(start), read_seconds, train_seconds,
+					run.name, SecondsSince(run.start), read_seconds, train_seconds,
 					write_seconds, final_loss)));
-
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-	if (activate)
-		ActivateModelByName(name);
+	TrainingEnd(&run);
 	PG_RETURN_VOID();
 }

@@ -19,7 +19,6 @@
 #include "portability/instr_time.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
 #define MAX_NEIGHBORS 10000
@@ -33,18 +32,12 @@ PG_FUNCTION_INFO_V1(train_item_knn);
 Datum
 train_item_knn(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	Oid			source;
+	TrainingRun run;
 	int			K;
 	char	   *similarity_name;
 	ItemSimilarity similarity;
-	bool		activate,
-				replace;
-	char	   *weight_column;
-	char	   *description;
 	Interactions data;
-	instr_time	start,
-				phase;
+	instr_time	phase;
 	double		read_seconds,
 				train_seconds;
 	double	   *norms,
@@ -60,27 +53,10 @@ train_item_knn(PG_FUNCTION_ARGS)
 	StringInfoData params,
 				metrics;
 	int32		model_id;
-	MemoryContext cxt,
-				old;
 
-	for (int i = 0; i <= 5; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("train_item_knn: argument %d must not be NULL", i + 1)));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	source = PG_GETARG_OID(1);
+	TrainingArgs(fcinfo, "train_item_knn", 4, 6, &run);
 	K = PG_GETARG_INT32(2);
 	similarity_name = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	activate = PG_GETARG_BOOL(4);
-	replace = PG_GETARG_BOOL(5);
-	weight_column = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	description = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
-
-	if (strlen(name) < 1 || strlen(name) > 63)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must have 1 to 63 characters")));
 	if (K <= 0 || K > MAX_NEIGHBORS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -94,18 +70,9 @@ train_item_knn(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown similarity \"%s\"", similarity_name),
 				 errhint("Use cosine or jaccard.")));
-	CheckModelName(name, replace, 0);
+	CheckModelName(run.name, run.replace, 0);
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "rerank train_item_knn",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	INSTR_TIME_SET_CURRENT(start);
-	ReadInteractions(source, weight_column, &data);
-	read_seconds = SecondsSince(start);
-	ereport(NOTICE,
-			(errmsg("train_item_knn \"%s\": read " INT64_FORMAT " rows: %d users, %d items, " INT64_FORMAT " interactions in %.3f s",
-					name, data.rows, data.users, data.items, data.by_user.nnz,
-					read_seconds)));
+	read_seconds = TrainingRead(&run, &data);
 
 	INSTR_TIME_SET_CURRENT(phase);
 	norms = palloc_extended(sizeof(double) * data.items, MCXT_ALLOC_HUGE);
@@ -146,36 +113,25 @@ train_item_knn(PG_FUNCTION_ARGS)
 	train_seconds = SecondsSince(phase);
 
 	initStringInfo(&params);
-	appendStringInfo(&params, "{\"neighbors\": %d, \"similarity\": \"%s\", \"source\": ",
+	appendStringInfo(&params, "{\"neighbors\": %d, \"similarity\": \"%s\", ",
 					 K, similarity == ITEM_SIMILARITY_COSINE ? "cosine" : "jaccard");
-	escape_json(&params, data.source_name);
-	appendStringInfoString(&params, ", \"weight_column\": ");
-	if (data.weight_name)
-		escape_json(&params, data.weight_name);
-	else
-		appendStringInfoString(&params, "null");
-	appendStringInfoString(&params, "}");
-	model_id = PrepareModelRow(name, "item_knn", 0, replace, params.data, description);
+	AppendSourceParams(&params, &data);
+	model_id = PrepareModelRow(run.name, "item_knn", 0, run.replace, params.data,
+							   run.description);
 	WriteNeighbors(model_id, data.item_ids, data.items, offsets, neighbor_ids,
 				   neighbor_sims);
 	WriteInteractions(model_id, &data);
 
 	initStringInfo(&metrics);
-	appendStringInfo(&metrics, "{\"training\": {\"users\": %d, \"items\": %d, "
-					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT
-					 ", \"neighbor_pairs\": " INT64_FORMAT ", \"read_seconds\": ",
-					 data.users, data.items, data.by_user.nnz, data.rows, total);
-	AppendJsonNumber(&metrics, read_seconds);
-	appendStringInfoString(&metrics, ", \"train_seconds\": ");
-	AppendJsonNumber(&metrics, train_seconds);
+	AppendTrainingCounts(&metrics, &data);
+	appendStringInfo(&metrics, ", \"neighbor_pairs\": " INT64_FORMAT, total);
+	AppendJsonField(&metrics, "read_seconds", read_seconds);
+	AppendJsonField(&metrics, "train_seconds", train_seconds);
 	appendStringInfoString(&metrics, "}}");
-	FinishModelRow(model_id, NULL, 0, metrics.data, SecondsSince(start));
+	FinishModelRow(model_id, NULL, 0, metrics.data, SecondsSince(run.start));
 	ereport(NOTICE,
 			(errmsg("train_item_knn \"%s\": " INT64_FORMAT " neighbor pairs in %.3f s (read %.3f s, neighbors %.3f s)",
-					name, total, SecondsSince(start), read_seconds, train_seconds)));
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-	if (activate)
-		ActivateModelByName(name);
+					run.name, total, SecondsSince(run.start), read_seconds, train_seconds)));
+	TrainingEnd(&run);
 	PG_RETURN_VOID();
 }

@@ -25,9 +25,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-/* The qualified, quoted name of a relation. */
-static char *
-QualifiedName(Oid relid)
+/* The qualified, quoted name of a relation; see training.h. */
+char *
+QualifiedRelationName(Oid relid)
 {
 	char	   *name = get_rel_name(relid);
 
@@ -156,7 +156,7 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 	initStringInfo(&query);
 	appendStringInfo(&query, "SELECT user_id::pg_catalog.int8, item_id::pg_catalog.int8, %s%s::pg_catalog.float8 FROM %s",
 					 weight ? "" : "1", weight ? quote_identifier(weight) : "",
-					 QualifiedName(source));
+					 QualifiedRelationName(source));
 
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = SourceReceive;
@@ -293,7 +293,7 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 	b.w = HugeAlloc(sizeof(float) * b.capacity);
 
 	out->rows = ReadSourceRows(source, weight_column, "source", CooAdd, &b);
-	out->source_name = QualifiedName(source);
+	out->source_name = QualifiedRelationName(source);
 	out->weight_name = weight_column ? pstrdup(weight_column) :
 		get_attnum(source, "weight") > 0 ? pstrdup("weight") : NULL;
 	if (b.n == 0)

@@ -2,8 +2,9 @@
  * training.h
  *	  Declarations shared by the training, evaluation and recommendation glue
  *	  (train_als.c, train_item_knn.c, evaluate.c, recommend.c,
- *	  als_fold_in.c): id maps, reading interaction sources, and access to
- *	  trained models.
+ *	  als_fold_in.c): id maps, reading interaction sources, what trained
+ *	  models keep beside their item vectors (which come from model_cache.h),
+ *	  the common parts of the training procedures, and writing models.
  */
 #ifndef RERANK_TRAINING_H
 #define RERANK_TRAINING_H
@@ -11,7 +12,9 @@
 #include "postgres.h"
 
 #include "core/als_train.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "model_cache.h"
 #include "portability/instr_time.h"
 
 /* ---- id_map.c: int64 id → dense int32 index (simplehash) ---- */
@@ -76,60 +79,23 @@ typedef struct Interactions
 extern void ReadInteractions(Oid source, const char *weight_column,
 							 Interactions *out);
 
+/* The qualified, quoted name of a relation (error 42P01 when it is gone). */
+extern char *QualifiedRelationName(Oid relid);
+
 /* Seconds since an instr_time start, for progress and metrics. */
 extern double SecondsSince(instr_time start);
 
-/* ---- model_access.c: the registry and trained models ---- */
-
-/* One model row, as the serving and evaluation functions need it. */
-typedef struct ModelInfo
-{
-	int32		model_id;
-	char		name[NAMEDATALEN];
-	char		algorithm[NAMEDATALEN];
-	int			dimensions;
-	double		regularization;
-	double		alpha;
-	int64		factors_version;
-	bool		is_active;
-	float	   *gram;			/* NULL until computed */
-} ModelInfo;
-
-/*
- * Looks a model up by name, or the active model for NULL; unknown name:
- * error 42704, no active model: error 55000 (or NULL when missing_ok).
- * Palloc'd in the current context.
- */
-extern ModelInfo *LookupModel(const char *name, bool missing_ok);
-
-/* A model by id (error 42704 when it was dropped). */
-extern ModelInfo *LookupModelById(int32 model_id);
-
-/* All item vectors of a model, cached per backend per model version. */
-typedef struct ModelItems
-{
-	int			n;
-	int			k;
-	int64	   *ids;			/* ascending */
-	float	   *vectors;		/* n × k */
-	float	   *bias;			/* n */
-	idmap_hash *index;			/* id → row */
-} ModelItems;
-
-extern const ModelItems *LoadModelItems(const ModelInfo *model);
-
-/* The model's YᵀY, computing it from the item factors when not stored. */
-extern const float *ModelGram(ModelInfo *model);
+/* ---- model_access.c: what trained models keep beside item vectors ---- */
 
 /* A user's vector (dimensions floats); false when the model has none. */
-extern bool LoadUserVector(const ModelInfo *model, int64 user_id, float *out);
+extern bool LoadUserVector(const CachedModel *model, int64 user_id, float *out);
 
 /*
  * A user's history: the interactions the model was trained on (merged with
  * the recent history of rerank.user_features when with_recent), as parallel
  * arrays of item ids and summed weights.  Returns the count.
  */
-extern int	LoadUserHistory(const ModelInfo *model, int64 user_id,
+extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 							bool with_recent, int64 **item_ids,
 							float **weights);
 
@@ -142,12 +108,59 @@ typedef struct NeighborList
 } NeighborList;
 
 /* The neighbors of one item (n = 0 when it has none). */
-extern NeighborList LoadNeighbors(const ModelInfo *model, int64 item_id);
+extern NeighborList LoadNeighbors(const CachedModel *model, int64 item_id);
 
-/* The JSON number of a double (finite), for params and metrics. */
+/* ---- train_common.c: what the training procedures share ---- */
+
+/* One run of a training procedure: its common arguments and its memory. */
+typedef struct TrainingRun
+{
+	const char *procedure;		/* "train_als", for messages */
+	char	   *name;			/* model_name */
+	Oid			source;
+	bool		activate;
+	bool		replace;
+	char	   *weight_column;	/* NULL: the default */
+	char	   *description;
+	MemoryContext cxt;			/* the run's memory, from TrainingRead on */
+	MemoryContext caller_cxt;
+	instr_time	start;			/* when reading began */
+} TrainingRun;
+
+/*
+ * Reads the arguments every training procedure takes: model_name and
+ * source first, activate and replace at activate_arg, weight_column and
+ * description at weight_arg; the arguments before weight_arg must not be
+ * NULL (error 22004 naming the argument's position).  Checks the name's
+ * length.
+ */
+extern void TrainingArgs(FunctionCallInfo fcinfo, const char *procedure,
+						 int activate_arg, int weight_arg, TrainingRun *run);
+
+/*
+ * Switches into a new memory context for the run, starts its clock and
+ * reads its source (NOTICE with the counts); returns the seconds reading
+ * took.
+ */
+extern double TrainingRead(TrainingRun *run, Interactions *data);
+
+/*
+ * Back to the caller's memory, freeing the run's, then activates the model
+ * when the run asked to.
+ */
+extern void TrainingEnd(TrainingRun *run);
+
+/* Appends "source" and "weight_column" and closes the params object. */
+extern void AppendSourceParams(StringInfo buf, const Interactions *data);
+
+/* Opens the metrics: {"training": {"users": …, "items": …, … "rows_read": … */
+extern void AppendTrainingCounts(StringInfo buf, const Interactions *data);
+
+/* The JSON number of a double (null when not finite), for params and metrics. */
 extern void AppendJsonNumber(StringInfo buf, double value);
 
-#endif							/* RERANK_TRAINING_H */
+/* Appends a number member (, "key": value) to a JSON object. */
+extern void AppendJsonField(StringInfo buf, const char *key, double value);
 
 /* ---- model_write.c: registering trained models ---- */
 
@@ -185,3 +198,5 @@ extern void FinishModelRow(int32 model_id, const float *gram, int k,
 
 /* Activates a model through rerank.activate_model(). */
 extern void ActivateModelByName(const char *name);
+
+#endif							/* RERANK_TRAINING_H */

@@ -157,24 +157,6 @@ BehaviorInit(void)
 	RegisterSubXactCallback(BehaviorSubXactCallback, NULL);
 }
 
-/* Prepares and keeps a plan once per backend. */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
-
-		if (prepared == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(prepared) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", sql);
-		*plan = prepared;
-	}
-	return *plan;
-}
-
 /* (Re)loads rerank.event_weights when it changed since the last load. */
 static void
 LoadEventWeights(void)

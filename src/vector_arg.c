@@ -1,6 +1,7 @@
 /*
  * vector_arg.c
- *	  Validation and construction of real[] vectors for the SQL functions.
+ *	  Validation and construction of real[] vectors for the SQL functions
+ *	  (and of bigint[] id lists passed as query parameters).
  *
  * A vector is a real[] with at most one dimension and no NULL elements; the
  * empty array '{}' is the vector of length 0.  The floats are read straight
@@ -112,4 +113,25 @@ BuildVector(const float *data, int length)
 	if (length > 0)
 		memcpy(dest, data, sizeof(float) * length);
 	return result;
+}
+
+/* A one-dimensional bigint[] holding a copy of n ids. */
+ArrayType *
+BuildInt64Array(const int64 *values, int n)
+{
+	Size		nbytes;
+	ArrayType  *a;
+
+	if (n == 0)
+		return construct_empty_array(INT8OID);
+	nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(n, sizeof(int64)));
+	a = (ArrayType *) palloc_extended(nbytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = INT8OID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	memcpy(ARR_DATA_PTR(a), values, sizeof(int64) * n);
+	return a;
 }

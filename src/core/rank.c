@@ -18,23 +18,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/id_hash.h"
 #include "core/vec.h"
 
 /* ---- id sets ---- */
-
-/* A 64-bit mix (the splitmix64 finalizer): ids are often sequential. */
-static inline uint64_t
-HashId(int64_t id)
-{
-	uint64_t	x = (uint64_t) id;
-
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
 
 /* Slots for up to n ids: a power of two at least 2n (and 16). */
 size_t
@@ -62,7 +49,7 @@ RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used, size_t slots)
 bool
 RankIdSetAdd(RankIdSet *set, int64_t id)
 {
-	size_t		slot = (size_t) HashId(id) & set->mask;
+	size_t		slot = (size_t) IdHash(id) & set->mask;
 
 	while (set->used[slot])
 	{
@@ -80,7 +67,7 @@ RankIdSetAdd(RankIdSet *set, int64_t id)
 bool
 RankIdSetContains(const RankIdSet *set, int64_t id)
 {
-	size_t		slot = (size_t) HashId(id) & set->mask;
+	size_t		slot = (size_t) IdHash(id) & set->mask;
 
 	while (set->used[slot])
 	{

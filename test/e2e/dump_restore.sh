@@ -7,10 +7,7 @@ source "$(dirname "$0")/../lib/common.sh"
 
 src=rerank_dump_src
 dst=rerank_dump_dst
-dump=$(mktemp /tmp/rerank-dump.XXXXXX)
-trap 'rm -f "$dump"; dropdb --if-exists "$src"; dropdb --if-exists "$dst"' EXIT
-dropdb --if-exists "$src" 2>/dev/null
-dropdb --if-exists "$dst" 2>/dev/null
+rr_scratch_dbs "$src" "$dst"
 createdb "$src"
 
 rr_psql -d "$src" >/dev/null <<'SQL'
@@ -37,9 +34,7 @@ INSERT INTO rerank.user_features (user_id, event_counts, recent_items, recent_we
 VALUES (7, '{"view": 2}', '{1,2}', '{1,2}');
 SQL
 
-pg_dump -Fc -f "$dump" "$src"
-createdb "$dst"
-pg_restore --exit-on-error -d "$dst" "$dump"
+rr_dump_restore "$src" "$dst"
 
 # The same rows on both sides (gram is derived data: compare it once recomputed).
 fingerprint() {
@@ -68,11 +63,7 @@ SQL
 }
 before=$(fingerprint "$src")
 after=$(fingerprint "$dst")
-if [ "$before" != "$after" ]; then
-	echo "dump/restore changed the models:"
-	diff <(echo "$before") <(echo "$after") || true
-	exit 1
-fi
+rr_same_or_fail "dump/restore changed the models" "$before" "$after"
 
 # YᵀY of the active model is equal once recomputed where the restore reset it.
 gram_check=$(rr_psql -d "$dst" -At <<'SQL'

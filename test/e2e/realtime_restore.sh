@@ -9,10 +9,7 @@ source "$(dirname "$0")/../lib/common.sh"
 
 src=rerank_rt_src
 dst=rerank_rt_dst
-dump=$(mktemp /tmp/rerank-rt-dump.XXXXXX)
-trap 'rm -f "$dump"; dropdb --if-exists "$src"; dropdb --if-exists "$dst"' EXIT
-dropdb --if-exists "$src" 2>/dev/null
-dropdb --if-exists "$dst" 2>/dev/null
+rr_scratch_dbs "$src" "$dst"
 createdb "$src"
 
 rr_psql -d "$src" >/dev/null <<'SQL'
@@ -33,9 +30,7 @@ SELECT i % 7, i % 50 + 1, (ARRAY['view', 'click', 'cart'])[i % 3 + 1] FROM gener
 INSERT INTO shop.orders (customer_id, product_id) SELECT i % 7, i FROM generate_series(1, 20) i;
 SQL
 
-pg_dump -Fc -f "$dump" "$src"
-createdb "$dst"
-pg_restore --exit-on-error -d "$dst" "$dump"
+rr_dump_restore "$src" "$dst"
 
 state() {
 	rr_psql -d "$1" -At <<'SQL'
@@ -51,11 +46,7 @@ SQL
 }
 before=$(state "$src")
 after=$(state "$dst")
-if [ "$before" != "$after" ]; then
-	echo "restore changed the tracked state:"
-	diff <(echo "$before") <(echo "$after") || true
-	exit 1
-fi
+rr_same_or_fail "restore changed the tracked state" "$before" "$after"
 
 # the restored triggers work, and agree with the source
 for db in "$src" "$dst"; do

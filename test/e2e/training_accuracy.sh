@@ -14,8 +14,7 @@ if [ ! -r "$split/random42_train.tsv" ] || [ ! -r "$split/random42_test.tsv" ]; 
 	exit 0
 fi
 db=rerank_training_e2e
-trap 'dropdb --if-exists "$db" 2>/dev/null' EXIT
-dropdb --if-exists "$db" 2>/dev/null
+rr_scratch_dbs "$db"
 createdb "$db"
 rr_psql -d "$db" <<'SQL'
 CREATE EXTENSION rerank;

@@ -7,8 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
 db=rerank_training_cancel
-trap 'dropdb --if-exists "$db" 2>/dev/null' EXIT
-dropdb --if-exists "$db" 2>/dev/null
+rr_scratch_dbs "$db"
 createdb "$db"
 rr_psql -d "$db" <<'SQL'
 CREATE EXTENSION rerank;

@@ -13,6 +13,12 @@
 #       happened
 #   rr_cluster_stop
 #   rr_psql ...           psql -X -v ON_ERROR_STOP=1 against the cluster
+#   rr_scratch_dbs db...  databases of an end-to-end script: dropped now if
+#       left over, and again on exit (with rr_dump_restore's dump file)
+#   rr_dump_restore src dst
+#       pg_dump -Fc of src restored into a new database dst
+#   rr_same_or_fail message before after
+#       fails, showing the diff, when two states differ
 #   rr_log / rr_die       progress and fatal messages on stderr
 
 RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -165,4 +171,36 @@ rr_cluster_stop() {
 
 rr_psql() {
 	psql -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+rr_scratch_dbs() {
+	RR_SCRATCH_DBS=("$@")
+	trap rr_scratch_cleanup EXIT
+	local db
+	for db in "$@"; do
+		dropdb --if-exists "$db" 2>/dev/null
+	done
+}
+
+rr_scratch_cleanup() {
+	local db
+	rm -f "${RR_DUMP_FILE:-}"
+	for db in "${RR_SCRATCH_DBS[@]}"; do
+		dropdb --if-exists "$db" 2>/dev/null || true
+	done
+}
+
+rr_dump_restore() {
+	RR_DUMP_FILE=$(mktemp /tmp/rerank-dump.XXXXXX)
+	pg_dump -Fc -f "$RR_DUMP_FILE" "$1"
+	createdb "$2"
+	pg_restore --exit-on-error -d "$2" "$RR_DUMP_FILE"
+}
+
+rr_same_or_fail() {
+	if [ "$2" != "$3" ]; then
+		echo "$1:"
+		diff <(echo "$2") <(echo "$3") || true
+		exit 1
+	fi
 }

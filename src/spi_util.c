@@ -1,0 +1,53 @@
+/*
+ * spi_util.c
+ *	  SPI helpers of the glue: plans prepared once per backend and kept, and
+ *	  large query results read in batches through a cursor (the loads of the
+ *	  backend caches, the scans of evaluate()).
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "rerank.h"
+
+/* Prepares and keeps a plan once per backend; see rerank.h. */
+SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+/* Rows fetched per batch. */
+#define QUERY_SCAN_BATCH 10000
+
+/* Runs a read-only query, calling fn for each row; see rerank.h. */
+void
+ScanQueryRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
+			  QueryRowFn fn, void *arg)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes,
+												   args, NULL, true, 0);
+
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, QUERY_SCAN_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+			fn(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, arg);
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+}
