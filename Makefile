@@ -52,6 +52,10 @@ SHLIB_LINK = $(BLAS_LIBS)
 
 EXTRA_CLEAN = test/unit/run_unit_tests output_iso
 
+# Rebuild objects when a header they include changes (dependency files in
+# .deps; Debian's PostgreSQL is configured without --enable-depend).
+override autodepend = yes
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
