@@ -5,11 +5,13 @@
  *
  * A batch (one trigger call, one statement's transition table, or a
  * rebuild) handles users one at a time: UserStateLock locks the user's row
- * (SELECT … FOR UPDATE, inserting an empty row first for a new user) and
- * reads it, UserStateApply adds events in memory, UserStateFinish writes the
- * row back once and, with an active model, re-solves the user's vector by
- * AlsFoldIn over the capped recent history against the model's item vectors
- * and YᵀY (the backend's model cache, no query while nothing changes).
+ * (as SELECT … FOR UPDATE would, inserting an empty row first for a new
+ * user) and reads it, UserStateApply adds events in memory, UserStateFinish
+ * writes the row back once and, with an active model, re-solves the user's
+ * vector by AlsFoldIn over the capped recent history against the model's
+ * item vectors and YᵀY (the backend's model cache, no query while nothing
+ * changes).  Existing rows are locked, read and replaced at the row level
+ * (user_rows.c), without a statement per step.
  *
  * The row lock serializes concurrent events of one user, so counts are
  * exact and the stored vector always belongs to the stored history; locks
@@ -108,12 +110,9 @@ static uint64 weights_invalidations = 0;
 static uint64 weights_loaded_at = 0;
 
 /* Kept plans. */
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
-static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr category_plan = NULL;
 static SPIPlanPtr factors_plan = NULL;
-static SPIPlanPtr factors_update_plan = NULL;
 
 static void BehaviorXactCallback(XactEvent event, void *arg);
 static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
@@ -451,6 +450,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
 													ALLOCSET_DEFAULT_SIZES);
 	LoadEventWeights();
+	UserRowsOpen(&batch->rows);
 	if (!fold_in)
 		return;
 	batch->model = ActiveModel();
@@ -495,6 +495,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 void
 BehaviorBatchEnd(BehaviorBatch *batch)
 {
+	UserRowsClose(&batch->rows);
 	if (batch->owns_kept_memory)
 	{
 		MemoryContextReset(batch->user_context);
@@ -538,39 +539,41 @@ HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum
 	}
 }
 
-/* Reads the locked row of user_features (SPI result row 0) into state. */
+/* Reads the locked row of user_features (in the batch's slot) into state. */
 static void
-UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
+UserStateRead(UserState *state, UserRows *rows)
 {
+	TupleTableSlot *slot = rows->features_slot;
+	const AttrNumber *attnums = rows->features_attnums;
 	bool		isnull;
 	Datum		value;
 
-	value = SPI_getbinval(tuple, desc, 1, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
 	if (!isnull)
 		KeyValuesFromJsonb(&state->counts, DatumGetJsonbP(value));
-	value = SPI_getbinval(tuple, desc, 2, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
 	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
-	value = SPI_getbinval(tuple, desc, 3, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
 	if (!isnull)
 	{
 		state->has_times = true;
 		state->first_event_at = DatumGetTimestampTz(value);
-		value = SPI_getbinval(tuple, desc, 4, &isnull);
+		value = slot_getattr(slot, attnums[USER_FEATURES_LAST_EVENT_AT], &isnull);
 		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
 	}
 	{
 		bool		items_null,
 					weights_null;
-		Datum		items = SPI_getbinval(tuple, desc, 5, &items_null);
-		Datum		weights = SPI_getbinval(tuple, desc, 6, &weights_null);
+		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
+		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
 
 		if (!items_null && !weights_null)
 			HistoryFromArrays(&state->recent, items, weights, true);
 	}
-	value = SPI_getbinval(tuple, desc, 7, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
 	if (!isnull)
 		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
-	value = SPI_getbinval(tuple, desc, 8, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
 	if (!isnull)
 		KeyValuesFromJsonb(&state->categories, DatumGetJsonbP(value));
 }
@@ -578,7 +581,8 @@ UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
 /*
  * Locks the user's row of rerank.user_features (creating it when new, if
  * create; else NULL) and reads it into a fresh state, in the batch's
- * per-user memory.  With batch->replace the stored features are ignored (a
+ * per-user memory.  The row stays in the batch's slot until
+ * UserStateFinish.  With batch->replace the stored features are ignored (a
  * rebuild).
  */
 UserState *
@@ -590,7 +594,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	Datum		args[1] = {Int64GetDatum(user_id)};
 	int			history_capacity = Max(batch->history_limit, 1);
 	int			purchase_capacity = Max(batch->purchase_limit, 1);
-	SPIPlanPtr	plan;
 
 	MemoryContextReset(batch->user_context);
 	old = MemoryContextSwitchTo(batch->user_context);
@@ -602,26 +605,16 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
-	plan = KeptPlan(&lock_plan,
-					"SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
-					"recent_items, recent_weights, purchased_items, category_weights "
-					"FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
-					1, argtypes);
 	for (int attempt = 0;; attempt++)
 	{
-		int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
+		int			ret;
 
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the features of user " INT64_FORMAT ": %s",
-				 user_id, SPI_result_code_string(ret));
-		if (SPI_processed == 1)
+		if (UserFeaturesLock(&batch->rows, user_id))
 		{
 			if (!batch->replace)
-				UserStateRead(state, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
-			SPI_freetuptable(SPI_tuptable);
+				UserStateRead(state, &batch->rows);
 			break;
 		}
-		SPI_freetuptable(SPI_tuptable);
 		if (!create)
 		{
 			MemoryContextSwitchTo(old);
@@ -631,9 +624,9 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 			elog(ERROR, "the features row of user " INT64_FORMAT " vanished", user_id);
 
 		/*
-		 * A new user: insert the empty row, which holds the lock until
-		 * commit.  A concurrent insert of the same user makes this one do
-		 * nothing once the other commits; then the loop locks that row.
+		 * A new user: insert the empty row, then lock it like any other.  A
+		 * concurrent insert of the same user makes this one do nothing once
+		 * the other commits; then the loop locks that row.
 		 */
 		KeptPlan(&create_plan,
 				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
@@ -643,8 +636,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
 				 user_id, SPI_result_code_string(ret));
-		if (SPI_processed == 1)
-			break;
 	}
 
 	/* a lowered rerank.history_size applies at the next event */
@@ -758,37 +749,41 @@ HistoryArray(const RecentHistory *history, bool weights)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* Writes the user's features row back. */
+/* Writes the user's features row back (the other columns are kept). */
 static void
-UserStateWrite(UserState *state)
+UserStateWrite(UserRows *rows, UserState *state)
 {
-	Oid			argtypes[9] = {INT8OID, JSONBOID, INT8OID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID};
-	Datum		args[9];
-	char		nulls[9] = "         ";
-	int			ret;
+	int			natts = RelationGetDescr(rows->features)->natts;
+	Datum	   *values = palloc0(sizeof(Datum) * natts);
+	bool	   *nulls = palloc0(sizeof(bool) * natts);
+	bool	   *replace = palloc0(sizeof(bool) * natts);
 
-	KeptPlan(&update_plan,
-			 "UPDATE rerank.user_features SET event_counts = $2, total_dwell_ms = $3, "
-			 "first_event_at = $4, last_event_at = $5, recent_items = $6, "
-			 "recent_weights = $7, purchased_items = $8, category_weights = $9, "
-			 "updated_at = now() WHERE user_id = $1",
-			 9, argtypes);
-	args[0] = Int64GetDatum(state->user_id);
-	args[1] = JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true));
-	args[2] = Int64GetDatum(state->total_dwell_ms);
-	args[3] = TimestampTzGetDatum(state->first_event_at);
-	args[4] = TimestampTzGetDatum(state->last_event_at);
+#define SET_COLUMN(column, value) \
+	do { \
+		int		i_ = rows->features_attnums[column] - 1; \
+		values[i_] = (value); \
+		replace[i_] = true; \
+	} while (0)
+
+	SET_COLUMN(USER_FEATURES_EVENT_COUNTS,
+			   JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true)));
+	SET_COLUMN(USER_FEATURES_TOTAL_DWELL_MS, Int64GetDatum(state->total_dwell_ms));
+	SET_COLUMN(USER_FEATURES_FIRST_EVENT_AT, TimestampTzGetDatum(state->first_event_at));
+	SET_COLUMN(USER_FEATURES_LAST_EVENT_AT, TimestampTzGetDatum(state->last_event_at));
 	if (!state->has_times)
-		nulls[3] = nulls[4] = 'n';
-	args[5] = HistoryArray(&state->recent, false);
-	args[6] = HistoryArray(&state->recent, true);
-	args[7] = HistoryArray(&state->purchased, false);
-	args[8] = JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false));
-	ret = SPI_execute_plan(update_plan, args, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not update the features of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
+	{
+		nulls[rows->features_attnums[USER_FEATURES_FIRST_EVENT_AT] - 1] = true;
+		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
+	}
+	SET_COLUMN(USER_FEATURES_RECENT_ITEMS, HistoryArray(&state->recent, false));
+	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS, HistoryArray(&state->recent, true));
+	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS, HistoryArray(&state->purchased, false));
+	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
+			   JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false)));
+	SET_COLUMN(USER_FEATURES_UPDATED_AT,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+#undef SET_COLUMN
+	UserFeaturesUpdate(rows, values, nulls, replace);
 }
 
 /*
@@ -858,15 +853,7 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 	args[2] = PointerGetDatum(BuildVector(batch->vector, k));
 
 	/* the common case: the user has a vector for the model already */
-	KeptPlan(&factors_update_plan,
-			 "UPDATE rerank.user_factors SET factors = $3, updated_at = now() "
-			 "WHERE model_id = $1 AND user_id = $2",
-			 3, argtypes);
-	ret = SPI_execute_plan(factors_update_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
-	if (SPI_processed == 1)
+	if (UserFactorsUpdate(&batch->rows, model->model_id, state->user_id, args[2]))
 	{
 		batch->folded++;
 		return;
@@ -907,9 +894,11 @@ UserStateFinish(BehaviorBatch *batch, UserState *state)
 
 	if (state->events > 0 || state->history_changed)
 	{
-		UserStateWrite(state);
+		UserStateWrite(&batch->rows, state);
 		batch->users++;
 	}
+	else
+		UserFeaturesRelease(&batch->rows);
 	if (batch->model != NULL && (state->history_changed || batch->force_fold_in))
 		UserStateFoldIn(batch, state);
 	MemoryContextSwitchTo(old);
