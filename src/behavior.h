@@ -66,7 +66,7 @@ extern void EventColumnsByName(EventColumns *columns, TupleDesc desc,
 							   const char *relname);
 extern void EventColumnsByPosition(EventColumns *columns, TupleDesc desc);
 extern char *EventColumnsQuery(const EventColumns *columns, const char *from,
-							   bool order_by_time);
+							   bool order_by_time, bool categories);
 extern bool EventFromTuple(const EventColumns *columns, HeapTuple tuple,
 						   TupleDesc desc, BehaviorEvent *event);
 

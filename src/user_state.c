@@ -44,7 +44,6 @@
 #include "rerank.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -74,13 +73,15 @@ bool		behavior_fold_in = true;
  * A key → number map, the in-memory form of a jsonb object.  Values read
  * from the stored jsonb stay numerics until changed (a user has a few
  * dozen categories and an event changes one: converting all of them to
- * double and back would cost more than the rest of the update).
+ * double and back would cost more than the rest of the update).  Keys and
+ * stored numerics point into the user's private copy of the jsonb.
  */
 typedef struct KeyValues
 {
 	int			n;
 	int			capacity;
-	char	  **keys;
+	const char **keys;			/* not NUL-terminated: see lengths */
+	int		   *lengths;
 	Numeric    *stored;			/* the stored numeric, NULL once changed */
 	double	   *values;			/* valid where stored is NULL */
 } KeyValues;
@@ -246,7 +247,8 @@ LookupEventWeight(const char *event_type)
 
 /* Appends an entry (the map grows by doubling). */
 static void
-KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
+KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
+				double value)
 {
 	if (map->n == map->capacity)
 	{
@@ -254,17 +256,20 @@ KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
 		if (map->keys == NULL)
 		{
 			map->keys = palloc(sizeof(char *) * map->capacity);
+			map->lengths = palloc(sizeof(int) * map->capacity);
 			map->stored = palloc(sizeof(Numeric) * map->capacity);
 			map->values = palloc(sizeof(double) * map->capacity);
 		}
 		else
 		{
 			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
+			map->lengths = repalloc(map->lengths, sizeof(int) * map->capacity);
 			map->stored = repalloc(map->stored, sizeof(Numeric) * map->capacity);
 			map->values = repalloc(map->values, sizeof(double) * map->capacity);
 		}
 	}
 	map->keys[map->n] = key;
+	map->lengths[map->n] = length;
 	map->stored[map->n] = stored;
 	map->values[map->n] = value;
 	map->n++;
@@ -274,9 +279,11 @@ KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
 static void
 KeyValuesAdd(KeyValues *map, const char *key, double delta)
 {
+	int			length = strlen(key);
+
 	for (int i = 0; i < map->n; i++)
 	{
-		if (strcmp(map->keys[i], key) == 0)
+		if (map->lengths[i] == length && memcmp(map->keys[i], key, length) == 0)
 		{
 			if (map->stored[i] != NULL)
 			{
@@ -288,12 +295,13 @@ KeyValuesAdd(KeyValues *map, const char *key, double delta)
 			return;
 		}
 	}
-	KeyValuesAppend(map, pstrdup(key), NULL, delta);
+	KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
 }
 
 /*
- * Reads a jsonb object of numbers; anything else in it (a value edited by
- * hand into a string, say) is dropped rather than failing the event.
+ * Reads a jsonb object of numbers (a copy that lives as long as the map);
+ * anything else in it (a value edited by hand into a string, say) is
+ * dropped rather than failing the event.
  */
 static void
 KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
@@ -301,7 +309,8 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 	JsonbIterator *it;
 	JsonbValue	value;
 	JsonbIteratorToken token;
-	char	   *key = NULL;
+	const char *key = NULL;
+	int			length = 0;
 
 	if (!JB_ROOT_IS_OBJECT(jsonb))
 		return;
@@ -309,15 +318,15 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
 	{
 		if (token == WJB_KEY)
-			key = pnstrdup(value.val.string.val, value.val.string.len);
+		{
+			key = value.val.string.val;
+			length = value.val.string.len;
+		}
 		else if (token == WJB_VALUE && key != NULL)
 		{
 			/* NaN and infinities cannot be in jsonb: a number is a number */
 			if (value.type == jbvNumeric)
-				KeyValuesAppend(map, key,
-								DatumGetNumeric(datumCopy(NumericGetDatum(value.val.numeric),
-														  false, -1)),
-								0);
+				KeyValuesAppend(map, key, length, value.val.numeric, 0);
 			key = NULL;
 		}
 	}
@@ -325,9 +334,9 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 
 /*
  * A jsonb object of the map: unchanged entries as stored, changed ones as
- * integers (counts) or doubles in their shortest exact decimal form, so
- * reading them back gives the same doubles (the row and statement forms
- * must agree to the bit).
+ * integers (counts, and weights that are whole numbers) or doubles in their
+ * shortest exact decimal form, so reading them back gives the same doubles
+ * (the row and statement forms must agree to the bit).
  */
 static Jsonb *
 KeyValuesToJsonb(const KeyValues *map, bool integers)
@@ -349,6 +358,11 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 			continue;
 		else if (integers)
 			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
+		else if (number == rint(number) && fabs(number) < 1.0e15)
+		{
+			/* the same numeric as the decimal form, without the parsing */
+			value.val.numeric = int64_to_numeric((int64) number);
+		}
 		else
 		{
 			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
@@ -360,8 +374,8 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 																	Int32GetDatum(-1)));
 		}
 		key.type = jbvString;
-		key.val.string.val = map->keys[i];
-		key.val.string.len = strlen(map->keys[i]);
+		key.val.string.val = (char *) map->keys[i];
+		key.val.string.len = map->lengths[i];
 		pushJsonbValue(&parse, WJB_KEY, &key);
 		pushJsonbValue(&parse, WJB_VALUE, &value);
 	}
@@ -555,7 +569,7 @@ UserStateRead(UserState *state, UserRows *rows)
 
 	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
 	if (!isnull)
-		KeyValuesFromJsonb(&state->counts, DatumGetJsonbP(value));
+		KeyValuesFromJsonb(&state->counts, DatumGetJsonbPCopy(value));
 	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
 	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
 	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
@@ -580,7 +594,7 @@ UserStateRead(UserState *state, UserRows *rows)
 		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
 	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
 	if (!isnull)
-		KeyValuesFromJsonb(&state->categories, DatumGetJsonbP(value));
+		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
 }
 
 /*
