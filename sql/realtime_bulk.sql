@@ -5,6 +5,16 @@
 -- must read back as the same doubles).
 SET extra_float_digits = 0;
 
+-- The triggers write user_features and user_factors at the row level
+-- (src/user_rows.c), which fires no trigger on them: check_factors' checks
+-- are made there, the foreign key's need none (model_id never changes), and
+-- a trigger added to these tables must be handled there.
+SELECT tgrelid::regclass AS written_by_the_real_time_path, tgname
+  FROM pg_trigger
+ WHERE tgrelid IN ('rerank.user_features'::regclass, 'rerank.user_factors'::regclass)
+   AND NOT tgisinternal
+ ORDER BY 1, 2;
+
 CREATE SCHEMA bulk;
 CREATE TABLE bulk.row_events (user_id bigint, item_id bigint, event_type text);
 CREATE TABLE bulk.stmt_events (LIKE bulk.row_events);

@@ -25,9 +25,13 @@
  *	  updated in READ COMMITTED); a missing row is the caller's to insert.
  *
  * What the executor would add and these rows do not need: the tables' CHECK
- * constraints hold by construction (user_state.c builds every value), and
+ * constraints hold by construction (user_state.c builds every value),
  * check_factors' checks (dimensions, finite elements) are the fold-in's own
- * (FoldInHistoryVector rejects a non-finite vector).  Privileges are checked
+ * (FoldInHistoryVector rejects a non-finite vector), and the foreign key of
+ * user_factors needs no check on an update that keeps model_id (the
+ * executor skips it too).  No trigger fires on these rows: the regress test
+ * realtime_bulk lists the tables' triggers, so that adding one (a cache
+ * invalidation, say) shows up as a change to handle here.  Privileges are checked
  * once per batch, as the statements would have: the trigger runs as the
  * extension's owner, rebuild_user_features() and fold_in_users() as their
  * caller.  New rows are rare (a user's first event, a user's first vector
