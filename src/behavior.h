@@ -2,7 +2,8 @@
  * behavior.h
  *	  The real-time behavior path: events read from the shop's own tables
  *	  (behavior_columns.c), the per-user features and fold-in they update
- *	  (user_state.c), and the trigger and batch entry points
+ *	  (user_state.c) in rows read and written at the row level
+ *	  (user_rows.c), and the trigger and batch entry points
  *	  (behavior_trigger.c).
  */
 #ifndef RERANK_BEHAVIOR_H
