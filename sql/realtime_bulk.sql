@@ -58,6 +58,11 @@ SELECT count(*) AS joined_categories_differences FROM (
     UNION ALL
     (SELECT * FROM row_form EXCEPT SELECT * FROM pg_temp.bulk_state)) d;
 
+-- row-level writes keep the rules of an UPDATE statement
+BEGIN TRANSACTION READ ONLY;
+SELECT rerank.rebuild_user_features('bulk.row_events');
+ROLLBACK;
+
 DROP SCHEMA bulk CASCADE;
 SELECT count(*) FILTER (WHERE rerank.forget_user(u)) AS forgotten FROM generate_series(500, 503) u;
 TRUNCATE rerank.items;

@@ -114,6 +114,10 @@ UserRowsOpen(UserRows *rows)
 		"category_weights", "updated_at"
 	};
 
+	/* what the executor checks before an UPDATE */
+	PreventCommandIfReadOnly("UPDATE");
+	PreventCommandIfParallelMode("UPDATE");
+
 	memset(rows, 0, sizeof(UserRows));
 	rows->context = CurrentMemoryContext;
 	rows->features = OpenUserTable("user_features", &rows->features_index);
