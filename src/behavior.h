@@ -2,7 +2,8 @@
  * behavior.h
  *	  The real-time behavior path: events read from the shop's own tables
  *	  (behavior_columns.c), the per-user features and fold-in they update
- *	  (user_state.c), and the trigger and batch entry points
+ *	  (user_state.c) in rows read and written at the row level
+ *	  (user_rows.c), and the trigger and batch entry points
  *	  (behavior_trigger.c).
  */
 #ifndef RERANK_BEHAVIOR_H
@@ -13,8 +14,10 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "model_cache.h"
+#include "utils/relcache.h"
 
 /* The roles a column of the shop's event table can play. */
 typedef enum EventColumn
@@ -64,9 +67,51 @@ extern void EventColumnsByName(EventColumns *columns, TupleDesc desc,
 							   const char *relname);
 extern void EventColumnsByPosition(EventColumns *columns, TupleDesc desc);
 extern char *EventColumnsQuery(const EventColumns *columns, const char *from,
-							   bool order_by_time);
+							   bool order_by_time, bool categories);
 extern bool EventFromTuple(const EventColumns *columns, HeapTuple tuple,
 						   TupleDesc desc, BehaviorEvent *event);
+
+/* user_rows.c */
+
+/* The columns of rerank.user_features the real-time path reads and writes. */
+typedef enum UserFeaturesColumn
+{
+	USER_FEATURES_USER_ID,
+	USER_FEATURES_EVENT_COUNTS,
+	USER_FEATURES_TOTAL_DWELL_MS,
+	USER_FEATURES_FIRST_EVENT_AT,
+	USER_FEATURES_LAST_EVENT_AT,
+	USER_FEATURES_RECENT_ITEMS,
+	USER_FEATURES_RECENT_WEIGHTS,
+	USER_FEATURES_PURCHASED_ITEMS,
+	USER_FEATURES_CATEGORY_WEIGHTS,
+	USER_FEATURES_UPDATED_AT,
+	USER_FEATURES_NCOLUMNS
+} UserFeaturesColumn;
+
+/* A batch's open user tables (see user_rows.c). */
+typedef struct UserRows
+{
+	MemoryContext context;		/* where the slots live */
+	Relation	features;
+	Relation	features_index;
+	AttrNumber	features_attnums[USER_FEATURES_NCOLUMNS];
+	TupleTableSlot *features_slot;	/* the locked row */
+	bool		features_locked;
+	Relation	factors;		/* NULL until the first vector is written */
+	Relation	factors_index;
+	AttrNumber	factors_attnums[4]; /* model_id, user_id, factors, updated_at */
+	TupleTableSlot *factors_slot;
+} UserRows;
+
+extern void UserRowsOpen(UserRows *rows);
+extern void UserRowsClose(UserRows *rows);
+extern bool UserFeaturesLock(UserRows *rows, int64 user_id);
+extern void UserFeaturesUpdate(UserRows *rows, Datum *values, bool *nulls,
+							   bool *replace);
+extern void UserFeaturesRelease(UserRows *rows);
+extern bool UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id,
+							  Datum factors);
 
 /* user_state.c */
 typedef struct UserState UserState;
@@ -80,6 +125,7 @@ typedef struct BehaviorBatch
 	bool		force_fold_in;	/* fold in even when the history did not change */
 	int			history_limit;	/* rerank.history_size at the start */
 	int			purchase_limit; /* rerank.purchase_history_size at the start */
+	UserRows	rows;			/* user_features, user_factors */
 	MemoryContext user_context; /* reset per user */
 	bool		owns_kept_memory;	/* uses the backend's kept buffers */
 	double	   *workspace;

@@ -32,6 +32,9 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+/* Rows of at most this many columns are deformed at once by EventFromTuple. */
+#define EVENT_DEFORM_MAX_ATTS 32
+
 static const char *const column_roles[EVENT_NCOLUMNS] = {
 	"user id", "item id", "event type", "event time", "dwell time"
 };
@@ -182,14 +185,17 @@ EventColumnsByName(EventColumns *columns, TupleDesc desc, const char *relname)
 
 /*
  * The query over event rows: the mapped columns in role order, rows without
- * a user left out, each with its item's category from rerank.items, sorted
- * by user, then by time (when order_by_time), then in the order the rows
- * were read (row_number over the scan: the arrival order of a transition
- * table).  Column names enter through quote_identifier; the subquery's own
- * aliases keep them apart from the names used here.
+ * a user left out, with categories each with its item's category from
+ * rerank.items (without, the caller looks categories up in the backend's
+ * category cache), sorted by user, then by time (when order_by_time), then
+ * in the order the rows were read (row_number over the scan: the arrival
+ * order of a transition table).  Column names enter through
+ * quote_identifier; the subquery's own aliases keep them apart from the
+ * names used here.
  */
 char *
-EventColumnsQuery(const EventColumns *columns, const char *from, bool order_by_time)
+EventColumnsQuery(const EventColumns *columns, const char *from, bool order_by_time,
+				  bool categories)
 {
 	static const char *const aliases[EVENT_NCOLUMNS] = {"u", "i", "t", "ts", "d"};
 	StringInfoData list;
@@ -210,6 +216,11 @@ EventColumnsQuery(const EventColumns *columns, const char *from, bool order_by_t
 	if (order_by_time && columns->names[EVENT_TIME] != NULL)
 		appendStringInfoString(&order, ", s.ts NULLS LAST");
 	appendStringInfoString(&order, ", s.rerank_seq");
+	if (!categories)
+		return psprintf("SELECT s.* FROM "
+						"(SELECT %spg_catalog.row_number() OVER () FROM %s) AS s (%srerank_seq) "
+						"WHERE s.u IS NOT NULL ORDER BY %s",
+						list.data, from, names.data, order.data);
 	return psprintf("SELECT s.*, c.category FROM "
 					"(SELECT %spg_catalog.row_number() OVER () FROM %s) AS s (%srerank_seq) "
 					"LEFT JOIN rerank.items c ON c.item_id = s.i "
@@ -219,7 +230,7 @@ EventColumnsQuery(const EventColumns *columns, const char *from, bool order_by_t
 
 /*
  * Resolves the columns in the result of EventColumnsQuery: the present
- * columns in role order, the row number, the category.
+ * columns in role order, the row number, the category when joined.
  */
 void
 EventColumnsByPosition(EventColumns *columns, TupleDesc desc)
@@ -228,11 +239,11 @@ EventColumnsByPosition(EventColumns *columns, TupleDesc desc)
 
 	for (int role = 0; role < EVENT_NCOLUMNS; role++)
 		columns->attnums[role] = columns->names[role] != NULL ? next++ : 0;
-	if (next + 1 != desc->natts)
-		elog(ERROR, "event query returned %d columns, expected %d",
-			 desc->natts, next + 1);
+	if (desc->natts != next && desc->natts != next + 1)
+		elog(ERROR, "event query returned %d columns, expected %d or %d",
+			 desc->natts, next, next + 1);
 	CheckColumnTypes(columns, desc, "event query");
-	columns->category_attnum = next + 1;
+	columns->category_attnum = desc->natts == next + 1 ? next + 1 : 0;
 }
 
 /* An integer id of any accepted width as int64. */
@@ -327,21 +338,34 @@ bool
 EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 			   BehaviorEvent *event)
 {
+	Datum		values[EVENT_DEFORM_MAX_ATTS];
+	bool		nulls[EVENT_DEFORM_MAX_ATTS];
+	bool		deformed = desc->natts <= EVENT_DEFORM_MAX_ATTS;
 	Datum		value;
 	bool		isnull;
 
-	value = heap_getattr(tuple, columns->attnums[EVENT_USER], desc, &isnull);
+	/*
+	 * A narrow row is deformed once: reading its columns one by one walks
+	 * it from the start for every column after a variable-width one.
+	 */
+	if (deformed)
+		heap_deform_tuple(tuple, desc, values, nulls);
+#define GET_ATTR(attnum) \
+	(deformed ? (isnull = nulls[(attnum) - 1], values[(attnum) - 1]) \
+	 : heap_getattr(tuple, (attnum), desc, &isnull))
+
+	value = GET_ATTR(columns->attnums[EVENT_USER]);
 	if (isnull)
 		return false;
 	event->user_id = IdFromDatum(value, columns->types[EVENT_USER]);
 
-	value = heap_getattr(tuple, columns->attnums[EVENT_ITEM], desc, &isnull);
+	value = GET_ATTR(columns->attnums[EVENT_ITEM]);
 	event->has_item = !isnull;
 	event->item_id = isnull ? 0 : IdFromDatum(value, columns->types[EVENT_ITEM]);
 
 	if (columns->attnums[EVENT_TYPE] != 0)
 	{
-		value = heap_getattr(tuple, columns->attnums[EVENT_TYPE], desc, &isnull);
+		value = GET_ATTR(columns->attnums[EVENT_TYPE]);
 		event->event_type = isnull ? NULL : EventTypeFromDatum(columns, value);
 	}
 	else
@@ -350,7 +374,7 @@ EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 	event->occurred_at = GetCurrentTransactionStartTimestamp();
 	if (columns->attnums[EVENT_TIME] != 0)
 	{
-		value = heap_getattr(tuple, columns->attnums[EVENT_TIME], desc, &isnull);
+		value = GET_ATTR(columns->attnums[EVENT_TIME]);
 		if (!isnull)
 		{
 			TimestampTz when = DatumGetTimestampTz(value);
@@ -369,7 +393,7 @@ EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 	event->category = NULL;
 	if (event->category_known)
 	{
-		value = heap_getattr(tuple, columns->category_attnum, desc, &isnull);
+		value = GET_ATTR(columns->category_attnum);
 		if (!isnull)
 			event->category = TextDatumGetCString(value);
 	}
@@ -377,10 +401,11 @@ EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 	event->dwell_ms = 0;
 	if (columns->attnums[EVENT_DWELL] != 0)
 	{
-		value = heap_getattr(tuple, columns->attnums[EVENT_DWELL], desc, &isnull);
+		value = GET_ATTR(columns->attnums[EVENT_DWELL]);
 		if (!isnull && DwellFromDatum(value, columns->types[EVENT_DWELL], &event->dwell_ms) &&
 			event->dwell_ms < 0)
 			event->dwell_ms = 0;
 	}
+#undef GET_ATTR
 	return true;
 }

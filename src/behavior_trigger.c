@@ -29,6 +29,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "behavior.h"
+#include "category_cache.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -124,6 +125,20 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	SPI_finish();
 }
 
+/*
+ * True when item categories can come from the backend's category cache (it
+ * holds the catalog); otherwise the event query joins rerank.items, rather
+ * than the events looking them up one query at a time.
+ */
+static bool
+CategoryCacheUsable(void)
+{
+	int64		probe = 0;
+	int32		category;
+
+	return CategoryCacheLookup(&probe, 1, &category);
+}
+
 /* Statement form: the transition table, each user once, in user id order. */
 static void
 TrackStatement(TriggerData *trigdata, TrackCache *cache)
@@ -143,7 +158,8 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
-	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable), false);
+	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable),
+							  false, !CategoryCacheUsable());
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the event query: %s",
@@ -318,7 +334,7 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 									  RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
 
-	query = EventColumnsQuery(&columns, from, true);
+	query = EventColumnsQuery(&columns, from, true, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = SPI_prepare(query, 0, NULL);

@@ -148,7 +148,7 @@ HistoryContributions(const CachedModel *model, const UserState *user,
 	A = palloc(sizeof(double) * k * k);
 	b = palloc(sizeof(double) * k);
 	z = palloc(sizeof(double) * k);
-	work = palloc(sizeof(double) * Max(n, 1) * k);
+	work = palloc(sizeof(double) * Max(AlsNormalEquationsWorkspace(k, n), 1));
 	AlsNormalEquations(model->gram, k, model->regularization, &history, A, b, work);
 	if (!CholeskyFactor(A, k))
 		return -1;

@@ -5,11 +5,13 @@
  *
  * A batch (one trigger call, one statement's transition table, or a
  * rebuild) handles users one at a time: UserStateLock locks the user's row
- * (SELECT … FOR UPDATE, inserting an empty row first for a new user) and
- * reads it, UserStateApply adds events in memory, UserStateFinish writes the
- * row back once and, with an active model, re-solves the user's vector by
- * AlsFoldIn over the capped recent history against the model's item vectors
- * and YᵀY (the backend's model cache, no query while nothing changes).
+ * (as SELECT … FOR UPDATE would, inserting an empty row first for a new
+ * user) and reads it, UserStateApply adds events in memory, UserStateFinish
+ * writes the row back once and, with an active model, re-solves the user's
+ * vector by AlsFoldIn over the capped recent history against the model's
+ * item vectors and YᵀY (the backend's model cache, no query while nothing
+ * changes).  Existing rows are locked, read and replaced at the row level
+ * (user_rows.c), without a statement per step.
  *
  * The row lock serializes concurrent events of one user, so counts are
  * exact and the stored vector always belongs to the stored history; locks
@@ -26,6 +28,8 @@
 
 #include <math.h>
 
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -40,7 +44,6 @@
 #include "rerank.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -57,6 +60,9 @@ bool		behavior_fold_in = true;
 
 #define MAX_HISTORY_SIZE 10000
 
+/* Column values from this size on are stored compressed. */
+#define COMPRESS_MIN_BYTES 256
+
 /* Key of unknown (or NULL) event types in event_counts. */
 #define OTHER_EVENT_TYPE "other"
 
@@ -67,13 +73,15 @@ bool		behavior_fold_in = true;
  * A key → number map, the in-memory form of a jsonb object.  Values read
  * from the stored jsonb stay numerics until changed (a user has a few
  * dozen categories and an event changes one: converting all of them to
- * double and back would cost more than the rest of the update).
+ * double and back would cost more than the rest of the update).  Keys and
+ * stored numerics point into the user's private copy of the jsonb.
  */
 typedef struct KeyValues
 {
 	int			n;
 	int			capacity;
-	char	  **keys;
+	const char **keys;			/* not NUL-terminated: see lengths */
+	int		   *lengths;
 	Numeric    *stored;			/* the stored numeric, NULL once changed */
 	double	   *values;			/* valid where stored is NULL */
 } KeyValues;
@@ -108,12 +116,9 @@ static uint64 weights_invalidations = 0;
 static uint64 weights_loaded_at = 0;
 
 /* Kept plans. */
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr create_plan = NULL;
-static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr category_plan = NULL;
 static SPIPlanPtr factors_plan = NULL;
-static SPIPlanPtr factors_update_plan = NULL;
 
 static void BehaviorXactCallback(XactEvent event, void *arg);
 static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
@@ -224,7 +229,8 @@ LookupEventWeight(const char *event_type)
 
 /* Appends an entry (the map grows by doubling). */
 static void
-KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
+KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
+				double value)
 {
 	if (map->n == map->capacity)
 	{
@@ -232,17 +238,20 @@ KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
 		if (map->keys == NULL)
 		{
 			map->keys = palloc(sizeof(char *) * map->capacity);
+			map->lengths = palloc(sizeof(int) * map->capacity);
 			map->stored = palloc(sizeof(Numeric) * map->capacity);
 			map->values = palloc(sizeof(double) * map->capacity);
 		}
 		else
 		{
 			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
+			map->lengths = repalloc(map->lengths, sizeof(int) * map->capacity);
 			map->stored = repalloc(map->stored, sizeof(Numeric) * map->capacity);
 			map->values = repalloc(map->values, sizeof(double) * map->capacity);
 		}
 	}
 	map->keys[map->n] = key;
+	map->lengths[map->n] = length;
 	map->stored[map->n] = stored;
 	map->values[map->n] = value;
 	map->n++;
@@ -252,9 +261,11 @@ KeyValuesAppend(KeyValues *map, char *key, Numeric stored, double value)
 static void
 KeyValuesAdd(KeyValues *map, const char *key, double delta)
 {
+	int			length = strlen(key);
+
 	for (int i = 0; i < map->n; i++)
 	{
-		if (strcmp(map->keys[i], key) == 0)
+		if (map->lengths[i] == length && memcmp(map->keys[i], key, length) == 0)
 		{
 			if (map->stored[i] != NULL)
 			{
@@ -266,12 +277,13 @@ KeyValuesAdd(KeyValues *map, const char *key, double delta)
 			return;
 		}
 	}
-	KeyValuesAppend(map, pstrdup(key), NULL, delta);
+	KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
 }
 
 /*
- * Reads a jsonb object of numbers; anything else in it (a value edited by
- * hand into a string, say) is dropped rather than failing the event.
+ * Reads a jsonb object of numbers (a copy that lives as long as the map);
+ * anything else in it (a value edited by hand into a string, say) is
+ * dropped rather than failing the event.
  */
 static void
 KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
@@ -279,7 +291,8 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 	JsonbIterator *it;
 	JsonbValue	value;
 	JsonbIteratorToken token;
-	char	   *key = NULL;
+	const char *key = NULL;
+	int			length = 0;
 
 	if (!JB_ROOT_IS_OBJECT(jsonb))
 		return;
@@ -287,15 +300,15 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
 	{
 		if (token == WJB_KEY)
-			key = pnstrdup(value.val.string.val, value.val.string.len);
+		{
+			key = value.val.string.val;
+			length = value.val.string.len;
+		}
 		else if (token == WJB_VALUE && key != NULL)
 		{
 			/* NaN and infinities cannot be in jsonb: a number is a number */
 			if (value.type == jbvNumeric)
-				KeyValuesAppend(map, key,
-								DatumGetNumeric(datumCopy(NumericGetDatum(value.val.numeric),
-														  false, -1)),
-								0);
+				KeyValuesAppend(map, key, length, value.val.numeric, 0);
 			key = NULL;
 		}
 	}
@@ -303,9 +316,9 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 
 /*
  * A jsonb object of the map: unchanged entries as stored, changed ones as
- * integers (counts) or doubles in their shortest exact decimal form, so
- * reading them back gives the same doubles (the row and statement forms
- * must agree to the bit).
+ * integers (counts, and weights that are whole numbers) or doubles in their
+ * shortest exact decimal form, so reading them back gives the same doubles
+ * (the row and statement forms must agree to the bit).
  */
 static Jsonb *
 KeyValuesToJsonb(const KeyValues *map, bool integers)
@@ -327,6 +340,11 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 			continue;
 		else if (integers)
 			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
+		else if (number == rint(number) && fabs(number) < 1.0e15)
+		{
+			/* the same numeric as the decimal form, without the parsing */
+			value.val.numeric = int64_to_numeric((int64) number);
+		}
 		else
 		{
 			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
@@ -338,8 +356,8 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 																	Int32GetDatum(-1)));
 		}
 		key.type = jbvString;
-		key.val.string.val = map->keys[i];
-		key.val.string.len = strlen(map->keys[i]);
+		key.val.string.val = (char *) map->keys[i];
+		key.val.string.len = map->lengths[i];
 		pushJsonbValue(&parse, WJB_KEY, &key);
 		pushJsonbValue(&parse, WJB_VALUE, &value);
 	}
@@ -433,6 +451,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
 													ALLOCSET_DEFAULT_SIZES);
 	LoadEventWeights();
+	UserRowsOpen(&batch->rows);
 	if (!fold_in)
 		return;
 	batch->model = ActiveModel();
@@ -477,6 +496,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 void
 BehaviorBatchEnd(BehaviorBatch *batch)
 {
+	UserRowsClose(&batch->rows);
 	if (batch->owns_kept_memory)
 	{
 		MemoryContextReset(batch->user_context);
@@ -520,47 +540,50 @@ HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum
 	}
 }
 
-/* Reads the locked row of user_features (SPI result row 0) into state. */
+/* Reads the locked row of user_features (in the batch's slot) into state. */
 static void
-UserStateRead(UserState *state, HeapTuple tuple, TupleDesc desc)
+UserStateRead(UserState *state, UserRows *rows)
 {
+	TupleTableSlot *slot = rows->features_slot;
+	const AttrNumber *attnums = rows->features_attnums;
 	bool		isnull;
 	Datum		value;
 
-	value = SPI_getbinval(tuple, desc, 1, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
 	if (!isnull)
-		KeyValuesFromJsonb(&state->counts, DatumGetJsonbP(value));
-	value = SPI_getbinval(tuple, desc, 2, &isnull);
+		KeyValuesFromJsonb(&state->counts, DatumGetJsonbPCopy(value));
+	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
 	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
-	value = SPI_getbinval(tuple, desc, 3, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
 	if (!isnull)
 	{
 		state->has_times = true;
 		state->first_event_at = DatumGetTimestampTz(value);
-		value = SPI_getbinval(tuple, desc, 4, &isnull);
+		value = slot_getattr(slot, attnums[USER_FEATURES_LAST_EVENT_AT], &isnull);
 		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
 	}
 	{
 		bool		items_null,
 					weights_null;
-		Datum		items = SPI_getbinval(tuple, desc, 5, &items_null);
-		Datum		weights = SPI_getbinval(tuple, desc, 6, &weights_null);
+		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
+		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
 
 		if (!items_null && !weights_null)
 			HistoryFromArrays(&state->recent, items, weights, true);
 	}
-	value = SPI_getbinval(tuple, desc, 7, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
 	if (!isnull)
 		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
-	value = SPI_getbinval(tuple, desc, 8, &isnull);
+	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
 	if (!isnull)
-		KeyValuesFromJsonb(&state->categories, DatumGetJsonbP(value));
+		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
 }
 
 /*
  * Locks the user's row of rerank.user_features (creating it when new, if
  * create; else NULL) and reads it into a fresh state, in the batch's
- * per-user memory.  With batch->replace the stored features are ignored (a
+ * per-user memory.  The row stays in the batch's slot until
+ * UserStateFinish.  With batch->replace the stored features are ignored (a
  * rebuild).
  */
 UserState *
@@ -572,7 +595,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	Datum		args[1] = {Int64GetDatum(user_id)};
 	int			history_capacity = Max(batch->history_limit, 1);
 	int			purchase_capacity = Max(batch->purchase_limit, 1);
-	SPIPlanPtr	plan;
 
 	MemoryContextReset(batch->user_context);
 	old = MemoryContextSwitchTo(batch->user_context);
@@ -584,26 +606,16 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
-	plan = KeptPlan(&lock_plan,
-					"SELECT event_counts, total_dwell_ms, first_event_at, last_event_at, "
-					"recent_items, recent_weights, purchased_items, category_weights "
-					"FROM rerank.user_features WHERE user_id = $1 FOR UPDATE",
-					1, argtypes);
 	for (int attempt = 0;; attempt++)
 	{
-		int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
+		int			ret;
 
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the features of user " INT64_FORMAT ": %s",
-				 user_id, SPI_result_code_string(ret));
-		if (SPI_processed == 1)
+		if (UserFeaturesLock(&batch->rows, user_id))
 		{
 			if (!batch->replace)
-				UserStateRead(state, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
-			SPI_freetuptable(SPI_tuptable);
+				UserStateRead(state, &batch->rows);
 			break;
 		}
-		SPI_freetuptable(SPI_tuptable);
 		if (!create)
 		{
 			MemoryContextSwitchTo(old);
@@ -613,9 +625,9 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 			elog(ERROR, "the features row of user " INT64_FORMAT " vanished", user_id);
 
 		/*
-		 * A new user: insert the empty row, which holds the lock until
-		 * commit.  A concurrent insert of the same user makes this one do
-		 * nothing once the other commits; then the loop locks that row.
+		 * A new user: insert the empty row, then lock it like any other.  A
+		 * concurrent insert of the same user makes this one do nothing once
+		 * the other commits; then the loop locks that row.
 		 */
 		KeptPlan(&create_plan,
 				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
@@ -625,8 +637,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
 				 user_id, SPI_result_code_string(ret));
-		if (SPI_processed == 1)
-			break;
 	}
 
 	/* a lowered rerank.history_size applies at the next event */
@@ -740,37 +750,68 @@ HistoryArray(const RecentHistory *history, bool weights)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* Writes the user's features row back. */
-static void
-UserStateWrite(UserState *state)
+/*
+ * Compresses a large column value inline (lz4), when the server has lz4.
+ * A 100-item history makes a 2.5 kB row of which the arrays and the
+ * category map are nearly all: compressed, the row and the WAL record of
+ * each event are about half as large, and the row stays under the size at
+ * which heap_update hands it to the toaster (which logs an extra lock and
+ * compresses only until the row fits in 2 kB).  Readers detoast as for any
+ * compressed value; lz4 decompresses a column in well under a microsecond.
+ */
+static Datum
+CompressedColumn(Datum value)
 {
-	Oid			argtypes[9] = {INT8OID, JSONBOID, INT8OID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID};
-	Datum		args[9];
-	char		nulls[9] = "         ";
-	int			ret;
+#ifdef USE_LZ4
+	if (VARSIZE_ANY(DatumGetPointer(value)) >= COMPRESS_MIN_BYTES)
+	{
+		Datum		compressed = toast_compress_datum(value, TOAST_LZ4_COMPRESSION);
 
-	KeptPlan(&update_plan,
-			 "UPDATE rerank.user_features SET event_counts = $2, total_dwell_ms = $3, "
-			 "first_event_at = $4, last_event_at = $5, recent_items = $6, "
-			 "recent_weights = $7, purchased_items = $8, category_weights = $9, "
-			 "updated_at = now() WHERE user_id = $1",
-			 9, argtypes);
-	args[0] = Int64GetDatum(state->user_id);
-	args[1] = JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true));
-	args[2] = Int64GetDatum(state->total_dwell_ms);
-	args[3] = TimestampTzGetDatum(state->first_event_at);
-	args[4] = TimestampTzGetDatum(state->last_event_at);
+		if (DatumGetPointer(compressed) != NULL)
+			return compressed;
+	}
+#endif
+	return value;
+}
+
+/* Writes the user's features row back (the other columns are kept). */
+static void
+UserStateWrite(UserRows *rows, UserState *state)
+{
+	int			natts = RelationGetDescr(rows->features)->natts;
+	Datum	   *values = palloc0(sizeof(Datum) * natts);
+	bool	   *nulls = palloc0(sizeof(bool) * natts);
+	bool	   *replace = palloc0(sizeof(bool) * natts);
+
+#define SET_COLUMN(column, value) \
+	do { \
+		int		i_ = rows->features_attnums[column] - 1; \
+		values[i_] = (value); \
+		replace[i_] = true; \
+	} while (0)
+
+	SET_COLUMN(USER_FEATURES_EVENT_COUNTS,
+			   JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true)));
+	SET_COLUMN(USER_FEATURES_TOTAL_DWELL_MS, Int64GetDatum(state->total_dwell_ms));
+	SET_COLUMN(USER_FEATURES_FIRST_EVENT_AT, TimestampTzGetDatum(state->first_event_at));
+	SET_COLUMN(USER_FEATURES_LAST_EVENT_AT, TimestampTzGetDatum(state->last_event_at));
 	if (!state->has_times)
-		nulls[3] = nulls[4] = 'n';
-	args[5] = HistoryArray(&state->recent, false);
-	args[6] = HistoryArray(&state->recent, true);
-	args[7] = HistoryArray(&state->purchased, false);
-	args[8] = JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false));
-	ret = SPI_execute_plan(update_plan, args, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not update the features of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
+	{
+		nulls[rows->features_attnums[USER_FEATURES_FIRST_EVENT_AT] - 1] = true;
+		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
+	}
+	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
+			   CompressedColumn(HistoryArray(&state->recent, false)));
+	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
+			   CompressedColumn(HistoryArray(&state->recent, true)));
+	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
+			   CompressedColumn(HistoryArray(&state->purchased, false)));
+	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
+			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
+	SET_COLUMN(USER_FEATURES_UPDATED_AT,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+#undef SET_COLUMN
+	UserFeaturesUpdate(rows, values, nulls, replace);
 }
 
 /*
@@ -840,15 +881,7 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 	args[2] = PointerGetDatum(BuildVector(batch->vector, k));
 
 	/* the common case: the user has a vector for the model already */
-	KeptPlan(&factors_update_plan,
-			 "UPDATE rerank.user_factors SET factors = $3, updated_at = now() "
-			 "WHERE model_id = $1 AND user_id = $2",
-			 3, argtypes);
-	ret = SPI_execute_plan(factors_update_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
-	if (SPI_processed == 1)
+	if (UserFactorsUpdate(&batch->rows, model->model_id, state->user_id, args[2]))
 	{
 		batch->folded++;
 		return;
@@ -889,9 +922,11 @@ UserStateFinish(BehaviorBatch *batch, UserState *state)
 
 	if (state->events > 0 || state->history_changed)
 	{
-		UserStateWrite(state);
+		UserStateWrite(&batch->rows, state);
 		batch->users++;
 	}
+	else
+		UserFeaturesRelease(&batch->rows);
 	if (batch->model != NULL && (state->history_changed || batch->force_fold_in))
 		UserStateFoldIn(batch, state);
 	MemoryContextSwitchTo(old);

@@ -3,12 +3,12 @@
  *	  The ALS user solve: normal equations, Cholesky, fold-in and conjugate
  *	  gradient (see als_solve.h for the system solved).
  *
- * The normal equations are built in double precision: a rank-n update of
- * YᵀY through BLAS dsyrk, so the cost is O(n·k² + k³) per user whatever the
- * catalog size.  The Cholesky factorization is a plain loop over rows whose
- * inner products the compiler vectorizes; at the k of recommendation models
- * (16 to 256) it beats a LAPACK call's overhead and keeps the core free of
- * the Fortran ABI.
+ * The normal equations are built in double precision from YᵀY plus a
+ * rank-n update summed by BLAS ssyrk, so the cost is O(n·k² + k³) per user
+ * whatever the catalog size.  The Cholesky factorization is a plain loop
+ * over rows whose inner products the compiler vectorizes; at the k of
+ * recommendation models (16 to 256) it beats a LAPACK call's overhead and
+ * keeps the core free of the Fortran ABI.
  */
 #include "core/als_solve.h"
 
@@ -16,11 +16,20 @@
 #include <math.h>
 #include <string.h>
 
-/* Doubles of workspace AlsFoldIn needs: A, b, and the scaled history. */
+/* Doubles of workspace AlsFoldIn needs: A, b, and AlsNormalEquations' own. */
 size_t
 AlsFoldInWorkspace(int k, int n)
 {
-	return (size_t) k * k + (size_t) k + (size_t) (n > 0 ? n : 1) * k;
+	return (size_t) k * k + (size_t) k + AlsNormalEquationsWorkspace(k, n);
+}
+
+/* Doubles of workspace AlsNormalEquations needs: n·k + k² floats. */
+size_t
+AlsNormalEquationsWorkspace(int k, int n)
+{
+	if (n <= 0)
+		return 0;
+	return ((size_t) n * k + (size_t) k * k + 1) / 2;
 }
 
 void
@@ -29,34 +38,67 @@ AlsNormalEquations(const float *gram, int k, double regularization,
 				   double *work)
 {
 	int			n = 0;
+	float	   *z;
 
-	for (size_t i = 0; i < (size_t) k * k; i++)
-		A[i] = gram[i];
+	/*
+	 * The history's item vectors are scattered over a catalog-sized cache
+	 * and usually cold: fetching them one at a time in the loop below made
+	 * it wait on memory for each.  Asking for all their cache lines first
+	 * lets the loads overlap, and they arrive while YᵀY is copied.
+	 */
+	for (int j = 0; j < history->n; j++)
+		for (int i = 0; i < k; i += 16)
+			__builtin_prefetch(history->vectors[j] + i);
+
 	for (int i = 0; i < k; i++)
 	{
-		A[i * k + i] += regularization;
+		double	   *row = A + (size_t) i * k;
+		const float *from = gram + (size_t) i * k;
+
+		for (int j = i; j < k; j++)
+			row[j] = from[j];
+		row[i] += regularization;
 		b[i] = 0.0;
 	}
 
-	/* rows sqrt(c_j - 1) · y_j, so that A += ZᵀZ is one dsyrk */
+	/*
+	 * Rows sqrt(c_j - 1) · y_j, so that A += ZᵀZ is one syrk, in single
+	 * precision: half the memory and twice the width of the double one,
+	 * which made it a third of the fold-in.  The rounding it adds to A is of
+	 * the order of the rounding already in YᵀY (stored as floats) and below
+	 * that of the float vector stored as the result.
+	 */
+	z = (float *) work;
 	for (int j = 0; j < history->n; j++)
 	{
 		const float *y = history->vectors[j];
 		double		c = history->confidence[j];
-		double		scale = c > 1.0 ? sqrt(c - 1.0) : 0.0;
-		double	   *z = work + (size_t) n * k;
+		float		scale = c > 1.0 ? (float) sqrt(c - 1.0) : 0.0f;
+		float	   *row = z + (size_t) n * k;
 
 		for (int i = 0; i < k; i++)
 		{
 			b[i] += c * y[i];
-			z[i] = scale * y[i];
+			row[i] = scale * y[i];
 		}
-		if (scale > 0.0)
+		if (scale > 0.0f)
 			n++;
 	}
 	if (n > 0)
-		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n,
-					1.0, work, k, 1.0, A, k);
+	{
+		float	   *S = z + (size_t) history->n * k;
+
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n,
+					1.0f, z, k, 0.0f, S, k);
+		for (int i = 0; i < k; i++)
+		{
+			double	   *row = A + (size_t) i * k;
+			const float *add = S + (size_t) i * k;
+
+			for (int j = i; j < k; j++)
+				row[j] += add[j];
+		}
+	}
 }
 
 bool

@@ -36,8 +36,11 @@ extern size_t AlsFoldInWorkspace(int k, int n);
 /*
  * Builds the normal equations: A (k×k, row-major, upper triangle and
  * diagonal filled) = YᵀY + λI + Σ (c_j − 1) y_j y_jᵀ, and b = Σ c_j y_j.
- * work holds n·k doubles.
+ * A and b are double; the history's rank-n part is summed in single
+ * precision (see als_solve.c).  work holds AlsNormalEquationsWorkspace(k, n)
+ * doubles.
  */
+extern size_t AlsNormalEquationsWorkspace(int k, int n);
 extern void AlsNormalEquations(const float *gram, int k, double regularization,
 							   const AlsHistory *history, double *A, double *b,
 							   double *work);

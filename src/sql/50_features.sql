@@ -76,7 +76,8 @@ CREATE TABLE rerank.user_features (
     CHECK (cardinality(recent_items) = cardinality(recent_weights))
 ) WITH (toast_tuple_target = 8160, fillfactor = 70);
 -- Every tracked event reads and rewrites the user's row (a 100-item history
--- is about 2 kB): kept inline up to a full page, it is never compressed or
+-- is about 2.5 kB; the trigger writes the arrays and the category map
+-- lz4-compressed, about 1.2 kB): kept inline up to a full page, it is never
 -- moved to TOAST on the hot path, and pages keep room for the new version
 -- (a HOT update, no index entry).
 COMMENT ON TABLE rerank.user_features IS
