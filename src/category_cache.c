@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "cache_memory.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "category_cache.h"
@@ -53,9 +54,23 @@ HashCategoryItem(int64 item_id)
 #define SH_HASH_KEY(tb, key) HashCategoryItem(key)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
+#define SH_USE_NONDEFAULT_ALLOCATOR
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* The hash's slots: on huge pages when big (cache_memory.c). */
+static inline void *
+catmap_allocate(catmap_hash *type, Size size)
+{
+	return CacheMemoryAlloc(type->ctx, size, true);
+}
+
+/* Freed with the cache's context; the hash never grows (sized at load). */
+static inline void
+catmap_free(catmap_hash *type, void *pointer)
+{
+}
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
 #define CATEGORY_PREFETCH_AHEAD 16

@@ -4,7 +4,9 @@
  *
  * Each cached model is an entry with its own memory context: the item
  * vectors as one float matrix, the biases, an open-addressing hash from
- * item id to matrix row (simplehash), and YᵀY.  Entries are validated
+ * item id to matrix row (simplehash), and YᵀY.  The matrix and the hash are
+ * read at random rows by serving, so they sit on huge pages
+ * (cache_memory.c).  Entries are validated
  * against rerank.models (model_id and factors_version) after any relcache
  * invalidation of that table; a statement trigger on rerank.models sends one
  * at commit for every change of a model row, and a statement changing item
@@ -21,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "cache_memory.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -72,9 +75,23 @@ HashItemId(int64 item_id)
 #define SH_HASH_KEY(tb, key) HashItemId(key)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
+#define SH_USE_NONDEFAULT_ALLOCATOR
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* The hash's slots: on huge pages when big (cache_memory.c). */
+static inline void *
+itemmap_allocate(itemmap_hash *type, Size size)
+{
+	return CacheMemoryAlloc(type->ctx, size, true);
+}
+
+/* Freed with the entry's context; the hash never grows (sized at load). */
+static inline void
+itemmap_free(itemmap_hash *type, void *pointer)
+{
+}
 
 /* A cached model: the public part first, so a CachedModel * is an entry. */
 typedef struct ModelEntry
@@ -333,9 +350,10 @@ LoadVectors(ModelEntry *entry)
 	Portal		portal;
 	int64		row = 0;
 
-	entry->vectors = MemoryContextAllocExtended(entry->context,
-												mul_size(Max(count, 1), mul_size(k, sizeof(float))),
-												MCXT_ALLOC_HUGE);
+	/* rows start on cache lines: a 64-float row is 4 lines, not 5 */
+	entry->vectors = CacheMemoryAlloc(entry->context,
+									  mul_size(Max(count, 1), mul_size(k, sizeof(float))),
+									  false);
 	entry->biases = MemoryContextAllocExtended(entry->context,
 											   mul_size(Max(count, 1), sizeof(float)),
 											   MCXT_ALLOC_HUGE);
@@ -627,32 +645,94 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	pfree(ids);
 }
 
+/* How far ahead ModelItemVectors works: stages are this many ids apart. */
+#define LOOKUP_AHEAD 16
+#define LOOKUP_RING (4 * LOOKUP_AHEAD)	/* a power of two above 2 stages */
+#define NO_ROW PG_UINT32_MAX
+
+/* Starts loading a line into the cache. */
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address, 0, 3)
+#else
+#define PREFETCH(address) ((void) 0)
+#endif
+
+/*
+ * The look-ups are software-pipelined: candidates hit random hash slots and
+ * random rows of the matrix, so one after the other each would cost a cache
+ * miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
+ * probed; once probed, its vector and bias are requested, and the bias is
+ * read LOOKUP_AHEAD ids later.  The vectors stay requested for the caller,
+ * which reads them next.
+ */
 void
 ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 				 const float **vectors, float *biases)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
+	itemmap_hash *map = entry->items;
+	Size		row_bytes = sizeof(float) * model->dimensions;
+	uint32		hashes[LOOKUP_RING];
+	uint32		rows[LOOKUP_RING];
 
 	if (!model->vectors_cached)
 	{
 		FetchItemVectors(model, item_ids, n, vectors, biases);
 		return;
 	}
-	for (int i = 0; i < n; i++)
+	if (map == NULL)
 	{
-		ItemSlot   *slot = entry->items ? itemmap_lookup(entry->items, item_ids[i]) : NULL;
-
-		if (slot == NULL)
+		for (int i = 0; i < n; i++)
 		{
 			vectors[i] = NULL;
 			if (biases)
 				biases[i] = 0;
 		}
-		else
+		return;
+	}
+	for (int i = 0; i < n + 2 * LOOKUP_AHEAD; i++)
+	{
+		int			j = i - LOOKUP_AHEAD;
+		int			m = i - 2 * LOOKUP_AHEAD;
+
+		/* stage 1: hash the id, request its slot */
+		if (i < n)
 		{
-			vectors[i] = entry->vectors + (Size) slot->row * model->dimensions;
-			if (biases)
-				biases[i] = entry->biases[slot->row];
+			uint32		hash = HashItemId(item_ids[i]);
+
+			hashes[i % LOOKUP_RING] = hash;
+			PREFETCH(&map->data[hash & map->sizemask]);
+		}
+		/* stage 2: probe, request the vector and the bias */
+		if (j >= 0 && j < n)
+		{
+			ItemSlot   *slot = itemmap_lookup_hash(map, item_ids[j],
+												   hashes[j % LOOKUP_RING]);
+
+			if (slot == NULL)
+			{
+				rows[j % LOOKUP_RING] = NO_ROW;
+				vectors[j] = NULL;
+			}
+			else
+			{
+				const char *v = (const char *) (entry->vectors +
+												(Size) slot->row * model->dimensions);
+
+				rows[j % LOOKUP_RING] = slot->row;
+				vectors[j] = (const float *) v;
+				for (Size offset = 0; offset < row_bytes; offset += 64)
+					PREFETCH(v + offset);
+				if (biases)
+					PREFETCH(&entry->biases[slot->row]);
+			}
+		}
+		/* stage 3: the bias */
+		if (m >= 0 && biases)
+		{
+			uint32		row = rows[m % LOOKUP_RING];
+
+			biases[m] = row == NO_ROW ? 0 : entry->biases[row];
 		}
 	}
 }

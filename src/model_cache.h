@@ -61,7 +61,9 @@ extern const float *ModelItemVector(const CachedModel *model, int64 item_id,
 /*
  * Batch form: for each of n ids, vectors[i] (NULL if unknown) and, when
  * biases is not NULL, biases[i].  One index scan for all misses when the
- * model is not cached, so callers with many ids should prefer it.
+ * model is not cached, so callers with many ids should prefer it.  Cached
+ * look-ups are pipelined and leave the vectors requested from memory, so a
+ * caller that reads them next waits for them less.
  */
 extern void ModelItemVectors(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases);

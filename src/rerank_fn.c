@@ -301,16 +301,14 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 
 	/*
 	 * Item vectors from the model cache.  The candidates are scattered over
-	 * the model's matrix: ask the CPU to fetch their vectors (and category
-	 * slots) now, so the loads overlap the user look-up that follows.
+	 * the model's matrix: the look-up leaves their vectors requested from
+	 * memory (and the category slots are requested next), so the loads
+	 * overlap the user look-up that follows.
 	 */
 	vectors = CandidateAlloc(n, sizeof(float *));
 	biases = CandidateAlloc(n, sizeof(float));
 	if (dims > 0)
-	{
 		ModelItemVectors(model, ids, n, vectors, biases);
-		RankPrefetchVectors(vectors, n, dims);
-	}
 	else
 	{
 		for (int i = 0; i < n; i++)

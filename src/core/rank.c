@@ -217,15 +217,6 @@ PrefetchVector(const float *vector, int dims)
 #endif
 }
 
-/* Starts loading the vectors into the cache. */
-void
-RankPrefetchVectors(const float *const *vectors, int n, int dims)
-{
-	for (int i = 0; i < n; i++)
-		if (vectors[i] != NULL)
-			PrefetchVector(vectors[i], dims);
-}
-
 /* Scores every item; returns the first with a non-finite score, or n. */
 int
 RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,

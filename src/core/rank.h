@@ -96,12 +96,6 @@ typedef struct RankWeights
 extern bool RankProfile(const float *const *recent, int n, double decay,
 						int dims, float *profile, double *work);
 
-/*
- * Asks the CPU to start loading the vectors (NULL entries skipped), so that
- * work done meanwhile hides the cache misses of scattered candidates.
- */
-extern void RankPrefetchVectors(const float *const *vectors, int n, int dims);
-
 /* The position term 1 / log2(1 + position). */
 extern double RankPositionTerm(int32_t position);
 

@@ -1,0 +1,54 @@
+/*
+ * cache_memory.c
+ *	  Memory for the big look-up structures of the backend caches.
+ *
+ * Serving reads random rows of a matrix of tens of megabytes and random
+ * slots of hashes of megabytes: with 4 kB pages nearly every such read also
+ * misses the TLB, and in a virtual machine the page walk behind a TLB miss
+ * is itself a chain of memory reads.  So these blocks are placed on whole
+ * 2 MB pages and the kernel is advised to back them with transparent huge
+ * pages (Linux, "madvise" mode, the default of most distributions).  The
+ * advice is only advice: where the kernel ignores it or lacks it, the
+ * memory works the same.
+ */
+#include "postgres.h"
+
+#ifndef WIN32
+#include <sys/mman.h>
+#endif
+
+#include "cache_memory.h"
+
+/* A huge page, and the smallest block worth placing on them. */
+#define HUGE_PAGE_SIZE ((Size) 2 * 1024 * 1024)
+#define HUGE_PAGE_MIN_BLOCK HUGE_PAGE_SIZE
+
+/* Allocates a cache block; see cache_memory.h. */
+void *
+CacheMemoryAlloc(MemoryContext context, Size size, bool zero)
+{
+	char	   *raw;
+	char	   *block;
+
+#ifdef MADV_HUGEPAGE
+	if (size >= HUGE_PAGE_MIN_BLOCK)
+	{
+		Size		whole = TYPEALIGN(HUGE_PAGE_SIZE, size);
+
+		/* untouched pages are never made resident: the padding costs none */
+		raw = MemoryContextAllocExtended(context, add_size(whole, HUGE_PAGE_SIZE),
+										 MCXT_ALLOC_HUGE);
+		block = (char *) TYPEALIGN(HUGE_PAGE_SIZE, raw);
+		(void) madvise(block, whole, MADV_HUGEPAGE);
+		if (zero)
+			memset(block, 0, size);
+		return block;
+	}
+#endif
+	raw = MemoryContextAllocExtended(context, add_size(size, PG_CACHE_LINE_SIZE),
+									 MCXT_ALLOC_HUGE);
+	block = (char *) TYPEALIGN(PG_CACHE_LINE_SIZE, raw);
+	if (zero)
+		memset(block, 0, size);
+	return block;
+}
