@@ -41,8 +41,10 @@ typedef struct UserState
 
 /*
  * Reads the user's vector in the model (when model is not NULL and has
- * dimensions) and features, in one query with a kept plan.  A user without
- * a row has no vector and empty features.
+ * dimensions) and features: two primary key look-ups without the executor,
+ * or one query with a kept plan when the tables are under row-level
+ * security or not readable as a whole.  A user without a row has no vector
+ * and empty features.  Results are in the current memory context.
  */
 extern void LoadUserState(const CachedModel *model, int64 user_id,
 						  UserState *state);
