@@ -121,22 +121,52 @@ RankProfile(const float *const *recent, int n, double decay, int dims,
 	return true;
 }
 
+/* Positions up to this take their term from a table, filled on first use. */
+#define RANK_POSITION_TABLE 1024
+
+static double position_table[RANK_POSITION_TABLE + 1];
+static bool position_table_ready = false;
+
+/* 1 / log2(1 + position), the same value from the table or computed. */
+static inline double
+PositionTerm(int32_t position)
+{
+	if (position >= 1 && position <= RANK_POSITION_TABLE)
+	{
+		if (!position_table_ready)
+		{
+			for (int p = 1; p <= RANK_POSITION_TABLE; p++)
+				position_table[p] = 1.0 / log2(1.0 + (double) p);
+			position_table_ready = true;
+		}
+		return position_table[position];
+	}
+	return 1.0 / log2(1.0 + (double) position);
+}
+
 /* 1 / log2(1 + position): 1 for the first, 0.63 for the second, … */
 double
 RankPositionTerm(int32_t position)
 {
-	return 1.0 / log2(1.0 + (double) position);
+	return PositionTerm(position);
 }
 
-/* The unweighted terms of one item; sets its norm. */
-void
-RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+/*
+ * The unweighted terms of one item; sets its norm.  Inlined into the
+ * scoring loop, which then keeps the terms in registers (read back from
+ * memory, four separate stores would stall the vector load that sums them).
+ */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void
+ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 {
 	const float *y = item->vector;
 
 	for (int t = 0; t < RANK_NTERMS; t++)
 		terms[t] = 0.0;
-	terms[RANK_TERM_POSITION] = RankPositionTerm(item->position);
+	terms[RANK_TERM_POSITION] = PositionTerm(item->position);
 	if (user->affinity != NULL && item->category >= 0 &&
 		item->category < user->ncategories)
 		terms[RANK_TERM_CATEGORY] = user->affinity[item->category];
@@ -194,6 +224,13 @@ RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 	}
 }
 
+/* The unweighted terms of one item; sets its norm. */
+void
+RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+{
+	ItemTerms(user, item, dims, terms);
+}
+
 /*
  * How many items ahead RankScore asks the CPU to fetch vectors: candidates
  * are scattered over the model's matrix, so each one would otherwise cost a
@@ -236,7 +273,7 @@ RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 			check();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
-		RankItemTerms(user, &items[i], dims, terms);
+		ItemTerms(user, &items[i], dims, terms);
 		for (int t = 0; t < RANK_NTERMS; t++)
 			score += weights->w[t] * terms[t];
 		items[i].score = score;
