@@ -19,9 +19,14 @@
 
 #include "cache_memory.h"
 
-/* A huge page, and the smallest block worth placing on them. */
+/*
+ * A huge page, and the smallest block placed on them: the alignment costs
+ * up to one huge page of address space (never touched, so never resident)
+ * and the last page is resident whole, so small blocks stay on small pages,
+ * where a few thousand TLB entries cover them anyway.
+ */
 #define HUGE_PAGE_SIZE ((Size) 2 * 1024 * 1024)
-#define HUGE_PAGE_MIN_BLOCK HUGE_PAGE_SIZE
+#define HUGE_PAGE_MIN_BLOCK (4 * HUGE_PAGE_SIZE)
 
 /* Allocates a cache block; see cache_memory.h. */
 void *

@@ -294,6 +294,43 @@ CategoryName(int32 category, int *length)
 	return cache_names[category];
 }
 
+/* The number of a category name, or -1; see category_cache.h. */
+int32
+CategoryFind(const char *name, int length)
+{
+	int			low = 0;
+	int			high = cache_ncategories - 1;
+
+	/* the names were numbered in byte order (COLLATE "C") */
+	while (low <= high)
+	{
+		int			mid = low + (high - low) / 2;
+		int			cmp = memcmp(cache_names[mid], name,
+								 Min(cache_name_lengths[mid], length));
+
+		if (cmp == 0)
+			cmp = (cache_name_lengths[mid] > length) - (cache_name_lengths[mid] < length);
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return -1;
+}
+
+/* The local number of a category in the last renumbering, or -1. */
+int32
+CategoryLocalNumber(int32 category)
+{
+	if (category < 0 || category >= cache_ncategories ||
+		renumber_generation == 0 ||
+		renumber_stamp[category] != renumber_generation)
+		return -1;
+	return renumber_local[category];
+}
+
 /* Dense local numbers for the categories of one call; O(n). */
 int
 CategoryRenumber(const int32 *categories, int n, int32 *local, int32 *local_names)

@@ -43,6 +43,18 @@ extern const char *CategoryName(int32 category, int *length);
 extern int	CategoryRenumber(const int32 *categories, int n, int32 *local,
 							 int32 *local_names);
 
+/*
+ * The number of a category name (length bytes, not NUL-terminated), or -1
+ * when no cached item has it.  O(log categories).
+ */
+extern int32 CategoryFind(const char *name, int length);
+
+/*
+ * The local number CategoryRenumber's last call gave a category number, or
+ * -1 when none of its items had it.
+ */
+extern int32 CategoryLocalNumber(int32 category);
+
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void CategoryCacheInit(void);
 
