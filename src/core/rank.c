@@ -254,6 +254,9 @@ PrefetchVector(const float *vector, int dims)
 #endif
 }
 
+/* RankScore sums the terms by name: a new term must be added there. */
+typedef char rank_score_sums_four_terms[RANK_NTERMS == 4 ? 1 : -1];
+
 /* Scores every item; returns the first with a non-finite score, or n. */
 int
 RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
@@ -267,15 +270,22 @@ RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 	for (int i = 0; i < n; i++)
 	{
 		double		terms[RANK_NTERMS];
-		double		score = 0.0;
+		double		score;
 
 		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
 			check();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
 		ItemTerms(user, &items[i], dims, terms);
-		for (int t = 0; t < RANK_NTERMS; t++)
-			score += weights->w[t] * terms[t];
+		/*
+		 * Σ w[t]·terms[t], summed as the vectorized loop did, from
+		 * registers: a vector load of the terms just stored one by one
+		 * would stall on every item.
+		 */
+		score = (weights->w[RANK_TERM_MODEL] * terms[RANK_TERM_MODEL] +
+				 weights->w[RANK_TERM_POSITION] * terms[RANK_TERM_POSITION]) +
+			(weights->w[RANK_TERM_RECENT] * terms[RANK_TERM_RECENT] +
+			 weights->w[RANK_TERM_CATEGORY] * terms[RANK_TERM_CATEGORY]);
 		items[i].score = score;
 		if (bad == n && !isfinite(score))
 			bad = i;
