@@ -96,6 +96,8 @@ static int *cache_name_lengths = NULL;
 static uint32 *renumber_stamp = NULL;
 static int32 *renumber_local = NULL;
 static uint32 renumber_generation = 0;
+/* bumped by every load that fits: numbers of one generation never change */
+static uint64 cache_generation = 0;
 
 /* Relcache callback: a change of rerank.items makes the cache stale. */
 static void
@@ -243,8 +245,36 @@ CategoryCacheLoad(void)
 	renumber_stamp = MemoryContextAllocZero(context, sizeof(uint32) * Max(ncategories, 1));
 	renumber_local = MemoryContextAlloc(context, sizeof(int32) * Max(ncategories, 1));
 	renumber_generation = 0;
+	cache_generation++;
 	cache_fits = true;
 	cache_valid = true;
+}
+
+/* Loads the cache if stale; whether the categories fit in it. */
+bool
+CategoryCacheEnsure(void)
+{
+	if (!cache_valid)
+		CategoryCacheLoad();
+	return cache_fits;
+}
+
+/* The generation of the loaded categories; see category_cache.h. */
+uint64
+CategoryCacheGeneration(void)
+{
+	return cache_fits ? cache_generation : 0;
+}
+
+/* The category number of one item, or -1; the cache must fit. */
+int32
+CategoryCacheLookupOne(int64 item_id)
+{
+	CategorySlot *slot;
+
+	Assert(cache_fits && cache_map != NULL);
+	slot = catmap_lookup(cache_map, item_id);
+	return slot != NULL ? slot->category : -1;
 }
 
 /* Category numbers of items from the cache; see category_cache.h. */

@@ -23,6 +23,22 @@
 extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories);
 
 /*
+ * Loads the categories if they are stale; false when they do not fit in
+ * the budget (then only queries can give them).
+ */
+extern bool CategoryCacheEnsure(void);
+
+/*
+ * A number that changes whenever the category numbers may have changed
+ * (each load); 0 when the categories do not fit.  A copy of category
+ * numbers tagged with it is current while it is unchanged.
+ */
+extern uint64 CategoryCacheGeneration(void);
+
+/* The category number of one item (-1: none); after CategoryCacheEnsure. */
+extern int32 CategoryCacheLookupOne(int64 item_id);
+
+/*
  * Asks the CPU to start fetching what CategoryCacheLookup will read for
  * these items (nothing when the cache is not loaded).
  */

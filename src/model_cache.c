@@ -4,7 +4,9 @@
  *
  * Each cached model is an entry with its own memory context: the item
  * vectors as one float matrix, the biases, an open-addressing hash from
- * item id to matrix row (simplehash), and YᵀY.  The matrix and the hash are
+ * item id to matrix row (simplehash; a slot also holds the bias and the
+ * item's category number, so a look-up reads one cache line before the
+ * vector), and YᵀY.  The matrix and the hash are
  * read at random rows by serving, so they sit on huge pages
  * (cache_memory.c).  Entries are validated
  * against rerank.models (model_id and factors_version) after any relcache
@@ -24,6 +26,7 @@
 
 #include "access/xact.h"
 #include "cache_memory.h"
+#include "category_cache.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -46,13 +49,23 @@
 #define CURRENT_LXID (MyProc->lxid)
 #endif
 
-/* One item of a cached model: its row in the vector matrix. */
+/*
+ * One item of a cached model: its row in the vector matrix, and what
+ * serving reads with it, so that one cache line gives all of it: the bias
+ * (also in the entry's biases) and the item's category number in the
+ * category cache (valid for the entry's category_generation).
+ */
 typedef struct ItemSlot
 {
 	int64		item_id;
 	uint32		row;
+	float		bias;
+	int32		category;		/* -1: none */
 	char		status;
+	char		padding[11];	/* 32 bytes: never across two cache lines */
 } ItemSlot;
+
+StaticAssertDecl(sizeof(ItemSlot) == 32, "ItemSlot must be 32 bytes");
 
 /* splitmix64's finalizer: item ids are often dense, so mix all bits. */
 static inline uint32
@@ -101,6 +114,7 @@ typedef struct ModelEntry
 	float	   *vectors;		/* item_count × dimensions, or NULL */
 	float	   *biases;			/* item_count */
 	itemmap_hash *items;		/* item id → row, when vectors are cached */
+	uint64		category_generation;	/* of the slots' categories; 0: none */
 	Size		bytes;			/* memory charged to the budget */
 	Size		wanted_bytes;	/* what caching the vectors would take */
 	bool		checked;		/* validated since the last invalidation */
@@ -388,6 +402,8 @@ LoadVectors(ModelEntry *entry)
 			entry->biases[row] = bias;
 			slot = itemmap_insert(entry->items, item_id, &found);
 			slot->row = (uint32) row;
+			slot->bias = bias;
+			slot->category = -1;
 			row++;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -645,10 +661,9 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	pfree(ids);
 }
 
-/* How far ahead ModelItemVectors works: stages are this many ids apart. */
+/* How far ahead the look-ups request hash slots. */
 #define LOOKUP_AHEAD 16
-#define LOOKUP_RING (4 * LOOKUP_AHEAD)	/* a power of two above 2 stages */
-#define NO_ROW PG_UINT32_MAX
+#define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
 
 /* Starts loading a line into the cache. */
 #if defined(__GNUC__)
@@ -658,42 +673,26 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 #endif
 
 /*
- * The look-ups are software-pipelined: candidates hit random hash slots and
- * random rows of the matrix, so one after the other each would cost a cache
- * miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
- * probed; once probed, its vector and bias are requested, and the bias is
- * read LOOKUP_AHEAD ids later.  The vectors stay requested for the caller,
- * which reads them next.
+ * The cached look-ups, software-pipelined: candidates hit random hash slots
+ * and random rows of the matrix, so one after the other each would cost a
+ * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
+ * probed; the probe gives the row, the bias and the category (categories
+ * not NULL), and requests the vector, which stays requested for the
+ * caller, who reads it next.  Items without a slot take their category from
+ * the category cache.
  */
-void
-ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
-				 const float **vectors, float *biases)
+static void
+CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
+			  const float **vectors, float *biases, int32 *categories)
 {
-	ModelEntry *entry = (ModelEntry *) model->private_data;
 	itemmap_hash *map = entry->items;
-	Size		row_bytes = sizeof(float) * model->dimensions;
+	int			dims = entry->pub.dimensions;
+	Size		row_bytes = sizeof(float) * dims;
 	uint32		hashes[LOOKUP_RING];
-	uint32		rows[LOOKUP_RING];
 
-	if (!model->vectors_cached)
-	{
-		FetchItemVectors(model, item_ids, n, vectors, biases);
-		return;
-	}
-	if (map == NULL)
-	{
-		for (int i = 0; i < n; i++)
-		{
-			vectors[i] = NULL;
-			if (biases)
-				biases[i] = 0;
-		}
-		return;
-	}
-	for (int i = 0; i < n + 2 * LOOKUP_AHEAD; i++)
+	for (int i = 0; i < n + LOOKUP_AHEAD; i++)
 	{
 		int			j = i - LOOKUP_AHEAD;
-		int			m = i - 2 * LOOKUP_AHEAD;
 
 		/* stage 1: hash the id, request its slot */
 		if (i < n)
@@ -703,38 +702,106 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 			hashes[i % LOOKUP_RING] = hash;
 			PREFETCH(&map->data[hash & map->sizemask]);
 		}
-		/* stage 2: probe, request the vector and the bias */
-		if (j >= 0 && j < n)
+		/* stage 2: probe; request the vector */
+		if (j >= 0)
 		{
 			ItemSlot   *slot = itemmap_lookup_hash(map, item_ids[j],
 												   hashes[j % LOOKUP_RING]);
 
 			if (slot == NULL)
 			{
-				rows[j % LOOKUP_RING] = NO_ROW;
 				vectors[j] = NULL;
+				if (biases)
+					biases[j] = 0;
+				if (categories)
+					categories[j] = CategoryCacheLookupOne(item_ids[j]);
 			}
 			else
 			{
-				const char *v = (const char *) (entry->vectors +
-												(Size) slot->row * model->dimensions);
+				const char *v = (const char *) (entry->vectors + (Size) slot->row * dims);
 
-				rows[j % LOOKUP_RING] = slot->row;
-				vectors[j] = (const float *) v;
 				for (Size offset = 0; offset < row_bytes; offset += 64)
 					PREFETCH(v + offset);
+				vectors[j] = (const float *) v;
 				if (biases)
-					PREFETCH(&entry->biases[slot->row]);
+					biases[j] = slot->bias;
+				if (categories)
+					categories[j] = slot->category;
 			}
 		}
-		/* stage 3: the bias */
-		if (m >= 0 && biases)
-		{
-			uint32		row = rows[m % LOOKUP_RING];
-
-			biases[m] = row == NO_ROW ? 0 : entry->biases[row];
-		}
 	}
+}
+
+void
+ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
+				 const float **vectors, float *biases)
+{
+	ModelEntry *entry = (ModelEntry *) model->private_data;
+
+	if (!model->vectors_cached)
+	{
+		FetchItemVectors(model, item_ids, n, vectors, biases);
+		return;
+	}
+	if (entry->items == NULL)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			vectors[i] = NULL;
+			if (biases)
+				biases[i] = 0;
+		}
+		return;
+	}
+	CachedLookups(entry, item_ids, n, vectors, biases, NULL);
+}
+
+/*
+ * Brings the category numbers in the entry's slots up to the category
+ * cache's generation (loading that cache if need be); false when the
+ * categories do not fit in their cache.  A new generation costs one
+ * category look-up per item, once per backend.
+ */
+static bool
+SyncSlotCategories(ModelEntry *entry)
+{
+	uint64		generation;
+
+	if (!CategoryCacheEnsure())
+		return false;
+	generation = CategoryCacheGeneration();
+	if (entry->category_generation != generation)
+	{
+		itemmap_iterator it;
+		ItemSlot   *slot;
+		uint32		count = 0;
+
+		itemmap_start_iterate(entry->items, &it);
+		while ((slot = itemmap_iterate(entry->items, &it)) != NULL)
+		{
+			if ((++count & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			slot->category = CategoryCacheLookupOne(slot->item_id);
+		}
+		entry->category_generation = generation;
+	}
+	return true;
+}
+
+bool
+ModelItemVectorsCategories(const CachedModel *model, const int64 *item_ids, int n,
+						   const float **vectors, float *biases, int32 *categories)
+{
+	ModelEntry *entry = (ModelEntry *) model->private_data;
+
+	if (!model->vectors_cached || entry->items == NULL ||
+		!SyncSlotCategories(entry))
+	{
+		ModelItemVectors(model, item_ids, n, vectors, biases);
+		return false;
+	}
+	CachedLookups(entry, item_ids, n, vectors, biases, categories);
+	return true;
 }
 
 const float *

@@ -68,6 +68,19 @@ extern const float *ModelItemVector(const CachedModel *model, int64 item_id,
 extern void ModelItemVectors(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases);
 
+/*
+ * ModelItemVectors that also gives each item's category number in the
+ * category cache (categories[i], -1: none; see category_cache.h), read from
+ * the same hash slot as the item's row, so the categories of candidates
+ * cost no look-up of their own.  False, with the categories untouched, when
+ * they are not available this way (vectors not cached, categories over
+ * their budget): the vectors and biases are filled all the same.
+ */
+extern bool ModelItemVectorsCategories(const CachedModel *model,
+									   const int64 *item_ids, int n,
+									   const float **vectors, float *biases,
+									   int32 *categories);
+
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);
 

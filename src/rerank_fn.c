@@ -4,12 +4,13 @@
  *	  upstream candidate list.
  *
  * One call: validate the arguments, drop NULL, duplicate and excluded ids,
- * fetch the item vectors from the model cache (no query while the model is
- * unchanged), read the user's vector and features (one query with a kept
- * plan, skipped when no term needs them) while the CPU fetches the vectors,
- * drop purchased items, look up categories (cached) only when a cap or the
- * category affinity needs them, then score and order in the pure-C core
- * (src/core/rank.c).  All memory of a call lives in one memory
+ * fetch the item vectors (and, when a cap or the category affinity may need
+ * them, the category numbers kept beside them) from the model cache (no
+ * query while the model is unchanged), read the user's vector and features
+ * (two index look-ups, skipped when no term needs them) while the CPU
+ * fetches the vectors, drop purchased items, number the categories and
+ * weigh the user's affinity when needed, then score and order in the
+ * pure-C core (src/core/rank.c).  All memory of a call lives in one memory
  * context deleted at its end; the loops over candidates check for
  * interrupts.
  */
@@ -220,12 +221,13 @@ CollectCandidates(const RerankArgs *args, int64 **result)
 }
 
 /*
- * Drops the user's purchased items from the candidates (ids, vectors and
- * biases in step); returns how many are left.
+ * Drops the user's purchased items from the candidates (ids, vectors,
+ * biases and categories, when not NULL, in step); returns how many are
+ * left.
  */
 static int
 DropPurchased(const UserState *user, int64 *ids, const float **vectors,
-			  float *biases, int n)
+			  float *biases, int32 *categories, int n)
 {
 	RankIdSet	purchased;
 	size_t		slots = RankIdSetSlots(user->npurchased);
@@ -241,6 +243,8 @@ DropPurchased(const UserState *user, int64 *ids, const float **vectors,
 		ids[kept] = ids[i];
 		vectors[kept] = vectors[i];
 		biases[kept] = biases[i];
+		if (categories)
+			categories[kept] = categories[i];
 		kept++;
 	}
 	return kept;
@@ -276,6 +280,10 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	RankUser	rank_user;
 	RankItem   *items;
 	int			ncategories = 0;
+	bool		want_categories = args->max_per_category > 0 ||
+		weights->w[RANK_TERM_CATEGORY] != 0.0;
+	int32	   *global_categories = NULL;
+	bool		have_categories = false;
 	RankOrderParams params;
 	int		   *order;
 	int			bad;
@@ -300,14 +308,20 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		return;
 
 	/*
-	 * Item vectors from the model cache.  The candidates are scattered over
-	 * the model's matrix: the look-up leaves their vectors requested from
-	 * memory (and the category slots are requested next), so the loads
-	 * overlap the user look-up that follows.
+	 * Item vectors from the model cache, with the categories when a cap or
+	 * the affinity may need them (they sit in the same hash slots).  The
+	 * candidates are scattered over the model's matrix: the look-up leaves
+	 * their vectors requested from memory, so the loads overlap the user
+	 * look-up that follows.
 	 */
 	vectors = CandidateAlloc(n, sizeof(float *));
 	biases = CandidateAlloc(n, sizeof(float));
-	if (dims > 0)
+	if (want_categories)
+		global_categories = CandidateAlloc(n, sizeof(int32));
+	if (dims > 0 && want_categories)
+		have_categories = ModelItemVectorsCategories(model, ids, n, vectors, biases,
+													 global_categories);
+	else if (dims > 0)
 		ModelItemVectors(model, ids, n, vectors, biases);
 	else
 	{
@@ -317,7 +331,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 			biases[i] = 0.0f;
 		}
 	}
-	if (args->max_per_category > 0 || weights->w[RANK_TERM_CATEGORY] != 0.0)
+	if (want_categories && !have_categories)
 		CategoryCachePrefetch(ids, n);
 
 	/* the user's row, when a term or the purchase filter needs it */
@@ -337,7 +351,8 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	/* purchased items leave before positions are counted */
 	if (args->exclude_purchased && user.npurchased > 0)
 	{
-		n = DropPurchased(&user, ids, vectors, biases, n);
+		n = DropPurchased(&user, ids, vectors, biases,
+						  have_categories ? global_categories : NULL, n);
 		if (n == 0)
 			return;
 	}
@@ -360,10 +375,14 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		int32	   *categories = CandidateAlloc(n, sizeof(int32));
 		double	   *affinity;
 
-		ncategories = LoadCategories(ids, n,
-									 weights->w[RANK_TERM_CATEGORY] != 0.0 ?
-									 user.category_weights : NULL,
-									 categories, &affinity);
+		const Jsonb *category_weights = weights->w[RANK_TERM_CATEGORY] != 0.0 ?
+			user.category_weights : NULL;
+
+		if (have_categories)
+			ncategories = CategoriesFromNumbers(global_categories, n, category_weights,
+												categories, &affinity);
+		else
+			ncategories = LoadCategories(ids, n, category_weights, categories, &affinity);
 		for (int i = 0; i < n; i++)
 			items[i].category = categories[i];
 		rank_user.affinity = affinity;

@@ -615,15 +615,22 @@ LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 		return 0;
 	global = palloc(sizeof(int32) * n);
 	if (CategoryCacheLookup(item_ids, n, global))
-	{
-		int32	   *names = palloc(sizeof(int32) * n);
-		int			ncategories = CategoryRenumber(global, n, categories, names);
-
-		if (weights != NULL && ncategories > 0)
-			*affinity = CachedCategoryAffinity(weights, ncategories);
-		return ncategories;
-	}
+		return CategoriesFromNumbers(global, n, weights, categories, affinity);
 	return LoadCategoriesByQuery(item_ids, n, weights, categories, affinity);
+}
+
+/* LoadCategories from the category cache's numbers; see serve.h. */
+int
+CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
+					  int32 *categories, double **affinity)
+{
+	int32	   *names = palloc(sizeof(int32) * Max(n, 1));
+	int			ncategories = CategoryRenumber(global, n, categories, names);
+
+	*affinity = NULL;
+	if (weights != NULL && ncategories > 0)
+		*affinity = CachedCategoryAffinity(weights, ncategories);
+	return ncategories;
 }
 
 /*

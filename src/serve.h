@@ -57,6 +57,14 @@ extern void LoadUserState(const CachedModel *model, int64 user_id,
 extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 						   int32 *categories, double **affinity);
 
+/*
+ * LoadCategories for items whose category numbers in the category cache
+ * are known (global[i], -1: none), as ModelItemVectorsCategories gives
+ * them; the cache must not have been reloaded since.
+ */
+extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
+								  int32 *categories, double **affinity);
+
 /* The interrupt check handed to the ranking core. */
 extern void ServeCheckInterrupts(void);
 
