@@ -250,17 +250,30 @@ DropPurchased(const UserState *user, int64 *ids, const float **vectors,
 	return kept;
 }
 
-/* The recency profile of the user's recent items; NULL when there is none. */
+/*
+ * The vectors of the user's recent items that the profile uses (*nrecent of
+ * them), looked up early: the look-up leaves them requested from memory
+ * while the call does other work.
+ */
+static const float **
+RecentVectors(const CachedModel *model, const UserState *user, int *nrecent)
+{
+	const float **recent;
+
+	*nrecent = Min(user->nrecent, rerank_recent_items);
+	recent = palloc(sizeof(float *) * Max(*nrecent, 1));
+	ModelItemVectors(model, user->recent_items, *nrecent, recent, NULL);
+	return recent;
+}
+
+/* The recency profile of the recent items' vectors; NULL when there is none. */
 static const float *
-RecentProfile(const CachedModel *model, const UserState *user)
+RecentProfile(const CachedModel *model, const float **recent, int nrecent)
 {
 	int			dims = model->dimensions;
-	int			nrecent = Min(user->nrecent, rerank_recent_items);
-	const float **recent = palloc(sizeof(float *) * Max(nrecent, 1));
 	float	   *profile = palloc(sizeof(float) * dims);
 	double	   *work = palloc(sizeof(double) * dims);
 
-	ModelItemVectors(model, user->recent_items, nrecent, recent, NULL);
 	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
 		profile : NULL;
 }
@@ -284,6 +297,8 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		weights->w[RANK_TERM_CATEGORY] != 0.0;
 	int32	   *global_categories = NULL;
 	bool		have_categories = false;
+	const float **recent = NULL;
+	int			nrecent = 0;
 	RankOrderParams params;
 	int		   *order;
 	int			bad;
@@ -347,6 +362,8 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		if (!want_recent)
 			user.nrecent = 0;
 	}
+	if (user.nrecent > 0)
+		recent = RecentVectors(model, &user, &nrecent);
 
 	/* purchased items leave before positions are counted */
 	if (args->exclude_purchased && user.npurchased > 0)
@@ -392,7 +409,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	/* the user: vector and recency profile */
 	rank_user.vector = user.vector;
 	if (user.nrecent > 0)
-		rank_user.profile = RecentProfile(model, &user);
+		rank_user.profile = RecentProfile(model, recent, nrecent);
 
 	bad = RankScore(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
 	if (bad < n)
