@@ -27,6 +27,7 @@
 #include "access/xact.h"
 #include "cache_memory.h"
 #include "category_cache.h"
+#include "core/vec.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -52,17 +53,18 @@
 /*
  * One item of a cached model: its row in the vector matrix, and what
  * serving reads with it, so that one cache line gives all of it: the bias
- * (also in the entry's biases) and the item's category number in the
- * category cache (valid for the entry's category_generation).
+ * (also in the entry's biases), the vector's norm and the item's category
+ * number in the category cache (valid for the entry's category_generation).
  */
 typedef struct ItemSlot
 {
 	int64		item_id;
+	double		norm;			/* ‖vector‖ = VecNorm(vector) */
 	uint32		row;
 	float		bias;
 	int32		category;		/* -1: none */
 	char		status;
-	char		padding[11];	/* 32 bytes: never across two cache lines */
+	char		padding[3];		/* 32 bytes: never across two cache lines */
 } ItemSlot;
 
 StaticAssertDecl(sizeof(ItemSlot) == 32, "ItemSlot must be 32 bytes");
@@ -403,6 +405,7 @@ LoadVectors(ModelEntry *entry)
 			slot = itemmap_insert(entry->items, item_id, &found);
 			slot->row = (uint32) row;
 			slot->bias = bias;
+			slot->norm = VecNorm(entry->vectors + row * k, (size_t) k);
 			slot->category = -1;
 			row++;
 		}
@@ -676,14 +679,15 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
  * The cached look-ups, software-pipelined: candidates hit random hash slots
  * and random rows of the matrix, so one after the other each would cost a
  * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
- * probed; the probe gives the row, the bias and the category (categories
- * not NULL), and requests the vector, which stays requested for the
+ * probed; the probe gives the row, the bias, the norm and the category
+ * (each when asked for), and requests the vector, which stays requested for the
  * caller, who reads it next.  Items without a slot take their category from
  * the category cache.
  */
 static void
 CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
-			  const float **vectors, float *biases, int32 *categories)
+			  const float **vectors, float *biases, double *norms,
+			  int32 *categories)
 {
 	itemmap_hash *map = entry->items;
 	int			dims = entry->pub.dimensions;
@@ -713,6 +717,8 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 				vectors[j] = NULL;
 				if (biases)
 					biases[j] = 0;
+				if (norms)
+					norms[j] = 0;
 				if (categories)
 					categories[j] = CategoryCacheLookupOne(item_ids[j]);
 			}
@@ -725,6 +731,8 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 				vectors[j] = (const float *) v;
 				if (biases)
 					biases[j] = slot->bias;
+				if (norms)
+					norms[j] = slot->norm;
 				if (categories)
 					categories[j] = slot->category;
 			}
@@ -753,7 +761,7 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 		}
 		return;
 	}
-	CachedLookups(entry, item_ids, n, vectors, biases, NULL);
+	CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
 }
 
 /*
@@ -789,19 +797,24 @@ SyncSlotCategories(ModelEntry *entry)
 }
 
 bool
-ModelItemVectorsCategories(const CachedModel *model, const int64 *item_ids, int n,
-						   const float **vectors, float *biases, int32 *categories)
+ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
+				 const float **vectors, float *biases, double *norms,
+				 int32 *categories)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
 
 	if (!model->vectors_cached || entry->items == NULL ||
-		!SyncSlotCategories(entry))
+		(categories != NULL && !SyncSlotCategories(entry)))
 	{
 		ModelItemVectors(model, item_ids, n, vectors, biases);
+		if (norms)
+			for (int i = 0; i < n; i++)
+				norms[i] = vectors[i] != NULL ?
+					VecNorm(vectors[i], (size_t) model->dimensions) : 0.0;
 		return false;
 	}
-	CachedLookups(entry, item_ids, n, vectors, biases, categories);
-	return true;
+	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories);
+	return categories != NULL;
 }
 
 const float *

@@ -69,17 +69,18 @@ extern void ModelItemVectors(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases);
 
 /*
- * ModelItemVectors that also gives each item's category number in the
- * category cache (categories[i], -1: none; see category_cache.h), read from
- * the same hash slot as the item's row, so the categories of candidates
- * cost no look-up of their own.  False, with the categories untouched, when
- * they are not available this way (vectors not cached, categories over
- * their budget): the vectors and biases are filled all the same.
+ * ModelItemVectors with more of what serving needs, each when its array is
+ * not NULL: the vectors' norms (norms[i] = VecNorm of the vector, 0 without
+ * one; kept with the cached model) and each item's category number in the
+ * category cache (categories[i], -1: none; see category_cache.h).  Both
+ * come from the hash slot that gives the item's row, so they cost no
+ * look-up of their own.  Returns whether the categories were filled: not
+ * when they are not available this way (vectors not cached, categories
+ * over their budget); the rest is filled all the same.
  */
-extern bool ModelItemVectorsCategories(const CachedModel *model,
-									   const int64 *item_ids, int n,
-									   const float **vectors, float *biases,
-									   int32 *categories);
+extern bool ModelItemDetails(const CachedModel *model, const int64 *item_ids,
+							 int n, const float **vectors, float *biases,
+							 double *norms, int32 *categories);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);

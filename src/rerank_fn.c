@@ -222,12 +222,12 @@ CollectCandidates(const RerankArgs *args, int64 **result)
 
 /*
  * Drops the user's purchased items from the candidates (ids, vectors,
- * biases and categories, when not NULL, in step); returns how many are
- * left.
+ * biases, norms and categories, when not NULL, in step); returns how many
+ * are left.
  */
 static int
 DropPurchased(const UserState *user, int64 *ids, const float **vectors,
-			  float *biases, int32 *categories, int n)
+			  float *biases, double *norms, int32 *categories, int n)
 {
 	RankIdSet	purchased;
 	size_t		slots = RankIdSetSlots(user->npurchased);
@@ -243,6 +243,7 @@ DropPurchased(const UserState *user, int64 *ids, const float **vectors,
 		ids[kept] = ids[i];
 		vectors[kept] = vectors[i];
 		biases[kept] = biases[i];
+		norms[kept] = norms[i];
 		if (categories)
 			categories[kept] = categories[i];
 		kept++;
@@ -289,6 +290,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	int			n;
 	const float **vectors;
 	float	   *biases;
+	double	   *norms;
 	UserState	user;
 	RankUser	rank_user;
 	RankItem   *items;
@@ -331,19 +333,19 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	 */
 	vectors = CandidateAlloc(n, sizeof(float *));
 	biases = CandidateAlloc(n, sizeof(float));
+	norms = CandidateAlloc(n, sizeof(double));
 	if (want_categories)
 		global_categories = CandidateAlloc(n, sizeof(int32));
-	if (dims > 0 && want_categories)
-		have_categories = ModelItemVectorsCategories(model, ids, n, vectors, biases,
-													 global_categories);
-	else if (dims > 0)
-		ModelItemVectors(model, ids, n, vectors, biases);
+	if (dims > 0)
+		have_categories = ModelItemDetails(model, ids, n, vectors, biases, norms,
+										   global_categories);
 	else
 	{
 		for (int i = 0; i < n; i++)
 		{
 			vectors[i] = NULL;
 			biases[i] = 0.0f;
+			norms[i] = 0.0;
 		}
 	}
 	if (want_categories && !have_categories)
@@ -368,7 +370,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	/* purchased items leave before positions are counted */
 	if (args->exclude_purchased && user.npurchased > 0)
 	{
-		n = DropPurchased(&user, ids, vectors, biases,
+		n = DropPurchased(&user, ids, vectors, biases, norms,
 						  have_categories ? global_categories : NULL, n);
 		if (n == 0)
 			return;
@@ -380,6 +382,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		items[i].item_id = ids[i];
 		items[i].vector = vectors[i];
 		items[i].bias = biases[i];
+		items[i].norm = norms[i];
 		items[i].position = i + 1;
 		items[i].category = -1;
 	}
@@ -411,7 +414,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	if (user.nrecent > 0)
 		rank_user.profile = RecentProfile(model, recent, nrecent);
 
-	bad = RankScore(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
+	bad = RankScoreNormed(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
 	if (bad < n)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

@@ -59,7 +59,7 @@ extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 
 /*
  * LoadCategories for items whose category numbers in the category cache
- * are known (global[i], -1: none), as ModelItemVectorsCategories gives
+ * are known (global[i], -1: none), as ModelItemDetails gives
  * them; the cache must not have been reloaded since.
  */
 extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,

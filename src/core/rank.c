@@ -160,7 +160,8 @@ RankPositionTerm(int32_t position)
 __attribute__((always_inline))
 #endif
 static inline void
-ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms,
+		  bool norm_given)
 {
 	const float *y = item->vector;
 
@@ -170,9 +171,45 @@ ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 	if (user->affinity != NULL && item->category >= 0 &&
 		item->category < user->ncategories)
 		terms[RANK_TERM_CATEGORY] = user->affinity[item->category];
-	item->norm = 0.0;
 	if (y == NULL)
+	{
+		item->norm = 0.0;
 		return;
+	}
+	if (norm_given)
+	{
+		const float *x = user->vector;
+		const float *p = user->profile;
+		double		xy = 0.0,
+					py = 0.0;
+
+		/* one pass over y for the products it takes part in */
+		if (x != NULL && p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+			{
+				double		v = y[d];
+
+				xy += (double) x[d] * v;
+				py += (double) p[d] * v;
+			}
+		}
+		else if (x != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+				xy += (double) x[d] * (double) y[d];
+		}
+		else if (p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+				py += (double) p[d] * (double) y[d];
+		}
+		if (x != NULL)
+			terms[RANK_TERM_MODEL] = xy + (double) item->bias;
+		if (p != NULL && item->norm > 0.0)
+			terms[RANK_TERM_RECENT] = py / item->norm;
+		return;
+	}
 
 	{
 		const float *x = user->vector;
@@ -228,7 +265,7 @@ ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 void
 RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 {
-	ItemTerms(user, item, dims, terms);
+	ItemTerms(user, item, dims, terms, false);
 }
 
 /*
@@ -258,9 +295,12 @@ PrefetchVector(const float *vector, int dims)
 typedef char rank_score_sums_four_terms[RANK_NTERMS == 4 ? 1 : -1];
 
 /* Scores every item; returns the first with a non-finite score, or n. */
-int
-RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
-		  int n, int dims, RankCheckFn check)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int
+ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
+		   int n, int dims, RankCheckFn check, bool norms_given)
 {
 	int			bad = n;
 
@@ -276,7 +316,7 @@ RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 			check();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
-		ItemTerms(user, &items[i], dims, terms);
+		ItemTerms(user, &items[i], dims, terms, norms_given);
 		/*
 		 * Σ w[t]·terms[t], summed as the vectorized loop did, from
 		 * registers: a vector load of the terms just stored one by one
@@ -291,6 +331,22 @@ RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 			bad = i;
 	}
 	return bad;
+}
+
+/* Scores every item, computing the norms. */
+int
+RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
+		  int n, int dims, RankCheckFn check)
+{
+	return ScoreItems(user, weights, items, n, dims, check, false);
+}
+
+/* Scores every item whose norm is set; see rank.h. */
+int
+RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *items,
+				int n, int dims, RankCheckFn check)
+{
+	return ScoreItems(user, weights, items, n, dims, check, true);
 }
 
 /* ---- ordering ---- */

@@ -113,6 +113,14 @@ extern void RankItemTerms(const RankUser *user, RankItem *item, int dims,
 extern int	RankScore(const RankUser *user, const RankWeights *weights,
 					  RankItem *items, int n, int dims, RankCheckFn check);
 
+/*
+ * RankScore for items whose norm the caller has set (item->norm =
+ * sqrt(VecSquaredNorm(vector)), 0 for items without a vector), e.g. from a
+ * cache of norms: the same scores, without a third product per item.
+ */
+extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
+							RankItem *items, int n, int dims, RankCheckFn check);
+
 typedef struct RankOrderParams
 {
 	int			k;				/* length of the result (at most n) */
