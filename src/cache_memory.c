@@ -30,32 +30,47 @@
 #define HUGE_PAGE_SIZE ((Size) 2 * 1024 * 1024)
 #define HUGE_PAGE_MIN_BLOCK HUGE_PAGE_SIZE
 
+/*
+ * The address pfree needs is kept in the word before the block: a block is
+ * aligned past it, so the word is never part of the block.
+ */
+#define RAW_ADDRESS(block) (((void **) (block))[-1])
+
 /* Allocates a cache block; see cache_memory.h. */
 void *
 CacheMemoryAlloc(MemoryContext context, Size size, bool zero)
 {
+	Size		alignment = PG_CACHE_LINE_SIZE;
+	Size		advised = 0;
 	char	   *raw;
 	char	   *block;
 
 #ifdef MADV_HUGEPAGE
 	if (size >= HUGE_PAGE_MIN_BLOCK)
 	{
-		Size		whole = TYPEALIGN(HUGE_PAGE_SIZE, size);
-
-		/* untouched pages are never made resident: the padding costs none */
-		raw = MemoryContextAllocExtended(context, add_size(whole, HUGE_PAGE_SIZE),
-										 MCXT_ALLOC_HUGE);
-		block = (char *) TYPEALIGN(HUGE_PAGE_SIZE, raw);
-		(void) madvise(block, whole, MADV_HUGEPAGE);
-		if (zero)
-			memset(block, 0, size);
-		return block;
+		alignment = HUGE_PAGE_SIZE;
+		advised = TYPEALIGN(HUGE_PAGE_SIZE, size);
 	}
 #endif
-	raw = MemoryContextAllocExtended(context, add_size(size, PG_CACHE_LINE_SIZE),
+	/* untouched pages are never made resident: the padding costs none */
+	raw = MemoryContextAllocExtended(context,
+									 add_size(Max(size, advised),
+											  alignment + sizeof(void *)),
 									 MCXT_ALLOC_HUGE);
-	block = (char *) TYPEALIGN(PG_CACHE_LINE_SIZE, raw);
+	block = (char *) TYPEALIGN(alignment, raw + sizeof(void *));
+	RAW_ADDRESS(block) = raw;
+#ifdef MADV_HUGEPAGE
+	if (advised > 0)
+		(void) madvise(block, advised, MADV_HUGEPAGE);
+#endif
 	if (zero)
 		memset(block, 0, size);
 	return block;
+}
+
+/* Frees a block of CacheMemoryAlloc. */
+void
+CacheMemoryFree(void *block)
+{
+	pfree(RAW_ADDRESS(block));
 }

@@ -9,11 +9,12 @@
 #include "postgres.h"
 
 /*
- * size bytes in context, aligned to a cache line; a block of several
- * megabytes is placed on whole huge pages, which the kernel is asked to
- * back as such.  Freed with the context only (the address is not one
- * pfree accepts).  zero: zero-filled.
+ * size bytes in context, aligned to a cache line; a block of megabytes is
+ * placed on whole huge pages, which the kernel is asked to back as such.
+ * zero: zero-filled.  Freed by CacheMemoryFree (not pfree) or with the
+ * context.
  */
 extern void *CacheMemoryAlloc(MemoryContext context, Size size, bool zero);
+extern void CacheMemoryFree(void *block);
 
 #endif							/* RERANK_CACHE_MEMORY_H */

@@ -66,10 +66,11 @@ catmap_allocate(catmap_hash *type, Size size)
 	return CacheMemoryAlloc(type->ctx, size, true);
 }
 
-/* Freed with the cache's context; the hash never grows (sized at load). */
+/* The slots of a hash that grew. */
 static inline void
 catmap_free(catmap_hash *type, void *pointer)
 {
+	CacheMemoryFree(pointer);
 }
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */

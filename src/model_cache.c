@@ -36,6 +36,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "model_cache.h"
+#include "port/pg_bitutils.h"
 #include "rerank.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -91,6 +92,8 @@ HashItemId(int64 item_id)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_USE_NONDEFAULT_ALLOCATOR
+/* half full at most: short probes, and no growth (and copy) while loading */
+#define SH_FILLFACTOR (0.5)
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
@@ -102,10 +105,11 @@ itemmap_allocate(itemmap_hash *type, Size size)
 	return CacheMemoryAlloc(type->ctx, size, true);
 }
 
-/* Freed with the entry's context; the hash never grows (sized at load). */
+/* The slots of a hash that grew. */
 static inline void
 itemmap_free(itemmap_hash *type, void *pointer)
 {
+	CacheMemoryFree(pointer);
 }
 
 /* A cached model: the public part first, so a CachedModel * is an entry. */
@@ -450,9 +454,15 @@ LoadModel(const ModelHeader *header)
 									  "WHERE model_id = $1",
 									  header->model_id, &isnull));
 
-	/* vectors, biases and about two hash slots per item */
-	per_item = sizeof(float) * (header->dimensions + 1) + 2 * sizeof(ItemSlot);
-	entry->wanted_bytes = mul_size(per_item, (Size) entry->pub.item_count);
+	/*
+	 * vectors and biases, and the hash: a power of two of slots, at least
+	 * two per item (SH_FILLFACTOR)
+	 */
+	per_item = sizeof(float) * (header->dimensions + 1);
+	entry->wanted_bytes =
+		add_size(mul_size(per_item, (Size) entry->pub.item_count),
+				 mul_size(pg_nextpower2_64((uint64) (entry->pub.item_count + 16) * 2),
+						  sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
 	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
