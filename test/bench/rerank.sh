@@ -74,7 +74,9 @@ variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap)
 lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
 # candidate lists: 500 distinct random ids in random order, one pgbench
-# variable each (-D), sent as a text parameter of the prepared statement
+# variable each (-D), sent as a text parameter of the prepared statement;
+# the lists differ from each other (checked below), so the candidates'
+# vectors are not the same few hundred on every call
 defs=()
 l=0
 while IFS= read -r a; do
@@ -86,10 +88,14 @@ SELECT setseed(0.7);
 SELECT (SELECT array_agg(i ORDER BY r)
           FROM (SELECT i, random() AS r
                   FROM generate_series(1, $items) i
+                 WHERE l > 0	-- correlated: a new list per l, not one list $lists times
                  ORDER BY random() LIMIT 500) c)::text
   FROM generate_series(1, $lists) l;
 SQL
 )
+
+[ "$(printf '%s\n' "${defs[@]}" | grep -v '^-D$' | sed 's/^c[0-9]*=//' | sort -u | wc -l)" -eq "$lists" ] ||
+	rr_die "the $lists candidate lists are not all different"
 
 args=()
 n=0
