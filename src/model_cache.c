@@ -4,11 +4,11 @@
  *
  * Each cached model is an entry with its own memory context: the item
  * vectors as one float matrix, the biases, an open-addressing hash from
- * item id to matrix row (simplehash; a slot also holds the bias and the
- * item's category number, so a look-up reads one cache line before the
- * vector), and YᵀY.  The matrix and the hash are
- * read at random rows by serving, so they sit on huge pages
- * (cache_memory.c).  Entries are validated
+ * item id to matrix row (simplehash; a 32-byte slot also holds the bias,
+ * the vector's norm and the item's category number, so a look-up reads one
+ * cache line before the vector), and YᵀY.  Serving reads the matrix and the
+ * hash at random places, so they sit on huge pages (cache_memory.c).
+ * Entries are validated
  * against rerank.models (model_id and factors_version) after any relcache
  * invalidation of that table; a statement trigger on rerank.models sends one
  * at commit for every change of a model row, and a statement changing item
@@ -26,11 +26,11 @@
 
 #include "access/xact.h"
 #include "cache_memory.h"
-#include "category_cache.h"
-#include "core/vec.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "category_cache.h"
 #include "commands/trigger.h"
+#include "core/vec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -690,9 +690,9 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
  * and random rows of the matrix, so one after the other each would cost a
  * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
  * probed; the probe gives the row, the bias, the norm and the category
- * (each when asked for), and requests the vector, which stays requested for the
- * caller, who reads it next.  Items without a slot take their category from
- * the category cache.
+ * (each when asked for) and requests the vector, which stays requested for
+ * the caller, who reads it next.  Items without a slot take their category
+ * from the category cache.
  */
 static void
 CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
