@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "backend_cache.h"
+#include "cache_memory.h"
 #include "catalog/pg_type.h"
 #include "category_cache.h"
 #include "core/id_hash.h"
@@ -38,9 +39,24 @@ typedef struct CategorySlot
 #define SH_HASH_KEY(tb, key) ((uint32) IdHash(key))
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
+#define SH_USE_NONDEFAULT_ALLOCATOR
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* The hash's slots: on huge pages when big (cache_memory.c). */
+static inline void *
+catmap_allocate(catmap_hash *type, Size size)
+{
+	return CacheMemoryAlloc(type->ctx, size, true);
+}
+
+/* The slots of a hash that grew. */
+static inline void
+catmap_free(catmap_hash *type, void *pointer)
+{
+	CacheMemoryFree(pointer);
+}
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
 #define CATEGORY_PREFETCH_AHEAD 16
@@ -66,6 +82,8 @@ static int *cache_name_lengths = NULL;
 static uint32 *renumber_stamp = NULL;
 static int32 *renumber_local = NULL;
 static uint32 renumber_generation = 0;
+/* bumped by every load that fits: numbers of one generation never change */
+static uint64 cache_generation = 0;
 
 /* Relcache callback: a change of rerank.items makes the cache stale. */
 static void
@@ -202,8 +220,36 @@ CategoryCacheLoad(void)
 	renumber_local = MemoryContextAlloc(load.context,
 										sizeof(int32) * Max(load.ncategories, 1));
 	renumber_generation = 0;
+	cache_generation++;
 	cache_fits = true;
 	cache_valid = true;
+}
+
+/* Loads the cache if stale; whether the categories fit in it. */
+bool
+CategoryCacheEnsure(void)
+{
+	if (!cache_valid)
+		CategoryCacheLoad();
+	return cache_fits;
+}
+
+/* The generation of the loaded categories; see category_cache.h. */
+uint64
+CategoryCacheGeneration(void)
+{
+	return cache_fits ? cache_generation : 0;
+}
+
+/* The category number of one item, or -1; the cache must fit. */
+int32
+CategoryCacheLookupOne(int64 item_id)
+{
+	CategorySlot *slot;
+
+	Assert(cache_fits && cache_map != NULL);
+	slot = catmap_lookup(cache_map, item_id);
+	return slot != NULL ? slot->category : -1;
 }
 
 /* Category numbers of items from the cache; see category_cache.h. */
@@ -251,6 +297,43 @@ CategoryName(int32 category, int *length)
 	Assert(category >= 0 && category < cache_ncategories);
 	*length = cache_name_lengths[category];
 	return cache_names[category];
+}
+
+/* The number of a category name, or -1; see category_cache.h. */
+int32
+CategoryFind(const char *name, int length)
+{
+	int			low = 0;
+	int			high = cache_ncategories - 1;
+
+	/* the names were numbered in byte order (COLLATE "C") */
+	while (low <= high)
+	{
+		int			mid = low + (high - low) / 2;
+		int			cmp = memcmp(cache_names[mid], name,
+								 Min(cache_name_lengths[mid], length));
+
+		if (cmp == 0)
+			cmp = (cache_name_lengths[mid] > length) - (cache_name_lengths[mid] < length);
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return -1;
+}
+
+/* The local number of a category in the last renumbering, or -1. */
+int32
+CategoryLocalNumber(int32 category)
+{
+	if (category < 0 || category >= cache_ncategories ||
+		renumber_generation == 0 ||
+		renumber_stamp[category] != renumber_generation)
+		return -1;
+	return renumber_local[category];
 }
 
 /* Dense local numbers for the categories of one call; O(n). */

@@ -23,6 +23,22 @@
 extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories);
 
 /*
+ * Loads the categories if they are stale; false when they do not fit in
+ * the budget (then only queries can give them).
+ */
+extern bool CategoryCacheEnsure(void);
+
+/*
+ * A number that changes whenever the category numbers may have changed
+ * (each load); 0 when the categories do not fit.  A copy of category
+ * numbers tagged with it is current while it is unchanged.
+ */
+extern uint64 CategoryCacheGeneration(void);
+
+/* The category number of one item (-1: none); after CategoryCacheEnsure. */
+extern int32 CategoryCacheLookupOne(int64 item_id);
+
+/*
  * Asks the CPU to start fetching what CategoryCacheLookup will read for
  * these items (nothing when the cache is not loaded).
  */
@@ -42,6 +58,18 @@ extern const char *CategoryName(int32 category, int *length);
  */
 extern int	CategoryRenumber(const int32 *categories, int n, int32 *local,
 							 int32 *local_names);
+
+/*
+ * The number of a category name (length bytes, not NUL-terminated), or -1
+ * when no cached item has it.  O(log categories).
+ */
+extern int32 CategoryFind(const char *name, int length);
+
+/*
+ * The local number CategoryRenumber's last call gave a category number, or
+ * -1 when none of its items had it.
+ */
+extern int32 CategoryLocalNumber(int32 category);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void CategoryCacheInit(void);

@@ -5,12 +5,15 @@
  * Each cached model is an entry with its own memory context: the item
  * vectors as one float matrix in ascending item id order, the biases and
  * ids of its rows, an open-addressing hash from item id to matrix row
- * (simplehash), and YᵀY.  Entries are validated against rerank.models
- * (model_id and factors_version) after any relcache invalidation of that
- * table; a statement trigger on rerank.models sends one at commit for every
- * change of a model row, and a statement changing item factors updates the
- * model row (factors_version), so serving never queries the registry while
- * nothing changes.
+ * (simplehash; a 32-byte slot also holds the bias, the vector's norm and the
+ * item's category number, so a look-up reads one cache line before the
+ * vector), and YᵀY.  Serving reads the matrix and the hash at random places,
+ * so they sit on huge pages (cache_memory.c).  Entries are validated against
+ * rerank.models (model_id and factors_version) after any relcache
+ * invalidation of that table; a statement trigger on rerank.models sends one
+ * at commit for every change of a model row, and a statement changing item
+ * factors updates the model row (factors_version), so serving never queries
+ * the registry while nothing changes.
  *
  * An entry being replaced may still be in use by the current statement (a
  * row trigger keeps pointers for one row at most, but a caller could hold
@@ -23,13 +26,17 @@
 
 #include "access/xact.h"
 #include "backend_cache.h"
+#include "cache_memory.h"
 #include "catalog/pg_type.h"
+#include "category_cache.h"
 #include "core/id_hash.h"
+#include "core/vec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "model_cache.h"
+#include "port/pg_bitutils.h"
 #include "rerank.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -43,13 +50,24 @@
 #define CURRENT_LXID (MyProc->lxid)
 #endif
 
-/* One item of a cached model: its row in the vector matrix. */
+/*
+ * One item of a cached model: its row in the vector matrix, and what
+ * serving reads with it, so that one cache line gives all of it: the bias
+ * (also in the entry's biases), the vector's norm and the item's category
+ * number in the category cache (valid for the entry's category_generation).
+ */
 typedef struct ItemSlot
 {
 	int64		item_id;
+	double		norm;			/* ‖vector‖ = VecNorm(vector) */
 	uint32		row;
+	float		bias;
+	int32		category;		/* -1: none */
 	char		status;
+	char		padding[3];		/* 32 bytes: never across two cache lines */
 } ItemSlot;
+
+StaticAssertDecl(sizeof(ItemSlot) == 32, "ItemSlot must be 32 bytes");
 
 /* The hash of an item id in the item map (core/id_hash.h). */
 static inline uint32
@@ -65,9 +83,26 @@ HashItemId(int64 item_id)
 #define SH_HASH_KEY(tb, key) HashItemId(key)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
+#define SH_USE_NONDEFAULT_ALLOCATOR
+/* half full at most: short probes, and no growth (and copy) while loading */
+#define SH_FILLFACTOR (0.5)
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* The hash's slots: on huge pages when big (cache_memory.c). */
+static inline void *
+itemmap_allocate(itemmap_hash *type, Size size)
+{
+	return CacheMemoryAlloc(type->ctx, size, true);
+}
+
+/* The slots of a hash that grew. */
+static inline void
+itemmap_free(itemmap_hash *type, void *pointer)
+{
+	CacheMemoryFree(pointer);
+}
 
 /* A cached model: the public part first, so a CachedModel * is an entry. */
 typedef struct ModelEntry
@@ -78,6 +113,7 @@ typedef struct ModelEntry
 	float	   *biases;			/* item_count */
 	int64	   *ids;			/* item id of each row, ascending */
 	itemmap_hash *items;		/* item id → row, when vectors are cached */
+	uint64		category_generation;	/* of the slots' categories; 0: none */
 	Size		bytes;			/* memory charged to the budget */
 	Size		wanted_bytes;	/* what caching the vectors would take */
 	bool		checked;		/* validated since the last invalidation */
@@ -339,6 +375,9 @@ LoadVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
 	entry->ids[row] = item_id;
 	slot = itemmap_insert(entry->items, item_id, &found);
 	slot->row = (uint32) row;
+	slot->bias = bias;
+	slot->norm = VecNorm(entry->vectors + row * k, (size_t) k);
+	slot->category = -1;
 	load->row++;
 }
 
@@ -357,9 +396,10 @@ LoadVectors(ModelEntry *entry)
 	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
 	VectorLoad	load = {entry, 0};
 
-	entry->vectors = MemoryContextAllocExtended(entry->context,
-												mul_size(Max(count, 1), mul_size(k, sizeof(float))),
-												MCXT_ALLOC_HUGE);
+	/* rows start on cache lines: a 64-float row is 4 lines, not 5 */
+	entry->vectors = CacheMemoryAlloc(entry->context,
+									  mul_size(Max(count, 1), mul_size(k, sizeof(float))),
+									  false);
 	entry->biases = MemoryContextAllocExtended(entry->context,
 											   mul_size(Max(count, 1), sizeof(float)),
 											   MCXT_ALLOC_HUGE);
@@ -402,10 +442,15 @@ LoadModel(const ModelHeader *header)
 	entry->pub.private_data = entry;
 	entry->pub.item_count = ItemCount(header->model_id);
 
-	/* vectors, biases and ids, plus the item map */
+	/*
+	 * vectors, biases and ids, and the item map: a power of two of 32-byte
+	 * slots, at least two per item (SH_FILLFACTOR)
+	 */
 	per_item = sizeof(float) * (header->dimensions + 1) + sizeof(int64);
-	entry->wanted_bytes = add_size(mul_size(per_item, (Size) entry->pub.item_count),
-								   ID_TABLE_BYTES(entry->pub.item_count, sizeof(ItemSlot)));
+	entry->wanted_bytes =
+		add_size(mul_size(per_item, (Size) entry->pub.item_count),
+				 mul_size(pg_nextpower2_64((uint64) (entry->pub.item_count + 16) * 2),
+						  sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
 	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
@@ -691,6 +736,82 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	pfree(ids);
 }
 
+/* How far ahead the look-ups request hash slots. */
+#define LOOKUP_AHEAD 16
+#define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
+
+/* Starts loading a line into the cache. */
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address, 0, 3)
+#else
+#define PREFETCH(address) ((void) 0)
+#endif
+
+/*
+ * The cached look-ups, software-pipelined: candidates hit random hash slots
+ * and random rows of the matrix, so one after the other each would cost a
+ * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
+ * probed; the probe gives the row, the bias, the norm and the category
+ * (each when asked for) and requests the vector, which stays requested for
+ * the caller, who reads it next.  Items without a slot take their category
+ * from the category cache.
+ */
+static void
+CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
+			  const float **vectors, float *biases, double *norms,
+			  int32 *categories)
+{
+	itemmap_hash *map = entry->items;
+	int			dims = entry->pub.dimensions;
+	Size		row_bytes = sizeof(float) * dims;
+	uint32		hashes[LOOKUP_RING];
+
+	for (int i = 0; i < n + LOOKUP_AHEAD; i++)
+	{
+		int			j = i - LOOKUP_AHEAD;
+
+		/* stage 1: hash the id, request its slot */
+		if (i < n)
+		{
+			uint32		hash = HashItemId(item_ids[i]);
+
+			hashes[i % LOOKUP_RING] = hash;
+			PREFETCH(&map->data[hash & map->sizemask]);
+		}
+		/* stage 2: probe; request the vector */
+		if (j >= 0)
+		{
+			ItemSlot   *slot = itemmap_lookup_hash(map, item_ids[j],
+												   hashes[j % LOOKUP_RING]);
+
+			if (slot == NULL)
+			{
+				vectors[j] = NULL;
+				if (biases)
+					biases[j] = 0;
+				if (norms)
+					norms[j] = 0;
+				if (categories)
+					categories[j] = CategoryCacheLookupOne(item_ids[j]);
+			}
+			else
+			{
+				const char *v = (const char *) (entry->vectors + (Size) slot->row * dims);
+
+				for (Size offset = 0; offset < row_bytes; offset += 64)
+					PREFETCH(v + offset);
+				vectors[j] = (const float *) v;
+				if (biases)
+					biases[j] = slot->bias;
+				if (norms)
+					norms[j] = slot->norm;
+				if (categories)
+					categories[j] = slot->category;
+			}
+		}
+	}
+}
+
 void
 ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 				 const float **vectors, float *biases)
@@ -702,23 +823,70 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 		FetchItemVectors(model, item_ids, n, vectors, biases);
 		return;
 	}
-	for (int i = 0; i < n; i++)
+	if (entry->items == NULL)
 	{
-		ItemSlot   *slot = entry->items ? itemmap_lookup(entry->items, item_ids[i]) : NULL;
-
-		if (slot == NULL)
+		for (int i = 0; i < n; i++)
 		{
 			vectors[i] = NULL;
 			if (biases)
 				biases[i] = 0;
 		}
-		else
-		{
-			vectors[i] = entry->vectors + (Size) slot->row * model->dimensions;
-			if (biases)
-				biases[i] = entry->biases[slot->row];
-		}
+		return;
 	}
+	CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
+}
+
+/*
+ * Brings the category numbers in the entry's slots up to the category
+ * cache's generation (loading that cache if need be); false when the
+ * categories do not fit in their cache.  A new generation costs one
+ * category look-up per item, once per backend.
+ */
+static bool
+SyncSlotCategories(ModelEntry *entry)
+{
+	uint64		generation;
+
+	if (!CategoryCacheEnsure())
+		return false;
+	generation = CategoryCacheGeneration();
+	if (entry->category_generation != generation)
+	{
+		itemmap_iterator it;
+		ItemSlot   *slot;
+		uint32		count = 0;
+
+		itemmap_start_iterate(entry->items, &it);
+		while ((slot = itemmap_iterate(entry->items, &it)) != NULL)
+		{
+			if ((++count & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			slot->category = CategoryCacheLookupOne(slot->item_id);
+		}
+		entry->category_generation = generation;
+	}
+	return true;
+}
+
+bool
+ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
+				 const float **vectors, float *biases, double *norms,
+				 int32 *categories)
+{
+	ModelEntry *entry = (ModelEntry *) model->private_data;
+
+	if (!model->vectors_cached || entry->items == NULL ||
+		(categories != NULL && !SyncSlotCategories(entry)))
+	{
+		ModelItemVectors(model, item_ids, n, vectors, biases);
+		if (norms)
+			for (int i = 0; i < n; i++)
+				norms[i] = vectors[i] != NULL ?
+					VecNorm(vectors[i], (size_t) model->dimensions) : 0.0;
+		return false;
+	}
+	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories);
+	return categories != NULL;
 }
 
 const float *

@@ -80,7 +80,9 @@ extern const float *ModelItemVector(const CachedModel *model, int64 item_id,
 /*
  * Batch form: for each of n ids, vectors[i] (NULL if unknown) and, when
  * biases is not NULL, biases[i].  One index scan for all misses when the
- * model is not cached, so callers with many ids should prefer it.
+ * model is not cached, so callers with many ids should prefer it.  Cached
+ * look-ups are pipelined and leave the vectors requested from memory, so a
+ * caller that reads them next waits for them less.
  */
 extern void ModelItemVectors(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases);
@@ -106,6 +108,20 @@ extern void ModelItemMatrix(const CachedModel *model, ItemMatrix *matrix);
 
 /* The row of an item in the matrix, or -1. */
 extern int32 ItemMatrixRow(const ItemMatrix *matrix, int64 item_id);
+
+/*
+ * ModelItemVectors with more of what serving needs, each when its array is
+ * not NULL: the vectors' norms (norms[i] = VecNorm of the vector, 0 without
+ * one; kept with the cached model) and each item's category number in the
+ * category cache (categories[i], -1: none; see category_cache.h).  Both
+ * come from the hash slot that gives the item's row, so they cost no
+ * look-up of their own.  Returns whether the categories were filled: not
+ * when they are not available this way (vectors not cached, categories
+ * over their budget); the rest is filled all the same.
+ */
+extern bool ModelItemDetails(const CachedModel *model, const int64 *item_ids,
+							 int n, const float **vectors, float *biases,
+							 double *norms, int32 *categories);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);

@@ -4,12 +4,13 @@
  *	  upstream candidate list.
  *
  * One call: validate the arguments, drop NULL, duplicate and excluded ids,
- * fetch the item vectors from the model cache (no query while the model is
- * unchanged), read the user's vector and features (one query with a kept
- * plan, skipped when no term needs them) while the CPU fetches the vectors,
- * drop purchased items, look up categories (cached) only when a cap or the
- * category affinity needs them, then score and order in the pure-C core
- * (src/core/rank.c).  All memory of a call lives in one memory
+ * fetch the item vectors (and, when a cap or the category affinity may need
+ * them, the category numbers kept beside them) from the model cache (no
+ * query while the model is unchanged), read the user's vector and features
+ * (two index look-ups, skipped when no term needs them) while the CPU
+ * fetches the vectors, drop purchased items, number the categories and
+ * weigh the user's affinity when needed, then score and order in the
+ * pure-C core (src/core/rank.c).  All memory of a call lives in one memory
  * context deleted at its end; the loops over candidates check for
  * interrupts.
  */
@@ -220,12 +221,13 @@ CollectCandidates(const RerankArgs *args, int64 **result)
 }
 
 /*
- * Drops the user's purchased items from the candidates (ids, vectors and
- * biases in step); returns how many are left.
+ * Drops the user's purchased items from the candidates (ids, vectors,
+ * biases, norms and categories, when not NULL, in step); returns how many
+ * are left.
  */
 static int
 DropPurchased(const UserState *user, int64 *ids, const float **vectors,
-			  float *biases, int n)
+			  float *biases, double *norms, int32 *categories, int n)
 {
 	RankIdSet	purchased;
 	size_t		slots = RankIdSetSlots(user->npurchased);
@@ -241,22 +243,38 @@ DropPurchased(const UserState *user, int64 *ids, const float **vectors,
 		ids[kept] = ids[i];
 		vectors[kept] = vectors[i];
 		biases[kept] = biases[i];
+		norms[kept] = norms[i];
+		if (categories)
+			categories[kept] = categories[i];
 		kept++;
 	}
 	return kept;
 }
 
-/* The recency profile of the user's recent items; NULL when there is none. */
+/*
+ * The vectors of the user's recent items that the profile uses (*nrecent of
+ * them), looked up early: the look-up leaves them requested from memory
+ * while the call does other work.
+ */
+static const float **
+RecentVectors(const CachedModel *model, const UserState *user, int *nrecent)
+{
+	const float **recent;
+
+	*nrecent = Min(user->nrecent, rerank_recent_items);
+	recent = palloc(sizeof(float *) * Max(*nrecent, 1));
+	ModelItemVectors(model, user->recent_items, *nrecent, recent, NULL);
+	return recent;
+}
+
+/* The recency profile of the recent items' vectors; NULL when there is none. */
 static const float *
-RecentProfile(const CachedModel *model, const UserState *user)
+RecentProfile(const CachedModel *model, const float **recent, int nrecent)
 {
 	int			dims = model->dimensions;
-	int			nrecent = Min(user->nrecent, rerank_recent_items);
-	const float **recent = palloc(sizeof(float *) * Max(nrecent, 1));
 	float	   *profile = palloc(sizeof(float) * dims);
 	double	   *work = palloc(sizeof(double) * dims);
 
-	ModelItemVectors(model, user->recent_items, nrecent, recent, NULL);
 	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
 		profile : NULL;
 }
@@ -272,10 +290,17 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	int			n;
 	const float **vectors;
 	float	   *biases;
+	double	   *norms;
 	UserState	user;
 	RankUser	rank_user;
 	RankItem   *items;
 	int			ncategories = 0;
+	bool		want_categories = args->max_per_category > 0 ||
+		weights->w[RANK_TERM_CATEGORY] != 0.0;
+	int32	   *global_categories = NULL;
+	bool		have_categories = false;
+	const float **recent = NULL;
+	int			nrecent = 0;
 	RankOrderParams params;
 	int		   *order;
 	int			bad;
@@ -300,26 +325,30 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		return;
 
 	/*
-	 * Item vectors from the model cache.  The candidates are scattered over
-	 * the model's matrix: ask the CPU to fetch their vectors (and category
-	 * slots) now, so the loads overlap the user look-up that follows.
+	 * Item vectors from the model cache, with the categories when a cap or
+	 * the affinity may need them (they sit in the same hash slots).  The
+	 * candidates are scattered over the model's matrix: the look-up leaves
+	 * their vectors requested from memory, so the loads overlap the user
+	 * look-up that follows.
 	 */
 	vectors = CandidateAlloc(n, sizeof(float *));
 	biases = CandidateAlloc(n, sizeof(float));
+	norms = CandidateAlloc(n, sizeof(double));
+	if (want_categories)
+		global_categories = CandidateAlloc(n, sizeof(int32));
 	if (dims > 0)
-	{
-		ModelItemVectors(model, ids, n, vectors, biases);
-		RankPrefetchVectors(vectors, n, dims);
-	}
+		have_categories = ModelItemDetails(model, ids, n, vectors, biases, norms,
+										   global_categories);
 	else
 	{
 		for (int i = 0; i < n; i++)
 		{
 			vectors[i] = NULL;
 			biases[i] = 0.0f;
+			norms[i] = 0.0;
 		}
 	}
-	if (args->max_per_category > 0 || weights->w[RANK_TERM_CATEGORY] != 0.0)
+	if (want_categories && !have_categories)
 		CategoryCachePrefetch(ids, n);
 
 	/* the user's row, when a term or the purchase filter needs it */
@@ -335,11 +364,14 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		if (!want_recent)
 			user.nrecent = 0;
 	}
+	if (user.nrecent > 0)
+		recent = RecentVectors(model, &user, &nrecent);
 
 	/* purchased items leave before positions are counted */
 	if (args->exclude_purchased && user.npurchased > 0)
 	{
-		n = DropPurchased(&user, ids, vectors, biases, n);
+		n = DropPurchased(&user, ids, vectors, biases, norms,
+						  have_categories ? global_categories : NULL, n);
 		if (n == 0)
 			return;
 	}
@@ -350,6 +382,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		items[i].item_id = ids[i];
 		items[i].vector = vectors[i];
 		items[i].bias = biases[i];
+		items[i].norm = norms[i];
 		items[i].position = i + 1;
 		items[i].category = -1;
 	}
@@ -362,10 +395,14 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		int32	   *categories = CandidateAlloc(n, sizeof(int32));
 		double	   *affinity;
 
-		ncategories = LoadCategories(ids, n,
-									 weights->w[RANK_TERM_CATEGORY] != 0.0 ?
-									 user.category_weights : NULL,
-									 categories, &affinity);
+		const Jsonb *category_weights = weights->w[RANK_TERM_CATEGORY] != 0.0 ?
+			user.category_weights : NULL;
+
+		if (have_categories)
+			ncategories = CategoriesFromNumbers(global_categories, n, category_weights,
+												categories, &affinity);
+		else
+			ncategories = LoadCategories(ids, n, category_weights, categories, &affinity);
 		for (int i = 0; i < n; i++)
 			items[i].category = categories[i];
 		rank_user.affinity = affinity;
@@ -375,9 +412,9 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	/* the user: vector and recency profile */
 	rank_user.vector = user.vector;
 	if (user.nrecent > 0)
-		rank_user.profile = RecentProfile(model, &user);
+		rank_user.profile = RecentProfile(model, recent, nrecent);
 
-	bad = RankScore(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
+	bad = RankScoreNormed(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
 	if (bad < n)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

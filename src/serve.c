@@ -4,27 +4,44 @@
  *	  per-call look-up of a user's vector and features, and the look-up of
  *	  item categories with the user's affinity to each.
  *
- * Both look-ups are SPI queries with plans prepared once per backend and
- * kept (SPI_keepplan), with every value passed as a parameter and every
- * operator schema-qualified.  The user's vector and features come from one
- * query: a user costs one executor run per call.
+ * The user's vector and features are read by primary key straight from
+ * the two tables' indexes under the statement's snapshot, with the checks
+ * the executor would make (SELECT privilege, no row-level security; else
+ * the same row comes from one SPI query with a kept plan).  The category
+ * look-up over the category cache's budget is an SPI query with a kept
+ * plan.  Queries pass every value as a parameter and schema-qualify every
+ * operator.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "category_cache.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "rerank.h"
 #include "serve.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 
 double		rerank_model_weight = 1.0;
 double		rerank_recent_weight = 0.2;
@@ -115,35 +132,136 @@ ServeWeights(FunctionCallInfo fcinfo, int first_arg, RankWeights *weights)
 
 /* ---- the user ---- */
 
+/* The columns of the user's row that serving reads, in this order. */
+enum
+{
+	USER_FACTORS = 0,			/* user_factors.factors */
+	USER_RECENT_ITEMS,			/* user_features.recent_items ... */
+	USER_RECENT_WEIGHTS,
+	USER_PURCHASED_ITEMS,
+	USER_CATEGORY_WEIGHTS,
+	USER_NCOLUMNS
+};
+
+static const char *const user_feature_columns[USER_NCOLUMNS] = {
+	NULL, "recent_items", "recent_weights", "purchased_items", "category_weights"
+};
+static const Oid user_feature_types[USER_NCOLUMNS] = {
+	InvalidOid, INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID
+};
+
 static SPIPlanPtr user_plan = NULL;
 
-/* Elements of a one-dimensional array column, NULL elements flagged. */
+/*
+ * Elements of a one-dimensional array datum (NULL: none), NULL elements
+ * flagged (nulls NULL when there is none).  The values point into the
+ * array, which is detoasted into the current memory context if need be.
+ */
 static int
-ColumnElements(HeapTuple tuple, TupleDesc desc, int column, Oid elemtype,
-			   Datum **values, bool **nulls)
+ArrayElements(Datum datum, bool isnull, Oid elemtype, char **data, bits8 **nulls)
 {
-	bool		isnull;
-	Datum		datum = SPI_getbinval(tuple, desc, column, &isnull);
 	ArrayType  *array;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			n;
 
+	*data = NULL;
+	*nulls = NULL;
 	if (isnull)
 		return 0;
 	array = DatumGetArrayTypeP(datum);
 	if (ARR_ELEMTYPE(array) != elemtype)
 		elog(ERROR, "unexpected element type %u in user features", ARR_ELEMTYPE(array));
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  values, nulls, &n);
-	return n;
+	if (ARR_NDIM(array) == 0)
+		return 0;
+	*data = ARR_DATA_PTR(array);
+	*nulls = ARR_NULLBITMAP(array);
+	return ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
 }
 
-/* Reads the user's vector and features; see serve.h. */
-void
-LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
+/* Whether element i of an array is not NULL. */
+#define ELEMENT_PRESENT(nulls, i) ((nulls) == NULL || ((nulls)[(i) / 8] & (1 << ((i) % 8))))
+
+/*
+ * Fills state from the user's row (values and nulls in the order of the
+ * enum above), copying everything into the current memory context: the
+ * datums may point into a shared buffer or SPI's memory.
+ */
+static void
+UserStateFill(const CachedModel *model, int64 user_id, const Datum *values,
+			  const bool *nulls, UserState *state)
+{
+	int			dims = model != NULL ? model->dimensions : 0;
+	char	   *data;
+	bits8	   *bitmap;
+	int			n;
+
+	if (!nulls[USER_FACTORS] && dims > 0)
+	{
+		ArrayType  *factors = DatumGetArrayTypeP(values[USER_FACTORS]);
+		int			length = VectorArgLength(factors, "user vector");
+
+		if (length != dims)
+			elog(ERROR, "vector of user " INT64_FORMAT " has %d dimensions, model \"%s\" %d",
+				 user_id, length, model->name, dims);
+		state->vector = palloc(sizeof(float) * dims);
+		memcpy(state->vector, VECTOR_DATA(factors), sizeof(float) * dims);
+	}
+
+	/* recent history: pairs of item and weight, NULL items skipped */
+	n = ArrayElements(values[USER_RECENT_ITEMS], nulls[USER_RECENT_ITEMS],
+					  INT8OID, &data, &bitmap);
+	if (n > 0)
+	{
+		const int64 *items = (const int64 *) data;
+		char	   *wdata;
+		bits8	   *wbitmap;
+		int			nw = ArrayElements(values[USER_RECENT_WEIGHTS],
+									   nulls[USER_RECENT_WEIGHTS],
+									   FLOAT4OID, &wdata, &wbitmap);
+		const float4 *weights = (const float4 *) wdata;
+		int			w = 0;		/* data index of weight i */
+
+		state->recent_items = palloc(sizeof(int64) * n);
+		state->recent_weights = palloc(sizeof(float) * n);
+		for (int i = 0, k = 0; i < n; i++)
+		{
+			float		weight = 0.0f;
+
+			if (i < nw)
+			{
+				if (ELEMENT_PRESENT(wbitmap, i))
+					weight = weights[w++];
+			}
+			if (!ELEMENT_PRESENT(bitmap, i))
+				continue;
+			state->recent_items[state->nrecent] = items[k++];
+			state->recent_weights[state->nrecent] = weight;
+			state->nrecent++;
+		}
+	}
+
+	n = ArrayElements(values[USER_PURCHASED_ITEMS], nulls[USER_PURCHASED_ITEMS],
+					  INT8OID, &data, &bitmap);
+	if (n > 0)
+	{
+		const int64 *items = (const int64 *) data;
+
+		state->purchased_items = palloc(sizeof(int64) * n);
+		for (int i = 0, k = 0; i < n; i++)
+			if (ELEMENT_PRESENT(bitmap, i))
+				state->purchased_items[state->npurchased++] = items[k++];
+	}
+
+	if (!nulls[USER_CATEGORY_WEIGHTS])
+	{
+		Jsonb	   *weights = DatumGetJsonbPCopy(values[USER_CATEGORY_WEIGHTS]);
+
+		if (JB_ROOT_IS_OBJECT(weights) && JB_ROOT_COUNT(weights) > 0)
+			state->category_weights = weights;
+	}
+}
+
+/* LoadUserState with one query (kept plan) through SPI. */
+static void
+LoadUserStateByQuery(const CachedModel *model, int64 user_id, UserState *state)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			dims = model != NULL ? model->dimensions : 0;
@@ -153,13 +271,9 @@ LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
 	int			ret;
 	HeapTuple	tuple;
 	TupleDesc	desc;
-	bool		isnull;
-	Datum		datum;
-	Datum	   *values;
-	bool	   *nulls;
-	int			n;
+	Datum		values[USER_NCOLUMNS];
+	bool		nulls[USER_NCOLUMNS];
 
-	memset(state, 0, sizeof(UserState));
 	/* model_id 0 matches no row (model ids are positive) */
 	args[0] = Int32GetDatum(dims > 0 ? model->model_id : 0);
 	args[1] = Int64GetDatum(user_id);
@@ -181,61 +295,246 @@ LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
 		elog(ERROR, "user look-up failed: %s", SPI_result_code_string(ret));
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	for (int c = 0; c < USER_NCOLUMNS; c++)
+		values[c] = SPI_getbinval(tuple, desc, c + 1, &nulls[c]);
 
-	datum = SPI_getbinval(tuple, desc, 1, &isnull);
-	if (!isnull && dims > 0)
+	MemoryContextSwitchTo(caller);
+	UserStateFill(model, user_id, values, nulls, state);
+	SPI_finish();
+}
+
+/*
+ * A table of the extension opened for a direct read by primary key: the
+ * table, its primary key index and the heap attribute numbers of the key
+ * columns, checked to be what the install script made.
+ */
+typedef struct KeyedTable
+{
+	Relation	heap;
+	Relation	index;
+	int			nkeys;
+	AttrNumber	key_attnums[2];
+	RegProcedure key_procs[2];
+} KeyedTable;
+
+/*
+ * Opens rerank.<name> for a direct read by its primary key (key columns and
+ * their types given); false, with nothing left open, when the table cannot
+ * be read that way: missing or altered, not readable by the current user as
+ * a whole, or under row-level security.  The query path then serves the
+ * call, with the executor's checks and errors.
+ */
+static bool
+OpenKeyedTable(Oid nsp, const char *name, int nkeys, const char *const *key_names,
+			   const Oid *key_types, KeyedTable *table)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+	Relation	heap;
+	Relation	index;
+	Oid			indexid;
+
+	if (!OidIsValid(relid) ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	heap = table_open(relid, AccessShareLock);
+	if (heap->rd_rel->relkind != RELKIND_RELATION || heap->rd_rel->relrowsecurity)
 	{
-		ArrayType  *factors = DatumGetArrayTypeP(datum);
-		int			length = VectorArgLength(factors, "user vector");
-
-		if (length != dims)
-			elog(ERROR, "vector of user " INT64_FORMAT " has %d dimensions, model \"%s\" %d",
-				 user_id, length, model->name, dims);
-		state->vector = MemoryContextAlloc(caller, sizeof(float) * dims);
-		memcpy(state->vector, VECTOR_DATA(factors), sizeof(float) * dims);
+		table_close(heap, AccessShareLock);
+		return false;
 	}
-
-	/* recent history: pairs of item and weight, NULLs skipped */
-	n = ColumnElements(tuple, desc, 2, INT8OID, &values, &nulls);
-	if (n > 0)
+	indexid = RelationGetPrimaryKeyIndex(heap);
+	if (!OidIsValid(indexid))
 	{
-		Datum	   *wvalues;
-		bool	   *wnulls;
-		int			nw = ColumnElements(tuple, desc, 3, FLOAT4OID, &wvalues, &wnulls);
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	index = index_open(indexid, AccessShareLock);
+	if (index->rd_rel->relam != BTREE_AM_OID || !index->rd_index->indisvalid ||
+		index->rd_index->indnkeyatts != nkeys)
+	{
+		index_close(index, AccessShareLock);
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	for (int k = 0; k < nkeys; k++)
+	{
+		AttrNumber	attnum = index->rd_index->indkey.values[k];
+		Form_pg_attribute att;
 
-		state->recent_items = MemoryContextAlloc(caller, sizeof(int64) * n);
-		state->recent_weights = MemoryContextAlloc(caller, sizeof(float) * n);
-		for (int i = 0; i < n; i++)
+		if (attnum <= 0 || attnum > RelationGetDescr(heap)->natts)
+			break;
+		att = TupleDescAttr(RelationGetDescr(heap), attnum - 1);
+		if (att->attisdropped || strcmp(NameStr(att->attname), key_names[k]) != 0 ||
+			att->atttypid != key_types[k] ||
+			index->rd_opcintype[k] != key_types[k])
+			break;
+		table->key_attnums[k] = attnum;
+		table->key_procs[k] = key_types[k] == INT4OID ? F_INT4EQ : F_INT8EQ;
+		if (k == nkeys - 1)
 		{
-			if (nulls[i])
-				continue;
-			state->recent_items[state->nrecent] = DatumGetInt64(values[i]);
-			state->recent_weights[state->nrecent] =
-				(i < nw && !wnulls[i]) ? DatumGetFloat4(wvalues[i]) : 0.0f;
-			state->nrecent++;
+			table->heap = heap;
+			table->index = index;
+			table->nkeys = nkeys;
+			return true;
+		}
+	}
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return false;
+}
+
+/* The attribute number of a column of the given type, or 0. */
+static AttrNumber
+ColumnAttnum(Relation heap, const char *name, Oid type)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : 0;
+	}
+	return 0;
+}
+
+/*
+ * Reads the row of a keyed table with the given key under the active
+ * snapshot into values/nulls (columns by attribute number, 0: not
+ * wanted); every column NULL when there is no row.  The slot returned
+ * holds the row's buffer: the caller drops it once the values are copied.
+ */
+static TupleTableSlot *
+FetchByKey(KeyedTable *table, const Datum *key, int ncolumns,
+		   const AttrNumber *attnums, Datum *values, bool *nulls)
+{
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(table->heap, NULL);
+
+	for (int k = 0; k < table->nkeys; k++)
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber,
+					table->key_procs[k], key[k]);
+	scan = index_beginscan(table->heap, table->index, GetActiveSnapshot(),
+						   table->nkeys, 0);
+	index_rescan(scan, keys, table->nkeys, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		for (int c = 0; c < ncolumns; c++)
+			if (attnums[c] > 0)
+				values[c] = slot_getattr(slot, attnums[c], &nulls[c]);
+	}
+	index_endscan(scan);
+	return slot;
+}
+
+/* Closes a keyed table; the locks stay until the end of the transaction. */
+static void
+CloseKeyedTable(KeyedTable *table)
+{
+	index_close(table->index, NoLock);
+	table_close(table->heap, NoLock);
+}
+
+/*
+ * LoadUserState with two primary key look-ups and no executor: what the
+ * query does, at a fraction of the cost (plan revalidation, executor start
+ * and end are most of a one-row query).  False, with state untouched, when
+ * a table cannot be read this way (OpenKeyedTable).
+ */
+static bool
+LoadUserStateDirect(const CachedModel *model, int64 user_id, UserState *state)
+{
+	static const char *const factors_key[2] = {"model_id", "user_id"};
+	static const Oid factors_key_types[2] = {INT4OID, INT8OID};
+	static const char *const features_key[1] = {"user_id"};
+	static const Oid features_key_types[1] = {INT8OID};
+	int			dims = model != NULL ? model->dimensions : 0;
+	Oid			nsp;
+	KeyedTable	factors;
+	KeyedTable	features;
+	AttrNumber	attnums[USER_NCOLUMNS];
+	Datum		values[USER_NCOLUMNS];
+	bool		nulls[USER_NCOLUMNS];
+	TupleTableSlot *factors_slot = NULL;
+	TupleTableSlot *features_slot;
+
+	if (!ActiveSnapshotSet())
+		return false;
+	nsp = get_namespace_oid("rerank", true);
+	if (!OidIsValid(nsp))
+		return false;
+	if (!OpenKeyedTable(nsp, "user_features", 1, features_key,
+						features_key_types, &features))
+		return false;
+	memset(attnums, 0, sizeof(attnums));
+	for (int c = USER_RECENT_ITEMS; c < USER_NCOLUMNS; c++)
+	{
+		attnums[c] = ColumnAttnum(features.heap, user_feature_columns[c],
+								  user_feature_types[c]);
+		if (attnums[c] == 0)
+		{
+			CloseKeyedTable(&features);
+			return false;
+		}
+	}
+	if (dims > 0)
+	{
+		if (!OpenKeyedTable(nsp, "user_factors", 2, factors_key,
+							factors_key_types, &factors))
+		{
+			CloseKeyedTable(&features);
+			return false;
+		}
+		attnums[USER_FACTORS] = ColumnAttnum(factors.heap, "factors", FLOAT4ARRAYOID);
+		if (attnums[USER_FACTORS] == 0)
+		{
+			CloseKeyedTable(&factors);
+			CloseKeyedTable(&features);
+			return false;
 		}
 	}
 
-	n = ColumnElements(tuple, desc, 4, INT8OID, &values, &nulls);
-	if (n > 0)
+	for (int c = 0; c < USER_NCOLUMNS; c++)
 	{
-		state->purchased_items = MemoryContextAlloc(caller, sizeof(int64) * n);
-		for (int i = 0; i < n; i++)
-			if (!nulls[i])
-				state->purchased_items[state->npurchased++] = DatumGetInt64(values[i]);
+		values[c] = (Datum) 0;
+		nulls[c] = true;
 	}
-
-	datum = SPI_getbinval(tuple, desc, 5, &isnull);
-	if (!isnull)
+	if (dims > 0)
 	{
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-		Jsonb	   *weights = DatumGetJsonbPCopy(datum);
+		Datum		key[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
 
-		MemoryContextSwitchTo(spi);
-		if (JB_ROOT_IS_OBJECT(weights) && JB_ROOT_COUNT(weights) > 0)
-			state->category_weights = weights;
+		factors_slot = FetchByKey(&factors, key, 1, &attnums[USER_FACTORS],
+								  &values[USER_FACTORS], &nulls[USER_FACTORS]);
 	}
-	SPI_finish();
+	{
+		Datum		key[1] = {Int64GetDatum(user_id)};
+
+		features_slot = FetchByKey(&features, key, USER_NCOLUMNS - 1,
+								   &attnums[USER_RECENT_ITEMS],
+								   &values[USER_RECENT_ITEMS],
+								   &nulls[USER_RECENT_ITEMS]);
+	}
+	UserStateFill(model, user_id, values, nulls, state);
+
+	ExecDropSingleTupleTableSlot(features_slot);
+	CloseKeyedTable(&features);
+	if (factors_slot != NULL)
+	{
+		ExecDropSingleTupleTableSlot(factors_slot);
+		CloseKeyedTable(&factors);
+	}
+	return true;
+}
+
+/* Reads the user's vector and features; see serve.h. */
+void
+LoadUserState(const CachedModel *model, int64 user_id, UserState *state)
+{
+	memset(state, 0, sizeof(UserState));
+	if (!LoadUserStateDirect(model, user_id, state))
+		LoadUserStateByQuery(model, user_id, state);
 }
 
 /* ---- categories ---- */
@@ -244,6 +543,7 @@ static SPIPlanPtr category_plan = NULL;
 
 static int	LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 								  int32 *categories, double **affinity);
+static double *CachedCategoryAffinity(const Jsonb *weights, int ncategories);
 
 /* A JSON number as a double; false for anything else. */
 static bool
@@ -300,34 +600,76 @@ LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 			   int32 *categories, double **affinity)
 {
 	int32	   *global;
-	double		max;
 
 	*affinity = NULL;
 	if (n == 0)
 		return 0;
 	global = palloc(sizeof(int32) * n);
 	if (CategoryCacheLookup(item_ids, n, global))
-	{
-		int32	   *names = palloc(sizeof(int32) * n);
-		int			ncategories = CategoryRenumber(global, n, categories, names);
-
-		max = weights != NULL ? MaxCategoryWeight(weights) : 0.0;
-		if (max > 0.0 && ncategories > 0)
-		{
-			double	   *aff = palloc(sizeof(double) * ncategories);
-
-			for (int c = 0; c < ncategories; c++)
-			{
-				int			length;
-				const char *name = CategoryName(names[c], &length);
-
-				aff[c] = CategoryAffinity(weights, max, name, length);
-			}
-			*affinity = aff;
-		}
-		return ncategories;
-	}
+		return CategoriesFromNumbers(global, n, weights, categories, affinity);
 	return LoadCategoriesByQuery(item_ids, n, weights, categories, affinity);
+}
+
+/* LoadCategories from the category cache's numbers; see serve.h. */
+int
+CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
+					  int32 *categories, double **affinity)
+{
+	int32	   *names = palloc(sizeof(int32) * Max(n, 1));
+	int			ncategories = CategoryRenumber(global, n, categories, names);
+
+	*affinity = NULL;
+	if (weights != NULL && ncategories > 0)
+		*affinity = CachedCategoryAffinity(weights, ncategories);
+	return ncategories;
+}
+
+/*
+ * The user's affinity to each local category of CategoryRenumber's last
+ * call, or NULL when the user has no positive weight: one pass over the
+ * user's weights, each name found in the category cache, rather than a
+ * look-up in the weights per category.  The same values as
+ * CategoryAffinity.
+ */
+static double *
+CachedCategoryAffinity(const Jsonb *weights, int ncategories)
+{
+	int			npairs = JB_ROOT_COUNT(weights);
+	int32	   *locals = palloc(sizeof(int32) * Max(npairs, 1));
+	double	   *values = palloc(sizeof(double) * Max(npairs, 1));
+	int			m = 0;
+	int32		local = -1;
+	double		max = 0.0;
+	double	   *aff;
+	JsonbIterator *it = JsonbIteratorInit((JsonbContainer *) &weights->root);
+	JsonbValue	value;
+	JsonbIteratorToken token;
+
+	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
+	{
+		double		w;
+
+		if (token == WJB_KEY)
+			local = CategoryLocalNumber(CategoryFind(value.val.string.val,
+													 value.val.string.len));
+		else if (token == WJB_VALUE && JsonbNumber(&value, &w))
+		{
+			if (w > max)
+				max = w;
+			if (local >= 0 && w > 0.0 && m < npairs)
+			{
+				locals[m] = local;
+				values[m] = w;
+				m++;
+			}
+		}
+	}
+	if (max <= 0.0)
+		return NULL;
+	aff = palloc0(sizeof(double) * ncategories);
+	for (int j = 0; j < m; j++)
+		aff[locals[j]] = Min(values[j] / max, 1.0);
+	return aff;
 }
 
 /* LoadCategories with a query, for categories over the cache's budget. */

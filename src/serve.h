@@ -41,8 +41,10 @@ typedef struct UserState
 
 /*
  * Reads the user's vector in the model (when model is not NULL and has
- * dimensions) and features, in one query with a kept plan.  A user without
- * a row has no vector and empty features.
+ * dimensions) and features: two primary key look-ups without the executor,
+ * or one query with a kept plan when the tables are under row-level
+ * security or not readable as a whole.  A user without a row has no vector
+ * and empty features.  Results are in the current memory context.
  */
 extern void LoadUserState(const CachedModel *model, int64 user_id,
 						  UserState *state);
@@ -54,6 +56,14 @@ extern void LoadUserState(const CachedModel *model, int64 user_id,
  */
 extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 						   int32 *categories, double **affinity);
+
+/*
+ * LoadCategories for items whose category numbers in the category cache
+ * are known (global[i], -1: none), as ModelItemDetails gives
+ * them; the cache must not have been reloaded since.
+ */
+extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
+								  int32 *categories, double **affinity);
 
 /* The interrupt check handed to the ranking core. */
 extern void ServeCheckInterrupts(void);

@@ -108,28 +108,95 @@ RankProfile(const float *const *recent, int n, double decay, int dims,
 	return true;
 }
 
+/* Positions up to this take their term from a table, filled on first use. */
+#define RANK_POSITION_TABLE 1024
+
+static double position_table[RANK_POSITION_TABLE + 1];
+static bool position_table_ready = false;
+
+/* 1 / log2(1 + position), the same value from the table or computed. */
+static inline double
+PositionTerm(int32_t position)
+{
+	if (position >= 1 && position <= RANK_POSITION_TABLE)
+	{
+		if (!position_table_ready)
+		{
+			for (int p = 1; p <= RANK_POSITION_TABLE; p++)
+				position_table[p] = 1.0 / log2(1.0 + (double) p);
+			position_table_ready = true;
+		}
+		return position_table[position];
+	}
+	return 1.0 / log2(1.0 + (double) position);
+}
+
 /* 1 / log2(1 + position): 1 for the first, 0.63 for the second, … */
 double
 RankPositionTerm(int32_t position)
 {
-	return 1.0 / log2(1.0 + (double) position);
+	return PositionTerm(position);
 }
 
-/* The unweighted terms of one item; sets its norm. */
-void
-RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+/*
+ * The unweighted terms of one item; sets its norm.  Inlined into the
+ * scoring loop, which then keeps the terms in registers (read back from
+ * memory, four separate stores would stall the vector load that sums them).
+ */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void
+ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms,
+		  bool norm_given)
 {
 	const float *y = item->vector;
 
 	for (int t = 0; t < RANK_NTERMS; t++)
 		terms[t] = 0.0;
-	terms[RANK_TERM_POSITION] = RankPositionTerm(item->position);
+	terms[RANK_TERM_POSITION] = PositionTerm(item->position);
 	if (user->affinity != NULL && item->category >= 0 &&
 		item->category < user->ncategories)
 		terms[RANK_TERM_CATEGORY] = user->affinity[item->category];
-	item->norm = 0.0;
 	if (y == NULL)
+	{
+		item->norm = 0.0;
 		return;
+	}
+	if (norm_given)
+	{
+		const float *x = user->vector;
+		const float *p = user->profile;
+		double		xy = 0.0,
+					py = 0.0;
+
+		/* one pass over y for the products it takes part in */
+		if (x != NULL && p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+			{
+				double		v = y[d];
+
+				xy += (double) x[d] * v;
+				py += (double) p[d] * v;
+			}
+		}
+		else if (x != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+				xy += (double) x[d] * (double) y[d];
+		}
+		else if (p != NULL)
+		{
+			for (int d = 0; d < dims; d++)
+				py += (double) p[d] * (double) y[d];
+		}
+		if (x != NULL)
+			terms[RANK_TERM_MODEL] = xy + (double) item->bias;
+		if (p != NULL && item->norm > 0.0)
+			terms[RANK_TERM_RECENT] = py / item->norm;
+		return;
+	}
 
 	{
 		const float *x = user->vector;
@@ -181,6 +248,13 @@ RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
 	}
 }
 
+/* The unweighted terms of one item; sets its norm. */
+void
+RankItemTerms(const RankUser *user, RankItem *item, int dims, double *terms)
+{
+	ItemTerms(user, item, dims, terms, false);
+}
+
 /*
  * How many items ahead RankScore asks the CPU to fetch vectors: candidates
  * are scattered over the model's matrix, so each one would otherwise cost a
@@ -204,19 +278,16 @@ PrefetchVector(const float *vector, int dims)
 #endif
 }
 
-/* Starts loading the vectors into the cache. */
-void
-RankPrefetchVectors(const float *const *vectors, int n, int dims)
-{
-	for (int i = 0; i < n; i++)
-		if (vectors[i] != NULL)
-			PrefetchVector(vectors[i], dims);
-}
+/* RankScore sums the terms by name: a new term must be added there. */
+typedef char rank_score_sums_four_terms[RANK_NTERMS == 4 ? 1 : -1];
 
 /* Scores every item; returns the first with a non-finite score, or n. */
-int
-RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
-		  int n, int dims, RankCheckFn check)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int
+ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
+		   int n, int dims, RankCheckFn check, bool norms_given)
 {
 	int			bad = n;
 
@@ -226,20 +297,43 @@ RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 	for (int i = 0; i < n; i++)
 	{
 		double		terms[RANK_NTERMS];
-		double		score = 0.0;
+		double		score;
 
 		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
 			check();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
-		RankItemTerms(user, &items[i], dims, terms);
-		for (int t = 0; t < RANK_NTERMS; t++)
-			score += weights->w[t] * terms[t];
+		ItemTerms(user, &items[i], dims, terms, norms_given);
+		/*
+		 * Σ w[t]·terms[t], summed as the vectorized loop did, from
+		 * registers: a vector load of the terms just stored one by one
+		 * would stall on every item.
+		 */
+		score = (weights->w[RANK_TERM_MODEL] * terms[RANK_TERM_MODEL] +
+				 weights->w[RANK_TERM_POSITION] * terms[RANK_TERM_POSITION]) +
+			(weights->w[RANK_TERM_RECENT] * terms[RANK_TERM_RECENT] +
+			 weights->w[RANK_TERM_CATEGORY] * terms[RANK_TERM_CATEGORY]);
 		items[i].score = score;
 		if (bad == n && !isfinite(score))
 			bad = i;
 	}
 	return bad;
+}
+
+/* Scores every item, computing the norms. */
+int
+RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
+		  int n, int dims, RankCheckFn check)
+{
+	return ScoreItems(user, weights, items, n, dims, check, false);
+}
+
+/* Scores every item whose norm is set; see rank.h. */
+int
+RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *items,
+				int n, int dims, RankCheckFn check)
+{
+	return ScoreItems(user, weights, items, n, dims, check, true);
 }
 
 /* ---- ordering ---- */
@@ -348,6 +442,20 @@ HeapPop(HeapEntry *heap, int *n)
 	}
 }
 
+/*
+ * VecDot's loop, inlined: MMR computes thousands of these per call.  (The
+ * same loop, so the same vectorized sum.)
+ */
+static inline double
+InlineDot(const float *a, const float *b, int n)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < n; i++)
+		sum += (double) a[i] * (double) b[i];
+	return sum;
+}
+
 /* Cosine of two item vectors, negative values as 0. */
 static inline double
 ItemSimilarity(const RankItem *a, const RankItem *b, int dims)
@@ -356,7 +464,7 @@ ItemSimilarity(const RankItem *a, const RankItem *b, int dims)
 
 	if (a->norm == 0.0 || b->norm == 0.0)
 		return 0.0;
-	sim = VecDot(a->vector, b->vector, (size_t) dims) / (a->norm * b->norm);
+	sim = InlineDot(a->vector, b->vector, dims) / (a->norm * b->norm);
 	return sim > 0.0 ? (sim < 1.0 ? sim : 1.0) : 0.0;
 }
 

@@ -96,12 +96,6 @@ typedef struct RankWeights
 extern bool RankProfile(const float *const *recent, int n, double decay,
 						int dims, float *profile, double *work);
 
-/*
- * Asks the CPU to start loading the vectors (NULL entries skipped), so that
- * work done meanwhile hides the cache misses of scattered candidates.
- */
-extern void RankPrefetchVectors(const float *const *vectors, int n, int dims);
-
 /* The position term 1 / log2(1 + position). */
 extern double RankPositionTerm(int32_t position);
 
@@ -118,6 +112,14 @@ extern void RankItemTerms(const RankUser *user, RankItem *item, int dims,
  */
 extern int	RankScore(const RankUser *user, const RankWeights *weights,
 					  RankItem *items, int n, int dims, RankCheckFn check);
+
+/*
+ * RankScore for items whose norm the caller has set (item->norm =
+ * sqrt(VecSquaredNorm(vector)), 0 for items without a vector), e.g. from a
+ * cache of norms: the same scores, without a third product per item.
+ */
+extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
+							RankItem *items, int n, int dims, RankCheckFn check);
 
 typedef struct RankOrderParams
 {

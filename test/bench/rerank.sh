@@ -13,7 +13,6 @@
 #   rerank       rerank.rerank(user, ids, k => 20)
 #   rerank_mmr   rerank.rerank(user, ids, k => 20, diversity => 0.3)
 #   rerank_cap   rerank.rerank(user, ids, k => 20, max_per_category => 3)
-#                (looks the categories up in rerank.items: one more query)
 #
 # Prepared statements (-M prepared), as a serving application uses; the
 # candidate list is a text parameter (pgbench -D variables, 18 lists), so
@@ -21,7 +20,8 @@
 # variant pays for fetching its candidates.  array_param is that floor:
 # SELECT cardinality($1::bigint[]).  Prints p50 and p90 latency per variant
 # from pgbench's per-transaction log, the ratio of the p50 to SELECT 1's
-# and to array_param's, then the memory of a serving backend.  pgvector is
+# and to array_param's, then the server CPU per rerank() call measured
+# warm in one backend, then the memory of a serving backend.  pgvector is
 # not packaged for this Debian, so it is not compared.
 #
 #   bash test/bench/rerank.sh [seconds] [items] [dims]
@@ -74,7 +74,9 @@ variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap)
 lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
 # candidate lists: 500 distinct random ids in random order, one pgbench
-# variable each (-D), sent as a text parameter of the prepared statement
+# variable each (-D), sent as a text parameter of the prepared statement;
+# the lists differ from each other (checked below), so the candidates'
+# vectors are not the same few hundred on every call
 defs=()
 l=0
 while IFS= read -r a; do
@@ -86,10 +88,14 @@ SELECT setseed(0.7);
 SELECT (SELECT array_agg(i ORDER BY r)
           FROM (SELECT i, random() AS r
                   FROM generate_series(1, $items) i
+                 WHERE l > 0	-- correlated: a new list per l, not one list $lists times
                  ORDER BY random() LIMIT 500) c)::text
   FROM generate_series(1, $lists) l;
 SQL
 )
+
+[ "$(printf '%s\n' "${defs[@]}" | grep -v '^-D$' | sed 's/^c[0-9]*=//' | sort -u | wc -l)" -eq "$lists" ] ||
+	rr_die "the $lists candidate lists are not all different"
 
 args=()
 n=0
@@ -145,6 +151,42 @@ cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
 		for (v = 0; v < length(name); v++)
 			printf "%-12s %8d %10.3f %10.3f %10.2f %10.2f\n", name[v + 1], cnt[v], p50[v], p90[v], p50[v] / p50[0], p50[v] / p50[1]
 	}'
+
+# Server CPU per call, warm: each variant called 100 times per list in one
+# statement by one backend, its CPU time read from /proc (schedstat) before
+# and after; steadier than latency on a shared machine, and without the
+# protocol, the parsing of the ids and the caches other queries evict.
+echo
+rr_log "server CPU per call (warm, $((100 * lists)) calls per variant, 3 rounds interleaved)"
+{
+	echo "CREATE TABLE bench_lists (l integer, ids bigint[]);"
+	echo "ALTER TABLE bench_lists ALTER ids SET STORAGE PLAIN;"
+	l=0
+	for d in "${defs[@]}"; do
+		[ "$d" = -D ] && continue
+		l=$((l + 1))
+		echo "INSERT INTO bench_lists VALUES ($l, '${d#c*=}');"
+	done
+} | rr_psql -q
+cpu_variants=(rerank rerank_mmr rerank_cap)
+u="(g * 97 + b.l) % $users + 1"
+printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
+{
+	echo "SELECT count(*) FROM bench_lists b, LATERAL rerank.rerank(1, b.ids, k => 20, max_per_category => 3) \\g /dev/null"
+	for round in 1 2 3; do
+		for v in "${cpu_variants[@]}"; do
+			case $v in
+			rerank) call="rerank.rerank($u, b.ids, k => 20)" ;;
+			rerank_mmr) call="rerank.rerank($u, b.ids, k => 20, diversity => 0.3)" ;;
+			rerank_cap) call="rerank.rerank($u, b.ids, k => 20, max_per_category => 3)" ;;
+			esac
+			echo "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0 \\gset"
+			echo "SELECT count(*) FROM bench_lists b, generate_series(1, 100) g, LATERAL $call \\g /dev/null"
+			echo "SELECT '$v', (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :t0) / (100.0 * $lists) / 1000;"
+		done
+	done
+} | rr_psql -At -F ' ' | sort -k1,1 -k2,2n |
+	awk '{ v[$1] = v[$1] sprintf(" %10.1f", $2) } END { for (k in v) printf "%-12s%s\n", k, v[k] }' | sort
 
 echo
 rr_log "memory of a serving backend"

@@ -187,6 +187,44 @@ UNIT_TEST(rank_score_blends_and_flags_non_finite)
 	CHECK(RankScore(&user, &weights, items, 3, 2, NULL) == 2);
 }
 
+UNIT_TEST(rank_score_normed_equals_rank_score)
+{
+	float		x[] = {0.3f, -1.2f, 0.5f};
+	float		profile[] = {0.6f, 0.0f, 0.8f};
+	float		y[4][3] = {{1, 2, 3}, {-0.5f, 0.25f, 4}, {0, 0, 0}, {7, -1, 0.5f}};
+	double		affinity[] = {0.5, 1.0};
+	RankUser	users[4] = {
+		{x, profile, affinity, 2}, {x, NULL, NULL, 0},
+		{NULL, profile, affinity, 2}, {NULL, NULL, NULL, 0}
+	};
+	RankWeights weights = {{1.0, 0.2, 0.1, 0.3}};
+
+	for (int u = 0; u < 4; u++)
+	{
+		RankItem	a[5];
+		RankItem	b[5];
+
+		MakeItems(a, 5);
+		for (int i = 0; i < 4; i++)
+		{
+			a[i].vector = y[i];
+			a[i].bias = 0.01f * i;
+			a[i].category = i % 3 - 1;
+		}
+		a[4].vector = NULL;
+		memcpy(b, a, sizeof(a));
+		for (int i = 0; i < 5; i++)
+			b[i].norm = b[i].vector != NULL ? VecNorm(b[i].vector, 3) : 0.0;
+		CHECK(RankScore(&users[u], &weights, a, 5, 3, NULL) == 5);
+		CHECK(RankScoreNormed(&users[u], &weights, b, 5, 3, NULL) == 5);
+		for (int i = 0; i < 5; i++)
+		{
+			CHECK_NEAR(b[i].score, a[i].score, 1e-12);
+			CHECK_NEAR(b[i].norm, a[i].norm, 1e-12);
+		}
+	}
+}
+
 UNIT_TEST(rank_order_by_score_ties_by_position)
 {
 	RankItem	items[6];
