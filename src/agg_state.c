@@ -9,6 +9,7 @@
 
 #include "agg_state.h"
 #include "catalog/pg_type.h"
+#include "rerank.h"
 #include "utils/memutils.h"
 
 /* Raises the error for a state that no state function could have built. */
@@ -64,24 +65,8 @@ AggStatePayloadLength(ArrayType *state, const char *aggname, bool scan_values)
 static ArrayType *
 NewAggState(int payload_length)
 {
-	int			length = payload_length + AGG_STATE_HEADER;
-	Size		nbytes = add_size(ARR_OVERHEAD_NONULLS(1),
-								  mul_size(length, sizeof(double)));
-	ArrayType  *state;
-
-	if (!AllocSizeIsValid(nbytes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("aggregate state of %d elements exceeds the maximum array size",
-						length)));
-	state = (ArrayType *) palloc0(nbytes);
-	SET_VARSIZE(state, nbytes);
-	state->ndim = 1;
-	state->dataoffset = 0;
-	state->elemtype = FLOAT8OID;
-	ARR_DIMS(state)[0] = length;
-	ARR_LBOUND(state)[0] = 1;
-	return state;
+	return NewFlatArray(FLOAT8OID, sizeof(double),
+						payload_length + AGG_STATE_HEADER, "aggregate state");
 }
 
 /*

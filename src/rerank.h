@@ -18,6 +18,8 @@ extern int	VectorArgLength(ArrayType *array, const char *what);
 extern void CheckVectorFinite(const float *data, int length, const char *what);
 extern void CheckVectorsSameLength(int length_a, int length_b);
 extern ArrayType *BuildVector(const float *data, int length);
+extern ArrayType *NewFlatArray(Oid elemtype, Size elemsize, int length,
+							   const char *what);
 extern ArrayType *NewVector(int length, float **data);
 
 /* A bigint[] of n ids (the empty array for 0), to pass as a parameter. */

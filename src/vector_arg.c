@@ -71,6 +71,32 @@ CheckVectorsSameLength(int length_a, int length_b)
 }
 
 /*
+ * Allocates a zeroed one-dimensional array without NULLs of a fixed-width
+ * element type (what vectors and aggregate states are); "what" names it in
+ * the error for an array PostgreSQL cannot hold.
+ */
+ArrayType *
+NewFlatArray(Oid elemtype, Size elemsize, int length, const char *what)
+{
+	Size		nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(length, elemsize));
+	ArrayType  *result;
+
+	if (!AllocSizeIsValid(nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s of %d elements exceeds the maximum array size",
+						what, length)));
+	result = (ArrayType *) palloc0(nbytes);
+	SET_VARSIZE(result, nbytes);
+	result->ndim = 1;
+	result->dataoffset = 0;
+	result->elemtype = elemtype;
+	ARR_DIMS(result)[0] = length;
+	ARR_LBOUND(result)[0] = 1;
+	return result;
+}
+
+/*
  * Allocates a one-dimensional real[] of the given length (the empty array
  * for 0) and returns where its floats go.
  */
@@ -78,27 +104,13 @@ ArrayType *
 NewVector(int length, float **data)
 {
 	ArrayType  *result;
-	Size		nbytes;
 
 	if (length == 0)
 	{
-		result = construct_empty_array(FLOAT4OID);
 		*data = NULL;
-		return result;
+		return construct_empty_array(FLOAT4OID);
 	}
-	nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(length, sizeof(float)));
-	if (!AllocSizeIsValid(nbytes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector of %d elements exceeds the maximum array size",
-						length)));
-	result = (ArrayType *) palloc0(nbytes);
-	SET_VARSIZE(result, nbytes);
-	result->ndim = 1;
-	result->dataoffset = 0;
-	result->elemtype = FLOAT4OID;
-	ARR_DIMS(result)[0] = length;
-	ARR_LBOUND(result)[0] = 1;
+	result = NewFlatArray(FLOAT4OID, sizeof(float), length, "vector");
 	*data = VECTOR_DATA(result);
 	return result;
 }
