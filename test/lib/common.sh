@@ -51,7 +51,7 @@ rr_pg_config() {
 }
 
 rr_ensure_packages() {
-	local wanted=(make gcc "postgresql-$RERANK_PG_MAJOR"
+	local wanted=(make gcc libc6-dev bsdextrautils "postgresql-$RERANK_PG_MAJOR"
 		"postgresql-server-dev-$RERANK_PG_MAJOR" postgresql-contrib
 		libopenblas-serial-dev libopenblas0-serial "$@")
 	local missing=() p
