@@ -50,15 +50,7 @@ SELECT rerank.vector_accum('{1,1,1,2}', '{1,1}') AS accum,
        rerank.vector_avg_final('{2,4,2,8}') AS avg_final;
 
 -- the SQLSTATE of each kind of bad input
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
+SELECT q AS query, sqlstate_of(q) AS sqlstate FROM (VALUES
     ($q$SELECT rerank.vector_sum(v) FROM (VALUES ('{1,2}'::real[]), ('{1}')) t(v)$q$),
     ($q$SELECT rerank.vector_avg(v, -1) FROM (VALUES ('{1,2}'::real[])) t(v)$q$),
     ($q$SELECT rerank.vector_sum(v) FROM (VALUES ('{3e38}'::real[]), ('{3e38}')) t(v)$q$),

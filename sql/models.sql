@@ -157,15 +157,7 @@ SELECT p.oid::regprocedure
  ORDER BY 1;
 
 -- the SQLSTATE of each kind of bad input
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
+SELECT q AS query, sqlstate_of(q) AS sqlstate FROM (VALUES
     ($q$INSERT INTO rerank.item_factors VALUES (rerank.model_id('m3'), 9, '{1}')$q$),
     ($q$INSERT INTO rerank.item_factors VALUES (rerank.model_id('m3'), 9, '{1,NULL}')$q$),
     ($q$INSERT INTO rerank.item_factors VALUES (rerank.model_id('m3'), 9, '{1,NaN}')$q$),
@@ -180,6 +172,6 @@ SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
 ) t(q);
 
 SELECT rerank.activate_model('m3');
-SELECT pg_temp.sqlstate_of($q$SELECT rerank.drop_model('m3')$q$) AS drop_active;
+SELECT sqlstate_of($q$SELECT rerank.drop_model('m3')$q$) AS drop_active;
 SELECT rerank.drop_model('m3', force => true);
 SELECT rerank.drop_model('empty');

@@ -344,15 +344,7 @@ REVOKE EXECUTE ON FUNCTION rerank.rerank, rerank.rerank_ids FROM rerank_regress_
 DROP ROLE rerank_regress_app;
 
 -- bad input: clear errors with their SQLSTATE
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-SELECT q AS query, pg_temp.sqlstate_of(q) AS result FROM (VALUES
+SELECT q AS query, error_of(q) AS result FROM (VALUES
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', k => -1)$q$),
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', diversity => -0.1)$q$),
     ($q$SELECT rerank.rerank_ids(100, '{1, 2}', diversity => 1.5)$q$),

@@ -331,15 +331,7 @@ SELECT * FROM rerank.evaluate('als4', 'empty_source');
 SELECT * FROM rerank.evaluate('als4', 'no_item');
 SELECT count(*) AS bad_models FROM rerank.models WHERE name = 'bad';
 
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
+SELECT q AS query, sqlstate_of(q) AS sqlstate FROM (VALUES
     ($q$CALL rerank.train_als('bad', 'no_item')$q$),
     ($q$CALL rerank.train_als('bad', 'text_ids')$q$),
     ($q$CALL rerank.train_als('bad', 'null_ids')$q$),

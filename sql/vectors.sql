@@ -63,15 +63,7 @@ SELECT rerank.l2_norm('{1,-Infinity}');
 SELECT rerank.l2_normalize('{NaN,1}');
 
 -- the SQLSTATE of each kind of bad input
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-SELECT q AS query, pg_temp.sqlstate_of(q) AS sqlstate FROM (VALUES
+SELECT q AS query, sqlstate_of(q) AS sqlstate FROM (VALUES
     ($q$SELECT rerank.dot('{1,2,3}', '{1,2}')$q$),
     ($q$SELECT rerank.dot('{1,NULL}', '{1,2}')$q$),
     ($q$SELECT rerank.dot('{{1,2},{3,4}}', '{1,2,3,4}')$q$),
