@@ -32,7 +32,8 @@
 #   --replay-events N       at most N first touches ranked in the replay (2000)
 #   --connection CONNINFO   use this server instead of a throwaway cluster
 #                           (rerank must be installed there; the demo writes
-#                           the schemas shop and rerank's tables in that database)
+#                           the schema shop and rerank's tables in that database;
+#                           a password comes from PGPASSWORD or ~/.pgpass)
 #   --report DIR            where the report goes (default: ./report)
 #   --keep                  leave the throwaway cluster running
 set -euo pipefail
@@ -93,8 +94,13 @@ esac
 
 if [ -n "$connection" ]; then
 	rr_ensure_packages gnuplot-nox
-	export PGDATABASE=$connection
-	rr_log "using the server of the given connection string"
+	# every later psql and pgbench connects through these (a password comes
+	# from PGPASSWORD or ~/.pgpass)
+	read -r PGHOST PGPORT PGDATABASE PGUSER < <(psql -X -At "$connection" \
+		-c '\echo :HOST :PORT :DBNAME :USER') ||
+		rr_die "cannot connect with \"$connection\""
+	export PGHOST PGPORT PGDATABASE PGUSER
+	rr_log "using $PGDATABASE on $PGHOST:$PGPORT as $PGUSER"
 	psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS rerank" ||
 		rr_die "cannot create the extension there (install it with make install on that server)"
 else
