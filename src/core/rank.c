@@ -139,9 +139,11 @@ RankPositionTerm(int32_t position)
 }
 
 /*
- * The unweighted terms of one item; sets its norm.  Inlined into the
- * scoring loop, which then keeps the terms in registers (read back from
- * memory, four separate stores would stall the vector load that sums them).
+ * The unweighted terms of one item; sets its norm unless norm_given.
+ * Inlined into the scoring loop, which then keeps the terms in registers
+ * (read back from memory, four separate stores would stall the vector load
+ * that sums them); norm_given is a constant at every call, so each caller
+ * gets the loops without the squared norm, or with it.
  */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -151,6 +153,11 @@ ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms,
 		  bool norm_given)
 {
 	const float *y = item->vector;
+	const float *x = user->vector;
+	const float *p = user->profile;
+	double		xy = 0.0,
+				py = 0.0,
+				yy = 0.0;
 
 	for (int t = 0; t < RANK_NTERMS; t++)
 		terms[t] = 0.0;
@@ -163,89 +170,51 @@ ItemTerms(const RankUser *user, RankItem *item, int dims, double *terms,
 		item->norm = 0.0;
 		return;
 	}
-	if (norm_given)
+
+	/* one pass over y for the products it takes part in */
+	if (x != NULL && p != NULL)
 	{
-		const float *x = user->vector;
-		const float *p = user->profile;
-		double		xy = 0.0,
-					py = 0.0;
+		for (int d = 0; d < dims; d++)
+		{
+			double		v = y[d];
 
-		/* one pass over y for the products it takes part in */
-		if (x != NULL && p != NULL)
-		{
-			for (int d = 0; d < dims; d++)
-			{
-				double		v = y[d];
-
-				xy += (double) x[d] * v;
-				py += (double) p[d] * v;
-			}
+			xy += (double) x[d] * v;
+			py += (double) p[d] * v;
+			if (!norm_given)
+				yy += v * v;
 		}
-		else if (x != NULL)
-		{
-			for (int d = 0; d < dims; d++)
-				xy += (double) x[d] * (double) y[d];
-		}
-		else if (p != NULL)
-		{
-			for (int d = 0; d < dims; d++)
-				py += (double) p[d] * (double) y[d];
-		}
-		if (x != NULL)
-			terms[RANK_TERM_MODEL] = xy + (double) item->bias;
-		if (p != NULL && item->norm > 0.0)
-			terms[RANK_TERM_RECENT] = py / item->norm;
-		return;
 	}
-
+	else if (x != NULL)
 	{
-		const float *x = user->vector;
-		const float *p = user->profile;
-		double		xy = 0.0,
-					py = 0.0,
-					yy = 0.0;
-
-		/* one pass over y for the products it takes part in */
-		if (x != NULL && p != NULL)
+		for (int d = 0; d < dims; d++)
 		{
-			for (int d = 0; d < dims; d++)
-			{
-				double		v = y[d];
+			double		v = y[d];
 
-				xy += (double) x[d] * v;
-				py += (double) p[d] * v;
+			xy += (double) x[d] * v;
+			if (!norm_given)
 				yy += v * v;
-			}
 		}
-		else if (x != NULL)
+	}
+	else if (p != NULL)
+	{
+		for (int d = 0; d < dims; d++)
 		{
-			for (int d = 0; d < dims; d++)
-			{
-				double		v = y[d];
+			double		v = y[d];
 
-				xy += (double) x[d] * v;
+			py += (double) p[d] * v;
+			if (!norm_given)
 				yy += v * v;
-			}
 		}
-		else if (p != NULL)
-		{
-			for (int d = 0; d < dims; d++)
-			{
-				double		v = y[d];
+	}
+	else if (!norm_given)
+		yy = VecSquaredNorm(y, (size_t) dims);
 
-				py += (double) p[d] * v;
-				yy += v * v;
-			}
-		}
-		else
-			yy = VecSquaredNorm(y, (size_t) dims);
-
+	if (!norm_given)
 		item->norm = sqrt(yy);
-		if (x != NULL)
-			terms[RANK_TERM_MODEL] = xy + (double) item->bias;
-		if (p != NULL && item->norm > 0.0)
-			terms[RANK_TERM_RECENT] = py / item->norm;
-	}
+	if (x != NULL)
+		terms[RANK_TERM_MODEL] = xy + (double) item->bias;
+	if (p != NULL && item->norm > 0.0)
+		terms[RANK_TERM_RECENT] = py / item->norm;
 }
 
 /* The unweighted terms of one item; sets its norm. */
