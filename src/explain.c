@@ -168,23 +168,21 @@ HistoryContributions(const CachedModel *model, const UserState *user,
 
 /*
  * The shares d^j cos(y_i, y_j) / Σ d^j of the recent items in the recent
- * term, over the items the profile uses; returns how many.
+ * term, over the items the profile uses (vectors, from RecentVectors);
+ * returns how many.
  */
 static int
 RecentShares(const CachedModel *model, const UserState *user,
-			 const float *item, Part *parts)
+			 const float **vectors, int nrecent, const float *item, Part *parts)
 {
 	int			k = model->dimensions;
-	int			nrecent = Min(user->nrecent, rerank_recent_items);
-	const float **vectors = palloc(sizeof(float *) * Max(nrecent, 1));
 	double		norm = VecNorm(item, k);
 	double		weight = 1.0,
 				total = 0.0;
 	int			n = 0;
 
-	if (norm == 0.0 || nrecent == 0)
+	if (norm == 0.0)
 		return 0;
-	ModelItemVectors(model, user->recent_items, nrecent, vectors, NULL);
 	for (int j = 0; j < nrecent; j++, weight *= rerank_recent_decay)
 	{
 		double		rnorm;
@@ -232,6 +230,8 @@ explain(PG_FUNCTION_ARGS)
 	float		bias = 0.0f;
 	double		terms[RANK_NTERMS];
 	double		score = 0.0;
+	const float **recent = NULL;
+	int			nrecent = 0;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	out.store = rsinfo->setResult;
@@ -257,7 +257,7 @@ explain(PG_FUNCTION_ARGS)
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
-	model = model_name != NULL ? ModelByName(model_name) : ActiveModel();
+	model = ModelByName(model_name);
 	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_ID))
 		return (Datum) 0;
 	user_id = PG_GETARG_INT64(ARG_USER_ID);
@@ -289,14 +289,8 @@ explain(PG_FUNCTION_ARGS)
 	}
 	if (dims > 0 && user.nrecent > 0 && rerank_recent_items > 0)
 	{
-		int			nrecent = Min(user.nrecent, rerank_recent_items);
-		const float **recent = palloc(sizeof(float *) * nrecent);
-		float	   *profile = palloc(sizeof(float) * dims);
-		double	   *work = palloc(sizeof(double) * dims);
-
-		ModelItemVectors(model, user.recent_items, nrecent, recent, NULL);
-		if (RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work))
-			rank_user.profile = profile;
+		recent = RecentVectors(model, &user, &nrecent);
+		rank_user.profile = RecentProfile(model, recent, nrecent);
 	}
 	RankItemTerms(&rank_user, &item, dims, terms);
 	if (position == 0)
@@ -332,7 +326,8 @@ explain(PG_FUNCTION_ARGS)
 	if (rank_user.profile != NULL && item.vector != NULL)
 	{
 		Part	   *parts = palloc(sizeof(Part) * Max(user.nrecent, 1));
-		int			nparts = RecentShares(model, &user, item.vector, parts);
+		int			nparts = RecentShares(model, &user, recent, nrecent, item.vector,
+										  parts);
 
 		if (nparts > 0)
 			EmitParts(&out, "recent", parts, nparts, n,

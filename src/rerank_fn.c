@@ -251,34 +251,6 @@ DropPurchased(const UserState *user, int64 *ids, const float **vectors,
 	return kept;
 }
 
-/*
- * The vectors of the user's recent items that the profile uses (*nrecent of
- * them), looked up early: the look-up leaves them requested from memory
- * while the call does other work.
- */
-static const float **
-RecentVectors(const CachedModel *model, const UserState *user, int *nrecent)
-{
-	const float **recent;
-
-	*nrecent = Min(user->nrecent, rerank_recent_items);
-	recent = palloc(sizeof(float *) * Max(*nrecent, 1));
-	ModelItemVectors(model, user->recent_items, *nrecent, recent, NULL);
-	return recent;
-}
-
-/* The recency profile of the recent items' vectors; NULL when there is none. */
-static const float *
-RecentProfile(const CachedModel *model, const float **recent, int nrecent)
-{
-	int			dims = model->dimensions;
-	float	   *profile = palloc(sizeof(float) * dims);
-	double	   *work = palloc(sizeof(double) * dims);
-
-	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
-		profile : NULL;
-}
-
 /* Computes the result of a call; see the file header. */
 static void
 RerankRun(const RerankArgs *args, RerankResult *result)
@@ -308,7 +280,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	memset(result, 0, sizeof(RerankResult));
 
 	/* the model: named (an unknown name is an error) or the active one */
-	model = args->model_name != NULL ? ModelByName(args->model_name) : ActiveModel();
+	model = ModelByName(args->model_name);
 	if (model == NULL && !no_model_noticed)
 	{
 		no_model_noticed = true;
@@ -510,22 +482,7 @@ rerank_ids(PG_FUNCTION_ARGS)
 		MemoryContextDelete(call);
 		PG_RETURN_NULL();
 	}
-	if (result.n == 0)
-		array = construct_empty_array(INT8OID);
-	else
-	{
-		Size		nbytes = add_size(ARR_OVERHEAD_NONULLS(1),
-									  mul_size(result.n, sizeof(int64)));
-
-		array = (ArrayType *) palloc_extended(nbytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		SET_VARSIZE(array, nbytes);
-		array->ndim = 1;
-		array->dataoffset = 0;
-		array->elemtype = INT8OID;
-		ARR_DIMS(array)[0] = result.n;
-		ARR_LBOUND(array)[0] = 1;
-		memcpy(ARR_DATA_PTR(array), result.item_ids, sizeof(int64) * result.n);
-	}
+	array = BuildInt64Array(result.item_ids, result.n);
 	MemoryContextDelete(call);
 	PG_RETURN_ARRAYTYPE_P(array);
 }

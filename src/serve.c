@@ -132,6 +132,30 @@ ServeWeights(FunctionCallInfo fcinfo, int first_arg, RankWeights *weights)
 
 /* ---- the user ---- */
 
+/* The vectors of the user's recent items that the recent term uses. */
+const float **
+RecentVectors(const CachedModel *model, const UserState *user, int *nrecent)
+{
+	const float **recent;
+
+	*nrecent = Min(user->nrecent, rerank_recent_items);
+	recent = palloc(sizeof(float *) * Max(*nrecent, 1));
+	ModelItemVectors(model, user->recent_items, *nrecent, recent, NULL);
+	return recent;
+}
+
+/* The recency profile of the recent items' vectors; NULL when there is none. */
+const float *
+RecentProfile(const CachedModel *model, const float **recent, int nrecent)
+{
+	int			dims = model->dimensions;
+	float	   *profile = palloc(sizeof(float) * dims);
+	double	   *work = palloc(sizeof(double) * dims);
+
+	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
+		profile : NULL;
+}
+
 /* The columns of the user's row that serving reads, in this order. */
 enum
 {

@@ -50,6 +50,22 @@ extern void LoadUserState(const CachedModel *model, int64 user_id,
 						  UserState *state);
 
 /*
+ * The vectors of the user's recent items that the recent term uses (the
+ * first rerank.recent_items of them, *nrecent; NULL entries: no vector).
+ * The look-up leaves them requested from memory, so a caller can do other
+ * work before it reads them.
+ */
+extern const float **RecentVectors(const CachedModel *model,
+								   const UserState *user, int *nrecent);
+
+/*
+ * The recency profile p_u of those vectors (core/rank.h), or NULL when
+ * none of them is a non-zero vector.
+ */
+extern const float *RecentProfile(const CachedModel *model,
+								  const float **recent, int nrecent);
+
+/*
  * The categories of n items as dense numbers (categories[i], -1: unknown),
  * with the affinity of the user to each (NULL when the user has no
  * category weights).  Returns the number of distinct categories.
