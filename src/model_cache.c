@@ -545,26 +545,40 @@ ActiveModel(void)
 	ModelHeader header;
 
 	FreeRetiredEntries();
-	if (active_checked)
+	if (!active_checked)
 	{
-		if (active_entry != NULL)
-			active_entry->last_used = ++lru_clock;
-		return active_entry ? &active_entry->pub : NULL;
+		NoteModelsRelid();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (ReadModelHeader(NULL, 0, &header))
+			active_entry = EntryForHeader(&header);
+		else
+			active_entry = NULL;
+		SPI_finish();
+		active_checked = true;
 	}
+	if (active_entry == NULL)
+		return NULL;
+	active_entry->last_used = ++lru_clock;
+	return &active_entry->pub;
+}
 
-	NoteModelsRelid();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (ReadModelHeader(NULL, 0, &header))
-		active_entry = EntryForHeader(&header);
-	else
-		active_entry = NULL;
-	SPI_finish();
-
-	active_checked = true;
-	if (active_entry != NULL)
-		active_entry->last_used = ++lru_clock;
-	return active_entry ? &active_entry->pub : NULL;
+/*
+ * ReadModelHeader for a model that must exist: the named one, else the one
+ * with the id.  Unknown model: error, SQLSTATE 42704.  Called inside SPI.
+ */
+static void
+ReadExistingModelHeader(const char *name, int32 model_id, ModelHeader *header)
+{
+	if (ReadModelHeader(name, model_id, header))
+		return;
+	if (name != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model with id %d does not exist", model_id)));
 }
 
 /*
@@ -601,16 +615,7 @@ LookupEntry(const char *name, int32 model_id)
 		NoteModelsRelid();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (!ReadModelHeader(name, model_id, &header))
-		{
-			if (name != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("model \"%s\" does not exist", name)));
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model with id %d does not exist", model_id)));
-		}
+		ReadExistingModelHeader(name, model_id, &header);
 		entry = EntryForHeader(&header);
 		SPI_finish();
 	}
@@ -662,10 +667,7 @@ ModelIdByName(const char *name, int *dimensions)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!ReadModelHeader(name, 0, &header))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
+	ReadExistingModelHeader(name, 0, &header);
 	SPI_finish();
 	*dimensions = header.dimensions;
 	return header.model_id;
@@ -677,9 +679,9 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 				 const float **vectors, float *biases)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
 	int			k = model->dimensions;
 	Datum		args[2];
-	Datum	   *ids;
 	float	   *storage;
 	int			ret;
 
@@ -694,27 +696,18 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 
 	/* results live in the caller's memory context */
 	storage = palloc(mul_size(mul_size(n, k), sizeof(float)));
-	ids = palloc(sizeof(Datum) * n);
-	for (int i = 0; i < n; i++)
-		ids[i] = Int64GetDatum(item_ids[i]);
+	args[0] = Int32GetDatum(model->model_id);
+	args[1] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {INT4OID, INT8ARRAYOID};
-
-		plan = SPI_prepare("SELECT o.i - 1, f.factors, f.bias "
-						   "FROM unnest($2) WITH ORDINALITY AS o(id, i) "
-						   "JOIN rerank.item_factors f "
-						   "ON f.model_id = $1 AND f.item_id = o.id",
-						   2, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the item vector query");
-	}
-	args[0] = Int32GetDatum(model->model_id);
-	args[1] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	ret = SPI_execute_plan(plan, args, NULL, true, 0);
+	ret = SPI_execute_plan(KeptPlan(&plan,
+									"SELECT o.i - 1, f.factors, f.bias "
+									"FROM unnest($2) WITH ORDINALITY AS o(id, i) "
+									"JOIN rerank.item_factors f "
+									"ON f.model_id = $1 AND f.item_id = o.id",
+									2, argtypes),
+						   args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read item vectors: %s", SPI_result_code_string(ret));
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -733,7 +726,6 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 			biases[i] = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
 	}
 	SPI_finish();
-	pfree(ids);
 }
 
 /* How far ahead the look-ups request hash slots. */
@@ -818,22 +810,11 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
 
-	if (!model->vectors_cached)
-	{
+	/* over the budget, or no dimensions (no vectors, no query) */
+	if (!model->vectors_cached || entry->items == NULL)
 		FetchItemVectors(model, item_ids, n, vectors, biases);
-		return;
-	}
-	if (entry->items == NULL)
-	{
-		for (int i = 0; i < n; i++)
-		{
-			vectors[i] = NULL;
-			if (biases)
-				biases[i] = 0;
-		}
-		return;
-	}
-	CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
+	else
+		CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
 }
 
 /*
