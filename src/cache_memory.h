@@ -17,4 +17,11 @@
 extern void *CacheMemoryAlloc(MemoryContext context, Size size, bool zero);
 extern void CacheMemoryFree(void *block);
 
+/* Starts loading the cache line of an address a look-up will read soon. */
+#if defined(__GNUC__)
+#define CACHE_PREFETCH(address) __builtin_prefetch(address, 0, 3)
+#else
+#define CACHE_PREFETCH(address) ((void) 0)
+#endif
+
 #endif							/* RERANK_CACHE_MEMORY_H */

@@ -13,15 +13,11 @@
 
 #include "backend_cache.h"
 #include "cache_memory.h"
-#include "catalog/pg_type.h"
 #include "category_cache.h"
 #include "core/id_hash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "miscadmin.h"
 #include "rerank.h"
-#include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
@@ -60,11 +56,6 @@ catmap_free(catmap_hash *type, void *pointer)
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
 #define CATEGORY_PREFETCH_AHEAD 16
-#if defined(__GNUC__)
-#define PREFETCH(address) __builtin_prefetch(address)
-#else
-#define PREFETCH(address) ((void) 0)
-#endif
 
 /* GUC: per-backend budget for cached categories, in megabytes. */
 static int	category_cache_mb = 64;
@@ -252,25 +243,25 @@ CategoryCacheLookupOne(int64 item_id)
 	return slot != NULL ? slot->category : -1;
 }
 
+/* Starts loading the hash slot where an item's look-up starts. */
+static inline void
+PrefetchSlot(int64 item_id)
+{
+	CACHE_PREFETCH(&cache_map->data[IdHash(item_id) & cache_map->sizemask]);
+}
+
 /* Category numbers of items from the cache; see category_cache.h. */
 bool
 CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
 {
-	if (!cache_valid)
-		CategoryCacheLoad();
-	if (!cache_fits)
+	if (!CategoryCacheEnsure())
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		CategorySlot *slot;
-
 		/* candidates hit random slots: ask for later ones ahead of time */
 		if (i + CATEGORY_PREFETCH_AHEAD < n)
-			PREFETCH(&cache_map->data[IdHash(item_ids[i + CATEGORY_PREFETCH_AHEAD]) &
-									  cache_map->sizemask]);
-		slot = catmap_lookup(cache_map, item_ids[i]);
-
-		categories[i] = slot != NULL ? slot->category : -1;
+			PrefetchSlot(item_ids[i + CATEGORY_PREFETCH_AHEAD]);
+		categories[i] = CategoryCacheLookupOne(item_ids[i]);
 	}
 	return true;
 }
@@ -282,13 +273,7 @@ CategoryCachePrefetch(const int64 *item_ids, int n)
 	if (!cache_valid || !cache_fits)
 		return;
 	for (int i = 0; i < n; i++)
-		PREFETCH(&cache_map->data[IdHash(item_ids[i]) & cache_map->sizemask]);
-}
-
-int
-CategoryCount(void)
-{
-	return cache_ncategories;
+		PrefetchSlot(item_ids[i]);
 }
 
 const char *
@@ -338,7 +323,7 @@ CategoryLocalNumber(int32 category)
 
 /* Dense local numbers for the categories of one call; O(n). */
 int
-CategoryRenumber(const int32 *categories, int n, int32 *local, int32 *local_names)
+CategoryRenumber(const int32 *categories, int n, int32 *local)
 {
 	int			nlocal = 0;
 
@@ -360,8 +345,7 @@ CategoryRenumber(const int32 *categories, int n, int32 *local, int32 *local_name
 		if (renumber_stamp[g] != renumber_generation)
 		{
 			renumber_stamp[g] = renumber_generation;
-			renumber_local[g] = nlocal;
-			local_names[nlocal++] = g;
+			renumber_local[g] = nlocal++;
 		}
 		local[i] = renumber_local[g];
 	}

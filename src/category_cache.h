@@ -16,9 +16,8 @@
 #include "postgres.h"
 
 /*
- * The category numbers of n items (-1: none), numbers in
- * 0 .. CategoryCount() - 1.  False, leaving categories untouched, when the
- * categories do not fit in the budget.
+ * The category numbers of n items (-1: none), from 0 up.  False, leaving
+ * categories untouched, when the categories do not fit in the budget.
  */
 extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories);
 
@@ -44,20 +43,16 @@ extern int32 CategoryCacheLookupOne(int64 item_id);
  */
 extern void CategoryCachePrefetch(const int64 *item_ids, int n);
 
-/* Number of distinct categories in the cache. */
-extern int	CategoryCount(void);
-
 /* The name of a category number (not NUL-terminated; length in *length). */
 extern const char *CategoryName(int32 category, int *length);
 
 /*
  * Renumbers the categories of n items densely, in order of first
- * appearance, into local (-1 stays -1); local_names[l] receives the global
- * number of local category l.  Returns the number of local categories.
- * Costs O(n), whatever the number of categories in the cache.
+ * appearance, into local (-1 stays -1); CategoryLocalNumber maps a category
+ * number to its local one afterwards.  Returns the number of local
+ * categories.  Costs O(n), whatever the number of categories in the cache.
  */
-extern int	CategoryRenumber(const int32 *categories, int n, int32 *local,
-							 int32 *local_names);
+extern int	CategoryRenumber(const int32 *categories, int n, int32 *local);
 
 /*
  * The number of a category name (length bytes, not NUL-terminated), or -1

@@ -20,13 +20,9 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "core/als_solve.h"
 #include "core/vec.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "rerank.h"
 #include "serve.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"

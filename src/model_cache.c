@@ -24,7 +24,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "backend_cache.h"
 #include "cache_memory.h"
 #include "catalog/pg_type.h"
@@ -40,7 +39,6 @@
 #include "rerank.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
@@ -732,13 +730,6 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 #define LOOKUP_AHEAD 16
 #define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
 
-/* Starts loading a line into the cache. */
-#if defined(__GNUC__)
-#define PREFETCH(address) __builtin_prefetch(address, 0, 3)
-#else
-#define PREFETCH(address) ((void) 0)
-#endif
-
 /*
  * The cached look-ups, software-pipelined: candidates hit random hash slots
  * and random rows of the matrix, so one after the other each would cost a
@@ -768,7 +759,7 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			uint32		hash = HashItemId(item_ids[i]);
 
 			hashes[i % LOOKUP_RING] = hash;
-			PREFETCH(&map->data[hash & map->sizemask]);
+			CACHE_PREFETCH(&map->data[hash & map->sizemask]);
 		}
 		/* stage 2: probe; request the vector */
 		if (j >= 0)
@@ -791,7 +782,7 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 				const char *v = (const char *) (entry->vectors + (Size) slot->row * dims);
 
 				for (Size offset = 0; offset < row_bytes; offset += 64)
-					PREFETCH(v + offset);
+					CACHE_PREFETCH(v + offset);
 				vectors[j] = (const float *) v;
 				if (biases)
 					biases[j] = slot->bias;

@@ -18,7 +18,6 @@
 
 #include "access/genam.h"
 #include "access/nbtree.h"
-#include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -639,8 +638,7 @@ int
 CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
 					  int32 *categories, double **affinity)
 {
-	int32	   *names = palloc(sizeof(int32) * Max(n, 1));
-	int			ncategories = CategoryRenumber(global, n, categories, names);
+	int			ncategories = CategoryRenumber(global, n, categories);
 
 	*affinity = NULL;
 	if (weights != NULL && ncategories > 0)
