@@ -42,10 +42,24 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
-double		rerank_model_weight = 1.0;
-double		rerank_recent_weight = 0.2;
-double		rerank_position_weight = 0.1;
-double		rerank_category_weight = 0.1;
+/*
+ * The blend weight settings rerank.<name>, in the order of the terms
+ * (core/rank.h): the defaults of the weight arguments of the same names.
+ */
+static const struct
+{
+	const char *name;
+	const char *description;
+	double		boot;
+}			weight_settings[RANK_NTERMS] = {
+	{"model_weight", "Default weight of the model score x_u·y_i + b_i in rerank().", 1.0},
+	{"recent_weight", "Default weight of the similarity to the user's recent items in rerank().", 0.2},
+	{"position_weight", "Default weight of the upstream position 1/log2(1 + position) in rerank().", 0.1},
+	{"category_weight", "Default weight of the user's category affinity in rerank().", 0.1}
+};
+
+static double weight_values[RANK_NTERMS];
+
 double		rerank_recent_decay = 0.8;
 int			rerank_recent_items = 20;
 int			rerank_diversity_depth = 100;
@@ -54,22 +68,16 @@ int			rerank_diversity_depth = 100;
 void
 ServeInit(void)
 {
-	DefineCustomRealVariable("rerank.model_weight",
-							 "Default weight of the model score x_u·y_i + b_i in rerank().",
-							 NULL, &rerank_model_weight, 1.0, -1e6, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable("rerank.recent_weight",
-							 "Default weight of the similarity to the user's recent items in rerank().",
-							 NULL, &rerank_recent_weight, 0.2, -1e6, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable("rerank.position_weight",
-							 "Default weight of the upstream position 1/log2(1 + position) in rerank().",
-							 NULL, &rerank_position_weight, 0.1, -1e6, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable("rerank.category_weight",
-							 "Default weight of the user's category affinity in rerank().",
-							 NULL, &rerank_category_weight, 0.1, -1e6, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+	for (int t = 0; t < RANK_NTERMS; t++)
+	{
+		char		name[NAMEDATALEN];
+
+		/* guc.c keeps a copy of the name */
+		snprintf(name, sizeof(name), "rerank.%s", weight_settings[t].name);
+		DefineCustomRealVariable(name, weight_settings[t].description,
+								 NULL, &weight_values[t], weight_settings[t].boot,
+								 -1e6, 1e6, PGC_USERSET, 0, NULL, NULL, NULL);
+	}
 	DefineCustomRealVariable("rerank.recent_decay",
 							 "Recency decay of the recent-items similarity: the j-th most recent item weighs decay^j.",
 							 NULL, &rerank_recent_decay, 0.8, 0.0, 1.0,
@@ -109,22 +117,14 @@ CheckFiniteArgument(double value, const char *name)
 void
 ServeWeights(FunctionCallInfo fcinfo, int first_arg, RankWeights *weights)
 {
-	static const char *const names[RANK_NTERMS] = {
-		"model_weight", "recent_weight", "position_weight", "category_weight"
-	};
-	const double defaults[RANK_NTERMS] = {
-		rerank_model_weight, rerank_recent_weight,
-		rerank_position_weight, rerank_category_weight
-	};
-
 	for (int t = 0; t < RANK_NTERMS; t++)
 	{
 		if (PG_ARGISNULL(first_arg + t))
-			weights->w[t] = defaults[t];
+			weights->w[t] = weight_values[t];
 		else
 		{
 			weights->w[t] = PG_GETARG_FLOAT8(first_arg + t);
-			CheckFiniteArgument(weights->w[t], names[t]);
+			CheckFiniteArgument(weights->w[t], weight_settings[t].name);
 		}
 	}
 }

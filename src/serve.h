@@ -16,11 +16,10 @@
 /* Most candidates one call accepts (memory stays bounded). */
 #define RERANK_MAX_CANDIDATES 1000000
 
-/* Settings (GUCs), registered by ServeInit(). */
-extern double rerank_model_weight;
-extern double rerank_recent_weight;
-extern double rerank_position_weight;
-extern double rerank_category_weight;
+/*
+ * Settings (GUCs), registered by ServeInit(); the blend weights
+ * (rerank.*_weight) are read through ServeWeights().
+ */
 extern double rerank_recent_decay;
 extern int	rerank_recent_items;
 extern int	rerank_diversity_depth;
