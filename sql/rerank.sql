@@ -94,7 +94,8 @@ SELECT w.name,
                ('category', 0, 0, 0, 1),
                ('mixed', 0.5, 2, 0.3, 0.7),
                ('negative', -1, 0, 0.1, 0)) AS w(name, wm, wr, wp, wc);
-SELECT bool_and(rerank.rerank_ids(u, c) = pg_temp.ref_order(u, c, 1.0, 0.2, 0.1, 0.1))
+SELECT bool_and(rerank.rerank_ids(u, c) IS NOT DISTINCT FROM
+                pg_temp.ref_order(u, c, 1.0, 0.2, 0.1, 0.1))
        AS all_users_match
   FROM unnest('{100, 101, 102, 103, 104}'::bigint[]) u,
        (VALUES ('{1,2,3,4,5,6,7}'::bigint[]), ('{7,6,5,4,3,2,1}'), ('{5,1,4,2}')) c(c);

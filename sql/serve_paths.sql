@@ -21,13 +21,15 @@ SELECT rank, item_id, round(score::numeric, 6) AS score FROM direct ORDER BY ran
 ALTER TABLE rerank.user_features ENABLE ROW LEVEL SECURITY;
 ALTER TABLE rerank.user_factors ENABLE ROW LEVEL SECURITY;
 SELECT count(*) AS differences
-  FROM (SELECT * FROM rerank.rerank(90007, '{90001, 90002, 90003, 90004, 90005}', exclude_purchased => true)
-        EXCEPT SELECT * FROM direct) d;
+  FROM rerank.rerank(90007, '{90001, 90002, 90003, 90004, 90005}', exclude_purchased => true) r
+  FULL JOIN direct d USING (item_id, score, rank)
+ WHERE r.item_id IS NULL OR d.item_id IS NULL;
 ALTER TABLE rerank.user_features DISABLE ROW LEVEL SECURITY;
 ALTER TABLE rerank.user_factors DISABLE ROW LEVEL SECURITY;
 SELECT count(*) AS differences
-  FROM (SELECT * FROM rerank.rerank(90007, '{90001, 90002, 90003, 90004, 90005}', exclude_purchased => true)
-        EXCEPT SELECT * FROM direct) d;
+  FROM rerank.rerank(90007, '{90001, 90002, 90003, 90004, 90005}', exclude_purchased => true) r
+  FULL JOIN direct d USING (item_id, score, rank)
+ WHERE r.item_id IS NULL OR d.item_id IS NULL;
 -- explain() reads the same row
 SELECT term, round(value::numeric, 6) AS value
   FROM rerank.explain(90007, 90003, upstream_position => 3) WHERE history_item_id IS NULL;
