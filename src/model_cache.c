@@ -847,8 +847,7 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
 
-	if (!model->vectors_cached || entry->items == NULL ||
-		(categories != NULL && !SyncSlotCategories(entry)))
+	if (!model->vectors_cached || entry->items == NULL)
 	{
 		ModelItemVectors(model, item_ids, n, vectors, biases);
 		if (norms)
@@ -857,6 +856,9 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 					VecNorm(vectors[i], (size_t) model->dimensions) : 0.0;
 		return false;
 	}
+	/* categories over their budget: the slots still give the norms */
+	if (categories != NULL && !SyncSlotCategories(entry))
+		categories = NULL;
 	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories);
 	return categories != NULL;
 }
