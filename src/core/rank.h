@@ -69,7 +69,8 @@ typedef struct RankItem
 	float		bias;
 	int32_t		position;		/* 1-based upstream position */
 	int32_t		category;		/* 0 .. ncategories-1, or -1: unknown */
-	double		norm;			/* ‖vector‖, set by RankScore */
+	double		norm;			/* ‖vector‖: set by RankScore, given to
+								 * RankScoreNormed */
 	double		score;			/* set by RankScore */
 } RankItem;
 

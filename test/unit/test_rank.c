@@ -143,7 +143,7 @@ UNIT_TEST(rank_item_terms)
 	CHECK_NEAR(t[RANK_TERM_CATEGORY], 1.0, 0);
 	CHECK_NEAR(item.norm, 5.0, 1e-12);
 
-	/* cold user: no model term, bias included */
+	/* cold user: no model term, not even the bias */
 	user.vector = NULL;
 	RankItemTerms(&user, &item, 2, t);
 	CHECK_NEAR(t[RANK_TERM_MODEL], 0.0, 0);
