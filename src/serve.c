@@ -1,8 +1,9 @@
 /*
  * serve.c
  *	  What the serving functions share: the blend settings (GUCs), the
- *	  per-call look-up of a user's vector and features, and the look-up of
- *	  item categories with the user's affinity to each.
+ *	  per-call look-up of a user's vector and features (and the recency
+ *	  profile of the recent items), and the look-up of item categories with
+ *	  the user's affinity to each.
  *
  * The user's vector and features are read by primary key straight from
  * the two tables' indexes under the statement's snapshot, with the checks

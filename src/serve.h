@@ -1,8 +1,8 @@
 /*
  * serve.h
  *	  Shared by the serving functions rerank(), rerank_ids() and explain():
- *	  the blend settings, the per-call look-ups of a user's vector and
- *	  features, and item categories.
+ *	  the blend settings, the per-call look-ups of a user's vector, features
+ *	  and recent items' vectors, and item categories.
  */
 #ifndef RERANK_SERVE_H
 #define RERANK_SERVE_H
