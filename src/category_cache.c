@@ -106,7 +106,7 @@ CategoryCacheInit(void)
 static int64
 CountCategorized(void)
 {
-	int			ret = SPI_execute("SELECT count(*) FROM rerank.items"
+	int			ret = SPI_execute("SELECT pg_catalog.count(*) FROM rerank.items"
 								  " WHERE category IS NOT NULL", true, 1);
 	bool		isnull;
 

@@ -135,10 +135,12 @@ static int64 loads = 0;			/* for rerank.model_cache_info() */
 /* The registry columns a cache entry is validated against. */
 #define MODEL_HEADER_COLUMNS \
 	"model_id, name, algorithm, dimensions, factors_version, " \
-	"CASE WHEN jsonb_typeof(params->'regularization') = 'number' " \
-	"THEN (params->>'regularization')::float8 END, " \
-	"CASE WHEN jsonb_typeof(params->'alpha') = 'number' " \
-	"THEN (params->>'alpha')::float8 END"
+	"CASE WHEN pg_catalog.jsonb_typeof(params OPERATOR(pg_catalog.->) 'regularization') " \
+	"OPERATOR(pg_catalog.=) 'number' " \
+	"THEN (params OPERATOR(pg_catalog.->>) 'regularization')::float8 END, " \
+	"CASE WHEN pg_catalog.jsonb_typeof(params OPERATOR(pg_catalog.->) 'alpha') " \
+	"OPERATOR(pg_catalog.=) 'number' " \
+	"THEN (params OPERATOR(pg_catalog.->>) 'alpha')::float8 END"
 
 /* Relcache callback: a change of rerank.models makes every entry suspect. */
 static void
@@ -244,8 +246,8 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
 	static const char *const queries[3] = {
 		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE is_active",
-		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE name = $1",
-		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE model_id = $1"
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE name OPERATOR(pg_catalog.=) $1",
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1"
 	};
 	static Oid	argtypes[3] = {InvalidOid, TEXTOID, INT4OID};
 	int			which = name != NULL ? 1 : model_id > 0 ? 2 : 0;
@@ -303,8 +305,8 @@ ItemCount(int32 model_id)
 {
 	bool		isnull;
 
-	return DatumGetInt64(QueryModelValue("SELECT count(*) FROM rerank.item_factors "
-										 "WHERE model_id = $1",
+	return DatumGetInt64(QueryModelValue("SELECT pg_catalog.count(*) FROM rerank.item_factors "
+										 "WHERE model_id OPERATOR(pg_catalog.=) $1",
 										 model_id, &isnull));
 }
 
@@ -323,11 +325,11 @@ LoadGram(ModelEntry *entry)
 
 	if (k == 0 || entry->pub.item_count == 0)
 		return;
-	value = QueryModelValue("SELECT gram FROM rerank.models WHERE model_id = $1",
+	value = QueryModelValue("SELECT gram FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
 							entry->pub.model_id, &isnull);
 	if (isnull)
 		value = QueryModelValue("SELECT rerank.gram_matrix(factors) "
-								"FROM rerank.item_factors WHERE model_id = $1",
+								"FROM rerank.item_factors WHERE model_id OPERATOR(pg_catalog.=) $1",
 								entry->pub.model_id, &isnull);
 	if (isnull)
 		return;
@@ -406,7 +408,7 @@ LoadVectors(ModelEntry *entry)
 											MCXT_ALLOC_HUGE);
 	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
 	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
-				  "WHERE model_id = $1 ORDER BY item_id",
+				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
 				  1, argtypes, args, LoadVectorRow, &load);
 	entry->pub.item_count = load.row;
 }
@@ -700,10 +702,11 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute_plan(KeptPlan(&plan,
-									"SELECT o.i - 1, f.factors, f.bias "
-									"FROM unnest($2) WITH ORDINALITY AS o(id, i) "
+									"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
+									"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
 									"JOIN rerank.item_factors f "
-									"ON f.model_id = $1 AND f.item_id = o.id",
+									"ON f.model_id OPERATOR(pg_catalog.=) $1 "
+									"AND f.item_id OPERATOR(pg_catalog.=) o.id",
 									2, argtypes),
 						   args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
