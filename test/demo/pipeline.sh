@@ -4,6 +4,9 @@
 #
 #   rr_load SCHEMA KIND ARGS...      test/demo/load.sh: SCHEMA.items, .events (history), .stream
 #   rr_train SCHEMA MODEL [OPTIONS]  ALS on the history (weights from rerank.event_weights)
+#   rr_tracked_shop DB MODEL USERS ITEMS EVENTS SEED [OPTIONS]
+#                                    a new database DB (made PGDATABASE) with a synthetic
+#                                    shop, MODEL trained and active, the trigger attached
 #   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
 #                                    history, the trigger attached to SCHEMA.events
 #   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_CSV
@@ -43,6 +46,27 @@ SELECT e.user_id, e.item_id, w.weight
  WHERE w.weight > 0;
 CALL rerank.train_als('$model', '$schema.training', weight_column => 'weight',
                       replace => true $extra);
+SQL
+}
+
+# rr_tracked_shop DB MODEL USERS ITEMS EVENTS SEED [extra named arguments of
+# train_als]: a deployment to test against, in a new database DB that later
+# psql calls use: the extension, a synthetic shop (rr_load), ALS model MODEL
+# trained on its history and active, the users' features rebuilt from
+# shop.events and the trigger attached to it.  Prints only warnings and
+# errors.
+rr_tracked_shop() {
+	local db=$1 model=$2 extra=${7:-}
+	createdb "$db"
+	export PGDATABASE=$db
+	rr_psql -c "CREATE EXTENSION rerank"
+	rr_load shop synthetic "$3" "$4" "$5" "$6" >/dev/null
+	PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" rr_train shop "$model" "$extra"
+	PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" rr_psql >/dev/null <<SQL
+SELECT rerank.activate_model('$model');
+SELECT rerank.rebuild_user_features('shop.events', 'user_id', 'item_id', 'event_type',
+                                    'occurred_at', 'dwell_ms');
+SELECT rerank.attach('shop.events', 'user_id', 'item_id', 'event_type', 'occurred_at', 'dwell_ms');
 SQL
 }
 

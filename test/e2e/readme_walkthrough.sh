@@ -9,8 +9,8 @@ source "$here/lib/common.sh"
 
 db=rerank_walkthrough
 work=$(mktemp -d /tmp/rerank-walk.XXXXXX)
-trap 'rm -rf "$work"; dropdb --if-exists "$db"' EXIT
-dropdb --if-exists "$db" 2>/dev/null
+rr_scratch_path "$work"
+rr_scratch_dbs "$db"
 createdb "$db"
 
 gcc -O2 -o "$work/gen_events" "$here/demo/gen_events.c" -lm

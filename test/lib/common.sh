@@ -14,7 +14,8 @@
 #   rr_cluster_stop
 #   rr_psql ...           psql -X -v ON_ERROR_STOP=1 against the cluster
 #   rr_scratch_dbs db...  databases of an end-to-end script: dropped now if
-#       left over, and again on exit (with rr_dump_restore's dump file)
+#       left over, and again on exit
+#   rr_scratch_path path...  files or directories removed on exit
 #   rr_dump_restore src dst
 #       pg_dump -Fc of src restored into a new database dst
 #   rr_same_or_fail message before after
@@ -25,6 +26,8 @@ RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RERANK_PG_MAJOR=${RERANK_PG_MAJOR:-15}
 RR_TEST_USER=${RR_TEST_USER:-rerank_test}
 RR_DATA=${RR_DATA:-$RR_TOP/../shared/data}
+RR_SCRATCH_DBS=()
+RR_SCRATCH_PATHS=()
 
 rr_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 rr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -174,7 +177,7 @@ rr_psql() {
 }
 
 rr_scratch_dbs() {
-	RR_SCRATCH_DBS=("$@")
+	RR_SCRATCH_DBS+=("$@")
 	trap rr_scratch_cleanup EXIT
 	local db
 	for db in "$@"; do
@@ -182,19 +185,26 @@ rr_scratch_dbs() {
 	done
 }
 
+rr_scratch_path() {
+	RR_SCRATCH_PATHS+=("$@")
+	trap rr_scratch_cleanup EXIT
+}
+
 rr_scratch_cleanup() {
 	local db
-	rm -f "${RR_DUMP_FILE:-}"
+	rm -rf "${RR_SCRATCH_PATHS[@]}"
 	for db in "${RR_SCRATCH_DBS[@]}"; do
 		dropdb --if-exists "$db" 2>/dev/null || true
 	done
 }
 
 rr_dump_restore() {
-	RR_DUMP_FILE=$(mktemp /tmp/rerank-dump.XXXXXX)
-	pg_dump -Fc -f "$RR_DUMP_FILE" "$1"
+	local dump
+	dump=$(mktemp /tmp/rerank-dump.XXXXXX)
+	rr_scratch_path "$dump"
+	pg_dump -Fc -f "$dump" "$1"
 	createdb "$2"
-	pg_restore --exit-on-error -d "$2" "$RR_DUMP_FILE"
+	pg_restore --exit-on-error -d "$2" "$dump"
 }
 
 rr_same_or_fail() {
