@@ -288,16 +288,11 @@ SQL
 		"${defs[@]}" "${args[@]}" >/dev/null)
 	{
 		echo "query,p50_ms,ratio_to_select_1"
-		cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
-			sort -k1,1n -k2,2n |
+		rr_pgbench_latency "$work" "$lists" "${#variants[@]}" |
 			awk -v names="$(IFS='|'; echo "${labels[*]}")" '
 			BEGIN { split(names, name, "|") }
-			{ v = $1; lat[v, ++cnt[v]] = $2 }
-			END {
-				for (v = 0; v < length(name); v++) p50[v] = lat[v, int((cnt[v] + 1) / 2)] / 1000.0
-				for (v = 0; v < length(name); v++)
-					printf "%s,%.3f,%.2f\n", name[v + 1], p50[v], p50[v] / p50[0]
-			}'
+			{ p50[NR] = $2 }
+			END { for (v = 1; v <= NR; v++) printf "%s,%.3f,%.2f\n", name[v], p50[v], p50[v] / p50[1] }'
 	} >"$out"
 	rm -rf "$work"
 }

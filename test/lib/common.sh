@@ -20,6 +20,8 @@
 #       pg_dump -Fc of src restored into a new database dst
 #   rr_same_or_fail message before after
 #       fails, showing the diff, when two states differ
+#   rr_pgbench_latency dir scripts_per_variant variants
+#       calls, p50 and p90 per variant from pgbench's per-transaction logs
 #   rr_log / rr_die       progress and fatal messages on stderr
 
 RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -213,4 +215,23 @@ rr_same_or_fail() {
 		diff <(echo "$2") <(echo "$3") || true
 		exit 1
 	fi
+}
+
+# rr_pgbench_latency DIR SCRIPTS_PER_VARIANT VARIANTS: the per-transaction
+# logs DIR/log.* of a pgbench run (-l) whose scripts go variant by variant,
+# SCRIPTS_PER_VARIANT each, summed up as one line per variant, in order:
+# "calls p50_ms p90_ms".
+rr_pgbench_latency() {
+	# log lines: client transaction latency_us script_no epoch us
+	cat "$1"/log.* | awk -v per="$2" '{ print int($4 / per), $3 }' |
+		sort -k1,1n -k2,2n |
+		awk -v variants="$3" '
+		{ v = $1; lat[v, ++cnt[v]] = $2 }
+		END {
+			for (v = 0; v < variants; v++) {
+				c = cnt[v]
+				printf "%d %.3f %.3f\n", c, lat[v, int((c + 1) / 2)] / 1000.0,
+					lat[v, int(c * 0.9 + 0.5)] / 1000.0
+			}
+		}'
 }
