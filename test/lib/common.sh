@@ -130,7 +130,7 @@ rr_cluster_start() {
 	RR_CLUSTER_DIR=$(mktemp -d "/tmp/$name.XXXXXX")
 	chmod 755 "$RR_CLUSTER_DIR"
 	[ "$(id -u)" -eq 0 ] && chown "$RR_CLUSTER_OWNER" "$RR_CLUSTER_DIR"
-	trap rr_cluster_stop EXIT
+	trap rr_on_exit EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
@@ -180,7 +180,7 @@ rr_psql() {
 
 rr_scratch_dbs() {
 	RR_SCRATCH_DBS+=("$@")
-	trap rr_scratch_cleanup EXIT
+	trap rr_on_exit EXIT
 	local db
 	for db in "$@"; do
 		dropdb --if-exists "$db" 2>/dev/null
@@ -189,7 +189,14 @@ rr_scratch_dbs() {
 
 rr_scratch_path() {
 	RR_SCRATCH_PATHS+=("$@")
-	trap rr_scratch_cleanup EXIT
+	trap rr_on_exit EXIT
+}
+
+# The EXIT trap of every script that starts a cluster or has scratch
+# objects: one handler, so neither replaces the other's.
+rr_on_exit() {
+	rr_scratch_cleanup
+	rr_cluster_stop
 }
 
 rr_scratch_cleanup() {
