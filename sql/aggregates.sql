@@ -48,6 +48,10 @@ SELECT rerank.vector_accum('{1,1,1,2}', '{1,1}') AS accum,
        rerank.vector_combine('{1,1,1,2}', '{2,2,3,4}') AS combined,
        rerank.vector_combine('{}', '{2,2,3,4}') AS combined_empty,
        rerank.vector_avg_final('{2,4,2,8}') AS avg_final;
+-- (state_after is the very datum the functions were handed)
+SELECT rerank.vector_accum(s, '{1,1}') AS accum, rerank.vector_combine(s, s) AS combined,
+       s AS state_after
+  FROM (SELECT array_cat('{1,1,1,2}'::float8[], '{}') AS s OFFSET 0) t;
 
 -- the SQLSTATE of each kind of bad input
 SELECT q AS query, sqlstate_of(q) AS sqlstate FROM (VALUES

@@ -48,11 +48,14 @@ AggStatePayloadLength(ArrayType *state, const char *aggname, bool scan_values)
 		ReportBadState(aggname, "The state is shorter than its header.");
 
 	values = AGG_STATE_VALUES(state);
-	for (int i = scan_values ? 0 : AGG_STATE_HEADER; i < length; i++)
-		if (!isfinite(values[i]))
-			ReportBadState(aggname, "The state contains a non-finite value.");
 	if (!isfinite(AGG_STATE_COUNT(values)) || !isfinite(AGG_STATE_WEIGHT(values)))
 		ReportBadState(aggname, "The state contains a non-finite value.");
+	if (scan_values)
+	{
+		for (int i = AGG_STATE_HEADER; i < length; i++)
+			if (!isfinite(values[i]))
+				ReportBadState(aggname, "The state contains a non-finite value.");
+	}
 	count = AGG_STATE_COUNT(values);
 	if (count < 1 || count != floor(count))
 		ReportBadState(aggname, "The row count must be a positive integer.");

@@ -131,19 +131,11 @@ BuildVector(const float *data, int length)
 ArrayType *
 BuildInt64Array(const int64 *values, int n)
 {
-	Size		nbytes;
 	ArrayType  *a;
 
 	if (n == 0)
 		return construct_empty_array(INT8OID);
-	nbytes = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(n, sizeof(int64)));
-	a = (ArrayType *) palloc_extended(nbytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	SET_VARSIZE(a, nbytes);
-	a->ndim = 1;
-	a->dataoffset = 0;
-	a->elemtype = INT8OID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
+	a = NewFlatArray(INT8OID, sizeof(int64), n, "id array");
 	memcpy(ARR_DATA_PTR(a), values, sizeof(int64) * n);
 	return a;
 }

@@ -123,9 +123,10 @@ case $data in
 esac
 
 rr_log "2. training ALS on the history before the cut-off (CALL rerank.train_als)"
-rr_train shop "$model" 2>&1 | grep -E 'NOTICE: .*(iteration (1|5|10|15|20|25|30) of|trained in)' | sed 's/^NOTICE:  /   /'
-rr_psql -c "CALL rerank.train_item_knn('shop_knn', 'shop.training', weight_column => 'weight', replace => true)" 2>&1 |
-	grep -v '^NOTICE' || true
+rr_train shop "$model" 2>&1 | grep -E 'NOTICE: .*(iteration (1|5|10|15|20|25|30) of|trained in)|ERROR:' |
+	sed 's/^NOTICE:  /   /'
+rr_psql -c "SET client_min_messages = warning" \
+	-c "CALL rerank.train_item_knn('shop_knn', 'shop.training', weight_column => 'weight', replace => true)"
 echo "model,precision_at_10,recall_at_10,ndcg_at_10,map_at_10,hit_rate_at_10,coverage_at_10" > "$report/models.csv"
 rr_evaluate shop "$model" >> "$report/models.csv"
 rr_evaluate shop shop_knn >> "$report/models.csv"

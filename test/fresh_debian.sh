@@ -16,13 +16,13 @@ command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/nu
 root=$(mktemp -d /tmp/rerank-fresh.XXXXXX)
 cleanup() {
 	for m in dev/shm dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
-	rm -rf "$root"
+	# never into the host's /dev, /proc or /sys should an unmount have failed
+	rm -rf --one-file-system "$root" "$root.log"
 }
 trap cleanup EXIT
 echo "==> debootstrap minbase bookworm into $root"
 debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
 	{ tail "$root.log"; exit 1; }
-rm -f "$root.log"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"

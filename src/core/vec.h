@@ -11,7 +11,6 @@
 #ifndef RERANK_VEC_H
 #define RERANK_VEC_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 extern double VecDot(const float *a, const float *b, size_t n);

@@ -30,7 +30,7 @@ run() {
 	rr_log "$label: loading"
 	rr_load "$schema" "$@"
 	rr_log "$label: training"
-	rr_train "$schema" "${schema}_als" 2>&1 | grep 'trained in' | sed 's/^NOTICE:  /   /'
+	rr_train "$schema" "${schema}_als" 2>&1 | grep -E 'trained in|ERROR:' | sed 's/^NOTICE:  /   /'
 	rr_evaluate "$schema" "${schema}_als" >> "$report/models.csv"
 	rr_prepare_replay "$schema" "${schema}_als" >/dev/null
 	rr_log "$label: replaying the stream"

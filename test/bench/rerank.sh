@@ -134,22 +134,15 @@ rr_log "pgbench: $seconds s, 1 client, ${#variants[@]} variants x $lists candida
 	"${defs[@]}" "${args[@]}" >"$work/pgbench.out")
 grep -E "^(number of transactions actually processed|latency average|tps)" "$work/pgbench.out" >&2 || true
 
-# log lines: client transaction latency_us script_no epoch us
 echo
 printf '%-12s %8s %10s %10s %10s %10s\n' variant calls p50_ms p90_ms x_select1 x_array
-cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
-	sort -k1,1n -k2,2n |
+rr_pgbench_latency "$work" "$lists" "${#variants[@]}" |
 	awk -v names="${variants[*]}" '
 	BEGIN { split(names, name, " ") }
-	{ v = $1; lat[v, ++cnt[v]] = $2 }
+	{ calls[NR] = $1; p50[NR] = $2; p90[NR] = $3 }
 	END {
-		for (v = 0; v < length(name); v++) {
-			c = cnt[v]
-			p50[v] = lat[v, int((c + 1) / 2)] / 1000.0
-			p90[v] = lat[v, int(c * 0.9 + 0.5)] / 1000.0
-		}
-		for (v = 0; v < length(name); v++)
-			printf "%-12s %8d %10.3f %10.3f %10.2f %10.2f\n", name[v + 1], cnt[v], p50[v], p90[v], p50[v] / p50[0], p50[v] / p50[1]
+		for (v = 1; v <= NR; v++)
+			printf "%-12s %8d %10.3f %10.3f %10.2f %10.2f\n", name[v], calls[v], p50[v], p90[v], p50[v] / p50[1], p50[v] / p50[2]
 	}'
 
 # Server CPU per call, warm: each variant called 100 times per list in one

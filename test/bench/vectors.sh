@@ -33,7 +33,6 @@ SQL
 
 rr_log "timing $runs interleaved runs on $items items x $dims dims"
 rr_psql -At <<SQL
-\set q '(SELECT q FROM query)'
 CREATE TEMP TABLE timings (name text, ms float8);
 DO \$\$
 DECLARE

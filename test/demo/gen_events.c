@@ -210,6 +210,19 @@ CompareEvents(const void *a, const void *b)
 	return 0;
 }
 
+/* Closes an output file; a failed write (a full disk) fails the run. */
+static void
+CloseOutput(FILE *f, const char *path)
+{
+	int			failed = ferror(f);
+
+	if (fclose(f) != 0 || failed)
+	{
+		fprintf(stderr, "gen_events: cannot write %s\n", path);
+		exit(1);
+	}
+}
+
 static long
 Flag(int argc, char **argv, const char *name, long def)
 {
@@ -295,7 +308,7 @@ main(int argc, char **argv)
 	cat_pop = Alloc(n_cats, sizeof(Alias));
 	for (int c = 0; c < n_cats; c++)
 	{
-		double	   *w = Alloc(cat_count[c] > 0 ? cat_count[c] : 1, sizeof(double));
+		double	   *w = Alloc(cat_count[c], sizeof(double));
 
 		for (int j = 0; j < cat_count[c]; j++)
 		{
@@ -409,7 +422,7 @@ main(int argc, char **argv)
 				}
 			}
 			affinity = Dot(taste, item_vec + (size_t) best * DIM);
-			dwell = (int) (exp(8.5 + 0.8 * Normal() + affinity) );
+			dwell = (int) exp(8.5 + 0.8 * Normal() + affinity);
 			t += 5 + (int64_t) (Uniform() * 60) + dwell / 1000;
 			events[count++] = (Event) {t, u, best, dwell, 0};
 
@@ -442,7 +455,7 @@ main(int argc, char **argv)
 	}
 	for (int i = 0; i < n_items; i++)
 		fprintf(f, "%d,%d\n", i + 1, item_cat[i] + 1);
-	fclose(f);
+	CloseOutput(f, items_out);
 
 	if ((f = fopen(events_out, "w")) == NULL)
 	{
@@ -453,6 +466,6 @@ main(int argc, char **argv)
 		fprintf(f, "%d,%d,%d,%s,%lld,%d\n", events[e].user + 1, events[e].item + 1,
 				item_cat[events[e].item] + 1, event_names[events[e].type],
 				(long long) events[e].ts, events[e].dwell_ms);
-	fclose(f);
+	CloseOutput(f, events_out);
 	return 0;
 }

@@ -4,6 +4,9 @@
 #
 #   rr_load SCHEMA KIND ARGS...      test/demo/load.sh: SCHEMA.items, .events (history), .stream
 #   rr_train SCHEMA MODEL [OPTIONS]  ALS on the history (weights from rerank.event_weights)
+#   rr_tracked_shop DB MODEL USERS ITEMS EVENTS SEED [OPTIONS]
+#                                    a new database DB (made PGDATABASE) with a synthetic
+#                                    shop, MODEL trained and active, the trigger attached
 #   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
 #                                    history, the trigger attached to SCHEMA.events
 #   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_CSV
@@ -43,6 +46,27 @@ SELECT e.user_id, e.item_id, w.weight
  WHERE w.weight > 0;
 CALL rerank.train_als('$model', '$schema.training', weight_column => 'weight',
                       replace => true $extra);
+SQL
+}
+
+# rr_tracked_shop DB MODEL USERS ITEMS EVENTS SEED [extra named arguments of
+# train_als]: a deployment to test against, in a new database DB that later
+# psql calls use: the extension, a synthetic shop (rr_load), ALS model MODEL
+# trained on its history and active, the users' features rebuilt from
+# shop.events and the trigger attached to it.  Prints only warnings and
+# errors.
+rr_tracked_shop() {
+	local db=$1 model=$2 extra=${7:-}
+	createdb "$db"
+	export PGDATABASE=$db
+	rr_psql -c "CREATE EXTENSION rerank"
+	rr_load shop synthetic "$3" "$4" "$5" "$6" >/dev/null
+	PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" rr_train shop "$model" "$extra"
+	PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" rr_psql >/dev/null <<SQL
+SELECT rerank.activate_model('$model');
+SELECT rerank.rebuild_user_features('shop.events', 'user_id', 'item_id', 'event_type',
+                                    'occurred_at', 'dwell_ms');
+SELECT rerank.attach('shop.events', 'user_id', 'item_id', 'event_type', 'occurred_at', 'dwell_ms');
 SQL
 }
 
@@ -264,16 +288,11 @@ SQL
 		"${defs[@]}" "${args[@]}" >/dev/null)
 	{
 		echo "query,p50_ms,ratio_to_select_1"
-		cat "$work"/log.* | awk -v lists="$lists" '{ print int($4 / lists), $3 }' |
-			sort -k1,1n -k2,2n |
+		rr_pgbench_latency "$work" "$lists" "${#variants[@]}" |
 			awk -v names="$(IFS='|'; echo "${labels[*]}")" '
 			BEGIN { split(names, name, "|") }
-			{ v = $1; lat[v, ++cnt[v]] = $2 }
-			END {
-				for (v = 0; v < length(name); v++) p50[v] = lat[v, int((cnt[v] + 1) / 2)] / 1000.0
-				for (v = 0; v < length(name); v++)
-					printf "%s,%.3f,%.2f\n", name[v + 1], p50[v], p50[v] / p50[0]
-			}'
+			{ p50[NR] = $2 }
+			END { for (v = 1; v <= NR; v++) printf "%s,%.3f,%.2f\n", name[v], p50[v], p50[v] / p50[1] }'
 	} >"$out"
 	rm -rf "$work"
 }

@@ -25,6 +25,24 @@ set key outside right top'
 
 charts=()
 
+# bar_chart CSV COLUMN PNG TITLE YLABEL COLOR: one bar per line of CSV after
+# its header, labelled by the first column.
+bar_chart() {
+	gnuplot <<GP
+$common
+set output '$3'
+set title '$4'
+set style data histogram
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set ylabel '$5'
+set key off
+set xtics rotate by -20
+plot '$1' skip 1 using $2:xtic(1) lc rgb '$6'
+GP
+}
+
 # 1. Training loss per iteration, one line per model.
 if [ -s training_loss.csv ]; then
 	models=$(tail -n +2 training_loss.csv | cut -d, -f1 | awk '!seen[$0]++')
@@ -50,19 +68,8 @@ fi
 
 # 2. NDCG@10 of the models.
 if [ -s models.csv ]; then
-	gnuplot <<GP
-$common
-set output 'models_ndcg.png'
-set title 'NDCG@10 of the models (full-catalog ranking, training items excluded)'
-set style data histogram
-set style fill solid 0.8 border -1
-set boxwidth 0.7
-set yrange [0:*]
-set ylabel 'NDCG@10'
-set key off
-set xtics rotate by -20
-plot 'models.csv' skip 1 using 4:xtic(1) lc rgb '#3b75af'
-GP
+	bar_chart models.csv 4 models_ndcg.png \
+		'NDCG@10 of the models (full-catalog ranking, training items excluded)' NDCG@10 '#3b75af'
 	charts+=("models_ndcg.png|NDCG@10 of each model (rerank.evaluate).")
 fi
 
@@ -106,19 +113,8 @@ fi
 
 # 4. rerank latency next to SELECT 1 and the plain-SQL baselines.
 if [ -s latency.csv ]; then
-	gnuplot <<GP
-$common
-set output 'latency.png'
-set title 'Server latency per call, p50 (pgbench), 500 candidates'
-set style data histogram
-set style fill solid 0.8 border -1
-set boxwidth 0.7
-set yrange [0:*]
-set ylabel 'milliseconds'
-set key off
-set xtics rotate by -20
-plot 'latency.csv' skip 1 using 2:xtic(1) lc rgb '#c44e52'
-GP
+	bar_chart latency.csv 2 latency.png \
+		'Server latency per call, p50 (pgbench), 500 candidates' milliseconds '#c44e52'
 	charts+=("latency.png|Latency per call, median, against SELECT 1 and the plain-SQL equivalents.")
 fi
 

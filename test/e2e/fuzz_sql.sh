@@ -17,21 +17,11 @@ seed=${FUZZ_SEED:-20261129}
 calls=${FUZZ_CALLS:-4000}
 db=rerank_fuzz
 work=$(mktemp -d /tmp/rerank-fuzz.XXXXXX)
-trap '[ -n "${FUZZ_KEEP:-}" ] || rm -rf "$work"; dropdb --if-exists "$db"' EXIT
-dropdb --if-exists "$db" 2>/dev/null
-createdb "$db"
-export PGDATABASE=$db
-
-rr_psql -c "CREATE EXTENSION rerank" >/dev/null
-rr_load shop synthetic 300 800 8000 3 >/dev/null
-rr_train shop m ", factors => 8, iterations => 3" >/dev/null 2>&1
-rr_psql >/dev/null 2>&1 <<'SQL'
-SELECT rerank.activate_model('m');
-CALL rerank.train_item_knn('k', 'shop.training', weight_column => 'weight', neighbors => 10);
-SELECT rerank.rebuild_user_features('shop.events', 'user_id', 'item_id', 'event_type',
-                                    'occurred_at', 'dwell_ms');
-SELECT rerank.attach('shop.events', 'user_id', 'item_id', 'event_type', 'occurred_at', 'dwell_ms');
-SQL
+[ -n "${FUZZ_KEEP:-}" ] || rr_scratch_path "$work"
+rr_scratch_dbs "$db"
+rr_tracked_shop "$db" m 300 800 8000 3 ", factors => 8, iterations => 3"
+rr_psql -c "SET client_min_messages = warning" \
+	-c "CALL rerank.train_item_knn('k', 'shop.training', weight_column => 'weight', neighbors => 10)"
 
 # Argument pools (SQL literals) and call templates; %s are filled from the
 # pools named in the template's argument list.

@@ -9,8 +9,8 @@ source "$here/lib/common.sh"
 
 db=rerank_walkthrough
 work=$(mktemp -d /tmp/rerank-walk.XXXXXX)
-trap 'rm -rf "$work"; dropdb --if-exists "$db"' EXIT
-dropdb --if-exists "$db" 2>/dev/null
+rr_scratch_path "$work"
+rr_scratch_dbs "$db"
 createdb "$db"
 
 gcc -O2 -o "$work/gen_events" "$here/demo/gen_events.c" -lm
@@ -62,6 +62,8 @@ if [ "$check" != "t|t|t|t|t|t" ]; then
 	cat "$work/walkthrough.out"
 	exit 1
 fi
-grep -q "rank" "$work/walkthrough.out" && grep -q "model: history" "$work/walkthrough.out" ||
+# rerank()'s first row (item | score | rank 1), and explain()'s history terms
+grep -Eq '^ +[0-9]+ \| +-?[0-9.e+-]+ \| +1$' "$work/walkthrough.out" &&
+	grep -q "model: history" "$work/walkthrough.out" ||
 	{ echo "rerank() or explain() printed nothing"; cat "$work/walkthrough.out"; exit 1; }
 echo "README walk-through: runs as written (events, training, evaluation, rerank, explain, rollback)"

@@ -14,17 +14,22 @@
 #   rr_cluster_stop
 #   rr_psql ...           psql -X -v ON_ERROR_STOP=1 against the cluster
 #   rr_scratch_dbs db...  databases of an end-to-end script: dropped now if
-#       left over, and again on exit (with rr_dump_restore's dump file)
+#       left over, and again on exit
+#   rr_scratch_path path...  files or directories removed on exit
 #   rr_dump_restore src dst
 #       pg_dump -Fc of src restored into a new database dst
 #   rr_same_or_fail message before after
 #       fails, showing the diff, when two states differ
+#   rr_pgbench_latency dir scripts_per_variant variants
+#       calls, p50 and p90 per variant from pgbench's per-transaction logs
 #   rr_log / rr_die       progress and fatal messages on stderr
 
 RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RERANK_PG_MAJOR=${RERANK_PG_MAJOR:-15}
 RR_TEST_USER=${RR_TEST_USER:-rerank_test}
 RR_DATA=${RR_DATA:-$RR_TOP/../shared/data}
+RR_SCRATCH_DBS=()
+RR_SCRATCH_PATHS=()
 
 rr_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 rr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -125,7 +130,7 @@ rr_cluster_start() {
 	RR_CLUSTER_DIR=$(mktemp -d "/tmp/$name.XXXXXX")
 	chmod 755 "$RR_CLUSTER_DIR"
 	[ "$(id -u)" -eq 0 ] && chown "$RR_CLUSTER_OWNER" "$RR_CLUSTER_DIR"
-	trap rr_cluster_stop EXIT
+	trap rr_on_exit EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
@@ -174,27 +179,41 @@ rr_psql() {
 }
 
 rr_scratch_dbs() {
-	RR_SCRATCH_DBS=("$@")
-	trap rr_scratch_cleanup EXIT
+	RR_SCRATCH_DBS+=("$@")
+	trap rr_on_exit EXIT
 	local db
 	for db in "$@"; do
 		dropdb --if-exists "$db" 2>/dev/null
 	done
 }
 
+rr_scratch_path() {
+	RR_SCRATCH_PATHS+=("$@")
+	trap rr_on_exit EXIT
+}
+
+# The EXIT trap of every script that starts a cluster or has scratch
+# objects: one handler, so neither replaces the other's.
+rr_on_exit() {
+	rr_scratch_cleanup
+	rr_cluster_stop
+}
+
 rr_scratch_cleanup() {
 	local db
-	rm -f "${RR_DUMP_FILE:-}"
+	rm -rf "${RR_SCRATCH_PATHS[@]}"
 	for db in "${RR_SCRATCH_DBS[@]}"; do
 		dropdb --if-exists "$db" 2>/dev/null || true
 	done
 }
 
 rr_dump_restore() {
-	RR_DUMP_FILE=$(mktemp /tmp/rerank-dump.XXXXXX)
-	pg_dump -Fc -f "$RR_DUMP_FILE" "$1"
+	local dump
+	dump=$(mktemp /tmp/rerank-dump.XXXXXX)
+	rr_scratch_path "$dump"
+	pg_dump -Fc -f "$dump" "$1"
 	createdb "$2"
-	pg_restore --exit-on-error -d "$2" "$RR_DUMP_FILE"
+	pg_restore --exit-on-error -d "$2" "$dump"
 }
 
 rr_same_or_fail() {
@@ -203,4 +222,23 @@ rr_same_or_fail() {
 		diff <(echo "$2") <(echo "$3") || true
 		exit 1
 	fi
+}
+
+# rr_pgbench_latency DIR SCRIPTS_PER_VARIANT VARIANTS: the per-transaction
+# logs DIR/log.* of a pgbench run (-l) whose scripts go variant by variant,
+# SCRIPTS_PER_VARIANT each, summed up as one line per variant, in order:
+# "calls p50_ms p90_ms".
+rr_pgbench_latency() {
+	# log lines: client transaction latency_us script_no epoch us
+	cat "$1"/log.* | awk -v per="$2" '{ print int($4 / per), $3 }' |
+		sort -k1,1n -k2,2n |
+		awk -v variants="$3" '
+		{ v = $1; lat[v, ++cnt[v]] = $2 }
+		END {
+			for (v = 0; v < variants; v++) {
+				c = cnt[v]
+				printf "%d %.3f %.3f\n", c, lat[v, int((c + 1) / 2)] / 1000.0,
+					lat[v, int(c * 0.9 + 0.5)] / 1000.0
+			}
+		}'
 }
