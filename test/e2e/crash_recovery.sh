@@ -34,6 +34,10 @@ kill_backend() {
 	kill -9 "$pid"
 }
 wait_for_server() {
+	# the killed client returns at once; the postmaster reacts to its
+	# child's death a moment later: let the crash restart begin first, so
+	# the polling below cannot reach the old server in between
+	sleep 1
 	for _ in $(seq 1 120); do
 		psql -X -At -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
 		sleep 0.5
