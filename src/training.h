@@ -187,9 +187,12 @@ extern void WriteFactors(int32 model_id, bool items, const int64 *ids,
 /* Writes the training interactions, one row per user. */
 extern void WriteInteractions(int32 model_id, const Interactions *data);
 
-/* Writes neighbor lists: item i has neighbors [offsets[i], offsets[i+1]). */
+/*
+ * Writes neighbor lists: item i has the neighbors item_ids[neighbors[e]],
+ * e in [offsets[i], offsets[i+1]).
+ */
 extern void WriteNeighbors(int32 model_id, const int64 *item_ids, int n,
-						   const int64 *offsets, const int64 *neighbor_ids,
+						   const int64 *offsets, const int32 *neighbors,
 						   const float *similarities);
 
 /* Sets gram (may be NULL), metrics, trained_at and training_seconds. */
