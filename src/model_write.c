@@ -47,7 +47,7 @@ FindModel(const char *name, bool lock, int32 *id, int *dims, bool *active)
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR UPDATE" :
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1",
 								1, types, values, NULL, !lock, 1);
-	if (ret != (lock ? SPI_OK_SELECT : SPI_OK_SELECT))
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "model lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
 		return false;

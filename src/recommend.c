@@ -112,10 +112,9 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 	Oid			types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		values[2];
 	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
-	MemoryContext caller = CurrentMemoryContext;
 	int32		count = 0;
 
-	s.index = idmap_create(caller, 256, NULL);
+	s.index = idmap_create(CurrentMemoryContext, 256, NULL);
 	s.ids = palloc(sizeof(int64) * capacity);
 	s.scores = palloc(sizeof(float) * capacity);
 	values[0] = Int32GetDatum(model->model_id);
@@ -140,13 +139,12 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 
 		if (w <= 0 || m != ArrayGetNItems(ARR_NDIM(nsims), ARR_DIMS(nsims)))
 			continue;
+		/* the map and repalloc keep to the caller's memory, not SPI's */
 		for (int j = 0; j < m; j++)
 		{
 			int32		prev = count;
-			int32		idx;
-			MemoryContext spi = MemoryContextSwitchTo(caller);
+			int32		idx = IdMapAdd(s.index, nid[j], &count);
 
-			idx = IdMapAdd(s.index, nid[j], &count);
 			if (count > prev)
 			{
 				if (count > capacity)
@@ -158,7 +156,6 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 				s.ids[idx] = nid[j];
 				s.scores[idx] = 0;
 			}
-			MemoryContextSwitchTo(spi);
 			s.scores[idx] += w * nsim[j];
 		}
 	}

@@ -72,7 +72,6 @@ typedef struct SourceReceiver
 	void	   *arg;
 	int64		rows;
 	const char *what;
-	const char *weight_column;
 } SourceReceiver;
 
 /* Validates one row and hands it to the callback. */
@@ -167,7 +166,6 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 	receiver.fn = fn;
 	receiver.arg = arg;
 	receiver.what = what;
-	receiver.weight_column = weight;
 
 	memset(&options, 0, sizeof(options));
 	options.read_only = true;
