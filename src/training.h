@@ -82,9 +82,6 @@ extern void ReadInteractions(Oid source, const char *weight_column,
 /* The qualified, quoted name of a relation (error 42P01 when it is gone). */
 extern char *QualifiedRelationName(Oid relid);
 
-/* Seconds since an instr_time start, for progress and metrics. */
-extern double SecondsSince(instr_time start);
-
 /* ---- model_access.c: what trained models keep beside item vectors ---- */
 
 /* A user's vector (dimensions floats); false when the model has none. */
@@ -143,6 +140,9 @@ extern void TrainingArgs(FunctionCallInfo fcinfo, const char *procedure,
  * took.
  */
 extern double TrainingRead(TrainingRun *run, Interactions *data);
+
+/* Seconds since an instr_time start, for progress and metrics. */
+extern double SecondsSince(instr_time start);
 
 /*
  * Back to the caller's memory, freeing the run's, then activates the model
