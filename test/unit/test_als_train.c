@@ -264,7 +264,8 @@ UNIT_TEST(als_training_loss_decreases_and_matches_naive)
 		GramOf(X, users, k, reg, gram_reg);
 		objective = 0;
 		for (int b = 0; b < items; b += ALS_BLOCK_ROWS)
-			objective += AlsCgBlock(&t.by_col, b, items, Y, X, k, gram_reg, alpha, 3, true, cgw);
+			objective += AlsCgBlock(&t.by_col, b, b + ALS_BLOCK_ROWS < items ? b + ALS_BLOCK_ROWS : items,
+									Y, X, k, gram_reg, alpha, 3, true, cgw);
 		loss = AlsLoss(&t.by_col, objective, AlsSquaredNorms(X, users, k), reg, total_conf);
 		CHECK_NEAR(loss, NaiveLoss(&t.by_row, X, Y, k, reg, alpha), 1e-4);
 		CHECK(loss <= previous + 1e-6);
