@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "behavior.h"
 #include "catalog/pg_type.h"
 #include "core/als_solve.h"
 #include "core/ranking.h"
@@ -49,20 +50,19 @@ ModelArg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The user's vector in a factor model: stored, else folded in from the
- * history with the model's YᵀY, λ and α.  False when the user has neither.
+ * history with the model's YᵀY, λ and α, as the real-time trigger would
+ * (FoldInHistoryVector).  False when the user has neither.
  */
 static bool
 UserVector(const CachedModel *model, int64 user_id, float *x)
 {
 	int64	   *hist_ids;
 	float	   *hist_w;
-	int			n,
-				used = 0;
-	const float **found;
+	int			n;
 	const float **vectors;
-	double	   *conf;
+	const float **kept;
+	double	   *confidence;
 	double	   *work;
-	AlsHistory	h;
 
 	if (LoadUserVector(model, user_id, x))
 		return true;
@@ -71,26 +71,12 @@ UserVector(const CachedModel *model, int64 user_id, float *x)
 	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
-	found = palloc(sizeof(float *) * n);
 	vectors = palloc(sizeof(float *) * n);
-	conf = palloc(sizeof(double) * n);
-	ModelItemVectors(model, hist_ids, n, found, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		if (found[i] == NULL || hist_w[i] <= 0)
-			continue;
-		vectors[used] = found[i];
-		conf[used] = 1.0 + model->alpha * hist_w[i];
-		used++;
-	}
-	if (used == 0)
-		return false;
-	h.n = used;
-	h.vectors = vectors;
-	h.confidence = conf;
-	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, used));
-	return AlsFoldIn(model->gram, model->dimensions, model->regularization, &h,
-					 x, work);
+	kept = palloc(sizeof(float *) * n);
+	confidence = palloc(sizeof(double) * n);
+	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, n));
+	return FoldInHistoryVector(model, hist_ids, hist_w, n, vectors, kept,
+							   confidence, work, x) > 0;
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */
