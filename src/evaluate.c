@@ -27,7 +27,6 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 /* Users scored together by one sgemm. */
 #define EVAL_BLOCK 64

@@ -9,11 +9,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
 #include "model_cache.h"
 #include "rerank.h"
 #include "training.h"
-#include "utils/builtins.h"
 
 /* Runs a read-only query with parameters; errors on failure. */
 static void

@@ -19,7 +19,6 @@
 #include "training.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 /* Elements per INSERT: bounds the parameter arrays to about 64 MB. */
 #define WRITE_BATCH_ELEMENTS (16 * 1024 * 1024)

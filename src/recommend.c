@@ -27,7 +27,6 @@
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 /* Largest k accepted by recommend() and similar_items(). */

@@ -19,7 +19,6 @@
 #include "portability/instr_time.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 #define MAX_NEIGHBORS 10000
 

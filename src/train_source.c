@@ -23,7 +23,6 @@
 #include "training.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 /* The qualified, quoted name of a relation; see training.h. */
 char *
