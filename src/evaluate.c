@@ -222,7 +222,7 @@ LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, flo
 	return v.found;
 }
 
-/* An item-kNN model in memory: catalog, neighbors by index, histories. */
+/* An item-kNN model in memory: its catalog and neighbors by catalog index. */
 typedef struct KnnModel
 {
 	int			n;
