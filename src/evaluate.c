@@ -27,7 +27,6 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 /* Users scored together by one sgemm. */
 #define EVAL_BLOCK 64
@@ -63,8 +62,6 @@ typedef struct PairReader
 	int64		capacity;
 	int32	   *u;
 	int32	   *i;				/* -1: an item the model does not know */
-	int64	   *user_ids;		/* index → id, for the test users */
-	int64		user_capacity;
 } PairReader;
 
 /* Source row callback: adds a pair with a positive weight. */
@@ -77,20 +74,7 @@ PairAdd(void *arg, int64 user_id, int64 item_id, double weight)
 	if (weight <= 0)
 		return;
 	if (r->add_users)
-	{
-		int32		before = r->nusers;
-
 		u = IdMapAdd(r->users, user_id, &r->nusers);
-		if (r->nusers > before)
-		{
-			if (r->nusers > r->user_capacity)
-			{
-				r->user_capacity *= 2;
-				r->user_ids = repalloc_huge(r->user_ids, sizeof(int64) * r->user_capacity);
-			}
-			r->user_ids[u] = user_id;
-		}
-	}
 	else if ((u = IdMapGet(r->users, user_id)) < 0)
 		return;
 	if (r->n == r->capacity)
@@ -116,8 +100,6 @@ PairReaderInit(PairReader *r, idmap_hash *users, const Catalog *items,
 	r->capacity = 65536;
 	r->u = palloc_extended(sizeof(int32) * r->capacity, MCXT_ALLOC_HUGE);
 	r->i = palloc_extended(sizeof(int32) * r->capacity, MCXT_ALLOC_HUGE);
-	r->user_capacity = 1024;
-	r->user_ids = palloc_extended(sizeof(int64) * r->user_capacity, MCXT_ALLOC_HUGE);
 }
 
 /* Groups pairs by user: per user, sorted distinct known items, and counts. */
@@ -240,7 +222,7 @@ LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, flo
 	return v.found;
 }
 
-/* An item-kNN model in memory: catalog, neighbors by index, histories. */
+/* An item-kNN model in memory: its catalog and neighbors by catalog index. */
 typedef struct KnnModel
 {
 	int			n;

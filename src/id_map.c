@@ -5,9 +5,7 @@
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
 #include "core/id_hash.h"
-#include "portability/instr_time.h"
 #include "training.h"
 
 #define SH_PREFIX idmap
@@ -57,14 +55,4 @@ IdMapFromArray(MemoryContext cxt, const int64 *ids, int n)
 		idmap_insert(map, ids[i], &found)->index = i;
 	}
 	return map;
-}
-
-double
-SecondsSince(instr_time start)
-{
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, start);
-	return INSTR_TIME_GET_DOUBLE(now);
 }

@@ -9,11 +9,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
 #include "model_cache.h"
 #include "rerank.h"
 #include "training.h"
-#include "utils/builtins.h"
 
 /* Runs a read-only query with parameters; errors on failure. */
 static void
@@ -60,10 +58,13 @@ LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 	return found;
 }
 
-/* Appends the elements of a bigint[] and a real[] (or weight w) to a history. */
+/*
+ * Appends the elements of a bigint[] and a real[] (or weight w) to a
+ * history; repalloc keeps the arrays in the memory they were allocated in.
+ */
 static void
 AppendHistory(ArrayType *ids, ArrayType *weights, float w, int64 **out_ids,
-			  float **out_w, int *n, int *capacity, MemoryContext cxt)
+			  float **out_w, int *n, int *capacity)
 {
 	int			count = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
 	const int64 *id = (const int64 *) ARR_DATA_PTR(ids);
@@ -111,7 +112,6 @@ int
 LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 				int64 **item_ids, float **weights)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
 	int			n = 0,
@@ -129,7 +129,7 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	if (SPI_processed == 1)
 		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
 					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
-					  &ids, &w, &n, &capacity, caller);
+					  &ids, &w, &n, &capacity);
 	if (with_recent)
 	{
 		RunQuery("SELECT recent_items, recent_weights, purchased_items "
@@ -137,15 +137,12 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 				 1, types + 1, values + 1, 1);
 		if (SPI_processed == 1)
 		{
-			MemoryContext spi = MemoryContextSwitchTo(caller);
-
 			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
 						  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
-						  &ids, &w, &n, &capacity, caller);
+						  &ids, &w, &n, &capacity);
 			/* bought items: excluded, not scored (weight 0) */
 			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 3, &isnull)), NULL, 0,
-						  &ids, &w, &n, &capacity, caller);
-			MemoryContextSwitchTo(spi);
+						  &ids, &w, &n, &capacity);
 		}
 	}
 	SPI_finish();

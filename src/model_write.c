@@ -19,7 +19,6 @@
 #include "training.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 /* Elements per INSERT: bounds the parameter arrays to about 64 MB. */
 #define WRITE_BATCH_ELEMENTS (16 * 1024 * 1024)
@@ -47,7 +46,7 @@ FindModel(const char *name, bool lock, int32 *id, int *dims, bool *active)
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR UPDATE" :
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1",
 								1, types, values, NULL, !lock, 1);
-	if (ret != (lock ? SPI_OK_SELECT : SPI_OK_SELECT))
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "model lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
 		return false;
@@ -180,52 +179,57 @@ WriteFactors(int32 model_id, bool items, const int64 *ids,
 	SPI_finish();
 }
 
-void
-WriteInteractions(int32 model_id, const Interactions *data)
+/*
+ * Writes one row per id of row_ids[0..rows): row r's list is entries
+ * [offsets[r], offsets[r + 1]), as the ids index_ids[indices[e]] and the
+ * floats values[e].  sql inserts from $1 model_id, $2 the row ids, $3 the
+ * lists' ids and $4 their floats (concatenated), $5 and $6 each row's bounds
+ * in $3 and $4.  Batches of whole rows, up to WRITE_BATCH_ELEMENTS entries
+ * (at least one row).
+ */
+static void
+WriteLists(const char *sql, int32 model_id, const int64 *row_ids, int rows,
+		   const int64 *offsets, const int32 *indices, const int64 *index_ids,
+		   const float *values)
 {
-	const AlsCsr *m = &data->by_user;
 	Oid			types[6] = {INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID,
 	INT4ARRAYOID, INT4ARRAYOID};
 	int			start = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	while (start < m->rows)
+	while (start < rows)
 	{
 		int			end = start;
-		int64		e0 = m->indptr[start];
-		int64		nnz;
-		int64	   *item_ids;
-		Datum		values[6];
-		Datum	   *lod,
-				   *hid;
+		int64		e0 = offsets[start];
+		int64		count;
+		int64	   *ids;
+		Datum		args[6];
+		Datum	   *lo,
+				   *hi;
 
-		/* whole users, up to the batch size (at least one user) */
-		while (end < m->rows &&
-			   (end == start || m->indptr[end + 1] - e0 <= WRITE_BATCH_ELEMENTS))
+		while (end < rows &&
+			   (end == start || offsets[end + 1] - e0 <= WRITE_BATCH_ELEMENTS))
 			end++;
-		nnz = m->indptr[end] - e0;
-		item_ids = palloc_extended(sizeof(int64) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-		for (int64 e = 0; e < nnz; e++)
-			item_ids[e] = data->item_ids[m->indices[e0 + e]];
-		lod = palloc(sizeof(Datum) * (end - start));
-		hid = palloc(sizeof(Datum) * (end - start));
-		for (int u = start; u < end; u++)
+		count = offsets[end] - e0;
+		ids = palloc_extended(sizeof(int64) * Max(count, 1), MCXT_ALLOC_HUGE);
+		for (int64 e = 0; e < count; e++)
+			ids[e] = index_ids[indices[e0 + e]];
+		lo = palloc(sizeof(Datum) * (end - start));
+		hi = palloc(sizeof(Datum) * (end - start));
+		for (int r = start; r < end; r++)
 		{
-			lod[u - start] = Int32GetDatum((int32) (m->indptr[u] - e0 + 1));
-			hid[u - start] = Int32GetDatum((int32) (m->indptr[u + 1] - e0));
+			lo[r - start] = Int32GetDatum((int32) (offsets[r] - e0 + 1));
+			hi[r - start] = Int32GetDatum((int32) (offsets[r + 1] - e0));
 		}
-		values[0] = Int32GetDatum(model_id);
-		values[1] = PointerGetDatum(BuildInt64Array(data->user_ids + start, end - start));
-		values[2] = PointerGetDatum(BuildInt64Array(item_ids, (int) nnz));
-		values[3] = PointerGetDatum(BuildVector(m->weights + e0, (int) nnz));
-		values[4] = PointerGetDatum(construct_array(lod, end - start, INT4OID, 4, true, TYPALIGN_INT));
-		values[5] = PointerGetDatum(construct_array(hid, end - start, INT4OID, 4, true, TYPALIGN_INT));
-		Execute("INSERT INTO rerank.model_interactions (model_id, user_id, item_ids, weights) "
-				"SELECT $1, t.id, $3[t.lo:t.hi], $4[t.lo:t.hi] "
-				"FROM unnest($2::int8[], $5::int4[], $6::int4[]) AS t(id, lo, hi)",
-				6, types, values, SPI_OK_INSERT);
-		pfree(item_ids);
+		args[0] = Int32GetDatum(model_id);
+		args[1] = PointerGetDatum(BuildInt64Array(row_ids + start, end - start));
+		args[2] = PointerGetDatum(BuildInt64Array(ids, (int) count));
+		args[3] = PointerGetDatum(BuildVector(values + e0, (int) count));
+		args[4] = PointerGetDatum(construct_array(lo, end - start, INT4OID, 4, true, TYPALIGN_INT));
+		args[5] = PointerGetDatum(construct_array(hi, end - start, INT4OID, 4, true, TYPALIGN_INT));
+		Execute(sql, 6, types, args, SPI_OK_INSERT);
+		pfree(ids);
 		start = end;
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -233,50 +237,25 @@ WriteInteractions(int32 model_id, const Interactions *data)
 }
 
 void
+WriteInteractions(int32 model_id, const Interactions *data)
+{
+	WriteLists("INSERT INTO rerank.model_interactions (model_id, user_id, item_ids, weights) "
+			   "SELECT $1, t.id, $3[t.lo:t.hi], $4[t.lo:t.hi] "
+			   "FROM unnest($2::int8[], $5::int4[], $6::int4[]) AS t(id, lo, hi)",
+			   model_id, data->user_ids, data->users, data->by_user.indptr,
+			   data->by_user.indices, data->item_ids, data->by_user.weights);
+}
+
+void
 WriteNeighbors(int32 model_id, const int64 *item_ids, int n,
-			   const int64 *offsets, const int64 *neighbor_ids,
+			   const int64 *offsets, const int32 *neighbors,
 			   const float *similarities)
 {
-	Oid			types[6] = {INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID,
-	INT4ARRAYOID, INT4ARRAYOID};
-	int			start = 0;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	while (start < n)
-	{
-		int			end = start;
-		int64		e0 = offsets[start];
-		int64		count;
-		Datum		values[6];
-		Datum	   *lod,
-				   *hid;
-
-		while (end < n && (end == start || offsets[end + 1] - e0 <= WRITE_BATCH_ELEMENTS))
-			end++;
-		count = offsets[end] - e0;
-		lod = palloc(sizeof(Datum) * (end - start));
-		hid = palloc(sizeof(Datum) * (end - start));
-		for (int i = start; i < end; i++)
-		{
-			lod[i - start] = Int32GetDatum((int32) (offsets[i] - e0 + 1));
-			hid[i - start] = Int32GetDatum((int32) (offsets[i + 1] - e0));
-		}
-		values[0] = Int32GetDatum(model_id);
-		values[1] = PointerGetDatum(BuildInt64Array(item_ids + start, end - start));
-		values[2] = PointerGetDatum(BuildInt64Array(neighbor_ids + e0, (int) count));
-		values[3] = PointerGetDatum(BuildVector(similarities + e0, (int) count));
-		values[4] = PointerGetDatum(construct_array(lod, end - start, INT4OID, 4, true, TYPALIGN_INT));
-		values[5] = PointerGetDatum(construct_array(hid, end - start, INT4OID, 4, true, TYPALIGN_INT));
-		Execute("INSERT INTO rerank.item_neighbors (model_id, item_id, neighbor_ids, similarities) "
-				"SELECT $1, t.id, $3[t.lo:t.hi], $4[t.lo:t.hi] "
-				"FROM unnest($2::int8[], $5::int4[], $6::int4[]) AS t(id, lo, hi) "
-				"WHERE t.hi >= t.lo",
-				6, types, values, SPI_OK_INSERT);
-		start = end;
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_finish();
+	WriteLists("INSERT INTO rerank.item_neighbors (model_id, item_id, neighbor_ids, similarities) "
+			   "SELECT $1, t.id, $3[t.lo:t.hi], $4[t.lo:t.hi] "
+			   "FROM unnest($2::int8[], $5::int4[], $6::int4[]) AS t(id, lo, hi) "
+			   "WHERE t.hi >= t.lo",
+			   model_id, item_ids, n, offsets, neighbors, item_ids, similarities);
 }
 
 void

@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "behavior.h"
 #include "catalog/pg_type.h"
 #include "core/als_solve.h"
 #include "core/ranking.h"
@@ -26,7 +27,6 @@
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 /* Largest k accepted by recommend() and similar_items(). */
@@ -49,20 +49,19 @@ ModelArg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The user's vector in a factor model: stored, else folded in from the
- * history with the model's YᵀY, λ and α.  False when the user has neither.
+ * history with the model's YᵀY, λ and α, as the real-time trigger would
+ * (FoldInHistoryVector).  False when the user has neither.
  */
 static bool
 UserVector(const CachedModel *model, int64 user_id, float *x)
 {
 	int64	   *hist_ids;
 	float	   *hist_w;
-	int			n,
-				used = 0;
-	const float **found;
+	int			n;
 	const float **vectors;
-	double	   *conf;
+	const float **kept;
+	double	   *confidence;
 	double	   *work;
-	AlsHistory	h;
 
 	if (LoadUserVector(model, user_id, x))
 		return true;
@@ -71,26 +70,12 @@ UserVector(const CachedModel *model, int64 user_id, float *x)
 	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
-	found = palloc(sizeof(float *) * n);
 	vectors = palloc(sizeof(float *) * n);
-	conf = palloc(sizeof(double) * n);
-	ModelItemVectors(model, hist_ids, n, found, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		if (found[i] == NULL || hist_w[i] <= 0)
-			continue;
-		vectors[used] = found[i];
-		conf[used] = 1.0 + model->alpha * hist_w[i];
-		used++;
-	}
-	if (used == 0)
-		return false;
-	h.n = used;
-	h.vectors = vectors;
-	h.confidence = conf;
-	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, used));
-	return AlsFoldIn(model->gram, model->dimensions, model->regularization, &h,
-					 x, work);
+	kept = palloc(sizeof(float *) * n);
+	confidence = palloc(sizeof(double) * n);
+	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, n));
+	return FoldInHistoryVector(model, hist_ids, hist_w, n, vectors, kept,
+							   confidence, work, x) > 0;
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */
@@ -112,10 +97,9 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 	Oid			types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		values[2];
 	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
-	MemoryContext caller = CurrentMemoryContext;
 	int32		count = 0;
 
-	s.index = idmap_create(caller, 256, NULL);
+	s.index = idmap_create(CurrentMemoryContext, 256, NULL);
 	s.ids = palloc(sizeof(int64) * capacity);
 	s.scores = palloc(sizeof(float) * capacity);
 	values[0] = Int32GetDatum(model->model_id);
@@ -140,13 +124,12 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 
 		if (w <= 0 || m != ArrayGetNItems(ARR_NDIM(nsims), ARR_DIMS(nsims)))
 			continue;
+		/* the map and repalloc keep to the caller's memory, not SPI's */
 		for (int j = 0; j < m; j++)
 		{
 			int32		prev = count;
-			int32		idx;
-			MemoryContext spi = MemoryContextSwitchTo(caller);
+			int32		idx = IdMapAdd(s.index, nid[j], &count);
 
-			idx = IdMapAdd(s.index, nid[j], &count);
 			if (count > prev)
 			{
 				if (count > capacity)
@@ -158,7 +141,6 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 				s.ids[idx] = nid[j];
 				s.scores[idx] = 0;
 			}
-			MemoryContextSwitchTo(spi);
 			s.scores[idx] += w * nsim[j];
 		}
 	}

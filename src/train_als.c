@@ -8,8 +8,10 @@
  * against the users (the implicit library's order), by conjugate gradient
  * (default) or Cholesky, and reports its loss.  After the last iteration the
  * users are solved once more, exactly, against the final item factors: the
- * solve rerank.als_fold_in and the real-time fold-in perform, so a stored
- * user vector is exactly what fold-in gives from the same history.
+ * solve of rerank.als_fold_in (both end in AlsSolveSums), so a stored user
+ * vector is what that aggregate gives from the same history.  The real-time
+ * fold-in (AlsFoldIn) solves the same system with the history's part summed
+ * in single precision, so it agrees to float rounding.
  * Interrupts are checked between blocks of rows; all writes happen at the
  * end, in the caller's transaction.
  */
@@ -107,30 +109,33 @@ ExactSolve(const AlsCsr *m, float *X, const float *Y, int k, const float *gram,
 }
 
 /*
- * Solves every row of X against Y; returns the half-step objective
- * Σ (xᵀAx − 2bᵀx).
+ * Solves every row of X against Y (m->cols rows); returns the half-step
+ * objective Σ (xᵀAx − 2bᵀx), which costs CG one more pass and is 0 without
+ * with_objective.  gram receives YᵀY as the solver wants it: plus λI for
+ * CG, without for the exact solve (which adds λ in double precision).
  */
 static double
-HalfStep(const AlsCsr *m, float *X, const float *Y, int ny, const AlsOptions *o,
-		 double *G, double *dwork, float *gram, float *gram_reg, float *fwork)
+HalfStep(const AlsCsr *m, float *X, const float *Y, const AlsOptions *o,
+		 bool with_objective, double *G, double *dwork, float *gram,
+		 float *fwork)
 {
 	int			k = o->factors;
 	double		objective = 0.0;
 
-	ComputeGram(Y, ny, k, G, dwork);
-	AlsGramToFloat(G, k, 0.0, gram);
-	AlsGramToFloat(G, k, o->regularization, gram_reg);
-	if (!o->cholesky)
+	ComputeGram(Y, m->cols, k, G, dwork);
+	if (o->cholesky)
 	{
-		for (int b = 0; b < m->rows; b += ALS_BLOCK_ROWS)
-		{
-			CHECK_FOR_INTERRUPTS();
-			objective += AlsCgBlock(m, b, Min(m->rows, b + ALS_BLOCK_ROWS), X, Y,
-									k, gram_reg, o->alpha, o->cg_steps, fwork);
-		}
+		AlsGramToFloat(G, k, 0.0, gram);
+		return ExactSolve(m, X, Y, k, gram, o, dwork);
 	}
-	else
-		objective = ExactSolve(m, X, Y, k, gram, o, dwork);
+	AlsGramToFloat(G, k, o->regularization, gram);
+	for (int b = 0; b < m->rows; b += ALS_BLOCK_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		objective += AlsCgBlock(m, b, Min(m->rows, b + ALS_BLOCK_ROWS), X, Y,
+								k, gram, o->alpha, o->cg_steps, with_objective,
+								fwork);
+	}
 	return objective;
 }
 
@@ -229,7 +234,6 @@ train_als(PG_FUNCTION_ARGS)
 	float	   *X,
 			   *Y,
 			   *gram,
-			   *gram_reg,
 			   *fwork;
 	double	   *G,
 			   *dwork;
@@ -271,7 +275,6 @@ train_als(PG_FUNCTION_ARGS)
 	AlsRandomFill(Y, (size_t) data.items * k, (uint64) o.seed * 2 + 2, 0.01f);
 	G = palloc(sizeof(double) * k * k);
 	gram = palloc(sizeof(float) * k * k);
-	gram_reg = palloc(sizeof(float) * k * k);
 	fwork = palloc(sizeof(float) * AlsCgWorkspace(k));
 	dwork = palloc(sizeof(double) * Max(AlsExactWorkspace(k), (size_t) ALS_GATHER_ROWS * k));
 	losses = palloc(sizeof(double) * o.iterations);
@@ -284,10 +287,9 @@ train_als(PG_FUNCTION_ARGS)
 		double		objective;
 
 		INSTR_TIME_SET_CURRENT(it_start);
-		(void) HalfStep(&data.by_user, X, Y, data.items, &o, G, dwork, gram,
-						gram_reg, fwork);
-		objective = HalfStep(&data.by_item, Y, X, data.users, &o, G, dwork, gram,
-							 gram_reg, fwork);
+		/* the loss needs the objective of the second half-step only */
+		(void) HalfStep(&data.by_user, X, Y, &o, false, G, dwork, gram, fwork);
+		objective = HalfStep(&data.by_item, Y, X, &o, true, G, dwork, gram, fwork);
 		losses[it] = AlsLoss(&data.by_item, objective,
 							 AlsSquaredNorms(X, data.users, k),
 							 o.regularization, total_conf);

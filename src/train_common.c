@@ -59,6 +59,17 @@ TrainingRead(TrainingRun *run, Interactions *data)
 	return seconds;
 }
 
+/* Seconds since start. */
+double
+SecondsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
 /* Frees the run's memory and activates the model when asked to. */
 void
 TrainingEnd(TrainingRun *run)

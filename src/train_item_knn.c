@@ -19,7 +19,6 @@
 #include "portability/instr_time.h"
 #include "training.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 #define MAX_NEIGHBORS 10000
 
@@ -43,12 +42,11 @@ train_item_knn(PG_FUNCTION_ARGS)
 	double	   *norms,
 			   *acc;
 	int32	   *touched,
-			   *ids;
+			   *neighbors;
 	float	   *scratch,
-			   *sims;
-	int64	   *offsets,
-			   *neighbor_ids;
-	float	   *neighbor_sims;
+			   *neighbor_sims;
+	int64	   *offsets;
+	int			per_item;
 	int64		total = 0;
 	StringInfoData params,
 				metrics;
@@ -79,12 +77,11 @@ train_item_knn(PG_FUNCTION_ARGS)
 	acc = palloc_extended(sizeof(double) * data.items, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	touched = palloc_extended(sizeof(int32) * data.items, MCXT_ALLOC_HUGE);
 	scratch = palloc_extended(sizeof(float) * data.items, MCXT_ALLOC_HUGE);
-	ids = palloc(sizeof(int32) * Min(K, data.items));
-	sims = palloc(sizeof(float) * Min(K, data.items));
+	per_item = Min(K, data.items);
 	offsets = palloc_extended(sizeof(int64) * ((Size) data.items + 1), MCXT_ALLOC_HUGE);
-	neighbor_ids = palloc_extended(sizeof(int64) * (Size) data.items * Min(K, data.items),
-								   MCXT_ALLOC_HUGE);
-	neighbor_sims = palloc_extended(sizeof(float) * (Size) data.items * Min(K, data.items),
+	neighbors = palloc_extended(sizeof(int32) * (Size) data.items * per_item,
+								MCXT_ALLOC_HUGE);
+	neighbor_sims = palloc_extended(sizeof(float) * (Size) data.items * per_item,
 									MCXT_ALLOC_HUGE);
 	for (int i = 0; i < data.items; i++)
 	{
@@ -96,18 +93,11 @@ train_item_knn(PG_FUNCTION_ARGS)
 	}
 	for (int i = 0; i < data.items; i++)
 	{
-		int			found;
-
 		CHECK_FOR_INTERRUPTS();
-		found = ItemNeighbors(&data.by_item, &data.by_user, norms, similarity, i,
-							  Min(K, data.items), acc, touched, scratch, ids, sims);
 		offsets[i] = total;
-		for (int f = 0; f < found; f++)
-		{
-			neighbor_ids[total] = data.item_ids[ids[f]];
-			neighbor_sims[total] = sims[f];
-			total++;
-		}
+		total += ItemNeighbors(&data.by_item, &data.by_user, norms, similarity, i,
+							   per_item, acc, touched, scratch,
+							   neighbors + total, neighbor_sims + total);
 	}
 	offsets[data.items] = total;
 	train_seconds = SecondsSince(phase);
@@ -118,7 +108,7 @@ train_item_knn(PG_FUNCTION_ARGS)
 	AppendSourceParams(&params, &data);
 	model_id = PrepareModelRow(run.name, "item_knn", 0, run.replace, params.data,
 							   run.description);
-	WriteNeighbors(model_id, data.item_ids, data.items, offsets, neighbor_ids,
+	WriteNeighbors(model_id, data.item_ids, data.items, offsets, neighbors,
 				   neighbor_sims);
 	WriteInteractions(model_id, &data);
 

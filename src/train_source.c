@@ -23,7 +23,6 @@
 #include "training.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 /* The qualified, quoted name of a relation; see training.h. */
 char *
@@ -65,6 +64,18 @@ CheckColumn(Oid relid, const char *what, const char *column, bool numeric)
 					numeric ? "a number" : "bigint, integer or smallint")));
 }
 
+/*
+ * The weight column read from a source: the one given, else "weight" when
+ * the source has that column, else NULL (every weight 1).
+ */
+static const char *
+WeightColumn(Oid source, const char *weight_column)
+{
+	if (weight_column == NULL && get_attnum(source, "weight") > 0)
+		return "weight";
+	return weight_column;
+}
+
 typedef struct SourceReceiver
 {
 	DestReceiver pub;
@@ -72,7 +83,6 @@ typedef struct SourceReceiver
 	void	   *arg;
 	int64		rows;
 	const char *what;
-	const char *weight_column;
 } SourceReceiver;
 
 /* Validates one row and hands it to the callback. */
@@ -133,7 +143,7 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 	StringInfoData query;
 	SourceReceiver receiver;
 	SPIExecuteOptions options;
-	const char *weight = weight_column;
+	const char *weight;
 	int			ret;
 
 	if (relkind == '\0')
@@ -148,8 +158,7 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 				 errmsg("%s \"%s\" is not a table or view", what, get_rel_name(source))));
 	CheckColumn(source, what, "user_id", false);
 	CheckColumn(source, what, "item_id", false);
-	if (weight == NULL && get_attnum(source, "weight") > 0)
-		weight = "weight";
+	weight = WeightColumn(source, weight_column);
 	if (weight != NULL)
 		CheckColumn(source, what, weight, true);
 
@@ -167,7 +176,6 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 	receiver.fn = fn;
 	receiver.arg = arg;
 	receiver.what = what;
-	receiver.weight_column = weight;
 
 	memset(&options, 0, sizeof(options));
 	options.read_only = true;
@@ -274,6 +282,7 @@ void
 ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 {
 	CooBuilder	b;
+	const char *weight;
 	int32	   *uperm,
 			   *iperm;
 	int64	   *p_item,
@@ -294,8 +303,8 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 
 	out->rows = ReadSourceRows(source, weight_column, "source", CooAdd, &b);
 	out->source_name = QualifiedRelationName(source);
-	out->weight_name = weight_column ? pstrdup(weight_column) :
-		get_attnum(source, "weight") > 0 ? pstrdup("weight") : NULL;
+	weight = WeightColumn(source, weight_column);
+	out->weight_name = weight ? pstrdup(weight) : NULL;
 	if (b.n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

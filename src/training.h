@@ -82,9 +82,6 @@ extern void ReadInteractions(Oid source, const char *weight_column,
 /* The qualified, quoted name of a relation (error 42P01 when it is gone). */
 extern char *QualifiedRelationName(Oid relid);
 
-/* Seconds since an instr_time start, for progress and metrics. */
-extern double SecondsSince(instr_time start);
-
 /* ---- model_access.c: what trained models keep beside item vectors ---- */
 
 /* A user's vector (dimensions floats); false when the model has none. */
@@ -144,6 +141,9 @@ extern void TrainingArgs(FunctionCallInfo fcinfo, const char *procedure,
  */
 extern double TrainingRead(TrainingRun *run, Interactions *data);
 
+/* Seconds since an instr_time start, for progress and metrics. */
+extern double SecondsSince(instr_time start);
+
 /*
  * Back to the caller's memory, freeing the run's, then activates the model
  * when the run asked to.
@@ -187,9 +187,12 @@ extern void WriteFactors(int32 model_id, bool items, const int64 *ids,
 /* Writes the training interactions, one row per user. */
 extern void WriteInteractions(int32 model_id, const Interactions *data);
 
-/* Writes neighbor lists: item i has neighbors [offsets[i], offsets[i+1]). */
+/*
+ * Writes neighbor lists: item i has the neighbors item_ids[neighbors[e]],
+ * e in [offsets[i], offsets[i+1]).
+ */
 extern void WriteNeighbors(int32 model_id, const int64 *item_ids, int n,
-						   const int64 *offsets, const int64 *neighbor_ids,
+						   const int64 *offsets, const int32 *neighbors,
 						   const float *similarities);
 
 /* Sets gram (may be NULL), metrics, trained_at and training_seconds. */

@@ -1,7 +1,7 @@
 /*
  * als_solve.c
- *	  The ALS user solve: normal equations, Cholesky, fold-in and conjugate
- *	  gradient (see als_solve.h for the system solved).
+ *	  The ALS user solve: normal equations, Cholesky and fold-in (see
+ *	  als_solve.h for the system solved).
  *
  * The normal equations are built in double precision from YᵀY plus a
  * rank-n update summed by BLAS ssyrk, so the cost is O(n·k² + k³) per user
@@ -198,91 +198,4 @@ AlsFoldIn(const float *gram, int k, double regularization,
 	for (int i = 0; i < k; i++)
 		x[i] = (float) b[i];
 	return true;
-}
-
-/* y += YᵀY_reg · v plus the history's excess confidence terms: A·v. */
-static void
-MultiplyNormalMatrix(const float *gram_reg, int k, const AlsHistory *history,
-					 const double *v, double *out)
-{
-	for (int i = 0; i < k; i++)
-	{
-		const float *row = gram_reg + (size_t) i * k;
-		double		sum = 0.0;
-
-		for (int j = 0; j < k; j++)
-			sum += row[j] * v[j];
-		out[i] = sum;
-	}
-	for (int h = 0; h < history->n; h++)
-	{
-		const float *y = history->vectors[h];
-		double		c = history->confidence[h];
-		double		dot = 0.0;
-
-		if (c <= 1.0)
-			continue;
-		for (int i = 0; i < k; i++)
-			dot += y[i] * v[i];
-		dot *= c - 1.0;
-		for (int i = 0; i < k; i++)
-			out[i] += dot * y[i];
-	}
-}
-
-void
-AlsConjugateGradient(const float *gram_reg, int k, const AlsHistory *history,
-					 int cg_steps, float *x, double *work)
-{
-	double	   *r = work;
-	double	   *p = r + k;
-	double	   *Ap = p + k;
-	double		rsold = 0.0;
-
-	/* r = b - A x, with b = Σ c_j y_j */
-	for (int i = 0; i < k; i++)
-		p[i] = x[i];
-	MultiplyNormalMatrix(gram_reg, k, history, p, Ap);
-	for (int i = 0; i < k; i++)
-		r[i] = -Ap[i];
-	for (int h = 0; h < history->n; h++)
-	{
-		const float *y = history->vectors[h];
-		double		c = history->confidence[h];
-
-		for (int i = 0; i < k; i++)
-			r[i] += c * y[i];
-	}
-	for (int i = 0; i < k; i++)
-	{
-		p[i] = r[i];
-		rsold += r[i] * r[i];
-	}
-	if (rsold < 1e-20)
-		return;
-
-	for (int it = 0; it < cg_steps; it++)
-	{
-		double		pAp = 0.0,
-					alpha,
-					rsnew = 0.0;
-
-		MultiplyNormalMatrix(gram_reg, k, history, p, Ap);
-		for (int i = 0; i < k; i++)
-			pAp += p[i] * Ap[i];
-		if (!(pAp > 0.0))
-			return;
-		alpha = rsold / pAp;
-		for (int i = 0; i < k; i++)
-		{
-			x[i] = (float) (x[i] + alpha * p[i]);
-			r[i] -= alpha * Ap[i];
-			rsnew += r[i] * r[i];
-		}
-		if (rsnew < 1e-20)
-			return;
-		for (int i = 0; i < k; i++)
-			p[i] = r[i] + (rsnew / rsold) * p[i];
-		rsold = rsnew;
-	}
 }

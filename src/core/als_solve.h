@@ -64,14 +64,4 @@ extern void CholeskySolve(const double *U, int k, double *b);
 extern bool AlsFoldIn(const float *gram, int k, double regularization,
 					  const AlsHistory *history, float *x, double *work);
 
-/*
- * Conjugate gradient steps on the same system, starting from x (warm
- * start), as the implicit library does: cg_steps iterations, stopping early
- * when the residual vanishes.  gram_reg is YᵀY + λI (k×k, full, row-major).
- * work holds 3·k doubles.
- */
-extern void AlsConjugateGradient(const float *gram_reg, int k,
-								 const AlsHistory *history, int cg_steps,
-								 float *x, double *work);
-
 #endif							/* RERANK_ALS_SOLVE_H */

@@ -203,7 +203,7 @@ AxpyF(float a, const float *x, float *y, int k)
 double
 AlsCgBlock(const AlsCsr *m, int begin, int end, float *X, const float *Y,
 		   int k, const float *gram_reg, double alpha, int cg_steps,
-		   float *work)
+		   bool with_objective, float *work)
 {
 	int			B = end - begin;
 	float	   *R = work;
@@ -313,9 +313,12 @@ AlsCgBlock(const AlsCsr *m, int begin, int end, float *X, const float *Y,
 		}
 	}
 
+	if (!with_objective)
+		return 0.0;
+
 	/*
 	 * xᵀAx − 2bᵀx = −xᵀr − bᵀx with r = b − Ax the residual CG keeps, and
-	 * bᵀx = Σ c_j y_j·x: the half-step's share of the loss, nearly free.
+	 * bᵀx = Σ c_j y_j·x: the half-step's share of the loss.
 	 */
 	for (int u = 0; u < B; u++)
 	{

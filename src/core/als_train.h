@@ -99,12 +99,14 @@ extern size_t AlsCgWorkspace(int k);
 /*
  * Conjugate-gradient solve of rows [begin, end) of X (end − begin ≤
  * ALS_BLOCK_ROWS) against Y, cg_steps steps from the current rows of X.
- * gram_reg: YᵀY + λI, full k×k.  Returns Σ (xᵀAx − 2bᵀx) over the rows,
- * for the training loss.
+ * gram_reg: YᵀY + λI, full k×k.  With with_objective, returns Σ (xᵀAx −
+ * 2bᵀx) over the rows, for the training loss (one more pass over the rows'
+ * histories); else 0.
  */
 extern double AlsCgBlock(const AlsCsr *m, int begin, int end, float *X,
 						 const float *Y, int k, const float *gram_reg,
-						 double alpha, int cg_steps, float *work);
+						 double alpha, int cg_steps, bool with_objective,
+						 float *work);
 
 /* Doubles of workspace AlsExactRow needs. */
 extern size_t AlsExactWorkspace(int k);

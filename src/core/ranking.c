@@ -13,6 +13,19 @@ Worse(float sa, int32_t ia, float sb, int32_t ib)
 	return sa < sb || (sa == sb && ia > ib);
 }
 
+/* Swaps candidates a and b of the heap. */
+static inline void
+Swap(float *s, int32_t *id, int a, int b)
+{
+	float		ts = s[a];
+	int32_t		ti = id[a];
+
+	s[a] = s[b];
+	id[a] = id[b];
+	s[b] = ts;
+	id[b] = ti;
+}
+
 /* Restores the min-heap (worst at the root) below position i. */
 static void
 SiftDown(float *s, int32_t *id, int n, int i)
@@ -29,15 +42,7 @@ SiftDown(float *s, int32_t *id, int n, int i)
 			w = r;
 		if (w == i)
 			return;
-		{
-			float		ts = s[i];
-			int32_t		ti = id[i];
-
-			s[i] = s[w];
-			id[i] = id[w];
-			s[w] = ts;
-			id[w] = ti;
-		}
+		Swap(s, id, i, w);
 		i = w;
 	}
 }
@@ -71,15 +76,7 @@ TopKSelect(const float *scores, const int32_t *ids, int n, int k,
 
 				if (!Worse(out_scores[i], out_ids[i], out_scores[parent], out_ids[parent]))
 					break;
-				{
-					float		ts = out_scores[i];
-					int32_t		ti = out_ids[i];
-
-					out_scores[i] = out_scores[parent];
-					out_ids[i] = out_ids[parent];
-					out_scores[parent] = ts;
-					out_ids[parent] = ti;
-				}
+				Swap(out_scores, out_ids, i, parent);
 				i = parent;
 			}
 		}
@@ -93,13 +90,7 @@ TopKSelect(const float *scores, const int32_t *ids, int n, int k,
 	/* heap sort: repeatedly move the worst to the end */
 	for (int end = size - 1; end > 0; end--)
 	{
-		float		ts = out_scores[0];
-		int32_t		ti = out_ids[0];
-
-		out_scores[0] = out_scores[end];
-		out_ids[0] = out_ids[end];
-		out_scores[end] = ts;
-		out_ids[end] = ti;
+		Swap(out_scores, out_ids, 0, end);
 		SiftDown(out_scores, out_ids, end, 0);
 	}
 	return size;

@@ -32,16 +32,14 @@ CALL rerank.train_als('defaults', 'ml_train');
 CALL rerank.train_als('reference', 'ml_train', factors => 64, regularization => 0.05,
                       alpha => 1, iterations => 15);
 CALL rerank.train_item_knn('knn', 'ml_train', neighbors => 50);
-SELECT string_agg(format('%s=%s', m, round(ndcg_at_k::numeric, 4)), ' ' ORDER BY m)
+-- each model evaluated once: the figures, then whether they pass
+SELECT string_agg(format('%s=%s', m, round(ndcg_at_k::numeric, 4)), ' ' ORDER BY m),
+       bool_and(CASE m WHEN 'defaults' THEN ndcg_at_k >= 0.45
+                       WHEN 'reference' THEN abs(ndcg_at_k - 0.353) <= 0.005
+                       ELSE abs(ndcg_at_k - 0.347) <= 0.005 END)
   FROM unnest(ARRAY['defaults', 'reference', 'knn']) m,
        LATERAL rerank.evaluate(m, 'ml_test', 10, 'ml_train');
-SELECT bool_and(ok) FROM (
-    SELECT ndcg_at_k >= 0.45 AS ok FROM rerank.evaluate('defaults', 'ml_test', 10, 'ml_train')
-    UNION ALL
-    SELECT abs(ndcg_at_k - 0.353) <= 0.005 FROM rerank.evaluate('reference', 'ml_test', 10, 'ml_train')
-    UNION ALL
-    SELECT abs(ndcg_at_k - 0.347) <= 0.005 FROM rerank.evaluate('knn', 'ml_test', 10, 'ml_train')) t;
 SQL
 )
-echo "training accuracy (NDCG@10): $(echo "$result" | head -1)"
-[ "$(echo "$result" | tail -1)" = t ] || { echo "training accuracy: FAILED" >&2; exit 1; }
+echo "training accuracy (NDCG@10): ${result%|*}"
+[ "${result##*|}" = t ] || { echo "training accuracy: FAILED" >&2; exit 1; }

@@ -1,8 +1,10 @@
 /*
  * test_als_solve.c
- *	  Unit tests of src/core/als_solve.c against a naive dense solve.
+ *	  Unit tests of src/core/als_solve.c against a naive dense solve, and of
+ *	  the training's conjugate gradient (als_train.c) against the fold-in.
  */
 #include "core/als_solve.h"
+#include "core/als_train.h"
 #include "unit.h"
 
 #include <stdlib.h>
@@ -211,26 +213,37 @@ UNIT_TEST(als_cg_converges_to_cholesky)
 	Fixture		f = MakeFixture(k, 300, 50, 99u);
 	AlsHistory	h = {f.n, f.vectors, f.conf};
 	double	   *work = malloc(sizeof(double) * AlsFoldInWorkspace(k, f.n));
+	float	   *cg_work = malloc(sizeof(float) * AlsCgWorkspace(k));
 	float	   *exact = malloc(sizeof(float) * k);
 	float	   *x = calloc(k, sizeof(float));
 	float	   *gram_reg = malloc(sizeof(float) * k * k);
+	int64_t		indptr[2] = {0, f.n};
+	int32_t    *indices = malloc(sizeof(int32_t) * f.n);
+	float	   *weights = malloc(sizeof(float) * f.n);
+	AlsCsr		row = {1, f.items, f.n, indptr, indices, weights};
 	double		err3 = 0,
 				err_many = 0,
 				norm = 0;
 
+	/* the fixture's history as the one row of a CSR, confidence 1 + 1·w */
+	for (int j = 0; j < f.n; j++)
+	{
+		indices[j] = (int32_t) ((f.vectors[j] - f.Y) / k);
+		weights[j] = (float) (f.conf[j] - 1.0);
+	}
 	CHECK(AlsFoldIn(f.gram, k, 0.1, &h, exact, work));
 	memcpy(gram_reg, f.gram, sizeof(float) * k * k);
 	for (int i = 0; i < k; i++)
 		gram_reg[i * k + i] += 0.1f;
 
 	/* a few steps from zero get part of the way; many steps converge */
-	AlsConjugateGradient(gram_reg, k, &h, 3, x, work);
+	(void) AlsCgBlock(&row, 0, 1, x, f.Y, k, gram_reg, 1.0, 3, false, cg_work);
 	for (int i = 0; i < k; i++)
 	{
 		err3 += (x[i] - exact[i]) * (double) (x[i] - exact[i]);
 		norm += exact[i] * (double) exact[i];
 	}
-	AlsConjugateGradient(gram_reg, k, &h, 200, x, work);
+	(void) AlsCgBlock(&row, 0, 1, x, f.Y, k, gram_reg, 1.0, 200, false, cg_work);
 	for (int i = 0; i < k; i++)
 		err_many += (x[i] - exact[i]) * (double) (x[i] - exact[i]);
 	CHECK(err3 < norm);
@@ -238,8 +251,11 @@ UNIT_TEST(als_cg_converges_to_cholesky)
 	CHECK(err_many < err3);
 
 	free(work);
+	free(cg_work);
 	free(exact);
 	free(x);
 	free(gram_reg);
+	free(indices);
+	free(weights);
 	FreeFixture(&f);
 }

@@ -159,7 +159,7 @@ UNIT_TEST(als_cg_block_converges_to_exact)
 	{
 		int			e = b + ALS_BLOCK_ROWS < users ? b + ALS_BLOCK_ROWS : users;
 
-		obj_cg += AlsCgBlock(&t.by_row, b, e, X, Y, k, gram_reg, alpha, 60, cgw);
+		obj_cg += AlsCgBlock(&t.by_row, b, e, X, Y, k, gram_reg, alpha, 60, true, cgw);
 	}
 	for (int u = 0; u < users; u++)
 		obj_exact += AlsExactRow(&t.by_row, u, Xe, Y, k, gram, reg, alpha, exw);
@@ -260,11 +260,12 @@ UNIT_TEST(als_training_loss_decreases_and_matches_naive)
 		double		loss;
 
 		GramOf(Y, items, k, reg, gram_reg);
-		(void) AlsCgBlock(&t.by_row, 0, users, X, Y, k, gram_reg, alpha, 3, cgw);
+		(void) AlsCgBlock(&t.by_row, 0, users, X, Y, k, gram_reg, alpha, 3, false, cgw);
 		GramOf(X, users, k, reg, gram_reg);
 		objective = 0;
 		for (int b = 0; b < items; b += ALS_BLOCK_ROWS)
-			objective += AlsCgBlock(&t.by_col, b, items, Y, X, k, gram_reg, alpha, 3, cgw);
+			objective += AlsCgBlock(&t.by_col, b, b + ALS_BLOCK_ROWS < items ? b + ALS_BLOCK_ROWS : items,
+									Y, X, k, gram_reg, alpha, 3, true, cgw);
 		loss = AlsLoss(&t.by_col, objective, AlsSquaredNorms(X, users, k), reg, total_conf);
 		CHECK_NEAR(loss, NaiveLoss(&t.by_row, X, Y, k, reg, alpha), 1e-4);
 		CHECK(loss <= previous + 1e-6);
