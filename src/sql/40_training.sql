@@ -51,7 +51,9 @@ CREATE PROCEDURE rerank.train_als(
     weight_column text DEFAULT NULL,
     description text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'train_als'
-    LANGUAGE C;
+    LANGUAGE C
+    -- its queries resolve operators and functions here, never in the caller's path
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON PROCEDURE rerank.train_als(text, regclass, integer, double precision, double precision, integer, boolean, boolean, text, integer, bigint, text, text) IS
     'trains an implicit-feedback ALS model (confidence 1 + alpha * r, unscaled regularization) from a table or view with user_id, item_id and an optional weight column, and registers it';
 
@@ -65,7 +67,9 @@ CREATE PROCEDURE rerank.train_item_knn(
     weight_column text DEFAULT NULL,
     description text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'train_item_knn'
-    LANGUAGE C;
+    LANGUAGE C
+    -- its queries resolve operators and functions here, never in the caller's path
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON PROCEDURE rerank.train_item_knn(text, regclass, integer, text, boolean, boolean, text, text) IS
     'trains an item-based collaborative filtering model: each item''s nearest neighbors by cosine or jaccard similarity over its users';
 
@@ -148,7 +152,9 @@ CREATE FUNCTION rerank.evaluate(model_name text, test regclass, k integer DEFAUL
                    map_at_k double precision, hit_rate double precision,
                    coverage double precision)
     AS 'MODULE_PATHNAME', 'evaluate'
-    LANGUAGE C;
+    LANGUAGE C
+    -- its queries resolve operators and functions here, never in the caller's path
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.evaluate(text, regclass, integer, regclass) IS
     'ranks the whole catalog for every user of the test source (minus the train source''s items when given) and returns precision, recall, NDCG, MAP, hit rate and coverage at k; stores them in the model''s metrics (volatile: writes)';
 
