@@ -125,20 +125,6 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	SPI_finish();
 }
 
-/*
- * True when item categories can come from the backend's category cache (it
- * holds the catalog); otherwise the event query joins rerank.items, rather
- * than the events looking them up one query at a time.
- */
-static bool
-CategoryCacheUsable(void)
-{
-	int64		probe = 0;
-	int32		category;
-
-	return CategoryCacheLookup(&probe, 1, &category);
-}
-
 /* Statement form: the transition table, each user once, in user id order. */
 static void
 TrackStatement(TriggerData *trigdata, TrackCache *cache)
@@ -158,8 +144,13 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
+	/*
+	 * Categories come from the backend's category cache when the catalog fits
+	 * in it; otherwise the query joins rerank.items, rather than the events
+	 * looking them up one query at a time.
+	 */
 	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable),
-							  false, !CategoryCacheUsable());
+							  false, !CategoryCacheEnsure());
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the event query: %s",

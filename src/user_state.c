@@ -20,9 +20,11 @@
  *
  * Event weights come from rerank.event_weights, cached per backend and
  * reloaded after a relcache invalidation of that table (a statement trigger
- * sends one at every change).  Item categories are looked up per event with a
- * kept plan.  Every query runs with a pinned search_path (the SQL functions
- * that enter here are declared with SET search_path).
+ * sends one at every change).  Item categories come with the event (the
+ * statement form's query joins them when they do not fit in the category
+ * cache) or from the backend's category cache, else from a kept plan per
+ * event.  Every query runs with a pinned search_path (the SQL functions that
+ * enter here are declared with SET search_path).
  */
 #include "postgres.h"
 
@@ -660,12 +662,12 @@ ItemCategory(int64 item_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
-	int32		number;
 	char	   *category = NULL;
 	int			ret;
 
-	if (CategoryCacheLookup(&item_id, 1, &number))
+	if (CategoryCacheEnsure())
 	{
+		int32		number = CategoryCacheLookupOne(item_id);
 		const char *name;
 		int			length;
 
