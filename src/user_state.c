@@ -375,14 +375,11 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
  */
 static MemoryContext BatchContext = NULL;
 static bool batch_memory_in_use = false;
-static Size workspace_doubles = 0;
-static int	workspace_dimensions = 0;
-static int	workspace_capacity = 0;
-static double *kept_workspace;
+static MemoryContext KeptBuffersContext = NULL;
+static FoldInBuffers kept_buffers;
 static float *kept_vector;
-static const float **kept_vectors;
-static const float **kept_kept;
-static double *kept_confidence;
+static int	kept_dimensions = 0;
+static int	kept_capacity = 0;
 
 /* A failed batch leaves its memory to the next one. */
 static void
@@ -400,31 +397,41 @@ BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		batch_memory_in_use = false;
 }
 
-/* Sizes the kept fold-in buffers for k dimensions and capacity items. */
+/*
+ * Allocates the buffers of FoldInHistoryVector for k dimensions and
+ * histories of up to capacity (>= 1) items.
+ */
+void
+FoldInBuffersAlloc(FoldInBuffers *buffers, MemoryContext context, int k,
+				   int capacity)
+{
+	buffers->vectors = MemoryContextAlloc(context, sizeof(float *) * capacity);
+	buffers->kept = MemoryContextAlloc(context, sizeof(float *) * capacity);
+	buffers->confidence = MemoryContextAlloc(context, sizeof(double) * capacity);
+	buffers->workspace = MemoryContextAllocExtended(context,
+													mul_size(AlsFoldInWorkspace(k, capacity),
+															 sizeof(double)),
+													MCXT_ALLOC_HUGE);
+}
+
+/* Grows the kept fold-in buffers to k dimensions and capacity items. */
 static void
 KeptBuffers(int k, int capacity)
 {
-	if (k <= workspace_dimensions && capacity <= workspace_capacity)
+	if (k <= kept_dimensions && capacity <= kept_capacity)
 		return;
-	k = Max(k, workspace_dimensions);
-	capacity = Max(capacity, workspace_capacity);
-	if (kept_workspace != NULL)
-	{
-		pfree(kept_workspace);
-		pfree(kept_vector);
-		pfree(kept_vectors);
-		pfree(kept_kept);
-		pfree(kept_confidence);
-	}
-	workspace_doubles = AlsFoldInWorkspace(k, capacity);
-	kept_workspace = MemoryContextAlloc(TopMemoryContext,
-										mul_size(workspace_doubles, sizeof(double)));
-	kept_vector = MemoryContextAlloc(TopMemoryContext, sizeof(float) * k);
-	kept_vectors = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
-	kept_kept = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
-	kept_confidence = MemoryContextAlloc(TopMemoryContext, sizeof(double) * capacity);
-	workspace_dimensions = k;
-	workspace_capacity = capacity;
+	k = Max(k, kept_dimensions);
+	capacity = Max(capacity, kept_capacity);
+	if (KeptBuffersContext == NULL)
+		KeptBuffersContext = AllocSetContextCreate(TopMemoryContext, "rerank fold-in buffers",
+												   ALLOCSET_DEFAULT_SIZES);
+	/* nothing is kept until the new buffers are complete */
+	kept_dimensions = kept_capacity = 0;
+	MemoryContextReset(KeptBuffersContext);
+	FoldInBuffersAlloc(&kept_buffers, KeptBuffersContext, k, capacity);
+	kept_vector = MemoryContextAlloc(KeptBuffersContext, sizeof(float) * k);
+	kept_dimensions = k;
+	kept_capacity = capacity;
 }
 
 /* Starts a batch: reads the settings and the active model, sizes workspaces. */
@@ -438,7 +445,6 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 	batch->history_limit = behavior_history_size;
 	batch->purchase_limit = behavior_purchase_history_size;
 	batch->replace = replace;
-	batch->fold_in = fold_in;
 	batch->owns_kept_memory = !batch_memory_in_use;
 	if (batch->owns_kept_memory)
 	{
@@ -464,8 +470,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
-	if (!(batch->model->regularization >= 0) || isinf(batch->model->regularization) ||
-		!(batch->model->alpha >= 0) || isinf(batch->model->alpha))
+	if (!FoldInParamsValid(batch->model))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -479,19 +484,13 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 	if (batch->owns_kept_memory)
 	{
 		KeptBuffers(k, capacity);
-		batch->workspace = kept_workspace;
+		batch->buffers = kept_buffers;
 		batch->vector = kept_vector;
-		batch->vectors = kept_vectors;
-		batch->kept = kept_kept;
-		batch->confidence = kept_confidence;
 	}
 	else
 	{
-		batch->workspace = palloc(mul_size(AlsFoldInWorkspace(k, capacity), sizeof(double)));
+		FoldInBuffersAlloc(&batch->buffers, CurrentMemoryContext, k, capacity);
 		batch->vector = palloc(sizeof(float) * k);
-		batch->vectors = palloc(sizeof(float *) * capacity);
-		batch->kept = palloc(sizeof(float *) * capacity);
-		batch->confidence = palloc(sizeof(double) * capacity);
 	}
 }
 
@@ -816,32 +815,40 @@ UserStateWrite(UserRows *rows, UserState *state)
 	UserFeaturesUpdate(rows, values, nulls, replace);
 }
 
+/* Whether a model's fold-in parameters (regularization, alpha) are finite and >= 0. */
+bool
+FoldInParamsValid(const CachedModel *model)
+{
+	return model->regularization >= 0 && !isinf(model->regularization) &&
+		model->alpha >= 0 && !isinf(model->alpha);
+}
+
 /*
  * The fold-in of one history against a model: the vector x of the items
  * that have one (weights > 0), confidences 1 + alpha·weight.  Returns how
  * many items were used (0: none known, x untouched) or -1 when the system
- * is not positive definite.  Buffers hold n entries; workspace
- * AlsFoldInWorkspace(k, n) doubles.  Shared by the triggers and
- * rerank.fold_in_history(), which therefore agree to the bit.
+ * is not positive definite.  The buffers hold at least n entries.  Shared
+ * by the triggers and rerank.fold_in_history(), which therefore agree to
+ * the bit.
  */
 int
 FoldInHistoryVector(const CachedModel *model, const int64 *items,
-					const float *weights, int n, const float **vectors,
-					const float **kept, double *confidence, double *workspace,
+					const float *weights, int n, FoldInBuffers *buffers,
 					float *x)
 {
 	int			used;
 	AlsHistory	history;
 
-	ModelItemVectors(model, items, n, vectors, NULL);
-	used = HistoryFoldInInput(weights, vectors, n, model->alpha, kept, confidence);
+	ModelItemVectors(model, items, n, buffers->vectors, NULL);
+	used = HistoryFoldInInput(weights, buffers->vectors, n, model->alpha,
+							  buffers->kept, buffers->confidence);
 	if (used == 0)
 		return 0;
 	history.n = used;
-	history.vectors = kept;
-	history.confidence = confidence;
+	history.vectors = buffers->kept;
+	history.confidence = buffers->confidence;
 	if (!AlsFoldIn(model->gram, model->dimensions, model->regularization,
-				   &history, x, workspace) ||
+				   &history, x, buffers->workspace) ||
 		VecFindNonFinite(x, model->dimensions) < (size_t) model->dimensions)
 		return -1;
 	return used;
@@ -863,8 +870,7 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 	int			ret;
 
 	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
-							   state->recent.n, batch->vectors, batch->kept,
-							   batch->confidence, batch->workspace, batch->vector);
+							   state->recent.n, &batch->buffers, batch->vector);
 	if (used == 0)
 		return;
 	if (used < 0)
