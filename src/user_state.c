@@ -735,22 +735,6 @@ UserStateApply(BehaviorBatch *batch, UserState *state, const BehaviorEvent *even
 	MemoryContextSwitchTo(old);
 }
 
-/* An int8[] or float4[] of a history's entries. */
-static Datum
-HistoryArray(const RecentHistory *history, bool weights)
-{
-	Datum	   *values = palloc(sizeof(Datum) * Max(history->n, 1));
-
-	for (int i = 0; i < history->n; i++)
-		values[i] = weights ? Float4GetDatum(history->weights[i])
-			: Int64GetDatum(history->items[i]);
-	if (weights)
-		return PointerGetDatum(construct_array(values, history->n, FLOAT4OID, 4,
-											   true, TYPALIGN_INT));
-	return PointerGetDatum(construct_array(values, history->n, INT8OID, 8,
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 /*
  * Compresses a large column value inline (lz4), when the server has lz4.
  * A 100-item history makes a 2.5 kB row of which the arrays and the
@@ -802,11 +786,14 @@ UserStateWrite(UserRows *rows, UserState *state)
 		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
 	}
 	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
-			   CompressedColumn(HistoryArray(&state->recent, false)));
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->recent.items,
+																state->recent.n))));
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
-			   CompressedColumn(HistoryArray(&state->recent, true)));
+			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
+															state->recent.n))));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
-			   CompressedColumn(HistoryArray(&state->purchased, false)));
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
+																state->purchased.n))));
 	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
 			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
 	SET_COLUMN(USER_FEATURES_UPDATED_AT,
