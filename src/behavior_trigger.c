@@ -233,13 +233,7 @@ EventColumnsFromFunctionArgs(FunctionCallInfo fcinfo, int first,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: give an event type column or a constant event type, not both", caller)));
 	if (constant != NULL)
-	{
-		if (constant[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: the constant event type must not be empty", caller)));
-		args[EVENT_TYPE] = psprintf("=%s", constant);
-	}
+		args[EVENT_TYPE] = psprintf("=%s", constant);	/* EventColumnsFromArgs refuses "=" */
 	else if (args[EVENT_TYPE] == NULL)
 		args[EVENT_TYPE] = "event_type";
 	else if (args[EVENT_TYPE][0] == '=')
