@@ -89,6 +89,16 @@ typedef enum UserFeaturesColumn
 	USER_FEATURES_NCOLUMNS
 } UserFeaturesColumn;
 
+/* The columns of rerank.user_factors the real-time path reads and writes. */
+typedef enum UserFactorsColumn
+{
+	USER_FACTORS_MODEL_ID,
+	USER_FACTORS_USER_ID,
+	USER_FACTORS_FACTORS,
+	USER_FACTORS_UPDATED_AT,
+	USER_FACTORS_NCOLUMNS
+} UserFactorsColumn;
+
 /* A batch's open user tables (see user_rows.c). */
 typedef struct UserRows
 {
@@ -100,7 +110,7 @@ typedef struct UserRows
 	bool		features_locked;
 	Relation	factors;		/* NULL until the first vector is written */
 	Relation	factors_index;
-	AttrNumber	factors_attnums[4]; /* model_id, user_id, factors, updated_at */
+	AttrNumber	factors_attnums[USER_FACTORS_NCOLUMNS];
 	TupleTableSlot *factors_slot;
 } UserRows;
 
