@@ -78,14 +78,19 @@ bool		behavior_fold_in = true;
  * double and back would cost more than the rest of the update).  Keys and
  * stored numerics point into the user's private copy of the jsonb.
  */
+typedef struct KeyValue
+{
+	const char *key;			/* not NUL-terminated: see length */
+	int			length;
+	Numeric		stored;			/* the stored numeric, NULL once changed */
+	double		value;			/* valid where stored is NULL */
+} KeyValue;
+
 typedef struct KeyValues
 {
 	int			n;
 	int			capacity;
-	const char **keys;			/* not NUL-terminated: see lengths */
-	int		   *lengths;
-	Numeric    *stored;			/* the stored numeric, NULL once changed */
-	double	   *values;			/* valid where stored is NULL */
+	KeyValue   *entries;
 } KeyValues;
 
 struct UserState
@@ -234,29 +239,20 @@ static void
 KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 				double value)
 {
+	KeyValue   *entry;
+
 	if (map->n == map->capacity)
 	{
 		map->capacity = Max(8, map->capacity * 2);
-		if (map->keys == NULL)
-		{
-			map->keys = palloc(sizeof(char *) * map->capacity);
-			map->lengths = palloc(sizeof(int) * map->capacity);
-			map->stored = palloc(sizeof(Numeric) * map->capacity);
-			map->values = palloc(sizeof(double) * map->capacity);
-		}
-		else
-		{
-			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
-			map->lengths = repalloc(map->lengths, sizeof(int) * map->capacity);
-			map->stored = repalloc(map->stored, sizeof(Numeric) * map->capacity);
-			map->values = repalloc(map->values, sizeof(double) * map->capacity);
-		}
+		map->entries = map->entries == NULL
+			? palloc(sizeof(KeyValue) * map->capacity)
+			: repalloc(map->entries, sizeof(KeyValue) * map->capacity);
 	}
-	map->keys[map->n] = key;
-	map->lengths[map->n] = length;
-	map->stored[map->n] = stored;
-	map->values[map->n] = value;
-	map->n++;
+	entry = &map->entries[map->n++];
+	entry->key = key;
+	entry->length = length;
+	entry->stored = stored;
+	entry->value = value;
 }
 
 /* Adds delta to the value of key, inserting it when new. */
@@ -267,15 +263,17 @@ KeyValuesAdd(KeyValues *map, const char *key, double delta)
 
 	for (int i = 0; i < map->n; i++)
 	{
-		if (map->lengths[i] == length && memcmp(map->keys[i], key, length) == 0)
+		KeyValue   *entry = &map->entries[i];
+
+		if (entry->length == length && memcmp(entry->key, key, length) == 0)
 		{
-			if (map->stored[i] != NULL)
+			if (entry->stored != NULL)
 			{
-				map->values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																	NumericGetDatum(map->stored[i])));
-				map->stored[i] = NULL;
+				entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																  NumericGetDatum(entry->stored)));
+				entry->stored = NULL;
 			}
-			map->values[i] += delta;
+			entry->value += delta;
 			return;
 		}
 	}
@@ -331,13 +329,14 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 	pushJsonbValue(&parse, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < map->n; i++)
 	{
+		const KeyValue *entry = &map->entries[i];
 		JsonbValue	key;
 		JsonbValue	value;
-		double		number = map->values[i];
+		double		number = entry->value;
 
 		value.type = jbvNumeric;
-		if (map->stored[i] != NULL)
-			value.val.numeric = map->stored[i];
+		if (entry->stored != NULL)
+			value.val.numeric = entry->stored;
 		else if (!isfinite(number))
 			continue;
 		else if (integers)
@@ -358,8 +357,8 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 																	Int32GetDatum(-1)));
 		}
 		key.type = jbvString;
-		key.val.string.val = (char *) map->keys[i];
-		key.val.string.len = map->lengths[i];
+		key.val.string.val = (char *) entry->key;
+		key.val.string.len = entry->length;
 		pushJsonbValue(&parse, WJB_KEY, &key);
 		pushJsonbValue(&parse, WJB_VALUE, &value);
 	}
