@@ -155,6 +155,8 @@ BEGIN
     -- the features row first: the order the triggers lock in
     DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
     had_features := FOUND;
+    -- model_id = ANY (every model): look-ups of the primary keys
+    -- (model_id, user_id) rather than scans for the user id alone
     DELETE FROM rerank.user_factors u
      WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND u.user_id = forget_user.user_id;
