@@ -374,13 +374,19 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
  */
 static MemoryContext BatchContext = NULL;
 static bool batch_memory_in_use = false;
+static SubTransactionId batch_memory_subxact = InvalidSubTransactionId;
 static MemoryContext KeptBuffersContext = NULL;
 static FoldInBuffers kept_buffers;
 static float *kept_vector;
 static int	kept_dimensions = 0;
 static int	kept_capacity = 0;
 
-/* A failed batch leaves its memory to the next one. */
+/*
+ * A failed batch leaves its memory to the next one: at the abort of the
+ * transaction or of the subtransaction the batch began in, not of one that
+ * began and failed inside the batch (in a function its event query calls),
+ * whose nested batches must not take the memory the batch still uses.
+ */
 static void
 BehaviorXactCallback(XactEvent event, void *arg)
 {
@@ -392,7 +398,7 @@ static void
 BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_memory_subxact)
 		batch_memory_in_use = false;
 }
 
@@ -452,6 +458,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 			BatchContext = AllocSetContextCreate(TopMemoryContext, "rerank user state",
 												 0, 256 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 		batch_memory_in_use = true;
+		batch_memory_subxact = GetCurrentSubTransactionId();
 		batch->user_context = BatchContext;
 	}
 	else
