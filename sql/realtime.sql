@@ -220,6 +220,7 @@ SELECT user_id, item_id, event_type, occurred_at, dwell_ms FROM generated ORDER 
 SELECT count(*) AS users,
        bool_and((SELECT h.items = recent_items AND h.weights = recent_weights
                    FROM pg_temp.expected_history(user_id) h)) AS histories_match,
+       count(factors) AS with_vectors,
        bool_and(pg_temp.residual(user_id, 'rt') < 1e-5) AS vectors_solve,
        sum((SELECT sum(c.value::int) FROM jsonb_each_text(event_counts) c)) AS events,
        sum(total_dwell_ms) = (SELECT sum(dwell_ms) FROM generated) AS dwell_ok,

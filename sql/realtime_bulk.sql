@@ -63,6 +63,46 @@ BEGIN TRANSACTION READ ONLY;
 SELECT rerank.rebuild_user_features('bulk.row_events');
 ROLLBACK;
 
+-- A batch inside a batch: the event query of a rebuild calls a function
+-- that fails and recovers in a subtransaction, raises rerank.history_size
+-- and records events through a row trigger.  The inner batches must leave
+-- the outer one's fold-in buffers alone (they once freed them: a crash).
+CREATE SCHEMA nested;
+SELECT rerank.create_model('wide', 64, params => '{"regularization": 0.2, "alpha": 1.5}') > 0 AS created;
+INSERT INTO rerank.item_factors (model_id, item_id, factors)
+SELECT rerank.model_id('wide'), i,
+       (SELECT array_agg(sin(i * d + d)::real ORDER BY d) FROM generate_series(1, 64) d)
+  FROM generate_series(1, 200) i;
+SELECT rerank.activate_model('wide');
+CREATE TABLE nested.inner_events (user_id bigint, item_id bigint, event_type text);
+SELECT rerank.attach('nested.inner_events');
+CREATE TABLE nested.outer_events (LIKE nested.inner_events);
+INSERT INTO nested.outer_events SELECT 600 + i % 4, 1 + (i * 7) % 200, 'view' FROM generate_series(1, 40) i;
+CREATE FUNCTION nested.echo_event(uid bigint, iid bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM 1 / 0;
+    EXCEPTION WHEN division_by_zero THEN
+        NULL;
+    END;
+    PERFORM pg_catalog.set_config('rerank.history_size', '5000', false);
+    INSERT INTO nested.inner_events VALUES (uid + 10, iid, 'cart');
+    RETURN uid;
+END
+$$;
+CREATE VIEW nested.echoed_events AS
+SELECT nested.echo_event(user_id, item_id) AS user_id, item_id, event_type FROM nested.outer_events;
+SELECT rerank.rebuild_user_features('nested.echoed_events') AS rebuilt_users;
+RESET rerank.history_size;
+SELECT count(*) AS users,
+       bool_and(u.factors = rerank.fold_in_history(f.recent_items, f.recent_weights)) AS vectors_match
+  FROM rerank.user_features f JOIN rerank.user_factors u USING (user_id)
+ WHERE f.user_id BETWEEN 600 AND 613;
+SELECT count(*) FILTER (WHERE rerank.forget_user(u)) AS forgotten FROM generate_series(600, 613) u;
+SELECT rerank.deactivate_model();
+SELECT rerank.drop_model('wide');
+DROP SCHEMA nested CASCADE;
+
 DROP SCHEMA bulk CASCADE;
 SELECT count(*) FILTER (WHERE rerank.forget_user(u)) AS forgotten FROM generate_series(500, 503) u;
 TRUNCATE rerank.items;

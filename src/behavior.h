@@ -89,6 +89,16 @@ typedef enum UserFeaturesColumn
 	USER_FEATURES_NCOLUMNS
 } UserFeaturesColumn;
 
+/* The columns of rerank.user_factors the real-time path reads and writes. */
+typedef enum UserFactorsColumn
+{
+	USER_FACTORS_MODEL_ID,
+	USER_FACTORS_USER_ID,
+	USER_FACTORS_FACTORS,
+	USER_FACTORS_UPDATED_AT,
+	USER_FACTORS_NCOLUMNS
+} UserFactorsColumn;
+
 /* A batch's open user tables (see user_rows.c). */
 typedef struct UserRows
 {
@@ -100,7 +110,7 @@ typedef struct UserRows
 	bool		features_locked;
 	Relation	factors;		/* NULL until the first vector is written */
 	Relation	factors_index;
-	AttrNumber	factors_attnums[4]; /* model_id, user_id, factors, updated_at */
+	AttrNumber	factors_attnums[USER_FACTORS_NCOLUMNS];
 	TupleTableSlot *factors_slot;
 } UserRows;
 
@@ -116,11 +126,19 @@ extern bool UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id,
 /* user_state.c */
 typedef struct UserState UserState;
 
+/* What FoldInHistoryVector works in, for histories of up to a capacity. */
+typedef struct FoldInBuffers
+{
+	const float **vectors;		/* each entry's item vector, or NULL */
+	const float **kept;			/* the vectors the solve uses */
+	double	   *confidence;		/* and their confidences */
+	double	   *workspace;		/* AlsFoldInWorkspace(k, capacity) doubles */
+} FoldInBuffers;
+
 /* What a batch of users shares: the model, workspaces, memory. */
 typedef struct BehaviorBatch
 {
 	const CachedModel *model;	/* active model, NULL: features only */
-	bool		fold_in;		/* re-solve the user vectors */
 	bool		replace;		/* start from empty features (rebuild) */
 	bool		force_fold_in;	/* fold in even when the history did not change */
 	int			history_limit;	/* rerank.history_size at the start */
@@ -128,11 +146,8 @@ typedef struct BehaviorBatch
 	UserRows	rows;			/* user_features, user_factors */
 	MemoryContext user_context; /* reset per user */
 	bool		owns_kept_memory;	/* uses the backend's kept buffers */
-	double	   *workspace;
-	float	   *vector;
-	const float **vectors;
-	const float **kept;
-	double	   *confidence;
+	FoldInBuffers buffers;		/* for history_limit items */
+	float	   *vector;			/* the solved user vector */
 	int64		users;			/* users written */
 	int64		folded;			/* user vectors written */
 } BehaviorBatch;
@@ -149,10 +164,11 @@ extern UserState *UserStateLock(BehaviorBatch *batch, int64 user_id,
 extern void UserStateApply(BehaviorBatch *batch, UserState *state,
 						   const BehaviorEvent *event);
 extern void UserStateFinish(BehaviorBatch *batch, UserState *state);
+extern bool FoldInParamsValid(const CachedModel *model);
+extern void FoldInBuffersAlloc(FoldInBuffers *buffers, MemoryContext context,
+							   int k, int capacity);
 extern int	FoldInHistoryVector(const CachedModel *model, const int64 *items,
 								const float *weights, int n,
-								const float **vectors, const float **kept,
-								double *confidence, double *workspace,
-								float *x);
+								FoldInBuffers *buffers, float *x);
 
 #endif							/* RERANK_BEHAVIOR_H */

@@ -28,7 +28,6 @@
 #include "lib/stringinfo.h"
 #include "behavior.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 

@@ -23,15 +23,12 @@
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "access/table.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "behavior.h"
 #include "category_cache.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -125,20 +122,6 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	SPI_finish();
 }
 
-/*
- * True when item categories can come from the backend's category cache (it
- * holds the catalog); otherwise the event query joins rerank.items, rather
- * than the events looking them up one query at a time.
- */
-static bool
-CategoryCacheUsable(void)
-{
-	int64		probe = 0;
-	int32		category;
-
-	return CategoryCacheLookup(&probe, 1, &category);
-}
-
 /* Statement form: the transition table, each user once, in user id order. */
 static void
 TrackStatement(TriggerData *trigdata, TrackCache *cache)
@@ -158,8 +141,13 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
+	/*
+	 * Categories come from the backend's category cache when the catalog fits
+	 * in it; otherwise the query joins rerank.items, rather than the events
+	 * looking them up one query at a time.
+	 */
 	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable),
-							  false, !CategoryCacheUsable());
+							  false, !CategoryCacheEnsure());
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the event query: %s",
@@ -242,13 +230,7 @@ EventColumnsFromFunctionArgs(FunctionCallInfo fcinfo, int first,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: give an event type column or a constant event type, not both", caller)));
 	if (constant != NULL)
-	{
-		if (constant[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: the constant event type must not be empty", caller)));
-		args[EVENT_TYPE] = psprintf("=%s", constant);
-	}
+		args[EVENT_TYPE] = psprintf("=%s", constant);	/* EventColumnsFromArgs refuses "=" */
 	else if (args[EVENT_TYPE] == NULL)
 		args[EVENT_TYPE] = "event_type";
 	else if (args[EVENT_TYPE][0] == '=')

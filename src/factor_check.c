@@ -6,28 +6,25 @@
  * Imported vectors arrive by plain INSERT or COPY, so the tables themselves
  * must refuse a vector that is not a valid row of its model: wrong number of
  * dimensions, not one-dimensional, NULL elements, NaN or infinity, or a
- * non-finite bias.  The errors name the model and the id.  The model's name
- * and dimensions are looked up once per model per statement (the trigger's
- * FmgrInfo lives as long as the query), so a COPY of a whole catalog costs a
- * single lookup.  A model's dimensions never change (rerank.models refuses
- * such an update), so the cache cannot go stale within a statement.
+ * non-finite bias.  The errors name the model and the id.  The last model's
+ * name and dimensions are kept (see LookupModel), so a COPY of a whole
+ * catalog costs a single lookup.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "rerank.h"
-#include "catalog/namespace.h"
-#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-/* Per-statement state: column positions and the last model looked up. */
+/* Per-statement state: the positions of the columns read. */
 typedef struct FactorCheckCache
 {
 	Oid			relid;
@@ -35,10 +32,15 @@ typedef struct FactorCheckCache
 	int			id_attnum;
 	int			factors_attnum;
 	int			bias_attnum;	/* 0 when the table has no bias */
-	int32		model_id;		/* -1 before the first lookup */
-	int			dimensions;
-	char		model_name[NAMEDATALEN * 4];
 } FactorCheckCache;
+
+/* What the checks need of a model. */
+typedef struct FactorModel
+{
+	int32		model_id;		/* -1: none */
+	int			dimensions;
+	char		name[NAMEDATALEN * 4];
+} FactorModel;
 
 /* Column number of a column the trigger needs, or an error. */
 static int
@@ -55,61 +57,47 @@ RequiredColumn(Relation rel, const char *name)
 }
 
 /*
- * The last model looked up, kept for the backend's life: the real-time
- * trigger writes one user vector per event, each in its own statement.  A
- * model's dimensions never change (rerank.models refuses it); any change of
- * rerank.models (a rename, a drop, the extension created again) clears it
- * through the relcache invalidation that table's statement trigger sends.
+ * The last model looked up, kept for the backend's life: an import checks
+ * rows of one model, and the real-time path inserts each new user vector in
+ * its own statement.  A model's dimensions never change (rerank.models
+ * refuses it); any change of rerank.models (a rename, a drop, the extension
+ * created again) clears it through the relcache invalidation that table's
+ * statement trigger sends.
  */
-static int32 memo_model_id = -1;
-static int	memo_dimensions;
-static char memo_model_name[NAMEDATALEN * 4];
-static Oid	memo_models_relid = InvalidOid;
+static FactorModel last_model = {.model_id = -1};
+static Oid	models_relid = InvalidOid;
 
 static void
 FactorCheckRelcacheCallback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == memo_models_relid)
-		memo_model_id = -1;
+	if (relid == InvalidOid || relid == models_relid)
+		last_model.model_id = -1;
 }
 
-/* Loads the name and dimensions of a model; false when it does not exist. */
-static bool
-LookupModel(FactorCheckCache *cache, int32 model_id)
+/* The name and dimensions of a model; NULL when it does not exist. */
+static const FactorModel *
+LookupModel(int32 model_id)
 {
 	static SPIPlanPtr plan = NULL;
+	static bool callback_registered = false;
+	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(model_id)};
 	bool		found = false;
 	int			ret;
-	static bool callback_registered = false;
 
-	if (memo_model_id == model_id)
-	{
-		strlcpy(cache->model_name, memo_model_name, sizeof(cache->model_name));
-		cache->dimensions = memo_dimensions;
-		cache->model_id = model_id;
-		return true;
-	}
+	if (last_model.model_id == model_id)
+		return &last_model;
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(FactorCheckRelcacheCallback, (Datum) 0);
 		callback_registered = true;
 	}
-	memo_models_relid = get_relname_relid("models", get_namespace_oid("rerank", false));
+	models_relid = get_relname_relid("models", get_namespace_oid("rerank", false));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* kept: the real-time trigger writes a user vector per event */
-	if (plan == NULL)
-	{
-		Oid			argtypes[1] = {INT4OID};
-		SPIPlanPtr	prepared = SPI_prepare("SELECT name, dimensions FROM rerank.models "
-										   "WHERE model_id = $1", 1, argtypes);
-
-		if (prepared == NULL || SPI_keepplan(prepared) != 0)
-			elog(ERROR, "could not prepare the model lookup");
-		plan = prepared;
-	}
+	KeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id = $1",
+			 1, argtypes);
 	ret = SPI_execute_plan(plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model %d: %s", model_id,
@@ -122,19 +110,13 @@ LookupModel(FactorCheckCache *cache, int32 model_id)
 		Datum		dims = SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull);
 
-		strlcpy(cache->model_name, name, sizeof(cache->model_name));
-		cache->dimensions = isnull ? -1 : DatumGetInt32(dims);
-		cache->model_id = model_id;
+		strlcpy(last_model.name, name, sizeof(last_model.name));
+		last_model.dimensions = isnull ? -1 : DatumGetInt32(dims);
+		last_model.model_id = model_id;
 		found = true;
 	}
 	SPI_finish();
-	if (found)
-	{
-		strlcpy(memo_model_name, cache->model_name, sizeof(memo_model_name));
-		memo_dimensions = cache->dimensions;
-		memo_model_id = model_id;
-	}
-	return found;
+	return found ? &last_model : NULL;
 }
 
 /* Validates the factors (and bias) of one row against its model. */
@@ -143,7 +125,7 @@ CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
 			   const char *kind)
 {
 	bool		isnull;
-	int32		model_id;
+	const FactorModel *model;
 	int64		id;
 	Datum		datum;
 	ArrayType  *factors;
@@ -153,8 +135,8 @@ CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
 	datum = heap_getattr(tuple, cache->model_attnum, tupdesc, &isnull);
 	if (isnull)
 		return;					/* the NOT NULL constraint reports it */
-	model_id = DatumGetInt32(datum);
-	if (cache->model_id != model_id && !LookupModel(cache, model_id))
+	model = LookupModel(DatumGetInt32(datum));
+	if (model == NULL)
 		return;					/* the foreign key reports it */
 
 	datum = heap_getattr(tuple, cache->id_attnum, tupdesc, &isnull);
@@ -167,24 +149,24 @@ CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" must not be NULL",
-						kind, id, cache->model_name)));
+						kind, id, model->name)));
 	factors = DatumGetArrayTypeP(datum);
 	if (ARR_NDIM(factors) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" must be a one-dimensional array",
-						kind, id, cache->model_name)));
+						kind, id, model->name)));
 	if (ARR_HASNULL(factors) && array_contains_nulls(factors))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" contain a NULL element",
-						kind, id, cache->model_name)));
+						kind, id, model->name)));
 	length = ARR_NDIM(factors) == 0 ? 0 : ARR_DIMS(factors)[0];
-	if (length != cache->dimensions)
+	if (length != model->dimensions)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" have %d dimensions, expected %d",
-						kind, id, cache->model_name, length, cache->dimensions)));
+						kind, id, model->name, length, model->dimensions)));
 	data = VECTOR_DATA(factors);
 	for (int i = 0; i < length; i++)
 	{
@@ -192,7 +174,7 @@ CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("factors of %s " INT64_FORMAT " in model \"%s\" contain %s",
-							kind, id, cache->model_name,
+							kind, id, model->name,
 							isnan(data[i]) ? "NaN" : "an infinite value"),
 					 errdetail("Element %d is not finite.", i + 1)));
 	}
@@ -204,7 +186,7 @@ CheckFactorRow(FactorCheckCache *cache, HeapTuple tuple, TupleDesc tupdesc,
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("bias of %s " INT64_FORMAT " in model \"%s\" must be finite",
-							kind, id, cache->model_name)));
+							kind, id, model->name)));
 	}
 }
 
@@ -261,7 +243,6 @@ check_factors(PG_FUNCTION_ARGS)
 		cache->id_attnum = RequiredColumn(rel, is_item ? "item_id" : "user_id");
 		cache->factors_attnum = RequiredColumn(rel, "factors");
 		cache->bias_attnum = is_item ? RequiredColumn(rel, "bias") : 0;
-		cache->model_id = -1;
 		fcinfo->flinfo->fn_extra = cache;
 	}
 

@@ -10,8 +10,6 @@
 #include <math.h>
 
 #include "behavior.h"
-#include "catalog/pg_type.h"
-#include "core/als_solve.h"
 #include "fmgr.h"
 #include "rerank.h"
 #include "utils/array.h"
@@ -36,10 +34,7 @@ fold_in_history(PG_FUNCTION_ARGS)
 	int			n;
 	int64	   *items;
 	const float *weights;
-	const float **vectors;
-	const float **kept;
-	double	   *confidence;
-	double	   *workspace;
+	FoldInBuffers buffers;
 	ArrayType  *result;
 	float	   *x;
 	int			used;
@@ -75,21 +70,15 @@ fold_in_history(PG_FUNCTION_ARGS)
 	model = ModelByName(PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (model == NULL || model->dimensions == 0 || model->gram == NULL || n == 0)
 		PG_RETURN_NULL();
-	if (!(model->regularization >= 0) || isinf(model->regularization) ||
-		!(model->alpha >= 0) || isinf(model->alpha))
+	if (!FoldInParamsValid(model))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" has an invalid regularization or alpha", model->name)));
 
 	items = (int64 *) ARR_DATA_PTR(ids_array);
-	vectors = palloc(sizeof(float *) * n);
-	kept = palloc(sizeof(float *) * n);
-	confidence = palloc(sizeof(double) * n);
-	workspace = palloc_extended(mul_size(AlsFoldInWorkspace(model->dimensions, n), sizeof(double)),
-								MCXT_ALLOC_HUGE);
+	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
 	result = NewVector(model->dimensions, &x);
-	used = FoldInHistoryVector(model, items, weights, n, vectors, kept,
-							   confidence, workspace, x);
+	used = FoldInHistoryVector(model, items, weights, n, &buffers, x);
 	if (used == 0)
 		PG_RETURN_NULL();
 	if (used < 0)

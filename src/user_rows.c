@@ -60,14 +60,19 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-/* Opens a table of the extension's schema and its primary key. */
+/*
+ * Opens a table of the extension's schema and its primary key, checks the
+ * privileges the statements this replaces needed (SELECT and UPDATE),
+ * finds the columns the real-time path needs and makes a slot for its rows.
+ */
 static Relation
-OpenUserTable(const char *name, Relation *index)
+OpenUserTable(const char *name, int ncolumns, const char *const *columns,
+			  Relation *index, AttrNumber *attnums, TupleTableSlot **slot)
 {
-	Oid			namespace = get_namespace_oid("rerank", false);
-	Oid			relid = get_relname_relid(name, namespace);
+	Oid			relid = get_relname_relid(name, get_namespace_oid("rerank", false));
 	Relation	rel;
 	Oid			indexid;
+	AclResult	acl;
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table rerank.%s does not exist", name);
@@ -76,32 +81,21 @@ OpenUserTable(const char *name, Relation *index)
 	if (!OidIsValid(indexid))
 		elog(ERROR, "table rerank.%s has no primary key", name);
 	*index = index_open(indexid, RowExclusiveLock);
-	return rel;
-}
 
-/* The privileges the statements this replaces needed: SELECT and UPDATE. */
-static void
-CheckUserTablePrivileges(Relation rel)
-{
-	Oid			user = GetUserId();
-	AclResult	acl = pg_class_aclcheck(RelationGetRelid(rel), user, ACL_SELECT);
-
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (acl == ACLCHECK_OK)
-		acl = pg_class_aclcheck(RelationGetRelid(rel), user, ACL_UPDATE);
+		acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
-}
 
-/* Attribute number of a column the real-time path needs, or an error. */
-static AttrNumber
-UserTableColumn(Relation rel, const char *name)
-{
-	AttrNumber	attnum = attnameAttNum(rel, name, false);
-
-	if (attnum <= 0)
-		elog(ERROR, "table rerank.%s has no column \"%s\"",
-			 RelationGetRelationName(rel), name);
-	return attnum;
+	for (int i = 0; i < ncolumns; i++)
+	{
+		attnums[i] = attnameAttNum(rel, columns[i], false);
+		if (attnums[i] <= 0)
+			elog(ERROR, "table rerank.%s has no column \"%s\"", name, columns[i]);
+	}
+	*slot = table_slot_create(rel, NULL);
+	return rel;
 }
 
 /* Opens rerank.user_features for a batch (user_factors when first needed). */
@@ -120,45 +114,44 @@ UserRowsOpen(UserRows *rows)
 
 	memset(rows, 0, sizeof(UserRows));
 	rows->context = CurrentMemoryContext;
-	rows->features = OpenUserTable("user_features", &rows->features_index);
-	CheckUserTablePrivileges(rows->features);
-	for (int i = 0; i < USER_FEATURES_NCOLUMNS; i++)
-		rows->features_attnums[i] = UserTableColumn(rows->features, names[i]);
-	rows->features_slot = table_slot_create(rows->features, NULL);
+	rows->features = OpenUserTable("user_features", USER_FEATURES_NCOLUMNS, names,
+								   &rows->features_index, rows->features_attnums,
+								   &rows->features_slot);
 }
 
 /* Opens rerank.user_factors. */
 static void
 UserFactorsOpen(UserRows *rows)
 {
+	static const char *const names[USER_FACTORS_NCOLUMNS] = {
+		"model_id", "user_id", "factors", "updated_at"
+	};
 	MemoryContext old = MemoryContextSwitchTo(rows->context);
 
-	rows->factors = OpenUserTable("user_factors", &rows->factors_index);
-	CheckUserTablePrivileges(rows->factors);
-	rows->factors_attnums[0] = UserTableColumn(rows->factors, "model_id");
-	rows->factors_attnums[1] = UserTableColumn(rows->factors, "user_id");
-	rows->factors_attnums[2] = UserTableColumn(rows->factors, "factors");
-	rows->factors_attnums[3] = UserTableColumn(rows->factors, "updated_at");
-	rows->factors_slot = table_slot_create(rows->factors, NULL);
+	rows->factors = OpenUserTable("user_factors", USER_FACTORS_NCOLUMNS, names,
+								  &rows->factors_index, rows->factors_attnums,
+								  &rows->factors_slot);
 	MemoryContextSwitchTo(old);
 }
 
-/* Closes what UserRowsOpen and the batch opened; the locks stay. */
+/* Closes what OpenUserTable opened (each part NULL when not); the locks stay. */
+static void
+CloseUserTable(Relation rel, Relation index, TupleTableSlot *slot)
+{
+	if (slot != NULL)
+		ExecDropSingleTupleTableSlot(slot);
+	if (index != NULL)
+		index_close(index, NoLock);
+	if (rel != NULL)
+		table_close(rel, NoLock);
+}
+
+/* Closes what UserRowsOpen and the batch opened. */
 void
 UserRowsClose(UserRows *rows)
 {
-	if (rows->features_slot != NULL)
-		ExecDropSingleTupleTableSlot(rows->features_slot);
-	if (rows->features_index != NULL)
-		index_close(rows->features_index, NoLock);
-	if (rows->features != NULL)
-		table_close(rows->features, NoLock);
-	if (rows->factors_slot != NULL)
-		ExecDropSingleTupleTableSlot(rows->factors_slot);
-	if (rows->factors_index != NULL)
-		index_close(rows->factors_index, NoLock);
-	if (rows->factors != NULL)
-		table_close(rows->factors, NoLock);
+	CloseUserTable(rows->features, rows->features_index, rows->features_slot);
+	CloseUserTable(rows->factors, rows->factors_index, rows->factors_slot);
 	memset(rows, 0, sizeof(UserRows));
 }
 
@@ -245,15 +238,15 @@ LockRow(Relation rel, TupleTableSlot *slot, LockTupleMode mode)
 	return false;
 }
 
-/* An int8 (or with int4, an integer) column of the tuple in slot; if_null when NULL. */
+/* A key column of the tuple in slot: int8 (or with int4, integer); -1 when NULL. */
 static int64
-SlotInt64(TupleTableSlot *slot, AttrNumber attnum, bool int4, int64 if_null)
+SlotKey(TupleTableSlot *slot, AttrNumber attnum, bool int4)
 {
 	bool		isnull;
 	Datum		value = slot_getattr(slot, attnum, &isnull);
 
 	if (isnull)
-		return if_null;
+		return -1;
 	return int4 ? DatumGetInt32(value) : DatumGetInt64(value);
 }
 
@@ -275,7 +268,7 @@ UserFeaturesLock(UserRows *rows, int64 user_id)
 	{
 		locked = LockRow(rows->features, rows->features_slot, LockTupleExclusive);
 		/* the newest version of a row whose key was edited is another user's */
-		if (locked && SlotInt64(rows->features_slot, user_attnum, false, -1) != user_id)
+		if (locked && SlotKey(rows->features_slot, user_attnum, false) != user_id)
 			locked = false;
 	}
 	PopActiveSnapshot();
@@ -380,10 +373,11 @@ UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id, Datum factors)
 	values = palloc0(sizeof(Datum) * natts);
 	nulls = palloc0(sizeof(bool) * natts);
 	replace = palloc0(sizeof(bool) * natts);
-	values[rows->factors_attnums[2] - 1] = factors;
-	replace[rows->factors_attnums[2] - 1] = true;
-	values[rows->factors_attnums[3] - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	replace[rows->factors_attnums[3] - 1] = true;
+	values[rows->factors_attnums[USER_FACTORS_FACTORS] - 1] = factors;
+	replace[rows->factors_attnums[USER_FACTORS_FACTORS] - 1] = true;
+	values[rows->factors_attnums[USER_FACTORS_UPDATED_AT] - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	replace[rows->factors_attnums[USER_FACTORS_UPDATED_AT] - 1] = true;
 
 	PushStatementSnapshot();
 	found = FindByKey(rows->factors, rows->factors_index, slot, 2, procs, keys);
@@ -419,8 +413,8 @@ UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id, Datum factors)
 			break;
 		/* updated meanwhile: lock its newest version, check the key, again */
 		found = LockRow(rows->factors, slot, lockmode) &&
-			SlotInt64(slot, rows->factors_attnums[0], true, -1) == model_id &&
-			SlotInt64(slot, rows->factors_attnums[1], false, -1) == user_id;
+			SlotKey(slot, rows->factors_attnums[USER_FACTORS_MODEL_ID], true) == model_id &&
+			SlotKey(slot, rows->factors_attnums[USER_FACTORS_USER_ID], false) == user_id;
 	}
 	PopActiveSnapshot();
 	ExecClearTuple(slot);

@@ -20,9 +20,11 @@
  *
  * Event weights come from rerank.event_weights, cached per backend and
  * reloaded after a relcache invalidation of that table (a statement trigger
- * sends one at every change).  Item categories are looked up per event with a
- * kept plan.  Every query runs with a pinned search_path (the SQL functions
- * that enter here are declared with SET search_path).
+ * sends one at every change).  Item categories come with the event (the
+ * statement form's query joins them when they do not fit in the category
+ * cache) or from the backend's category cache, else from a kept plan per
+ * event.  Every query runs with a pinned search_path (the SQL functions that
+ * enter here are declared with SET search_path).
  */
 #include "postgres.h"
 
@@ -76,14 +78,19 @@ bool		behavior_fold_in = true;
  * double and back would cost more than the rest of the update).  Keys and
  * stored numerics point into the user's private copy of the jsonb.
  */
+typedef struct KeyValue
+{
+	const char *key;			/* not NUL-terminated: see length */
+	int			length;
+	Numeric		stored;			/* the stored numeric, NULL once changed */
+	double		value;			/* valid where stored is NULL */
+} KeyValue;
+
 typedef struct KeyValues
 {
 	int			n;
 	int			capacity;
-	const char **keys;			/* not NUL-terminated: see lengths */
-	int		   *lengths;
-	Numeric    *stored;			/* the stored numeric, NULL once changed */
-	double	   *values;			/* valid where stored is NULL */
+	KeyValue   *entries;
 } KeyValues;
 
 struct UserState
@@ -232,29 +239,20 @@ static void
 KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 				double value)
 {
+	KeyValue   *entry;
+
 	if (map->n == map->capacity)
 	{
 		map->capacity = Max(8, map->capacity * 2);
-		if (map->keys == NULL)
-		{
-			map->keys = palloc(sizeof(char *) * map->capacity);
-			map->lengths = palloc(sizeof(int) * map->capacity);
-			map->stored = palloc(sizeof(Numeric) * map->capacity);
-			map->values = palloc(sizeof(double) * map->capacity);
-		}
-		else
-		{
-			map->keys = repalloc(map->keys, sizeof(char *) * map->capacity);
-			map->lengths = repalloc(map->lengths, sizeof(int) * map->capacity);
-			map->stored = repalloc(map->stored, sizeof(Numeric) * map->capacity);
-			map->values = repalloc(map->values, sizeof(double) * map->capacity);
-		}
+		map->entries = map->entries == NULL
+			? palloc(sizeof(KeyValue) * map->capacity)
+			: repalloc(map->entries, sizeof(KeyValue) * map->capacity);
 	}
-	map->keys[map->n] = key;
-	map->lengths[map->n] = length;
-	map->stored[map->n] = stored;
-	map->values[map->n] = value;
-	map->n++;
+	entry = &map->entries[map->n++];
+	entry->key = key;
+	entry->length = length;
+	entry->stored = stored;
+	entry->value = value;
 }
 
 /* Adds delta to the value of key, inserting it when new. */
@@ -265,15 +263,17 @@ KeyValuesAdd(KeyValues *map, const char *key, double delta)
 
 	for (int i = 0; i < map->n; i++)
 	{
-		if (map->lengths[i] == length && memcmp(map->keys[i], key, length) == 0)
+		KeyValue   *entry = &map->entries[i];
+
+		if (entry->length == length && memcmp(entry->key, key, length) == 0)
 		{
-			if (map->stored[i] != NULL)
+			if (entry->stored != NULL)
 			{
-				map->values[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																	NumericGetDatum(map->stored[i])));
-				map->stored[i] = NULL;
+				entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																  NumericGetDatum(entry->stored)));
+				entry->stored = NULL;
 			}
-			map->values[i] += delta;
+			entry->value += delta;
 			return;
 		}
 	}
@@ -329,13 +329,14 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 	pushJsonbValue(&parse, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < map->n; i++)
 	{
+		const KeyValue *entry = &map->entries[i];
 		JsonbValue	key;
 		JsonbValue	value;
-		double		number = map->values[i];
+		double		number = entry->value;
 
 		value.type = jbvNumeric;
-		if (map->stored[i] != NULL)
-			value.val.numeric = map->stored[i];
+		if (entry->stored != NULL)
+			value.val.numeric = entry->stored;
 		else if (!isfinite(number))
 			continue;
 		else if (integers)
@@ -356,8 +357,8 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 																	Int32GetDatum(-1)));
 		}
 		key.type = jbvString;
-		key.val.string.val = (char *) map->keys[i];
-		key.val.string.len = map->lengths[i];
+		key.val.string.val = (char *) entry->key;
+		key.val.string.len = entry->length;
 		pushJsonbValue(&parse, WJB_KEY, &key);
 		pushJsonbValue(&parse, WJB_VALUE, &value);
 	}
@@ -373,16 +374,19 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
  */
 static MemoryContext BatchContext = NULL;
 static bool batch_memory_in_use = false;
-static Size workspace_doubles = 0;
-static int	workspace_dimensions = 0;
-static int	workspace_capacity = 0;
-static double *kept_workspace;
+static SubTransactionId batch_memory_subxact = InvalidSubTransactionId;
+static MemoryContext KeptBuffersContext = NULL;
+static FoldInBuffers kept_buffers;
 static float *kept_vector;
-static const float **kept_vectors;
-static const float **kept_kept;
-static double *kept_confidence;
+static int	kept_dimensions = 0;
+static int	kept_capacity = 0;
 
-/* A failed batch leaves its memory to the next one. */
+/*
+ * A failed batch leaves its memory to the next one: at the abort of the
+ * transaction or of the subtransaction the batch began in, not of one that
+ * began and failed inside the batch (in a function its event query calls),
+ * whose nested batches must not take the memory the batch still uses.
+ */
 static void
 BehaviorXactCallback(XactEvent event, void *arg)
 {
@@ -394,35 +398,45 @@ static void
 BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_memory_subxact)
 		batch_memory_in_use = false;
 }
 
-/* Sizes the kept fold-in buffers for k dimensions and capacity items. */
+/*
+ * Allocates the buffers of FoldInHistoryVector for k dimensions and
+ * histories of up to capacity (>= 1) items.
+ */
+void
+FoldInBuffersAlloc(FoldInBuffers *buffers, MemoryContext context, int k,
+				   int capacity)
+{
+	buffers->vectors = MemoryContextAlloc(context, sizeof(float *) * capacity);
+	buffers->kept = MemoryContextAlloc(context, sizeof(float *) * capacity);
+	buffers->confidence = MemoryContextAlloc(context, sizeof(double) * capacity);
+	buffers->workspace = MemoryContextAllocExtended(context,
+													mul_size(AlsFoldInWorkspace(k, capacity),
+															 sizeof(double)),
+													MCXT_ALLOC_HUGE);
+}
+
+/* Grows the kept fold-in buffers to k dimensions and capacity items. */
 static void
 KeptBuffers(int k, int capacity)
 {
-	if (k <= workspace_dimensions && capacity <= workspace_capacity)
+	if (k <= kept_dimensions && capacity <= kept_capacity)
 		return;
-	k = Max(k, workspace_dimensions);
-	capacity = Max(capacity, workspace_capacity);
-	if (kept_workspace != NULL)
-	{
-		pfree(kept_workspace);
-		pfree(kept_vector);
-		pfree(kept_vectors);
-		pfree(kept_kept);
-		pfree(kept_confidence);
-	}
-	workspace_doubles = AlsFoldInWorkspace(k, capacity);
-	kept_workspace = MemoryContextAlloc(TopMemoryContext,
-										mul_size(workspace_doubles, sizeof(double)));
-	kept_vector = MemoryContextAlloc(TopMemoryContext, sizeof(float) * k);
-	kept_vectors = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
-	kept_kept = MemoryContextAlloc(TopMemoryContext, sizeof(float *) * capacity);
-	kept_confidence = MemoryContextAlloc(TopMemoryContext, sizeof(double) * capacity);
-	workspace_dimensions = k;
-	workspace_capacity = capacity;
+	k = Max(k, kept_dimensions);
+	capacity = Max(capacity, kept_capacity);
+	if (KeptBuffersContext == NULL)
+		KeptBuffersContext = AllocSetContextCreate(TopMemoryContext, "rerank fold-in buffers",
+												   ALLOCSET_DEFAULT_SIZES);
+	/* nothing is kept until the new buffers are complete */
+	kept_dimensions = kept_capacity = 0;
+	MemoryContextReset(KeptBuffersContext);
+	FoldInBuffersAlloc(&kept_buffers, KeptBuffersContext, k, capacity);
+	kept_vector = MemoryContextAlloc(KeptBuffersContext, sizeof(float) * k);
+	kept_dimensions = k;
+	kept_capacity = capacity;
 }
 
 /* Starts a batch: reads the settings and the active model, sizes workspaces. */
@@ -436,7 +450,6 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 	batch->history_limit = behavior_history_size;
 	batch->purchase_limit = behavior_purchase_history_size;
 	batch->replace = replace;
-	batch->fold_in = fold_in;
 	batch->owns_kept_memory = !batch_memory_in_use;
 	if (batch->owns_kept_memory)
 	{
@@ -445,6 +458,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 			BatchContext = AllocSetContextCreate(TopMemoryContext, "rerank user state",
 												 0, 256 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 		batch_memory_in_use = true;
+		batch_memory_subxact = GetCurrentSubTransactionId();
 		batch->user_context = BatchContext;
 	}
 	else
@@ -462,8 +476,7 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
-	if (!(batch->model->regularization >= 0) || isinf(batch->model->regularization) ||
-		!(batch->model->alpha >= 0) || isinf(batch->model->alpha))
+	if (!FoldInParamsValid(batch->model))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -477,19 +490,13 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 	if (batch->owns_kept_memory)
 	{
 		KeptBuffers(k, capacity);
-		batch->workspace = kept_workspace;
+		batch->buffers = kept_buffers;
 		batch->vector = kept_vector;
-		batch->vectors = kept_vectors;
-		batch->kept = kept_kept;
-		batch->confidence = kept_confidence;
 	}
 	else
 	{
-		batch->workspace = palloc(mul_size(AlsFoldInWorkspace(k, capacity), sizeof(double)));
+		FoldInBuffersAlloc(&batch->buffers, CurrentMemoryContext, k, capacity);
 		batch->vector = palloc(sizeof(float) * k);
-		batch->vectors = palloc(sizeof(float *) * capacity);
-		batch->kept = palloc(sizeof(float *) * capacity);
-		batch->confidence = palloc(sizeof(double) * capacity);
 	}
 }
 
@@ -660,12 +667,12 @@ ItemCategory(int64 item_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
-	int32		number;
 	char	   *category = NULL;
 	int			ret;
 
-	if (CategoryCacheLookup(&item_id, 1, &number))
+	if (CategoryCacheEnsure())
 	{
+		int32		number = CategoryCacheLookupOne(item_id);
 		const char *name;
 		int			length;
 
@@ -734,22 +741,6 @@ UserStateApply(BehaviorBatch *batch, UserState *state, const BehaviorEvent *even
 	MemoryContextSwitchTo(old);
 }
 
-/* An int8[] or float4[] of a history's entries. */
-static Datum
-HistoryArray(const RecentHistory *history, bool weights)
-{
-	Datum	   *values = palloc(sizeof(Datum) * Max(history->n, 1));
-
-	for (int i = 0; i < history->n; i++)
-		values[i] = weights ? Float4GetDatum(history->weights[i])
-			: Int64GetDatum(history->items[i]);
-	if (weights)
-		return PointerGetDatum(construct_array(values, history->n, FLOAT4OID, 4,
-											   true, TYPALIGN_INT));
-	return PointerGetDatum(construct_array(values, history->n, INT8OID, 8,
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 /*
  * Compresses a large column value inline (lz4), when the server has lz4.
  * A 100-item history makes a 2.5 kB row of which the arrays and the
@@ -801,11 +792,14 @@ UserStateWrite(UserRows *rows, UserState *state)
 		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
 	}
 	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
-			   CompressedColumn(HistoryArray(&state->recent, false)));
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->recent.items,
+																state->recent.n))));
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
-			   CompressedColumn(HistoryArray(&state->recent, true)));
+			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
+															state->recent.n))));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
-			   CompressedColumn(HistoryArray(&state->purchased, false)));
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
+																state->purchased.n))));
 	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
 			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
 	SET_COLUMN(USER_FEATURES_UPDATED_AT,
@@ -814,32 +808,40 @@ UserStateWrite(UserRows *rows, UserState *state)
 	UserFeaturesUpdate(rows, values, nulls, replace);
 }
 
+/* Whether a model's fold-in parameters (regularization, alpha) are finite and >= 0. */
+bool
+FoldInParamsValid(const CachedModel *model)
+{
+	return model->regularization >= 0 && !isinf(model->regularization) &&
+		model->alpha >= 0 && !isinf(model->alpha);
+}
+
 /*
  * The fold-in of one history against a model: the vector x of the items
  * that have one (weights > 0), confidences 1 + alpha·weight.  Returns how
  * many items were used (0: none known, x untouched) or -1 when the system
- * is not positive definite.  Buffers hold n entries; workspace
- * AlsFoldInWorkspace(k, n) doubles.  Shared by the triggers and
- * rerank.fold_in_history(), which therefore agree to the bit.
+ * is not positive definite.  The buffers hold at least n entries.  Shared
+ * by the triggers and rerank.fold_in_history(), which therefore agree to
+ * the bit.
  */
 int
 FoldInHistoryVector(const CachedModel *model, const int64 *items,
-					const float *weights, int n, const float **vectors,
-					const float **kept, double *confidence, double *workspace,
+					const float *weights, int n, FoldInBuffers *buffers,
 					float *x)
 {
 	int			used;
 	AlsHistory	history;
 
-	ModelItemVectors(model, items, n, vectors, NULL);
-	used = HistoryFoldInInput(weights, vectors, n, model->alpha, kept, confidence);
+	ModelItemVectors(model, items, n, buffers->vectors, NULL);
+	used = HistoryFoldInInput(weights, buffers->vectors, n, model->alpha,
+							  buffers->kept, buffers->confidence);
 	if (used == 0)
 		return 0;
 	history.n = used;
-	history.vectors = kept;
-	history.confidence = confidence;
+	history.vectors = buffers->kept;
+	history.confidence = buffers->confidence;
 	if (!AlsFoldIn(model->gram, model->dimensions, model->regularization,
-				   &history, x, workspace) ||
+				   &history, x, buffers->workspace) ||
 		VecFindNonFinite(x, model->dimensions) < (size_t) model->dimensions)
 		return -1;
 	return used;
@@ -861,8 +863,7 @@ UserStateFoldIn(BehaviorBatch *batch, UserState *state)
 	int			ret;
 
 	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
-							   state->recent.n, batch->vectors, batch->kept,
-							   batch->confidence, batch->workspace, batch->vector);
+							   state->recent.n, &batch->buffers, batch->vector);
 	if (used == 0)
 		return;
 	if (used < 0)

@@ -78,22 +78,13 @@ BEGIN
         args := args[1:pg_catalog.cardinality(args) - 1];
     END LOOP;
 
-    IF for_each = 'row' THEN
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
-            'EXECUTE FUNCTION rerank.track_behavior(%s)',
-            trigger_name, events,
-            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
-               FROM pg_catalog.unnest(args) a));
-    ELSE
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER %I AFTER INSERT ON %s '
-            'REFERENCING NEW TABLE AS rerank_new_events FOR EACH STATEMENT '
-            'EXECUTE FUNCTION rerank.track_behavior(%s)',
-            trigger_name, events,
-            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
-               FROM pg_catalog.unnest(args) a));
-    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER %I AFTER INSERT ON %s %s EXECUTE FUNCTION rerank.track_behavior(%s)',
+        trigger_name, events,
+        CASE for_each WHEN 'row' THEN 'FOR EACH ROW'
+             ELSE 'REFERENCING NEW TABLE AS rerank_new_events FOR EACH STATEMENT' END,
+        (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
+           FROM pg_catalog.unnest(args) a));
     RETURN trigger_name;
 END
 $$;
@@ -164,6 +155,8 @@ BEGIN
     -- the features row first: the order the triggers lock in
     DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
     had_features := FOUND;
+    -- model_id = ANY (every model): look-ups of the primary keys
+    -- (model_id, user_id) rather than scans for the user id alone
     DELETE FROM rerank.user_factors u
      WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND u.user_id = forget_user.user_id;
