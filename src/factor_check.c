@@ -96,7 +96,7 @@ LookupModel(int32 model_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	KeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id = $1",
+	KeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
 			 1, argtypes);
 	ret = SPI_execute_plan(plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)

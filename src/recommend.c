@@ -58,10 +58,7 @@ UserVector(const CachedModel *model, int64 user_id, float *x)
 	int64	   *hist_ids;
 	float	   *hist_w;
 	int			n;
-	const float **vectors;
-	const float **kept;
-	double	   *confidence;
-	double	   *work;
+	FoldInBuffers buffers;
 
 	if (LoadUserVector(model, user_id, x))
 		return true;
@@ -70,12 +67,8 @@ UserVector(const CachedModel *model, int64 user_id, float *x)
 	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
-	vectors = palloc(sizeof(float *) * n);
-	kept = palloc(sizeof(float *) * n);
-	confidence = palloc(sizeof(double) * n);
-	work = palloc(sizeof(double) * AlsFoldInWorkspace(model->dimensions, n));
-	return FoldInHistoryVector(model, hist_ids, hist_w, n, vectors, kept,
-							   confidence, work, x) > 0;
+	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
+	return FoldInHistoryVector(model, hist_ids, hist_w, n, &buffers, x) > 0;
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */

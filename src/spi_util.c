@@ -41,12 +41,18 @@ ScanQueryRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
 
 	for (;;)
 	{
+		SPITupleTable *batch;
+		uint64		rows;
+
 		SPI_cursor_fetch(portal, true, QUERY_SCAN_BATCH);
-		if (SPI_processed == 0)
+		/* kept locally: a callback that runs SPI itself replaces the globals */
+		batch = SPI_tuptable;
+		rows = SPI_processed;
+		if (rows == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-			fn(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, arg);
-		SPI_freetuptable(SPI_tuptable);
+		for (uint64 r = 0; r < rows; r++)
+			fn(batch->vals[r], batch->tupdesc, arg);
+		SPI_freetuptable(batch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
