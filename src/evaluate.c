@@ -540,7 +540,7 @@ evaluate(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "evaluate must return a row");
 
-	knn = strcmp(model->algorithm, "item_knn") == 0;
+	knn = ModelHasNeighbors(model);
 	if (knn)
 	{
 		km = LoadKnnModel(model);

@@ -16,7 +16,8 @@
  * fold-in when the real-time triggers keep it current; any difference (a
  * vector from training or import) is reported as its own row.  The recent
  * term is a weighted mean of cosines, so it decomposes over the recent
- * items too.
+ * items too.  Under an item-kNN model both terms are sums over neighbor
+ * lists (rerank_knn.c), split item by item.
  */
 #include "postgres.h"
 
@@ -38,14 +39,6 @@ enum
 	ARG_MODEL_WEIGHT,			/* then recent, position, category */
 	ARG_MODEL = ARG_MODEL_WEIGHT + RANK_NTERMS
 };
-
-/* One part of a term: a history item and its share. */
-typedef struct Part
-{
-	int64		item_id;
-	int			order;			/* index in the history, most recent first */
-	double		value;
-} Part;
 
 typedef struct ExplainOutput
 {
@@ -72,8 +65,8 @@ EmitRow(ExplainOutput *out, const char *term, bool has_item, int64 item_id,
 static int
 PartCompare(const void *a, const void *b)
 {
-	const Part *pa = a;
-	const Part *pb = b;
+	const TermPart *pa = a;
+	const TermPart *pb = b;
 
 	if (pa->value != pb->value)
 		return pa->value > pb->value ? -1 : 1;
@@ -85,13 +78,13 @@ PartCompare(const void *a, const void *b)
  * the sum of the others as one row "<term>: other history".
  */
 static void
-EmitParts(ExplainOutput *out, const char *term, Part *parts, int nparts,
+EmitParts(ExplainOutput *out, const char *term, TermPart *parts, int nparts,
 		  int n, double weight)
 {
 	double		rest = 0.0;
 	int			shown = n < 0 ? nparts : Min(n, nparts);
 
-	qsort(parts, nparts, sizeof(Part), PartCompare);
+	qsort(parts, nparts, sizeof(TermPart), PartCompare);
 	for (int i = 0; i < nparts; i++)
 	{
 		if (i < shown)
@@ -111,7 +104,7 @@ EmitParts(ExplainOutput *out, const char *term, Part *parts, int nparts,
  */
 static int
 HistoryContributions(const CachedModel *model, const UserState *user,
-					 const float *item, Part *parts)
+					 const float *item, TermPart *parts)
 {
 	int			k = model->dimensions;
 	const float **vectors = palloc(sizeof(float *) * Max(user->nrecent, 1));
@@ -169,7 +162,7 @@ HistoryContributions(const CachedModel *model, const UserState *user,
  */
 static int
 RecentShares(const CachedModel *model, const UserState *user,
-			 const float **vectors, int nrecent, const float *item, Part *parts)
+			 const float **vectors, int nrecent, const float *item, TermPart *parts)
 {
 	int			k = model->dimensions;
 	double		norm = VecNorm(item, k);
@@ -228,6 +221,9 @@ explain(PG_FUNCTION_ARGS)
 	double		score = 0.0;
 	const float **recent = NULL;
 	int			nrecent = 0;
+	bool		knn;
+	KnnTerms	knn_terms;
+	KnnShares	knn_shares;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	out.store = rsinfo->setResult;
@@ -259,6 +255,7 @@ explain(PG_FUNCTION_ARGS)
 	user_id = PG_GETARG_INT64(ARG_USER_ID);
 	item_id = PG_GETARG_INT64(ARG_ITEM_ID);
 	dims = model != NULL ? model->dimensions : 0;
+	knn = dims == 0 && ModelHasNeighbors(model);
 
 	call = AllocSetContextCreate(CurrentMemoryContext, "rerank explain",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -289,6 +286,13 @@ explain(PG_FUNCTION_ARGS)
 		rank_user.profile = RecentProfile(model, recent, nrecent);
 	}
 	RankItemTerms(&rank_user, &item, dims, terms);
+	if (knn)
+	{
+		/* an item-kNN model: both terms from neighbor lists, with shares */
+		KnnItemShares(model, user_id, &user, item_id, &knn_terms, &knn_shares);
+		terms[RANK_TERM_MODEL] = knn_terms.model[0];
+		terms[RANK_TERM_RECENT] = knn_terms.recent[0];
+	}
 	if (position == 0)
 		terms[RANK_TERM_POSITION] = 0.0;
 	for (int t = 0; t < RANK_NTERMS; t++)
@@ -303,7 +307,7 @@ explain(PG_FUNCTION_ARGS)
 	{
 		double		wm = weights.w[RANK_TERM_MODEL];
 		double		explained = 0.0;
-		Part	   *parts = palloc(sizeof(Part) * Max(user.nrecent, 1));
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
 		int			nparts = user.nrecent > 0 ?
 			HistoryContributions(model, &user, item.vector, parts) : 0;
 
@@ -315,13 +319,16 @@ explain(PG_FUNCTION_ARGS)
 		EmitRow(&out, "model: not from history", false, 0, true,
 				VecDot(user.vector, item.vector, dims) - explained, wm);
 	}
+	else if (knn && knn_shares.nmodel > 0)
+		EmitParts(&out, "model", knn_shares.model, knn_shares.nmodel, n,
+				  weights.w[RANK_TERM_MODEL]);
 
 	/* the recent term and its decomposition */
 	EmitRow(&out, "recent", false, 0, true, terms[RANK_TERM_RECENT],
 			weights.w[RANK_TERM_RECENT]);
 	if (rank_user.profile != NULL && item.vector != NULL)
 	{
-		Part	   *parts = palloc(sizeof(Part) * Max(user.nrecent, 1));
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
 		int			nparts = RecentShares(model, &user, recent, nrecent, item.vector,
 										  parts);
 
@@ -329,6 +336,9 @@ explain(PG_FUNCTION_ARGS)
 			EmitParts(&out, "recent", parts, nparts, n,
 					  weights.w[RANK_TERM_RECENT]);
 	}
+	else if (knn && knn_shares.nrecent > 0)
+		EmitParts(&out, "recent", knn_shares.recent, knn_shares.nrecent, n,
+				  weights.w[RANK_TERM_RECENT]);
 
 	EmitRow(&out, "position", false, 0, position > 0, terms[RANK_TERM_POSITION],
 			weights.w[RANK_TERM_POSITION]);

@@ -521,6 +521,13 @@ EntryForHeader(const ModelHeader *header)
 	return LoadModel(header);
 }
 
+/* Whether the model serves from neighbor lists; see model_cache.h. */
+bool
+ModelHasNeighbors(const CachedModel *model)
+{
+	return model != NULL && strcmp(model->algorithm, "item_knn") == 0;
+}
+
 /*
  * Notes the registry's OID, so the callback recognizes its invalidations.
  * A different OID means the extension was dropped and created again: model

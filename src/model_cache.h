@@ -44,6 +44,12 @@ typedef struct CachedModel
 	void	   *private_data;	/* model_cache.c's own state */
 } CachedModel;
 
+/*
+ * Whether the model serves from neighbor lists (item-kNN) rather than
+ * vectors; false for NULL.
+ */
+extern bool ModelHasNeighbors(const CachedModel *model);
+
 /* The active model, loaded or revalidated; NULL when none is active. */
 extern const CachedModel *ActiveModel(void);
 

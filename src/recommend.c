@@ -32,13 +32,6 @@
 /* Largest k accepted by recommend() and similar_items(). */
 #define MAX_K 100000
 
-/* Whether a model scores by stored neighbors rather than factors. */
-static bool
-IsKnn(const CachedModel *model)
-{
-	return strcmp(model->algorithm, "item_knn") == 0;
-}
-
 /* The model argument: NULL means the active model, which must exist. */
 static const CachedModel *
 ModelArg(FunctionCallInfo fcinfo, int argno)
@@ -189,7 +182,7 @@ predict(PG_FUNCTION_ARGS)
 	{
 		c->have_user = true;
 		c->user_id = user_id;
-		if (IsKnn(c->model))
+		if (ModelHasNeighbors(c->model))
 		{
 			int64	   *ids;
 			float	   *w;
@@ -206,7 +199,7 @@ predict(PG_FUNCTION_ARGS)
 
 	if (!c->user_known)
 		PG_RETURN_NULL();
-	if (IsKnn(c->model))
+	if (ModelHasNeighbors(c->model))
 	{
 		int32		idx = IdMapGet(c->knn.index, item_id);
 
@@ -312,10 +305,10 @@ recommend(PG_FUNCTION_ARGS)
 	model = ModelArg(fcinfo, 3);
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (exclude_seen || IsKnn(model))
+	if (exclude_seen || ModelHasNeighbors(model))
 		nhist = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
 
-	if (IsKnn(model))
+	if (ModelHasNeighbors(model))
 	{
 		KnnScores	s = KnnUserScores(model, hist_ids, hist_w, nhist);
 
@@ -367,7 +360,7 @@ similar_items(PG_FUNCTION_ARGS)
 	model = ModelArg(fcinfo, 2);
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (IsKnn(model))
+	if (ModelHasNeighbors(model))
 	{
 		NeighborList list = LoadNeighbors(model, item_id);
 		int64	   *ids = palloc(sizeof(int64) * Max(list.n, 1));

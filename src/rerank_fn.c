@@ -271,6 +271,9 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	bool		have_categories = false;
 	const float **recent = NULL;
 	int			nrecent = 0;
+	bool		knn;
+	bool		want_recent;
+	KnnTerms	knn_terms;
 	RankOrderParams params;
 	int		   *order;
 	int			bad;
@@ -289,6 +292,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	if (args->null_result)
 		return;
 	dims = model != NULL ? model->dimensions : 0;
+	knn = dims == 0 && ModelHasNeighbors(model);
 
 	n = CollectCandidates(args, &ids);
 	if (n == 0)
@@ -325,16 +329,16 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	memset(&user, 0, sizeof(user));
 	{
 		bool		want_vector = dims > 0 && weights->w[RANK_TERM_MODEL] != 0.0;
-		bool		want_recent = dims > 0 && weights->w[RANK_TERM_RECENT] != 0.0 &&
-			rerank_recent_items > 0;
 
+		want_recent = (dims > 0 || knn) && weights->w[RANK_TERM_RECENT] != 0.0 &&
+			rerank_recent_items > 0;
 		if (want_vector || want_recent || args->exclude_purchased ||
 			weights->w[RANK_TERM_CATEGORY] != 0.0)
 			LoadUserState(want_vector ? model : NULL, args->user_id, &user);
 		if (!want_recent)
 			user.nrecent = 0;
 	}
-	if (user.nrecent > 0)
+	if (user.nrecent > 0 && !knn)
 		recent = RecentVectors(model, &user, &nrecent);
 
 	/* purchased items leave before positions are counted */
@@ -353,6 +357,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		items[i].vector = vectors[i];
 		items[i].bias = biases[i];
 		items[i].norm = norms[i];
+		items[i].model_entry = false;
 		items[i].position = i + 1;
 		items[i].category = -1;
 	}
@@ -379,12 +384,26 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		rank_user.ncategories = ncategories;
 	}
 
-	/* the user: vector and recency profile */
-	rank_user.vector = user.vector;
-	if (user.nrecent > 0)
-		rank_user.profile = RecentProfile(model, recent, nrecent);
-
-	bad = RankScoreNormed(&rank_user, weights, items, n, dims, ServeCheckInterrupts);
+	if (knn)
+	{
+		/* an item-kNN model: its terms and similarities from neighbor lists */
+		KnnCandidateTerms(model, args->user_id, &user, ids, n,
+						  weights->w[RANK_TERM_MODEL] != 0.0, want_recent,
+						  args->diversity > 0.0, &knn_terms);
+		for (int i = 0; i < n; i++)
+			items[i].model_entry = knn_terms.in_model[i];
+		bad = RankScoreGiven(&rank_user, weights, items, n, knn_terms.model,
+							 knn_terms.recent, ServeCheckInterrupts);
+	}
+	else
+	{
+		/* the user: vector and recency profile */
+		rank_user.vector = user.vector;
+		if (user.nrecent > 0)
+			rank_user.profile = RecentProfile(model, recent, nrecent);
+		bad = RankScoreNormed(&rank_user, weights, items, n, dims,
+							  ServeCheckInterrupts);
+	}
 	if (bad < n)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -399,6 +418,8 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	params.ncategories = ncategories;
 	params.dims = dims;
 	params.check = ServeCheckInterrupts;
+	params.similarity = knn ? KnnPairSimilarity : NULL;
+	params.similarity_arg = knn ? &knn_terms : NULL;
 	order = CandidateAlloc(Max(params.k, 1), sizeof(int));
 	result->n = RankOrder(items, n, &params, order,
 						  palloc_extended(RankOrderWorkspace(n, ncategories),

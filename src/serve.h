@@ -80,6 +80,62 @@ extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
 								  int32 *categories, double **affinity);
 
+/*
+ * rerank()'s terms of n candidates under an item-kNN model (rerank_knn.c):
+ * per candidate, the model and recent terms (0 where missing) and whether
+ * it is in the model; with pairs, the candidates each one's MMR similarity
+ * is non-zero with, as rows pair_start[c] .. pair_start[c + 1] - 1 of
+ * pair_other and pair_similarity.
+ */
+typedef struct KnnTerms
+{
+	double	   *model;
+	double	   *recent;
+	bool	   *in_model;
+	int32	   *pair_start;		/* NULL without pairs */
+	int32	   *pair_other;
+	float	   *pair_similarity;
+} KnnTerms;
+
+/*
+ * Computes KnnTerms: the model term from the user's history (when
+ * want_model), the recent term from the first rerank.recent_items of
+ * user's recent items (when want_recent), the pairs when want_pairs.
+ */
+extern void KnnCandidateTerms(const CachedModel *model, int64 user_id,
+							  const UserState *user, const int64 *ids, int n,
+							  bool want_model, bool want_recent, bool want_pairs,
+							  KnnTerms *terms);
+
+/* One history item's share of a term (explain()). */
+typedef struct TermPart
+{
+	int64		item_id;
+	int			order;			/* index in the recent history, most recent
+								 * first (older history after) */
+	double		value;
+} TermPart;
+
+/* The shares of the history in one item's model and recent terms. */
+typedef struct KnnShares
+{
+	int			nmodel;
+	TermPart   *model;			/* r_j·sim(j, i) */
+	int			nrecent;
+	TermPart   *recent;			/* d^j sim(j, i) / Σ d^j */
+} KnnShares;
+
+/*
+ * KnnCandidateTerms of one item (both terms), with each history item's
+ * share of them: the parts add up to the terms.
+ */
+extern void KnnItemShares(const CachedModel *model, int64 user_id,
+						  const UserState *user, int64 item_id,
+						  KnnTerms *terms, KnnShares *shares);
+
+/* RankSimilarityFn over a KnnTerms with pairs. */
+extern double KnnPairSimilarity(int a, int b, void *arg);
+
 /* The interrupt check handed to the ranking core. */
 extern void ServeCheckInterrupts(void);
 

@@ -305,6 +305,36 @@ RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *item
 	return ScoreItems(user, weights, items, n, dims, check, true);
 }
 
+/* Scores items whose model and recent terms are given; see rank.h. */
+int
+RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
+			   int n, const double *model_terms, const double *recent_terms,
+			   RankCheckFn check)
+{
+	int			bad = n;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		category = 0.0;
+		double		score;
+
+		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
+			check();
+		if (user->affinity != NULL && items[i].category >= 0 &&
+			items[i].category < user->ncategories)
+			category = user->affinity[items[i].category];
+		items[i].norm = 0.0;
+		score = (weights->w[RANK_TERM_MODEL] * model_terms[i] +
+				 weights->w[RANK_TERM_POSITION] * PositionTerm(items[i].position)) +
+			(weights->w[RANK_TERM_RECENT] * recent_terms[i] +
+			 weights->w[RANK_TERM_CATEGORY] * category);
+		items[i].score = score;
+		if (bad == n && !isfinite(score))
+			bad = i;
+	}
+	return bad;
+}
+
 /* ---- ordering ---- */
 
 typedef struct HeapEntry
@@ -437,11 +467,31 @@ ItemSimilarity(const RankItem *a, const RankItem *b, int dims)
 	return sim > 0.0 ? (sim < 1.0 ? sim : 1.0) : 0.0;
 }
 
-/* The next item without a vector at or after index from, or n. */
+/* Whether the item is ordered by score (else it keeps its upstream slot). */
+static inline bool
+Ranked(const RankItem *item)
+{
+	return item->vector != NULL || item->model_entry;
+}
+
+/* MMR's similarity of the items at indexes a and b, in [0, 1]. */
+static inline double
+PairSimilarity(const RankItem *items, int a, int b,
+			   const RankOrderParams *params)
+{
+	double		sim;
+
+	if (params->similarity == NULL)
+		return ItemSimilarity(&items[a], &items[b], params->dims);
+	sim = params->similarity(a, b, params->similarity_arg);
+	return sim > 0.0 ? (sim < 1.0 ? sim : 1.0) : 0.0;
+}
+
+/* The next item that keeps its upstream slot at or after index from, or n. */
 static int
 NextPinned(const RankItem *items, int n, int from)
 {
-	while (from < n && items[from].vector != NULL)
+	while (from < n && Ranked(&items[from]))
 		from++;
 	return from;
 }
@@ -456,7 +506,7 @@ RankOrderWorkspace(int n, int ncategories)
 
 	return ALIGN8(nn * sizeof(HeapEntry)) +
 		ALIGN8(nn * sizeof(double)) +	/* maxsim */
-		ALIGN8(nn * sizeof(int32_t)) +	/* placed items with vectors */
+		ALIGN8(nn * sizeof(int32_t)) +	/* placed ranked items */
 		ALIGN8(nn * sizeof(int32_t)) +	/* demoted items */
 		ALIGN8((size_t) (ncategories > 0 ? ncategories : 1) * sizeof(int32_t));
 }
@@ -467,7 +517,6 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 		  int *order, void *workspace)
 {
 	int			k = params->k < n ? params->k : n;
-	int			dims = params->dims;
 	int			cap = params->ncategories > 0 ? params->max_per_category : 0;
 	double		lambda = params->diversity;
 	bool		mmr;
@@ -502,7 +551,7 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 
 	for (int i = 0; i < n; i++)
 	{
-		if (items[i].vector == NULL)
+		if (!Ranked(&items[i]))
 			continue;
 		heap[nheap].key = items[i].score;
 		heap[nheap].score = items[i].score;
@@ -578,7 +627,8 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 
 				for (int s = top->stamp; s < nplaced; s++)
 				{
-					double		sim = ItemSimilarity(item, &items[placed[s]], dims);
+					double		sim = PairSimilarity(items, top->index, placed[s],
+													 params);
 
 					if (sim > ms)
 						ms = sim;
@@ -612,7 +662,7 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 			counts[category]++;
 		}
 		order[out++] = idx;
-		if (items[idx].vector != NULL)
+		if (Ranked(&items[idx]))
 			placed[nplaced++] = idx;
 	}
 	for (int d = 0; d < ndemoted && out < k; d++)

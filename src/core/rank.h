@@ -17,6 +17,10 @@
  * recent first, j = 0, 1, …, unit vectors ŷ_j), so the recent term is the
  * recency-weighted mean cosine between the item and the recent items.  A
  * term whose inputs are missing is 0.
+ *
+ * Models without vectors (item-kNN) have their model and recent terms
+ * computed by the caller from neighbor lists (RankScoreGiven), and their
+ * MMR similarity given by a callback (RankOrderParams.similarity).
  */
 #ifndef RERANK_RANK_H
 #define RERANK_RANK_H
@@ -67,6 +71,9 @@ typedef struct RankItem
 	int64_t		item_id;
 	const float *vector;		/* NULL: no vector in the model */
 	float		bias;
+	bool		model_entry;	/* in a model without vectors (item-kNN: has
+								 * a neighbor list); an item with neither a
+								 * vector nor this keeps its upstream slot */
 	int32_t		position;		/* 1-based upstream position */
 	int32_t		category;		/* 0 .. ncategories-1, or -1: unknown */
 	double		norm;			/* ‖vector‖: set by RankScore, given to
@@ -122,6 +129,22 @@ extern int	RankScore(const RankUser *user, const RankWeights *weights,
 extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
 							RankItem *items, int n, int dims, RankCheckFn check);
 
+/*
+ * Similarity of the items at indexes a and b, for MMR; values outside
+ * [0, 1] are clamped.
+ */
+typedef double (*RankSimilarityFn) (int a, int b, void *arg);
+
+/*
+ * Scores items whose model and recent terms the caller computed (models
+ * without vectors): score = w_model·model_terms[i] + w_recent·recent_terms[i]
+ * + the position and category terms as in RankScore; sets norm to 0.
+ * Returns the index of the first item whose score is not finite, or n.
+ */
+extern int	RankScoreGiven(const RankUser *user, const RankWeights *weights,
+						   RankItem *items, int n, const double *model_terms,
+						   const double *recent_terms, RankCheckFn check);
+
 typedef struct RankOrderParams
 {
 	int			k;				/* length of the result (at most n) */
@@ -131,6 +154,8 @@ typedef struct RankOrderParams
 	int			ncategories;
 	int			dims;
 	RankCheckFn check;			/* may be NULL */
+	RankSimilarityFn similarity;	/* NULL: the cosine of the vectors */
+	void	   *similarity_arg;
 } RankOrderParams;
 
 /* Bytes of workspace RankOrder needs (8-byte aligned by the caller). */
@@ -140,15 +165,16 @@ extern size_t RankOrderWorkspace(int n, int ncategories);
  * Orders the scored items (upstream order in, positions 1..n) into
  * order[0 .. result-1] (indexes into items); returns min(k, n).
  *
- * - Items without a vector keep their upstream slot: the item at position p
- *	 is placed at index p - 1 of the result, or as soon as possible after.
+ * - Items without a vector (or model_entry) keep their upstream slot: the
+ *	 item at position p is placed at index p - 1 of the result, or as soon
+ *	 as possible after.
  * - The others fill the remaining places by score, ties by upstream
  *	 position; with diversity λ > 0, the first diversity_depth of them by
  *	 MMR instead: the next one maximizes (1 − λ)·rel_i − λ·max_j sim(i, j)
  *	 over the already placed items j, where rel is the score scaled to
- *	 [0, 1] over the candidates with vectors and sim the cosine of the item
- *	 vectors, negative cosines counted as 0; equal MMR values go by score,
- *	 then upstream position.
+ *	 [0, 1] over these candidates and sim the cosine of the item vectors
+ *	 (or params->similarity), clamped to [0, 1]; equal MMR values go by
+ *	 score, then upstream position.
  * - max_per_category n: an item whose category already has n places is
  *	 demoted behind every item that fits; demoted items follow in the order
  *	 they were demoted (never dropped, except by k).

@@ -13,6 +13,9 @@
 #   rerank       rerank.rerank(user, ids, k => 20)
 #   rerank_mmr   rerank.rerank(user, ids, k => 20, diversity => 0.3)
 #   rerank_cap   rerank.rerank(user, ids, k => 20, max_per_category => 3)
+#   rerank_knn   rerank.rerank(user, ids, k => 20, model => 'bench_knn'):
+#                an item-kNN model trained on the users' recent items
+#                (neighbor lists read per call, not cached)
 #
 # Prepared statements (-M prepared), as a serving application uses; the
 # candidate list is a text parameter (pgbench -D variables, 18 lists), so
@@ -65,12 +68,17 @@ SELECT u,
        (SELECT jsonb_object_agg('c' || ((u + j * 7) & 63), j) FROM generate_series(1, 8) j)
   FROM generate_series(1, $users) u;
 SELECT rerank.activate_model('bench');
+CREATE TABLE bench_events AS
+SELECT user_id, unnest(recent_items) AS item_id FROM rerank.user_features;
+SET client_min_messages = warning;
+CALL rerank.train_item_knn('bench_knn', 'bench_events', neighbors => 50);
+RESET client_min_messages;
 VACUUM ANALYZE;
 SQL
 
 work=$(mktemp -d /tmp/rerank-bench.XXXXXX)
 chmod 777 "$work"
-variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap)
+variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap rerank_knn)
 lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
 # candidate lists: 500 distinct random ids in random order, one pgbench
@@ -119,6 +127,7 @@ for v in "${variants[@]}"; do
 			rerank) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20);" ;;
 			rerank_mmr) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, diversity => 0.3);" ;;
 			rerank_cap) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, max_per_category => 3);" ;;
+			rerank_knn) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, model => 'bench_knn');" ;;
 			esac
 		} >"$f"
 		args+=(-f "$f")
@@ -161,7 +170,7 @@ rr_log "server CPU per call (warm, $((100 * lists)) calls per variant, 3 rounds 
 		echo "INSERT INTO bench_lists VALUES ($l, '${d#c*=}');"
 	done
 } | rr_psql -q
-cpu_variants=(rerank rerank_mmr rerank_cap)
+cpu_variants=(rerank rerank_mmr rerank_cap rerank_knn)
 u="(g * 97 + b.l) % $users + 1"
 printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 {
@@ -172,6 +181,7 @@ printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 			rerank) call="rerank.rerank($u, b.ids, k => 20)" ;;
 			rerank_mmr) call="rerank.rerank($u, b.ids, k => 20, diversity => 0.3)" ;;
 			rerank_cap) call="rerank.rerank($u, b.ids, k => 20, max_per_category => 3)" ;;
+			rerank_knn) call="rerank.rerank($u, b.ids, k => 20, model => 'bench_knn')" ;;
 			esac
 			echo "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0 \\gset"
 			echo "SELECT count(*) FROM bench_lists b, generate_series(1, 100) g, LATERAL $call \\g /dev/null"

@@ -8,6 +8,7 @@
 #include "core/vec.h"
 #include "unit.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,4 +548,90 @@ UNIT_TEST(rank_large_input_checks_interrupts)
 	CHECK(sorted);
 	free(items);
 	free(order);
+}
+
+/* Items of a model without vectors: scores from given terms. */
+UNIT_TEST(rank_score_given_terms)
+{
+	RankItem	items[3];
+	double		model[] = {1.0, 0.5, 0.0};
+	double		recent[] = {0.0, 0.25, 2.0};
+	double		affinity[] = {0.5, 1.0};
+	RankUser	user = {.affinity = affinity, .ncategories = 2};
+	RankWeights weights = {{2.0, 4.0, 1.0, 3.0}};
+
+	MakeItems(items, 3);
+	items[0].category = 1;
+	items[2].category = 0;
+	items[1].norm = 7.0;
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 3);
+	CHECK_NEAR(items[0].score, 2.0 * 1.0 + 1.0 * RankPositionTerm(1) + 3.0 * 1.0, 1e-12);
+	CHECK_NEAR(items[1].score, 2.0 * 0.5 + 4.0 * 0.25 + 1.0 * RankPositionTerm(2), 1e-12);
+	CHECK_NEAR(items[2].score, 4.0 * 2.0 + RankPositionTerm(3) + 3.0 * 0.5, 1e-12);
+	CHECK(items[1].norm == 0.0);
+	model[1] = INFINITY;
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 1);
+}
+
+/*
+ * Model entries without vectors are ordered by score like items with
+ * vectors; items with neither keep their slot.
+ */
+UNIT_TEST(rank_order_model_entries_are_ranked)
+{
+	RankItem	items[4];
+	int			order[4];
+	RankOrderParams params = {.k = 4};
+	double		scores[] = {0.1, 0.0, 0.3, 0.9};
+
+	MakeItems(items, 4);
+	for (int i = 0; i < 4; i++)
+	{
+		items[i].score = scores[i];
+		items[i].model_entry = i != 1;
+	}
+	CHECK(Order(items, 4, &params, order) == 4);
+	CHECK(order[0] == 3 && order[1] == 1 && order[2] == 2 && order[3] == 0);
+}
+
+/* Pair similarities of a 4-item example: 0 and 1 near duplicates. */
+static double
+TableSimilarity(int a, int b, void *arg)
+{
+	const double (*table)[4] = arg;
+
+	return table[a][b];
+}
+
+/* MMR takes its similarity from the callback, clamped to [0, 1]. */
+UNIT_TEST(rank_order_mmr_with_given_similarity)
+{
+	RankItem	items[4];
+	int			order[4];
+	double		table[4][4] = {
+		{1, 0.95, 0.1, -2},
+		{0.95, 1, 0.2, 0},
+		{0.1, 0.2, 1, 0},
+		{-2, 0, 0, 1}
+	};
+	RankOrderParams params = {.k = 4, .diversity = 0.5, .diversity_depth = 4,
+	.similarity = TableSimilarity, .similarity_arg = table};
+	double		scores[] = {1.0, 0.9, 0.5, 0.0};
+
+	MakeItems(items, 4);
+	for (int i = 0; i < 4; i++)
+	{
+		items[i].score = scores[i];
+		items[i].model_entry = true;
+	}
+
+	/*
+	 * rel = (1, 0.9, 0.5, 0); after 0: 1 → 0.45 − 0.475, 2 → 0.25 − 0.05,
+	 * 3 → 0 − 0 (−2 clamped): 2, then 3 (0) beats 1 (0.45 − 0.475).
+	 */
+	CHECK(Order(items, 4, &params, order) == 4);
+	CHECK(order[0] == 0 && order[1] == 2 && order[2] == 3 && order[3] == 1);
+	params.diversity = 0.0;
+	CHECK(Order(items, 4, &params, order) == 4);
+	CHECK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3);
 }

@@ -1,0 +1,174 @@
+-- rerank() and explain() under an item-kNN model (neighbor lists, no
+-- vectors): the order equals the order by the documented score computed in
+-- SQL from rerank.item_neighbors, items outside the model keep their slot,
+-- MMR uses the lists' similarities, explain's parts add up, and the recent
+-- history the triggers keep changes the order at once.
+SET extra_float_digits = 0;
+\set SHOW_CONTEXT never
+SELECT coalesce(rerank.active_model(), '') AS active_at_start \gset
+
+CREATE TABLE knn_events (user_id bigint, item_id bigint, weight real);
+-- two tastes: items 1..6 and 7..12, each user mostly in one
+INSERT INTO knn_events
+SELECT u, i, 1 + (u + i) % 2
+  FROM generate_series(1, 30) u, generate_series(1, 12) i
+ WHERE ((i <= 6) = (u % 2 = 0) AND (u + 2 * i) % 3 <> 0) OR (u * i) % 11 = 0;
+SET client_min_messages = warning;
+CALL rerank.train_item_knn('kn', 'knn_events', neighbors => 6, weight_column => 'weight');
+RESET client_min_messages;
+SELECT name, algorithm, dimensions, items FROM rerank.model_versions WHERE name = 'kn';
+
+-- The documented score under an item-kNN model (README, "rerank()"): the
+-- model term is predict(); the recent term the recency-weighted mean of
+-- the similarities in the recent items' lists, over the recent items that
+-- have one.
+CREATE FUNCTION pg_temp.knn_score(u bigint, i bigint, pos integer,
+                                  wm float8, wr float8, wp float8)
+RETURNS float8 LANGUAGE sql STABLE AS $$
+WITH m AS (SELECT model_id FROM rerank.models WHERE name = 'kn'),
+     hist AS (SELECT h.item_id, h.ord - 1 AS j
+                FROM rerank.user_features f,
+                     unnest(f.recent_items) WITH ORDINALITY h(item_id, ord)
+               WHERE f.user_id = u
+                 AND h.ord <= current_setting('rerank.recent_items')::int),
+     lists AS (SELECT hist.j, n.neighbor_ids, n.similarities
+                 FROM hist JOIN rerank.item_neighbors n USING (item_id) JOIN m USING (model_id)),
+     shares AS (SELECT lists.j, power(current_setting('rerank.recent_decay')::float8, lists.j) AS d,
+                       (SELECT s FROM unnest(lists.neighbor_ids, lists.similarities) t(id, s)
+                         WHERE t.id = i) AS sim
+                  FROM lists)
+SELECT wm * coalesce(rerank.predict(u, i, 'kn'), 0)
+     + wr * coalesce((SELECT sum(d * coalesce(sim, 0)) / sum(d) FROM shares), 0)
+     + wp / (ln(1 + pos) / ln(2))
+$$;
+
+-- Candidates in the model by that score (ties by upstream position); the
+-- others at their upstream slot, as rerank() places them.
+CREATE FUNCTION pg_temp.knn_order(u bigint, ids bigint[], wm float8, wr float8, wp float8)
+RETURNS bigint[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    known bigint[];
+    result bigint[] := '{}';
+    pos int;
+    next_known int := 1;
+BEGIN
+    SELECT array_agg(id ORDER BY pg_temp.knn_score(u, id, p::int, wm, wr, wp) DESC, p)
+      INTO known
+      FROM unnest(ids) WITH ORDINALITY t(id, p)
+     WHERE EXISTS (SELECT 1 FROM rerank.item_neighbors n
+                    WHERE n.model_id = rerank.model_id('kn') AND n.item_id = t.id);
+    FOR pos IN 1 .. cardinality(ids) LOOP
+        IF NOT EXISTS (SELECT 1 FROM rerank.item_neighbors n
+                        WHERE n.model_id = rerank.model_id('kn') AND n.item_id = ids[pos]) THEN
+            result := result || ids[pos];
+        ELSE
+            result := result || known[next_known];
+            next_known := next_known + 1;
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+SELECT rerank.activate_model('kn');
+-- user 4 likes items 1..6; recent history (most recent first) from the
+-- triggers' table, with an item the model does not know (99)
+INSERT INTO rerank.user_features (user_id, recent_items, recent_weights, purchased_items)
+VALUES (4, '{9, 99, 2, 5}', '{1, 1, 3, 2}', '{5}'),
+       (5, '{}', '{}', '{}');
+
+-- the order is the documented one, with default weights and each term alone
+SELECT rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}') AS defaults,
+       rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}') =
+       pg_temp.knn_order(4, '{12, 3, 8, 99, 1, 10, 6, 2}',
+                         current_setting('rerank.model_weight')::float8,
+                         current_setting('rerank.recent_weight')::float8,
+                         current_setting('rerank.position_weight')::float8) AS defaults_ok;
+SELECT rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0, category_weight => 0) AS model_only,
+       rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0, category_weight => 0) =
+       pg_temp.knn_order(4, '{12, 3, 8, 99, 1, 10, 6, 2}', 1, 0, 0) AS model_only_ok;
+SELECT rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 0, recent_weight => 1,
+                         position_weight => 0, category_weight => 0) AS recent_only,
+       rerank.rerank_ids(4, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 0, recent_weight => 1,
+                         position_weight => 0, category_weight => 0) =
+       pg_temp.knn_order(4, '{12, 3, 8, 99, 1, 10, 6, 2}', 0, 1, 0) AS recent_only_ok;
+
+-- the scores are the documented ones; the model term alone is predict()
+SELECT bool_and(abs(r.score - pg_temp.knn_score(4, r.item_id, t.pos::int, 0.7, 0.4, 0.2)) < 1e-6)
+       AS scores_ok
+  FROM unnest('{12, 3, 8, 1, 10, 6, 2}'::bigint[]) WITH ORDINALITY t(id, pos)
+  JOIN rerank.rerank(4, '{12, 3, 8, 1, 10, 6, 2}', model_weight => 0.7, recent_weight => 0.4,
+                     position_weight => 0.2, category_weight => 0) r ON r.item_id = t.id;
+SELECT bool_and(abs(r.score - rerank.predict(4, r.item_id, 'kn')) < 1e-6) AS model_term_is_predict
+  FROM rerank.rerank(4, '{12, 3, 8, 1, 10, 6, 2}', model_weight => 1, recent_weight => 0,
+                     position_weight => 0, category_weight => 0) r;
+
+-- an item outside the model keeps its upstream slot; a user the model does
+-- not know gets the upstream order; without recent items (user 5), the
+-- training history still gives the model term; the purchase filter applies
+SELECT rerank.rerank_ids(4, '{99, 12, 3, 98}') AS unknown_items_pinned;
+SELECT rerank.rerank_ids(999, '{12, 3, 8, 1}') AS unknown_user,
+       rerank.rerank_ids(5, '{12, 3, 8, 1}', recent_weight => 1) AS no_recent_items,
+       rerank.rerank_ids(5, '{12, 3, 8, 1}', recent_weight => 1) =
+       pg_temp.knn_order(5, '{12, 3, 8, 1}',
+                         current_setting('rerank.model_weight')::float8, 1,
+                         current_setting('rerank.position_weight')::float8) AS no_recent_ok;
+SELECT rerank.rerank_ids(4, '{12, 5, 3}', exclude_purchased => true) AS without_purchased;
+
+-- diversity: MMR with the lists' similarities.  Item 3's near neighbors
+-- move down behind a less similar item as λ grows; scores stay relevance.
+SELECT n.neighbor_ids[2:3] AS near_3
+  FROM rerank.item_neighbors n WHERE n.model_id = rerank.model_id('kn') AND n.item_id = 3;
+SELECT d, rerank.rerank_ids(4, '{1, 2, 3, 4, 6, 8}', diversity => d, model_weight => 1,
+                            recent_weight => 0, position_weight => 0) AS ranked
+  FROM unnest('{0, 0.5, 0.9}'::float8[]) d;
+SELECT (SELECT array_agg(score ORDER BY item_id) FROM rerank.rerank(4, '{1, 2, 3, 4, 6, 8}', diversity => 0.9))
+     = (SELECT array_agg(score ORDER BY item_id) FROM rerank.rerank(4, '{1, 2, 3, 4, 6, 8}'))
+       AS mmr_keeps_scores;
+-- with λ = 1 every next place goes to the candidate least similar to the
+-- placed ones: the second place is the first place's least similar
+-- candidate (0 when its list does not hold it)
+WITH r AS (SELECT rerank.rerank_ids(4, '{1, 2, 3, 4, 6, 8}', diversity => 1) AS ids),
+     sim AS (SELECT c.id,
+                    greatest(coalesce((SELECT s FROM rerank.item_neighbors n,
+                                              unnest(n.neighbor_ids, n.similarities) t(nid, s)
+                                        WHERE n.model_id = rerank.model_id('kn')
+                                          AND n.item_id = r.ids[1] AND t.nid = c.id), 0),
+                             coalesce((SELECT s FROM rerank.item_neighbors n,
+                                              unnest(n.neighbor_ids, n.similarities) t(nid, s)
+                                        WHERE n.model_id = rerank.model_id('kn')
+                                          AND n.item_id = c.id AND t.nid = r.ids[1]), 0)) AS s
+               FROM r, unnest(r.ids[2:]) c(id))
+SELECT (SELECT s FROM sim, r WHERE sim.id = r.ids[2]) = min(s) AS second_is_least_similar
+  FROM sim;
+
+-- explain(): the parts of each term add up to it; its score is rerank's
+SELECT term, history_item_id, round(value::numeric, 6) AS value
+  FROM rerank.explain(4, 3, n => NULL, upstream_position => 2);
+SELECT round(sum(value) FILTER (WHERE term = 'model: history')::numeric, 6) =
+       round(max(value) FILTER (WHERE term = 'model')::numeric, 6) AS model_parts_add_up,
+       round(sum(value) FILTER (WHERE term = 'recent: history')::numeric, 6) =
+       round(max(value) FILTER (WHERE term = 'recent')::numeric, 6) AS recent_parts_add_up,
+       round(max(value) FILTER (WHERE term = 'model')::numeric, 6) =
+       round(rerank.predict(4, 3, 'kn')::numeric, 6) AS model_is_predict
+  FROM rerank.explain(4, 3, n => NULL);
+SELECT bool_and(abs(e.value - r.score) < 1e-9) AS explain_score_is_rerank_score
+  FROM rerank.rerank(4, '{12, 3, 8, 1, 10, 6, 2}') WITH ORDINALITY r(item_id, score, rank, ord),
+       LATERAL (SELECT value FROM rerank.explain(4, r.item_id,
+                       upstream_position => array_position('{12, 3, 8, 1, 10, 6, 2}'::bigint[], r.item_id))
+                 WHERE term = 'score') e;
+
+-- a new event (here written straight into the recent history, as the
+-- triggers do) changes the next call's order
+SELECT rerank.rerank_ids(4, '{1, 7, 8, 10}', model_weight => 0, position_weight => 0) AS before_event;
+UPDATE rerank.user_features SET recent_items = '{8}' || recent_items,
+                                recent_weights = '{1}' || recent_weights
+ WHERE user_id = 4;
+SELECT rerank.rerank_ids(4, '{1, 7, 8, 10}', model_weight => 0, position_weight => 0) AS after_event;
+
+SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
+SELECT rerank.drop_model('kn');
+DELETE FROM rerank.user_features WHERE user_id IN (4, 5);
+DROP TABLE knn_events;
