@@ -49,4 +49,8 @@ typedef void (*QueryRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
 extern void ScanQueryRows(const char *sql, int nargs, Oid *argtypes,
 						  Datum *args, QueryRowFn fn, void *arg);
 
+/* ScanQueryRows for a prepared (e.g. kept) plan without NULL arguments. */
+extern void ScanPlanRows(SPIPlanPtr plan, Datum *args, QueryRowFn fn,
+						 void *arg);
+
 #endif							/* RERANK_H */

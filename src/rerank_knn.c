@@ -16,8 +16,9 @@
  * - A candidate is in the model when it has a list of its own; the others
  *	 keep their upstream slot, as items without a vector do.
  *
- * One query reads the lists of the history and of the candidates (the
- * lists are not cached: a kNN model serves by index look-ups).
+ * One query reads the lists of the history (and of the candidates, for
+ * MMR), another which candidates have one; the lists are not cached: a kNN
+ * model serves by index look-ups.
  */
 #include "postgres.h"
 
@@ -30,6 +31,10 @@
 #include "serve.h"
 #include "training.h"
 #include "utils/array.h"
+
+/* The queries of the lists and of the candidates in the model, kept. */
+static SPIPlanPtr lists_plan = NULL;
+static SPIPlanPtr ids_plan = NULL;
 
 /* A candidate pair with its similarity, for MMR. */
 typedef struct KnnPair
@@ -146,6 +151,19 @@ ScanNeighborRow(HeapTuple tuple, TupleDesc desc, void *arg)
 	ScanList(scan, DatumGetInt64(item), (const int64 *) ARR_DATA_PTR(ids),
 			 (const float *) ARR_DATA_PTR(sims), m);
 	CHECK_FOR_INTERRUPTS();
+}
+
+/* QueryRowFn: one row (item_id) of a candidate in the model. */
+static void
+ScanCandidateRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	KnnScan    *scan = arg;
+	bool		isnull;
+	Datum		item = SPI_getbinval(tuple, desc, 1, &isnull);
+	int32		c = isnull ? -1 : IdMapGet(scan->candidates, DatumGetInt64(item));
+
+	if (c >= 0)
+		scan->terms->in_model[c] = true;
 }
 
 /* Orders pairs by first candidate, then second. */
@@ -265,20 +283,37 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 		shares->nrecent = 0;
 	}
 
+	/*
+	 * The lists of the history and recent items make the terms; MMR needs
+	 * the candidates' lists too, else their ids (an index-only scan) say
+	 * which are in the model.
+	 */
 	lookup = palloc_extended(sizeof(int64) * ((Size) n + nhistory + nrecent),
 							 MCXT_ALLOC_HUGE);
-	nlookup = AppendIds(lookup, nlookup, ids, n);
 	nlookup = AppendIds(lookup, nlookup, history_ids, nhistory);
 	nlookup = AppendIds(lookup, nlookup, user->recent_items, nrecent);
+	if (want_pairs)
+		nlookup = AppendIds(lookup, nlookup, ids, n);
 	values[0] = Int32GetDatum(model->model_id);
 	values[1] = PointerGetDatum(BuildInt64Array(lookup, nlookup));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ScanQueryRows("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-				  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-				  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)",
-				  2, types, values, ScanNeighborRow, &scan);
+	if (nlookup > 0)
+		ScanPlanRows(KeptPlan(&lists_plan,
+							  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+					 values, ScanNeighborRow, &scan);
+	if (!want_pairs)
+	{
+		values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+		ScanPlanRows(KeptPlan(&ids_plan,
+							  "SELECT item_id FROM rerank.item_neighbors "
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+					 values, ScanCandidateRow, &scan);
+	}
 	SPI_finish();
 
 	if (scan.recent_total > 0.0)

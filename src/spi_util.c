@@ -31,14 +31,10 @@ KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 /* Rows fetched per batch. */
 #define QUERY_SCAN_BATCH 10000
 
-/* Runs a read-only query, calling fn for each row; see rerank.h. */
-void
-ScanQueryRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
-			  QueryRowFn fn, void *arg)
+/* Fetches a cursor's rows in batches, calling fn for each, and closes it. */
+static void
+ScanPortalRows(Portal portal, QueryRowFn fn, void *arg)
 {
-	Portal		portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes,
-												   args, NULL, true, 0);
-
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -56,4 +52,26 @@ ScanQueryRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
+}
+
+/* Runs a read-only query, calling fn for each row; see rerank.h. */
+void
+ScanQueryRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
+			  QueryRowFn fn, void *arg)
+{
+	ScanPortalRows(SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, args,
+											 NULL, true, 0),
+				   fn, arg);
+}
+
+/* ScanQueryRows for a prepared plan; see rerank.h. */
+void
+ScanPlanRows(SPIPlanPtr plan, Datum *args, QueryRowFn fn, void *arg)
+{
+	Portal		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+
+	if (portal == NULL)
+		elog(ERROR, "could not open a cursor: %s",
+			 SPI_result_code_string(SPI_result));
+	ScanPortalRows(portal, fn, arg);
 }
