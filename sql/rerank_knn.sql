@@ -168,6 +168,45 @@ UPDATE rerank.user_features SET recent_items = '{8}' || recent_items,
  WHERE user_id = 4;
 SELECT rerank.rerank_ids(4, '{1, 7, 8, 10}', model_weight => 0, position_weight => 0) AS after_event;
 
+-- the lists are served from the model cache; over its budget from the
+-- table, with the same results
+SELECT model, vectors_cached AS in_memory, bytes > 0 AS charged
+  FROM rerank.model_cache_info() WHERE model = 'kn';
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) AS cached
+  FROM rerank.rerank(4, '{12, 3, 8, 99, 1, 10, 6, 2}') \gset
+SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank) AS cached_mmr
+  FROM rerank.rerank(4, '{12, 3, 8, 99, 1, 10, 6, 2}', diversity => 0.6) \gset
+SELECT array_agg(term || ':' || round(value::numeric, 9) ORDER BY term, history_item_id) AS cached_explain
+  FROM rerank.explain(4, 3, n => NULL) \gset
+SET rerank.model_cache_mb = 0;
+SELECT (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank)
+          FROM rerank.rerank(4, '{12, 3, 8, 99, 1, 10, 6, 2}')) = :'cached' AS same_uncached,
+       (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank)
+          FROM rerank.rerank(4, '{12, 3, 8, 99, 1, 10, 6, 2}', diversity => 0.6)) = :'cached_mmr'
+       AS same_uncached_mmr,
+       (SELECT array_agg(term || ':' || round(value::numeric, 9) ORDER BY term, history_item_id)
+          FROM rerank.explain(4, 3, n => NULL)) = :'cached_explain' AS same_uncached_explain;
+SELECT model, vectors_cached AS in_memory, bytes FROM rerank.model_cache_info() WHERE model = 'kn';
+RESET rerank.model_cache_mb;
+
+-- a changed list is seen by the next call: the statement bumps the
+-- model's factors_version, so the cached lists are reloaded
+SELECT factors_version AS version_before FROM rerank.models WHERE name = 'kn' \gset
+SELECT rerank.rerank_ids(4, '{12, 3, 8, 1}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0) AS before_change;
+UPDATE rerank.item_neighbors SET neighbor_ids = neighbor_ids || 12::bigint,
+                                 similarities = similarities || 50::real
+ WHERE model_id = rerank.model_id('kn') AND item_id = 2;
+SELECT factors_version > :version_before AS version_bumped FROM rerank.models WHERE name = 'kn';
+SELECT rerank.rerank_ids(4, '{12, 3, 8, 1}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0) AS after_change,
+       rerank.rerank_ids(4, '{12, 3, 8, 1}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0) =
+       pg_temp.knn_order(4, '{12, 3, 8, 1}', 1, 0, 0) AS after_change_ok;
+DELETE FROM rerank.item_neighbors WHERE model_id = rerank.model_id('kn') AND item_id = 12;
+SELECT rerank.rerank_ids(4, '{3, 12, 8, 1}', model_weight => 1, recent_weight => 0,
+                         position_weight => 0) AS deleted_list_pinned;
+
 SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
 SELECT rerank.drop_model('kn');
 DELETE FROM rerank.user_features WHERE user_id IN (4, 5);

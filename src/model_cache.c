@@ -35,6 +35,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "model_cache.h"
+#include "neighbor_lists.h"
 #include "port/pg_bitutils.h"
 #include "rerank.h"
 #include "storage/proc.h"
@@ -111,6 +112,7 @@ typedef struct ModelEntry
 	float	   *biases;			/* item_count */
 	int64	   *ids;			/* item id of each row, ascending */
 	itemmap_hash *items;		/* item id → row, when vectors are cached */
+	NeighborLists *neighbors;	/* item-kNN: the lists, when cached */
 	uint64		category_generation;	/* of the slots' categories; 0: none */
 	Size		bytes;			/* memory charged to the budget */
 	Size		wanted_bytes;	/* what caching the vectors would take */
@@ -413,6 +415,30 @@ LoadVectors(ModelEntry *entry)
 	entry->pub.item_count = load.row;
 }
 
+/* Retires the least recently used entries until bytes more fit the budget. */
+static void
+MakeRoom(Size bytes, Size budget)
+{
+	while (entries != NULL && CachedBytes() + bytes > budget)
+	{
+		ModelEntry *lru = entries;
+
+		for (ModelEntry *e = entries; e != NULL; e = e->next)
+			if (e->last_used < lru->last_used)
+				lru = e;
+		RetireEntry(lru);
+	}
+}
+
+/* Whether what the entry serves from (vectors or lists) is in memory. */
+static bool
+EntryInMemory(const ModelEntry *entry)
+{
+	if (ModelHasNeighbors(&entry->pub) && entry->pub.dimensions == 0)
+		return entry->pub.neighbors_cached;
+	return entry->pub.vectors_cached;
+}
+
 /*
  * Builds a new entry for the model described by header.  Built under the
  * transaction's memory and adopted into CacheContext only when complete.
@@ -453,18 +479,26 @@ LoadModel(const ModelHeader *header)
 						  sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
-	if (entry->pub.dimensions > 0 && entry->bytes <= budget)
+	if (ModelHasNeighbors(&entry->pub) && entry->pub.dimensions == 0)
 	{
-		/* make room by retiring the least recently used entries */
-		while (entries != NULL && CachedBytes() + entry->bytes > budget)
-		{
-			ModelEntry *lru = entries;
+		/* an item-kNN model: its neighbor lists take the place of vectors */
+		int64		lists;
 
-			for (ModelEntry *e = entries; e != NULL; e = e->next)
-				if (e->last_used < lru->last_used)
-					lru = e;
-			RetireEntry(lru);
+		entry->wanted_bytes = NeighborListsBytes(header->model_id, &lists);
+		entry->bytes = entry->wanted_bytes;
+		entry->pub.vectors_cached = true;
+		if (entry->bytes <= budget)
+		{
+			MakeRoom(entry->bytes, budget);
+			entry->neighbors = NeighborListsLoad(context, header->model_id, lists);
+			entry->pub.neighbors_cached = true;
 		}
+		else
+			entry->bytes = 0;
+	}
+	else if (entry->pub.dimensions > 0 && entry->bytes <= budget)
+	{
+		MakeRoom(entry->bytes, budget);
 		LoadVectors(entry);
 		entry->pub.vectors_cached = true;
 	}
@@ -505,7 +539,7 @@ EntryForHeader(const ModelHeader *header)
 	if (entry != NULL &&
 		entry->pub.factors_version == header->factors_version &&
 		entry->pub.dimensions == header->dimensions &&
-		(entry->pub.vectors_cached ?
+		(EntryInMemory(entry) ?
 		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
 		 entry->wanted_bytes > CacheBudgetBytes(model_cache_mb)))
 	{
@@ -526,6 +560,16 @@ bool
 ModelHasNeighbors(const CachedModel *model)
 {
 	return model != NULL && strcmp(model->algorithm, "item_knn") == 0;
+}
+
+/* The cached neighbor list of an item; see model_cache.h. */
+bool
+ModelItemNeighbors(const CachedModel *model, int64 item_id, NeighborList *list)
+{
+	const ModelEntry *entry = (const ModelEntry *) model->private_data;
+
+	Assert(model->neighbors_cached && entry->neighbors != NULL);
+	return NeighborListsFind(entry->neighbors, item_id, list);
 }
 
 /*
@@ -975,7 +1019,7 @@ model_cache_info(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(e->pub.name);
 		values[1] = Int64GetDatum(e->pub.factors_version);
 		values[2] = Int64GetDatum(e->pub.item_count);
-		values[3] = BoolGetDatum(e->pub.vectors_cached);
+		values[3] = BoolGetDatum(EntryInMemory(e));
 		values[4] = Int64GetDatum((int64) e->bytes);
 		values[5] = BoolGetDatum(e == active_entry && active_checked);
 		values[6] = Int64GetDatum(loads);

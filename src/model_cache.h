@@ -41,6 +41,7 @@ typedef struct CachedModel
 								 * model has no item factors */
 	int64		item_count;
 	bool		vectors_cached; /* false: over budget, look-ups use the index */
+	bool		neighbors_cached;	/* item-kNN: its lists are in memory */
 	void	   *private_data;	/* model_cache.c's own state */
 } CachedModel;
 
@@ -128,6 +129,22 @@ extern int32 ItemMatrixRow(const ItemMatrix *matrix, int64 item_id);
 extern bool ModelItemDetails(const CachedModel *model, const int64 *item_ids,
 							 int n, const float **vectors, float *biases,
 							 double *norms, int32 *categories);
+
+/* A neighbor list of an item-kNN model, most similar first. */
+typedef struct NeighborList
+{
+	int			n;
+	int64	   *ids;
+	float	   *similarities;
+} NeighborList;
+
+/*
+ * The cached neighbor list of an item of an item-kNN model (pointers into
+ * the cache, valid as long as the model pointer); false when the item has
+ * none.  Only for a model with neighbors_cached.
+ */
+extern bool ModelItemNeighbors(const CachedModel *model, int64 item_id,
+							   NeighborList *list);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);

@@ -16,9 +16,10 @@
  * - A candidate is in the model when it has a list of its own; the others
  *	 keep their upstream slot, as items without a vector do.
  *
- * One query reads the lists of the history (and of the candidates, for
- * MMR), another which candidates have one; the lists are not cached: a kNN
- * model serves by index look-ups.
+ * The lists come from the model cache (rerank.model_cache_mb); a model
+ * over that budget is served from the table: one query reads the lists of
+ * the history (and of the candidates, for MMR), another which candidates
+ * have one.
  */
 #include "postgres.h"
 
@@ -222,6 +223,71 @@ AppendIds(int64 *to, int count, const int64 *ids, int n)
 	return count + n;
 }
 
+/*
+ * Takes the lists of the lookup ids from the model cache, each once; without
+ * pairs, the candidates' lists only say which candidates are in the model.
+ */
+static void
+ScanCachedLists(const CachedModel *model, KnnScan *scan, const int64 *lookup,
+				int nlookup, const int64 *ids, int n, bool want_pairs)
+{
+	idmap_hash *seen = idmap_create(CurrentMemoryContext, Max(nlookup, 16), NULL);
+	NeighborList list;
+
+	for (int i = 0; i < nlookup; i++)
+	{
+		bool		found;
+
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+		idmap_insert(seen, lookup[i], &found);
+		if (!found && ModelItemNeighbors(model, lookup[i], &list))
+			ScanList(scan, lookup[i], list.ids, list.similarities, list.n);
+	}
+	if (!want_pairs)
+	{
+		for (int c = 0; c < n; c++)
+		{
+			if (ModelItemNeighbors(model, ids[c], &list))
+				scan->terms->in_model[c] = true;
+		}
+	}
+}
+
+/*
+ * Reads the lists of the lookup ids from rerank.item_neighbors (a model
+ * over the cache budget); without pairs, an index-only scan of the
+ * candidates' ids says which are in the model.
+ */
+static void
+ScanStoredLists(const CachedModel *model, KnnScan *scan, const int64 *lookup,
+				int nlookup, const int64 *ids, int n, bool want_pairs)
+{
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(BuildInt64Array(lookup, nlookup));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (nlookup > 0)
+		ScanPlanRows(KeptPlan(&lists_plan,
+							  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+					 values, ScanNeighborRow, scan);
+	if (!want_pairs)
+	{
+		values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+		ScanPlanRows(KeptPlan(&ids_plan,
+							  "SELECT item_id FROM rerank.item_neighbors "
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+					 values, ScanCandidateRow, scan);
+	}
+	SPI_finish();
+}
+
 /* KnnCandidateTerms, and with shares the parts of candidate 0's terms. */
 static void
 CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
@@ -235,8 +301,6 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 	int			nrecent = want_recent ? Min(user->nrecent, rerank_recent_items) : 0;
 	int64	   *lookup;
 	int			nlookup = 0;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
 
 	memset(&scan, 0, sizeof(scan));
 	terms->model = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
@@ -294,27 +358,10 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 	nlookup = AppendIds(lookup, nlookup, user->recent_items, nrecent);
 	if (want_pairs)
 		nlookup = AppendIds(lookup, nlookup, ids, n);
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(lookup, nlookup));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (nlookup > 0)
-		ScanPlanRows(KeptPlan(&lists_plan,
-							  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-					 values, ScanNeighborRow, &scan);
-	if (!want_pairs)
-	{
-		values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-		ScanPlanRows(KeptPlan(&ids_plan,
-							  "SELECT item_id FROM rerank.item_neighbors "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-					 values, ScanCandidateRow, &scan);
-	}
-	SPI_finish();
+	if (model->neighbors_cached)
+		ScanCachedLists(model, &scan, lookup, nlookup, ids, n, want_pairs);
+	else
+		ScanStoredLists(model, &scan, lookup, nlookup, ids, n, want_pairs);
 
 	if (scan.recent_total > 0.0)
 	{

@@ -96,14 +96,6 @@ extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 							bool with_recent, int64 **item_ids,
 							float **weights);
 
-/* Neighbor lists of item-kNN models, by item. */
-typedef struct NeighborList
-{
-	int			n;
-	int64	   *ids;
-	float	   *similarities;
-} NeighborList;
-
 /* The neighbors of one item (n = 0 when it has none). */
 extern NeighborList LoadNeighbors(const CachedModel *model, int64 item_id);
 

@@ -158,7 +158,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION rerank.item_factors_changed() IS
-    'AFTER statement trigger of rerank.item_factors: resets the changed models'' YᵀY and bumps their factors_version';
+    'AFTER statement trigger of rerank.item_factors and rerank.item_neighbors: resets the changed models'' YᵀY and bumps their factors_version';
 
 CREATE TRIGGER item_factors_inserted AFTER INSERT ON rerank.item_factors
     REFERENCING NEW TABLE AS new_rows

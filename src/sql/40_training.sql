@@ -33,6 +33,20 @@ COMMENT ON COLUMN rerank.item_neighbors.item_id IS 'the shop''s item id';
 COMMENT ON COLUMN rerank.item_neighbors.neighbor_ids IS 'the neighbors, most similar first';
 COMMENT ON COLUMN rerank.item_neighbors.similarities IS 'their similarity to the item (same order)';
 
+-- Changed lists bump the model's factors_version, as changed item factors
+-- do, so backends that cache the lists (the model cache) reload them.
+CREATE TRIGGER item_neighbors_inserted AFTER INSERT ON rerank.item_neighbors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER item_neighbors_updated AFTER UPDATE ON rerank.item_neighbors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER item_neighbors_deleted AFTER DELETE ON rerank.item_neighbors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER item_neighbors_truncated AFTER TRUNCATE ON rerank.item_neighbors
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+
 SELECT pg_catalog.pg_extension_config_dump('rerank.model_interactions', '');
 SELECT pg_catalog.pg_extension_config_dump('rerank.item_neighbors', '');
 

@@ -1,0 +1,34 @@
+/*
+ * neighbor_lists.h
+ *	  The neighbor lists of an item-kNN model held in memory by the model
+ *	  cache: every list of rerank.item_neighbors in two flat arrays, with a
+ *	  hash from item id to its list.
+ */
+#ifndef RERANK_NEIGHBOR_LISTS_H
+#define RERANK_NEIGHBOR_LISTS_H
+
+#include "postgres.h"
+
+#include "model_cache.h"
+
+typedef struct NeighborLists NeighborLists;
+
+/*
+ * The memory the lists of a model would take, and how many there are (one
+ * query).  Called inside SPI.
+ */
+extern Size NeighborListsBytes(int32 model_id, int64 *count);
+
+/*
+ * Reads every list of the model (count of them, as NeighborListsBytes
+ * said) into context.  Malformed rows (NULLs, lengths that differ) are
+ * left out, as serving from the table leaves them out.  Called inside SPI.
+ */
+extern NeighborLists *NeighborListsLoad(MemoryContext context, int32 model_id,
+										int64 count);
+
+/* The list of an item; false when it has none. */
+extern bool NeighborListsFind(const NeighborLists *lists, int64 item_id,
+							  NeighborList *list);
+
+#endif							/* RERANK_NEIGHBOR_LISTS_H */
