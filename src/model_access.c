@@ -13,16 +13,27 @@
 #include "rerank.h"
 #include "training.h"
 
-/* Runs a read-only query with parameters; errors on failure. */
+/*
+ * Runs a read-only query with parameters, its plan prepared once per
+ * backend and kept in *plan (serving runs these per call); errors on
+ * failure.
+ */
 static void
-RunQuery(const char *sql, int nargs, Oid *types, Datum *values, long limit)
+RunQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
+		 Datum *values, long limit)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, types, values, NULL,
-											true, limit);
+	int			ret = SPI_execute_plan(KeptPlan(plan, sql, nargs, types), values,
+									   NULL, true, limit);
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
 }
+
+/* The kept plans of the queries below. */
+static SPIPlanPtr vector_plan = NULL;
+static SPIPlanPtr interactions_plan = NULL;
+static SPIPlanPtr features_plan = NULL;
+static SPIPlanPtr neighbors_plan = NULL;
 
 /* A column of a row of the last SPI result. */
 static Datum
@@ -42,7 +53,8 @@ LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RunQuery("SELECT factors FROM rerank.user_factors WHERE model_id = $1 AND user_id = $2",
+	RunQuery(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
+			 "AND user_id OPERATOR(pg_catalog.=) $2",
 			 2, types, values, 1);
 	if (SPI_processed == 1)
 	{
@@ -124,16 +136,17 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RunQuery("SELECT item_ids, weights FROM rerank.model_interactions "
-			 "WHERE model_id = $1 AND user_id = $2", 2, types, values, 1);
+	RunQuery(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
+			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
 	if (SPI_processed == 1)
 		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
 					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
 					  &ids, &w, &n, &capacity);
 	if (with_recent)
 	{
-		RunQuery("SELECT recent_items, recent_weights, purchased_items "
-				 "FROM rerank.user_features WHERE user_id = $1",
+		RunQuery(&features_plan, "SELECT recent_items, recent_weights, purchased_items "
+				 "FROM rerank.user_features WHERE user_id OPERATOR(pg_catalog.=) $1",
 				 1, types + 1, values + 1, 1);
 		if (SPI_processed == 1)
 		{
@@ -182,12 +195,26 @@ LoadNeighbors(const CachedModel *model, int64 item_id)
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(item_id)};
 	NeighborList list = {0, NULL, NULL};
+	NeighborList cached;
 	bool		isnull;
 
+	if (model->neighbors_cached)
+	{
+		/* a copy, as callers get from the table */
+		if (ModelItemNeighbors(model, item_id, &cached) && cached.n > 0)
+		{
+			list.n = cached.n;
+			list.ids = palloc(sizeof(int64) * cached.n);
+			list.similarities = palloc(sizeof(float) * cached.n);
+			memcpy(list.ids, cached.ids, sizeof(int64) * cached.n);
+			memcpy(list.similarities, cached.similarities, sizeof(float) * cached.n);
+		}
+		return list;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RunQuery("SELECT neighbor_ids, similarities FROM rerank.item_neighbors "
-			 "WHERE model_id = $1 AND item_id = $2", 2, types, values, 1);
+	RunQuery(&neighbors_plan, "SELECT neighbor_ids, similarities FROM rerank.item_neighbors "
+			 "WHERE model_id OPERATOR(pg_catalog.=) $1 AND item_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
 	if (SPI_processed == 1)
 	{
 		ArrayType  *ids = DatumGetArrayTypeP(GetColumn(0, 1, &isnull));

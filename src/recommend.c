@@ -73,7 +73,36 @@ typedef struct KnnScores
 	float	   *scores;
 } KnnScores;
 
-/* The item-kNN scores of the neighbors of a user's history items. */
+/* Adds w · sim(j, i) for every item i in history item j's list. */
+static void
+AddListScores(KnnScores *s, int *capacity, float w, const int64 *nid,
+			  const float *nsim, int m)
+{
+	/* the map and repalloc keep to the caller's memory, not SPI's */
+	for (int e = 0; e < m; e++)
+	{
+		int32		prev = s->n;
+		int32		idx = IdMapAdd(s->index, nid[e], &s->n);
+
+		if (s->n > prev)
+		{
+			if (s->n > *capacity)
+			{
+				*capacity *= 2;
+				s->ids = repalloc(s->ids, sizeof(int64) * *capacity);
+				s->scores = repalloc(s->scores, sizeof(float) * *capacity);
+			}
+			s->ids[idx] = nid[e];
+			s->scores[idx] = 0;
+		}
+		s->scores[idx] += w * nsim[e];
+	}
+}
+
+/*
+ * The item-kNN scores of the neighbors of a user's history items: from the
+ * model cache's lists, else read from rerank.item_neighbors.
+ */
 static KnnScores
 KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist_w,
 			  int n)
@@ -82,18 +111,33 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 	int			capacity = 256;
 	Oid			types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		values[2];
-	idmap_hash *hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
-	int32		count = 0;
+	idmap_hash *hist;
 
 	s.index = idmap_create(CurrentMemoryContext, 256, NULL);
 	s.ids = palloc(sizeof(int64) * capacity);
 	s.scores = palloc(sizeof(float) * capacity);
+	s.n = 0;
+	if (model->neighbors_cached)
+	{
+		for (int h = 0; h < n; h++)
+		{
+			NeighborList list;
+
+			if (hist_w[h] > 0 && ModelItemNeighbors(model, hist_ids[h], &list))
+				AddListScores(&s, &capacity, hist_w[h], list.ids, list.similarities,
+							  list.n);
+		}
+		return s;
+	}
+
+	hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
 	values[0] = Int32GetDatum(model->model_id);
 	values[1] = PointerGetDatum(BuildInt64Array(hist_ids, n));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-							  "WHERE model_id = $1 AND item_id = ANY ($2)",
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)",
 							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading neighbors failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -103,35 +147,15 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 		ArrayType  *nids = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 		ArrayType  *nsims = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
 		int			m = ArrayGetNItems(ARR_NDIM(nids), ARR_DIMS(nids));
-		const int64 *nid = (const int64 *) ARR_DATA_PTR(nids);
-		const float *nsim = (const float *) ARR_DATA_PTR(nsims);
 		int32		h = IdMapGet(hist, item);
 		float		w = h >= 0 ? hist_w[h] : 0;
 
 		if (w <= 0 || m != ArrayGetNItems(ARR_NDIM(nsims), ARR_DIMS(nsims)))
 			continue;
-		/* the map and repalloc keep to the caller's memory, not SPI's */
-		for (int j = 0; j < m; j++)
-		{
-			int32		prev = count;
-			int32		idx = IdMapAdd(s.index, nid[j], &count);
-
-			if (count > prev)
-			{
-				if (count > capacity)
-				{
-					capacity *= 2;
-					s.ids = repalloc(s.ids, sizeof(int64) * capacity);
-					s.scores = repalloc(s.scores, sizeof(float) * capacity);
-				}
-				s.ids[idx] = nid[j];
-				s.scores[idx] = 0;
-			}
-			s.scores[idx] += w * nsim[j];
-		}
+		AddListScores(&s, &capacity, w, (const int64 *) ARR_DATA_PTR(nids),
+					  (const float *) ARR_DATA_PTR(nsims), m);
 	}
 	SPI_finish();
-	s.n = count;
 	return s;
 }
 
