@@ -18,7 +18,7 @@
 #                (neighbor lists read per call, not cached)
 #
 # Prepared statements (-M prepared), as a serving application uses; the
-# candidate list is a text parameter (pgbench -D variables, 18 lists), so
+# candidate list is a text parameter (pgbench -D variables, 128 / variants lists), so
 # every call sends and parses its 500 ids as an application would, and no
 # variant pays for fetching its candidates.  array_param is that floor:
 # SELECT cardinality($1::bigint[]).  Prints p50 and p90 latency per variant
