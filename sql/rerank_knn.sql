@@ -207,6 +207,19 @@ DELETE FROM rerank.item_neighbors WHERE model_id = rerank.model_id('kn') AND ite
 SELECT rerank.rerank_ids(4, '{3, 12, 8, 1}', model_weight => 1, recent_weight => 0,
                          position_weight => 0) AS deleted_list_pinned;
 
+-- a hand-edited list with a NULL element is left out, never read: item 3
+-- is then outside the model (cached or not)
+UPDATE rerank.item_neighbors SET neighbor_ids = '{3, NULL, 6}', similarities = '{1, 0.5, 0.4}'
+ WHERE model_id = rerank.model_id('kn') AND item_id = 3;
+SELECT (SELECT count(*) FROM rerank.similar_items(3, 3, 'kn')) AS similar_to_3,
+       rerank.rerank_ids(4, '{3, 6, 1, 2}', diversity => 0.5) AS ranked,
+       round(rerank.predict(4, 6, 'kn')::numeric, 4) AS predict_6;
+SET rerank.model_cache_mb = 0;
+SELECT (SELECT count(*) FROM rerank.similar_items(3, 3, 'kn')) AS similar_to_3,
+       rerank.rerank_ids(4, '{3, 6, 1, 2}', diversity => 0.5) AS ranked,
+       round(rerank.predict(4, 6, 'kn')::numeric, 4) AS predict_6;
+RESET rerank.model_cache_mb;
+
 SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
 SELECT rerank.drop_model('kn');
 DELETE FROM rerank.user_features WHERE user_id IN (4, 5);

@@ -22,6 +22,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "neighbor_lists.h"
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
@@ -249,7 +250,7 @@ LoadKnnModel(const CachedModel *model)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-							  "WHERE model_id = $1 ORDER BY item_id", 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id", 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading neighbors failed");
 	m.n = (int) SPI_processed;
 	m.ids = MemoryContextAlloc(caller, sizeof(int64) * Max(m.n, 1));
@@ -258,16 +259,20 @@ LoadKnnModel(const CachedModel *model)
 	lens = palloc(sizeof(int) * Max(m.n, 1));
 	for (int r = 0; r < m.n; r++)
 	{
-		bool		isnull;
-		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		ArrayType  *s = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
+		NeighborList list;
 
-		m.ids[r] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-		lens[r] = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-		if (lens[r] != ArrayGetNItems(ARR_NDIM(s), ARR_DIMS(s)))
-			lens[r] = 0;
-		lists_ids[r] = (int64 *) ARR_DATA_PTR(a);
-		lists_sims[r] = (float *) ARR_DATA_PTR(s);
+		/* a malformed list counts as empty; the item keeps its row */
+		if (!NeighborRow(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &m.ids[r], &list))
+		{
+			bool		isnull;
+
+			m.ids[r] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+			list.n = 0;
+		}
+		lens[r] = list.n;
+		lists_ids[r] = list.ids;
+		lists_sims[r] = list.similarities;
 		total += lens[r];
 	}
 	m.index = IdMapFromArray(caller, m.ids, m.n);

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "model_cache.h"
+#include "neighbor_lists.h"
 #include "rerank.h"
 #include "training.h"
 
@@ -195,41 +196,34 @@ LoadNeighbors(const CachedModel *model, int64 item_id)
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(item_id)};
 	NeighborList list = {0, NULL, NULL};
-	NeighborList cached;
-	bool		isnull;
+	NeighborList found = {0, NULL, NULL};
+	int64		found_id;
+	bool		connected = false;
 
 	if (model->neighbors_cached)
+		ModelItemNeighbors(model, item_id, &found);
+	else
 	{
-		/* a copy, as callers get from the table */
-		if (ModelItemNeighbors(model, item_id, &cached) && cached.n > 0)
-		{
-			list.n = cached.n;
-			list.ids = palloc(sizeof(int64) * cached.n);
-			list.similarities = palloc(sizeof(float) * cached.n);
-			memcpy(list.ids, cached.ids, sizeof(int64) * cached.n);
-			memcpy(list.similarities, cached.similarities, sizeof(float) * cached.n);
-		}
-		return list;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		connected = true;
+		RunQuery(&neighbors_plan, "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+				 "WHERE model_id OPERATOR(pg_catalog.=) $1 AND item_id OPERATOR(pg_catalog.=) $2",
+				 2, types, values, 1);
+		if (SPI_processed != 1 ||
+			!NeighborRow(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &found_id, &found))
+			found.n = 0;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RunQuery(&neighbors_plan, "SELECT neighbor_ids, similarities FROM rerank.item_neighbors "
-			 "WHERE model_id OPERATOR(pg_catalog.=) $1 AND item_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
-	if (SPI_processed == 1)
+	/* a copy in the caller's memory, out of the cache or the row */
+	if (found.n > 0)
 	{
-		ArrayType  *ids = DatumGetArrayTypeP(GetColumn(0, 1, &isnull));
-		ArrayType  *sims = DatumGetArrayTypeP(GetColumn(0, 2, &isnull));
-		int			n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
-
-		if (n == ArrayGetNItems(ARR_NDIM(sims), ARR_DIMS(sims)) && n > 0)
-		{
-			list.n = n;
-			list.ids = MemoryContextAlloc(caller, sizeof(int64) * n);
-			list.similarities = MemoryContextAlloc(caller, sizeof(float) * n);
-			memcpy(list.ids, ARR_DATA_PTR(ids), sizeof(int64) * n);
-			memcpy(list.similarities, ARR_DATA_PTR(sims), sizeof(float) * n);
-		}
+		list.n = found.n;
+		list.ids = MemoryContextAlloc(caller, sizeof(int64) * found.n);
+		list.similarities = MemoryContextAlloc(caller, sizeof(float) * found.n);
+		memcpy(list.ids, found.ids, sizeof(int64) * found.n);
+		memcpy(list.similarities, found.similarities, sizeof(float) * found.n);
 	}
-	SPI_finish();
+	if (connected)
+		SPI_finish();
 	return list;
 }

@@ -67,11 +67,10 @@ NeighborListsBytes(int32 model_id, int64 *count)
 					ID_TABLE_BYTES(*count + 16, sizeof(ListSlot)));
 }
 
-/* QueryRowFn: appends one row (item_id, neighbor_ids, similarities). */
-static void
-LoadListRow(HeapTuple tuple, TupleDesc desc, void *arg)
+/* Reads a row (item_id, neighbor_ids, similarities); see neighbor_lists.h. */
+bool
+NeighborRow(HeapTuple tuple, TupleDesc desc, int64 *item_id, NeighborList *list)
 {
-	NeighborLists *lists = arg;
 	bool		isnull[3];
 	Datum		item = SPI_getbinval(tuple, desc, 1, &isnull[0]);
 	Datum		ids_datum = SPI_getbinval(tuple, desc, 2, &isnull[1]);
@@ -79,27 +78,44 @@ LoadListRow(HeapTuple tuple, TupleDesc desc, void *arg)
 	ArrayType  *ids;
 	ArrayType  *sims;
 	int			m;
-	bool		found;
-	ListSlot   *slot;
 
 	if (isnull[0] || isnull[1] || isnull[2])
-		return;
+		return false;
 	ids = DatumGetArrayTypeP(ids_datum);
 	sims = DatumGetArrayTypeP(sims_datum);
 	m = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
 	if (ARR_HASNULL(ids) || ARR_HASNULL(sims) ||
 		ARR_ELEMTYPE(ids) != INT8OID || ARR_ELEMTYPE(sims) != FLOAT4OID ||
 		m != ArrayGetNItems(ARR_NDIM(sims), ARR_DIMS(sims)))
+		return false;
+	*item_id = DatumGetInt64(item);
+	list->n = m;
+	list->ids = (int64 *) ARR_DATA_PTR(ids);
+	list->similarities = (float *) ARR_DATA_PTR(sims);
+	return true;
+}
+
+/* QueryRowFn: appends one row (item_id, neighbor_ids, similarities). */
+static void
+LoadListRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	NeighborLists *lists = arg;
+	int64		item_id;
+	NeighborList list;
+	bool		found;
+	ListSlot   *slot;
+
+	if (!NeighborRow(tuple, desc, &item_id, &list))
 		return;
 	/* counted before the scan; a change under us is not expected */
-	if (lists->used + m > lists->capacity)
+	if (lists->used + list.n > lists->capacity)
 		elog(ERROR, "neighbor lists changed while loading");
-	memcpy(lists->ids + lists->used, ARR_DATA_PTR(ids), sizeof(int64) * m);
-	memcpy(lists->similarities + lists->used, ARR_DATA_PTR(sims), sizeof(float) * m);
-	slot = listmap_insert(lists->items, DatumGetInt64(item), &found);
+	memcpy(lists->ids + lists->used, list.ids, sizeof(int64) * list.n);
+	memcpy(lists->similarities + lists->used, list.similarities, sizeof(float) * list.n);
+	slot = listmap_insert(lists->items, item_id, &found);
 	slot->start = lists->used;
-	slot->length = (uint32) m;
-	lists->used += m;
+	slot->length = (uint32) list.n;
+	lists->used += list.n;
 }
 
 /* Reads every list of a model into memory; see neighbor_lists.h. */

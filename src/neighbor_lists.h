@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "model_cache.h"
 
 typedef struct NeighborLists NeighborLists;
@@ -26,6 +28,14 @@ extern Size NeighborListsBytes(int32 model_id, int64 *count);
  */
 extern NeighborLists *NeighborListsLoad(MemoryContext context, int32 model_id,
 										int64 count);
+
+/*
+ * Reads a row (item_id, neighbor_ids, similarities) of rerank.item_neighbors:
+ * the list points into the row.  False for a malformed row (NULLs, other
+ * element types, lengths that differ), which serving leaves out.
+ */
+extern bool NeighborRow(HeapTuple tuple, TupleDesc desc, int64 *item_id,
+						NeighborList *list);
 
 /* The list of an item; false when it has none. */
 extern bool NeighborListsFind(const NeighborLists *lists, int64 item_id,

@@ -24,6 +24,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "model_cache.h"
+#include "neighbor_lists.h"
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
@@ -142,18 +143,16 @@ KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist
 		elog(ERROR, "reading neighbors failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		bool		isnull;
-		int64		item = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-		ArrayType  *nids = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		ArrayType  *nsims = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull));
-		int			m = ArrayGetNItems(ARR_NDIM(nids), ARR_DIMS(nids));
-		int32		h = IdMapGet(hist, item);
-		float		w = h >= 0 ? hist_w[h] : 0;
+		int64		item;
+		NeighborList list;
+		int32		h;
 
-		if (w <= 0 || m != ArrayGetNItems(ARR_NDIM(nsims), ARR_DIMS(nsims)))
+		if (!NeighborRow(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &item, &list))
 			continue;
-		AddListScores(&s, &capacity, w, (const int64 *) ARR_DATA_PTR(nids),
-					  (const float *) ARR_DATA_PTR(nsims), m);
+		h = IdMapGet(hist, item);
+		if (h >= 0 && hist_w[h] > 0)
+			AddListScores(&s, &capacity, hist_w[h], list.ids, list.similarities,
+						  list.n);
 	}
 	SPI_finish();
 	return s;

@@ -28,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "neighbor_lists.h"
 #include "rerank.h"
 #include "serve.h"
 #include "training.h"
@@ -130,27 +131,12 @@ ScanList(KnnScan *scan, int64 item, const int64 *ids, const float *sims, int m)
 static void
 ScanNeighborRow(HeapTuple tuple, TupleDesc desc, void *arg)
 {
-	KnnScan    *scan = arg;
-	bool		isnull[3];
-	Datum		item = SPI_getbinval(tuple, desc, 1, &isnull[0]);
-	Datum		ids_datum = SPI_getbinval(tuple, desc, 2, &isnull[1]);
-	Datum		sims_datum = SPI_getbinval(tuple, desc, 3, &isnull[2]);
-	ArrayType  *ids;
-	ArrayType  *sims;
-	int			m;
+	int64		item_id;
+	NeighborList list;
 
-	if (isnull[0] || isnull[1] || isnull[2])
-		return;
-	ids = DatumGetArrayTypeP(ids_datum);
-	sims = DatumGetArrayTypeP(sims_datum);
-	m = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
-	/* lists written by train_item_knn; skip a hand-edited malformed one */
-	if (ARR_HASNULL(ids) || ARR_HASNULL(sims) ||
-		ARR_ELEMTYPE(ids) != INT8OID || ARR_ELEMTYPE(sims) != FLOAT4OID ||
-		m != ArrayGetNItems(ARR_NDIM(sims), ARR_DIMS(sims)))
-		return;
-	ScanList(scan, DatumGetInt64(item), (const int64 *) ARR_DATA_PTR(ids),
-			 (const float *) ARR_DATA_PTR(sims), m);
+	/* a hand-edited malformed list is left out */
+	if (NeighborRow(tuple, desc, &item_id, &list))
+		ScanList(arg, item_id, list.ids, list.similarities, list.n);
 	CHECK_FOR_INTERRUPTS();
 }
 
