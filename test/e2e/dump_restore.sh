@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# pg_dump / pg_restore round trip: every model, vector, activation and the
+# pg_dump / pg_restore round trip: every model, vector, neighbor list,
+# activation and the
 # active flag survive, and new models get fresh ids afterwards.
 # Runs against the cluster of test/run_tests.sh (PGHOST, PGPORT, PGUSER).
 set -euo pipefail
@@ -32,6 +33,11 @@ INSERT INTO rerank.event_weights (event_type, weight) VALUES ('click', 2.5), ('s
 INSERT INTO rerank.items VALUES (1, 'shoes', 'acme', '{"color": "red"}');
 INSERT INTO rerank.user_features (user_id, event_counts, recent_items, recent_weights)
 VALUES (7, '{"view": 2}', '{1,2}', '{1,2}');
+-- an item-kNN model: neighbor lists and training interactions
+CREATE TABLE knn_src (user_id bigint, item_id bigint);
+INSERT INTO knn_src SELECT u, (u * 7 + j) % 40 + 1 FROM generate_series(1, 30) u, generate_series(1, 6) j;
+SET client_min_messages = warning;
+CALL rerank.train_item_knn('kn', 'knn_src', neighbors => 5);
 SQL
 
 rr_dump_restore "$src" "$dst"
@@ -56,6 +62,13 @@ SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.items t
 UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT user_id, event_counts, recent_items, recent_weights FROM rerank.user_features) t
 UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.item_neighbors t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.model_interactions t
+UNION ALL
+SELECT rerank.rerank_ids(3, ARRAY(SELECT generate_series(1, 40)::bigint), diversity => 0.3,
+                         model => 'kn')::text
+UNION ALL
 SELECT rerank.active_model()
 UNION ALL
 SELECT count(*)::text FROM rerank.item_factors;
@@ -68,7 +81,7 @@ rr_same_or_fail "dump/restore changed the models" "$before" "$after"
 # YᵀY of each model: stored at activation in the source; the restore of the
 # item factors resets it, so there it is recomputed.
 gram() {
-	rr_psql -d "$1" -At -c "SELECT string_agg(m.name || ' ' || ($2)::text, ', ' ORDER BY m.name)
+	rr_psql -d "$1" -At -c "SELECT string_agg(m.name || ' ' || coalesce(($2)::text, ''), ', ' ORDER BY m.name)
 	                          FROM rerank.models m"
 }
 recomputed="coalesce(m.gram, (SELECT rerank.gram_matrix(f.factors)
@@ -82,4 +95,4 @@ SELECT rerank.rollback_model();
 SQL
 check=$(rr_psql -d "$dst" -At -c "SELECT count(DISTINCT model_id) = count(*) AND rerank.active_model() = 'beta' FROM rerank.models")
 [ "$check" = t ] || { echo "ids or rollback wrong after restore"; exit 1; }
-echo "dump/restore: models, vectors, activations and ids survive ($(echo "$before" | tail -1) item vectors)"
+echo "dump/restore: models, vectors, neighbor lists, activations and ids survive ($(echo "$before" | tail -1) item vectors)"
