@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip: every model, vector, neighbor list,
-# activation and the
-# active flag survive, and new models get fresh ids afterwards.
+# activation and the active flag survive, and new models get fresh ids
+# afterwards.
 # Runs against the cluster of test/run_tests.sh (PGHOST, PGPORT, PGUSER).
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
