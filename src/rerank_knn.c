@@ -49,7 +49,6 @@ typedef struct KnnPair
 /* What one scan of the neighbor lists accumulates. */
 typedef struct KnnScan
 {
-	MemoryContext context;		/* where the pairs grow */
 	idmap_hash *candidates;		/* candidate id → index */
 	idmap_hash *history;		/* history id → index into history_weights */
 	const float *history_weights;
@@ -59,8 +58,8 @@ typedef struct KnnScan
 	KnnTerms   *terms;
 	double		recent_total;	/* Σ d^j over recent items with a list */
 	KnnPair    *pairs;
-	int			npairs;
-	int			pairs_capacity;
+	int64		npairs;
+	int64		pairs_capacity;
 	KnnShares  *shares;			/* explain(): the parts of candidate 0 */
 	int			shares_capacity;	/* of each of its two arrays */
 } KnnScan;
@@ -73,7 +72,7 @@ AddPair(KnnScan *scan, int32 a, int32 b, float similarity)
 	{
 		scan->pairs_capacity *= 2;
 		scan->pairs = repalloc_huge(scan->pairs,
-									sizeof(KnnPair) * scan->pairs_capacity);
+									mul_size(sizeof(KnnPair), scan->pairs_capacity));
 	}
 	scan->pairs[scan->npairs++] = (KnnPair) {a, b, similarity};
 	scan->pairs[scan->npairs++] = (KnnPair) {b, a, similarity};
@@ -173,16 +172,17 @@ static void
 BuildPairRows(KnnScan *scan, int n)
 {
 	KnnTerms   *terms = scan->terms;
-	int			out = 0;
+	int64		out = 0;
 
 	if (scan->npairs > 0)
 		qsort(scan->pairs, scan->npairs, sizeof(KnnPair), ComparePairs);
-	terms->pair_start = palloc_extended(sizeof(int32) * (n + 1), MCXT_ALLOC_HUGE);
-	terms->pair_other = palloc_extended(sizeof(int32) * Max(scan->npairs, 1),
+	terms->pair_start = palloc_extended(mul_size(sizeof(int64), (Size) n + 1),
 										MCXT_ALLOC_HUGE);
-	terms->pair_similarity = palloc_extended(sizeof(float) * Max(scan->npairs, 1),
+	terms->pair_other = palloc_extended(mul_size(sizeof(int32), Max(scan->npairs, 1)),
+										MCXT_ALLOC_HUGE);
+	terms->pair_similarity = palloc_extended(mul_size(sizeof(float), Max(scan->npairs, 1)),
 											 MCXT_ALLOC_HUGE);
-	for (int c = 0, p = 0; c < n; c++)
+	for (int64 c = 0, p = 0; c < n; c++)
 	{
 		terms->pair_start[c] = out;
 		for (; p < scan->npairs && scan->pairs[p].a == c; p++)
@@ -298,7 +298,6 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 		nhistory = LoadUserHistory(model, user_id, true, &history_ids,
 								   &history_weights);
 
-	scan.context = CurrentMemoryContext;
 	scan.candidates = IdMapFromArray(CurrentMemoryContext, ids, n);
 	if (nhistory > 0)
 		scan.history = IdMapFromArray(CurrentMemoryContext, history_ids, nhistory);
@@ -387,7 +386,7 @@ KnnPairSimilarity(int a, int b, void *arg)
 {
 	const KnnTerms *terms = arg;
 
-	for (int32 p = terms->pair_start[a]; p < terms->pair_start[a + 1]; p++)
+	for (int64 p = terms->pair_start[a]; p < terms->pair_start[a + 1]; p++)
 	{
 		if (terms->pair_other[p] == b)
 			return terms->pair_similarity[p];

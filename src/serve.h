@@ -92,7 +92,7 @@ typedef struct KnnTerms
 	double	   *model;
 	double	   *recent;
 	bool	   *in_model;
-	int32	   *pair_start;		/* NULL without pairs */
+	int64	   *pair_start;		/* NULL without pairs */
 	int32	   *pair_other;
 	float	   *pair_similarity;
 } KnnTerms;
