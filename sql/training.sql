@@ -252,6 +252,20 @@ SELECT users, ndcg_at_k < :e_ndcg AS lower_with_train_items FROM rerank.evaluate
 SELECT metrics->'evaluation'->>'k' AS k, metrics->'evaluation'->'train' AS train
   FROM rerank.models WHERE name = 'als4';
 
+-- a user without a stored vector: evaluate folds it in from the history
+-- rerank keeps, as recommend does, so both rank it alike
+CALL rerank.train_als('als_fold', 'events', factors => 4, regularization => 0.5, iterations => 3);
+DELETE FROM rerank.user_factors WHERE model_id = rerank.model_id('als_fold') AND user_id = 5;
+CREATE TEMP TABLE one_user AS SELECT user_id, item_id FROM held_out WHERE user_id = 5;
+SELECT e.users, e.coverage > 0 AS scored,
+       round(e.precision_at_k::numeric, 4) =
+       round((SELECT count(*) FROM rerank.recommend(5, 5, true, 'als_fold') r
+               WHERE r.item_id IN (SELECT item_id FROM one_user)) / 5.0, 4) AS same_hits_as_recommend,
+       (SELECT count(*) FROM rerank.recommend(5, 5, true, 'als_fold')) AS recommended
+  FROM rerank.evaluate('als_fold', 'one_user', 5, train => 'events') e;
+SELECT rerank.drop_model('als_fold');
+DROP TABLE one_user;
+
 -- model versions: training never disturbs the active model
 SELECT rerank.activate_model('als4');
 CALL rerank.train_als('als4_next', 'events', factors => 4, iterations => 2);

@@ -7,7 +7,9 @@
  * model (items with a vector; for item-kNN, items with neighbors), minus
  * the user's rows of the train source when one is given.  Test items the
  * model does not know count in the denominators (they can never be hit).
- * Users the model cannot score (no vector, no history) count with no hits.
+ * Users without a stored vector are folded in from the history rerank
+ * keeps, as recommend() does; users the model cannot score (no vector, no
+ * history) count with no hits.
  */
 #include "postgres.h"
 
@@ -217,10 +219,32 @@ LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, flo
 	v.found = palloc0(sizeof(bool) * Max(nusers, 1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ScanQueryRows("SELECT user_id, factors FROM rerank.user_factors WHERE model_id = $1",
+	ScanQueryRows("SELECT user_id, factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1",
 				  1, types, values, UserVectorRow, &v);
 	SPI_finish();
 	return v.found;
+}
+
+/*
+ * Folds in the test users without a stored vector from the history rerank
+ * keeps, as recommend() does for them, so both rank such a user alike.
+ */
+static void
+FoldInMissingUsers(const CachedModel *model, idmap_hash *users, float *U,
+				   bool *has_vector)
+{
+	idmap_iterator it;
+	IdMapEntry *entry;
+
+	idmap_start_iterate(users, &it);
+	while ((entry = idmap_iterate(users, &it)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!has_vector[entry->index])
+			has_vector[entry->index] =
+				FoldInStoredHistory(model, entry->id,
+									U + (size_t) entry->index * model->dimensions);
+	}
 }
 
 /* An item-kNN model in memory: its catalog and neighbors by catalog index. */
@@ -454,6 +478,8 @@ EvaluateFactors(Evaluation *e, const CachedModel *model, const ItemMatrix *items
 	float	   *U = palloc_extended(sizeof(float) * (Size) nusers * dims,
 									MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	bool	   *has_vector = LoadTestUserVectors(model, users, nusers, U);
+
+	FoldInMissingUsers(model, users, U, has_vector);
 
 	for (int b = 0; b < nusers; b += EVAL_BLOCK)
 	{

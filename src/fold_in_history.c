@@ -12,6 +12,7 @@
 #include "behavior.h"
 #include "fmgr.h"
 #include "rerank.h"
+#include "training.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -88,4 +89,28 @@ fold_in_history(PG_FUNCTION_ARGS)
 						model->name),
 				 errhint("Give the model a regularization > 0.")));
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * The vector of a user without a stored one, folded in from the history
+ * rerank keeps (the model's training interactions and the user's recent
+ * items) with the model's YᵀY, λ and α, as the real-time trigger would;
+ * false when the model has no YᵀY or no history item has a vector.  What
+ * recommend() and evaluate() use for such users.
+ */
+bool
+FoldInStoredHistory(const CachedModel *model, int64 user_id, float *x)
+{
+	int64	   *hist_ids;
+	float	   *hist_w;
+	int			n;
+	FoldInBuffers buffers;
+
+	if (model->gram == NULL)
+		return false;
+	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+	if (n == 0)
+		return false;
+	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
+	return FoldInHistoryVector(model, hist_ids, hist_w, n, &buffers, x) > 0;
 }

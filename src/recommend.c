@@ -43,26 +43,13 @@ ModelArg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The user's vector in a factor model: stored, else folded in from the
- * history with the model's YᵀY, λ and α, as the real-time trigger would
- * (FoldInHistoryVector).  False when the user has neither.
+ * stored history (FoldInStoredHistory).  False when the user has neither.
  */
 static bool
 UserVector(const CachedModel *model, int64 user_id, float *x)
 {
-	int64	   *hist_ids;
-	float	   *hist_w;
-	int			n;
-	FoldInBuffers buffers;
-
-	if (LoadUserVector(model, user_id, x))
-		return true;
-	if (model->gram == NULL)
-		return false;
-	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
-	if (n == 0)
-		return false;
-	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
-	return FoldInHistoryVector(model, hist_ids, hist_w, n, &buffers, x) > 0;
+	return LoadUserVector(model, user_id, x) ||
+		FoldInStoredHistory(model, user_id, x);
 }
 
 /* Scores of an item-kNN user: a map item id → index into *scores. */

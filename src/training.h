@@ -96,6 +96,13 @@ extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 							bool with_recent, int64 **item_ids,
 							float **weights);
 
+/*
+ * fold_in_history.c: a user without a stored vector, folded in from the
+ * stored history; false when that gives no vector.
+ */
+extern bool FoldInStoredHistory(const CachedModel *model, int64 user_id,
+								float *x);
+
 /* The neighbors of one item (n = 0 when it has none). */
 extern NeighborList LoadNeighbors(const CachedModel *model, int64 item_id);
 
