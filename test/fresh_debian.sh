@@ -14,6 +14,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
 root=$(mktemp -d /tmp/rerank-fresh.XXXXXX)
+# the chroot's / must be traversable: the cluster runs as an unprivileged user
+chmod 755 "$root"
 cleanup() {
 	for m in dev/shm dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
 	# never into the host's /dev, /proc or /sys should an unmount have failed
