@@ -23,6 +23,18 @@ AlsFoldInWorkspace(int k, int n)
 	return (size_t) k * k + (size_t) k + AlsNormalEquationsWorkspace(k, n);
 }
 
+/* Factors A, solves, and rounds the solution to floats; see als_solve.h. */
+bool
+CholeskySolveFloat(double *A, int k, double *b, float *x)
+{
+	if (!CholeskyFactor(A, k))
+		return false;
+	CholeskySolve(A, k, b);
+	for (int i = 0; i < k; i++)
+		x[i] = (float) b[i];
+	return true;
+}
+
 /* Doubles of workspace AlsNormalEquations needs: n·k + k² floats. */
 size_t
 AlsNormalEquationsWorkspace(int k, int n)
@@ -192,10 +204,5 @@ AlsFoldIn(const float *gram, int k, double regularization,
 		return true;
 	}
 	AlsNormalEquations(gram, k, regularization, history, A, b, z);
-	if (!CholeskyFactor(A, k))
-		return false;
-	CholeskySolve(A, k, b);
-	for (int i = 0; i < k; i++)
-		x[i] = (float) b[i];
-	return true;
+	return CholeskySolveFloat(A, k, b, x);
 }

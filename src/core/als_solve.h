@@ -56,6 +56,13 @@ extern bool CholeskyFactor(double *A, int k);
 extern void CholeskySolve(const double *U, int k, double *b);
 
 /*
+ * Solves A x = b for a symmetric positive definite A (upper triangle;
+ * overwritten by its factor, b by the solution) into the float vector x:
+ * the last step of every fold-in.  False when A is not positive definite.
+ */
+extern bool CholeskySolveFloat(double *A, int k, double *b, float *x);
+
+/*
  * The exact fold-in: x = A⁻¹ b with A, b as above, by Cholesky.  An empty
  * history gives the zero vector.  Returns false when the system is not
  * positive definite (only possible with λ = 0).  work: AlsFoldInWorkspace

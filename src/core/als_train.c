@@ -377,12 +377,7 @@ AlsSolveSums(const float *gram, int k, double regularization, double alpha,
 		A[(size_t) i * k + i] += regularization;
 		b[i] = s_pref[i] + alpha * s_weight[i];
 	}
-	if (!CholeskyFactor(A, k))
-		return false;
-	CholeskySolve(A, k, b);
-	for (int i = 0; i < k; i++)
-		x[i] = (float) b[i];
-	return true;
+	return CholeskySolveFloat(A, k, b, x);
 }
 
 double
