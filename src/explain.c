@@ -255,7 +255,7 @@ explain(PG_FUNCTION_ARGS)
 	user_id = PG_GETARG_INT64(ARG_USER_ID);
 	item_id = PG_GETARG_INT64(ARG_ITEM_ID);
 	dims = model != NULL ? model->dimensions : 0;
-	knn = dims == 0 && ModelHasNeighbors(model);
+	knn = ModelHasNeighbors(model);
 
 	call = AllocSetContextCreate(CurrentMemoryContext, "rerank explain",
 								 ALLOCSET_DEFAULT_SIZES);

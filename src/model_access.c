@@ -9,6 +9,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "model_cache.h"
 #include "neighbor_lists.h"
 #include "rerank.h"
@@ -34,7 +35,6 @@ RunQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 static SPIPlanPtr vector_plan = NULL;
 static SPIPlanPtr interactions_plan = NULL;
 static SPIPlanPtr features_plan = NULL;
-static SPIPlanPtr neighbors_plan = NULL;
 
 /* A column of a row of the last SPI result. */
 static Datum
@@ -189,41 +189,144 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	return out;
 }
 
+/* ForEachNeighborList's row callback: a checked row to the caller's fn. */
+typedef struct NeighborVisit
+{
+	NeighborListFn fn;
+	void	   *arg;
+} NeighborVisit;
+
+static void
+VisitNeighborRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	NeighborVisit *visit = arg;
+	int64		item_id;
+	NeighborList list;
+
+	/* a hand-edited malformed list is left out */
+	if (NeighborRow(tuple, desc, &item_id, &list))
+		visit->fn(item_id, &list, visit->arg);
+}
+
+void
+ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
+					NeighborListFn fn, void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+	NeighborVisit visit = {fn, arg};
+
+	if (n == 0)
+		return;
+	if (model->neighbors_cached)
+	{
+		idmap_hash *seen = idmap_create(CurrentMemoryContext, Max(n, 16), NULL);
+
+		for (int i = 0; i < n; i++)
+		{
+			NeighborList list;
+			bool		found;
+
+			if ((i & 1023) == 1023)
+				CHECK_FOR_INTERRUPTS();
+			idmap_insert(seen, ids[i], &found);
+			if (!found && ModelItemNeighbors(model, ids[i], &list))
+				fn(ids[i], &list, arg);
+		}
+		return;
+	}
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ScanPlanRows(KeptPlan(&plan,
+						  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
+						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+				 values, VisitNeighborRow, &visit);
+	SPI_finish();
+}
+
+/* NeighborListsKnown's row callback: marks the id's position. */
+typedef struct KnownScan
+{
+	idmap_hash *positions;
+	bool	   *known;
+} KnownScan;
+
+static void
+MarkKnownRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	KnownScan  *scan = arg;
+	bool		isnull;
+	Datum		item = SPI_getbinval(tuple, desc, 1, &isnull);
+	int32		i = isnull ? -1 : IdMapGet(scan->positions, DatumGetInt64(item));
+
+	if (i >= 0)
+		scan->known[i] = true;
+}
+
+void
+NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *known)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+	KnownScan	scan;
+
+	memset(known, 0, sizeof(bool) * n);
+	if (n == 0)
+		return;
+	if (model->neighbors_cached)
+	{
+		NeighborList list;
+
+		for (int i = 0; i < n; i++)
+			known[i] = ModelItemNeighbors(model, ids[i], &list);
+		return;
+	}
+	scan.positions = IdMapFromArray(CurrentMemoryContext, ids, n);
+	scan.known = known;
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ScanPlanRows(KeptPlan(&plan,
+						  "SELECT item_id FROM rerank.item_neighbors "
+						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
+				 values, MarkKnownRow, &scan);
+	SPI_finish();
+}
+
+/* LoadNeighbors' callback: copies the list into the caller's memory. */
+typedef struct ListCopy
+{
+	MemoryContext context;
+	NeighborList *list;
+} ListCopy;
+
+static void
+CopyNeighborList(int64 item_id, const NeighborList *found, void *arg)
+{
+	ListCopy   *copy = arg;
+
+	if (found->n == 0)
+		return;
+	copy->list->n = found->n;
+	copy->list->ids = MemoryContextAlloc(copy->context, sizeof(int64) * found->n);
+	copy->list->similarities = MemoryContextAlloc(copy->context, sizeof(float) * found->n);
+	memcpy(copy->list->ids, found->ids, sizeof(int64) * found->n);
+	memcpy(copy->list->similarities, found->similarities, sizeof(float) * found->n);
+}
+
 NeighborList
 LoadNeighbors(const CachedModel *model, int64 item_id)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(item_id)};
 	NeighborList list = {0, NULL, NULL};
-	NeighborList found = {0, NULL, NULL};
-	int64		found_id;
-	bool		connected = false;
+	ListCopy	copy = {CurrentMemoryContext, &list};
 
-	if (model->neighbors_cached)
-		ModelItemNeighbors(model, item_id, &found);
-	else
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		connected = true;
-		RunQuery(&neighbors_plan, "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-				 "WHERE model_id OPERATOR(pg_catalog.=) $1 AND item_id OPERATOR(pg_catalog.=) $2",
-				 2, types, values, 1);
-		if (SPI_processed != 1 ||
-			!NeighborRow(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &found_id, &found))
-			found.n = 0;
-	}
-	/* a copy in the caller's memory, out of the cache or the row */
-	if (found.n > 0)
-	{
-		list.n = found.n;
-		list.ids = MemoryContextAlloc(caller, sizeof(int64) * found.n);
-		list.similarities = MemoryContextAlloc(caller, sizeof(float) * found.n);
-		memcpy(list.ids, found.ids, sizeof(int64) * found.n);
-		memcpy(list.similarities, found.similarities, sizeof(float) * found.n);
-	}
-	if (connected)
-		SPI_finish();
+	ForEachNeighborList(model, &item_id, 1, CopyNeighborList, &copy);
 	return list;
 }

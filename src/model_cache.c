@@ -434,7 +434,7 @@ MakeRoom(Size bytes, Size budget)
 static bool
 EntryInMemory(const ModelEntry *entry)
 {
-	if (ModelHasNeighbors(&entry->pub) && entry->pub.dimensions == 0)
+	if (ModelHasNeighbors(&entry->pub))
 		return entry->pub.neighbors_cached;
 	return entry->pub.vectors_cached;
 }
@@ -479,18 +479,18 @@ LoadModel(const ModelHeader *header)
 						  sizeof(ItemSlot)));
 	entry->bytes = entry->wanted_bytes;
 
-	if (ModelHasNeighbors(&entry->pub) && entry->pub.dimensions == 0)
+	if (ModelHasNeighbors(&entry->pub))
 	{
 		/* an item-kNN model: its neighbor lists take the place of vectors */
-		int64		lists;
+		NeighborListsSize size;
 
-		entry->wanted_bytes = NeighborListsBytes(header->model_id, &lists);
+		entry->wanted_bytes = NeighborListsBytes(header->model_id, &size);
 		entry->bytes = entry->wanted_bytes;
 		entry->pub.vectors_cached = true;
 		if (entry->bytes <= budget)
 		{
 			MakeRoom(entry->bytes, budget);
-			entry->neighbors = NeighborListsLoad(context, header->model_id, lists);
+			entry->neighbors = NeighborListsLoad(context, header->model_id, &size);
 			entry->pub.neighbors_cached = true;
 		}
 		else
@@ -559,7 +559,8 @@ EntryForHeader(const ModelHeader *header)
 bool
 ModelHasNeighbors(const CachedModel *model)
 {
-	return model != NULL && strcmp(model->algorithm, "item_knn") == 0;
+	return model != NULL && model->dimensions == 0 &&
+		strcmp(model->algorithm, "item_knn") == 0;
 }
 
 /* The cached neighbor list of an item; see model_cache.h. */

@@ -46,8 +46,8 @@ typedef struct CachedModel
 } CachedModel;
 
 /*
- * Whether the model serves from neighbor lists (item-kNN) rather than
- * vectors; false for NULL.
+ * Whether the model serves from neighbor lists (an item-kNN model, which
+ * has no dimensions) rather than vectors; false for NULL.
  */
 extern bool ModelHasNeighbors(const CachedModel *model);
 

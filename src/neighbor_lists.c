@@ -45,14 +45,13 @@ struct NeighborLists
 	uint64		capacity;
 };
 
-/* The memory of the lists of a model; see neighbor_lists.h. */
+/* The size of the lists of a model; see neighbor_lists.h. */
 Size
-NeighborListsBytes(int32 model_id, int64 *count)
+NeighborListsBytes(int32 model_id, NeighborListsSize *size)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(model_id)};
 	bool		isnull;
-	int64		neighbors;
 	int			ret;
 
 	ret = SPI_execute_with_args("SELECT pg_catalog.count(*), "
@@ -61,10 +60,10 @@ NeighborListsBytes(int32 model_id, int64 *count)
 								1, argtypes, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not count the neighbor lists of model %d", model_id);
-	*count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	neighbors = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return add_size(mul_size((Size) neighbors, sizeof(int64) + sizeof(float)),
-					ID_TABLE_BYTES(*count + 16, sizeof(ListSlot)));
+	size->lists = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	size->neighbors = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return add_size(mul_size((Size) size->neighbors, sizeof(int64) + sizeof(float)),
+					ID_TABLE_BYTES(size->lists + 16, sizeof(ListSlot)));
 }
 
 /* Reads a row (item_id, neighbor_ids, similarities); see neighbor_lists.h. */
@@ -120,28 +119,21 @@ LoadListRow(HeapTuple tuple, TupleDesc desc, void *arg)
 
 /* Reads every list of a model into memory; see neighbor_lists.h. */
 NeighborLists *
-NeighborListsLoad(MemoryContext context, int32 model_id, int64 count)
+NeighborListsLoad(MemoryContext context, int32 model_id,
+				  const NeighborListsSize *size)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(model_id)};
-	bool		isnull;
 	NeighborLists *lists = MemoryContextAllocZero(context, sizeof(NeighborLists));
-	int			ret;
 
-	ret = SPI_execute_with_args("SELECT COALESCE(pg_catalog.sum(pg_catalog.cardinality(neighbor_ids)), 0)::bigint "
-								"FROM rerank.item_neighbors WHERE model_id OPERATOR(pg_catalog.=) $1",
-								1, argtypes, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not count the neighbor lists of model %d", model_id);
-	lists->capacity = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 1, &isnull));
+	lists->capacity = (uint64) size->neighbors;
 	lists->ids = MemoryContextAllocExtended(context,
 											mul_size(Max(lists->capacity, 1), sizeof(int64)),
 											MCXT_ALLOC_HUGE);
 	lists->similarities = MemoryContextAllocExtended(context,
 													 mul_size(Max(lists->capacity, 1), sizeof(float)),
 													 MCXT_ALLOC_HUGE);
-	lists->items = listmap_create(context, ID_TABLE_INITIAL_SIZE(count), NULL);
+	lists->items = listmap_create(context, ID_TABLE_INITIAL_SIZE(size->lists), NULL);
 	ScanQueryRows("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
 				  "WHERE model_id OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, args, LoadListRow, lists);

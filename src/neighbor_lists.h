@@ -15,19 +15,26 @@
 
 typedef struct NeighborLists NeighborLists;
 
-/*
- * The memory the lists of a model would take, and how many there are (one
- * query).  Called inside SPI.
- */
-extern Size NeighborListsBytes(int32 model_id, int64 *count);
+/* How many lists a model has, and neighbors in all. */
+typedef struct NeighborListsSize
+{
+	int64		lists;
+	int64		neighbors;
+} NeighborListsSize;
 
 /*
- * Reads every list of the model (count of them, as NeighborListsBytes
- * said) into context.  Malformed rows (NULLs, lengths that differ) are
- * left out, as serving from the table leaves them out.  Called inside SPI.
+ * The memory the lists of a model would take, with their size (one
+ * query).  Called inside SPI.
+ */
+extern Size NeighborListsBytes(int32 model_id, NeighborListsSize *size);
+
+/*
+ * Reads every list of the model (of the size NeighborListsBytes gave) into
+ * context.  Malformed rows (NULLs, lengths that differ) are left out, as
+ * serving from the table leaves them out.  Called inside SPI.
  */
 extern NeighborLists *NeighborListsLoad(MemoryContext context, int32 model_id,
-										int64 count);
+										const NeighborListsSize *size);
 
 /*
  * Reads a row (item_id, neighbor_ids, similarities) of rerank.item_neighbors:

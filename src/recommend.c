@@ -14,17 +14,12 @@
 #include <cblas.h>
 #include <math.h>
 
-#include "behavior.h"
-#include "catalog/pg_type.h"
-#include "core/als_solve.h"
 #include "core/ranking.h"
 #include "core/vec.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "model_cache.h"
-#include "neighbor_lists.h"
 #include "rerank.h"
 #include "training.h"
 #include "utils/builtins.h"
@@ -61,87 +56,64 @@ typedef struct KnnScores
 	float	   *scores;
 } KnnScores;
 
-/* Adds w · sim(j, i) for every item i in history item j's list. */
-static void
-AddListScores(KnnScores *s, int *capacity, float w, const int64 *nid,
-			  const float *nsim, int m)
+/* KnnUserScores' accumulation: the scores and the history's weights. */
+typedef struct KnnAccum
 {
+	KnnScores  *scores;
+	int			capacity;
+	idmap_hash *history;		/* history id → index into weights */
+	const float *weights;
+} KnnAccum;
+
+/* Adds w_j · sim(j, i) for every item i in history item j's list. */
+static void
+AddListScores(int64 item_id, const NeighborList *list, void *arg)
+{
+	KnnAccum   *acc = arg;
+	KnnScores  *s = acc->scores;
+	int32		h = IdMapGet(acc->history, item_id);
+	float		w = h >= 0 ? acc->weights[h] : 0;
+
+	if (w <= 0)
+		return;
 	/* the map and repalloc keep to the caller's memory, not SPI's */
-	for (int e = 0; e < m; e++)
+	for (int e = 0; e < list->n; e++)
 	{
 		int32		prev = s->n;
-		int32		idx = IdMapAdd(s->index, nid[e], &s->n);
+		int32		idx = IdMapAdd(s->index, list->ids[e], &s->n);
 
 		if (s->n > prev)
 		{
-			if (s->n > *capacity)
+			if (s->n > acc->capacity)
 			{
-				*capacity *= 2;
-				s->ids = repalloc(s->ids, sizeof(int64) * *capacity);
-				s->scores = repalloc(s->scores, sizeof(float) * *capacity);
+				acc->capacity *= 2;
+				s->ids = repalloc(s->ids, sizeof(int64) * acc->capacity);
+				s->scores = repalloc(s->scores, sizeof(float) * acc->capacity);
 			}
-			s->ids[idx] = nid[e];
+			s->ids[idx] = list->ids[e];
 			s->scores[idx] = 0;
 		}
-		s->scores[idx] += w * nsim[e];
+		s->scores[idx] += w * list->similarities[e];
 	}
 }
 
-/*
- * The item-kNN scores of the neighbors of a user's history items: from the
- * model cache's lists, else read from rerank.item_neighbors.
- */
+/* The item-kNN scores of the neighbors of a user's history items. */
 static KnnScores
 KnnUserScores(const CachedModel *model, const int64 *hist_ids, const float *hist_w,
 			  int n)
 {
 	KnnScores	s;
-	int			capacity = 256;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
-	idmap_hash *hist;
+	KnnAccum	acc;
 
 	s.index = idmap_create(CurrentMemoryContext, 256, NULL);
-	s.ids = palloc(sizeof(int64) * capacity);
-	s.scores = palloc(sizeof(float) * capacity);
 	s.n = 0;
-	if (model->neighbors_cached)
-	{
-		for (int h = 0; h < n; h++)
-		{
-			NeighborList list;
-
-			if (hist_w[h] > 0 && ModelItemNeighbors(model, hist_ids[h], &list))
-				AddListScores(&s, &capacity, hist_w[h], list.ids, list.similarities,
-							  list.n);
-		}
-		return s;
-	}
-
-	hist = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(hist_ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)",
-							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading neighbors failed");
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		int64		item;
-		NeighborList list;
-		int32		h;
-
-		if (!NeighborRow(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &item, &list))
-			continue;
-		h = IdMapGet(hist, item);
-		if (h >= 0 && hist_w[h] > 0)
-			AddListScores(&s, &capacity, hist_w[h], list.ids, list.similarities,
-						  list.n);
-	}
-	SPI_finish();
+	acc.scores = &s;
+	acc.capacity = 256;
+	acc.history = IdMapFromArray(CurrentMemoryContext, hist_ids, n);
+	acc.weights = hist_w;
+	s.ids = palloc(sizeof(int64) * acc.capacity);
+	s.scores = palloc(sizeof(float) * acc.capacity);
+	ForEachNeighborList(model, hist_ids, n, AddListScores, &acc);
 	return s;
 }
 

@@ -292,7 +292,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	if (args->null_result)
 		return;
 	dims = model != NULL ? model->dimensions : 0;
-	knn = dims == 0 && ModelHasNeighbors(model);
+	knn = ModelHasNeighbors(model);
 
 	n = CollectCandidates(args, &ids);
 	if (n == 0)

@@ -16,27 +16,17 @@
  * - A candidate is in the model when it has a list of its own; the others
  *	 keep their upstream slot, as items without a vector do.
  *
- * The lists come from the model cache (rerank.model_cache_mb); a model
- * over that budget is served from the table: one query reads the lists of
- * the history (and of the candidates, for MMR), another which candidates
- * have one.
+ * The lists of the history (and of the candidates, for MMR) come from
+ * ForEachNeighborList: the model cache, or the table for a model over
+ * rerank.model_cache_mb; without MMR, NeighborListsKnown says which
+ * candidates have a list, without reading theirs.
  */
 #include "postgres.h"
 
 #include <math.h>
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
-#include "neighbor_lists.h"
-#include "rerank.h"
 #include "serve.h"
 #include "training.h"
-#include "utils/array.h"
-
-/* The queries of the lists and of the candidates in the model, kept. */
-static SPIPlanPtr lists_plan = NULL;
-static SPIPlanPtr ids_plan = NULL;
 
 /* A candidate pair with its similarity, for MMR. */
 typedef struct KnnPair
@@ -90,10 +80,14 @@ AddShare(KnnScan *scan, TermPart *parts, int *n, int64 item, int order,
 	(*n)++;
 }
 
-/* Takes one neighbor list (item j) into every term it adds to. */
+/* NeighborListFn: takes item j's list into every term it adds to. */
 static void
-ScanList(KnnScan *scan, int64 item, const int64 *ids, const float *sims, int m)
+ScanList(int64 item, const NeighborList *list, void *arg)
 {
+	KnnScan    *scan = arg;
+	const int64 *ids = list->ids;
+	const float *sims = list->similarities;
+	int			m = list->n;
 	KnnTerms   *terms = scan->terms;
 	int32		self = IdMapGet(scan->candidates, item);
 	int32		h = scan->history ? IdMapGet(scan->history, item) : -1;
@@ -124,32 +118,6 @@ ScanList(KnnScan *scan, int64 item, const int64 *ids, const float *sims, int m)
 		if (scan->want_pairs && self >= 0 && c != self)
 			AddPair(scan, self, c, sims[e]);
 	}
-}
-
-/* QueryRowFn: one row (item_id, neighbor_ids, similarities). */
-static void
-ScanNeighborRow(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	int64		item_id;
-	NeighborList list;
-
-	/* a hand-edited malformed list is left out */
-	if (NeighborRow(tuple, desc, &item_id, &list))
-		ScanList(arg, item_id, list.ids, list.similarities, list.n);
-	CHECK_FOR_INTERRUPTS();
-}
-
-/* QueryRowFn: one row (item_id) of a candidate in the model. */
-static void
-ScanCandidateRow(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	KnnScan    *scan = arg;
-	bool		isnull;
-	Datum		item = SPI_getbinval(tuple, desc, 1, &isnull);
-	int32		c = isnull ? -1 : IdMapGet(scan->candidates, DatumGetInt64(item));
-
-	if (c >= 0)
-		scan->terms->in_model[c] = true;
 }
 
 /* Orders pairs by first candidate, then second. */
@@ -207,71 +175,6 @@ AppendIds(int64 *to, int count, const int64 *ids, int n)
 {
 	memcpy(to + count, ids, sizeof(int64) * n);
 	return count + n;
-}
-
-/*
- * Takes the lists of the lookup ids from the model cache, each once; without
- * pairs, the candidates' lists only say which candidates are in the model.
- */
-static void
-ScanCachedLists(const CachedModel *model, KnnScan *scan, const int64 *lookup,
-				int nlookup, const int64 *ids, int n, bool want_pairs)
-{
-	idmap_hash *seen = idmap_create(CurrentMemoryContext, Max(nlookup, 16), NULL);
-	NeighborList list;
-
-	for (int i = 0; i < nlookup; i++)
-	{
-		bool		found;
-
-		if ((i & 1023) == 1023)
-			CHECK_FOR_INTERRUPTS();
-		idmap_insert(seen, lookup[i], &found);
-		if (!found && ModelItemNeighbors(model, lookup[i], &list))
-			ScanList(scan, lookup[i], list.ids, list.similarities, list.n);
-	}
-	if (!want_pairs)
-	{
-		for (int c = 0; c < n; c++)
-		{
-			if (ModelItemNeighbors(model, ids[c], &list))
-				scan->terms->in_model[c] = true;
-		}
-	}
-}
-
-/*
- * Reads the lists of the lookup ids from rerank.item_neighbors (a model
- * over the cache budget); without pairs, an index-only scan of the
- * candidates' ids says which are in the model.
- */
-static void
-ScanStoredLists(const CachedModel *model, KnnScan *scan, const int64 *lookup,
-				int nlookup, const int64 *ids, int n, bool want_pairs)
-{
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
-
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(lookup, nlookup));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (nlookup > 0)
-		ScanPlanRows(KeptPlan(&lists_plan,
-							  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-					 values, ScanNeighborRow, scan);
-	if (!want_pairs)
-	{
-		values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-		ScanPlanRows(KeptPlan(&ids_plan,
-							  "SELECT item_id FROM rerank.item_neighbors "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-							  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-					 values, ScanCandidateRow, scan);
-	}
-	SPI_finish();
 }
 
 /* KnnCandidateTerms, and with shares the parts of candidate 0's terms. */
@@ -343,10 +246,9 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 	nlookup = AppendIds(lookup, nlookup, user->recent_items, nrecent);
 	if (want_pairs)
 		nlookup = AppendIds(lookup, nlookup, ids, n);
-	if (model->neighbors_cached)
-		ScanCachedLists(model, &scan, lookup, nlookup, ids, n, want_pairs);
-	else
-		ScanStoredLists(model, &scan, lookup, nlookup, ids, n, want_pairs);
+	ForEachNeighborList(model, lookup, nlookup, ScanList, &scan);
+	if (!want_pairs)
+		NeighborListsKnown(model, ids, n, terms->in_model);
 
 	if (scan.recent_total > 0.0)
 	{
@@ -355,8 +257,6 @@ CandidateTerms(const CachedModel *model, int64 user_id, const UserState *user,
 		for (int j = 0; shares != NULL && j < shares->nrecent; j++)
 			shares->recent[j].value /= scan.recent_total;
 	}
-	else
-		memset(terms->recent, 0, sizeof(double) * n);
 	if (want_pairs)
 		BuildPairRows(&scan, n);
 }

@@ -103,7 +103,28 @@ extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 extern bool FoldInStoredHistory(const CachedModel *model, int64 user_id,
 								float *x);
 
-/* The neighbors of one item (n = 0 when it has none). */
+/* Called with each neighbor list ForEachNeighborList finds. */
+typedef void (*NeighborListFn) (int64 item_id, const NeighborList *list,
+								void *arg);
+
+/*
+ * Calls fn once for the neighbor list of each distinct id that has one (in
+ * no particular order): from the model cache, or for a model over its
+ * budget from one query of rerank.item_neighbors (malformed rows left out,
+ * see NeighborRow).  fn may run inside SPI: what it allocates must go to a
+ * context of its own (repalloc keeps a block's context).
+ */
+extern void ForEachNeighborList(const CachedModel *model, const int64 *ids,
+								int n, NeighborListFn fn, void *arg);
+
+/*
+ * known[i]: whether ids[i] (distinct) has a neighbor list; without the cache, one
+ * index-only scan that reads no list.
+ */
+extern void NeighborListsKnown(const CachedModel *model, const int64 *ids,
+							   int n, bool *known);
+
+/* The neighbors of one item, copied (n = 0 when it has none). */
 extern NeighborList LoadNeighbors(const CachedModel *model, int64 item_id);
 
 /* ---- train_common.c: what the training procedures share ---- */
