@@ -154,6 +154,9 @@ SELECT u.factors = b.factors AS unchanged, f.recent_items[1] AS newest
 RESET rerank.realtime_fold_in;
 SELECT rerank.fold_in_users(now() - interval '1 hour') > 0 AS folded;
 SELECT pg_temp.residual(4, 'rt') < 1e-5 AS caught_up;
+-- NULL: every stored user; a cut-off after every change: none
+SELECT rerank.fold_in_users() AS all_users, rerank.fold_in_users('infinity') AS none,
+       (SELECT count(*) FROM rerank.user_features) AS stored_users;
 
 -- a rolled-back insert leaves no trace
 SELECT event_counts AS counts_before FROM rerank.user_features WHERE user_id = 4 \gset

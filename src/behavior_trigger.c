@@ -29,11 +29,13 @@
 #include "behavior.h"
 #include "category_cache.h"
 #include "miscadmin.h"
+#include "rerank.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 /* Rows fetched at a time from the event query. */
 #define EVENT_FETCH_ROWS 1000
@@ -333,6 +335,21 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(batch.users);
 }
 
+/* QueryRowFn of fold_in_users: re-solves one stored user's vector. */
+static void
+FoldInUserRow(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	BehaviorBatch *batch = arg;
+	bool		isnull;
+	int64		user_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	UserState  *state = UserStateLock(batch, user_id, false);
+
+	/* a user forgotten meanwhile stays forgotten */
+	if (state != NULL)
+		UserStateFinish(batch, state);
+	CHECK_FOR_INTERRUPTS();
+}
+
 PG_FUNCTION_INFO_V1(fold_in_users);
 
 /*
@@ -345,16 +362,11 @@ Datum
 fold_in_users(PG_FUNCTION_ARGS)
 {
 	BehaviorBatch batch;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1];
-	char		nulls[1] = {' '};
 
-	if (PG_ARGISNULL(0))
-		nulls[0] = 'n';
-	else
-		args[0] = PG_GETARG_DATUM(0);
+	/* updated_at is never NULL: -infinity selects every user */
+	args[0] = PG_ARGISNULL(0) ? TimestampTzGetDatum(DT_NOBEGIN) : PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	BehaviorBatchBegin(&batch, false, true);
@@ -363,39 +375,10 @@ fold_in_users(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no active model with item vectors to fold users into")));
 	batch.force_fold_in = true;
-
-	plan = SPI_prepare("SELECT user_id FROM rerank.user_features "
-					   "WHERE $1 IS NULL OR updated_at >= $1 ORDER BY user_id",
-					   1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the user query");
-	portal = SPI_cursor_open(NULL, plan, args, nulls, true);
-	for (;;)
-	{
-		SPITupleTable *fetched;
-		uint64		count;
-
-		SPI_cursor_fetch(portal, true, EVENT_FETCH_ROWS);
-		fetched = SPI_tuptable;
-		count = SPI_processed;
-		if (count == 0)
-			break;
-		for (uint64 i = 0; i < count; i++)
-		{
-			bool		isnull;
-			int64		user_id = DatumGetInt64(SPI_getbinval(fetched->vals[i],
-															  fetched->tupdesc, 1, &isnull));
-			UserState  *state = UserStateLock(&batch, user_id, false);
-
-			/* a user forgotten meanwhile stays forgotten */
-			if (state != NULL)
-				UserStateFinish(&batch, state);
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(fetched);
-	}
+	ScanQueryRows("SELECT user_id FROM rerank.user_features "
+				  "WHERE updated_at OPERATOR(pg_catalog.>=) $1 ORDER BY user_id",
+				  1, argtypes, args, FoldInUserRow, &batch);
 	BehaviorBatchEnd(&batch);
-	SPI_cursor_close(portal);
 	SPI_finish();
 	PG_RETURN_INT64(batch.folded);
 }
