@@ -108,6 +108,10 @@ SELECT rerank.als_fold_in('{1,2}', 1, 'als4');
 SELECT rerank.als_fold_in('{1,NaN,2,3}', 1, 'als4');
 SELECT rerank.als_fold_in_final('{1,1,5}');
 SELECT rerank.als_fold_in_combine('{1,1,5,4}', '{1,1,5,4}');
+-- combining: the sums add up, model id and dimensions stay; other models are errors
+SELECT rerank.als_fold_in_combine('{1,1,1,1,0.5,0.25,2}', '{2,3,1,1,0.5,0.75,1}');
+SELECT rerank.als_fold_in_combine('{1,1,1,1,0.5,0.25,2}', '{1,1,2,1,0.5,0.25,2}');
+SELECT rerank.als_fold_in_combine('{}', '{1,1,1,1,0.5,0.25,2}');
 SELECT rerank.als_fold_in_accum('{1,2,3}', '{1,2,3,4}', 1, 'als4');
 
 -- the Cholesky solver: exact user solves; fold-in agrees with it too

@@ -94,10 +94,13 @@ AggStateForUpdate(FunctionCallInfo fcinfo, ArrayType *state, int payload_length)
 /*
  * Adds two validated states of the same payload length: the combine function
  * of every rerank aggregate, whose states all add up element by element.
+ * The first nkeys payload values say what a state is about (the fold-in's
+ * model id and dimensions): they must be equal, and are kept, not added;
+ * keyname names them in the error ("models").
  */
 ArrayType *
 AggStateCombine(FunctionCallInfo fcinfo, ArrayType *state1, ArrayType *state2,
-				const char *aggname)
+				const char *aggname, int nkeys, const char *keyname)
 {
 	int			length1 = AggStatePayloadLength(state1, aggname, true);
 	int			length2 = AggStatePayloadLength(state2, aggname, true);
@@ -109,6 +112,16 @@ AggStateCombine(FunctionCallInfo fcinfo, ArrayType *state1, ArrayType *state2,
 		return state1;
 	if (length1 < 0)
 		return state2;
+	for (int i = 0; i < nkeys; i++)
+	{
+		if (i >= length1 || i >= length2 ||
+			AGG_STATE_VALUES(state1)[AGG_STATE_HEADER + i] !=
+			AGG_STATE_VALUES(state2)[AGG_STATE_HEADER + i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot combine %s states of different %s",
+							aggname, keyname)));
+	}
 	if (length1 != length2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -118,7 +131,9 @@ AggStateCombine(FunctionCallInfo fcinfo, ArrayType *state1, ArrayType *state2,
 	result = AggStateForUpdate(fcinfo, state1, length1);
 	sum = AGG_STATE_VALUES(result);
 	add = AGG_STATE_VALUES(state2);
-	for (int i = 0; i < length1 + AGG_STATE_HEADER; i++)
+	for (int i = 0; i < AGG_STATE_HEADER; i++)
+		sum[i] += add[i];
+	for (int i = AGG_STATE_HEADER + nkeys; i < length1 + AGG_STATE_HEADER; i++)
 		sum[i] += add[i];
 	return result;
 }

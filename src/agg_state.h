@@ -27,7 +27,8 @@ extern int	AggStatePayloadLength(ArrayType *state, const char *aggname,
 extern ArrayType *AggStateForUpdate(FunctionCallInfo fcinfo, ArrayType *state,
 									int payload_length);
 extern ArrayType *AggStateCombine(FunctionCallInfo fcinfo, ArrayType *state1,
-								  ArrayType *state2, const char *aggname);
+								  ArrayType *state2, const char *aggname,
+								  int nkeys, const char *keyname);
 
 #define AGG_STATE_VALUES(state) ((double *) ARR_DATA_PTR(state))
 

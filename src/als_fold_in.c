@@ -144,31 +144,16 @@ als_fold_in_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *s1 = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *s2 = PG_GETARG_ARRAYTYPE_P(1);
-	int			p1 = AggStatePayloadLength(s1, FOLD_IN_NAME, true);
-	int			p2 = AggStatePayloadLength(s2, FOLD_IN_NAME, true);
-	ArrayType  *result;
-	double	   *a,
-			   *b;
+	/* lengths only: AggStateCombine checks the values */
+	int			p1 = AggStatePayloadLength(s1, FOLD_IN_NAME, false);
+	int			p2 = AggStatePayloadLength(s2, FOLD_IN_NAME, false);
 
-	if (p2 < 0)
-		PG_RETURN_ARRAYTYPE_P(s1);
-	if (p1 < 0)
-		PG_RETURN_ARRAYTYPE_P(s2);
-	(void) FoldInStateK(s1, p1);
-	(void) FoldInStateK(s2, p2);
-	a = AGG_STATE_VALUES(s1);
-	b = AGG_STATE_VALUES(s2);
-	if (p1 != p2 || a[AGG_STATE_HEADER] != b[AGG_STATE_HEADER])
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine " FOLD_IN_NAME " states of different models")));
-	result = AggStateForUpdate(fcinfo, s1, p1);
-	a = AGG_STATE_VALUES(result);
-	AGG_STATE_COUNT(a) += AGG_STATE_COUNT(b);
-	AGG_STATE_WEIGHT(a) += AGG_STATE_WEIGHT(b);
-	for (int i = AGG_STATE_HEADER + 2; i < AGG_STATE_HEADER + p1; i++)
-		a[i] += b[i];
-	PG_RETURN_ARRAYTYPE_P(result);
+	if (p1 >= 0)
+		(void) FoldInStateK(s1, p1);
+	if (p2 >= 0)
+		(void) FoldInStateK(s2, p2);
+	/* model id and dimensions are the keys; the sums add up */
+	PG_RETURN_ARRAYTYPE_P(AggStateCombine(fcinfo, s1, s2, FOLD_IN_NAME, 2, "models"));
 }
 
 PG_FUNCTION_INFO_V1(als_fold_in_final);

@@ -81,7 +81,7 @@ gram_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *result = AggStateCombine(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
 										 PG_GETARG_ARRAYTYPE_P(1),
-										 "gram_matrix");
+										 "gram_matrix", 0, NULL);
 	int			payload = AggStatePayloadLength(result, "gram_matrix", false);
 
 	if (payload >= 0)

@@ -80,7 +80,7 @@ vector_combine(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_ARRAYTYPE_P(AggStateCombine(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
 										  PG_GETARG_ARRAYTYPE_P(1),
-										  "vector aggregate"));
+										  "vector aggregate", 0, NULL));
 }
 
 /*
