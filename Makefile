@@ -76,3 +76,11 @@ test/unit/run_unit_tests: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h test
 .PHONY: unittest
 unittest: test/unit/run_unit_tests
 	./test/unit/run_unit_tests
+
+# A benchmark program over the core, built with the extension's own flags:
+#   make bench-core BENCH_SRC=test/bench/fold_in.c BENCH_OUT=/tmp/fold_in
+.PHONY: bench-core
+bench-core:
+	$(CC) -O2 $(OPTFLAGS) $(MATHFLAGS) -Isrc -I$(OPENBLAS_INCLUDE) \
+		-o $(BENCH_OUT) $(BENCH_SRC) $(CORE_SRCS) $(BLAS_LIBS)
+

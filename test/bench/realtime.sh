@@ -29,14 +29,9 @@ rr_build_install
 work=$(mktemp -d /tmp/rerank-bench-realtime.XXXXXX)
 trap 'rm -rf "$work"; rr_cluster_stop' EXIT
 
-# The fold-in alone: the core built as the extension builds it.
-multiarch=$(gcc -print-multiarch)
-gcc -O2 -march=native -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno \
-	-fno-trapping-math -fassociative-math -fno-signed-zeros \
-	-I"$RR_TOP/src" -I"/usr/include/$multiarch/openblas-serial" \
-	-o "$work/fold_in" "$here/fold_in.c" "$RR_TOP/src/core/als_solve.c" \
-	-L"/usr/lib/$multiarch/openblas-serial" -Wl,-rpath,"/usr/lib/$multiarch/openblas-serial" \
-	-lopenblas -lm
+# The fold-in alone: the core built with the extension's flags.
+make -s -C "$RR_TOP" bench-core PG_CONFIG="$(rr_pg_config)" \
+	BENCH_SRC="$here/fold_in.c" BENCH_OUT="$work/fold_in"
 read -r fold_median fold_p10 fold_p90 < <("$work/fold_in" $k $history 5001)
 
 rr_cluster_start rerank-bench-rt "max_wal_size = 4GB" "checkpoint_timeout = 30min" \
