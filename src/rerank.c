@@ -7,6 +7,7 @@
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "cache/signals_cache.h"
 #include "fmgr.h"
 #include "serve/serve.h"
 #include "utils/guc.h"
@@ -22,6 +23,7 @@ _PG_init(void)
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();
+	SignalsCacheInit();
 	BehaviorInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");

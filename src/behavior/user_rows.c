@@ -105,7 +105,8 @@ UserRowsOpen(UserRows *rows)
 	static const char *const names[USER_FEATURES_NCOLUMNS] = {
 		"user_id", "event_counts", "total_dwell_ms", "first_event_at",
 		"last_event_at", "recent_items", "recent_weights", "purchased_items",
-		"category_weights", "updated_at"
+		"category_weights", "updated_at", "recent_counts", "recent_last_at",
+		"recent_kinds", "session_started_at"
 	};
 
 	/* what the executor checks before an UPDATE */

@@ -41,10 +41,12 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/feat_time.h"
 #include "common/shortest_dec.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "core/als_solve.h"
+#include "core/features.h"
 #include "core/recent_history.h"
 #include "core/vec.h"
 #include "executor/spi.h"
@@ -107,7 +109,9 @@ struct UserFeatureState
 	bool		has_times;
 	TimestampTz first_event_at;
 	TimestampTz last_event_at;
-	RecentHistory recent;
+	bool		has_session;
+	TimestampTz session_started_at;
+	RecentHistory recent;		/* with counts, times and kinds */
 	RecentHistory purchased;
 	bool		history_changed;
 	int			events;
@@ -119,6 +123,7 @@ typedef struct EventWeight
 	char		event_type[EVENT_TYPE_KEYSIZE];
 	float		weight;
 	bool		is_purchase;
+	uint32		kind;			/* FEAT_KIND_* bit, or 0 */
 } EventWeight;
 
 static MemoryContext WeightsContext = NULL;
@@ -196,7 +201,7 @@ LoadEventWeights(void)
 	hash = hash_create("rerank event weights", 16, &ctl,
 					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	ret = SPI_execute("SELECT event_type, weight, is_purchase FROM rerank.event_weights",
+	ret = SPI_execute("SELECT event_type, weight, is_purchase, kind FROM rerank.event_weights",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read rerank.event_weights: %s",
@@ -216,6 +221,11 @@ LoadEventWeights(void)
 		if (isnull || !(entry->weight >= 0) || isinf(entry->weight))
 			entry->weight = 0;
 		entry->is_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+		{
+			char	   *kind = SPI_getvalue(tuple, desc, 4);
+
+			entry->kind = kind != NULL ? FeatKindBit(kind, strlen(kind)) : 0;
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	event_weights_relid = get_relname_relid("event_weights",
@@ -502,35 +512,86 @@ BehaviorBatchEnd(BehaviorBatch *batch)
 	batch->user_context = NULL;
 }
 
-/* Fills a history from two parallel arrays (NULL elements skipped). */
-static void
-HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum,
-				  bool with_weights)
+/*
+ * The elements of a one-dimensional array of a by-value type (n = 0 for a
+ * NULL datum), with its NULL flags.
+ */
+static int
+ArrayValues(Datum datum, bool isnull, Oid elemtype, int elemlen, char elemalign,
+			Datum **values, bool **nulls)
 {
-	ArrayType  *items = DatumGetArrayTypeP(items_datum);
-	Datum	   *item_values;
-	bool	   *item_nulls;
-	int			n_items;
-	Datum	   *weight_values = NULL;
-	bool	   *weight_nulls = NULL;
-	int			n_weights = 0;
+	int			n = 0;
 
-	deconstruct_array(items, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &item_values, &item_nulls, &n_items);
-	if (with_weights)
-		deconstruct_array(DatumGetArrayTypeP(weights_datum), FLOAT4OID, 4, true,
-						  TYPALIGN_INT, &weight_values, &weight_nulls, &n_weights);
+	*values = NULL;
+	*nulls = NULL;
+	if (isnull)
+		return 0;
+	deconstruct_array(DatumGetArrayTypeP(datum), elemtype, elemlen, true, elemalign,
+					  values, nulls, &n);
+	return n;
+}
+
+/*
+ * Fills a history from its parallel arrays: items, and when the history
+ * keeps them weights (an item without one is skipped), counts, last event
+ * times and kinds (where these are shorter, as in rows kept before 0.2.0,
+ * or NULL: one event, time unknown, no kind).  NULL items are skipped.
+ */
+static void
+HistoryFromArrays(RecentHistory *history, Datum *columns, bool *isnull)
+{
+	Datum	   *items,
+			   *weights,
+			   *counts,
+			   *times,
+			   *kinds;
+	bool	   *item_nulls,
+			   *weight_nulls,
+			   *count_nulls,
+			   *time_nulls,
+			   *kind_nulls;
+	int			n_items,
+				n_weights = 0,
+				n_counts = 0,
+				n_times = 0,
+				n_kinds = 0;
+
+	n_items = ArrayValues(columns[0], isnull[0], INT8OID, 8, TYPALIGN_DOUBLE,
+						  &items, &item_nulls);
+	if (history->weights)
+		n_weights = ArrayValues(columns[1], isnull[1], FLOAT4OID, 4, TYPALIGN_INT,
+								&weights, &weight_nulls);
+	if (history->counts)
+		n_counts = ArrayValues(columns[2], isnull[2], INT4OID, 4, TYPALIGN_INT,
+							   &counts, &count_nulls);
+	if (history->last_at)
+		n_times = ArrayValues(columns[3], isnull[3], TIMESTAMPTZOID, 8, TYPALIGN_DOUBLE,
+							  &times, &time_nulls);
+	if (history->kinds)
+		n_kinds = ArrayValues(columns[4], isnull[4], INT2OID, 2, TYPALIGN_SHORT,
+							  &kinds, &kind_nulls);
 	for (int i = 0; i < n_items && history->n < history->capacity; i++)
 	{
+		int			j = history->n;
+
 		if (item_nulls[i])
 			continue;
-		if (with_weights)
+		if (history->weights)
 		{
 			if (i >= n_weights || weight_nulls[i])
 				continue;
-			history->weights[history->n] = DatumGetFloat4(weight_values[i]);
+			history->weights[j] = DatumGetFloat4(weights[i]);
 		}
-		history->items[history->n] = DatumGetInt64(item_values[i]);
+		if (history->counts)
+			history->counts[j] = i < n_counts && !count_nulls[i] ?
+				Max(DatumGetInt32(counts[i]), 1) : 1;
+		if (history->last_at)
+			history->last_at[j] = i < n_times && !time_nulls[i] ?
+				FeatTimeFromTimestamp(DatumGetTimestampTz(times[i])) : NAN;
+		if (history->kinds)
+			history->kinds[j] = i < n_kinds && !kind_nulls[i] ?
+				(uint32) (uint16) DatumGetInt16(kinds[i]) : 0;
+		history->items[j] = DatumGetInt64(items[i]);
 		history->n++;
 	}
 }
@@ -558,17 +619,28 @@ UserStateRead(UserFeatureState *state, UserRows *rows)
 		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
 	}
 	{
-		bool		items_null,
-					weights_null;
-		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
-		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
+		static const UserFeaturesColumn history_columns[5] = {
+			USER_FEATURES_RECENT_ITEMS, USER_FEATURES_RECENT_WEIGHTS,
+			USER_FEATURES_RECENT_COUNTS, USER_FEATURES_RECENT_LAST_AT,
+			USER_FEATURES_RECENT_KINDS
+		};
+		Datum		columns[5];
+		bool		nulls[5];
 
-		if (!items_null && !weights_null)
-			HistoryFromArrays(&state->recent, items, weights, true);
+		for (int c = 0; c < 5; c++)
+			columns[c] = slot_getattr(slot, attnums[history_columns[c]], &nulls[c]);
+		HistoryFromArrays(&state->recent, columns, nulls);
 	}
-	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
-	if (!isnull)
-		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
+	value = slot_getattr(slot, attnums[USER_FEATURES_SESSION_STARTED_AT], &isnull);
+	state->has_session = !isnull;
+	state->session_started_at = isnull ? 0 : DatumGetTimestampTz(value);
+	{
+		Datum		columns[5] = {0};
+		bool		nulls[5] = {true, true, true, true, true};
+
+		columns[0] = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &nulls[0]);
+		HistoryFromArrays(&state->purchased, columns, nulls);
+	}
 	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
 	if (!isnull)
 		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
@@ -598,6 +670,9 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	state->recent.capacity = history_capacity;
 	state->recent.items = palloc(sizeof(int64) * history_capacity);
 	state->recent.weights = palloc(sizeof(float) * history_capacity);
+	state->recent.counts = palloc(sizeof(int32) * history_capacity);
+	state->recent.last_at = palloc(sizeof(double) * history_capacity);
+	state->recent.kinds = palloc(sizeof(uint32) * history_capacity);
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
@@ -694,6 +769,23 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 	if (pg_add_s64_overflow(state->total_dwell_ms, event->dwell_ms,
 							&state->total_dwell_ms))
 		state->total_dwell_ms = PG_INT64_MAX;
+	/* the session: cut where the gap since the last event exceeds 30 minutes */
+	{
+		double		start = state->has_session ?
+			FeatTimeFromTimestamp(state->session_started_at) : NAN;
+		double		last = state->has_times ?
+			FeatTimeFromTimestamp(state->last_event_at) : NAN;
+		double		before = start;
+
+		SessionTouch(&start, &last, FeatTimeFromTimestamp(event->occurred_at),
+					 FEAT_SESSION_GAP);
+		if (!state->has_session || start != before)
+		{
+			state->has_session = true;
+			state->session_started_at = start == FeatTimeFromTimestamp(event->occurred_at) ?
+				event->occurred_at : FeatTimeToTimestamp(start);
+		}
+	}
 	if (!state->has_times)
 	{
 		state->has_times = true;
@@ -711,8 +803,9 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 		{
 			const char *category;
 
-			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
-						 weight->weight);
+			HistoryRecord(&state->recent, batch->history_limit, event->item_id,
+						  weight->weight, FeatTimeFromTimestamp(event->occurred_at),
+						  weight->kind);
 			state->history_changed = true;
 			if (event->category_known)
 				category = event->category;
@@ -753,6 +846,52 @@ CompressedColumn(Datum value)
 	return value;
 }
 
+/*
+ * One of the history's per-item columns as an array: counts (int4[]), last
+ * event times (timestamptz[]; an unknown time is written as the item's
+ * oldest possible, -infinity, and read back as unknown) or kinds (int2[]).
+ */
+static ArrayType *
+HistoryColumnArray(const RecentHistory *history, UserFeaturesColumn column)
+{
+	int			n = history->n;
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		switch (column)
+		{
+			case USER_FEATURES_RECENT_COUNTS:
+				values[i] = Int32GetDatum(history->counts[i]);
+				break;
+			case USER_FEATURES_RECENT_LAST_AT:
+				if (isnan(history->last_at[i]))
+				{
+					TimestampTz unknown;
+
+					TIMESTAMP_NOBEGIN(unknown);
+					values[i] = TimestampTzGetDatum(unknown);
+				}
+				else
+					values[i] = TimestampTzGetDatum(FeatTimeToTimestamp(history->last_at[i]));
+				break;
+			default:
+				values[i] = Int16GetDatum((int16) history->kinds[i]);
+				break;
+		}
+	}
+	switch (column)
+	{
+		case USER_FEATURES_RECENT_COUNTS:
+			return construct_array(values, n, INT4OID, 4, true, TYPALIGN_INT);
+		case USER_FEATURES_RECENT_LAST_AT:
+			return construct_array(values, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+								   TYPALIGN_DOUBLE);
+		default:
+			return construct_array(values, n, INT2OID, 2, true, TYPALIGN_SHORT);
+	}
+}
+
 /* Writes the user's features row back (the other columns are kept). */
 static void
 UserStateWrite(UserRows *rows, UserFeatureState *state)
@@ -785,6 +924,18 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
 			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
 															state->recent.n))));
+	SET_COLUMN(USER_FEATURES_RECENT_COUNTS,
+			   CompressedColumn(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_COUNTS))));
+	SET_COLUMN(USER_FEATURES_RECENT_LAST_AT,
+			   CompressedColumn(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_LAST_AT))));
+	SET_COLUMN(USER_FEATURES_RECENT_KINDS,
+			   CompressedColumn(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_KINDS))));
+	if (state->has_session)
+		SET_COLUMN(USER_FEATURES_SESSION_STARTED_AT,
+				   TimestampTzGetDatum(state->session_started_at));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
 			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
 																state->purchased.n))));

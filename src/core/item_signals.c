@@ -148,8 +148,8 @@ CovisSelect(const int32_t *touched, int ntouched, const int32_t *counts,
 int64_t
 CovisBuild(int32_t nitems, int64_t nsessions, const int64_t *starts,
 		   int32_t *items, const CovisParams *params, int64_t *offsets,
-		   int32_t *neighbors, float *weights, void *workspace,
-		   void (*check) (void))
+		   int32_t *neighbors, float *weights, int32_t *sessions,
+		   void *workspace, void (*check) (void))
 {
 	char	   *cursor = workspace;
 	int64_t		nevents = nsessions > 0 ? starts[nsessions] : 0;
@@ -192,6 +192,8 @@ CovisBuild(int32_t nitems, int64_t nsessions, const int64_t *starts,
 			check();
 	}
 	dstart[nsessions] = m;
+	if (sessions != NULL)
+		memcpy(sessions, nsess, (size_t) nitems * sizeof(int32_t));
 
 	/* the inverted index: each item's places */
 	memset(occ_start, 0, ((size_t) nitems + 1) * sizeof(int64_t));

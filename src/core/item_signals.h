@@ -87,14 +87,16 @@ extern size_t CovisWorkspace(int32_t nitems, int64_t nevents, int64_t nsessions,
  * i's list holds the j with n(i, j) >= min_count, weight n(i, j) / n(i),
  * the params->neighbors largest (ties: smaller index first).  Writes the
  * lists as CSR: offsets[nitems + 1] into neighbors and weights, which hold
- * nitems × params->neighbors entries.  items is reordered in place (each
- * session's repeats removed).  check, when not NULL, is called now and then
- * (it may longjmp: nothing is allocated).  Returns the total list length.
+ * nitems × params->neighbors entries, and n(i) into sessions[nitems] (when
+ * not NULL).  items is reordered in place (each session's repeats
+ * removed).  check, when not NULL, is called now and then (it may longjmp:
+ * nothing is allocated).  nsessions must not exceed INT32_MAX.  Returns
+ * the total list length.
  */
 extern int64_t CovisBuild(int32_t nitems, int64_t nsessions, const int64_t *starts,
 						  int32_t *items, const CovisParams *params,
 						  int64_t *offsets, int32_t *neighbors, float *weights,
-						  void *workspace, void (*check) (void));
+						  int32_t *sessions, void *workspace, void (*check) (void));
 
 /* ---- the block ---- */
 

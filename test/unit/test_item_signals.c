@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* n(i) of the last Build. */
+static int32_t last_sessions[16];
+
 /* Runs CovisBuild over sessions; lists in offsets/neighbors/weights. */
 static int64_t
 Build(int32_t nitems, int64_t nsessions, const int64_t *starts, int32_t *items,
@@ -23,7 +26,7 @@ Build(int32_t nitems, int64_t nsessions, const int64_t *starts, int32_t *items,
 
 	memset(work, 0x5a, bytes);
 	total = CovisBuild(nitems, nsessions, starts, items, &params, offsets,
-					   out_neighbors, out_weights, work, NULL);
+					   out_neighbors, out_weights, last_sessions, work, NULL);
 	free(work);
 	return total;
 }
@@ -42,6 +45,8 @@ UNIT_TEST(covis_counts_sessions_not_events)
 	int64_t		total = Build(4, 4, starts, items, 10, 3, 1, offsets, neighbors, weights);
 
 	CHECK(total == 6);
+	CHECK(last_sessions[0] == 3 && last_sessions[1] == 2 && last_sessions[2] == 2 &&
+		  last_sessions[3] == 1);
 	CHECK(offsets[0] == 0 && offsets[1] == 2 && offsets[2] == 4 && offsets[3] == 6 &&
 		  offsets[4] == 6);
 	/* item 0: 1 and 2 both in 2 of its 3 sessions; ties by index */
