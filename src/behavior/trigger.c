@@ -115,8 +115,7 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	if (!EventFromTuple(&cache->columns, trigdata->tg_trigtuple,
 						RelationGetDescr(trigdata->tg_relation), &event))
 		return;					/* no user: not tracked */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	BehaviorBatchBegin(&batch, false, behavior_fold_in);
 	state = UserStateLock(&batch, event.user_id, true);
 	UserStateApply(&batch, state, &event);
@@ -140,8 +139,7 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("track_behavior: a FOR EACH STATEMENT trigger needs REFERENCING NEW TABLE"),
 				 errhint("Use rerank.attach(…, for_each => 'statement'), which declares it.")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
 	/*
@@ -320,8 +318,7 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 	relation_close(rel, NoLock);
 
 	query = EventColumnsQuery(&columns, from, true, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the event query: %s",
@@ -368,8 +365,7 @@ fold_in_users(PG_FUNCTION_ARGS)
 
 	/* updated_at is never NULL: -infinity selects every user */
 	args[0] = PG_ARGISNULL(0) ? TimestampTzGetDatum(DT_NOBEGIN) : PG_GETARG_DATUM(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	BehaviorBatchBegin(&batch, false, true);
 	if (batch.model == NULL)
 		ereport(ERROR,

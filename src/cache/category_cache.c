@@ -169,8 +169,7 @@ CategoryCacheLoad(void)
 
 	items_relid = RerankTableOid("items");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	count = CountCategorized();
 	if (ID_TABLE_BYTES(count, sizeof(CategorySlot)) > budget)
 	{

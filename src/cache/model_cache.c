@@ -601,8 +601,7 @@ ActiveModel(void)
 	if (!active_checked)
 	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		SpiConnect();
 		if (ReadModelHeader(NULL, 0, &header))
 			active_entry = EntryForHeader(&header);
 		else
@@ -666,8 +665,7 @@ LookupEntry(const char *name, int32 model_id)
 	if (entry == NULL)
 	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		SpiConnect();
 		ReadExistingModelHeader(name, model_id, &header);
 		entry = EntryForHeader(&header);
 		SPI_finish();
@@ -718,8 +716,7 @@ ModelIdByName(const char *name, int *dimensions)
 		*dimensions = entry->pub.dimensions;
 		return entry->pub.model_id;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ReadExistingModelHeader(name, 0, &header);
 	SPI_finish();
 	*dimensions = header.dimensions;
@@ -752,8 +749,7 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	args[0] = Int32GetDatum(model->model_id);
 	args[1] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ret = SPI_execute_plan(KeptPlan(&plan,
 									"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
 									"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
@@ -943,8 +939,7 @@ LoadTemporaryCopy(const CachedModel *model)
 	copy->pub = *model;
 	copy->pub.private_data = copy;
 	copy->context = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	copy->pub.item_count = ItemCount(model->model_id);
 	LoadVectors(copy);
 	SPI_finish();

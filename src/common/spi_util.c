@@ -1,14 +1,22 @@
 /*
  * spi_util.c
- *	  SPI helpers of the glue: plans prepared once per backend and kept, and
- *	  large query results read in batches through a cursor (the loads of the
- *	  backend caches, the scans of evaluate()).
+ *	  SPI helpers of the glue: connecting, plans prepared once per backend
+ *	  and kept, and large query results read in batches through a cursor
+ *	  (the loads of the backend caches, the scans of evaluate()).
  */
 #include "postgres.h"
 
 #include "common/spi_util.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+
+/* Connects to SPI; see spi_util.h. */
+void
+SpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
 
 /* Prepares and keeps a plan once per backend; see spi_util.h. */
 SPIPlanPtr

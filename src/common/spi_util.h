@@ -1,7 +1,8 @@
 /*
  * spi_util.h
- *	  SPI helpers of the glue (spi_util.c): plans prepared once per backend
- *	  and kept, and large query results read in batches through a cursor.
+ *	  SPI helpers of the glue (spi_util.c): connecting, plans prepared once
+ *	  per backend and kept, and large query results read in batches through
+ *	  a cursor.
  */
 #ifndef RERANK_SPI_UTIL_H
 #define RERANK_SPI_UTIL_H
@@ -9,6 +10,13 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+
+/*
+ * SPI_connect, with the error every caller raised when it fails.  The
+ * caller ends with SPI_finish (an error ends the connection with the
+ * transaction or subtransaction).
+ */
+extern void SpiConnect(void);
 
 /*
  * The plan of a query, prepared and kept (SPI_keepplan) on first use into

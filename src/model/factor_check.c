@@ -95,8 +95,7 @@ LookupModel(int32 model_id)
 	}
 	models_relid = get_relname_relid("models", get_namespace_oid("rerank", false));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	KeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
 			 1, argtypes);
 	ret = SPI_execute_plan(plan, args, NULL, true, 1);

@@ -54,8 +54,7 @@ LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 	bool		found = false;
 	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	RunQuery(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
 			 "AND user_id OPERATOR(pg_catalog.=) $2",
 			 2, types, values, 1);
@@ -137,8 +136,7 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	HistoryItem *items;
 	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	RunQuery(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
 			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
 			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
@@ -240,8 +238,7 @@ ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
 	}
 	values[0] = Int32GetDatum(model->model_id);
 	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ScanPlanRows(KeptPlan(&plan,
 						  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
 						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
@@ -292,8 +289,7 @@ NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *know
 	scan.known = known;
 	values[0] = Int32GetDatum(model->model_id);
 	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ScanPlanRows(KeptPlan(&plan,
 						  "SELECT item_id FROM rerank.item_neighbors "
 						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "

@@ -304,8 +304,7 @@ LoadUserStateByQuery(const CachedModel *model, int64 user_id, ServeUser *state)
 	args[0] = Int32GetDatum(dims > 0 ? model->model_id : 0);
 	args[1] = Int64GetDatum(user_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	plan = KeptPlan(&user_plan,
 					"SELECT (SELECT f.factors FROM rerank.user_factors f"
 					"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
@@ -721,8 +720,7 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 	/* the ids as an int8[] built straight from the C array */
 	args[0] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	plan = KeptPlan(&category_plan,
 					"SELECT c.ord, i.category"
 					"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS c(id, ord)"
