@@ -61,57 +61,6 @@ CandidateAlloc(Size count, Size size)
 	return palloc_extended(mul_size(count, size), MCXT_ALLOC_HUGE);
 }
 
-/*
- * Checks a bigint[] argument (one-dimensional, at most max elements) and
- * returns its number of elements, NULLs included.
- */
-static int
-IdArrayLength(ArrayType *array, const char *what, int max)
-{
-	int			n;
-
-	if (ARR_ELEMTYPE(array) != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s must be of type bigint[]", what)));
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array, not %d-dimensional",
-						what, ARR_NDIM(array))));
-	n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-	if (n > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s has %d elements, more than the limit of %d",
-						what, n, max)));
-	return n;
-}
-
-/*
- * Reads the non-NULL elements of a bigint[] straight from its data area
- * into ids; returns how many.
- */
-static int
-IdArrayValues(ArrayType *array, int n, int64 *ids)
-{
-	const int64 *data = (const int64 *) ARR_DATA_PTR(array);
-	const bits8 *bitmap = ARR_NULLBITMAP(array);
-	int			count = 0;
-
-	if (bitmap == NULL)
-	{
-		memcpy(ids, data, sizeof(int64) * n);
-		return n;
-	}
-	for (int i = 0; i < n; i++)
-	{
-		if (bitmap[i / 8] & (1 << (i % 8)))
-			ids[count] = data[count], count++;
-	}
-	return count;
-}
-
 /* The arguments of one call, validated. */
 typedef struct RerankArgs
 {
@@ -167,7 +116,8 @@ RerankReadArgs(FunctionCallInfo fcinfo, RerankArgs *args)
 	if (!PG_ARGISNULL(ARG_EXCLUDE))
 	{
 		args->exclude = PG_GETARG_ARRAYTYPE_P(ARG_EXCLUDE);
-		args->nexclude = IdArrayLength(args->exclude, "exclude", RERANK_MAX_CANDIDATES);
+		args->nexclude = IdArrayArgLength(args->exclude, "exclude",
+										  RERANK_MAX_CANDIDATES, true);
 	}
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &args->weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
@@ -175,8 +125,8 @@ RerankReadArgs(FunctionCallInfo fcinfo, RerankArgs *args)
 	if (!PG_ARGISNULL(ARG_ITEM_IDS))
 	{
 		args->candidates = PG_GETARG_ARRAYTYPE_P(ARG_ITEM_IDS);
-		args->ncandidates = IdArrayLength(args->candidates, "item_ids",
-										  RERANK_MAX_CANDIDATES);
+		args->ncandidates = IdArrayArgLength(args->candidates, "item_ids",
+											 RERANK_MAX_CANDIDATES, true);
 	}
 	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_IDS))
 		args->null_result = true;
