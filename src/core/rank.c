@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/id_hash.h"
+#include "core/interrupt.h"
 #include "core/vec.h"
 
 /* ---- id sets ---- */
@@ -256,7 +257,7 @@ __attribute__((always_inline))
 #endif
 static inline int
 ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
-		   int n, int dims, RankCheckFn check, bool norms_given)
+		   int n, int dims, bool norms_given)
 {
 	int			bad = n;
 
@@ -268,8 +269,8 @@ ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
 		double		terms[RANK_NTERMS];
 		double		score;
 
-		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
-			check();
+		if ((i + 1) % CORE_CHECK_EVERY == 0)
+			CoreCheckInterrupts();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
 		ItemTerms(user, &items[i], dims, terms, norms_given);
@@ -292,24 +293,23 @@ ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
 /* Scores every item, computing the norms. */
 int
 RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
-		  int n, int dims, RankCheckFn check)
+		  int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, check, false);
+	return ScoreItems(user, weights, items, n, dims, false);
 }
 
 /* Scores every item whose norm is set; see rank.h. */
 int
 RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *items,
-				int n, int dims, RankCheckFn check)
+				int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, check, true);
+	return ScoreItems(user, weights, items, n, dims, true);
 }
 
 /* Scores items whose model and recent terms are given; see rank.h. */
 int
 RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
-			   int n, const double *model_terms, const double *recent_terms,
-			   RankCheckFn check)
+			   int n, const double *model_terms, const double *recent_terms)
 {
 	int			bad = n;
 
@@ -318,8 +318,8 @@ RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items
 		double		category = 0.0;
 		double		score;
 
-		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
-			check();
+		if ((i + 1) % CORE_CHECK_EVERY == 0)
+			CoreCheckInterrupts();
 		if (user->affinity != NULL && items[i].category >= 0 &&
 			items[i].category < user->ncategories)
 			category = user->affinity[items[i].category];
@@ -596,10 +596,10 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 		int			idx;
 		int			category;
 
-		if (params->check != NULL && ++since_check >= RANK_CHECK_EVERY)
+		if (++since_check >= CORE_CHECK_EVERY)
 		{
 			since_check = 0;
-			params->check();
+			CoreCheckInterrupts();
 		}
 
 		if (mmr && nplaced >= params->diversity_depth)
@@ -634,10 +634,10 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 						ms = sim;
 				}
 				since_check += nplaced - top->stamp;
-				if (params->check != NULL && since_check >= RANK_CHECK_EVERY)
+				if (since_check >= CORE_CHECK_EVERY)
 				{
 					since_check = 0;
-					params->check();
+					CoreCheckInterrupts();
 				}
 				maxsim[top->index] = ms;
 				top->key = (1.0 - lambda) * ((item->score - min_score) * scale) -

@@ -4,7 +4,8 @@
  *	  the blended score, and the ordering (top-k, MMR diversity, category
  *	  caps, items without vectors kept at their upstream slot).  Pure C: no
  *	  PostgreSQL headers, no allocation (callers pass workspaces), so it is
- *	  unit-tested alone and an error longjmp out of a callback leaks nothing.
+ *	  unit-tested alone and an error longjmp out of a callback or of the
+ *	  interrupt check (core/interrupt.h) leaks nothing.
  *
  * The score of a candidate i for user u (README, "rerank()"):
  *
@@ -28,11 +29,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Called every RANK_CHECK_EVERY steps of long loops (may longjmp). */
-typedef void (*RankCheckFn) (void);
-
-#define RANK_CHECK_EVERY 1024
 
 /* Indexes of the blend terms in a terms[] array. */
 typedef enum RankTerm
@@ -119,7 +115,7 @@ extern void RankItemTerms(const RankUser *user, RankItem *item, int dims,
  * item whose score is not finite, or n when all are finite.
  */
 extern int	RankScore(const RankUser *user, const RankWeights *weights,
-					  RankItem *items, int n, int dims, RankCheckFn check);
+					  RankItem *items, int n, int dims);
 
 /*
  * RankScore for items whose norm the caller has set (item->norm =
@@ -127,7 +123,7 @@ extern int	RankScore(const RankUser *user, const RankWeights *weights,
  * cache of norms: the same scores, without a third product per item.
  */
 extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
-							RankItem *items, int n, int dims, RankCheckFn check);
+							RankItem *items, int n, int dims);
 
 /*
  * Similarity of the items at indexes a and b, for MMR; values outside
@@ -143,7 +139,7 @@ typedef double (*RankSimilarityFn) (int a, int b, void *arg);
  */
 extern int	RankScoreGiven(const RankUser *user, const RankWeights *weights,
 						   RankItem *items, int n, const double *model_terms,
-						   const double *recent_terms, RankCheckFn check);
+						   const double *recent_terms);
 
 typedef struct RankOrderParams
 {
@@ -153,7 +149,6 @@ typedef struct RankOrderParams
 	int			max_per_category;	/* 0: no cap */
 	int			ncategories;
 	int			dims;
-	RankCheckFn check;			/* may be NULL */
 	RankSimilarityFn similarity;	/* NULL: the cosine of the vectors */
 	void	   *similarity_arg;
 } RankOrderParams;

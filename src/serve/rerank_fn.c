@@ -345,7 +345,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		for (int i = 0; i < n; i++)
 			items[i].model_entry = knn_terms.in_model[i];
 		bad = RankScoreGiven(&rank_user, weights, items, n, knn_terms.model,
-							 knn_terms.recent, ServeCheckInterrupts);
+							 knn_terms.recent);
 	}
 	else
 	{
@@ -353,8 +353,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		rank_user.vector = user.vector;
 		if (user.nrecent > 0)
 			rank_user.profile = RecentProfile(model, recent, nrecent);
-		bad = RankScoreNormed(&rank_user, weights, items, n, dims,
-							  ServeCheckInterrupts);
+		bad = RankScoreNormed(&rank_user, weights, items, n, dims);
 	}
 	if (bad < n)
 		ereport(ERROR,
@@ -369,7 +368,6 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	params.max_per_category = args->max_per_category;
 	params.ncategories = ncategories;
 	params.dims = dims;
-	params.check = ServeCheckInterrupts;
 	params.similarity = knn ? KnnPairSimilarity : NULL;
 	params.similarity_arg = knn ? &knn_terms : NULL;
 	order = CandidateAlloc(Max(params.k, 1), sizeof(int));

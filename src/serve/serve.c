@@ -95,13 +95,6 @@ ServeInit(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
-/* CHECK_FOR_INTERRUPTS as a function the core can call. */
-void
-ServeCheckInterrupts(void)
-{
-	CHECK_FOR_INTERRUPTS();
-}
-
 /* Raises an error for a NaN or infinite argument. */
 void
 CheckFiniteArgument(double value, const char *name)

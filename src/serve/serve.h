@@ -80,9 +80,6 @@ extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
 extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
 								  int32 *categories, double **affinity);
 
-/* The interrupt check handed to the ranking core. */
-extern void ServeCheckInterrupts(void);
-
 /* The blend weights of a call: arguments, or the settings where NULL. */
 extern void ServeWeights(FunctionCallInfo fcinfo, int first_arg,
 						 RankWeights *weights);

@@ -4,6 +4,7 @@
  *	  ordering (top-k, ties, items without vectors, category caps, MMR
  *	  against a straightforward eager implementation).
  */
+#include "core/interrupt.h"
 #include "core/rank.h"
 #include "core/vec.h"
 #include "unit.h"
@@ -181,11 +182,11 @@ UNIT_TEST(rank_score_blends_and_flags_non_finite)
 	items[0].vector = y1;
 	items[1].vector = NULL;
 	items[2].vector = y2;
-	CHECK(RankScore(&user, &weights, items, 3, 2, NULL) == 3);
+	CHECK(RankScore(&user, &weights, items, 3, 2) == 3);
 	CHECK_NEAR(items[0].score, 2.0 + 0.1, 1e-12);
 	CHECK_NEAR(items[1].score, 0.1 / log2(3.0), 1e-12);
 	weights.w[RANK_TERM_MODEL] = 1e300;
-	CHECK(RankScore(&user, &weights, items, 3, 2, NULL) == 2);
+	CHECK(RankScore(&user, &weights, items, 3, 2) == 2);
 }
 
 UNIT_TEST(rank_score_normed_equals_rank_score)
@@ -216,8 +217,8 @@ UNIT_TEST(rank_score_normed_equals_rank_score)
 		memcpy(b, a, sizeof(a));
 		for (int i = 0; i < 5; i++)
 			b[i].norm = b[i].vector != NULL ? VecNorm(b[i].vector, 3) : 0.0;
-		CHECK(RankScore(&users[u], &weights, a, 5, 3, NULL) == 5);
-		CHECK(RankScoreNormed(&users[u], &weights, b, 5, 3, NULL) == 5);
+		CHECK(RankScore(&users[u], &weights, a, 5, 3) == 5);
+		CHECK(RankScoreNormed(&users[u], &weights, b, 5, 3) == 5);
 		for (int i = 0; i < 5; i++)
 		{
 			CHECK_NEAR(b[i].score, a[i].score, 1e-12);
@@ -529,18 +530,20 @@ UNIT_TEST(rank_large_input_checks_interrupts)
 	RankUser	user = {x, NULL, NULL, 0};
 	RankWeights weights = {{1, 0, 0.5, 0}};
 	RankOrderParams params = {.k = n, .dims = 2, .diversity = 0.5,
-	.diversity_depth = 50, .check = CountCheck};
+	.diversity_depth = 50};
 	bool		sorted = true;
 
 	MakeItems(items, n);
 	for (int i = 0; i < n; i++)
 		items[i].vector = unit_vector;
+	core_interrupt_hook = CountCheck;
 	checks_called = 0;
-	CHECK(RankScore(&user, &weights, items, n, 2, CountCheck) == n);
-	CHECK(checks_called >= n / RANK_CHECK_EVERY);
+	CHECK(RankScore(&user, &weights, items, n, 2) == n);
+	CHECK(checks_called >= n / CORE_CHECK_EVERY);
 	checks_called = 0;
 	CHECK(Order(items, n, &params, order) == n);
-	CHECK(checks_called >= n / RANK_CHECK_EVERY);
+	CHECK(checks_called >= n / CORE_CHECK_EVERY);
+	core_interrupt_hook = NULL;
 	/* equal vectors: after the first, MMR values tie and go by score */
 	for (int i = 1; i < n; i++)
 		if (order[i] != i)
@@ -564,13 +567,13 @@ UNIT_TEST(rank_score_given_terms)
 	items[0].category = 1;
 	items[2].category = 0;
 	items[1].norm = 7.0;
-	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 3);
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent) == 3);
 	CHECK_NEAR(items[0].score, 2.0 * 1.0 + 1.0 * RankPositionTerm(1) + 3.0 * 1.0, 1e-12);
 	CHECK_NEAR(items[1].score, 2.0 * 0.5 + 4.0 * 0.25 + 1.0 * RankPositionTerm(2), 1e-12);
 	CHECK_NEAR(items[2].score, 4.0 * 2.0 + RankPositionTerm(3) + 3.0 * 0.5, 1e-12);
 	CHECK(items[1].norm == 0.0);
 	model[1] = INFINITY;
-	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 1);
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent) == 1);
 }
 
 /*
