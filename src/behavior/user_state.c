@@ -30,11 +30,8 @@
 
 #include <math.h>
 
-#include "access/toast_compression.h"
-#include "access/toast_internals.h"
 #include "access/xact.h"
 #include "behavior/event_columns.h"
-#include "behavior/user_rows.h"
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
@@ -49,6 +46,8 @@
 #include "core/vec.h"
 #include "executor/spi.h"
 #include "model/fold_in.h"
+#include "model/user_features.h"
+#include "model/user_rows.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,9 +65,6 @@ int			behavior_purchase_history_size = 100;
 bool		behavior_fold_in = true;
 
 #define MAX_HISTORY_SIZE 10000
-
-/* Column values from this size on are stored compressed. */
-#define COMPRESS_MIN_BYTES 256
 
 /* Key of unknown (or NULL) event types in event_counts. */
 #define OTHER_EVENT_TYPE "other"
@@ -502,76 +498,47 @@ BehaviorBatchEnd(BehaviorBatch *batch)
 	batch->user_context = NULL;
 }
 
-/* Fills a history from two parallel arrays (NULL elements skipped). */
+/*
+ * Copies up to history->capacity entries of an id list (and its weights,
+ * when the history keeps them) into a history.
+ */
 static void
-HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum,
-				  bool with_weights)
+HistoryFill(RecentHistory *history, const int64 *items, const float *weights,
+			int n)
 {
-	ArrayType  *items = DatumGetArrayTypeP(items_datum);
-	Datum	   *item_values;
-	bool	   *item_nulls;
-	int			n_items;
-	Datum	   *weight_values = NULL;
-	bool	   *weight_nulls = NULL;
-	int			n_weights = 0;
-
-	deconstruct_array(items, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &item_values, &item_nulls, &n_items);
-	if (with_weights)
-		deconstruct_array(DatumGetArrayTypeP(weights_datum), FLOAT4OID, 4, true,
-						  TYPALIGN_INT, &weight_values, &weight_nulls, &n_weights);
-	for (int i = 0; i < n_items && history->n < history->capacity; i++)
-	{
-		if (item_nulls[i])
-			continue;
-		if (with_weights)
-		{
-			if (i >= n_weights || weight_nulls[i])
-				continue;
-			history->weights[history->n] = DatumGetFloat4(weight_values[i]);
-		}
-		history->items[history->n] = DatumGetInt64(item_values[i]);
-		history->n++;
-	}
+	history->n = Min(n, history->capacity);
+	if (history->n == 0)
+		return;
+	memcpy(history->items, items, sizeof(int64) * history->n);
+	if (history->weights != NULL && weights != NULL)
+		memcpy(history->weights, weights, sizeof(float) * history->n);
 }
 
-/* Reads the locked row of user_features (in the batch's slot) into state. */
+/*
+ * Reads the locked row of user_features (in the batch's slot) into state,
+ * through the one reader of such rows (model/user_features.h).
+ */
 static void
 UserStateRead(UserFeatureState *state, UserRows *rows)
 {
 	TupleTableSlot *slot = rows->features_slot;
-	const AttrNumber *attnums = rows->features_attnums;
-	bool		isnull;
-	Datum		value;
+	Datum		values[USER_FEATURES_NCOLUMNS];
+	bool		nulls[USER_FEATURES_NCOLUMNS];
+	UserFeatures row;
 
-	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
-	if (!isnull)
-		KeyValuesFromJsonb(&state->counts, DatumGetJsonbPCopy(value));
-	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
-	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
-	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
-	if (!isnull)
-	{
-		state->has_times = true;
-		state->first_event_at = DatumGetTimestampTz(value);
-		value = slot_getattr(slot, attnums[USER_FEATURES_LAST_EVENT_AT], &isnull);
-		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
-	}
-	{
-		bool		items_null,
-					weights_null;
-		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
-		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
-
-		if (!items_null && !weights_null)
-			HistoryFromArrays(&state->recent, items, weights, true);
-	}
-	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
-	if (!isnull)
-		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
-	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
-	if (!isnull)
-		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
+	for (int c = 0; c < USER_FEATURES_NCOLUMNS; c++)
+		values[c] = slot_getattr(slot, rows->features_attnums[c], &nulls[c]);
+	UserFeaturesRead(values, nulls, &row);
+	if (row.event_counts != NULL)
+		KeyValuesFromJsonb(&state->counts, row.event_counts);
+	state->total_dwell_ms = row.total_dwell_ms;
+	state->has_times = row.has_times;
+	state->first_event_at = row.first_event_at;
+	state->last_event_at = row.last_event_at;
+	HistoryFill(&state->recent, row.recent_items, row.recent_weights, row.nrecent);
+	HistoryFill(&state->purchased, row.purchased_items, NULL, row.npurchased);
+	if (row.category_weights != NULL)
+		KeyValuesFromJsonb(&state->categories, row.category_weights);
 }
 
 /*
@@ -729,30 +696,6 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * Compresses a large column value inline (lz4), when the server has lz4.
- * A 100-item history makes a 2.5 kB row of which the arrays and the
- * category map are nearly all: compressed, the row and the WAL record of
- * each event are about half as large, and the row stays under the size at
- * which heap_update hands it to the toaster (which logs an extra lock and
- * compresses only until the row fits in 2 kB).  Readers detoast as for any
- * compressed value; lz4 decompresses a column in well under a microsecond.
- */
-static Datum
-CompressedColumn(Datum value)
-{
-#ifdef USE_LZ4
-	if (VARSIZE_ANY(DatumGetPointer(value)) >= COMPRESS_MIN_BYTES)
-	{
-		Datum		compressed = toast_compress_datum(value, TOAST_LZ4_COMPRESSION);
-
-		if (DatumGetPointer(compressed) != NULL)
-			return compressed;
-	}
-#endif
-	return value;
-}
-
 /* Writes the user's features row back (the other columns are kept). */
 static void
 UserStateWrite(UserRows *rows, UserFeatureState *state)
@@ -780,16 +723,16 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
 	}
 	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
-			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->recent.items,
+			   UserColumnCompressed(PointerGetDatum(BuildInt64Array(state->recent.items,
 																state->recent.n))));
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
-			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
+			   UserColumnCompressed(PointerGetDatum(BuildVector(state->recent.weights,
 															state->recent.n))));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
-			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
+			   UserColumnCompressed(PointerGetDatum(BuildInt64Array(state->purchased.items,
 																state->purchased.n))));
 	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
-			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
+			   UserColumnCompressed(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
 	SET_COLUMN(USER_FEATURES_UPDATED_AT,
 			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 #undef SET_COLUMN

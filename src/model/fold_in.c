@@ -160,7 +160,7 @@ FoldInStoredHistory(const CachedModel *model, int64 user_id, float *x)
 
 	if (model->gram == NULL)
 		return false;
-	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+	n = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
 	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);

@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "model/model_access.h"
+#include "model/user_features.h"
 
 /*
  * Runs a read-only query with parameters, its plan prepared once per
@@ -36,7 +37,6 @@ RunQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 /* The kept plans of the queries below. */
 static SPIPlanPtr vector_plan = NULL;
 static SPIPlanPtr interactions_plan = NULL;
-static SPIPlanPtr features_plan = NULL;
 
 /* A column of a row of the last SPI result. */
 static Datum
@@ -123,18 +123,40 @@ CompareHistoryItem(const void *a, const void *b)
 }
 
 int
-LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
-				int64 **item_ids, float **weights)
+LoadUserHistory(const CachedModel *model, int64 user_id,
+				const UserFeatures *features, int64 **item_ids, float **weights)
 {
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
 	int			n = 0,
 				capacity = 64,
 				out = 0;
-	int64	   *ids = palloc(sizeof(int64) * capacity);
-	float	   *w = palloc(sizeof(float) * capacity);
+	int64	   *ids;
+	float	   *w;
 	HistoryItem *items;
 	bool		isnull;
+	UserFeatures read;
+
+	if (features == NULL)
+	{
+		LoadUserFeatures(NULL, user_id, &read, NULL);
+		features = &read;
+	}
+	capacity = Max(capacity, features->nrecent + features->npurchased);
+	ids = palloc(sizeof(int64) * capacity);
+	w = palloc(sizeof(float) * capacity);
+
+	/* the recent history, then bought items: excluded, not scored (weight 0) */
+	for (int i = 0; i < features->nrecent; i++, n++)
+	{
+		ids[n] = features->recent_items[i];
+		w[n] = features->recent_weights[i];
+	}
+	for (int i = 0; i < features->npurchased; i++, n++)
+	{
+		ids[n] = features->purchased_items[i];
+		w[n] = 0;
+	}
 
 	SpiConnect();
 	RunQuery(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
@@ -144,21 +166,6 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
 					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
 					  &ids, &w, &n, &capacity);
-	if (with_recent)
-	{
-		RunQuery(&features_plan, "SELECT recent_items, recent_weights, purchased_items "
-				 "FROM rerank.user_features WHERE user_id OPERATOR(pg_catalog.=) $1",
-				 1, types + 1, values + 1, 1);
-		if (SPI_processed == 1)
-		{
-			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
-						  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
-						  &ids, &w, &n, &capacity);
-			/* bought items: excluded, not scored (weight 0) */
-			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 3, &isnull)), NULL, 0,
-						  &ids, &w, &n, &capacity);
-		}
-	}
 	SPI_finish();
 
 	/*

@@ -109,9 +109,9 @@ HistoryContributions(const CachedModel *model, const ServeUser *user,
 					 const float *item, TermPart *parts)
 {
 	int			k = model->dimensions;
-	const float **vectors = palloc(sizeof(float *) * Max(user->nrecent, 1));
-	const float **used = palloc(sizeof(float *) * Max(user->nrecent, 1));
-	double	   *confidence = palloc(sizeof(double) * Max(user->nrecent, 1));
+	const float **vectors = palloc(sizeof(float *) * Max(user->features.nrecent, 1));
+	const float **used = palloc(sizeof(float *) * Max(user->features.nrecent, 1));
+	double	   *confidence = palloc(sizeof(double) * Max(user->features.nrecent, 1));
 	AlsHistory	history;
 	double	   *A,
 			   *b,
@@ -121,14 +121,14 @@ HistoryContributions(const CachedModel *model, const ServeUser *user,
 
 	if (model->gram == NULL)
 		return -1;
-	ModelItemVectors(model, user->recent_items, user->nrecent, vectors, NULL);
-	for (int j = 0; j < user->nrecent; j++)
+	ModelItemVectors(model, user->features.recent_items, user->features.nrecent, vectors, NULL);
+	for (int j = 0; j < user->features.nrecent; j++)
 	{
-		if (vectors[j] == NULL || !(user->recent_weights[j] > 0.0f))
+		if (vectors[j] == NULL || !(user->features.recent_weights[j] > 0.0f))
 			continue;
 		used[n] = vectors[j];
-		confidence[n] = 1.0 + model->alpha * user->recent_weights[j];
-		parts[n].item_id = user->recent_items[j];
+		confidence[n] = 1.0 + model->alpha * user->features.recent_weights[j];
+		parts[n].item_id = user->features.recent_items[j];
 		parts[n].order = j;
 		n++;
 	}
@@ -183,7 +183,7 @@ RecentShares(const CachedModel *model, const ServeUser *user,
 		rnorm = VecNorm(vectors[j], k);
 		if (rnorm == 0.0)
 			continue;
-		parts[n].item_id = user->recent_items[j];
+		parts[n].item_id = user->features.recent_items[j];
 		parts[n].order = j;
 		parts[n].value = weight * VecDot(item, vectors[j], k) / (norm * rnorm);
 		total += weight;
@@ -274,15 +274,15 @@ explain(PG_FUNCTION_ARGS)
 
 	memset(&rank_user, 0, sizeof(rank_user));
 	rank_user.vector = user.vector;
-	if (user.category_weights != NULL)
+	if (user.features.category_weights != NULL)
 	{
 		double	   *affinity;
 
-		rank_user.ncategories = LoadCategories(&item_id, 1, user.category_weights,
+		rank_user.ncategories = LoadCategories(&item_id, 1, user.features.category_weights,
 											   &item.category, &affinity);
 		rank_user.affinity = affinity;
 	}
-	if (dims > 0 && user.nrecent > 0 && rerank_recent_items > 0)
+	if (dims > 0 && user.features.nrecent > 0 && rerank_recent_items > 0)
 	{
 		recent = RecentVectors(model, &user, &nrecent);
 		rank_user.profile = RecentProfile(model, recent, nrecent);
@@ -309,8 +309,8 @@ explain(PG_FUNCTION_ARGS)
 	{
 		double		wm = weights.w[RANK_TERM_MODEL];
 		double		explained = 0.0;
-		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
-		int			nparts = user.nrecent > 0 ?
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.features.nrecent, 1));
+		int			nparts = user.features.nrecent > 0 ?
 			HistoryContributions(model, &user, item.vector, parts) : 0;
 
 		EmitRow(&out, "model: bias", false, 0, true, item.bias, wm);
@@ -330,7 +330,7 @@ explain(PG_FUNCTION_ARGS)
 			weights.w[RANK_TERM_RECENT]);
 	if (rank_user.profile != NULL && item.vector != NULL)
 	{
-		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.features.nrecent, 1));
 		int			nparts = RecentShares(model, &user, recent, nrecent, item.vector,
 										  parts);
 

@@ -190,7 +190,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	int64	   *history_ids = NULL;
 	float	   *history_weights = NULL;
 	int			nhistory = 0;
-	int			nrecent = want_recent ? Min(user->nrecent, rerank_recent_items) : 0;
+	int			nrecent = want_recent ? Min(user->features.nrecent, rerank_recent_items) : 0;
 	int64	   *lookup;
 	int			nlookup = 0;
 
@@ -201,8 +201,8 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	terms->pair_start = NULL;
 
 	if (want_model)
-		nhistory = LoadUserHistory(model, user_id, true, &history_ids,
-								   &history_weights);
+		nhistory = LoadUserHistory(model, user_id, &user->features,
+								   &history_ids, &history_weights);
 
 	scan.candidates = IdMapFromArray(CurrentMemoryContext, ids, n);
 	if (nhistory > 0)
@@ -215,7 +215,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 		for (int j = 0; j < nrecent; j++)
 		{
 			bool		found;
-			IdMapEntry *entry = idmap_insert(scan.recent, user->recent_items[j], &found);
+			IdMapEntry *entry = idmap_insert(scan.recent, user->features.recent_items[j], &found);
 
 			if (!found)
 				entry->index = j;
@@ -246,7 +246,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	lookup = palloc_extended(sizeof(int64) * ((Size) n + nhistory + nrecent),
 							 MCXT_ALLOC_HUGE);
 	nlookup = AppendIds(lookup, nlookup, history_ids, nhistory);
-	nlookup = AppendIds(lookup, nlookup, user->recent_items, nrecent);
+	nlookup = AppendIds(lookup, nlookup, user->features.recent_items, nrecent);
 	if (want_pairs)
 		nlookup = AppendIds(lookup, nlookup, ids, n);
 	ForEachNeighborList(model, lookup, nlookup, ScanList, &scan);

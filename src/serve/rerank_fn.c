@@ -180,12 +180,12 @@ DropPurchased(const ServeUser *user, int64 *ids, const float **vectors,
 			  float *biases, double *norms, int32 *categories, int n)
 {
 	RankIdSet	purchased;
-	size_t		slots = RankIdSetSlots(user->npurchased);
+	size_t		slots = RankIdSetSlots(user->features.npurchased);
 	int			kept = 0;
 
 	RankIdSetInit(&purchased, palloc(sizeof(int64) * slots), palloc(slots), slots);
-	for (int i = 0; i < user->npurchased; i++)
-		RankIdSetAdd(&purchased, user->purchased_items[i]);
+	for (int i = 0; i < user->features.npurchased; i++)
+		RankIdSetAdd(&purchased, user->features.purchased_items[i]);
 	for (int i = 0; i < n; i++)
 	{
 		if (RankIdSetContains(&purchased, ids[i]))
@@ -277,7 +277,10 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	if (want_categories && !have_categories)
 		CategoryCachePrefetch(ids, n);
 
-	/* the user's row, when a term or the purchase filter needs it */
+	/*
+	 * The user's row, when a term or the purchase filter needs it (item-kNN's
+	 * model term reads the history in it).
+	 */
 	memset(&user, 0, sizeof(user));
 	{
 		bool		want_vector = dims > 0 && weights->w[RANK_TERM_MODEL] != 0.0;
@@ -285,16 +288,15 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 		want_recent = (dims > 0 || knn) && weights->w[RANK_TERM_RECENT] != 0.0 &&
 			rerank_recent_items > 0;
 		if (want_vector || want_recent || args->exclude_purchased ||
-			weights->w[RANK_TERM_CATEGORY] != 0.0)
+			weights->w[RANK_TERM_CATEGORY] != 0.0 ||
+			(knn && weights->w[RANK_TERM_MODEL] != 0.0))
 			LoadUserState(want_vector ? model : NULL, args->user_id, &user);
-		if (!want_recent)
-			user.nrecent = 0;
 	}
-	if (user.nrecent > 0 && !knn)
+	if (want_recent && user.features.nrecent > 0 && !knn)
 		recent = RecentVectors(model, &user, &nrecent);
 
 	/* purchased items leave before positions are counted */
-	if (args->exclude_purchased && user.npurchased > 0)
+	if (args->exclude_purchased && user.features.npurchased > 0)
 	{
 		n = DropPurchased(&user, ids, vectors, biases, norms,
 						  have_categories ? global_categories : NULL, n);
@@ -317,13 +319,13 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	/* categories, only when a cap or the affinity needs them */
 	memset(&rank_user, 0, sizeof(rank_user));
 	if (args->max_per_category > 0 ||
-		(weights->w[RANK_TERM_CATEGORY] != 0.0 && user.category_weights != NULL))
+		(weights->w[RANK_TERM_CATEGORY] != 0.0 && user.features.category_weights != NULL))
 	{
 		int32	   *categories = CandidateAlloc(n, sizeof(int32));
 		double	   *affinity;
 
 		const Jsonb *category_weights = weights->w[RANK_TERM_CATEGORY] != 0.0 ?
-			user.category_weights : NULL;
+			user.features.category_weights : NULL;
 
 		if (have_categories)
 			ncategories = CategoriesFromNumbers(global_categories, n, category_weights,
@@ -351,7 +353,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	{
 		/* the user: vector and recency profile */
 		rank_user.vector = user.vector;
-		if (user.nrecent > 0)
+		if (recent != NULL)
 			rank_user.profile = RecentProfile(model, recent, nrecent);
 		bad = RankScoreNormed(&rank_user, weights, items, n, dims);
 	}

@@ -11,6 +11,7 @@
 
 #include "cache/model_cache.h"
 #include "core/rank.h"
+#include "model/user_features.h"
 #include "utils/jsonb.h"
 
 /* Most candidates one call accepts (memory stays bounded). */
@@ -30,20 +31,13 @@ extern void ServeInit(void);
 typedef struct ServeUser
 {
 	float	   *vector;			/* x_u in the model, or NULL */
-	int			nrecent;		/* recent history, most recent first */
-	int64	   *recent_items;
-	float	   *recent_weights;
-	int			npurchased;
-	int64	   *purchased_items;
-	Jsonb	   *category_weights;	/* NULL when empty or absent */
+	UserFeatures features;		/* recent history, purchases, categories */
 } ServeUser;
 
 /*
  * Reads the user's vector in the model (when model is not NULL and has
- * dimensions) and features: two primary key look-ups without the executor,
- * or one query with a kept plan when the tables are under row-level
- * security or not readable as a whole.  A user without a row has no vector
- * and empty features.  Results are in the current memory context.
+ * dimensions) and features (LoadUserFeatures).  A user without a row has no
+ * vector and empty features.  Results are in the current memory context.
  */
 extern void LoadUserState(const CachedModel *model, int64 user_id,
 						  ServeUser *state);
