@@ -42,6 +42,7 @@
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "core/als_solve.h"
+#include "core/key_values.h"
 #include "core/recent_history.h"
 #include "core/vec.h"
 #include "executor/spi.h"
@@ -71,28 +72,6 @@ bool		behavior_fold_in = true;
 
 /* event_weights.event_type has at most 63 characters: 252 bytes in UTF-8. */
 #define EVENT_TYPE_KEYSIZE 256
-
-/*
- * A key → number map, the in-memory form of a jsonb object.  Values read
- * from the stored jsonb stay numerics until changed (a user has a few
- * dozen categories and an event changes one: converting all of them to
- * double and back would cost more than the rest of the update).  Keys and
- * stored numerics point into the user's private copy of the jsonb.
- */
-typedef struct KeyValue
-{
-	const char *key;			/* not NUL-terminated: see length */
-	int			length;
-	Numeric		stored;			/* the stored numeric, NULL once changed */
-	double		value;			/* valid where stored is NULL */
-} KeyValue;
-
-typedef struct KeyValues
-{
-	int			n;
-	int			capacity;
-	KeyValue   *entries;
-} KeyValues;
 
 struct UserFeatureState
 {
@@ -235,13 +214,15 @@ LookupEventWeight(const char *event_type)
 	return hash_search(event_weights, event_type, HASH_FIND, NULL);
 }
 
-/* Appends an entry (the map grows by doubling). */
+/*
+ * Appends an entry to a map (core/key_values.h: the keys and stored
+ * numerics point into the user's private copy of the jsonb, or into
+ * memory of the user's context); the map grows by doubling.
+ */
 static void
 KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 				double value)
 {
-	KeyValue   *entry;
-
 	if (map->n == map->capacity)
 	{
 		map->capacity = Max(8, map->capacity * 2);
@@ -249,11 +230,7 @@ KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 			? palloc(sizeof(KeyValue) * map->capacity)
 			: repalloc(map->entries, sizeof(KeyValue) * map->capacity);
 	}
-	entry = &map->entries[map->n++];
-	entry->key = key;
-	entry->length = length;
-	entry->stored = stored;
-	entry->value = value;
+	KeyValuesPush(map, key, length, stored, value);
 }
 
 /* Adds delta to the value of key, inserting it when new. */
@@ -261,24 +238,20 @@ static void
 KeyValuesAdd(KeyValues *map, const char *key, double delta)
 {
 	int			length = strlen(key);
+	KeyValue   *entry = KeyValuesFind(map, key, length);
 
-	for (int i = 0; i < map->n; i++)
+	if (entry == NULL)
 	{
-		KeyValue   *entry = &map->entries[i];
-
-		if (entry->length == length && memcmp(entry->key, key, length) == 0)
-		{
-			if (entry->stored != NULL)
-			{
-				entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																  NumericGetDatum(entry->stored)));
-				entry->stored = NULL;
-			}
-			entry->value += delta;
-			return;
-		}
+		KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
+		return;
 	}
-	KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
+	if (entry->stored != NULL)
+	{
+		entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+														  NumericGetDatum((Numeric) entry->stored)));
+		entry->stored = NULL;
+	}
+	entry->value += delta;
 }
 
 /*
@@ -316,10 +289,11 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 }
 
 /*
- * A jsonb object of the map: unchanged entries as stored, changed ones as
- * integers (counts, and weights that are whole numbers) or doubles in their
- * shortest exact decimal form, so reading them back gives the same doubles
- * (the row and statement forms must agree to the bit).
+ * A jsonb object of the map: each entry in the form KeyValueOutput says,
+ * unchanged entries as stored, changed ones as integers (counts, and
+ * weights that are whole numbers) or doubles in their shortest exact
+ * decimal form, so reading them back gives the same doubles (the row and
+ * statement forms must agree to the bit).
  */
 static Jsonb *
 KeyValuesToJsonb(const KeyValues *map, bool integers)
@@ -333,29 +307,30 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 		const KeyValue *entry = &map->entries[i];
 		JsonbValue	key;
 		JsonbValue	value;
-		double		number = entry->value;
+		int64		integer;
 
 		value.type = jbvNumeric;
-		if (entry->stored != NULL)
-			value.val.numeric = entry->stored;
-		else if (!isfinite(number))
-			continue;
-		else if (integers)
-			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
-		else if (number == rint(number) && fabs(number) < 1.0e15)
+		switch (KeyValueOutput(entry, integers, &integer))
 		{
-			/* the same numeric as the decimal form, without the parsing */
-			value.val.numeric = int64_to_numeric((int64) number);
-		}
-		else
-		{
-			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+			case KEY_VALUE_STORED:
+				value.val.numeric = (Numeric) entry->stored;
+				break;
+			case KEY_VALUE_SKIP:
+				continue;
+			case KEY_VALUE_INTEGER:
+				value.val.numeric = int64_to_numeric(integer);
+				break;
+			case KEY_VALUE_DECIMAL:
+				{
+					char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
-			double_to_shortest_decimal_buf(number, buf);
-			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(buf),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
+					double_to_shortest_decimal_buf(entry->value, buf);
+					value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			CStringGetDatum(buf),
+																			ObjectIdGetDatum(InvalidOid),
+																			Int32GetDatum(-1)));
+				}
+				break;
 		}
 		key.type = jbvString;
 		key.val.string.val = (char *) entry->key;

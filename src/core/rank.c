@@ -109,6 +109,64 @@ RankProfile(const float *const *recent, int n, double decay, int dims,
 	return true;
 }
 
+/* The user's affinity to each category; see rank.h. */
+bool
+RankCategoryAffinity(const int32_t *categories, const double *weights, int m,
+					 int ncategories, double *affinity)
+{
+	double		max = 0.0;
+
+	for (int j = 0; j < m; j++)
+		if (weights[j] > max)
+			max = weights[j];
+	if (max <= 0.0)
+		return false;
+	for (int c = 0; c < ncategories; c++)
+		affinity[c] = 0.0;
+	for (int j = 0; j < m; j++)
+	{
+		double		a;
+
+		if (categories[j] < 0 || categories[j] >= ncategories || !(weights[j] > 0.0))
+			continue;
+		a = weights[j] / max;
+		affinity[categories[j]] = a < 1.0 ? a : 1.0;
+	}
+	return true;
+}
+
+/* The recent items' shares in an item's recent term; see rank.h. */
+int
+RankRecentShares(const float *const *recent, const int64_t *ids, int n,
+				 double decay, const float *item, int dims, TermPart *parts)
+{
+	double		norm = VecNorm(item, (size_t) dims);
+	double		weight = 1.0,
+				total = 0.0;
+	int			m = 0;
+
+	if (norm == 0.0)
+		return 0;
+	for (int j = 0; j < n; j++, weight *= decay)
+	{
+		double		rnorm;
+
+		if (recent[j] == NULL || weight == 0.0)
+			continue;
+		rnorm = VecNorm(recent[j], (size_t) dims);
+		if (rnorm == 0.0)
+			continue;
+		parts[m].item_id = ids[j];
+		parts[m].order = j;
+		parts[m].value = weight * VecDot(item, recent[j], (size_t) dims) / (norm * rnorm);
+		total += weight;
+		m++;
+	}
+	for (int j = 0; j < m; j++)
+		parts[j].value /= total;
+	return m;
+}
+
 /* Positions up to this take their term from a table, filled on first use. */
 #define RANK_POSITION_TABLE 1024
 

@@ -86,6 +86,15 @@ typedef struct RankUser
 	int			ncategories;
 } RankUser;
 
+/* One history item's share of a term, for explain(). */
+typedef struct TermPart
+{
+	int64_t		item_id;
+	int			order;			/* index in the recent history, most recent
+								 * first (older history after) */
+	double		value;
+} TermPart;
+
 typedef struct RankWeights
 {
 	double		w[RANK_NTERMS];
@@ -99,6 +108,28 @@ typedef struct RankWeights
  */
 extern bool RankProfile(const float *const *recent, int n, double decay,
 						int dims, float *profile, double *work);
+
+/*
+ * The user's affinity to each of ncategories categories (affinity[c]) from
+ * the user's category weights, given as m pairs (categories[j],
+ * weights[j]): category -1 for a name none of the items has, which still
+ * counts towards the largest weight.  affinity[c] = min(w / max, 1) for a
+ * category with a positive weight w, where max is the largest weight, else
+ * 0.  Returns false, leaving affinity untouched, when no weight is positive.
+ */
+extern bool RankCategoryAffinity(const int32_t *categories, const double *weights,
+								 int m, int ncategories, double *affinity);
+
+/*
+ * The shares of the recent items in an item's recent term (explain()): for
+ * each of the first n recent vectors (NULL: no vector) that is non-zero,
+ * d^j cos(y_i, y_j) / Σ d^j over those items, written to parts (item id
+ * from ids[j], order j).  They add up to the recent term.  Returns how
+ * many; 0 when the item's vector is zero.
+ */
+extern int	RankRecentShares(const float *const *recent, const int64_t *ids,
+							 int n, double decay, const float *item, int dims,
+							 TermPart *parts);
 
 /* The position term 1 / log2(1 + position). */
 extern double RankPositionTerm(int32_t position);

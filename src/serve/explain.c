@@ -25,6 +25,7 @@
 #include "core/als_solve.h"
 #include "core/vec.h"
 #include "funcapi.h"
+#include "serve/categories.h"
 #include "serve/knn_terms.h"
 #include "serve/serve.h"
 #include "utils/builtins.h"
@@ -101,28 +102,26 @@ EmitParts(ExplainOutput *out, const char *term, TermPart *parts, int nparts,
 
 /*
  * The fold-in contributions c_j · y_iᵀ A⁻¹ y_j of the history items with a
- * vector and a positive weight; returns how many, or -1 when the model has
- * no YᵀY or the system is not positive definite.
+ * vector and a positive weight (core: AlsContributions); returns how many,
+ * or -1 when the model has no YᵀY or the system is not positive definite.
  */
 static int
 HistoryContributions(const CachedModel *model, const ServeUser *user,
 					 const float *item, TermPart *parts)
 {
 	int			k = model->dimensions;
-	const float **vectors = palloc(sizeof(float *) * Max(user->features.nrecent, 1));
-	const float **used = palloc(sizeof(float *) * Max(user->features.nrecent, 1));
-	double	   *confidence = palloc(sizeof(double) * Max(user->features.nrecent, 1));
+	int			nrecent = user->features.nrecent;
+	const float **vectors = palloc(sizeof(float *) * Max(nrecent, 1));
+	const float **used = palloc(sizeof(float *) * Max(nrecent, 1));
+	double	   *confidence = palloc(sizeof(double) * Max(nrecent, 1));
+	double	   *values = palloc(sizeof(double) * Max(nrecent, 1));
 	AlsHistory	history;
-	double	   *A,
-			   *b,
-			   *z,
-			   *work;
 	int			n = 0;
 
 	if (model->gram == NULL)
 		return -1;
-	ModelItemVectors(model, user->features.recent_items, user->features.nrecent, vectors, NULL);
-	for (int j = 0; j < user->features.nrecent; j++)
+	ModelItemVectors(model, user->features.recent_items, nrecent, vectors, NULL);
+	for (int j = 0; j < nrecent; j++)
 	{
 		if (vectors[j] == NULL || !(user->features.recent_weights[j] > 0.0f))
 			continue;
@@ -135,62 +134,12 @@ HistoryContributions(const CachedModel *model, const ServeUser *user,
 	history.n = n;
 	history.vectors = used;
 	history.confidence = confidence;
-
-	A = palloc(sizeof(double) * k * k);
-	b = palloc(sizeof(double) * k);
-	z = palloc(sizeof(double) * k);
-	work = palloc(sizeof(double) * Max(AlsNormalEquationsWorkspace(k, n), 1));
-	AlsNormalEquations(model->gram, k, model->regularization, &history, A, b, work);
-	if (!CholeskyFactor(A, k))
+	if (!AlsContributions(model->gram, k, model->regularization, &history, item,
+						  values,
+						  palloc(sizeof(double) * AlsContributionsWorkspace(k, n))))
 		return -1;
-	for (int d = 0; d < k; d++)
-		z[d] = item[d];
-	CholeskySolve(A, k, z);
 	for (int j = 0; j < n; j++)
-	{
-		double		dot = 0.0;
-
-		for (int d = 0; d < k; d++)
-			dot += (double) used[j][d] * z[d];
-		parts[j].value = confidence[j] * dot;
-	}
-	return n;
-}
-
-/*
- * The shares d^j cos(y_i, y_j) / Σ d^j of the recent items in the recent
- * term, over the items the profile uses (vectors, from RecentVectors);
- * returns how many.
- */
-static int
-RecentShares(const CachedModel *model, const ServeUser *user,
-			 const float **vectors, int nrecent, const float *item, TermPart *parts)
-{
-	int			k = model->dimensions;
-	double		norm = VecNorm(item, k);
-	double		weight = 1.0,
-				total = 0.0;
-	int			n = 0;
-
-	if (norm == 0.0)
-		return 0;
-	for (int j = 0; j < nrecent; j++, weight *= rerank_recent_decay)
-	{
-		double		rnorm;
-
-		if (vectors[j] == NULL || weight == 0.0)
-			continue;
-		rnorm = VecNorm(vectors[j], k);
-		if (rnorm == 0.0)
-			continue;
-		parts[n].item_id = user->features.recent_items[j];
-		parts[n].order = j;
-		parts[n].value = weight * VecDot(item, vectors[j], k) / (norm * rnorm);
-		total += weight;
-		n++;
-	}
-	for (int j = 0; j < n; j++)
-		parts[j].value /= total;
+		parts[j].value = values[j];
 	return n;
 }
 
@@ -331,8 +280,9 @@ explain(PG_FUNCTION_ARGS)
 	if (rank_user.profile != NULL && item.vector != NULL)
 	{
 		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.features.nrecent, 1));
-		int			nparts = RecentShares(model, &user, recent, nrecent, item.vector,
-										  parts);
+		int			nparts = RankRecentShares(recent, user.features.recent_items,
+											  nrecent, rerank_recent_decay,
+											  item.vector, dims, parts);
 
 		if (nparts > 0)
 			EmitParts(&out, "recent", parts, nparts, n,

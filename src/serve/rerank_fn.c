@@ -22,6 +22,7 @@
 #include "common/vector_arg.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "serve/categories.h"
 #include "serve/knn_terms.h"
 #include "serve/serve.h"
 #include "utils/array.h"
@@ -371,7 +372,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	params.ncategories = ncategories;
 	params.dims = dims;
 	params.similarity = knn ? KnnPairSimilarity : NULL;
-	params.similarity_arg = knn ? &knn_terms : NULL;
+	params.similarity_arg = knn ? &knn_terms.pairs : NULL;
 	order = CandidateAlloc(Max(params.k, 1), sizeof(int));
 	result->n = RankOrder(items, n, &params, order,
 						  palloc_extended(RankOrderWorkspace(n, ncategories),

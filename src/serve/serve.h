@@ -58,22 +58,6 @@ extern const float **RecentVectors(const CachedModel *model,
 extern const float *RecentProfile(const CachedModel *model,
 								  const float **recent, int nrecent);
 
-/*
- * The categories of n items as dense numbers (categories[i], -1: unknown),
- * with the affinity of the user to each (NULL when the user has no
- * category weights).  Returns the number of distinct categories.
- */
-extern int	LoadCategories(const int64 *item_ids, int n, const Jsonb *weights,
-						   int32 *categories, double **affinity);
-
-/*
- * LoadCategories for items whose category numbers in the category cache
- * are known (global[i], -1: none), as ModelItemDetails gives
- * them; the cache must not have been reloaded since.
- */
-extern int	CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
-								  int32 *categories, double **affinity);
-
 /* The blend weights of a call: arguments, or the settings where NULL. */
 extern void ServeWeights(FunctionCallInfo fcinfo, int first_arg,
 						 RankWeights *weights);

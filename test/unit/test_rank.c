@@ -638,3 +638,70 @@ UNIT_TEST(rank_order_mmr_with_given_similarity)
 	CHECK(Order(items, 4, &params, order) == 4);
 	CHECK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3);
 }
+
+UNIT_TEST(rank_category_affinity)
+{
+	/* categories 0..2; weights: cat 1 → 4, cat 0 → 2, unknown → 8, cat 2 → -1 */
+	int32_t		cats[] = {1, 0, -1, 2};
+	double		w[] = {4, 2, 8, 1};
+	double		aff[3] = {9, 9, 9};
+
+	w[3] = -1;
+	CHECK(RankCategoryAffinity(cats, w, 4, 3, aff));
+	/* an unknown name's weight still sets the maximum */
+	CHECK_NEAR(aff[0], 0.25, 0);
+	CHECK_NEAR(aff[1], 0.5, 0);
+	CHECK(aff[2] == 0.0);
+	/* without a positive weight: no affinity, untouched */
+	{
+		double		neg[] = {-1, 0};
+		double		keep[2] = {7, 7};
+
+		CHECK(!RankCategoryAffinity(cats, neg, 2, 2, keep));
+		CHECK(keep[0] == 7 && keep[1] == 7);
+	}
+	/* a weight above every other is 1; affinities never exceed 1 */
+	{
+		int32_t		one[] = {0};
+		double		big[] = {1e300};
+		double		a[1];
+
+		CHECK(RankCategoryAffinity(one, big, 1, 1, a) && a[0] == 1.0);
+	}
+}
+
+UNIT_TEST(rank_recent_shares_add_up_to_the_recent_term)
+{
+	float		y0[] = {1, 0, 0},
+				y1[] = {0.6f, 0.8f, 0},
+				y2[] = {0, 0, 2},
+				zero[] = {0, 0, 0};
+	const float *recent[] = {y1, NULL, zero, y2, y0};
+	int64_t		ids[] = {11, 12, 13, 14, 15};
+	float		item[] = {0.5f, 0.5f, 0.7f};
+	float		profile[3];
+	double		work[3];
+	float		x[] = {0, 0, 0};
+	RankUser	user = {x, profile, NULL, 0};
+	RankItem	it = {0};
+	double		terms[RANK_NTERMS];
+	TermPart	parts[5];
+	double		sum = 0.0;
+	int			n;
+
+	CHECK(RankProfile(recent, 5, 0.8, 3, profile, work));
+	it.vector = item;
+	it.position = 1;
+	it.category = -1;
+	RankItemTerms(&user, &it, 3, terms);
+	n = RankRecentShares(recent, ids, 5, 0.8, item, 3, parts);
+	/* NULL and zero vectors have no share; the others keep their order */
+	CHECK(n == 3);
+	CHECK(parts[0].item_id == 11 && parts[0].order == 0);
+	CHECK(parts[1].item_id == 14 && parts[1].order == 3);
+	CHECK(parts[2].item_id == 15 && parts[2].order == 4);
+	for (int j = 0; j < n; j++)
+		sum += parts[j].value;
+	CHECK_NEAR(sum, terms[RANK_TERM_RECENT], 1e-6);
+	CHECK(RankRecentShares(recent, ids, 5, 0.8, zero, 3, parts) == 0);
+}
