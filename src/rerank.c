@@ -9,7 +9,7 @@
 #include "cache/model_cache.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
-#include "serve/serve.h"
+#include "serve/settings.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;

@@ -22,6 +22,20 @@
 #include "core/interrupt.h"
 #include "core/vec.h"
 
+/* The name of a term, as explain() shows it. */
+const char *
+RankTermName(RankTerm term)
+{
+	static const char *const names[RANK_NTERMS] = {
+		[RANK_TERM_MODEL] = "model",
+		[RANK_TERM_RECENT] = "recent",
+		[RANK_TERM_POSITION] = "position",
+		[RANK_TERM_CATEGORY] = "category"
+	};
+
+	return term >= 0 && term < RANK_NTERMS ? names[term] : "unknown";
+}
+
 /* ---- id sets ---- */
 
 /* Slots for up to n ids: a power of two at least 2n (and 16). */
@@ -315,7 +329,7 @@ __attribute__((always_inline))
 #endif
 static inline int
 ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
-		   int n, int dims, bool norms_given)
+		   int n, int dims, bool norms_given, double *terms_out)
 {
 	int			bad = n;
 
@@ -332,6 +346,8 @@ ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
 		ItemTerms(user, &items[i], dims, terms, norms_given);
+		if (terms_out != NULL)
+			memcpy(terms_out + (size_t) i * RANK_NTERMS, terms, sizeof(terms));
 		/*
 		 * Σ w[t]·terms[t], summed as the vectorized loop did, from
 		 * registers: a vector load of the terms just stored one by one
@@ -353,7 +369,7 @@ int
 RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
 		  int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, false);
+	return ScoreItems(user, weights, items, n, dims, false, NULL);
 }
 
 /* Scores every item whose norm is set; see rank.h. */
@@ -361,13 +377,25 @@ int
 RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *items,
 				int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, true);
+	return ScoreItems(user, weights, items, n, dims, true, NULL);
 }
 
-/* Scores items whose model and recent terms are given; see rank.h. */
+/* RankScoreNormed that also writes each item's terms; see rank.h. */
 int
-RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
-			   int n, const double *model_terms, const double *recent_terms)
+RankScoreNormedTerms(const RankUser *user, const RankWeights *weights,
+					 RankItem *items, int n, int dims, double *terms)
+{
+	return ScoreItems(user, weights, items, n, dims, true, terms);
+}
+
+/*
+ * Scores items whose model and recent terms are given, writing each item's
+ * terms when terms_out is not NULL.
+ */
+static int
+ScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
+		   int n, const double *model_terms, const double *recent_terms,
+		   double *terms_out)
 {
 	int			bad = n;
 
@@ -387,10 +415,36 @@ RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items
 			(weights->w[RANK_TERM_RECENT] * recent_terms[i] +
 			 weights->w[RANK_TERM_CATEGORY] * category);
 		items[i].score = score;
+		if (terms_out != NULL)
+		{
+			double	   *t = terms_out + (size_t) i * RANK_NTERMS;
+
+			t[RANK_TERM_MODEL] = model_terms[i];
+			t[RANK_TERM_RECENT] = recent_terms[i];
+			t[RANK_TERM_POSITION] = PositionTerm(items[i].position);
+			t[RANK_TERM_CATEGORY] = category;
+		}
 		if (bad == n && !isfinite(score))
 			bad = i;
 	}
 	return bad;
+}
+
+/* Scores items whose model and recent terms are given; see rank.h. */
+int
+RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
+			   int n, const double *model_terms, const double *recent_terms)
+{
+	return ScoreGiven(user, weights, items, n, model_terms, recent_terms, NULL);
+}
+
+/* RankScoreGiven that also writes each item's terms; see rank.h. */
+int
+RankScoreGivenTerms(const RankUser *user, const RankWeights *weights,
+					RankItem *items, int n, const double *model_terms,
+					const double *recent_terms, double *terms)
+{
+	return ScoreGiven(user, weights, items, n, model_terms, recent_terms, terms);
 }
 
 /* ---- ordering ---- */

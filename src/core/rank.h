@@ -40,6 +40,9 @@ typedef enum RankTerm
 	RANK_NTERMS
 } RankTerm;
 
+/* The name of a term ("model", "recent", "position", "category"). */
+extern const char *RankTermName(RankTerm term);
+
 /* A set of item ids: open addressing over caller-provided slots. */
 typedef struct RankIdSet
 {
@@ -157,6 +160,14 @@ extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
 							RankItem *items, int n, int dims);
 
 /*
+ * RankScoreNormed that also writes each item's unweighted terms into
+ * terms (n × RANK_NTERMS, row-major): what explain() shows and a learned
+ * ranker would read, from the very computation of the scores.
+ */
+extern int	RankScoreNormedTerms(const RankUser *user, const RankWeights *weights,
+								 RankItem *items, int n, int dims, double *terms);
+
+/*
  * Similarity of the items at indexes a and b, for MMR; values outside
  * [0, 1] are clamped.
  */
@@ -171,6 +182,11 @@ typedef double (*RankSimilarityFn) (int a, int b, void *arg);
 extern int	RankScoreGiven(const RankUser *user, const RankWeights *weights,
 						   RankItem *items, int n, const double *model_terms,
 						   const double *recent_terms);
+
+/* RankScoreGiven that also writes each item's terms (as RankScoreNormedTerms). */
+extern int	RankScoreGivenTerms(const RankUser *user, const RankWeights *weights,
+								RankItem *items, int n, const double *model_terms,
+								const double *recent_terms, double *terms);
 
 typedef struct RankOrderParams
 {

@@ -15,7 +15,7 @@
 #include "core/knn.h"
 #include "model/model_access.h"
 #include "serve/knn_terms.h"
-#include "serve/serve.h"
+#include "serve/settings.h"
 #include "utils/memutils.h"
 
 /* An index of ids[0..n) to their positions, in the current context. */
@@ -65,18 +65,19 @@ AppendIds(int64 *to, int count, const int64 *ids, int n)
 	return count + n;
 }
 
-/* KnnCandidateTerms, and with shares the parts of candidate 0's terms. */
-static void
-CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
-			   const int64 *ids, int n, bool want_model, bool want_recent,
-			   bool want_pairs, KnnTerms *terms, KnnShares *shares)
+/* The terms of n candidates under an item-kNN model; see knn_terms.h. */
+void
+KnnTermsLoad(const CachedModel *model, int64 user_id,
+			 const UserFeatures *features, const int64 *ids, int n,
+			 bool want_model, bool want_recent, bool want_pairs,
+			 KnnTerms *terms, KnnShares *shares)
 {
 	KnnVisit	visit;
 	KnnAccum   *acc = &visit.acc;
 	int64	   *history_ids = NULL;
 	float	   *history_weights = NULL;
 	int			nhistory = 0;
-	int			nrecent = want_recent ? Min(user->features.nrecent, rerank_recent_items) : 0;
+	int			nrecent = want_recent ? Min(features->nrecent, rerank_recent_items) : 0;
 	int64	   *lookup;
 	int			nlookup = 0;
 
@@ -87,7 +88,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	terms->pairs.start = NULL;
 
 	if (want_model)
-		nhistory = LoadUserHistory(model, user_id, &user->features,
+		nhistory = LoadUserHistory(model, user_id, features,
 								   &history_ids, &history_weights);
 
 	acc->candidates = IndexOfIds(ids, n);
@@ -96,7 +97,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	acc->history_weights = history_weights;
 	/* a repeated recent item keeps its most recent place (the first) */
 	if (nrecent > 0)
-		acc->recent = IndexOfIds(user->features.recent_items, nrecent);
+		acc->recent = IndexOfIds(features->recent_items, nrecent);
 	acc->decay = rerank_recent_decay;
 	acc->history_order = rerank_recent_items;
 	acc->want_pairs = want_pairs;
@@ -124,7 +125,7 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 	lookup = palloc_extended(sizeof(int64) * ((Size) n + nhistory + nrecent),
 							 MCXT_ALLOC_HUGE);
 	nlookup = AppendIds(lookup, nlookup, history_ids, nhistory);
-	nlookup = AppendIds(lookup, nlookup, user->features.recent_items, nrecent);
+	nlookup = AppendIds(lookup, nlookup, features->recent_items, nrecent);
 	if (want_pairs)
 		nlookup = AppendIds(lookup, nlookup, ids, n);
 	ForEachNeighborList(model, lookup, nlookup, VisitList, &visit);
@@ -144,23 +145,4 @@ CandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
 												  MCXT_ALLOC_HUGE);
 		KnnPairRowsBuild(acc->pairs, acc->npairs, n, &terms->pairs);
 	}
-}
-
-/* The terms of n candidates under an item-kNN model; see knn_terms.h. */
-void
-KnnCandidateTerms(const CachedModel *model, int64 user_id, const ServeUser *user,
-				  const int64 *ids, int n, bool want_model, bool want_recent,
-				  bool want_pairs, KnnTerms *terms)
-{
-	CandidateTerms(model, user_id, user, ids, n, want_model, want_recent,
-				   want_pairs, terms, NULL);
-}
-
-/* The terms of one item and their parts, for explain(); see knn_terms.h. */
-void
-KnnItemShares(const CachedModel *model, int64 user_id, const ServeUser *user,
-			  int64 item_id, KnnTerms *terms, KnnShares *shares)
-{
-	CandidateTerms(model, user_id, user, &item_id, 1, true, rerank_recent_items > 0,
-				   false, terms, shares);
 }

@@ -10,7 +10,7 @@
 
 #include "cache/model_cache.h"
 #include "core/knn.h"
-#include "serve/serve.h"
+#include "model/user_features.h"
 
 /*
  * rerank()'s terms of n candidates under an item-kNN model: per candidate,
@@ -27,21 +27,17 @@ typedef struct KnnTerms
 } KnnTerms;
 
 /*
- * Computes KnnTerms: the model term from the user's history (when
- * want_model), the recent term from the first rerank.recent_items of
- * user's recent items (when want_recent), the pairs when want_pairs.
+ * Reads what the terms of n candidates under an item-kNN model depend on
+ * and has the core compute them (core/knn.h): the model term from the
+ * user's history (training interactions merged with features' history,
+ * when want_model), the recent term from the first rerank.recent_items of
+ * the recent items (when want_recent), the MMR pairs (when want_pairs), and
+ * with shares (not NULL) each history item's share in candidate 0's terms
+ * (explain()), which add up to them.
  */
-extern void KnnCandidateTerms(const CachedModel *model, int64 user_id,
-							  const ServeUser *user, const int64 *ids, int n,
-							  bool want_model, bool want_recent, bool want_pairs,
-							  KnnTerms *terms);
-
-/*
- * KnnCandidateTerms of one item (both terms), with each history item's
- * share of them: the parts add up to the terms.
- */
-extern void KnnItemShares(const CachedModel *model, int64 user_id,
-						  const ServeUser *user, int64 item_id,
-						  KnnTerms *terms, KnnShares *shares);
+extern void KnnTermsLoad(const CachedModel *model, int64 user_id,
+						 const UserFeatures *features, const int64 *ids, int n,
+						 bool want_model, bool want_recent, bool want_pairs,
+						 KnnTerms *terms, KnnShares *shares);
 
 #endif							/* RERANK_KNN_TERMS_H */

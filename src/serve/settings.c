@@ -1,32 +1,16 @@
 /*
- * serve.c
- *	  What the serving functions share: the blend settings (GUCs), the
- *	  per-call look-up of a user's vector and features (and the recency
- *	  profile of the recent items), and the look-up of item categories with
- *	  the user's affinity to each.
- *
- * The user's vector and features come from model/user_features.c (two
- * primary key look-ups, or one query).  The category look-up over the
- * category cache's budget is an SPI query with a kept plan, which passes
- * every value as a parameter and schema-qualifies every operator.
+ * settings.c
+ *	  The serving settings (GUCs): the blend weights rerank.*_weight, which
+ *	  are the defaults of the weight arguments of rerank() and explain(), the
+ *	  recent term's decay and length, and MMR's depth.
  */
 #include "postgres.h"
 
 #include <math.h>
 
-#include "cache/category_cache.h"
-#include "cache/model_cache.h"
-#include "catalog/pg_type.h"
-#include "common/spi_util.h"
-#include "common/vector_arg.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
-#include "serve/serve.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
+#include "fmgr.h"
+#include "serve/settings.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
-#include "utils/numeric.h"
 
 /*
  * The blend weight settings rerank.<name>, in the order of the terms
@@ -106,38 +90,4 @@ ServeWeights(FunctionCallInfo fcinfo, int first_arg, RankWeights *weights)
 			CheckFiniteArgument(weights->w[t], weight_settings[t].name);
 		}
 	}
-}
-
-/* ---- the user ---- */
-
-/* The vectors of the user's recent items that the recent term uses. */
-const float **
-RecentVectors(const CachedModel *model, const ServeUser *user, int *nrecent)
-{
-	const float **recent;
-
-	*nrecent = Min(user->features.nrecent, rerank_recent_items);
-	recent = palloc(sizeof(float *) * Max(*nrecent, 1));
-	ModelItemVectors(model, user->features.recent_items, *nrecent, recent, NULL);
-	return recent;
-}
-
-/* The recency profile of the recent items' vectors; NULL when there is none. */
-const float *
-RecentProfile(const CachedModel *model, const float **recent, int nrecent)
-{
-	int			dims = model->dimensions;
-	float	   *profile = palloc(sizeof(float) * dims);
-	double	   *work = palloc(sizeof(double) * dims);
-
-	return RankProfile(recent, nrecent, rerank_recent_decay, dims, profile, work) ?
-		profile : NULL;
-}
-
-/* Reads the user's vector and features; see serve.h. */
-void
-LoadUserState(const CachedModel *model, int64 user_id, ServeUser *state)
-{
-	memset(state, 0, sizeof(ServeUser));
-	LoadUserFeatures(model, user_id, &state->features, &state->vector);
 }
