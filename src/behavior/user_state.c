@@ -545,8 +545,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 
 	for (int attempt = 0;; attempt++)
 	{
-		int			ret;
-
 		if (UserFeaturesLock(&batch->rows, user_id))
 		{
 			if (!batch->replace)
@@ -566,14 +564,10 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 		 * concurrent insert of the same user makes this one do nothing once
 		 * the other commits; then the loop locks that row.
 		 */
-		KeptPlan(&create_plan,
-				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
-				 "ON CONFLICT (user_id) DO NOTHING",
-				 1, argtypes);
-		ret = SPI_execute_plan(create_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
-				 user_id, SPI_result_code_string(ret));
+		ExecuteKeptPlan(&create_plan,
+						"INSERT INTO rerank.user_features (user_id) VALUES ($1) "
+						"ON CONFLICT (user_id) DO NOTHING",
+						1, argtypes, args, false, 0, SPI_OK_INSERT);
 	}
 
 	/* a lowered rerank.history_size applies at the next event */
@@ -598,7 +592,6 @@ ItemCategory(int64 item_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
 	char	   *category = NULL;
-	int			ret;
 
 	if (CategoryCacheEnsure())
 	{
@@ -612,12 +605,9 @@ ItemCategory(int64 item_id)
 		return pnstrdup(name, length);
 	}
 
-	KeptPlan(&category_plan,
-			 "SELECT category FROM rerank.items WHERE item_id = $1",
-			 1, argtypes);
-	ret = SPI_execute_plan(category_plan, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.items: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&category_plan,
+					"SELECT category FROM rerank.items WHERE item_id = $1",
+					1, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
@@ -727,7 +717,6 @@ UserStateFoldIn(BehaviorBatch *batch, UserFeatureState *state)
 	int			used;
 	Oid			argtypes[3] = {INT4OID, INT8OID, FLOAT4ARRAYOID};
 	Datum		args[3];
-	int			ret;
 
 	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
 							   state->recent.n, &batch->buffers, batch->vector);
@@ -763,17 +752,13 @@ UserStateFoldIn(BehaviorBatch *batch, UserFeatureState *state)
 	 * update above that met a vector deleted with its model found no row
 	 * and came here too.)
 	 */
-	KeptPlan(&factors_plan,
-			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
-			 "SELECT m.model_id, $2, $3, now() FROM rerank.models m "
-			 "WHERE m.model_id = $1 FOR KEY SHARE "
-			 "ON CONFLICT (model_id, user_id) "
-			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
-			 3, argtypes);
-	ret = SPI_execute_plan(factors_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
+	ExecuteKeptPlan(&factors_plan,
+					"INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
+					"SELECT m.model_id, $2, $3, now() FROM rerank.models m "
+					"WHERE m.model_id = $1 FOR KEY SHARE "
+					"ON CONFLICT (model_id, user_id) "
+					"DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
+					3, argtypes, args, false, 0, SPI_OK_INSERT);
 	if (SPI_processed == 0)
 		return;
 	batch->folded++;

@@ -36,6 +36,18 @@ KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 	return *plan;
 }
 
+/* Runs a query through a kept plan, checking its result; see spi_util.h. */
+void
+ExecuteKeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				Datum *args, bool read_only, long count, int expected)
+{
+	int			ret = SPI_execute_plan(KeptPlan(plan, sql, nargs, argtypes), args,
+									   NULL, read_only, count);
+
+	if (ret != expected)
+		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
 /* Rows fetched per batch. */
 #define QUERY_SCAN_BATCH 10000
 

@@ -25,6 +25,16 @@ extern void SpiConnect(void);
 extern SPIPlanPtr KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs,
 						   Oid *argtypes);
 
+/*
+ * Runs a query with parameters through a plan kept in *plan (KeptPlan),
+ * returning at most count rows (0: all); anything but the expected result
+ * code (SPI_OK_SELECT, SPI_OK_INSERT, …) is an error naming the query.
+ * Called inside SPI; the rows are in SPI_tuptable.
+ */
+extern void ExecuteKeptPlan(SPIPlanPtr *plan, const char *sql, int nargs,
+							Oid *argtypes, Datum *args, bool read_only,
+							long count, int expected);
+
 /* Called by ScanQueryRows for each row of the result. */
 typedef void (*QueryRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
 

@@ -28,8 +28,8 @@ IdIndexInit(IdIndex *index, int64_t *keys, int32_t *values, size_t slots)
 		values[s] = -1;
 }
 
-/* Maps id to value unless it is mapped; returns its value. */
-int32_t
+/* Maps id to value unless it is mapped; true when it was new. */
+bool
 IdIndexAdd(IdIndex *index, int64_t id, int32_t value)
 {
 	size_t		slot = (size_t) IdHash(id) & index->mask;
@@ -37,12 +37,12 @@ IdIndexAdd(IdIndex *index, int64_t id, int32_t value)
 	while (index->values[slot] >= 0)
 	{
 		if (index->keys[slot] == id)
-			return index->values[slot];
+			return false;
 		slot = (slot + 1) & index->mask;
 	}
 	index->keys[slot] = id;
 	index->values[slot] = value;
-	return value;
+	return true;
 }
 
 /* The value of id, or -1. */

@@ -1,12 +1,14 @@
 /*
  * id_index.h
  *	  A map from 64-bit ids to int32 indexes (an id's position in a list,
- *	  say) for the pure-C core: open addressing over slots the caller
- *	  provides, so nothing here allocates.  No PostgreSQL headers.
+ *	  say), or a set of ids (every value 0), for the pure-C core: open
+ *	  addressing over slots the caller provides, so nothing here allocates.
+ *	  No PostgreSQL headers.
  */
 #ifndef RERANK_ID_INDEX_H
 #define RERANK_ID_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +28,9 @@ extern void IdIndexInit(IdIndex *index, int64_t *keys, int32_t *values,
 
 /*
  * Maps id to value (>= 0) unless id is mapped already (the first value
- * stays); returns the value id maps to.  The caller sized the index.
+ * stays); true when id was new.  The caller sized the index.
  */
-extern int32_t IdIndexAdd(IdIndex *index, int64_t id, int32_t value);
+extern bool IdIndexAdd(IdIndex *index, int64_t id, int32_t value);
 
 /* The value of id, or -1 when it is not in the index. */
 extern int32_t IdIndexGet(const IdIndex *index, int64_t id);

@@ -35,6 +35,32 @@ KeyValuesPush(KeyValues *map, const char *key, int length, const void *stored,
 	return entry;
 }
 
+/* The index of a key among sorted keys, or -1; see key_values.h. */
+int32_t
+SortedKeyFind(const char *const *keys, const int *lengths, int n,
+			  const char *key, int length)
+{
+	int			low = 0;
+	int			high = n - 1;
+
+	while (low <= high)
+	{
+		int			mid = low + (high - low) / 2;
+		int			shorter = lengths[mid] < length ? lengths[mid] : length;
+		int			cmp = memcmp(keys[mid], key, shorter);
+
+		if (cmp == 0)
+			cmp = (lengths[mid] > length) - (lengths[mid] < length);
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return -1;
+}
+
 /* How an entry is written back; see key_values.h. */
 KeyValueForm
 KeyValueOutput(const KeyValue *entry, bool integers, int64_t *integer)

@@ -38,6 +38,13 @@ extern KeyValue *KeyValuesFind(KeyValues *map, const char *key, int length);
 extern KeyValue *KeyValuesPush(KeyValues *map, const char *key, int length,
 							   const void *stored, double value);
 
+/*
+ * The index of a key among n distinct keys sorted in byte order (memcmp,
+ * then the shorter first: COLLATE "C"), or -1: a binary search.
+ */
+extern int32_t SortedKeyFind(const char *const *keys, const int *lengths,
+							 int n, const char *key, int length);
+
 /* How an entry is written back. */
 typedef enum KeyValueForm
 {

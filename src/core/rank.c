@@ -1,7 +1,7 @@
 /*
  * rank.c
- *	  The ranking core of rerank(): id sets, the blended score and the
- *	  ordering with MMR diversity, category caps and items without vectors.
+ *	  The ranking core of rerank(): the blended score and the ordering with
+ *	  MMR diversity, category caps and items without vectors.
  *
  * The ordering is a greedy selection from a binary heap of the candidates
  * that have vectors.  Without diversity the heap is keyed by score, so the
@@ -18,7 +18,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/id_hash.h"
 #include "core/interrupt.h"
 #include "core/vec.h"
 
@@ -34,63 +33,6 @@ RankTermName(RankTerm term)
 	};
 
 	return term >= 0 && term < RANK_NTERMS ? names[term] : "unknown";
-}
-
-/* ---- id sets ---- */
-
-/* Slots for up to n ids: a power of two at least 2n (and 16). */
-size_t
-RankIdSetSlots(size_t n)
-{
-	size_t		slots = 16;
-
-	while (slots < 2 * n)
-		slots <<= 1;
-	return slots;
-}
-
-/* Empties the set over the caller's arrays. */
-void
-RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used, size_t slots)
-{
-	set->keys = keys;
-	set->used = used;
-	set->mask = slots - 1;
-	set->count = 0;
-	memset(used, 0, slots);
-}
-
-/* Adds id; true when it was new.  The caller sized the set for its ids. */
-bool
-RankIdSetAdd(RankIdSet *set, int64_t id)
-{
-	size_t		slot = (size_t) IdHash(id) & set->mask;
-
-	while (set->used[slot])
-	{
-		if (set->keys[slot] == id)
-			return false;
-		slot = (slot + 1) & set->mask;
-	}
-	set->used[slot] = 1;
-	set->keys[slot] = id;
-	set->count++;
-	return true;
-}
-
-/* Whether id is in the set. */
-bool
-RankIdSetContains(const RankIdSet *set, int64_t id)
-{
-	size_t		slot = (size_t) IdHash(id) & set->mask;
-
-	while (set->used[slot])
-	{
-		if (set->keys[slot] == id)
-			return true;
-		slot = (slot + 1) & set->mask;
-	}
-	return false;
 }
 
 /* ---- scores ---- */

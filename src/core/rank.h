@@ -1,8 +1,8 @@
 /*
  * rank.h
- *	  The ranking core of rerank(): candidate de-duplication and filtering,
- *	  the blended score, and the ordering (top-k, MMR diversity, category
- *	  caps, items without vectors kept at their upstream slot).  Pure C: no
+ *	  The ranking core of rerank(): the blended score, and the ordering
+ *	  (top-k, MMR diversity, category caps, items without vectors kept at
+ *	  their upstream slot).  Pure C: no
  *	  PostgreSQL headers, no allocation (callers pass workspaces), so it is
  *	  unit-tested alone and an error longjmp out of a callback or of the
  *	  interrupt check (core/interrupt.h) leaks nothing.
@@ -42,27 +42,6 @@ typedef enum RankTerm
 
 /* The name of a term ("model", "recent", "position", "category"). */
 extern const char *RankTermName(RankTerm term);
-
-/* A set of item ids: open addressing over caller-provided slots. */
-typedef struct RankIdSet
-{
-	int64_t    *keys;
-	unsigned char *used;
-	size_t		mask;			/* slots - 1; slots is a power of two */
-	size_t		count;
-} RankIdSet;
-
-/* Slots needed for a set of up to n ids (a power of two, load <= 1/2). */
-extern size_t RankIdSetSlots(size_t n);
-
-/* Empties the set over keys[slots] and used[slots]. */
-extern void RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used,
-						  size_t slots);
-
-/* Adds id; true when it was not in the set. */
-extern bool RankIdSetAdd(RankIdSet *set, int64_t id);
-
-extern bool RankIdSetContains(const RankIdSet *set, int64_t id);
 
 /* One candidate, in upstream order (position i + 1 at index i). */
 typedef struct RankItem

@@ -18,22 +18,6 @@
 #include "model/model_access.h"
 #include "model/user_features.h"
 
-/*
- * Runs a read-only query with parameters, its plan prepared once per
- * backend and kept in *plan (serving runs these per call); errors on
- * failure.
- */
-static void
-RunQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
-		 Datum *values, long limit)
-{
-	int			ret = SPI_execute_plan(KeptPlan(plan, sql, nargs, types), values,
-									   NULL, true, limit);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
-}
-
 /* The kept plans of the queries below. */
 static SPIPlanPtr vector_plan = NULL;
 static SPIPlanPtr interactions_plan = NULL;
@@ -55,9 +39,9 @@ LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 	bool		isnull;
 
 	SpiConnect();
-	RunQuery(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
+	ExecuteKeptPlan(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
 			 "AND user_id OPERATOR(pg_catalog.=) $2",
-			 2, types, values, 1);
+			 2, types, values, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		ArrayType  *factors = DatumGetArrayTypeP(GetColumn(0, 1, &isnull));
@@ -159,9 +143,9 @@ LoadUserHistory(const CachedModel *model, int64 user_id,
 	}
 
 	SpiConnect();
-	RunQuery(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
+	ExecuteKeptPlan(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
 			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
+			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
 					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
@@ -196,6 +180,34 @@ LoadUserHistory(const CachedModel *model, int64 user_id,
 	return out;
 }
 
+/*
+ * Scans the rows of rerank.item_neighbors of the model's items ids (the
+ * given columns, first item_id), calling fn for each, with a plan kept in
+ * *plan: the query path of the neighbor list readers below.
+ */
+static void
+ScanNeighborRows(SPIPlanPtr *plan, const char *columns, const CachedModel *model,
+				 const int64 *ids, int n, QueryRowFn fn, void *arg)
+{
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+	SpiConnect();
+	if (*plan == NULL)
+	{
+		char	   *sql = psprintf("SELECT %s FROM rerank.item_neighbors "
+								   "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+								   "AND item_id OPERATOR(pg_catalog.=) ANY ($2)",
+								   columns);
+
+		KeptPlan(plan, sql, 2, types);
+	}
+	ScanPlanRows(*plan, values, fn, arg);
+	SPI_finish();
+}
+
 /* ForEachNeighborList's row callback: a checked row to the caller's fn. */
 typedef struct NeighborVisit
 {
@@ -220,8 +232,6 @@ ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
 					NeighborListFn fn, void *arg)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
 	NeighborVisit visit = {fn, arg};
 
 	if (n == 0)
@@ -243,15 +253,8 @@ ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
 		}
 		return;
 	}
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	SpiConnect();
-	ScanPlanRows(KeptPlan(&plan,
-						  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-				 values, VisitNeighborRow, &visit);
-	SPI_finish();
+	ScanNeighborRows(&plan, "item_id, neighbor_ids, similarities", model, ids, n,
+					 VisitNeighborRow, &visit);
 }
 
 /* NeighborListsKnown's row callback: marks the id's position. */
@@ -277,8 +280,6 @@ void
 NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *known)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
 	KnownScan	scan;
 
 	memset(known, 0, sizeof(bool) * n);
@@ -294,15 +295,7 @@ NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *know
 	}
 	scan.positions = IdMapFromArray(CurrentMemoryContext, ids, n);
 	scan.known = known;
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	SpiConnect();
-	ScanPlanRows(KeptPlan(&plan,
-						  "SELECT item_id FROM rerank.item_neighbors "
-						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-				 values, MarkKnownRow, &scan);
-	SPI_finish();
+	ScanNeighborRows(&plan, "item_id", model, ids, n, MarkKnownRow, &scan);
 }
 
 /* LoadNeighbors' callback: copies the list into the caller's memory. */

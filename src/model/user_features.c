@@ -173,8 +173,6 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			argtypes[2] = {INT4OID, INT8OID};
 	Datum		args[2];
-	SPIPlanPtr	plan;
-	int			ret;
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	Datum		values[USER_FEATURES_NCOLUMNS];
@@ -187,7 +185,7 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 	args[1] = Int64GetDatum(user_id);
 
 	SpiConnect();
-	plan = KeptPlan(&user_plan,
+	ExecuteKeptPlan(&user_plan,
 					"SELECT (SELECT f.factors FROM rerank.user_factors f"
 					"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
 					"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
@@ -196,10 +194,9 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 					"  FROM (SELECT) AS one"
 					"  LEFT JOIN rerank.user_features u"
 					"         ON u.user_id OPERATOR(pg_catalog.=) $2",
-					2, argtypes);
-	ret = SPI_execute_plan(plan, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "user look-up failed: %s", SPI_result_code_string(ret));
+					2, argtypes, args, true, 1, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "user look-up returned " UINT64_FORMAT " rows", SPI_processed);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	for (int c = 0; c < USER_FEATURES_NCOLUMNS; c++)

@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
+#include "core/key_values.h"
 #include "core/rank.h"
 #include "miscadmin.h"
 #include "serve/categories.h"
@@ -99,34 +100,18 @@ CategoriesFromNumbers(const int32 *global, int n, const Jsonb *weights,
 typedef struct QueriedNames
 {
 	int			n;
-	text	  **names;
+	const char **names;			/* not NUL-terminated: see lengths */
+	int		   *lengths;
 } QueriedNames;
 
-/* CategoryNumberFn over queried names: a binary search in byte order. */
+/* CategoryNumberFn over queried names: their number, or -1. */
 static int32
 QueriedCategoryNumber(const char *name, int length, void *arg)
 {
 	const QueriedNames *queried = arg;
-	int			low = 0;
-	int			high = queried->n - 1;
 
-	while (low <= high)
-	{
-		int			mid = low + (high - low) / 2;
-		int			mid_length = VARSIZE_ANY_EXHDR(queried->names[mid]);
-		int			cmp = memcmp(VARDATA_ANY(queried->names[mid]), name,
-								 Min(mid_length, length));
-
-		if (cmp == 0)
-			cmp = (mid_length > length) - (mid_length < length);
-		if (cmp == 0)
-			return mid;
-		if (cmp < 0)
-			low = mid + 1;
-		else
-			high = mid - 1;
-	}
-	return -1;
+	return SortedKeyFind(queried->names, queried->lengths, queried->n, name,
+						 length);
 }
 
 static SPIPlanPtr category_plan = NULL;
@@ -139,9 +124,7 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum		args[1];
-	SPIPlanPtr	plan;
-	int			ret;
-	QueriedNames queried = {0, NULL};
+	QueriedNames queried = {0, NULL, NULL};
 	text	   *previous = NULL;
 
 	for (int i = 0; i < n; i++)
@@ -154,17 +137,15 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 	args[0] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
 	SpiConnect();
-	plan = KeptPlan(&category_plan,
+	ExecuteKeptPlan(&category_plan,
 					"SELECT c.ord, i.category"
 					"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS c(id, ord)"
 					"  JOIN rerank.items i ON i.item_id OPERATOR(pg_catalog.=) c.id"
 					" WHERE i.category IS NOT NULL"
 					" ORDER BY i.category COLLATE pg_catalog.\"C\"",
-					1, argtypes);
-	ret = SPI_execute_plan(plan, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "category look-up failed: %s", SPI_result_code_string(ret));
-	queried.names = MemoryContextAlloc(caller, sizeof(text *) * Max(SPI_processed, 1));
+					1, argtypes, args, true, 0, SPI_OK_SELECT);
+	queried.names = MemoryContextAlloc(caller, sizeof(char *) * Max(SPI_processed, 1));
+	queried.lengths = MemoryContextAlloc(caller, sizeof(int) * Max(SPI_processed, 1));
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -182,7 +163,9 @@ LoadCategoriesByQuery(const int64 *item_ids, int n, const Jsonb *weights,
 			VARSIZE_ANY_EXHDR(previous) != VARSIZE_ANY_EXHDR(name) ||
 			memcmp(VARDATA_ANY(previous), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) != 0)
 		{
-			queried.names[queried.n++] = name;
+			queried.names[queried.n] = VARDATA_ANY(name);
+			queried.lengths[queried.n] = VARSIZE_ANY_EXHDR(name);
+			queried.n++;
 			previous = name;
 		}
 		categories[ord - 1] = queried.n - 1;

@@ -15,6 +15,7 @@
 #include "cache/model_cache.h"
 #include "catalog/pg_type.h"
 #include "common/vector_arg.h"
+#include "core/id_index.h"
 #include "core/knn.h"
 #include "core/rank.h"
 #include "funcapi.h"
@@ -135,7 +136,7 @@ CollectCandidates(const RerankArgs *args, int64 **result)
 	int			nids = IdArrayValues(args->candidates, args->ncandidates, ids);
 	int64	   *excluded = NULL;
 	int			nexcluded = 0;
-	RankIdSet	seen;
+	IdIndex		seen;
 	size_t		slots;
 	int			n = 0;
 
@@ -144,16 +145,16 @@ CollectCandidates(const RerankArgs *args, int64 **result)
 		excluded = CandidateAlloc(Max(args->nexclude, 1), sizeof(int64));
 		nexcluded = IdArrayValues(args->exclude, args->nexclude, excluded);
 	}
-	slots = RankIdSetSlots((size_t) nids + nexcluded);
-	RankIdSetInit(&seen, CandidateAlloc(slots, sizeof(int64)),
-				  CandidateAlloc(slots, 1), slots);
+	slots = IdIndexSlots((size_t) nids + nexcluded);
+	IdIndexInit(&seen, CandidateAlloc(slots, sizeof(int64)),
+				CandidateAlloc(slots, sizeof(int32)), slots);
 	for (int i = 0; i < nexcluded; i++)
-		RankIdSetAdd(&seen, excluded[i]);
+		IdIndexAdd(&seen, excluded[i], 0);
 	for (int i = 0; i < nids; i++)
 	{
 		if ((i & 4095) == 4095)
 			CHECK_FOR_INTERRUPTS();
-		if (RankIdSetAdd(&seen, ids[i]))
+		if (IdIndexAdd(&seen, ids[i], 0))
 			ids[n++] = ids[i];
 	}
 	*result = ids;

@@ -7,6 +7,7 @@
 
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "core/id_index.h"
 #include "core/rank.h"
 #include "model/user_features.h"
 #include "serve/categories.h"
@@ -32,16 +33,17 @@ DropPurchased(const UserFeatures *features, int64 *ids, const float **vectors,
 			  float *biases, double *norms, int32 *positions,
 			  int32 *categories, int n)
 {
-	RankIdSet	purchased;
-	size_t		slots = RankIdSetSlots(features->npurchased);
+	IdIndex		purchased;
+	size_t		slots = IdIndexSlots(features->npurchased);
 	int			kept = 0;
 
-	RankIdSetInit(&purchased, palloc(sizeof(int64) * slots), palloc(slots), slots);
+	IdIndexInit(&purchased, palloc(sizeof(int64) * slots),
+				palloc(sizeof(int32) * slots), slots);
 	for (int i = 0; i < features->npurchased; i++)
-		RankIdSetAdd(&purchased, features->purchased_items[i]);
+		IdIndexAdd(&purchased, features->purchased_items[i], 0);
 	for (int i = 0; i < n; i++)
 	{
-		if (RankIdSetContains(&purchased, ids[i]))
+		if (IdIndexGet(&purchased, ids[i]) >= 0)
 			continue;
 		ids[kept] = ids[i];
 		vectors[kept] = vectors[i];

@@ -1,7 +1,6 @@
 /*
  * test_knn.c
- *	  Unit tests of src/core/knn.c (item-kNN terms from neighbor lists) and
- *	  src/core/id_index.c (the id → index map they use).
+ *	  Unit tests of src/core/knn.c: item-kNN terms from neighbor lists.
  */
 #include "core/id_index.h"
 #include "core/knn.h"
@@ -30,22 +29,6 @@ FreeIndex(IdIndex *index)
 {
 	free(index->keys);
 	free(index->values);
-}
-
-UNIT_TEST(id_index_maps_first_position)
-{
-	int64_t		ids[] = {7, -3, INT64_MIN, 7, 4096 * 16, 0};
-	IdIndex		index = IndexOf(ids, 6);
-
-	CHECK(IdIndexSlots(0) == 16 && IdIndexSlots(9) == 32);
-	CHECK(IdIndexGet(&index, 7) == 0);	/* a repeated id keeps its first */
-	CHECK(IdIndexGet(&index, -3) == 1);
-	CHECK(IdIndexGet(&index, INT64_MIN) == 2);
-	CHECK(IdIndexGet(&index, 4096 * 16) == 4);
-	CHECK(IdIndexGet(&index, 0) == 5);
-	CHECK(IdIndexGet(&index, 1) == -1);
-	CHECK(IdIndexAdd(&index, 1, 9) == 9 && IdIndexGet(&index, 1) == 9);
-	FreeIndex(&index);
 }
 
 /*

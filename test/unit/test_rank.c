@@ -1,6 +1,6 @@
 /*
  * test_rank.c
- *	  Unit tests of src/core/rank.c: id sets, the blended score, and the
+ *	  Unit tests of src/core/rank.c: the blended score, and the
  *	  ordering (top-k, ties, items without vectors, category caps, MMR
  *	  against a straightforward eager implementation).
  */
@@ -51,30 +51,6 @@ MakeItems(RankItem *items, int n)
 }
 
 static const float unit_vector[2] = {1, 0};
-
-UNIT_TEST(rank_id_set)
-{
-	size_t		slots = RankIdSetSlots(1000);
-	int64_t    *keys = malloc(slots * sizeof(int64_t));
-	unsigned char *used = malloc(slots);
-	RankIdSet	set;
-
-	CHECK(slots >= 2000 && (slots & (slots - 1)) == 0);
-	CHECK(RankIdSetSlots(0) == 16);
-	RankIdSetInit(&set, keys, used, slots);
-	for (int64_t i = 0; i < 1000; i++)
-		CHECK(RankIdSetAdd(&set, i * 4096 - 500));
-	for (int64_t i = 0; i < 1000; i++)
-		CHECK(!RankIdSetAdd(&set, i * 4096 - 500));
-	CHECK(set.count == 1000);
-	CHECK(RankIdSetContains(&set, -500));
-	CHECK(!RankIdSetContains(&set, -499));
-	CHECK(!RankIdSetContains(&set, INT64_MIN));
-	CHECK(RankIdSetAdd(&set, INT64_MIN));
-	CHECK(RankIdSetContains(&set, INT64_MIN));
-	free(keys);
-	free(used);
-}
 
 UNIT_TEST(rank_position_term)
 {
