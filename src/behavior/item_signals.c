@@ -318,8 +318,7 @@ refresh_item_stats(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("horizon must be positive")));
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	nsources = ResolveSources(fcinfo, 0, -1, 1, 2, "refresh_item_stats", &sources);
 
 	/* one refresh at a time; readers go on reading the previous rows */
@@ -643,8 +642,7 @@ build_covisitation(PG_FUNCTION_ARGS)
 	bounds[0] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
 	bounds[1] = PG_ARGISNULL(9) ? (Datum) 0 : PG_GETARG_DATUM(9);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	nsources = ResolveSources(fcinfo, 0, 1, 2, 3, "build_covisitation", &sources);
 	ret = SPI_execute("LOCK TABLE rerank.item_covisits IN SHARE ROW EXCLUSIVE MODE", false, 0);
 	if (ret != SPI_OK_UTILITY)

@@ -254,8 +254,7 @@ SignalsCacheLoad(void)
 	watched[1] = RerankTableOid("item_stats");
 	watched[2] = RerankTableOid("item_covisits");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	rows = CountQuery("SELECT (SELECT pg_catalog.count(*) FROM rerank.item_stats)"
 					  " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM rerank.item_covisits)"
 					  " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM rerank.items"
