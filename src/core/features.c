@@ -658,11 +658,9 @@ FeatItemNewness(const FeatContext *context, const FeatItem *item)
 {
 	double		age;
 
-	if (isnan(item->first_seen))
+	if (isnan(item->first_seen) || item->first_seen > context->user->now)
 		return NAN;
 	age = context->user->now - item->first_seen;
-	if (!(age > 0.0))
-		age = 0.0;
 	return 1.0 / (1.0 + age / FEAT_NEWNESS_SCALE);
 }
 

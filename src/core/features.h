@@ -225,7 +225,7 @@ typedef enum FeatureId
 	/*
 	 * item_newness: 1 / (1 + a / 1 day) with a the age since the item's
 	 * first event in the log (rerank.item_stats.first_seen_at); NaN when
-	 * it was never seen.
+	 * it was never seen (or only after now).
 	 */
 	FEAT_ITEM_NEWNESS,
 
