@@ -64,6 +64,6 @@ if [ "$check" != "t|t|t|t|t|t" ]; then
 fi
 # rerank()'s first row (item | score | rank 1), and explain()'s history terms
 grep -Eq '^ +[0-9]+ \| +-?[0-9.e+-]+ \| +1$' "$work/walkthrough.out" &&
-	grep -q "model: history" "$work/walkthrough.out" ||
+	grep -q "model_score: history" "$work/walkthrough.out" ||
 	{ echo "rerank() or explain() printed nothing"; cat "$work/walkthrough.out"; exit 1; }
 echo "README walk-through: runs as written (events, training, evaluation, rerank, explain, rollback)"

@@ -367,8 +367,10 @@ UNIT_TEST(features_popularity_trend_and_newness)
 			   log2((24.0 * 2.0 * exp2(-24.0) + 1.0) / (10.0 + 1.0)), 1e-6);
 	item.first_seen = now - 3 * DAY;
 	CHECK_NEAR(FeatItemNewness(&context, &item), 0.25, 1e-12);
-	item.first_seen = now + DAY;	/* later than now counts as now */
+	item.first_seen = now;
 	CHECK_NEAR(FeatItemNewness(&context, &item), 1.0, 0);
+	item.first_seen = now + DAY;	/* not seen yet at now */
+	CHECK(isnan(FeatItemNewness(&context, &item)));
 	/* an item without events */
 	EmptyItem(&item, 2, 1);
 	CHECK(FeatPopularity(&context, &item, FEAT_POP_DAY) == 0.0);
