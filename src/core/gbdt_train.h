@@ -1,0 +1,157 @@
+/*
+ * gbdt_train.h
+ *	  LambdaMART training through XGBoost's C API, for the learned ranker.
+ *	  Pure C, no PostgreSQL headers.
+ *
+ * XGBoost (Debian's libxgboost0) is loaded with dlopen on the first call
+ * that needs it, never at the backend's start: linking it into rerank.so
+ * would cost every new connection the loading of libxgboost, libstdc++,
+ * libgomp and libdmlc (a few milliseconds and some 6 MB of mapped pages)
+ * although serving never calls it — serving uses gbdt_forest.h.  Nothing
+ * here links against XGBoost; the prototypes come from its header, so a
+ * changed API fails the build.
+ *
+ * Threads: XGBoost runs with nthread = 1 and OpenMP's default team size
+ * is set to 1 when the library is loaded, so no OpenMP thread starts in
+ * the calling process (the unit tests count the process's threads).
+ *
+ * Resources: every XGBoost handle is kept in a caller-owned GbdtTrainer,
+ * so that GbdtTrainerRelease frees them whatever happened: after an error,
+ * after a stop asked for by the check callback, and after the callback
+ * left by a longjmp (a PostgreSQL ERROR).  XGBoost's own errors come back
+ * as GBDT_XGBOOST with its message; nothing here aborts the process.
+ */
+#ifndef RERANK_GBDT_TRAIN_H
+#define RERANK_GBDT_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a call returns; the message is in the trainer's error. */
+typedef enum GbdtStatus
+{
+	GBDT_OK = 0,
+	GBDT_INVALID,				/* bad data or parameters */
+	GBDT_NO_LIBRARY,			/* XGBoost cannot be loaded */
+	GBDT_XGBOOST,				/* XGBoost reported an error */
+	GBDT_CANCELLED				/* the check callback asked to stop */
+} GbdtStatus;
+
+#define GBDT_TRAIN_ERROR_LEN 512
+
+/* Limits on the training parameters. */
+#define GBDT_TRAIN_MAX_TREES	10000
+#define GBDT_TRAIN_MAX_DEPTH	16
+
+/*
+ * Training examples: rows × features floats, row-major, NaN = missing
+ * (±Infinity is rejected: XGBoost refuses it); one label per row, graded
+ * relevance 0 … 31 (NDCG's gain 2^label − 1); groups ranking groups
+ * (queries: one page view, one event) whose rows are adjacent, sizes in
+ * order, summing to rows.
+ */
+typedef struct GbdtTrainData
+{
+	const float *x;
+	const float *label;
+	const uint32_t *group_sizes;
+	int64_t		rows;
+	int			features;
+	int			groups;
+} GbdtTrainData;
+
+/*
+ * Booster parameters (XGBoost's names in brackets).  GbdtParamsDefault
+ * gives a LambdaMART ranker: rank:ndcg, hist trees of depth 6, 100 rounds
+ * of learning rate 0.1.
+ */
+typedef struct GbdtParams
+{
+	const char *objective;		/* rank:ndcg, rank:pairwise or rank:map */
+	int			trees;			/* boosting rounds (num_boost_round) */
+	int			max_depth;		/* [max_depth] */
+	double		learning_rate;	/* [eta] */
+	double		min_child_weight;	/* [min_child_weight] */
+	double		lambda;			/* L2 on leaf weights [lambda] */
+	double		alpha;			/* L1 on leaf weights [alpha] */
+	double		gamma;			/* minimum loss reduction to split [gamma] */
+	double		subsample;		/* rows sampled per tree [subsample] */
+	double		colsample_bytree;	/* features sampled per tree */
+	int			max_bin;		/* histogram bins per feature [max_bin] */
+	uint64_t	seed;			/* [seed]: same seed, same data → same bytes */
+} GbdtParams;
+
+/*
+ * Called before every boosting round with the round's number (for progress
+ * reports).  Returns true to stop training (GbdtTrain then returns
+ * GBDT_CANCELLED); may instead leave by longjmp, after which the caller
+ * must still call GbdtTrainerRelease.
+ */
+typedef bool (*GbdtCheckFn) (void *arg, int round);
+
+/*
+ * The XGBoost handles of one training and its result.  Caller-owned (on
+ * the stack is fine): GbdtTrainerInit before use, GbdtTrainerRelease after,
+ * always.  Fields are read-only for the caller.
+ */
+typedef struct GbdtTrainer
+{
+	void	   *dmatrix;		/* XGBoost DMatrixHandle, or NULL */
+	void	   *booster;		/* XGBoost BoosterHandle, or NULL */
+	const char *model;			/* after GBDT_OK: the booster as JSON, */
+	size_t		model_len;		/* owned by the booster (until release) */
+	int			rounds;			/* boosting rounds done */
+	char		error[GBDT_TRAIN_ERROR_LEN];
+} GbdtTrainer;
+
+extern void GbdtParamsDefault(GbdtParams *params);
+
+/* Checks parameters; a message in err (GBDT_TRAIN_ERROR_LEN) when invalid. */
+extern bool GbdtParamsCheck(const GbdtParams *params, char *err, size_t errlen);
+
+/*
+ * Loads XGBoost once per process (dlopen; never unloaded) and sets it up
+ * for one thread and no log output.  Called by the functions below; a
+ * caller may call it first to report a missing library early.
+ */
+extern GbdtStatus GbdtXgboostLoad(char *err, size_t errlen);
+
+/* XGBoost's version, "1.7.4", or NULL when it cannot be loaded. */
+extern const char *GbdtXgboostVersion(void);
+
+extern void GbdtTrainerInit(GbdtTrainer *trainer);
+
+/*
+ * Trains a LambdaMART booster on data with params, one thread, checking
+ * check(arg, round) before each round (check may be NULL).  On GBDT_OK the
+ * model is in trainer->model (JSON, XGBoosterSaveModelToBuffer).
+ * Deterministic: the same data, parameters and seed give the same bytes.
+ */
+extern GbdtStatus GbdtTrain(GbdtTrainer *trainer, const GbdtTrainData *data,
+							const GbdtParams *params, GbdtCheckFn check,
+							void *arg);
+
+/* Frees every XGBoost handle of the trainer; safe to call at any point. */
+extern void GbdtTrainerRelease(GbdtTrainer *trainer);
+
+/*
+ * Loads a saved model (JSON, as trained above) into the trainer's booster,
+ * for XGBoost's own predictions below: the reference the forest is checked
+ * against in the unit tests and the baseline of the benchmark.
+ */
+extern GbdtStatus GbdtXgboostLoadModel(GbdtTrainer *trainer,
+									   const char *model, size_t model_len);
+
+/*
+ * XGBoost's predictions with the trainer's booster for rows × features
+ * floats (NaN = missing), one thread: with contributions false the margin
+ * of each row into out[rows] (in-place prediction from the dense rows,
+ * XGBoost's fastest path); else pred_contribs through a DMatrix, rows ×
+ * (features + 1) floats, bias last.
+ */
+extern GbdtStatus GbdtXgboostPredict(GbdtTrainer *trainer, const float *x,
+									 int64_t rows, int features,
+									 bool contributions, float *out);
+
+#endif							/* RERANK_GBDT_TRAIN_H */
