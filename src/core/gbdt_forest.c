@@ -27,7 +27,9 @@
 #endif
 
 /* Rows evaluated together: independent walks the CPU overlaps. */
-#define GBDT_PREDICT_BLOCK 8
+#ifndef GBDT_PREDICT_BLOCK
+#define GBDT_PREDICT_BLOCK 32
+#endif
 
 /* Offsets in a block are kept 16-byte aligned. */
 #define GBDT_ALIGN(n)	(((n) + (uint64_t) 15) & ~(uint64_t) 15)

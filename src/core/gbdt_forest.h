@@ -188,6 +188,7 @@ typedef struct GbdtJsonShape
 	int64_t		total_nodes;	/* Σ of the trees' node arrays */
 	int			max_tree_nodes;
 	float		base_score;
+	size_t		trees_offset;	/* where the trees array starts */
 } GbdtJsonShape;
 
 /*
@@ -203,9 +204,12 @@ extern bool GbdtXgboostJsonShape(const char *json, size_t len,
 extern size_t GbdtXgboostJsonScratch(const GbdtJsonShape *shape);
 
 /*
- * Second pass: builds the forest into f, a block of size =
- * GbdtForestSize(shape->num_trees, shape->total_nodes) bytes, using
+ * Second pass, over the same bytes: builds the forest into f, a block of
+ * size = GbdtForestSize(shape->num_trees, shape->total_nodes) bytes, using
  * scratch (GbdtXgboostJsonScratch bytes, aligned for int32), and checks it.
+ * Reads only the trees again (from shape->trees_offset); bytes that differ
+ * from the first pass's give an error or another well-formed forest, never
+ * an access out of bounds.
  * Renumbers each tree breadth-first (unreachable nodes of the source are
  * dropped) and computes the mean values TreeSHAP needs as XGBoost does.
  */

@@ -13,6 +13,7 @@
 
 #include <xgboost/c_api.h>
 
+#include "core/als_train.h"
 #include "core/gbdt_forest.h"
 
 /* The library's name as Debian's libxgboost0 installs it. */
@@ -24,6 +25,16 @@
 #define GBDT_MAX_LABEL 31
 
 /*
+ * Feature values per batch handed to XGBoost while it builds the training
+ * matrix (four passes over the batches).  The check runs between batches:
+ * some 20 to 70 ms apart here.  The longest gap is XGBoost's merge of the
+ * batches' sketches between its passes (0.3 s at a million rows of 30
+ * features, test/bench/gbdt.sh); batches of a quarter of this size made
+ * the build twice as slow without shortening that gap.
+ */
+#define GBDT_BATCH_VALUES (1 << 20)
+
+/*
  * The functions used, resolved once.  Their types are those of the
  * header's declarations, so a changed signature fails the build.
  */
@@ -32,6 +43,9 @@
 	X(XGBGetLastError) \
 	X(XGBSetGlobalConfig) \
 	X(XGDMatrixCreateFromMat_omp) \
+	X(XGProxyDMatrixCreate) \
+	X(XGProxyDMatrixSetDataDense) \
+	X(XGQuantileDMatrixCreateFromCallback) \
 	X(XGDMatrixSetFloatInfo) \
 	X(XGDMatrixSetUIntInfo) \
 	X(XGDMatrixFree) \
@@ -290,6 +304,15 @@ CheckData(const GbdtTrainData *d, char *err, size_t errlen)
 	return GBDT_OK;
 }
 
+bool
+GbdtCheckInterrupts(void *arg, int round)
+{
+	(void) arg;
+	if (round != GBDT_LOADING && AlsInterruptHook != NULL)
+		AlsInterruptHook();
+	return false;
+}
+
 void
 GbdtTrainerInit(GbdtTrainer *trainer)
 {
@@ -304,8 +327,11 @@ GbdtTrainerRelease(GbdtTrainer *trainer)
 		xgb.XGBoosterFree(trainer->booster);
 	if (trainer->dmatrix != NULL)
 		xgb.XGDMatrixFree(trainer->dmatrix);
+	if (trainer->proxy != NULL)
+		xgb.XGDMatrixFree(trainer->proxy);
 	trainer->booster = NULL;
 	trainer->dmatrix = NULL;
+	trainer->proxy = NULL;
 	trainer->model = NULL;
 	trainer->model_len = 0;
 }
@@ -357,6 +383,81 @@ SetParams(GbdtTrainer *trainer, const GbdtParams *p)
 	return GBDT_OK;
 }
 
+/*
+ * The rows handed to XGBoost batch by batch while it builds the training
+ * matrix (a quantile matrix: the histogram bins of every value, built
+ * without a copy of the rows).  Batches end at group boundaries.
+ */
+typedef struct BatchIterator
+{
+	GbdtTrainer *trainer;
+	const GbdtTrainData *data;
+	GbdtCheckFn check;
+	void	   *arg;
+	int64_t		batch_rows;		/* rows per batch, at least */
+	int64_t		next_row;		/* first row of the next batch */
+	int			next_group;		/* its group */
+	GbdtStatus	status;			/* GBDT_OK, or why the batches ended */
+} BatchIterator;
+
+/* XGBoost asks for the data from the start again. */
+static void
+BatchReset(DataIterHandle handle)
+{
+	BatchIterator *it = handle;
+
+	it->next_row = 0;
+	it->next_group = 0;
+}
+
+/*
+ * XGBoost asks for the next batch: hands it over through the proxy (rows,
+ * labels, group sizes) and returns 1, or returns 0 at the end — also when
+ * the check asks to stop or XGBoost refused the batch (it->status says
+ * which).  Never leaves by longjmp: XGBoost's C++ frames are on the stack.
+ */
+static int
+BatchNext(DataIterHandle handle)
+{
+	BatchIterator *it = handle;
+	const GbdtTrainData *d = it->data;
+	GbdtTrainer *t = it->trainer;
+	int64_t		first = it->next_row;
+	int64_t		rows = 0;
+	int			g = it->next_group;
+	char		array[160];
+
+	if (it->status != GBDT_OK || first >= d->rows)
+		return 0;
+	if (it->check != NULL && it->check(it->arg, GBDT_LOADING))
+	{
+		it->status = Fail(t->error, sizeof(t->error), GBDT_CANCELLED,
+						  "training stopped while building the training matrix");
+		return 0;
+	}
+	while (g < d->groups && (rows == 0 || rows < it->batch_rows))
+		rows += d->group_sizes[g++];
+
+	/* __array_interface__ of the batch's rows */
+	snprintf(array, sizeof(array),
+			 "{\"data\": [%llu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long long) (uintptr_t) (d->x + (size_t) first * d->features),
+			 (long long) rows, d->features);
+	if (xgb.XGProxyDMatrixSetDataDense(t->proxy, array) != 0 ||
+		xgb.XGDMatrixSetFloatInfo(t->proxy, "label", d->label + first,
+								  (bst_ulong) rows) != 0 ||
+		xgb.XGDMatrixSetUIntInfo(t->proxy, "group",
+								 d->group_sizes + it->next_group,
+								 (bst_ulong) (g - it->next_group)) != 0)
+	{
+		it->status = XgbFail(t, "handing over a batch");
+		return 0;
+	}
+	it->next_row = first + rows;
+	it->next_group = g;
+	return 1;
+}
+
 GbdtStatus
 GbdtTrain(GbdtTrainer *trainer, const GbdtTrainData *data,
 		  const GbdtParams *params, GbdtCheckFn check, void *arg)
@@ -366,8 +467,10 @@ GbdtTrain(GbdtTrainer *trainer, const GbdtTrainData *data,
 	GbdtStatus	s;
 	DMatrixHandle dmatrix;
 	BoosterHandle booster;
+	BatchIterator it;
 	bst_ulong	len;
 	const char *buf;
+	char		config[128];
 
 	GbdtTrainerRelease(trainer);
 	trainer->rounds = 0;
@@ -379,17 +482,30 @@ GbdtTrain(GbdtTrainer *trainer, const GbdtTrainData *data,
 	if ((s = GbdtXgboostLoad(err, errlen)) != GBDT_OK)
 		return s;
 
-	if (xgb.XGDMatrixCreateFromMat_omp(data->x, (bst_ulong) data->rows,
-									   (bst_ulong) data->features, NAN,
-									   &dmatrix, 1) != 0)
-		return XgbFail(trainer, "DMatrix creation");
+	/* the training matrix, from batches (a check between them) */
+	if (xgb.XGProxyDMatrixCreate(&trainer->proxy) != 0)
+		return XgbFail(trainer, "proxy creation");
+	memset(&it, 0, sizeof(it));
+	it.trainer = trainer;
+	it.data = data;
+	it.check = check;
+	it.arg = arg;
+	it.batch_rows = data->batch_rows > 0 ? data->batch_rows :
+		GBDT_BATCH_VALUES / data->features + 1;
+	it.status = GBDT_OK;
+	snprintf(config, sizeof(config),
+			 "{\"missing\": NaN, \"nthread\": 1, \"max_bin\": %d}", params->max_bin);
+	if (xgb.XGQuantileDMatrixCreateFromCallback(&it, trainer->proxy, NULL,
+												BatchReset, BatchNext, config,
+												&dmatrix) != 0)
+		return it.status != GBDT_OK ? it.status :
+			XgbFail(trainer, "building the training matrix");
 	trainer->dmatrix = dmatrix;
-	if (xgb.XGDMatrixSetFloatInfo(dmatrix, "label", data->label,
-								  (bst_ulong) data->rows) != 0)
-		return XgbFail(trainer, "setting labels");
-	if (xgb.XGDMatrixSetUIntInfo(dmatrix, "group", data->group_sizes,
-								 (bst_ulong) data->groups) != 0)
-		return XgbFail(trainer, "setting groups");
+	if (it.status != GBDT_OK)
+		return it.status;
+	xgb.XGDMatrixFree(trainer->proxy);
+	trainer->proxy = NULL;
+
 	if (xgb.XGBoosterCreate(&dmatrix, 1, &booster) != 0)
 		return XgbFail(trainer, "booster creation");
 	trainer->booster = booster;

@@ -59,6 +59,8 @@ typedef struct GbdtTrainData
 	int64_t		rows;
 	int			features;
 	int			groups;
+	int64_t		batch_rows;		/* rows per batch handed to XGBoost (whole
+								 * groups); 0: about a million values */
 } GbdtTrainData;
 
 /*
@@ -83,12 +85,32 @@ typedef struct GbdtParams
 } GbdtParams;
 
 /*
- * Called before every boosting round with the round's number (for progress
+ * The check a training calls: while XGBoost builds the training matrix,
+ * between batches of about a million values, with round = GBDT_LOADING;
+ * then before every boosting round with the round's number (for progress
  * reports).  Returns true to stop training (GbdtTrain then returns
- * GBDT_CANCELLED); may instead leave by longjmp, after which the caller
- * must still call GbdtTrainerRelease.
+ * GBDT_CANCELLED).  Between rounds (round ≥ 0) it may instead leave by
+ * longjmp, after which the caller must still call GbdtTrainerRelease; with
+ * GBDT_LOADING it must return, since XGBoost's C++ frames are on the stack
+ * then (a backend polls InterruptPending there and processes the
+ * interrupt after GbdtTrain has returned).  A cancel waits at most one
+ * batch or one round: a round takes about 0.5 s per million rows of 30
+ * features at depth 6 (test/bench/gbdt.sh).
  */
 typedef bool (*GbdtCheckFn) (void *arg, int round);
+
+#define GBDT_LOADING (-1)
+
+/*
+ * The core's interrupt mechanism as a GbdtCheckFn, a thin adapter: between
+ * rounds calls AlsInterruptHook (als_train.h) when the backend has set it
+ * (to a function running CHECK_FOR_INTERRUPTS), so a cancel or
+ * statement_timeout leaves by longjmp; the caller's PG_FINALLY then
+ * releases the trainer.  The core's hook may jump, so it is not called
+ * with GBDT_LOADING: a backend that wants the matrix build interruptible
+ * passes its own check that polls there.  Never asks to stop by itself.
+ */
+extern bool GbdtCheckInterrupts(void *arg, int round);
 
 /*
  * The XGBoost handles of one training and its result.  Caller-owned (on
@@ -97,6 +119,7 @@ typedef bool (*GbdtCheckFn) (void *arg, int round);
  */
 typedef struct GbdtTrainer
 {
+	void	   *proxy;			/* XGBoost DMatrixHandle of the batches */
 	void	   *dmatrix;		/* XGBoost DMatrixHandle, or NULL */
 	void	   *booster;		/* XGBoost BoosterHandle, or NULL */
 	const char *model;			/* after GBDT_OK: the booster as JSON, */
@@ -123,10 +146,13 @@ extern const char *GbdtXgboostVersion(void);
 extern void GbdtTrainerInit(GbdtTrainer *trainer);
 
 /*
- * Trains a LambdaMART booster on data with params, one thread, checking
- * check(arg, round) before each round (check may be NULL).  On GBDT_OK the
- * model is in trainer->model (JSON, XGBoosterSaveModelToBuffer).
- * Deterministic: the same data, parameters and seed give the same bytes.
+ * Trains a LambdaMART booster on data with params, one thread, calling
+ * check (may be NULL) as described above.  XGBoost reads the rows in
+ * batches into a quantile matrix (the histogram bins of the values, a
+ * quarter of the rows' size at 256 bins) and keeps no copy of them.  On
+ * GBDT_OK the model is in trainer->model (JSON,
+ * XGBoosterSaveModelToBuffer).  Deterministic: the same data, parameters
+ * and seed give the same bytes.
  */
 extern GbdtStatus GbdtTrain(GbdtTrainer *trainer, const GbdtTrainData *data,
 							const GbdtParams *params, GbdtCheckFn check,

@@ -126,73 +126,119 @@ JsonNameIs(const char *s, size_t len, const char *name)
 	return strlen(name) == len && memcmp(s, name, len) == 0;
 }
 
-/* Whether c can be part of a number or of true, false and null. */
-static bool
+/*
+ * Whether c can be part of a number or of true, false and null: digits,
+ * letters, '-', '+' and '.', by table (the reader's inner loops).
+ */
+static const unsigned char json_scalar_char[256] = {
+	['+'] = 1, ['-'] = 1, ['.'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+static inline bool
 JsonScalarChar(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		(c >= 'A' && c <= 'Z') || c == '-' || c == '+' || c == '.';
+	return json_scalar_char[(unsigned char) c] != 0;
 }
 
 /*
  * Skips one value of any kind, nested ones included (iteratively, with a
  * bounded stack of open brackets).  Lenient about commas and colons inside
  * what it skips, strict about brackets matching and the end of input.
+ * Most of a model is skipped at least once, so this runs on a local
+ * cursor.
  */
 static bool
 JsonSkipValue(JsonReader *r)
 {
 	char		closers[JSON_MAX_NESTING];
 	int			depth = 0;
+	const char *p = r->p;
+	const char *const end = r->end;
 
 	for (;;)
 	{
 		char		c;
 
-		JsonSkipSpace(r);
-		if (r->p >= r->end)
-			return JsonFail(r, "invalid model JSON: unexpected end");
-		c = *r->p;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		if (p >= end)
+			break;
+		c = *p;
 		if (c == '{' || c == '[')
 		{
 			if (depth == JSON_MAX_NESTING)
+			{
+				r->p = p;
 				return JsonFail(r, "invalid model JSON: nested too deeply");
+			}
 			closers[depth++] = c == '{' ? '}' : ']';
-			r->p++;
+			p++;
 			continue;
 		}
 		else if (c == '}' || c == ']')
 		{
 			if (depth == 0 || closers[depth - 1] != c)
+			{
+				r->p = p;
 				return JsonFail(r, "invalid model JSON: unbalanced '%c'", c);
+			}
 			depth--;
-			r->p++;
+			p++;
 		}
 		else if (c == '"')
 		{
-			const char *s;
-			size_t		len;
-
-			if (!JsonString(r, &s, &len))
-				return false;
+			for (p++; p < end && *p != '"'; p++)
+			{
+				if ((unsigned char) *p < 0x20)
+				{
+					r->p = p;
+					return JsonFail(r, "invalid model JSON: control character in a string");
+				}
+				if (*p == '\\')
+					p++;
+			}
+			if (p >= end)
+				break;
+			p++;
 		}
 		else if (c == ',' || c == ':')
 		{
 			if (depth == 0)
+			{
+				r->p = p;
 				return JsonFail(r, "invalid model JSON: unexpected '%c'", c);
-			r->p++;
+			}
+			p++;
 			continue;
 		}
 		else if (JsonScalarChar(c))
 		{
-			while (r->p < r->end && JsonScalarChar(*r->p))
-				r->p++;
+			while (p < end && JsonScalarChar(*p))
+				p++;
 		}
 		else
+		{
+			r->p = p;
 			return JsonFail(r, "invalid model JSON: unexpected character");
+		}
 		if (depth == 0)
+		{
+			r->p = p;
 			return true;
+		}
 	}
+	r->p = end;
+	return JsonFail(r, "invalid model JSON: unexpected end");
 }
 
 /*
@@ -765,8 +811,10 @@ GbdtXgboostJsonShape(const char *json, size_t len, GbdtJsonShape *shape,
 				max_nodes = 0;
 
 	memset(shape, 0, sizeof(*shape));
-	if (json == NULL || !ReadModel(&r, &info))
-		return json != NULL || JsonFail(&r, "no model");
+	if (json == NULL)
+		return JsonFail(&r, "no model");
+	if (!ReadModel(&r, &info))
+		return false;
 	r.p = info.trees;
 	if (!JsonExpect(&r, '['))
 		return false;
@@ -791,6 +839,7 @@ GbdtXgboostJsonShape(const char *json, size_t len, GbdtJsonShape *shape,
 		return JsonFail(&r, "tree_info has %lld entries for %d trees",
 						(long long) info.tree_info_count, trees);
 	shape->num_features = (int) info.num_features;
+	shape->trees_offset = (size_t) (info.trees - json);
 	shape->num_trees = trees;
 	shape->total_nodes = total;
 	shape->max_tree_nodes = max_nodes;
@@ -915,7 +964,6 @@ GbdtForestFromXgboostJson(const char *json, size_t len,
 						  size_t errlen)
 {
 	JsonReader	r = {json, json, json + len, err, errlen};
-	ModelInfo	info;
 	TreeArrays	ta;
 	bool		first = true;
 	int			more;
@@ -926,12 +974,11 @@ GbdtForestFromXgboostJson(const char *json, size_t len,
 	if (size != GbdtForestSize(shape->num_trees, (int) shape->total_nodes) ||
 		size == 0)
 		return JsonFail(&r, "forest block of the wrong size");
-	if (!ReadModel(&r, &info))
-		return false;
-	if (info.num_features != shape->num_features)
+	/* the header was read by the first pass; the trees are read again */
+	if (shape->trees_offset >= len)
 		return JsonFail(&r, "model changed between passes");
 	GbdtForestInit(f, size, shape->num_features, shape->num_trees,
-				   (int) shape->total_nodes, info.base_score);
+				   (int) shape->total_nodes, shape->base_score);
 
 	ta.left = s;
 	ta.right = s + m;
@@ -944,7 +991,7 @@ GbdtForestFromXgboostJson(const char *json, size_t len,
 	ta.seen = s + 8 * m;
 	ta.depth = s + 9 * m;
 
-	r.p = info.trees;
+	r.p = json + shape->trees_offset;
 	if (!JsonExpect(&r, '['))
 		return false;
 	while ((more = JsonNextElement(&r, &first)) == 1)

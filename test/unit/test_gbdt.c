@@ -10,6 +10,7 @@
  * XGBoost is needed (Debian's libxgboost0, which test/lib/common.sh
  * installs): without it the tests that train fail, they do not skip.
  */
+#include "core/als_train.h"
 #include "core/gbdt_forest.h"
 #include "core/gbdt_train.h"
 #include "unit.h"
@@ -263,10 +264,40 @@ UNIT_TEST(gbdt_forest_rejects_bad_models)
 }
 
 /*
+ * The second pass over other bytes than the first: the hand model's shape
+ * with edited bytes.  An error or a well-formed forest, nothing else.
+ */
+static void
+MismatchedPasses(const char *json, size_t len)
+{
+	GbdtJsonShape shape;
+	char		err[GBDT_ERROR_LEN] = "";
+	GbdtForest *f;
+	void	   *scratch;
+	size_t		size;
+
+	if (!GbdtXgboostJsonShape(hand_model, strlen(hand_model), &shape, err, sizeof(err)))
+	{
+		CHECK(!"the hand model has a shape");
+		return;
+	}
+	size = GbdtForestSize(shape.num_trees, (int) shape.total_nodes);
+	f = Aligned(size);
+	scratch = malloc(GbdtXgboostJsonScratch(&shape));
+	if (GbdtForestFromXgboostJson(json, len, &shape, f, size, scratch, err, sizeof(err)))
+		CHECK(GbdtForestCheck(f, size, err, sizeof(err)));
+	else
+		CHECK(err[0] != '\0');
+	free(scratch);
+	free(f);
+}
+
+/*
  * Every truncation of the hand model and every position overwritten with
  * characters that matter to a JSON reader: rejected with a message or
  * built into a forest that passes the check, never a crash (the unit tests
- * run under AddressSanitizer).  A copy of exactly len bytes, no NUL.
+ * run under AddressSanitizer), also when only the second pass sees the
+ * edit.  A copy of exactly len bytes, no NUL.
  */
 UNIT_TEST(gbdt_forest_json_mutations)
 {
@@ -296,6 +327,7 @@ UNIT_TEST(gbdt_forest_json_mutations)
 
 			memcpy(copy, hand_model, len);
 			copy[at] = subst[k];
+			MismatchedPasses(copy, len);
 			f = ForestFromJson(copy, len, err);
 			if (f != NULL)
 			{
@@ -423,7 +455,7 @@ FreeRankData(RankData *d)
 static GbdtTrainData
 TrainData(const RankData *d)
 {
-	GbdtTrainData t = {d->x, d->label, d->groups, d->rows, d->features, d->ngroups};
+	GbdtTrainData t = {d->x, d->label, d->groups, d->rows, d->features, d->ngroups, 0};
 
 	return t;
 }
@@ -696,6 +728,84 @@ UNIT_TEST(gbdt_train_learns)
 	FreeRankData(&test);
 }
 
+/* Counts the checks while XGBoost builds the matrix; stops at a given one. */
+typedef struct LoadingChecks
+{
+	int			loading;
+	int			rounds;
+	int			stop_at;		/* stop at this loading check (0: never) */
+} LoadingChecks;
+
+static bool
+CountChecks(void *arg, int round)
+{
+	LoadingChecks *c = arg;
+
+	if (round == GBDT_LOADING)
+		return ++c->loading == c->stop_at;
+	CHECK(round == c->rounds);
+	c->rounds++;
+	return false;
+}
+
+/*
+ * Small batches (whole groups of 5 to 30 rows, about 100 rows each): the
+ * check runs between them, groups survive the cut (a group split between
+ * batches would fail or learn nothing), and a stop while loading ends the
+ * training with GBDT_CANCELLED and handles to release.
+ */
+UNIT_TEST(gbdt_train_batches)
+{
+	RankData	train,
+				test;
+	GbdtParams	p;
+	GbdtTrainer t;
+	GbdtTrainData td;
+	LoadingChecks c = {0, 0, 0};
+	char		err[GBDT_ERROR_LEN];
+
+	MakeRankData(&train, 4000, 8, 0.1);
+	MakeRankData(&test, 2000, 8, 0.1);
+	GbdtParamsDefault(&p);
+	p.trees = 30;
+	td = TrainData(&train);
+	td.batch_rows = 100;
+	GbdtTrainerInit(&t);
+	CHECK(GbdtTrain(&t, &td, &p, CountChecks, &c) == GBDT_OK);
+	/* 4000 rows in batches of ≥ 100 rows: at most 40 batches per pass */
+	CHECK(c.loading >= 20);
+	CHECK(c.rounds == 30);
+	if (t.model != NULL)
+	{
+		GbdtForest *f = ForestFromJson(t.model, t.model_len, err);
+		float	   *score = malloc(sizeof(float) * test.rows);
+		float	   *noise = malloc(sizeof(float) * test.rows);
+
+		CHECK(f != NULL);
+		if (f != NULL)
+		{
+			GbdtForestPredict(f, test.x, test.rows, score);
+			for (int i = 0; i < test.rows; i++)
+				noise[i] = (float) Uniform();
+			CHECK(MeanNdcg(&test, score) > MeanNdcg(&test, noise) + 0.15);
+		}
+		free(f);
+		free(score);
+		free(noise);
+	}
+	GbdtTrainerRelease(&t);
+
+	c.loading = c.rounds = 0;
+	c.stop_at = 3;
+	CHECK(GbdtTrain(&t, &td, &p, CountChecks, &c) == GBDT_CANCELLED);
+	CHECK(strstr(t.error, "building the training matrix") != NULL);
+	CHECK(c.loading == 3 && c.rounds == 0 && t.rounds == 0);
+	GbdtTrainerRelease(&t);
+	CHECK(t.proxy == NULL && t.dmatrix == NULL && t.booster == NULL);
+	FreeRankData(&train);
+	FreeRankData(&test);
+}
+
 /* The same data, parameters and seed give the same bytes; another seed not. */
 UNIT_TEST(gbdt_train_deterministic)
 {
@@ -738,21 +848,25 @@ StopAt(void *arg, int round)
 }
 
 static jmp_buf check_jump;
+static int	hook_calls;
 
-/* A check that leaves by longjmp, as a PostgreSQL ERROR would. */
-static bool
-JumpAt(void *arg, int round)
+/*
+ * The core's interrupt hook as a backend sets it, leaving by longjmp (as
+ * CHECK_FOR_INTERRUPTS does on a cancel) at its fourth call.
+ */
+static void
+JumpingHook(void)
 {
-	if (round >= *(int *) arg)
+	if (++hook_calls == 4)
 		longjmp(check_jump, 1);
-	return false;
 }
 
 /*
  * Stopping: a check returning true ends training with GBDT_CANCELLED after
- * the rounds before it; a check leaving by longjmp leaves the handles in
- * the trainer, and GbdtTrainerRelease frees them (LeakSanitizer would
- * report them otherwise).
+ * the rounds before it; the core's interrupt hook leaving by longjmp
+ * through GbdtCheckInterrupts leaves the handles in the trainer, and
+ * GbdtTrainerRelease frees them (LeakSanitizer would report them
+ * otherwise).
  */
 UNIT_TEST(gbdt_train_stops)
 {
@@ -779,15 +893,18 @@ UNIT_TEST(gbdt_train_stops)
 		GbdtTrainer *volatile tp = &t;
 
 		GbdtTrainerInit(&t);
+		hook_calls = 0;
+		AlsInterruptHook = JumpingHook;
 		if (setjmp(check_jump) == 0)
 		{
-			(void) GbdtTrain(tp, &td, &p, JumpAt, &stop);
+			(void) GbdtTrain(tp, &td, &p, GbdtCheckInterrupts, NULL);
 			CHECK(!"the check should have jumped");
 		}
+		AlsInterruptHook = NULL;
 		CHECK(tp->rounds == 3);
 		CHECK(tp->booster != NULL && tp->dmatrix != NULL);
 		GbdtTrainerRelease(tp);
-		CHECK(tp->booster == NULL && tp->dmatrix == NULL);
+		CHECK(tp->booster == NULL && tp->dmatrix == NULL && tp->proxy == NULL);
 	}
 
 	/* the trainer is reusable after either */
@@ -821,7 +938,7 @@ UNIT_TEST(gbdt_train_rejects_bad_input)
 		CHECK(GbdtTrain(&t, &td, &p, NULL, NULL) == GBDT_INVALID); \
 		if (strstr(t.error, needle) == NULL) \
 			UnitFail(__FILE__, __LINE__, "\"%s\" lacks \"%s\"", t.error, needle); \
-		CHECK(t.booster == NULL && t.dmatrix == NULL); \
+		CHECK(t.booster == NULL && t.dmatrix == NULL && t.proxy == NULL); \
 	} while (0)
 
 	REJECTS(td.rows = 0, "needs rows");
