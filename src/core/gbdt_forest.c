@@ -31,7 +31,10 @@
 #define GBDT_PREDICT_BLOCK 32
 #endif
 
-/* Offsets in a block are kept 16-byte aligned. */
+/*
+ * Offsets in a block are kept 16-byte aligned; the block itself needs 8
+ * (its header's 64-bit fields), what palloc and malloc give.
+ */
 #define GBDT_ALIGN(n)	(((n) + (uint64_t) 15) & ~(uint64_t) 15)
 
 /* Fills the offsets of a block; false when the counts exceed the limits. */
@@ -178,7 +181,7 @@ GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
 	const int32_t *first;
 
 	if (block == NULL || len < sizeof(GbdtForest) ||
-		((uintptr_t) block & 15) != 0)
+		((uintptr_t) block & 7) != 0)
 		return GbdtFail(err, errlen, "not a forest block");
 	if (f->magic != GBDT_FOREST_MAGIC || f->version != GBDT_FOREST_VERSION)
 		return GbdtFail(err, errlen, "not a forest block of version %d",

@@ -138,18 +138,20 @@ extern size_t GbdtForestSize(int num_trees, int node_capacity);
 
 /*
  * Lays out an empty block of GbdtForestSize(num_trees, node_capacity)
- * bytes: header and offsets set, counts zero.  The builder fills it.
+ * bytes, 8-byte aligned (palloc's alignment): header and offsets set,
+ * counts zero.  The builder fills it.
  */
 extern void GbdtForestInit(GbdtForest *f, size_t size, int num_features,
 						   int num_trees, int node_capacity, float base_score);
 
 /*
- * Checks that len bytes at block are a well-formed forest: header, offsets
- * inside the block, every tree in breadth-first layout as described above
- * (each node the child of exactly one split, children after their parent),
- * depths as recorded, features in range, values finite.  Evaluation and
- * TreeSHAP trust a checked forest and nothing else; the builder checks its
- * output, and so must a reader of a block that came from elsewhere.
+ * Checks that len bytes at block (8-byte aligned) are a well-formed
+ * forest: header, offsets inside the block, every tree in breadth-first
+ * layout as described above (each node the child of exactly one split,
+ * children after their parent), depths as recorded, features in range,
+ * values finite.  Evaluation and TreeSHAP trust a checked forest and
+ * nothing else; the builder checks its output, and so must a reader of a
+ * block that came from elsewhere.
  */
 extern bool GbdtForestCheck(const void *block, size_t len, char *err,
 							size_t errlen);

@@ -370,6 +370,25 @@ UNIT_TEST(gbdt_forest_check_damage)
 	} while (0)
 
 	CHECK(GbdtForestCheck(f, f->size, err, sizeof(err)));
+
+	/*
+	 * Position independence: a byte copy elsewhere, at an address that is
+	 * 8 but not 16 mod 16 (palloc's alignment), is the same forest.
+	 */
+	{
+		char	   *raw = Aligned(f->size + 8);
+		GbdtForest *moved = (GbdtForest *) (raw + 8);
+		const float row[3] = {NAN, 2, 7};
+		float		a,
+					b;
+
+		memcpy(moved, f, f->size);
+		CHECK(GbdtForestCheck(moved, f->size, err, sizeof(err)));
+		GbdtForestPredict(f, row, 1, &a);
+		GbdtForestPredict(moved, row, 1, &b);
+		CHECK(a == 3 && b == 3);
+		free(raw);
+	}
 	CHECK(!GbdtForestCheck(f, f->size - 16, err, sizeof(err)));
 	CHECK(!GbdtForestCheck((char *) f + 4, f->size - 4, err, sizeof(err)));
 	DAMAGED(g->magic ^= 1);
@@ -979,6 +998,46 @@ UNIT_TEST(gbdt_train_rejects_bad_input)
 	}
 #undef REJECTS
 	GbdtTrainerRelease(&t);
+	FreeRankData(&d);
+}
+
+/*
+ * XGBoost's own errors come back as GBDT_XGBOOST with its message, without
+ * the stack trace it appends, and the handles stay releasable: a model
+ * that is not one, predictions with the wrong number of features.
+ */
+UNIT_TEST(gbdt_xgboost_errors)
+{
+	GbdtTrainer t;
+	RankData	d;
+	GbdtParams	p;
+	size_t		len = 0;
+	char	   *model;
+	float		out[64];
+	static const char garbage[] = "{\"learner\": 42}";
+
+	GbdtTrainerInit(&t);
+	CHECK(GbdtXgboostLoadModel(&t, garbage, sizeof(garbage) - 1) == GBDT_XGBOOST);
+	CHECK(strncmp(t.error, "XGBoost loading the model failed: ", 34) == 0);
+	CHECK(strstr(t.error, "Stack trace") == NULL && strchr(t.error, '\n') == NULL);
+	GbdtTrainerRelease(&t);
+	CHECK(GbdtXgboostPredict(&t, out, 1, 1, false, out) == GBDT_INVALID);
+
+	MakeRankData(&d, 500, 6, 0.1);
+	GbdtParamsDefault(&p);
+	p.trees = 3;
+	model = TrainModel(&d, &p, &len);
+	if (model != NULL)
+	{
+		CHECK(GbdtXgboostLoadModel(&t, model, len) == GBDT_OK);
+		/* 6 features trained, 4 given */
+		CHECK(GbdtXgboostPredict(&t, d.x, 10, 4, false, out) != GBDT_OK);
+		CHECK(t.error[0] != '\0');
+		CHECK(GbdtXgboostPredict(&t, d.x, 10, 4, true, out) != GBDT_OK);
+		CHECK(GbdtXgboostPredict(&t, d.x, 10, 6, false, out) == GBDT_OK);
+		GbdtTrainerRelease(&t);
+	}
+	free(model);
 	FreeRankData(&d);
 }
 
