@@ -21,6 +21,12 @@
  * itself), missing = itself, feature 0.  An evaluator may therefore step
  * every row exactly tree_depth[t] times without testing for leaves.
  *
+ * From a backend (the ranker's cache entry): GbdtXgboostJsonShape on the
+ * stored booster, a palloc'd block of GbdtForestSize(…) bytes and scratch,
+ * GbdtForestFromXgboostJson, pfree the scratch; then GbdtForestPredict for
+ * all candidates at once (their features row by row, NaN where a feature
+ * is missing) and GbdtForestContributions per explained candidate.
+ *
  * Numbers are XGBoost's floats unchanged: the margin of a row is
  * base_score + Σ_t leaf_t(x), summed in float in tree order as XGBoost's
  * CPU predictor does, so predictions agree with XGBoost's bit for bit

@@ -362,8 +362,12 @@ SetParams(GbdtTrainer *trainer, const GbdtParams *p)
 	char		seed[24];
 	GbdtStatus	s;
 
-	/* XGBoost's seed is a signed 64-bit integer: keep the bits */
-	snprintf(seed, sizeof(seed), "%lld", (long long) p->seed);
+	/*
+	 * XGBoost seeds its generator with the seed's low 32 bits only: fold
+	 * the high half in, so that seeds differing anywhere differ there.
+	 */
+	snprintf(seed, sizeof(seed), "%u",
+			 (unsigned) ((p->seed ^ (p->seed >> 32)) & 0xFFFFFFFFu));
 	if ((s = SetParam(trainer, "nthread", "1")) != GBDT_OK ||
 		(s = SetParam(trainer, "verbosity", "0")) != GBDT_OK ||
 		(s = SetParam(trainer, "booster", "gbtree")) != GBDT_OK ||

@@ -845,7 +845,8 @@ UNIT_TEST(gbdt_train_deterministic)
 	p.seed = 12345;
 	m1 = TrainModel(&d, &p, &len1);
 	m2 = TrainModel(&d, &p, &len2);
-	p.seed = 54321;
+	/* the high half counts too (XGBoost itself uses 32 bits) */
+	p.seed = 12345 + ((uint64_t) 1 << 32);
 	m3 = TrainModel(&d, &p, &len3);
 	CHECK(m1 != NULL && m2 != NULL && m3 != NULL);
 	if (m1 && m2 && m3)
