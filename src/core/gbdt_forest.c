@@ -144,7 +144,7 @@ GbdtCheckTree(const GbdtForest *f, int t, int32_t first, int32_t end,
 							t, (int) (i - first));
 		if (n->missing == i)
 		{
-			if (n->left != i - 1 || n->feature != 0 || !isnan(n->threshold) ||
+			if (n->left != i - 1 || n->column != 0 || !isnan(n->threshold) ||
 				!isfinite(value[i]))
 				return GbdtFail(err, errlen, "tree %d: leaf %d is malformed",
 								t, (int) (i - first));
@@ -155,9 +155,10 @@ GbdtCheckTree(const GbdtForest *f, int t, int32_t first, int32_t end,
 				(n->missing != n->left && n->missing != n->left + 1))
 				return GbdtFail(err, errlen, "tree %d: split %d has invalid children",
 								t, (int) (i - first));
-			if (n->feature < 0 || n->feature >= f->num_features)
-				return GbdtFail(err, errlen, "tree %d: split %d uses feature %d of %d",
-								t, (int) (i - first), (int) n->feature,
+			if (n->column < 0 || n->column >= 2 * f->num_features ||
+				(n->column >= f->num_features) != (n->missing == n->left))
+				return GbdtFail(err, errlen, "tree %d: split %d uses column %d of %d features",
+								t, (int) (i - first), (int) n->column,
 								(int) f->num_features);
 			if (!isfinite(n->threshold) || value[i] != 0 || !(cover[i] > 0))
 				return GbdtFail(err, errlen, "tree %d: split %d is malformed",
@@ -215,10 +216,11 @@ GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
 }
 
 /*
- * Adds every tree's leaf value to sum[0 .. nb) for the rows x (stride
- * num_features).  Each row takes exactly tree_depth steps per tree (leaves
- * are fixed points); the nb walks are independent, so the CPU overlaps
- * their loads.  Inlined with nb constant for full blocks.
+ * Adds every tree's leaf value to sum[0 .. nb) for the widened rows x
+ * (stride 2 num_features, see gbdt_forest.h).  Each row takes exactly
+ * tree_depth steps per tree (leaves are fixed points); the nb walks are
+ * independent, so the CPU overlaps their loads.  Inlined with nb constant
+ * for full blocks.
  */
 static inline __attribute__((always_inline)) void
 GbdtPredictBlock(const GbdtForest *f, const float *x, int nb, float *sum)
@@ -227,7 +229,7 @@ GbdtPredictBlock(const GbdtForest *f, const float *x, int nb, float *sum)
 	const float *value = GbdtValue(f);
 	const int32_t *first = GbdtTreeFirst(f);
 	const int32_t *depth = GbdtTreeDepth(f);
-	const int	nf = f->num_features;
+	const int	stride = 2 * f->num_features;
 
 	for (int t = 0; t < f->num_trees; t++)
 	{
@@ -240,10 +242,9 @@ GbdtPredictBlock(const GbdtForest *f, const float *x, int nb, float *sum)
 			for (int r = 0; r < nb; r++)
 			{
 				const GbdtNode *n = &nodes[at[r]];
-				float		v = x[(size_t) r * nf + n->feature];
-				int32_t		next = n->left + !(v < n->threshold);
+				float		v = x[(size_t) r * stride + n->column];
 
-				at[r] = isnan(v) ? n->missing : next;
+				at[r] = n->left + !(v < n->threshold);
 			}
 		}
 		for (int r = 0; r < nb; r++)
@@ -251,10 +252,35 @@ GbdtPredictBlock(const GbdtForest *f, const float *x, int nb, float *sum)
 	}
 }
 
+/* Widens nb rows of nf values into out: each row, then it with NaN → −∞. */
+static void
+GbdtWidenRows(const float *x, int nb, int nf, float *out)
+{
+	for (int r = 0; r < nb; r++)
+	{
+		const float *in = x + (size_t) r * nf;
+		float	   *row = out + (size_t) r * 2 * nf;
+
+		for (int j = 0; j < nf; j++)
+		{
+			row[j] = in[j];
+			row[nf + j] = isnan(in[j]) ? -INFINITY : in[j];
+		}
+	}
+}
+
+size_t
+GbdtPredictWorkspace(const GbdtForest *f)
+{
+	return sizeof(float) * GBDT_PREDICT_BLOCK * 2 * (size_t) f->num_features;
+}
+
 void
-GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out)
+GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
+				  void *work)
 {
 	const int	nf = f->num_features;
+	float	   *wide = work;
 	int			r0 = 0;
 
 	for (; r0 + GBDT_PREDICT_BLOCK <= rows; r0 += GBDT_PREDICT_BLOCK)
@@ -263,7 +289,8 @@ GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out)
 
 		for (int r = 0; r < GBDT_PREDICT_BLOCK; r++)
 			sum[r] = f->base_score;
-		GbdtPredictBlock(f, x + (size_t) r0 * nf, GBDT_PREDICT_BLOCK, sum);
+		GbdtWidenRows(x + (size_t) r0 * nf, GBDT_PREDICT_BLOCK, nf, wide);
+		GbdtPredictBlock(f, wide, GBDT_PREDICT_BLOCK, sum);
 		memcpy(out + r0, sum, sizeof(sum));
 	}
 	if (r0 < rows)
@@ -273,7 +300,8 @@ GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out)
 
 		for (int r = 0; r < nb; r++)
 			sum[r] = f->base_score;
-		GbdtPredictBlock(f, x + (size_t) r0 * nf, nb, sum);
+		GbdtWidenRows(x + (size_t) r0 * nf, nb, nf, wide);
+		GbdtPredictBlock(f, wide, nb, sum);
 		memcpy(out + r0, sum, sizeof(float) * nb);
 	}
 }
@@ -297,6 +325,7 @@ typedef struct ShapPathElement
 /* What the recursion over one tree reads. */
 typedef struct ShapTree
 {
+	int32_t		num_features;
 	const GbdtNode *nodes;
 	const float *value;
 	const float *cover;
@@ -411,7 +440,9 @@ ShapRecurse(const ShapTree *tree, int32_t node, int depth,
 	}
 	else
 	{
-		const float v = tree->x[n->feature];
+		const int32_t feature = n->column < tree->num_features ?
+			n->column : n->column - tree->num_features;
+		const float v = tree->x[feature];
 		const int32_t hot = isnan(v) ? n->missing : n->left + !(v < n->threshold);
 		const int32_t cold = hot == n->left ? n->left + 1 : n->left;
 		const float w = tree->cover[node];
@@ -423,7 +454,7 @@ ShapRecurse(const ShapTree *tree, int32_t node, int depth,
 
 		/* a feature split on before is taken out and put back here */
 		for (k = 0; k <= depth; k++)
-			if (path[k].feature == n->feature)
+			if (path[k].feature == feature)
 				break;
 		if (k <= depth)
 		{
@@ -433,9 +464,9 @@ ShapRecurse(const ShapTree *tree, int32_t node, int depth,
 			depth--;
 		}
 		ShapRecurse(tree, hot, depth + 1, path, hot_zero * incoming_zero,
-					incoming_one, n->feature);
+					incoming_one, feature);
 		ShapRecurse(tree, cold, depth + 1, path, cold_zero * incoming_zero,
-					0, n->feature);
+					0, feature);
 	}
 }
 
@@ -465,6 +496,7 @@ GbdtForestContributions(const GbdtForest *f, const float *x, float *contribs,
 		((char *) work + GBDT_ALIGN(sizeof(float) * ((size_t) nf + 1)));
 	ShapTree	tree;
 
+	tree.num_features = nf;
 	tree.nodes = GbdtNodes(f);
 	tree.value = GbdtValue(f);
 	tree.cover = GbdtCover(f);

@@ -16,10 +16,16 @@
  * and after their parent.  A split sends x to the left child when
  * x[feature] < threshold, to the right child otherwise (equal goes right),
  * and a missing value (NaN) to the child its training put missing values
- * into — XGBoost's rules exactly.  A leaf is a fixed point of the same
- * step: threshold NaN (no comparison is true, so "right" = left + 1 =
- * itself), missing = itself, feature 0.  An evaluator may therefore step
- * every row exactly tree_depth[t] times without testing for leaves.
+ * into (missing) — XGBoost's rules exactly.
+ *
+ * The evaluator needs no test for NaN: it reads a row widened to 2F values,
+ * the row itself and then the row with NaN replaced by −Infinity, at
+ * column = feature for splits that send missing values right (NaN < t is
+ * false: right) and feature + F for those that send them left (−∞ < t is
+ * true: left; a real −∞ goes left anyway).  A leaf is a fixed point of
+ * the same step: threshold NaN (no comparison is true, so "right" = left +
+ * 1 = itself), missing = itself, column 0.  An evaluator may therefore
+ * step every row exactly tree_depth[t] times without testing for leaves.
  *
  * From a backend (the ranker's cache entry): GbdtXgboostJsonShape on the
  * stored booster, a palloc'd block of GbdtForestSize(…) bytes and scratch,
@@ -57,7 +63,8 @@
 typedef struct GbdtNode
 {
 	float		threshold;		/* x < threshold goes left; NaN at a leaf */
-	int32_t		feature;		/* split feature; 0 at a leaf */
+	int32_t		column;			/* split feature, + F when NaN goes left; 0
+								 * at a leaf */
 	int32_t		left;			/* left child (right = left + 1); a leaf's own
 								 * index − 1 */
 	int32_t		missing;		/* the child NaN goes to; a leaf's own index */
@@ -136,6 +143,13 @@ GbdtIsLeaf(const GbdtNode *nodes, int32_t i)
 	return nodes[i].missing == i;
 }
 
+/* The feature a split of f tests. */
+static inline int32_t
+GbdtNodeFeature(const GbdtForest *f, const GbdtNode *n)
+{
+	return n->column < f->num_features ? n->column : n->column - f->num_features;
+}
+
 /*
  * Bytes of a block with num_trees trees and room for node_capacity nodes,
  * or 0 when that exceeds the limits above.
@@ -162,13 +176,17 @@ extern void GbdtForestInit(GbdtForest *f, size_t size, int num_features,
 extern bool GbdtForestCheck(const void *block, size_t len, char *err,
 							size_t errlen);
 
+/* Bytes of workspace GbdtForestPredict needs for f (8 KB at 30 features). */
+extern size_t GbdtPredictWorkspace(const GbdtForest *f);
+
 /*
  * Margins of rows rows: x is row-major with num_features floats per row
  * (NaN = missing), out receives one float per row.  Rows are evaluated in
- * small interleaved blocks, tree by tree.
+ * interleaved blocks of 32, tree by tree.  work: GbdtPredictWorkspace(f)
+ * bytes, aligned for floats.
  */
 extern void GbdtForestPredict(const GbdtForest *f, const float *x, int rows,
-							  float *out);
+							  float *out, void *work);
 
 /* Bytes of workspace GbdtForestContributions needs for f. */
 extern size_t GbdtContributionsWorkspace(const GbdtForest *f);

@@ -894,7 +894,7 @@ LayOutTree(JsonReader *r, GbdtForest *f, int t, int n, const TreeArrays *ta)
 			if (!isfinite(ta->cond[src]))
 				return JsonFail(r, "tree %d: leaf %d has no finite value", t, src);
 			node->threshold = NAN;
-			node->feature = 0;
+			node->column = 0;
 			node->left = i - 1;
 			node->missing = i;
 			value[i] = ta->cond[src];
@@ -921,7 +921,9 @@ LayOutTree(JsonReader *r, GbdtForest *f, int t, int n, const TreeArrays *ta)
 			ta->order[count + 1] = rt;
 			ta->depth[count] = ta->depth[count + 1] = ta->depth[pos] + 1;
 			node->threshold = ta->cond[src];
-			node->feature = ta->feature[src];
+			/* NaN goes left: the column of the row with NaN as −∞ */
+			node->column = ta->feature[src] +
+				(ta->default_left[src] ? f->num_features : 0);
 			node->left = base + count;
 			node->missing = ta->default_left[src] ? node->left : node->left + 1;
 			value[i] = 0;

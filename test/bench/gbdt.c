@@ -233,6 +233,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	float	   *phi = malloc(sizeof(float) * (nf + 1) * ncand);
 	float	   *their_phi = malloc(sizeof(float) * (nf + 1) * ncand);
 	void	   *work = NULL;
+	void	   *pwork = NULL;
 	double		t[401];
 	double		build,
 				ours,
@@ -243,7 +244,8 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	int			identical = 0;
 	double		worst = 0;
 
-	if (posix_memalign(&work, 16, GbdtContributionsWorkspace(f)) != 0)
+	if (posix_memalign(&work, 16, GbdtContributionsWorkspace(f)) != 0 ||
+		posix_memalign(&pwork, 16, GbdtPredictWorkspace(f)) != 0)
 		exit(1);
 	for (int i = 0; i < 21; i++)
 	{
@@ -265,7 +267,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	{
 		double		s = Cpu();
 
-		GbdtForestPredict(f, cand, ncand, mine);
+		GbdtForestPredict(f, cand, ncand, mine, pwork);
 		t[i] = Cpu() - s;
 	}
 	ours = Median(t, 401);
@@ -319,6 +321,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	printf("            TreeSHAP: one row %6.1f us; %d rows %7.2f ms, XGBoost pred_contribs %7.2f ms (forest / XGBoost %.2f); max |difference| %.2g\n",
 		   shap1 * 1e6, ncand, shap_all * 1e3, xgb_shap * 1e3, shap_all / xgb_shap, worst);
 	free(work);
+	free(pwork);
 	free(their_phi);
 	free(phi);
 	free(theirs);

@@ -45,6 +45,16 @@ Aligned(size_t size)
 	return posix_memalign(&p, 16, size > 0 ? size : 1) == 0 ? p : NULL;
 }
 
+/* GbdtForestPredict with a workspace of its own. */
+static void
+Predict(const GbdtForest *f, const float *x, int rows, float *out)
+{
+	void	   *work = Aligned(GbdtPredictWorkspace(f));
+
+	GbdtForestPredict(f, x, rows, out, work);
+	free(work);
+}
+
 /* Threads of this process: entries of /proc/self/task. */
 static int
 ThreadCount(void)
@@ -154,7 +164,7 @@ UNIT_TEST(gbdt_forest_hand_model)
 	/* every tail length: the block path and the leftover path */
 	for (int rows_n = 1; rows_n <= n; rows_n++)
 	{
-		GbdtForestPredict(f, &rows[0][0], rows_n, out);
+		Predict(f, &rows[0][0], rows_n, out);
 		for (int i = 0; i < rows_n; i++)
 			CHECK(out[i] == expected[i]);
 	}
@@ -331,11 +341,15 @@ UNIT_TEST(gbdt_forest_json_mutations)
 			f = ForestFromJson(copy, len, err);
 			if (f != NULL)
 			{
+				/* an edit may change num_feature: a row of that many */
+				float	   *row = calloc(f->num_features, sizeof(float));
 				float		out;
 
 				built++;
 				CHECK(GbdtForestCheck(f, f->size, err, sizeof(err)));
-				GbdtForestPredict(f, (const float[]) {0.2f, 0.5f, 0}, 1, &out);
+				row[0] = 0.2f;
+				Predict(f, row, 1, &out);
+				free(row);
 			}
 			else
 				CHECK(err[0] != '\0');
@@ -384,8 +398,8 @@ UNIT_TEST(gbdt_forest_check_damage)
 
 		memcpy(moved, f, f->size);
 		CHECK(GbdtForestCheck(moved, f->size, err, sizeof(err)));
-		GbdtForestPredict(f, row, 1, &a);
-		GbdtForestPredict(moved, row, 1, &b);
+		Predict(f, row, 1, &a);
+		Predict(moved, row, 1, &b);
 		CHECK(a == 3 && b == 3);
 		free(raw);
 	}
@@ -402,11 +416,14 @@ UNIT_TEST(gbdt_forest_check_damage)
 	DAMAGED(nodes[0].left = 0);
 	DAMAGED(nodes[0].left = 2);
 	DAMAGED(nodes[0].missing = 3);
-	DAMAGED(nodes[0].feature = -1);
-	DAMAGED(nodes[0].feature = 3);
+	DAMAGED(nodes[0].column = -1);
+	DAMAGED(nodes[0].column = 6);
+	DAMAGED(nodes[0].column = 0);	/* NaN goes left: column 0 + 3 */
+	DAMAGED(nodes[1].column = 4);	/* NaN goes right: column 1 */
 	DAMAGED(nodes[0].threshold = NAN);
 	DAMAGED(nodes[1].missing = 1);	/* a split made a leaf: orphans */
 	DAMAGED(nodes[3].left = 4);
+	DAMAGED(nodes[3].column = 1);
 	DAMAGED(nodes[3].threshold = 0);
 	DAMAGED(((int32_t *) ((char *) g + f->tree_depth_offset))[0] = 1);
 	DAMAGED(((int32_t *) ((char *) g + f->tree_first_offset))[1] = 4);
@@ -602,7 +619,7 @@ UNIT_TEST(gbdt_forest_matches_xgboost)
 		CHECK(GbdtXgboostPredict(&ref, x, 2, nf, true, their_phi) == GBDT_OK);
 		GbdtTrainerRelease(&ref);
 
-		GbdtForestPredict(f, x, test_rows, mine);
+		Predict(f, x, test_rows, mine);
 		for (int i = 0; i < test_rows; i++)
 		{
 			double		sum = 0;
@@ -640,7 +657,7 @@ UNIT_TEST(gbdt_forest_matches_xgboost)
 
 				while (!GbdtIsLeaf(nodes, i))
 				{
-					float		v = x[2 * nf + nodes[i].feature];
+					float		v = x[2 * nf + GbdtNodeFeature(f, &nodes[i])];
 
 					i = v < nodes[i].threshold ? nodes[i].left : nodes[i].left + 1;
 				}
@@ -731,7 +748,7 @@ UNIT_TEST(gbdt_train_learns)
 	{
 		score = malloc(sizeof(float) * test.rows);
 		noise = malloc(sizeof(float) * test.rows);
-		GbdtForestPredict(f, test.x, test.rows, score);
+		Predict(f, test.x, test.rows, score);
 		for (int i = 0; i < test.rows; i++)
 			noise[i] = (float) Uniform();
 		learned = MeanNdcg(&test, score);
@@ -803,7 +820,7 @@ UNIT_TEST(gbdt_train_batches)
 		CHECK(f != NULL);
 		if (f != NULL)
 		{
-			GbdtForestPredict(f, test.x, test.rows, score);
+			Predict(f, test.x, test.rows, score);
 			for (int i = 0; i < test.rows; i++)
 				noise[i] = (float) Uniform();
 			CHECK(MeanNdcg(&test, score) > MeanNdcg(&test, noise) + 0.15);
