@@ -13,8 +13,8 @@
 
 #include <xgboost/c_api.h>
 
-#include "core/als_train.h"
 #include "core/gbdt_forest.h"
+#include "core/interrupt.h"
 
 /* The library's name as Debian's libxgboost0 installs it. */
 #ifndef RERANK_XGBOOST_LIBRARY
@@ -308,8 +308,8 @@ bool
 GbdtCheckInterrupts(void *arg, int round)
 {
 	(void) arg;
-	if (round != GBDT_LOADING && AlsInterruptHook != NULL)
-		AlsInterruptHook();
+	if (round != GBDT_LOADING)
+		CoreCheckInterrupts();
 	return false;
 }
 

@@ -129,10 +129,9 @@ typedef bool (*GbdtCheckFn) (void *arg, int round);
 
 /*
  * The core's interrupt mechanism as a GbdtCheckFn, a thin adapter: between
- * rounds calls AlsInterruptHook (als_train.h) when the backend has set it
- * (to a function running CHECK_FOR_INTERRUPTS), so a cancel or
- * statement_timeout leaves by longjmp; the caller's PG_FINALLY then
- * releases the trainer.  The core's hook may jump, so it is not called
+ * rounds calls CoreCheckInterrupts (interrupt.h; the glue's hook runs
+ * CHECK_FOR_INTERRUPTS), so a cancel or statement_timeout leaves by
+ * longjmp; the caller's PG_FINALLY then releases the trainer.  The core's hook may jump, so it is not called
  * with GBDT_LOADING: a backend that wants the matrix build interruptible
  * passes its own check that polls there.  Never asks to stop by itself.
  */

@@ -10,9 +10,9 @@
  * XGBoost is needed (Debian's libxgboost0, which test/lib/common.sh
  * installs): without it the tests that train fail, they do not skip.
  */
-#include "core/als_train.h"
 #include "core/gbdt_forest.h"
 #include "core/gbdt_train.h"
+#include "core/interrupt.h"
 #include "unit.h"
 
 #include <dirent.h>
@@ -931,13 +931,13 @@ UNIT_TEST(gbdt_train_stops)
 
 		GbdtTrainerInit(&t);
 		hook_calls = 0;
-		AlsInterruptHook = JumpingHook;
+		core_interrupt_hook = JumpingHook;
 		if (setjmp(check_jump) == 0)
 		{
 			(void) GbdtTrain(tp, &td, &p, GbdtCheckInterrupts, NULL);
 			CHECK(!"the check should have jumped");
 		}
-		AlsInterruptHook = NULL;
+		core_interrupt_hook = NULL;
 		CHECK(tp->rounds == 3);
 		CHECK(tp->booster != NULL && tp->dmatrix != NULL);
 		GbdtTrainerRelease(tp);
