@@ -7,6 +7,7 @@
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "cache/ranker_cache.h"
 #include "cache/signals_cache.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
@@ -29,6 +30,7 @@ _PG_init(void)
 	ServeInit();
 	CategoryCacheInit();
 	SignalsCacheInit();
+	RankerCacheInit();
 	BehaviorInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");

@@ -237,7 +237,8 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	/* by the active flag, by name, by id: one kept plan each */
 	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
 	static const char *const queries[3] = {
-		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE is_active",
+		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE is_active"
+		" AND algorithm OPERATOR(pg_catalog.<>) 'ranker'",
 		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE name OPERATOR(pg_catalog.=) $1",
 		"SELECT " MODEL_HEADER_COLUMNS " FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1"
 	};

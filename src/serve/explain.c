@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "cache/model_cache.h"
+#include "cache/ranker_cache.h"
 #include "core/als_solve.h"
 #include "core/vec.h"
 #include "funcapi.h"
@@ -63,6 +64,24 @@ EmitRow(ExplainOutput *out, const char *term, bool has_item, int64 item_id,
 	values[1] = Int64GetDatum(item_id);
 	values[2] = Float8GetDatum(value);
 	values[3] = Float8GetDatum(weight * value);
+	tuplestore_putvalues(out->store, out->desc, values, nulls);
+}
+
+/*
+ * Appends the row of a feature scored by a learned ranker: its value (NULL
+ * when missing) and its TreeSHAP contribution, which a missing value has
+ * too.
+ */
+static void
+EmitFeatureRow(ExplainOutput *out, const char *term, double value, double contribution)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, true, isnan(value), false};
+
+	values[0] = CStringGetTextDatum(term);
+	values[1] = Int64GetDatum(0);
+	values[2] = Float8GetDatum(value);
+	values[3] = Float8GetDatum(contribution);
 	tuplestore_putvalues(out->store, out->desc, values, nulls);
 }
 
@@ -225,6 +244,7 @@ explain(PG_FUNCTION_ARGS)
 	ScoringRequest req;
 	ScoringContext ctx;
 	int64		item_id;
+	bool		blend_args = false;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	out.store = rsinfo->setResult;
@@ -249,10 +269,19 @@ explain(PG_FUNCTION_ARGS)
 	}
 	memset(&req, 0, sizeof(req));
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &req.weights);
+	for (int a = 0; a < BLEND_WEIGHT_ARGS; a++)
+		blend_args = blend_args || !PG_ARGISNULL(ARG_MODEL_WEIGHT + a);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
 	req.as_of = ServeAsOf(fcinfo, ARG_AS_OF);
 	req.model = ModelByName(model_name);
+	/* the ranker that rerank() would use with the same arguments */
+	if (!blend_args && model_name == NULL)
+	{
+		const CachedRanker *ranker = ServingRanker();
+
+		req.ranker = ranker != NULL ? ranker->forest : NULL;
+	}
 	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_ID))
 		return (Datum) 0;
 	req.user_id = PG_GETARG_INT64(ARG_USER_ID);
@@ -271,13 +300,26 @@ explain(PG_FUNCTION_ARGS)
 	for (int f = 0; f < FEATURE_COUNT; f++)
 	{
 		double		value = ctx.features[f];
+		double		scale = req.weights.w[f];
 
-		EmitRow(&out, FeatureName(f), false, 0, !isnan(value), value, req.weights.w[f]);
+		if (req.ranker == NULL)
+			EmitRow(&out, FeatureName(f), false, 0, !isnan(value), value, scale);
+		else
+		{
+			/*
+			 * The feature's TreeSHAP contribution; its parts below share it
+			 * in proportion to their share of the value.
+			 */
+			EmitFeatureRow(&out, FeatureName(f), value, ctx.terms[f]);
+			scale = value != 0.0 && isfinite(value) ? ctx.terms[f] / value : 0.0;
+		}
 		if (f == FEAT_MODEL_SCORE)
-			ExplainModelTerm(&out, &ctx, n, req.weights.w[f]);
+			ExplainModelTerm(&out, &ctx, n, scale);
 		else if (f == FEAT_RECENT_SIMILARITY)
-			ExplainRecentTerm(&out, &ctx, n, req.weights.w[f]);
+			ExplainRecentTerm(&out, &ctx, n, scale);
 	}
+	if (req.ranker != NULL)
+		EmitFeatureRow(&out, "bias", NAN, ctx.ranker_bias[0]);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(call);

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "cache/model_cache.h"
+#include "cache/ranker_cache.h"
 #include "catalog/pg_type.h"
 #include "common/vector_arg.h"
 #include "core/id_index.h"
@@ -67,6 +68,7 @@ typedef struct RerankArgs
 	ArrayType  *exclude;		/* or NULL */
 	int			nexclude;
 	BlendWeights weights;
+	bool		blend_args;		/* a weight was given: the blend scores */
 	const char *model_name;		/* NULL: the active model */
 	TimestampTz as_of;			/* when the features are computed */
 } RerankArgs;
@@ -113,6 +115,8 @@ RerankReadArgs(FunctionCallInfo fcinfo, RerankArgs *args)
 										  RERANK_MAX_CANDIDATES, true);
 	}
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &args->weights);
+	for (int a = 0; a < BLEND_WEIGHT_ARGS; a++)
+		args->blend_args = args->blend_args || !PG_ARGISNULL(ARG_MODEL_WEIGHT + a);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		args->model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
 	args->as_of = ServeAsOf(fcinfo, ARG_AS_OF);
@@ -202,6 +206,13 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	req.exclude_purchased = args->exclude_purchased;
 	req.want_categories = args->max_per_category > 0;
 	req.want_pairs = args->diversity > 0.0;
+	/* the learned ranker serves calls that leave the blend's settings alone */
+	if (!args->blend_args && args->model_name == NULL)
+	{
+		const CachedRanker *ranker = ServingRanker();
+
+		req.ranker = ranker != NULL ? ranker->forest : NULL;
+	}
 	ScoringGather(&ctx, &req, ids, n, NULL);
 	ScoringCompute(&ctx);
 	n = ctx.n;

@@ -29,6 +29,7 @@
 #include "model/user_features.h"
 #include "serve/categories.h"
 #include "serve/knn_terms.h"
+#include "serve/ranker_step.h"
 #include "serve/scoring.h"
 #include "serve/settings.h"
 #include "utils/memutils.h"
@@ -57,11 +58,21 @@ CandidateAlloc(Size count, Size size)
 	return palloc_extended(mul_size(count, size), MCXT_ALLOC_HUGE);
 }
 
+/*
+ * Whether every feature is wanted: explain() and candidate_features() show
+ * them all, a learned ranker scores them all.
+ */
+static bool
+AllFeatures(const ScoringRequest *req)
+{
+	return req->explain || req->ranker != NULL;
+}
+
 /* Whether any of the features has a weight (or every feature is wanted). */
 static bool
 AnyWeighted(const ScoringRequest *req, const FeatureId *features, int n)
 {
-	if (req->explain)
+	if (AllFeatures(req))
 		return true;
 	for (int i = 0; i < n; i++)
 		if (req->weights.w[features[i]] != 0.0)
@@ -73,7 +84,7 @@ AnyWeighted(const ScoringRequest *req, const FeatureId *features, int n)
 static bool
 UserWeighted(const ScoringRequest *req)
 {
-	if (req->explain)
+	if (AllFeatures(req))
 		return true;
 	for (int f = 0; f < FEATURE_COUNT; f++)
 	{
@@ -275,7 +286,7 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 {
 	const CachedModel *model = req->model;
 	const double *w = req->weights.w;
-	bool		all = req->explain;
+	bool		all = AllFeatures(req);
 	bool		want_model = all || w[FEAT_MODEL_SCORE] != 0.0;
 	bool		want_user = req->exclude_purchased || UserWeighted(req);
 	bool		want_signals = AnyWeighted(req, signal_features, lengthof(signal_features));
@@ -459,12 +470,16 @@ ScoringCompute(ScoringContext *ctx)
 		double		score;
 
 		FeatRow(&fctx, &ctx->feat_items[i], row);
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+		if (ctx->req.ranker != NULL)
+			continue;
 		score = FeatBlend(row, w, ctx->terms != NULL ?
 						  ctx->terms + (Size) i * FEATURE_COUNT : NULL);
 		ctx->items[i].score = score;
 		if (!isfinite(score) && ctx->bad == n)
 			ctx->bad = i;
-		if ((i & 1023) == 1023)
-			CHECK_FOR_INTERRUPTS();
 	}
+	if (ctx->req.ranker != NULL)
+		RankerStep(ctx);
 }

@@ -23,8 +23,11 @@
  * FeatItem, FeatCatalog) from the tables and caches, ScoringCompute has the
  * core compute each candidate's row of features (FeatRow) and blend them
  * (FeatBlend); explain() shows the rows and the weighted terms, which add
- * up to the score.  A learned ranker replaces FeatBlend in ScoringCompute
- * and reads the same rows (ScoringContext.features, n × FEATURE_COUNT).
+ * up to the score.  With a learned ranker (ScoringRequest.ranker) every
+ * feature is gathered and ScoringCompute ends with its own step instead of
+ * FeatBlend (ranker_step.h): the forest scores the same rows
+ * (ScoringContext.features, n × FEATURE_COUNT), and explain()'s terms are
+ * TreeSHAP contributions.
  * Serving the model from shared memory changes where CachedModel's
  * pointers point, not this pipeline.
  */
@@ -35,6 +38,7 @@
 
 #include "cache/model_cache.h"
 #include "core/features.h"
+#include "core/gbdt_forest.h"
 #include "core/item_signals.h"
 #include "core/knn.h"
 #include "core/rank.h"
@@ -58,6 +62,9 @@ typedef struct ScoringRequest
 	bool		want_categories;	/* the categories, even without affinity
 									 * (category caps) */
 	bool		want_pairs;		/* item-kNN: MMR's candidate pairs */
+	const GbdtForest *ranker;	/* a learned ranker's forest scores the
+								 * features (every one is gathered), or
+								 * NULL: the blend */
 } ScoringRequest;
 
 /* What one user is, for one call (copied out of the tables). */
@@ -97,7 +104,11 @@ typedef struct ScoringContext
 	/* computed */
 	double	   *features;		/* n × FEATURE_COUNT */
 	double	   *terms;			/* n × FEATURE_COUNT weighted (explain),
-								 * else NULL */
+								 * else NULL; under a ranker each feature's
+								 * TreeSHAP contribution */
+	double	   *ranker_bias;	/* under a ranker with explain: each
+								 * candidate's bias term (the terms and it
+								 * add up to the score) */
 	int			bad;			/* first candidate whose score is not
 								 * finite, or n */
 } ScoringContext;

@@ -1,0 +1,66 @@
+/*
+ * ranker_cache.h
+ *	  Learned rankers held in backend memory for serving (ranker_cache.c):
+ *	  the forest of a ranker's booster (core/gbdt_forest.h), built once per
+ *	  model version from the JSON stored in rerank.rankers.
+ *
+ * Which ranker serves is the setting rerank.ranker: '' (the default) the
+ * active ranker, 'none' no ranker (the hand-weighted blend), or a ranker's
+ * name (evaluation, A/B tests).  A ranker trained on another version of
+ * the candidate features than this build computes is not served: the
+ * blend serves instead, with a WARNING once per session.
+ *
+ * The forest is one flat, position-independent block (no pointer inside),
+ * so the shared-memory snapshots (cache/snapshot.h) can host it as a block
+ * of a SNAPSHOT_MODEL of the ranker's model_id and factors_version:
+ * RankerForestPlan gives its size from the booster, RankerForestFill
+ * writes it into memory of that size.  Per backend today: an entry per
+ * (model_id, factors_version), revalidated after a relcache invalidation
+ * of rerank.models (every change of a ranker's booster bumps its
+ * factors_version), like the model cache.  Forests are small (about 1 MB
+ * for 300 trees of depth 6).
+ *
+ * Pointers stay valid until the next look-up in a later transaction.
+ */
+#ifndef RERANK_RANKER_CACHE_H
+#define RERANK_RANKER_CACHE_H
+
+#include "postgres.h"
+
+#include "core/gbdt_forest.h"
+
+typedef struct CachedRanker
+{
+	int32		model_id;
+	char		name[NAMEDATALEN];
+	int64		version;		/* the model row's factors_version */
+	int			features_version;
+	const GbdtForest *forest;
+	Size		bytes;			/* of the forest block */
+} CachedRanker;
+
+/* The setting rerank.ranker. */
+extern char *rerank_ranker_setting;
+
+/*
+ * The ranker that serves rerank() and explain() (see above); NULL when the
+ * blend serves.  An unknown name in the setting is an error (42704).
+ */
+extern const CachedRanker *ServingRanker(void);
+
+/*
+ * The forest block of a booster (JSON, len bytes, untrusted): its size and
+ * shape (0 and an error message when it does not read), then the block
+ * written into memory of that size (8-byte aligned; false and a message
+ * when it does not build or check).  What a snapshot provider's plan and
+ * fill call.
+ */
+extern Size RankerForestPlan(const char *json, size_t len, GbdtJsonShape *shape,
+							 char *err, size_t errlen);
+extern bool RankerForestFill(const char *json, size_t len, const GbdtJsonShape *shape,
+							 void *block, Size size, char *err, size_t errlen);
+
+/* Registers the setting and the invalidation callback; called by _PG_init. */
+extern void RankerCacheInit(void);
+
+#endif							/* RERANK_RANKER_CACHE_H */
