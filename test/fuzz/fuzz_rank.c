@@ -14,7 +14,7 @@
  *	  make fuzz && test/fuzz/fuzz_rank -runs=100000
  */
 #include "core/rank.h"
-#include "core/ranking.h"
+#include "core/topk.h"
 #include "core/recent_history.h"
 #include "fuzz_input.h"
 
