@@ -206,3 +206,11 @@ AlsFoldIn(const float *gram, int k, double regularization,
 	AlsNormalEquations(gram, k, regularization, history, A, b, z);
 	return CholeskySolveFloat(A, k, b, x);
 }
+
+bool
+AlsConfidenceInRange(double alpha, double r)
+{
+	double		c = 1.0 + alpha * r;
+
+	return c <= ALS_MAX_CONFIDENCE && isfinite(r);
+}
