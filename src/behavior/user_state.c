@@ -474,6 +474,8 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
+	/* both table locks before any row lock (README, "Lock order") */
+	UserRowsOpenFactors(&batch->rows);
 	k = batch->model->dimensions;
 	if (batch->owns_kept_memory)
 	{

@@ -384,6 +384,9 @@ BEGIN
                 USING ERRCODE = 'object_in_use',
                       HINT = 'Activate another model first, or pass force => true.';
         END IF;
+        -- the triggers are writing its user vectors: wait for them before
+        -- any row (README, "Lock order")
+        LOCK TABLE rerank.user_factors IN EXCLUSIVE MODE;
         PERFORM rerank.switch_active_model(NULL, 'deactivate');
     END IF;
     DELETE FROM rerank.models m WHERE m.model_id = target_id;
