@@ -10,7 +10,8 @@
  * registry's factors_version: every change of a model's item factors or
  * neighbor lists gives the model row a new version, and the trigger
  * models_guard takes every new version from the sequence
- * rerank.data_version_seq.  Sequences are not transactional: a number taken
+ * rerank.data_version_seq (above the model's old version, so a model's
+ * versions only grow).  Sequences are not transactional: a number taken
  * by an aborted transaction is never taken again, so an entry loaded from
  * aborted data can never match a committed version (issue 10: a counter
  * incremented in the row was taken again by the next commit, and backends

@@ -131,8 +131,14 @@ BEGIN
         RAISE EXCEPTION 'cannot change the id of model "%"', OLD.name
             USING ERRCODE = 'feature_not_supported';
     END IF;
+    -- a new data version: the next number of the sequence above the old
+    -- one (a model's versions only grow, even after a restore of versions
+    -- the sequence has not reached yet)
     IF NEW.factors_version IS DISTINCT FROM OLD.factors_version THEN
-        NEW.factors_version := pg_catalog.nextval('rerank.data_version_seq'::pg_catalog.regclass);
+        LOOP
+            NEW.factors_version := pg_catalog.nextval('rerank.data_version_seq'::pg_catalog.regclass);
+            EXIT WHEN NEW.factors_version > OLD.factors_version;
+        END LOOP;
     END IF;
     RETURN NEW;
 END
