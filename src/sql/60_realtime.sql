@@ -157,7 +157,7 @@ BEGIN
     -- order").  A first event of the user being inserted right now is
     -- waited for (the insert below waits for the other transaction's row),
     -- so that an event committed before this forget is forgotten with it.
-    INSERT INTO rerank.user_features AS f (user_id) VALUES (forget_user.user_id)
+    INSERT INTO rerank.user_features (user_id) VALUES (forget_user.user_id)
         ON CONFLICT ON CONSTRAINT user_features_pkey DO NOTHING
         RETURNING true INTO created;
     DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
