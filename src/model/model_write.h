@@ -19,7 +19,7 @@ extern void CheckModelName(const char *name, bool replace, int dimensions);
 
 /*
  * Starts a model's write phase: takes the write phase's table locks first
- * (README, "Lock order"), then creates the model row, or with replace
+ * (docs/locking.md), then creates the model row, or with replace
  * empties the existing one (keeping its id, activation state and history
  * when the dimensions agree; else deleting and re-creating it).  Returns the
  * model_id.

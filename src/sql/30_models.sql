@@ -391,7 +391,7 @@ BEGIN
                       HINT = 'Activate another model first, or pass force => true.';
         END IF;
         -- the triggers are writing its user vectors: wait for them before
-        -- any row (README, "Lock order")
+        -- any row (docs/locking.md)
         LOCK TABLE rerank.user_factors IN EXCLUSIVE MODE;
         PERFORM rerank.switch_active_model(NULL, 'deactivate');
     END IF;

@@ -153,10 +153,10 @@ BEGIN
         RAISE EXCEPTION 'user id must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- the features row first: the order the triggers lock in (README, "Lock
-    -- order").  A first event of the user being inserted right now is
-    -- waited for (the insert below waits for the other transaction's row),
-    -- so that an event committed before this forget is forgotten with it.
+    -- the features row first: the order the triggers lock in
+    -- (docs/locking.md).  A first event of the user being inserted right
+    -- now is waited for (the insert below waits for the other transaction's
+    -- row), so that an event committed before this forget is forgotten too.
     INSERT INTO rerank.user_features (user_id) VALUES (forget_user.user_id)
         ON CONFLICT ON CONSTRAINT user_features_pkey DO NOTHING
         RETURNING true INTO created;

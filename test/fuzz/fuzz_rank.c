@@ -129,9 +129,9 @@ Rank(FuzzInput *in)
 		weights.w[t] = FiniteDouble(in);
 
 	if (FuzzByte(in) < 128)
-		bad = RankScoreGiven(&user, &weights, items, n, model_terms, recent_terms, NULL);
+		bad = RankScoreGiven(&user, &weights, items, n, model_terms, recent_terms);
 	else
-		bad = RankScore(&user, &weights, items, n, dims, NULL);
+		bad = RankScore(&user, &weights, items, n, dims);
 	if (bad < 0 || bad > n)
 		abort();
 	/* the glue raises an error for a non-finite score; no ordering then */
