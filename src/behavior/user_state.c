@@ -42,11 +42,9 @@
 #include "common/shortest_dec.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
-#include "core/als_solve.h"
 #include "core/features.h"
 #include "core/key_values.h"
 #include "core/recent_history.h"
-#include "core/vec.h"
 #include "executor/spi.h"
 #include "model/fold_in.h"
 #include "model/user_features.h"
@@ -455,6 +453,8 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
+	/* both table locks before any row lock (docs/locking.md) */
+	UserRowsOpenFactors(&batch->rows);
 	k = batch->model->dimensions;
 	if (batch->owns_kept_memory)
 	{

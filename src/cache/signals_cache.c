@@ -350,6 +350,15 @@ SignalsCacheLoad(void)
 const ItemSignals *
 SignalsCacheBlock(void)
 {
+	/* what a role may read never depends on what is cached */
+	if (!cache_valid || !OidIsValid(watched[0]))
+	{
+		watched[0] = RerankTableOid("items");
+		watched[1] = RerankTableOid("item_stats");
+		watched[2] = RerankTableOid("item_covisits");
+	}
+	for (int t = 0; t < 3; t++)
+		CheckCacheReadPrivilege(watched[t]);
 	if (!cache_valid)
 		SignalsCacheLoad();
 	return cache_block;

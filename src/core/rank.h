@@ -7,7 +7,7 @@
  *	  unit-tested alone and an error longjmp out of a callback or of the
  *	  interrupt check (core/interrupt.h) leaks nothing.
  *
- * The score of a candidate i for user u (README, "rerank()"):
+ * The score of a candidate i for user u (docs/rerank.md):
  *
  *	score = w_model · (x_uᵀy_i + b_i)			 when u and i have vectors
  *		  + w_recent · p_uᵀy_i / ‖y_i‖			 when i has a vector
