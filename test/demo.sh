@@ -158,18 +158,26 @@ rr_replay_table "$report" | sed 's/^/   /'
 rr_log "5. three users: the upstream list and rerank()'s order, with explanations"
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 \pset footer off
--- the last category-page list of the three replayed users with the longest histories
+-- the last list (of the first generator, uniform by default) of the three
+-- replayed users with the longest histories
 CREATE TEMP TABLE shown AS
 SELECT user_id, upstream FROM (
     SELECT DISTINCT ON (l.user_id) l.user_id, c.items[1:20] AS upstream,
            cardinality(f.recent_items) AS history
       FROM replay.lists c JOIN replay.log l USING (seq)
       JOIN rerank.user_features f USING (user_id)
-     WHERE c.generator = (SELECT CASE WHEN 'category' = ANY (generators) THEN 'category'
-                                      ELSE generators[1] END FROM replay.settings)
+     WHERE c.generator = (SELECT generators[1] FROM replay.settings)
      ORDER BY l.user_id, c.seq DESC) last
  ORDER BY history DESC, user_id
  LIMIT 3;
+SELECT s.user_id, u.position, u.item_id AS upstream_item, ui.category AS upstream_category,
+       r.item_id AS reranked_item, ri.category AS reranked_category, round(r.score::numeric, 3) AS score
+  FROM shown s
+  CROSS JOIN LATERAL unnest(s.upstream) WITH ORDINALITY u(item_id, position)
+  JOIN LATERAL rerank.rerank(s.user_id, s.upstream, k => 8) r ON r.rank = u.position
+  LEFT JOIN shop.items ui ON ui.item_id = u.item_id
+  LEFT JOIN shop.items ri ON ri.item_id = r.item_id
+ ORDER BY s.user_id, u.position;
 -- why the first item came first
 SELECT s.user_id, r.item_id, e.term, e.history_item_id,
        round(e.value::numeric, 4) AS value, round(e.contribution::numeric, 4) AS contribution
