@@ -8,7 +8,7 @@
 # of three candidate generators by every strategy of
 # test/demo/replay_strategies.sql.  Prints the tables and writes the CSV
 # files and a report (charts) to the report directory.
-#   bash test/bench/replay.sh [N = 5000] [report dir = ./report/replay]
+#   bash test/bench/replay.sh [N = 3000] [report dir = ./report/replay]
 # Environment: REPLAY_DATASETS (movielens,taobao,synthetic),
 # REPLAY_GENERATORS (uniform,popularity,category; legacy: the harness check),
 # REPLAY_STRATEGIES (all).  Data sets missing under ../shared/data (RR_DATA)
@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
 source "$here/demo/pipeline.sh"
-max_events=${1:-5000}
+max_events=${1:-3000}
 report=${2:-$(pwd)/report/replay}
 datasets=,${REPLAY_DATASETS:-movielens,taobao,synthetic},
 

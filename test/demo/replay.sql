@@ -143,8 +143,8 @@ CREATE UNIQUE INDEX ON replay.user_items (user_id, item_id);
 ANALYZE replay.history_events, replay.user_items;
 
 -- the negatives of each list: the first 99 distinct items of up to 297
--- hashed draws, never the target.  Draws 1-128 for every list, then draws
--- 129-297 for the lists that still have fewer than 99 (the same result as
+-- hashed draws, never the target.  Draws 1-110 for every list, then draws
+-- 111-297 for the lists that still have fewer than 99 (the same result as
 -- taking all 297 at once, at less than half the work).  A list is keyed by
 -- seq * 8 + the generator's code.
 CREATE TABLE replay.generator_codes (code integer PRIMARY KEY, generator text UNIQUE);
@@ -165,7 +165,7 @@ SELECT t.seq * 8 + c.code AS list, t.seq, c.generator
  WHERE c.generator = ANY ((SELECT generators FROM replay.settings)::text[])
    AND (c.generator <> 'category' OR t.category IS NOT NULL);
 \set first_draw 1
-\set last_draw 128
+\set last_draw 110
 \ir replay_draws.sql
 CREATE TABLE replay.negatives AS
 SELECT list, item_id FROM (
@@ -179,7 +179,7 @@ DELETE FROM replay.pending p
  WHERE (p.generator = 'category'
         AND (SELECT in_category FROM replay.targets t WHERE t.seq = p.seq) <= 100)
     OR p.list IN (SELECT list FROM replay.negatives GROUP BY list HAVING count(*) >= 99);
-\set first_draw 129
+\set first_draw 111
 \set last_draw 297
 \ir replay_draws.sql
 DELETE FROM replay.negatives n USING replay.pending p WHERE n.list = p.list;
@@ -197,23 +197,25 @@ DROP TABLE replay.draws, replay.pending;
 -- uniform and legacy shuffled, popularity and category by the number of
 -- events before the event, most first, ties shuffled
 CREATE TABLE replay.candidates AS
-SELECT n.list / 8 AS seq, c.generator, n.item_id
-  FROM replay.negatives n JOIN replay.generator_codes c ON c.code = n.list % 8
+SELECT list, item_id FROM replay.negatives
 UNION ALL
-SELECT t.seq, g.generator, t.item_id
-  FROM replay.targets t, unnest((SELECT generators FROM replay.settings)) g(generator)
- WHERE g.generator <> 'category' OR t.category IS NOT NULL;
+SELECT t.seq * 8 + c.code, t.item_id
+  FROM replay.targets t, replay.generator_codes c
+ WHERE c.generator = ANY ((SELECT generators FROM replay.settings)::text[])
+   AND (c.generator <> 'category' OR t.category IS NOT NULL);
 DROP TABLE replay.negatives;
 CREATE TABLE replay.lists AS
-SELECT c.seq, c.generator, t.item_id AS target,
-       array_agg(c.item_id ORDER BY -coalesce(p.n, 0), hashint8extended(c.item_id, c.seq)) AS items
-  FROM replay.candidates c
-  JOIN replay.targets t ON t.seq = c.seq
-  LEFT JOIN LATERAL (SELECT l.item_nth AS n FROM replay.log l
-                      WHERE c.generator IN ('popularity', 'category')
-                        AND l.item_id = c.item_id AND l.seq < c.seq
-                      ORDER BY l.seq DESC LIMIT 1) p ON true
- GROUP BY c.seq, c.generator, t.item_id;
+SELECT x.list / 8 AS seq, g.generator, t.item_id AS target, x.items
+  FROM (SELECT c.list,
+               array_agg(c.item_id ORDER BY -coalesce(p.n, 0), hashint8extended(c.item_id, c.list / 8)) AS items
+          FROM replay.candidates c
+          LEFT JOIN LATERAL (SELECT l.item_nth AS n FROM replay.log l
+                              WHERE c.list % 8 IN (2, 3)    -- popularity, category
+                                AND l.item_id = c.item_id AND l.seq < c.list / 8
+                              ORDER BY l.seq DESC LIMIT 1) p ON true
+         GROUP BY c.list) x
+  JOIN replay.generator_codes g ON g.code = x.list % 8
+  JOIN replay.targets t ON t.seq = x.list / 8;
 ALTER TABLE replay.lists ADD PRIMARY KEY (seq, generator);
 -- the harness checks its own lists: the target once, distinct items, at
 -- most 100
@@ -234,13 +236,14 @@ $$;
 
 -- per list: how many negatives the user touched before the event
 CREATE TABLE replay.touched AS
-SELECT c.seq, c.generator, count(*) AS touched
+SELECT c.list / 8 AS seq, g.generator, count(*) AS touched
   FROM replay.candidates c
-  JOIN replay.targets t ON t.seq = c.seq
+  JOIN replay.targets t ON t.seq = c.list / 8
   JOIN (SELECT user_id, item_id, min(seq) AS first_seq FROM replay.log GROUP BY user_id, item_id) f
-    ON f.user_id = t.user_id AND f.item_id = c.item_id AND f.first_seq < c.seq
+    ON f.user_id = t.user_id AND f.item_id = c.item_id AND f.first_seq < t.seq
+  JOIN replay.generator_codes g ON g.code = c.list % 8
  WHERE c.item_id <> t.item_id
- GROUP BY c.seq, c.generator;
+ GROUP BY c.list, g.generator;
 DROP TABLE replay.candidates;
 
 -- the strategies (test/demo/replay_strategies.sql), in the order printed
