@@ -74,8 +74,12 @@ fi
 
 echo
 rr_replay_table "$report"
+# the server's CPU time (the postmaster's own and its exited backends'):
+# steadier than the wall time on a machine shared with other work
+server_cpu=$(awk '{ printf "%.0f", ($14 + $15 + $16 + $17) / 100 }' \
+	"/proc/$(head -1 "$RR_CLUSTER_DIR/data/postmaster.pid")/stat" 2>/dev/null || echo "?")
 {
-	echo "Replay (README, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets."
+	echo "Replay (README, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets, $server_cpu s of server CPU, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
-rr_log "replay of all data sets in $((SECONDS - started)) s; report: $report/index.html"
+rr_log "replay of all data sets in $((SECONDS - started)) s ($server_cpu s of server CPU); report: $report/index.html"
