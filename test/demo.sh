@@ -14,8 +14,8 @@
 #      the item the user is about to touch among the candidates of three
 #      generators (uniform, popularity-sampled, same category), by each
 #      strategy: upstream order, popularity, the repeat-then-category
-#      heuristic, the model as trained, rerank()'s real-time blend (README,
-#      "The replay protocol");
+#      heuristic, the model as trained, rerank()'s real-time blend
+#      (docs/benchmarks.md, "The replay protocol");
 #   5. for a few users, the upstream list and the re-ranked list side by side,
 #      with rerank.explain() for the top items;
 #   6. rerank latency next to SELECT 1 and the plain-SQL equivalents;
@@ -194,7 +194,7 @@ column -t -s, "$report/latency.csv" | sed 's/^/   /'
 rr_log "7. the report"
 {
 	echo "Demo run with $data data; model $model ($(psql -X -At -c "SELECT params::text FROM rerank.models WHERE name = '$model'"))."
-	echo "Replay (README, \"The replay protocol\"): before each event after the cut-off (at most $replay_events ranked, a deterministic sample), the touched item is ranked among the candidates of each generator (up to 100: uniform over the catalog, popularity-sampled, same category) by each strategy; every event counts: re-visits, items without a vector, items never seen."
+	echo "Replay (docs/benchmarks.md, \"The replay protocol\"): before each event after the cut-off (at most $replay_events ranked, a deterministic sample), the touched item is ranked among the candidates of each generator (up to 100: uniform over the catalog, popularity-sampled, same category) by each strategy; every event counts: re-visits, items without a vector, items never seen."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
 rr_log "demo finished in $((SECONDS - started)) s; report: $report/index.html"

@@ -12,10 +12,12 @@
 #include "postgres.h"
 
 #include "cache/backend_cache.h"
+#include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
 #include "common/spi_util.h"
 #include "core/id_hash.h"
+#include "core/key_values.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/inval.h"
@@ -41,18 +43,7 @@ typedef struct CategorySlot
 #include "lib/simplehash.h"
 
 /* The hash's slots: on huge pages when big (cache_memory.c). */
-static inline void *
-catmap_allocate(catmap_hash *type, Size size)
-{
-	return CacheMemoryAlloc(type->ctx, size, true);
-}
-
-/* The slots of a hash that grew. */
-static inline void
-catmap_free(catmap_hash *type, void *pointer)
-{
-	CacheMemoryFree(pointer);
-}
+CACHE_MEMORY_HASH_ALLOCATOR(catmap)
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
 #define CATEGORY_PREFETCH_AHEAD 16
@@ -76,12 +67,18 @@ static uint32 renumber_generation = 0;
 /* bumped by every load that fits: numbers of one generation never change */
 static uint64 cache_generation = 0;
 
+/* invalidations received, to trust a load only if none arrived meanwhile */
+static CacheInvalCount invalidations = 0;
+
 /* Relcache callback: a change of rerank.items makes the cache stale. */
 static void
 CategoryCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == items_relid)
+	{
+		invalidations++;
 		cache_valid = false;
+	}
 }
 
 /* Assign hook of rerank.category_cache_mb: a new budget applies at once. */
@@ -166,11 +163,9 @@ CategoryCacheLoad(void)
 	Size		budget = CacheBudgetBytes(category_cache_mb);
 	CategoryLoad load;
 	int64		count;
+	CacheInvalCount seen = invalidations;
 
-	items_relid = RerankTableOid("items");
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	count = CountCategorized();
 	if (ID_TABLE_BYTES(count, sizeof(CategorySlot)) > budget)
 	{
@@ -180,7 +175,7 @@ CategoryCacheLoad(void)
 		cache_context = NULL;
 		cache_map = NULL;
 		cache_fits = false;
-		cache_valid = true;
+		cache_valid = invalidations == seen;
 		return;
 	}
 
@@ -213,13 +208,19 @@ CategoryCacheLoad(void)
 	renumber_generation = 0;
 	cache_generation++;
 	cache_fits = true;
-	cache_valid = true;
+	cache_valid = invalidations == seen;
 }
 
-/* Loads the cache if stale; whether the categories fit in it. */
+/*
+ * Loads the cache if stale; whether the categories fit in it.  The current
+ * user must be allowed to read rerank.items, cached or not.
+ */
 bool
 CategoryCacheEnsure(void)
 {
+	if (!cache_valid || !OidIsValid(items_relid))
+		items_relid = RerankTableOid("items");
+	CheckCacheReadPrivilege(items_relid);
 	if (!cache_valid)
 		CategoryCacheLoad();
 	return cache_fits;
@@ -288,26 +289,9 @@ CategoryName(int32 category, int *length)
 int32
 CategoryFind(const char *name, int length)
 {
-	int			low = 0;
-	int			high = cache_ncategories - 1;
-
 	/* the names were numbered in byte order (COLLATE "C") */
-	while (low <= high)
-	{
-		int			mid = low + (high - low) / 2;
-		int			cmp = memcmp(cache_names[mid], name,
-								 Min(cache_name_lengths[mid], length));
-
-		if (cmp == 0)
-			cmp = (cache_name_lengths[mid] > length) - (cache_name_lengths[mid] < length);
-		if (cmp == 0)
-			return mid;
-		if (cmp < 0)
-			low = mid + 1;
-		else
-			high = mid - 1;
-	}
-	return -1;
+	return SortedKeyFind((const char *const *) cache_names, cache_name_lengths,
+						 cache_ncategories, name, length);
 }
 
 /* The local number of a category in the last renumbering, or -1. */

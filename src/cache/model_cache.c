@@ -8,12 +8,15 @@
  * (simplehash; a 32-byte slot also holds the bias, the vector's norm and the
  * item's category number, so a look-up reads one cache line before the
  * vector), and YᵀY.  Serving reads the matrix and the hash at random places,
- * so they sit on huge pages (cache_memory.c).  Entries are validated against
- * rerank.models (model_id and factors_version) after any relcache
- * invalidation of that table; a statement trigger on rerank.models sends one
- * at commit for every change of a model row, and a statement changing item
- * factors updates the model row (factors_version), so serving never queries
- * the registry while nothing changes.
+ * so they sit on huge pages (cache_memory.c).  Entries are keyed by the
+ * model id and its data version (cache_key.h: a version no aborted
+ * transaction can give back) and validated against rerank.models after any
+ * relcache invalidation of that table; a statement trigger on rerank.models
+ * sends one at commit for every change of a model row, and a statement
+ * changing item factors or neighbor lists gives the model row a new version,
+ * so serving never queries the registry while nothing changes.  Whoever
+ * asks, cached or not, must have the right to read what the cache holds
+ * (CheckCachedModelsReadable): privileges never depend on the cache.
  *
  * An entry being replaced may still be in use by the current statement (a
  * row trigger keeps pointers for one row at most, but a caller could hold
@@ -25,6 +28,7 @@
 #include "postgres.h"
 
 #include "cache/backend_cache.h"
+#include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
@@ -91,18 +95,7 @@ HashItemId(int64 item_id)
 #include "lib/simplehash.h"
 
 /* The hash's slots: on huge pages when big (cache_memory.c). */
-static inline void *
-itemmap_allocate(itemmap_hash *type, Size size)
-{
-	return CacheMemoryAlloc(type->ctx, size, true);
-}
-
-/* The slots of a hash that grew. */
-static inline void
-itemmap_free(itemmap_hash *type, void *pointer)
-{
-	CacheMemoryFree(pointer);
-}
+CACHE_MEMORY_HASH_ALLOCATOR(itemmap)
 
 /* A cached model: the public part first, so a CachedModel * is an entry. */
 typedef struct ModelEntry
@@ -132,6 +125,10 @@ static ModelEntry *retired = NULL;	/* replaced, freed in a later xact */
 static ModelEntry *active_entry = NULL; /* valid while active_checked */
 static bool active_checked = false;
 static Oid	models_relid = InvalidOid;
+/* the tables the cache holds rows of, for the privilege check */
+static Oid	cached_relids[3] = {InvalidOid, InvalidOid, InvalidOid};
+static bool cached_relids_valid = false;
+static CacheInvalCount invalidations = 0;
 static uint64 lru_clock = 0;
 static int64 loads = 0;			/* for rerank.model_cache_info() */
 
@@ -145,16 +142,55 @@ static int64 loads = 0;			/* for rerank.model_cache_info() */
 	"OPERATOR(pg_catalog.=) 'number' " \
 	"THEN (params OPERATOR(pg_catalog.->>) 'alpha')::float8 END"
 
-/* Relcache callback: a change of rerank.models makes every entry suspect. */
+/* The key of an entry's data. */
+static inline ModelDataKey
+EntryKey(const ModelEntry *entry)
+{
+	ModelDataKey key = {entry->pub.model_id, entry->pub.factors_version};
+
+	return key;
+}
+
+/*
+ * Relcache callback: a change of rerank.models makes every entry suspect;
+ * a change of any table the cache reads, the tables' OIDs too.
+ */
 static void
 ModelCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == models_relid)
 	{
+		invalidations++;
 		active_checked = false;
 		for (ModelEntry *e = entries; e != NULL; e = e->next)
 			e->checked = false;
 	}
+	if (relid == InvalidOid || relid == cached_relids[0] ||
+		relid == cached_relids[1] || relid == cached_relids[2])
+		cached_relids_valid = false;
+}
+
+/*
+ * Checks that the current user may read what the cache holds, as the
+ * queries that load it would: rerank.models, rerank.item_factors and
+ * rerank.item_neighbors.  Called by every look-up, whether it is served
+ * from memory or not, so that what a role may read never depends on what
+ * its backend has cached (issue 10).
+ */
+static void
+CheckCachedModelsReadable(void)
+{
+	static const char *const names[3] = {"models", "item_factors", "item_neighbors"};
+
+	if (!cached_relids_valid)
+	{
+		for (int i = 0; i < 3; i++)
+			cached_relids[i] = RerankTableOid(names[i]);
+		cached_relids_valid = true;
+	}
+	for (int i = 0; i < 3; i++)
+		if (OidIsValid(cached_relids[i]))
+			CheckCacheReadPrivilege(cached_relids[i]);
 }
 
 /* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
@@ -259,17 +295,13 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	Datum		value;
-	int			ret;
 
 	if (which == 1)
 		args[0] = CStringGetTextDatum(name);
 	else
 		args[0] = Int32GetDatum(model_id);
-	ret = SPI_execute_plan(KeptPlan(&plans[which], queries[which],
-									which == 0 ? 0 : 1, &argtypes[which]),
-						   args, NULL, true, 2);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&plans[which], queries[which], which == 0 ? 0 : 1,
+					&argtypes[which], args, true, 2, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
 	if (SPI_processed > 1)
@@ -511,7 +543,6 @@ LoadModel(const ModelHeader *header)
 	LoadGram(entry);
 
 	MemoryContextSetParent(context, CacheContext);
-	entry->checked = true;
 	entry->next = entries;
 	entries = entry;
 	loads++;
@@ -530,15 +561,18 @@ FindEntry(int32 model_id)
 
 /*
  * Returns an up-to-date entry for the model of header: the cached one when
- * its version matches, else a fresh load (retiring the stale one).
+ * its key matches, else a fresh load (retiring the stale one).  The entry
+ * counts as checked only when no invalidation arrived since seen, the count
+ * taken before the header was read (cache_key.h).
  */
 static ModelEntry *
-EntryForHeader(const ModelHeader *header)
+EntryForHeader(const ModelHeader *header, CacheInvalCount seen)
 {
 	ModelEntry *entry = FindEntry(header->model_id);
+	ModelDataKey key = {header->model_id, header->factors_version};
 
 	if (entry != NULL &&
-		entry->pub.factors_version == header->factors_version &&
+		ModelDataKeyEquals(EntryKey(entry), key) &&
 		entry->pub.dimensions == header->dimensions &&
 		(EntryInMemory(entry) ?
 		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
@@ -548,12 +582,15 @@ EntryForHeader(const ModelHeader *header)
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
 		entry->pub.regularization = header->regularization;
 		entry->pub.alpha = header->alpha;
-		entry->checked = true;
-		return entry;
 	}
-	if (entry != NULL)
-		RetireEntry(entry);
-	return LoadModel(header);
+	else
+	{
+		if (entry != NULL)
+			RetireEntry(entry);
+		entry = LoadModel(header);
+	}
+	entry->checked = invalidations == seen;
+	return entry;
 }
 
 /* Whether the model serves from neighbor lists; see model_cache.h. */
@@ -599,16 +636,19 @@ ActiveModel(void)
 
 	FreeRetiredEntries();
 	if (!active_checked)
-	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+	CheckCachedModelsReadable();
+	if (!active_checked)
+	{
+		CacheInvalCount seen = invalidations;
+
+		SpiConnect();
 		if (ReadModelHeader(NULL, 0, &header))
-			active_entry = EntryForHeader(&header);
+			active_entry = EntryForHeader(&header, seen);
 		else
 			active_entry = NULL;
 		SPI_finish();
-		active_checked = true;
+		active_checked = invalidations == seen;
 	}
 	if (active_entry == NULL)
 		return NULL;
@@ -664,12 +704,15 @@ LookupEntry(const char *name, int32 model_id)
 	FreeRetiredEntries();
 	entry = FindCheckedEntry(name, model_id);
 	if (entry == NULL)
-	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+	CheckCachedModelsReadable();
+	if (entry == NULL)
+	{
+		CacheInvalCount seen = invalidations;
+
+		SpiConnect();
 		ReadExistingModelHeader(name, model_id, &header);
-		entry = EntryForHeader(&header);
+		entry = EntryForHeader(&header, seen);
 		SPI_finish();
 	}
 	entry->last_used = ++lru_clock;
@@ -713,13 +756,15 @@ ModelIdByName(const char *name, int *dimensions)
 	ModelEntry *entry = FindCheckedEntry(name, 0);
 	ModelHeader header;
 
+	if (entry == NULL)
+		NoteModelsRelid();
+	CheckCachedModelsReadable();
 	if (entry != NULL)
 	{
 		*dimensions = entry->pub.dimensions;
 		return entry->pub.model_id;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ReadExistingModelHeader(name, 0, &header);
 	SPI_finish();
 	*dimensions = header.dimensions;
@@ -736,7 +781,6 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	int			k = model->dimensions;
 	Datum		args[2];
 	float	   *storage;
-	int			ret;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -752,18 +796,14 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	args[0] = Int32GetDatum(model->model_id);
 	args[1] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(KeptPlan(&plan,
-									"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
-									"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
-									"JOIN rerank.item_factors f "
-									"ON f.model_id OPERATOR(pg_catalog.=) $1 "
-									"AND f.item_id OPERATOR(pg_catalog.=) o.id",
-									2, argtypes),
-						   args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read item vectors: %s", SPI_result_code_string(ret));
+	SpiConnect();
+	ExecuteKeptPlan(&plan,
+					"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
+					"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
+					"JOIN rerank.item_factors f "
+					"ON f.model_id OPERATOR(pg_catalog.=) $1 "
+					"AND f.item_id OPERATOR(pg_catalog.=) o.id",
+					2, argtypes, args, true, 0, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
@@ -943,8 +983,7 @@ LoadTemporaryCopy(const CachedModel *model)
 	copy->pub = *model;
 	copy->pub.private_data = copy;
 	copy->context = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	copy->pub.item_count = ItemCount(model->model_id);
 	LoadVectors(copy);
 	SPI_finish();
@@ -1012,6 +1051,8 @@ model_cache_info(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	/* the names and versions of models: what rerank.models shows */
+	CheckCachedModelsReadable();
 	InitMaterializedSRF(fcinfo, 0);
 	for (ModelEntry *e = entries; e != NULL; e = e->next)
 	{

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The replay of issue 11 on every data set (README, "The replay protocol"):
+# The replay of issue 11 on every data set (docs/benchmarks.md, "The replay protocol"):
 # for MovieLens 100K (temporal split), the Taobao per-user histories (each
 # user's last 20% streamed) and the synthetic shop, trains ALS on the
 # history, seeds the user features, attaches the trigger and streams the
@@ -79,7 +79,7 @@ rr_replay_table "$report"
 server_cpu=$(awk '{ printf "%.0f", ($14 + $15 + $16 + $17) / 100 }' \
 	"/proc/$(head -1 "$RR_CLUSTER_DIR/data/postmaster.pid")/stat" 2>/dev/null || echo "?")
 {
-	echo "Replay (README, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets, $server_cpu s of server CPU, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+	echo "Replay (docs/benchmarks.md, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets, $server_cpu s of server CPU, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
 rr_log "replay of all data sets in $((SECONDS - started)) s ($server_cpu s of server CPU); report: $report/index.html"

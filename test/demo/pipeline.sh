@@ -10,7 +10,7 @@
 #   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
 #                                    history, the trigger attached to SCHEMA.events
 #   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_DIR
-#                                    the replay of README "The replay protocol":
+#                                    the replay of docs/benchmarks.md, "The replay protocol":
 #                                    streams SCHEMA.stream through the trigger in time
 #                                    order, ranking before each event (at most
 #                                    MAX_EVENTS ranked) under every generator and
@@ -138,7 +138,7 @@ rr_replay() {
 # table per data set: a line with the ranked events and their segments, then
 # per generator (its mean list length, negatives the user touched before)
 # and strategy: HR@10, NDCG@10, MRR, and HR@10 per segment.  --markdown
-# prints Markdown tables (for the README or a closing note).
+# prints Markdown tables (for docs/benchmarks.md or a closing note).
 rr_replay_table() {
 	local dir=$1 markdown=0
 	[ "${2:-}" = --markdown ] && markdown=1

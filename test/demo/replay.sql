@@ -1,4 +1,4 @@
--- test/demo/replay.sql: the replay's preparation (README, "The replay
+-- test/demo/replay.sql: the replay's preparation (docs/benchmarks.md, "The replay
 -- protocol"), run by rr_replay in test/demo/pipeline.sh before the stream.
 --
 -- psql variables: schema (the data set's schema: items, events = the

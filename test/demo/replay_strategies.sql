@@ -1,4 +1,4 @@
--- test/demo/replay_strategies.sql: the strategies of the replay (README,
+-- test/demo/replay_strategies.sql: the strategies of the replay (docs/benchmarks.md,
 -- "The replay protocol"), printed in this order.  Read by psql after
 -- test/demo/replay.sql, with the variables model (the trained model, active)
 -- and stale (its frozen copy: the item vectors and the user vectors as
