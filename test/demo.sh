@@ -36,7 +36,8 @@
 #   --replay-events N       at most N events ranked in the replay (2000)
 #   --connection CONNINFO   use this server instead of a throwaway cluster
 #                           (rerank must be installed there; the demo writes
-#                           the schema shop and rerank's tables in that database;
+#                           the schemas shop and replay (both dropped first) and
+#                           rerank's tables in that database;
 #                           a password comes from PGPASSWORD or ~/.pgpass)
 #   --report DIR            where the report goes (default: ./report)
 #   --keep                  leave the throwaway cluster running
@@ -75,7 +76,7 @@ while [ $# -gt 0 ]; do
 		--connection) connection=$2; shift 2 ;;
 		--report) report=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
-		-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 		*) rr_die "unknown option $1 (see --help)" ;;
 	esac
 done
