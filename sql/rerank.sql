@@ -3,6 +3,8 @@
 -- model changes, privileges and every bad input.
 SET extra_float_digits = 0;
 \set SHOW_CONTEXT never
+-- the four terms of 0.1.0's blend, every other feature's weight 0
+SELECT public.blend_010();
 
 -- The documented score, computed independently in SQL (README, "rerank()").
 CREATE FUNCTION pg_temp.ref_score(u bigint, i bigint, pos integer,
@@ -134,6 +136,7 @@ SET rerank.recent_items = 2;
 SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1}') = pg_temp.ref_order(100, '{6, 2, 7, 5, 3, 4, 1}', 0, 0.2, 0, 0) AS decay_and_depth;
 RESET ALL;
 SET extra_float_digits = 0;
+SELECT public.blend_010();
 
 -- duplicates: the first position wins; NULLs skipped; k cuts
 SELECT * FROM rerank.rerank(100, '{3, 3, NULL, 5, 3, 5}', position_weight => 0, category_weight => 0, recent_weight => 0);

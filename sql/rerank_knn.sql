@@ -6,6 +6,8 @@
 -- history the triggers keep changes the order at once.
 SET extra_float_digits = 0;
 \set SHOW_CONTEXT never
+-- the four terms of 0.1.0's blend, every other feature's weight 0
+SELECT public.blend_010();
 SELECT coalesce(rerank.active_model(), '') AS active_at_start \gset
 
 CREATE TABLE knn_events (user_id bigint, item_id bigint, weight real);
@@ -206,6 +208,25 @@ SELECT (SELECT count(*) FROM rerank.similar_items(3, 3, 'kn')) AS similar_to_3,
        rerank.rerank_ids(4, '{3, 6, 1, 2}', diversity => 0.5) AS ranked,
        round(rerank.predict(4, 6, 'kn')::numeric, 4) AS predict_6;
 RESET rerank.model_cache_mb;
+
+-- under the shipped weights every feature is gathered, the item signals
+-- (here a brand) loaded into the cache before the lists are read: the same
+-- scores from the same features, cached or not
+RESET ALL;
+SET extra_float_digits = 0;
+INSERT INTO rerank.items (item_id, brand) VALUES (1, 'acme'), (2, 'acme')
+    ON CONFLICT (item_id) DO UPDATE SET brand = excluded.brand;
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+    AS shipped_weights \gset
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint)) IS NOT NULL AS ranked,
+       rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+       = :'shipped_weights' AS stable;
+SET rerank.model_cache_mb = 0;
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+       = :'shipped_weights' AS same_uncached;
+RESET rerank.model_cache_mb;
+DELETE FROM rerank.items WHERE item_id IN (1, 2) AND category IS NULL;
+UPDATE rerank.items SET brand = NULL WHERE item_id IN (1, 2);
 
 SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
 SELECT rerank.drop_model('kn');

@@ -14,8 +14,8 @@
 #      the item the user is about to touch among the candidates of three
 #      generators (uniform, popularity-sampled, same category), by each
 #      strategy: upstream order, popularity, the repeat-then-category
-#      heuristic, the model as trained, rerank()'s real-time blend (README,
-#      "The replay protocol");
+#      heuristic, the model as trained, rerank()'s real-time blend
+#      (docs/benchmarks.md, "The replay protocol");
 #   5. for a few users, the upstream list and the re-ranked list side by side,
 #      with rerank.explain() for the top items;
 #   6. rerank latency next to SELECT 1 and the plain-SQL equivalents;
@@ -36,7 +36,8 @@
 #   --replay-events N       at most N events ranked in the replay (2000)
 #   --connection CONNINFO   use this server instead of a throwaway cluster
 #                           (rerank must be installed there; the demo writes
-#                           the schema shop and rerank's tables in that database;
+#                           the schemas shop and replay (both dropped first) and
+#                           rerank's tables in that database;
 #                           a password comes from PGPASSWORD or ~/.pgpass)
 #   --report DIR            where the report goes (default: ./report)
 #   --keep                  leave the throwaway cluster running
@@ -75,7 +76,7 @@ while [ $# -gt 0 ]; do
 		--connection) connection=$2; shift 2 ;;
 		--report) report=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
-		-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 		*) rr_die "unknown option $1 (see --help)" ;;
 	esac
 done
@@ -158,18 +159,26 @@ rr_replay_table "$report" | sed 's/^/   /'
 rr_log "5. three users: the upstream list and rerank()'s order, with explanations"
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 \pset footer off
--- the last category-page list of the three replayed users with the longest histories
+-- the last list (of the first generator, uniform by default) of the three
+-- replayed users with the longest histories
 CREATE TEMP TABLE shown AS
 SELECT user_id, upstream FROM (
     SELECT DISTINCT ON (l.user_id) l.user_id, c.items[1:20] AS upstream,
            cardinality(f.recent_items) AS history
       FROM replay.lists c JOIN replay.log l USING (seq)
       JOIN rerank.user_features f USING (user_id)
-     WHERE c.generator = (SELECT CASE WHEN 'category' = ANY (generators) THEN 'category'
-                                      ELSE generators[1] END FROM replay.settings)
+     WHERE c.generator = (SELECT generators[1] FROM replay.settings)
      ORDER BY l.user_id, c.seq DESC) last
  ORDER BY history DESC, user_id
  LIMIT 3;
+SELECT s.user_id, u.position, u.item_id AS upstream_item, ui.category AS upstream_category,
+       r.item_id AS reranked_item, ri.category AS reranked_category, round(r.score::numeric, 3) AS score
+  FROM shown s
+  CROSS JOIN LATERAL unnest(s.upstream) WITH ORDINALITY u(item_id, position)
+  JOIN LATERAL rerank.rerank(s.user_id, s.upstream, k => 8) r ON r.rank = u.position
+  LEFT JOIN shop.items ui ON ui.item_id = u.item_id
+  LEFT JOIN shop.items ri ON ri.item_id = r.item_id
+ ORDER BY s.user_id, u.position;
 -- why the first item came first
 SELECT s.user_id, r.item_id, e.term, e.history_item_id,
        round(e.value::numeric, 4) AS value, round(e.contribution::numeric, 4) AS contribution
@@ -186,7 +195,7 @@ column -t -s, "$report/latency.csv" | sed 's/^/   /'
 rr_log "7. the report"
 {
 	echo "Demo run with $data data; model $model ($(psql -X -At -c "SELECT params::text FROM rerank.models WHERE name = '$model'"))."
-	echo "Replay (README, \"The replay protocol\"): before each event after the cut-off (at most $replay_events ranked, a deterministic sample), the touched item is ranked among the candidates of each generator (up to 100: uniform over the catalog, popularity-sampled, same category) by each strategy; every event counts: re-visits, items without a vector, items never seen."
+	echo "Replay (docs/benchmarks.md, \"The replay protocol\"): before each event after the cut-off (at most $replay_events ranked, a deterministic sample), the touched item is ranked among the candidates of each generator (up to 100: uniform over the catalog, popularity-sampled, same category) by each strategy; every event counts: re-visits, items without a vector, items never seen."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
 rr_log "demo finished in $((SECONDS - started)) s; report: $report/index.html"

@@ -242,7 +242,7 @@ SignalsCacheLoad(void)
 	Size		budget = CacheBudgetBytes(signals_cache_mb);
 	MemoryContext context;
 	MemoryContext scratch;
-	MemoryContext old;
+	MemoryContext caller = CurrentMemoryContext;
 	SignalsLoad load;
 	ItemSignalsInput input;
 	int64		rows;
@@ -288,7 +288,8 @@ SignalsCacheLoad(void)
 									ALLOCSET_DEFAULT_SIZES);
 	scratch = AllocSetContextCreate(CurTransactionContext, "rerank signals load",
 									ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(scratch);
+	/* the rows are read under SPI into the load's own context */
+	MemoryContextSwitchTo(scratch);
 	memset(&load, 0, sizeof(load));
 	load.map = idmap_create(scratch, (uint32) Min(rows + 16, PG_UINT32_MAX / 2), NULL);
 	load.capacity = 1024;
@@ -311,7 +312,8 @@ SignalsCacheLoad(void)
 	ScanQueryRows("SELECT item_id, brand FROM rerank.items WHERE brand IS NOT NULL"
 				  " ORDER BY brand COLLATE pg_catalog.\"C\"",
 				  0, NULL, NULL, LoadBrandRow, &load);
-	SPI_finish();
+	SPI_finish();				/* back in the caller's context */
+	MemoryContextSwitchTo(scratch);
 
 	/* every row's counts at the latest statistics time */
 	for (int32 r = 0; r < load.n; r++)
@@ -333,7 +335,7 @@ SignalsCacheLoad(void)
 	memory = CacheMemoryAlloc(context, size, false);
 	if (!ItemSignalsBuild(memory, size, &input))
 		elog(ERROR, "could not build the item signals block");
-	MemoryContextSwitchTo(old);
+	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(scratch);
 
 	/* complete: adopt it */
@@ -348,6 +350,15 @@ SignalsCacheLoad(void)
 const ItemSignals *
 SignalsCacheBlock(void)
 {
+	/* what a role may read never depends on what is cached */
+	if (!cache_valid || !OidIsValid(watched[0]))
+	{
+		watched[0] = RerankTableOid("items");
+		watched[1] = RerankTableOid("item_stats");
+		watched[2] = RerankTableOid("item_covisits");
+	}
+	for (int t = 0; t < 3; t++)
+		CheckCacheReadPrivilege(watched[t]);
 	if (!cache_valid)
 		SignalsCacheLoad();
 	return cache_block;

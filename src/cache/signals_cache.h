@@ -12,6 +12,11 @@
  * not fit is served without them (the features that need them are missing)
  * and a WARNING says which setting to raise, once per load.
  *
+ * Like the category cache, the block has no version of its own: it is
+ * reloaded after every invalidation, which an aborted transaction cannot
+ * leave valid (cache/cache_key.h); every call checks that the current user
+ * may read the three tables (CheckCacheReadPrivilege).
+ *
  * The block is position-independent, so it can move into shared memory
  * (one copy per server) without a change to its readers.
  */

@@ -6,7 +6,12 @@
  *	  decay and length, and MMR's depth.
  *
  * The default weights were chosen by replay on Taobao, MovieLens and the
- * synthetic shop together (README, "The blend and its defaults").
+ * synthetic shop together (test/bench/blend_tune.sh; docs/features.md,
+ * "The defaults and how they were chosen"): brand features have no data
+ * set to choose them by (0), popularity and trend gained nothing (0), and
+ * the per-user features cannot change an order (0); the position and
+ * category weights keep their 0.1.0 values, which cost the replay nothing
+ * measurable and carry the upstream ranker's order in a real shop.
  */
 #include "postgres.h"
 
@@ -26,28 +31,28 @@ static const struct
 	double		boot;
 }			weight_settings[FEATURE_COUNT] = {
 	[FEAT_MODEL_SCORE] = {"model_weight", 1.0},
-	[FEAT_IN_MODEL] = {NULL, 0.0},
-	[FEAT_RECENT_SIMILARITY] = {"recent_weight", 0.2},
-	[FEAT_REVISIT] = {NULL, 0.0},
-	[FEAT_REVISIT_RECENCY] = {NULL, 0.0},
-	[FEAT_REVISIT_LOG_COUNT] = {NULL, 0.0},
-	[FEAT_REVISIT_LOG_WEIGHT] = {NULL, 0.0},
-	[FEAT_REVISIT_CLICKED] = {NULL, 0.0},
-	[FEAT_REVISIT_FAVORITED] = {NULL, 0.0},
-	[FEAT_REVISIT_CARTED] = {NULL, 0.0},
-	[FEAT_REVISIT_SESSION] = {NULL, 0.0},
-	[FEAT_PURCHASED] = {NULL, 0.0},
-	[FEAT_COVISIT] = {NULL, 0.0},
-	[FEAT_COVISIT_LAST] = {NULL, 0.0},
+	[FEAT_IN_MODEL] = {NULL, -2.0},
+	[FEAT_RECENT_SIMILARITY] = {"recent_weight", 8.0},
+	[FEAT_REVISIT] = {NULL, -2.0},
+	[FEAT_REVISIT_RECENCY] = {NULL, 3.0},
+	[FEAT_REVISIT_LOG_COUNT] = {NULL, 0.2},
+	[FEAT_REVISIT_LOG_WEIGHT] = {NULL, 0.05},
+	[FEAT_REVISIT_CLICKED] = {NULL, 0.7},
+	[FEAT_REVISIT_FAVORITED] = {NULL, 8.0},
+	[FEAT_REVISIT_CARTED] = {NULL, 0.7},
+	[FEAT_REVISIT_SESSION] = {NULL, -1.0},
+	[FEAT_PURCHASED] = {NULL, -0.5},
+	[FEAT_COVISIT] = {NULL, 3.0},
+	[FEAT_COVISIT_LAST] = {NULL, 1.0},
 	[FEAT_CATEGORY_AFFINITY] = {"category_weight", 0.1},
-	[FEAT_CATEGORY_RECENT] = {NULL, 0.0},
-	[FEAT_CATEGORY_SESSION] = {NULL, 0.0},
+	[FEAT_CATEGORY_RECENT] = {NULL, 0.7},
+	[FEAT_CATEGORY_SESSION] = {NULL, 12.0},
 	[FEAT_BRAND_AFFINITY] = {NULL, 0.0},
 	[FEAT_BRAND_RECENT] = {NULL, 0.0},
 	[FEAT_POPULARITY] = {NULL, 0.0},
 	[FEAT_POPULARITY_WEEK] = {NULL, 0.0},
 	[FEAT_TREND] = {NULL, 0.0},
-	[FEAT_ITEM_NEWNESS] = {NULL, 0.0},
+	[FEAT_ITEM_NEWNESS] = {NULL, 3.0},
 	[FEAT_POSITION] = {"position_weight", 0.1},
 	[FEAT_USER_LOG_HISTORY] = {NULL, 0.0},
 	[FEAT_SESSION_ACTIVE] = {NULL, 0.0},

@@ -9,8 +9,9 @@ CREATE TABLE rerank.event_weights (
     is_purchase boolean NOT NULL DEFAULT false,
     description text,
     is_default boolean NOT NULL DEFAULT false,
-    kind pg_catalog.text CHECK (kind OPERATOR(pg_catalog.=) ANY
-                                (ARRAY['view', 'click', 'favorite', 'cart', 'purchase']::pg_catalog.text[]))
+    kind pg_catalog.text CONSTRAINT event_weights_kind_check
+        CHECK (kind OPERATOR(pg_catalog.=) ANY
+               (ARRAY['view', 'click', 'favorite', 'cart', 'purchase']::pg_catalog.text[]))
 );
 COMMENT ON TABLE rerank.event_weights IS
     'weight of each event type in a user''s history (r in the ALS confidence c = 1 + alpha * r); edit freely';
@@ -86,12 +87,15 @@ CREATE TABLE rerank.user_features (
     recent_kinds smallint[] NOT NULL DEFAULT '{}',
     session_started_at pg_catalog.timestamptz,
     CHECK (cardinality(recent_items) = cardinality(recent_weights)),
-    CHECK (pg_catalog.cardinality(recent_counts) OPERATOR(pg_catalog.=) ANY
-           (ARRAY[0, pg_catalog.cardinality(recent_items)])),
-    CHECK (pg_catalog.cardinality(recent_last_at) OPERATOR(pg_catalog.=) ANY
-           (ARRAY[0, pg_catalog.cardinality(recent_items)])),
-    CHECK (pg_catalog.cardinality(recent_kinds) OPERATOR(pg_catalog.=) ANY
-           (ARRAY[0, pg_catalog.cardinality(recent_items)]))
+    CONSTRAINT user_features_recent_counts_check
+        CHECK (pg_catalog.cardinality(recent_counts) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)])),
+    CONSTRAINT user_features_recent_last_at_check
+        CHECK (pg_catalog.cardinality(recent_last_at) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)])),
+    CONSTRAINT user_features_recent_kinds_check
+        CHECK (pg_catalog.cardinality(recent_kinds) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)]))
 ) WITH (toast_tuple_target = 8160, fillfactor = 70);
 -- Every tracked event reads and rewrites the user's row (a 100-item history
 -- is about 2.5 kB; the trigger writes the arrays and the category map

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The replay of issue 11 on every data set (README, "The replay protocol"):
+# The replay of issue 11 on every data set (docs/benchmarks.md, "The replay protocol"):
 # for MovieLens 100K (temporal split), the Taobao per-user histories (each
 # user's last 20% streamed) and the synthetic shop, trains ALS on the
 # history, seeds the user features, attaches the trigger and streams the
@@ -8,7 +8,7 @@
 # of three candidate generators by every strategy of
 # test/demo/replay_strategies.sql.  Prints the tables and writes the CSV
 # files and a report (charts) to the report directory.
-#   bash test/bench/replay.sh [N = 5000] [report dir = ./report/replay]
+#   bash test/bench/replay.sh [N = 3000] [report dir = ./report/replay]
 # Environment: REPLAY_DATASETS (movielens,taobao,synthetic),
 # REPLAY_GENERATORS (uniform,popularity,category; legacy: the harness check),
 # REPLAY_STRATEGIES (all).  Data sets missing under ../shared/data (RR_DATA)
@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
 source "$here/demo/pipeline.sh"
-max_events=${1:-5000}
+max_events=${1:-3000}
 report=${2:-$(pwd)/report/replay}
 datasets=,${REPLAY_DATASETS:-movielens,taobao,synthetic},
 
@@ -74,8 +74,12 @@ fi
 
 echo
 rr_replay_table "$report"
+# the server's CPU time (the postmaster's own and its exited backends'):
+# steadier than the wall time on a machine shared with other work
+server_cpu=$(awk '{ printf "%.0f", ($14 + $15 + $16 + $17) / 100 }' \
+	"/proc/$(head -1 "$RR_CLUSTER_DIR/data/postmaster.pid")/stat" 2>/dev/null || echo "?")
 {
-	echo "Replay (README, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets."
+	echo "Replay (docs/benchmarks.md, \"The replay protocol\"): every event after the cut-off, at most $max_events per data set ranked (a deterministic sample), the touched item among up to 100 candidates of each generator ($(IFS=,; echo "${REPLAY_GENERATORS:-uniform,popularity,category}")); $((SECONDS - started)) s for all data sets, $server_cpu s of server CPU, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
-rr_log "replay of all data sets in $((SECONDS - started)) s; report: $report/index.html"
+rr_log "replay of all data sets in $((SECONDS - started)) s ($server_cpu s of server CPU); report: $report/index.html"

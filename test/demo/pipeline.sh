@@ -10,7 +10,7 @@
 #   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
 #                                    history, the trigger attached to SCHEMA.events
 #   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_DIR
-#                                    the replay of README "The replay protocol":
+#                                    the replay of docs/benchmarks.md, "The replay protocol":
 #                                    streams SCHEMA.stream through the trigger in time
 #                                    order, ranking before each event (at most
 #                                    MAX_EVENTS ranked) under every generator and
@@ -134,12 +134,14 @@ rr_replay() {
 	rr_log "$label: replay done in $((SECONDS - started)) s"
 }
 
-# rr_replay_table DIR: the replay's CSV files in DIR as one table per data
-# set: a line with the ranked events and their segments, then per generator
-# (its mean list length, negatives the user touched before) and strategy:
-# HR@10, NDCG@10, MRR, and HR@10 per segment.
+# rr_replay_table DIR [--markdown]: the replay's CSV files in DIR as one
+# table per data set: a line with the ranked events and their segments, then
+# per generator (its mean list length, negatives the user touched before)
+# and strategy: HR@10, NDCG@10, MRR, and HR@10 per segment.  --markdown
+# prints Markdown tables (for docs/benchmarks.md or a closing note).
 rr_replay_table() {
-	local dir=$1
+	local dir=$1 markdown=0
+	[ "${2:-}" = --markdown ] && markdown=1
 	awk -F, '
 		FILENAME ~ /segments.csv$/ && FNR > 1 {
 			if (!($1 in stream)) sets[++nsets] = $1
@@ -166,8 +168,22 @@ rr_replay_table() {
 				print ""
 			}
 		}' "$dir/segments.csv" "$dir/lists.csv" "$dir/replay_summary.csv" |
-		awk -F'|' '
+		awk -F'|' -v markdown="$markdown" '
 			function flush(   i, j, m, f, line) {
+				if (markdown) {
+					for (i = 1; i <= n; i++) {
+						gsub(/\|/, " | ", buf[i])
+						print "| " buf[i] " |"
+						if (i == 1) {
+							m = split(buf[1], f, " \\| ")
+							line = "|"
+							for (j = 1; j <= m; j++) line = line (j == 1 || j == 4 ? "---|" : "---:|")
+							print line
+						}
+					}
+					n = 0
+					return
+				}
 				for (i = 1; i <= n; i++) {
 					m = split(buf[i], f, "|")
 					line = ""
@@ -180,7 +196,7 @@ rr_replay_table() {
 				split("", w)
 			}
 			/\|/ { buf[++n] = $0; for (j = 1; j <= NF; j++) if (length($j) > w[j]) w[j] = length($j); next }
-			{ if (n) flush(); print }
+			{ if (n) flush(); print; if (markdown && $0 != "") print "" }
 			END { if (n) flush() }'
 }
 

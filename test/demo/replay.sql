@@ -1,4 +1,4 @@
--- test/demo/replay.sql: the replay's preparation (README, "The replay
+-- test/demo/replay.sql: the replay's preparation (docs/benchmarks.md, "The replay
 -- protocol"), run by rr_replay in test/demo/pipeline.sh before the stream.
 --
 -- psql variables: schema (the data set's schema: items, events = the
@@ -143,80 +143,108 @@ CREATE UNIQUE INDEX ON replay.user_items (user_id, item_id);
 ANALYZE replay.history_events, replay.user_items;
 
 -- the negatives of each list: the first 99 distinct items of up to 297
--- hashed draws, never the target.  Draws 1-128 for every list, then draws
--- 129-297 for the lists that still have fewer than 99 (the same result as
--- taking all 297 at once, at less than half the work).
-CREATE TABLE replay.draws (seq bigint, generator text COLLATE "C", j integer, item_id bigint);
+-- hashed draws, never the target.  Draws 1-110 for every list, then draws
+-- 111-297 for the lists that still have fewer than 99 (the same result as
+-- taking all 297 at once, at less than half the work).  A list is keyed by
+-- seq * 8 + the generator's code.
+CREATE TABLE replay.generator_codes (code integer PRIMARY KEY, generator text UNIQUE);
+INSERT INTO replay.generator_codes VALUES (1, 'uniform'), (2, 'popularity'), (3, 'category'), (4, 'legacy');
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM unnest((SELECT generators FROM replay.settings)) g(name)
+                WHERE name NOT IN (SELECT generator FROM replay.generator_codes)) THEN
+        RAISE EXCEPTION 'unknown generator in %: the generators are uniform, popularity, category and legacy',
+            (SELECT array_to_string(generators, ',') FROM replay.settings);
+    END IF;
+END
+$$;
+CREATE TABLE replay.draws (list bigint, j integer, item_id bigint);
 CREATE TABLE replay.pending AS
-SELECT t.seq, g.generator COLLATE "C" AS generator
-  FROM replay.targets t, unnest((SELECT generators FROM replay.settings)) g(generator)
- WHERE g.generator <> 'category' OR t.category IS NOT NULL;
+SELECT t.seq * 8 + c.code AS list, t.seq, c.generator
+  FROM replay.targets t, replay.generator_codes c
+ WHERE c.generator = ANY ((SELECT generators FROM replay.settings)::text[])
+   AND (c.generator <> 'category' OR t.category IS NOT NULL);
 \set first_draw 1
-\set last_draw 128
+\set last_draw 110
 \ir replay_draws.sql
 CREATE TABLE replay.negatives AS
-SELECT seq, generator, item_id, j FROM (
-    SELECT x.*, row_number() OVER (PARTITION BY x.seq, x.generator ORDER BY x.j) AS k
-      FROM (SELECT d.seq, d.generator, d.item_id, min(d.j) AS j
-              FROM replay.draws d JOIN replay.targets t USING (seq)
+SELECT list, item_id FROM (
+    SELECT x.*, row_number() OVER (PARTITION BY x.list ORDER BY x.j) AS k
+      FROM (SELECT d.list, d.item_id, min(d.j) AS j
+              FROM replay.draws d JOIN replay.targets t ON t.seq = d.list / 8
              WHERE d.item_id <> t.item_id
-             GROUP BY d.seq, d.generator, d.item_id) x) y
+             GROUP BY d.list, d.item_id) x) y
  WHERE k <= 99;
-TRUNCATE replay.pending;
-INSERT INTO replay.pending
-SELECT p.seq, p.generator
-  FROM (SELECT DISTINCT seq, generator FROM replay.draws) p
-  JOIN replay.targets t USING (seq)
-  LEFT JOIN (SELECT seq, generator, count(*) AS n FROM replay.negatives GROUP BY seq, generator) n
-         USING (seq, generator)
- WHERE coalesce(n.n, 0) < 99 AND (p.generator <> 'category' OR t.in_category > 100);
-\set first_draw 129
+DELETE FROM replay.pending p
+ WHERE (p.generator = 'category'
+        AND (SELECT in_category FROM replay.targets t WHERE t.seq = p.seq) <= 100)
+    OR p.list IN (SELECT list FROM replay.negatives GROUP BY list HAVING count(*) >= 99);
+\set first_draw 111
 \set last_draw 297
 \ir replay_draws.sql
-DELETE FROM replay.negatives n USING replay.pending p WHERE n.seq = p.seq AND n.generator = p.generator;
+DELETE FROM replay.negatives n USING replay.pending p WHERE n.list = p.list;
 INSERT INTO replay.negatives
-SELECT seq, generator, item_id, j FROM (
-    SELECT x.*, row_number() OVER (PARTITION BY x.seq, x.generator ORDER BY x.j) AS k
-      FROM (SELECT d.seq, d.generator, d.item_id, min(d.j) AS j
-              FROM replay.draws d JOIN replay.targets t USING (seq)
-              JOIN replay.pending p USING (seq, generator)
-             WHERE d.item_id <> t.item_id
-             GROUP BY d.seq, d.generator, d.item_id) x) y
+SELECT list, item_id FROM (
+    SELECT x.*, row_number() OVER (PARTITION BY x.list ORDER BY x.j) AS k
+      FROM (SELECT d.list, d.item_id, min(d.j) AS j
+              FROM replay.draws d JOIN replay.targets t ON t.seq = d.list / 8
+             WHERE d.item_id <> t.item_id AND d.list IN (SELECT list FROM replay.pending)
+             GROUP BY d.list, d.item_id) x) y
  WHERE k <= 99;
 DROP TABLE replay.draws, replay.pending;
 
 -- the lists: the target and the negatives in the generator's upstream order:
 -- uniform and legacy shuffled, popularity and category by the number of
 -- events before the event, most first, ties shuffled
-CREATE TABLE replay.lists AS
-SELECT m.seq, m.generator, t.item_id AS target,
-       array_agg(m.item_id ORDER BY
-                 CASE WHEN m.generator IN ('uniform', 'legacy') THEN 0 ELSE -coalesce(p.n, 0) END,
-                 hashint8extended(m.item_id, m.seq)) AS items
-  FROM (SELECT seq, generator, item_id FROM replay.negatives
-        UNION ALL
-        SELECT t.seq, g.generator, t.item_id
-          FROM replay.targets t, unnest((SELECT generators FROM replay.settings)) g(generator)
-         WHERE g.generator <> 'category' OR t.category IS NOT NULL) m
-  JOIN replay.targets t USING (seq)
-  LEFT JOIN LATERAL (SELECT l.item_nth AS n FROM replay.log l
-                      WHERE m.generator IN ('popularity', 'category')
-                        AND l.item_id = m.item_id AND l.seq < m.seq
-                      ORDER BY l.seq DESC LIMIT 1) p ON true
- GROUP BY m.seq, m.generator, t.item_id;
-ALTER TABLE replay.lists ADD PRIMARY KEY (seq, generator);
+CREATE TABLE replay.candidates AS
+SELECT list, item_id FROM replay.negatives
+UNION ALL
+SELECT t.seq * 8 + c.code, t.item_id
+  FROM replay.targets t, replay.generator_codes c
+ WHERE c.generator = ANY ((SELECT generators FROM replay.settings)::text[])
+   AND (c.generator <> 'category' OR t.category IS NOT NULL);
 DROP TABLE replay.negatives;
+CREATE TABLE replay.lists AS
+SELECT x.list / 8 AS seq, g.generator, t.item_id AS target, x.items
+  FROM (SELECT c.list,
+               array_agg(c.item_id ORDER BY -coalesce(p.n, 0), hashint8extended(c.item_id, c.list / 8)) AS items
+          FROM replay.candidates c
+          LEFT JOIN LATERAL (SELECT l.item_nth AS n FROM replay.log l
+                              WHERE c.list % 8 IN (2, 3)    -- popularity, category
+                                AND l.item_id = c.item_id AND l.seq < c.list / 8
+                              ORDER BY l.seq DESC LIMIT 1) p ON true
+         GROUP BY c.list) x
+  JOIN replay.generator_codes g ON g.code = x.list % 8
+  JOIN replay.targets t ON t.seq = x.list / 8;
+ALTER TABLE replay.lists ADD PRIMARY KEY (seq, generator);
+-- the harness checks its own lists: the target once, distinct items, at
+-- most 100
+DO $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT l.seq, l.generator INTO bad FROM replay.lists l
+     WHERE cardinality(l.items) > 100
+        OR (SELECT count(*) FROM unnest(l.items) i WHERE i = l.target) <> 1
+        OR (SELECT count(DISTINCT i) FROM unnest(l.items) i) <> cardinality(l.items)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'replay: the % list of event % is malformed', bad.generator, bad.seq;
+    END IF;
+END
+$$;
 
 -- per list: how many negatives the user touched before the event
 CREATE TABLE replay.touched AS
-SELECT x.seq, x.generator, count(*) AS touched
-  FROM (SELECT DISTINCT l.seq, l.generator, c.item
-          FROM replay.lists l
-          JOIN replay.targets t USING (seq)
-          CROSS JOIN LATERAL unnest(l.items) c(item)
-          JOIN replay.log e ON e.user_id = t.user_id AND e.item_id = c.item AND e.seq < l.seq
-         WHERE c.item <> l.target) x
- GROUP BY x.seq, x.generator;
+SELECT c.list / 8 AS seq, g.generator, count(*) AS touched
+  FROM replay.candidates c
+  JOIN replay.targets t ON t.seq = c.list / 8
+  JOIN (SELECT user_id, item_id, min(seq) AS first_seq FROM replay.log GROUP BY user_id, item_id) f
+    ON f.user_id = t.user_id AND f.item_id = c.item_id AND f.first_seq < t.seq
+  JOIN replay.generator_codes g ON g.code = c.list % 8
+ WHERE c.item_id <> t.item_id
+ GROUP BY c.list, g.generator;
+DROP TABLE replay.candidates;
 
 -- the strategies (test/demo/replay_strategies.sql), in the order printed
 CREATE TABLE replay.strategies (
@@ -260,5 +288,34 @@ BEGIN
               FROM candidates c
               LEFT JOIN touched t ON t.item_id = c.item
               LEFT JOIN categories k ON k.category = c.category);
+END
+$$;
+
+-- the helpers against their definitions, written plainly, on 50 lists: a
+-- helper that looked past the event (or miscounted) fails here
+DO $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT l.seq, l.generator INTO bad
+      FROM (SELECT * FROM replay.lists ORDER BY seq, generator LIMIT 50) l
+      JOIN replay.targets t USING (seq)
+     WHERE replay.by_popularity(l.items, l.seq) IS DISTINCT FROM
+           (SELECT array_agg(c.item ORDER BY (SELECT count(*) FROM replay.log e
+                                               WHERE e.item_id = c.item AND e.seq < l.seq) DESC, c.pos)
+              FROM unnest(l.items) WITH ORDINALITY c(item, pos))
+        OR replay.repeat_then_category(t.user_id, l.items, l.seq) IS DISTINCT FROM
+           (SELECT array_agg(c.item ORDER BY
+                             (SELECT max(e.seq) FROM replay.log e
+                               WHERE e.user_id = t.user_id AND e.item_id = c.item AND e.seq < l.seq) DESC NULLS LAST,
+                             (SELECT count(*) FROM replay.log e JOIN replay.catalog i ON i.item_id = c.item
+                               WHERE e.user_id = t.user_id AND e.category = i.category AND e.seq < l.seq) DESC,
+                             c.pos)
+              FROM unnest(l.items) WITH ORDINALITY c(item, pos))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'replay: a strategy helper disagrees with its definition on the % list of event %',
+            bad.generator, bad.seq;
+    END IF;
 END
 $$;

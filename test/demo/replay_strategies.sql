@@ -1,4 +1,4 @@
--- test/demo/replay_strategies.sql: the strategies of the replay (README,
+-- test/demo/replay_strategies.sql: the strategies of the replay (docs/benchmarks.md,
 -- "The replay protocol"), printed in this order.  Read by psql after
 -- test/demo/replay.sql, with the variables model (the trained model, active)
 -- and stale (its frozen copy: the item vectors and the user vectors as
@@ -34,6 +34,44 @@
 -- REPLAY_STRATEGIES=name,name,... (test/bench/replay.sh, test/demo.sh)
 -- selects a subset.
 
+-- stale is the model term alone; realtime is rerank()'s default blend as it
+-- was when issue 11 began.  Their settings are pinned so that new defaults
+-- do not change what they measure (a change that adds terms to rerank()'s
+-- blend sets their weights to 0 in both).
+CREATE FUNCTION replay.stale(u bigint, items bigint[], model text) RETURNS bigint[]
+    LANGUAGE sql STABLE
+    SET rerank.model_weight = 1.0 SET rerank.recent_weight = 0
+    SET rerank.position_weight = 0 SET rerank.category_weight = 0
+    SET rerank.in_model_weight = 0 SET rerank.revisit_weight = 0
+    SET rerank.revisit_recency_weight = 0 SET rerank.revisit_log_count_weight = 0
+    SET rerank.revisit_log_weight_weight = 0 SET rerank.revisit_clicked_weight = 0
+    SET rerank.revisit_favorited_weight = 0 SET rerank.revisit_carted_weight = 0
+    SET rerank.revisit_session_weight = 0 SET rerank.purchased_weight = 0
+    SET rerank.covisit_weight = 0 SET rerank.covisit_last_weight = 0
+    SET rerank.category_recent_weight = 0 SET rerank.category_session_weight = 0
+    SET rerank.brand_affinity_weight = 0 SET rerank.brand_recent_weight = 0
+    SET rerank.popularity_weight = 0 SET rerank.popularity_week_weight = 0
+    SET rerank.trend_weight = 0 SET rerank.item_newness_weight = 0
+    SET rerank.user_log_history_weight = 0 SET rerank.session_active_weight = 0
+    AS $$ SELECT rerank.rerank_ids(u, items, model => model) $$;
+CREATE FUNCTION replay.realtime(u bigint, items bigint[]) RETURNS bigint[]
+    LANGUAGE sql STABLE
+    SET rerank.model_weight = 1.0 SET rerank.recent_weight = 0.2
+    SET rerank.position_weight = 0.1 SET rerank.category_weight = 0.1
+    SET rerank.recent_decay = 0.8 SET rerank.recent_items = 20
+    SET rerank.in_model_weight = 0 SET rerank.revisit_weight = 0
+    SET rerank.revisit_recency_weight = 0 SET rerank.revisit_log_count_weight = 0
+    SET rerank.revisit_log_weight_weight = 0 SET rerank.revisit_clicked_weight = 0
+    SET rerank.revisit_favorited_weight = 0 SET rerank.revisit_carted_weight = 0
+    SET rerank.revisit_session_weight = 0 SET rerank.purchased_weight = 0
+    SET rerank.covisit_weight = 0 SET rerank.covisit_last_weight = 0
+    SET rerank.category_recent_weight = 0 SET rerank.category_session_weight = 0
+    SET rerank.brand_affinity_weight = 0 SET rerank.brand_recent_weight = 0
+    SET rerank.popularity_weight = 0 SET rerank.popularity_week_weight = 0
+    SET rerank.trend_weight = 0 SET rerank.item_newness_weight = 0
+    SET rerank.user_log_history_weight = 0 SET rerank.session_active_weight = 0
+    AS $$ SELECT rerank.rerank_ids(u, items) $$;
+
 INSERT INTO replay.strategies (name, expression, description) VALUES
 ('upstream', 'r_items',
  'the list as the generator orders it'),
@@ -41,13 +79,13 @@ INSERT INTO replay.strategies (name, expression, description) VALUES
  'by the number of events of the item before the event, most first'),
 ('repeat_category', 'replay.repeat_then_category(r_user, r_items, r_seq)',
  'the items the user touched before first, most recent first; then by the user''s events in the item''s category'),
-('stale', format('rerank.rerank_ids(r_user, r_items, model => %L, recent_weight => 0, position_weight => 0, category_weight => 0)', :'stale'),
+('stale', format('replay.stale(r_user, r_items, %L)', :'stale'),
  'the model as trained: its score with the user vectors as trained'),
-('realtime', 'rerank.rerank_ids(r_user, r_items)',
- 'rerank() with its default blend, vectors and features kept by the trigger');
+('realtime', 'replay.realtime(r_user, r_items)',
+ 'rerank() with the default blend of issue 11''s start, vectors and features kept by the trigger');
 
 -- The new blend: rerank()'s default weights over every candidate feature
--- (README, "The candidate features"), served as a shop runs it: the item
+-- (docs/features.md), served as a shop runs it: the item
 -- statistics refreshed every hour and the co-visitation lists rebuilt every
 -- day, each from the log up to that moment (refresh_item_stats' as_of,
 -- build_covisitation's until), and the features computed as of the event's
