@@ -181,6 +181,27 @@ SELECT array_agg(score ORDER BY item_id) = (SELECT scores FROM blend) AS blend_w
 SET rerank.ranker = 'ltr_b';
 SELECT array_agg(r.score ORDER BY r.item_id) = (SELECT array_agg(score ORDER BY item_id) FROM ranked)
        AS named_ranker_same FROM rerank.rerank(:u, :'cands', as_of => :'t') r;
+-- rerank()'s own impressions, when asked for: every call here, 3 places each;
+-- none in a read-only transaction, and no error there
+SET rerank.impression_log_rate = 1;
+SET rerank.impression_log_depth = 3;
+SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
+SELECT count(*) FROM rerank.rerank_ids(:u, :'cands', as_of => :'t') r;
+BEGIN READ ONLY;
+SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
+COMMIT;
+SELECT count(*) AS impressions, count(DISTINCT page_id) AS pages,
+       array_agg(position ORDER BY page_id, position) AS positions,
+       bool_and(user_id = :u AND shown_at = :'t') AS user_and_time,
+       (SELECT array_agg(item_id ORDER BY rank) FROM ranked WHERE rank <= 3)
+       = (SELECT array_agg(item_id ORDER BY position) FROM rerank.impressions
+           WHERE page_id = (SELECT min(page_id) FROM rerank.impressions)) AS first_three
+  FROM rerank.impressions;
+RESET rerank.impression_log_rate;
+RESET rerank.impression_log_depth;
+SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
+SELECT count(*) AS still FROM rerank.impressions;
+TRUNCATE rerank.impressions;
 SET rerank.ranker = 'nope';
 SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
 SET rerank.ranker = 'fm';

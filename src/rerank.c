@@ -11,6 +11,7 @@
 #include "cache/signals_cache.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
+#include "serve/impression_log.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
 
@@ -31,6 +32,7 @@ _PG_init(void)
 	CategoryCacheInit();
 	SignalsCacheInit();
 	RankerCacheInit();
+	ImpressionLogInit();
 	BehaviorInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");

@@ -2,10 +2,12 @@
  * ranker_cache.c
  *	  Learned rankers in backend memory (see ranker_cache.h).
  *
- * The answer of ServingRanker is kept until a relcache invalidation of
- * rerank.models (sent at the commit of any change of a model row, and of
- * a booster, whose trigger bumps the row's factors_version) or a change
- * of the setting: a call then costs a string comparison.  A revalidation
+ * The answers of ServingRanker (one per value of the setting, a few kept)
+ * are kept until a relcache invalidation of rerank.models (sent at the
+ * commit of any change of a model row, and of a booster, whose trigger
+ * bumps the row's factors_version): a call then costs a string comparison,
+ * also when the setting changes from call to call (a function's SET
+ * clause, an A/B test).  A revalidation
  * is one query of the registry; a forest is built only for a
  * (model_id, factors_version) not held yet, in a context under the
  * transaction's memory adopted when complete (an error or a cancel during
@@ -43,25 +45,28 @@ char	   *rerank_ranker_setting = NULL;
 static MemoryContext CacheContext = NULL;
 static RankerEntry *entries = NULL;
 static Oid	models_relid = InvalidOid;
-static bool answer_valid = false;
-static char answer_setting[NAMEDATALEN];
-static RankerEntry *answer = NULL;
+
+/* What ServingRanker answered for a value of the setting. */
+typedef struct RankerAnswer
+{
+	char		setting[NAMEDATALEN];
+	uint64		generation;		/* valid while it equals generation */
+	RankerEntry *entry;			/* NULL: the blend */
+} RankerAnswer;
+
+#define MAX_ANSWERS 4
+static RankerAnswer answers[MAX_ANSWERS];
+static int	next_answer = 0;
+static uint64 generation = 1;	/* bumped by every invalidation */
 static int32 warned_models[8];
 static int	nwarned = 0;
 
-/* Relcache callback: a change of rerank.models makes the answer stale. */
+/* Relcache callback: a change of rerank.models makes the answers stale. */
 static void
 RankerCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == models_relid)
-		answer_valid = false;
-}
-
-/* Assign hook of rerank.ranker: the answer is looked up again. */
-static void
-RankerSettingAssign(const char *newval, void *extra)
-{
-	answer_valid = false;
+		generation++;
 }
 
 void
@@ -71,7 +76,7 @@ RankerCacheInit(void)
 							   "Which learned ranker scores rerank()'s candidates: '' the active one, 'none' the hand-weighted blend, or a ranker's name.",
 							   "Calls that pass blend weights or a model use the blend whatever this says.",
 							   &rerank_ranker_setting, "",
-							   PGC_USERSET, 0, NULL, RankerSettingAssign, NULL);
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(RankerCacheRelcacheCallback, (Datum) 0);
 }
 
@@ -108,7 +113,17 @@ RankerForestFill(const char *json, size_t len, const GbdtJsonShape *shape, void 
 	return ok;
 }
 
-/* Frees the entries that neither serve nor were got in this transaction. */
+/* Whether an entry is a valid answer. */
+static bool
+Answers(const RankerEntry *e)
+{
+	for (int a = 0; a < MAX_ANSWERS; a++)
+		if (answers[a].entry == e && answers[a].generation == generation)
+			return true;
+	return false;
+}
+
+/* Frees the entries that neither answer nor were got in this transaction. */
 static void
 TrimEntries(void)
 {
@@ -119,7 +134,7 @@ TrimEntries(void)
 	{
 		RankerEntry *e = *link;
 
-		if (e != answer && e->used_in != MyProc->lxid && ++kept > MAX_RANKER_ENTRIES)
+		if (!Answers(e) && e->used_in != MyProc->lxid && ++kept > MAX_RANKER_ENTRIES)
 		{
 			*link = e->next;
 			MemoryContextDelete(e->context);
@@ -276,17 +291,24 @@ const CachedRanker *
 ServingRanker(void)
 {
 	const char *setting = rerank_ranker_setting != NULL ? rerank_ranker_setting : "";
+	RankerAnswer *answer = NULL;
 
 	if (strcmp(setting, "none") == 0)
 		return NULL;
-	if (!answer_valid || strncmp(setting, answer_setting, NAMEDATALEN) != 0)
+	for (int a = 0; a < MAX_ANSWERS; a++)
+		if (answers[a].generation == generation &&
+			strncmp(setting, answers[a].setting, NAMEDATALEN) == 0)
+			answer = &answers[a];
+	if (answer == NULL)
 	{
 		Oid			relid = RerankTableOid("models");
+		RankerEntry *entry;
+		uint64		seen;
 
 		/* the extension dropped and created again: model ids start over */
 		if (relid != models_relid)
 		{
-			answer = NULL;
+			generation++;
 			while (entries != NULL)
 			{
 				RankerEntry *e = entries;
@@ -296,16 +318,22 @@ ServingRanker(void)
 			}
 			models_relid = relid;
 		}
-		answer_valid = false;
+		/* an invalidation during the look-up leaves the answer stale */
+		seen = generation;
 		SpiConnect();
-		answer = LookupRanker(setting);
+		entry = LookupRanker(setting);
 		SPI_finish();
-		strlcpy(answer_setting, setting, NAMEDATALEN);
-		answer_valid = true;
+		answer = &answers[next_answer];
+		next_answer = (next_answer + 1) % MAX_ANSWERS;
+		strlcpy(answer->setting, setting, NAMEDATALEN);
+		answer->entry = entry;
+		answer->generation = seen;
+		if (entry != NULL)
+			entry->used_in = MyProc->lxid;
 		TrimEntries();
 	}
-	if (answer == NULL)
+	if (answer->entry == NULL)
 		return NULL;
-	answer->used_in = MyProc->lxid;
-	return &answer->pub;
+	answer->entry->used_in = MyProc->lxid;
+	return &answer->entry->pub;
 }

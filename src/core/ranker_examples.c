@@ -83,7 +83,7 @@ RankerNegatives(int negatives)
 
 	if (negatives <= 0)
 		return mix;
-	mix.popular = (negatives + 1) / 2;
+	mix.popular = (negatives + 3) / 4;
 	mix.category = negatives / 4;
 	mix.uniform = negatives - mix.popular - mix.category;
 	return mix;

@@ -53,8 +53,8 @@ extern size_t RankerPick(const double *cumulative, size_t n, double u);
 
 /*
  * How the negatives of a ranking group without impressions are drawn
- * (README, "The learned ranker"): half from the catalog by popularity
- * (rounded up), a quarter from the positive item's category, the rest
+ * (docs/ranker.md): a quarter from the catalog by popularity (rounded up),
+ * a quarter from the positive item's category (rounded down), the rest
  * uniformly from the catalog.
  */
 typedef struct RankerNegativeMix

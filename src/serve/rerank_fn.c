@@ -21,6 +21,7 @@
 #include "core/rank.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "serve/impression_log.h"
 #include "serve/scoring.h"
 #include "serve/settings.h"
 #include "utils/array.h"
@@ -247,7 +248,10 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	}
 }
 
-/* Reads the arguments and computes the result, in the call's context. */
+/*
+ * Reads the arguments and computes the result, in the call's context; a
+ * sample of the results is logged (impression_log.h).
+ */
 static void
 RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 {
@@ -255,6 +259,8 @@ RerankCompute(FunctionCallInfo fcinfo, RerankResult *result)
 
 	RerankReadArgs(fcinfo, &args);
 	RerankRun(&args, result);
+	if (!args.null_result)
+		ImpressionLog(args.user_id, result->item_ids, result->n, args.as_of);
 }
 
 /* A memory context for everything one call allocates. */

@@ -187,6 +187,33 @@ ReplayOptionSet(ReplayOptions *opts, const char *key, const JsonbValue *value)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s: option \"session_gap\" must be positive", caller)));
 	}
+	else if (strcmp(key, "factor_model") == 0)
+	{
+		if (value->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: option \"factor_model\" must be a model's name", caller)));
+		opts->factor_model = pnstrdup(value->val.string.val, value->val.string.len);
+	}
+	else if (strcmp(key, "groups_since") == 0)
+	{
+		char	   *text;
+
+		if (value->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: option \"groups_since\" must be a time", caller)));
+		text = pnstrdup(value->val.string.val, value->val.string.len);
+		opts->groups_since = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																	 CStringGetDatum(text),
+																	 ObjectIdGetDatum(InvalidOid),
+																	 Int32GetDatum(-1)));
+		if (TIMESTAMP_NOT_FINITE(opts->groups_since))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: option \"groups_since\" must be a finite time", caller)));
+		opts->has_groups_since = true;
+	}
 	else if (strcmp(key, "covisit_window") == 0)
 		opts->covis.window = OptionInt(caller, key, value, 1, 1000);
 	else if (strcmp(key, "covisit_neighbors") == 0)
@@ -334,6 +361,11 @@ ReplayOptionsJson(StringInfo buf, const ReplayOptions *opts)
 	else
 		appendStringInfoString(buf, "null");
 	AppendSeconds(buf, "warm_up", opts->warm_up);
+	appendStringInfoString(buf, ", \"groups_since\": ");
+	if (opts->has_groups_since)
+		escape_json(buf, timestamptz_to_str(opts->groups_since));
+	else
+		appendStringInfoString(buf, "null");
 	AppendSeconds(buf, "stats_every", opts->stats_every);
 	AppendSeconds(buf, "covisit_every", opts->covisit_every);
 	AppendSeconds(buf, "session_gap", opts->session_gap);
@@ -412,14 +444,17 @@ typedef struct Replay
 	idmap_hash *item_map;
 	int32		nitems;
 	int32		item_capacity;
-	int32		event_items;
+	int32		event_items;	/* items with an event: the first numbers */
 	int64	   *item_ids;
 	int32	   *item_category;
 	int32	   *item_brand;
 	int32		ncategories;
 	int64	   *category_start; /* CSR of the items of each category */
 	int32	   *category_items;
-	int32	   *category_seen;	/* how many of them were seen so far */
+	int32	   *category_seen;	/* how many of its event items were seen so
+								 * far (they come first, the catalog's
+								 * other items after) */
+	int32	   *category_events;	/* its event items */
 	/* impressions */
 	ReplayPage *pages;
 	int64		npages;
@@ -540,8 +575,12 @@ ItemNumber(Replay *r, int64 item_id)
 		{
 			r->item_capacity = Max(1024, r->item_capacity * 2);
 			r->item_ids = repalloc_huge(r->item_ids, sizeof(int64) * r->item_capacity);
+			r->item_category = repalloc_huge(r->item_category, sizeof(int32) * r->item_capacity);
+			r->item_brand = repalloc_huge(r->item_brand, sizeof(int32) * r->item_capacity);
 		}
 		r->item_ids[i] = item_id;
+		r->item_category[i] = -1;
+		r->item_brand[i] = -1;
 	}
 	return i;
 }
@@ -762,17 +801,18 @@ ReadRows(Replay *r, const char *sql, int nargs, Oid *types, Datum *args, const c
 	SPI_cursor_close(portal);
 }
 
-/* One row of rerank.items: the category and brand numbers of an item read. */
+/*
+ * One row of rerank.items: the category and brand numbers of an item (one
+ * without events is numbered after the items read: the catalog's).
+ */
 static void
 ReadItemRow(Replay *r, HeapTuple tuple, TupleDesc desc)
 {
 	bool		isnull;
-	int32		i = IdMapGet(r->item_map, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)));
+	int32		i = ItemNumber(r, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)));
 	int32		category = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
 	int32		brand = DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull));
 
-	if (i < 0)
-		return;
 	r->item_category[i] = category;
 	r->item_brand[i] = brand;
 	if (category >= r->ncategories)
@@ -780,19 +820,16 @@ ReadItemRow(Replay *r, HeapTuple tuple, TupleDesc desc)
 }
 
 /*
- * The categories and brands of the items read, numbered by name (only
- * equality matters to the features), and the items of each category in
- * order of appearance.
+ * The catalog (rerank.items): the categories and brands of the items read,
+ * numbered by name (only equality matters to the features), and the items
+ * never touched, numbered after the others; then the items of each
+ * category, those with events first in order of appearance.
  */
 static void
 ReadItems(Replay *r)
 {
-	int32		n = Max(r->nitems, 1);
+	int32		n;
 
-	r->item_category = MemoryContextAllocHuge(r->cxt, sizeof(int32) * n);
-	r->item_brand = MemoryContextAllocHuge(r->cxt, sizeof(int32) * n);
-	for (int32 i = 0; i < r->nitems; i++)
-		r->item_category[i] = r->item_brand[i] = -1;
 	ReadRows(r, "SELECT i.item_id,"
 			 " CASE WHEN i.category IS NULL THEN -1"
 			 " ELSE (pg_catalog.dense_rank() OVER (ORDER BY i.category))::pg_catalog.int4 OPERATOR(pg_catalog.-) 1 END,"
@@ -801,19 +838,25 @@ ReadItems(Replay *r)
 			 " FROM rerank.items i",
 			 0, NULL, NULL, NULL, ReadItemRow);
 
-	/* the items of each category, in order of appearance */
+	/* the items of each category: event items in order of appearance, then the others */
+	n = Max(r->nitems, 1);
 	r->category_start = MemoryContextAllocZero(r->cxt, sizeof(int64) * (r->ncategories + 1));
 	r->category_seen = MemoryContextAllocZero(r->cxt, sizeof(int32) * Max(r->ncategories, 1));
+	r->category_events = MemoryContextAllocZero(r->cxt, sizeof(int32) * Max(r->ncategories, 1));
 	r->category_items = MemoryContextAllocHuge(r->cxt, sizeof(int32) * n);
-	for (int32 i = 0; i < r->event_items; i++)
+	for (int32 i = 0; i < r->nitems; i++)
 		if (r->item_category[i] >= 0)
+		{
 			r->category_start[r->item_category[i] + 1]++;
+			if (i < r->event_items)
+				r->category_events[r->item_category[i]]++;
+		}
 	for (int32 c = 0; c < r->ncategories; c++)
 		r->category_start[c + 1] += r->category_start[c];
 	{
 		int64	   *fill = palloc0(sizeof(int64) * Max(r->ncategories, 1));
 
-		for (int32 i = 0; i < r->event_items; i++)
+		for (int32 i = 0; i < r->nitems; i++)
 		{
 			int32		c = r->item_category[i];
 
@@ -1072,6 +1115,8 @@ SelectGroups(Replay *r, const uint8 *page_labels, ReplayExamples *out)
 	if (opts->has_since)
 		start = Max(start, FeatTimeFromTimestamp(opts->since));
 	start += opts->warm_up;
+	if (opts->has_groups_since)
+		start = FeatTimeFromTimestamp(opts->groups_since);
 
 	if (!OidIsValid(opts->impressions))
 	{
@@ -1141,7 +1186,12 @@ PrepareModel(Replay *r, ReplayExamples *out)
 {
 	ItemMatrix	matrix;
 
-	r->model = ActiveModel();
+	r->model = r->opts->factor_model != NULL ? ModelByName(r->opts->factor_model) : ActiveModel();
+	if (r->model != NULL && strcmp(r->model->algorithm, "ranker") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s: model \"%s\" is a ranker, not a factor model", r->opts->caller,
+						r->model->name)));
 	r->dims = r->model != NULL && !ModelHasNeighbors(r->model) ? r->model->dimensions : 0;
 	if (r->model != NULL)
 	{
@@ -1687,11 +1737,13 @@ NewCandidate(const int32 *items, int n, int32 item)
 }
 
 /*
- * The group of a positive event: its item, then negatives drawn among the
- * items seen before it (core/ranker_examples.h, RankerNegatives): by
+ * The group of a positive event: its item, then negatives drawn from the
+ * catalog as of the event (core/ranker_examples.h, RankerNegatives): by
  * popularity (the item of a uniformly drawn earlier event), from the
- * item's category, uniformly; slots a category cannot fill are drawn
- * uniformly.  A group without a negative is left out.
+ * item's category and uniformly among the items seen before it and the
+ * catalog's items that no event touches (in rerank.items, so listed all
+ * along, as far as the replay knows); slots the category cannot fill are
+ * drawn uniformly.  A group without a negative is left out.
  */
 static void
 EventGroup(Replay *r, int64 e, ReplayExamples *out)
@@ -1707,12 +1759,15 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 	int			n = 1;
 	uint64		counter = 0;
 	uint64		seed = opts->seed ^ SEED_NEGATIVES;
+	static const ReplaySource order[] = {SOURCE_POPULAR, SOURCE_CATEGORY, SOURCE_UNIFORM};
 
 	items[0] = ev->item;
 	labels[0] = 1.0f;
 	sources[0] = SOURCE_EVENT;
-	for (int kind = SOURCE_POPULAR; kind <= SOURCE_UNIFORM; kind++)
+	/* category before uniform: it takes what the category cannot fill */
+	for (int o = 0; o < (int) lengthof(order); o++)
 	{
+		ReplaySource kind = order[o];
 		int			wanted = kind == SOURCE_POPULAR ? mix.popular :
 			kind == SOURCE_CATEGORY ? mix.category : size - n;
 
@@ -1731,17 +1786,32 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 				}
 				else if (kind == SOURCE_CATEGORY)
 				{
-					int32		pool = category >= 0 ? r->category_seen[category] : 0;
+					int64		pool,
+								k2;
 
+					if (category < 0)
+						break;
+					/* its seen event items, then its items without events */
+					pool = r->category_seen[category] +
+						(r->category_start[category + 1] - r->category_start[category] -
+						 r->category_events[category]);
 					if (pool == 0)
 						break;
-					d = r->category_items[r->category_start[category] + (int64) (u * pool)];
+					k2 = (int64) (u * pool);
+					if (k2 >= r->category_seen[category])
+						k2 += r->category_events[category] - r->category_seen[category];
+					d = r->category_items[r->category_start[category] + k2];
 				}
 				else
 				{
-					if (r->nseen == 0)
+					/* the event items seen, then the items without events */
+					int64		pool = (int64) r->nseen + (r->nitems - r->event_items);
+					int64		k2;
+
+					if (pool == 0)
 						break;
-					d = (int32) (u * r->nseen);
+					k2 = (int64) (u * pool);
+					d = (int32) (k2 < r->nseen ? k2 : r->event_items + (k2 - r->nseen));
 				}
 				if (NewCandidate(items, n, d))
 				{
@@ -1900,6 +1970,8 @@ RankerReplay(const ReplayOptions *opts, ReplayExamples *out)
 	r.user_ids = MemoryContextAllocHuge(r.cxt, sizeof(int64));
 	r.user_sampled = MemoryContextAllocHuge(r.cxt, sizeof(bool));
 	r.item_ids = MemoryContextAllocHuge(r.cxt, sizeof(int64));
+	r.item_category = MemoryContextAllocHuge(r.cxt, sizeof(int32));
+	r.item_brand = MemoryContextAllocHuge(r.cxt, sizeof(int32));
 	r.chunks = palloc(sizeof(ReplayEvent *));
 	r.chunk_capacity = 1;
 

@@ -62,6 +62,10 @@ typedef struct ReplayOptions
 	uint64		seed;
 	double		warm_up;		/* seconds after the first event without
 								 * groups */
+	bool		has_groups_since;
+	TimestampTz groups_since;	/* groups from then on (instead of warm_up) */
+	const char *factor_model;	/* the model of model_score and
+								 * recent_similarity; NULL: the active one */
 	double		stats_every;	/* seconds between statistics refreshes */
 	double		covisit_every;	/* seconds between list rebuilds */
 	double		attribution;	/* seconds after an impression a click
@@ -128,10 +132,10 @@ extern void ReplayOptionsFromArgs(FunctionCallInfo fcinfo, const char *caller,
 								  int first_arg, int seed_arg, ReplayOptions *opts);
 
 /*
- * Sets one member of the options object (warm_up, stats_every,
- * covisit_every, attribution, session_gap, covisit_window,
- * covisit_neighbors, covisit_min_count); false when the key is not one of
- * them.
+ * Sets one member of the options object (warm_up, groups_since,
+ * factor_model, stats_every, covisit_every, attribution, session_gap,
+ * covisit_window, covisit_neighbors, covisit_min_count); false when the key
+ * is not one of them.
  */
 extern bool ReplayOptionSet(ReplayOptions *opts, const char *key,
 							const JsonbValue *value);

@@ -20,6 +20,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/feat_time.h"
 #include "common/spi_util.h"
@@ -42,6 +43,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 /* The metrics' cut-off: NDCG@10, hit rate@10. */
@@ -140,10 +142,12 @@ typedef struct RankerProgress
 
 /*
  * GbdtCheckFn of a backend: while XGBoost builds its matrix it must return
- * (C++ frames are on the stack): it asks to stop when an interrupt is
- * pending, which GbdtTrain reports as GBDT_CANCELLED; between rounds it
- * processes interrupts (a cancel leaves by longjmp; PG_FINALLY releases
- * the trainer) and reports progress every tenth of the rounds or 10 s.
+ * (C++ frames are on the stack): it asks to stop when a cancel (or a
+ * statement timeout) or a termination is pending, which GbdtTrain reports
+ * as GBDT_CANCELLED; other interrupts (catch-up of the invalidation queue,
+ * barriers) wait for the next round.  Between rounds it processes
+ * interrupts (a cancel leaves by longjmp; PG_FINALLY releases the trainer)
+ * and reports progress every tenth of the rounds or 10 s.
  */
 static bool
 RankerCheck(void *arg, int round)
@@ -152,7 +156,7 @@ RankerCheck(void *arg, int round)
 	double		seconds;
 
 	if (round == GBDT_LOADING)
-		return InterruptPending;
+		return QueryCancelPending || ProcDiePending;
 	GbdtCheckInterrupts(NULL, round);
 	seconds = SecondsSince(progress->start);
 	if (round > 0 &&
@@ -529,6 +533,14 @@ train_ranker(PG_FUNCTION_ARGS)
 				 errmsg("train_ranker: XGBoost cannot be loaded: %s", err),
 				 errhint("Install Debian's libxgboost0 (libxgboost-dev to build).")));
 
+	/*
+	 * Called from another procedure, the active snapshot may predate what it
+	 * did just before (a factor model trained, events loaded): the run reads
+	 * through a snapshot of its own, taken now.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
 	run_cxt = AllocSetContextCreate(CurrentMemoryContext, "rerank train_ranker",
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(run_cxt);
@@ -627,6 +639,7 @@ train_ranker(PG_FUNCTION_ARGS)
 					train_seconds)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(run_cxt);
+	PopActiveSnapshot();
 	if (activate)
 		ActivateModelByName(name);
 	PG_RETURN_VOID();

@@ -16,6 +16,17 @@
 #   rerank_knn   rerank.rerank(user, ids, k => 20, model => 'bench_knn'):
 #                an item-kNN model trained on the users' recent items
 #                (neighbor lists read per call, not cached)
+#   rerank_blend SET rerank.ranker = 'none'; then rerank: the hand-weighted
+#                blend
+#   rerank_r100  SET rerank.ranker = 'r100'; then rerank: a learned ranker
+#                of 100 trees of depth 6 scores the candidates (every
+#                feature gathered, the forest evaluated)
+#   rerank_r300  the same with 300 trees
+# The rankers are trained by train_ranker() on an event log made of the
+# users' recent items with times over two weeks (the item statistics and
+# co-visitation lists built from it too, so every feature is served);
+# rerank_blend, rerank_r100 and rerank_r300 pay the same SET, and the
+# ratios of their p50 (and of their server CPU) are printed.
 #
 # Prepared statements (-M prepared), as a serving application uses; the
 # candidate list is a text parameter (pgbench -D variables, 128 / variants lists), so
@@ -72,13 +83,27 @@ CREATE TABLE bench_events AS
 SELECT user_id, unnest(recent_items) AS item_id FROM rerank.user_features;
 SET client_min_messages = warning;
 CALL rerank.train_item_knn('bench_knn', 'bench_events', neighbors => 50);
+-- an event log with times, for the item signals and the rankers
+CREATE TABLE bench_log AS
+SELECT e.user_id, e.item_id,
+       (ARRAY['view', 'view', 'click', 'cart'])[1 + (hashint8(e.user_id * 31 + e.item_id) & 3)] AS event_type,
+       timestamptz '2026-01-01 00:00+00'
+           + ((hashint8(e.user_id * 7 + e.item_id) & 2147483647) % (14 * 86400)) * interval '1 second' AS at
+  FROM bench_events e;
+SELECT rerank.refresh_item_stats('bench_log', 'item_id', 'at', as_of => '2026-01-15 00:00+00');
+CALL rerank.build_covisitation('bench_log', 'user_id', 'item_id', 'at');
+CALL rerank.train_ranker('r100', 'bench_log', time_column => 'at', max_groups => 10000,
+                         trees => 100, max_depth => 6, options => '{"warm_up": 0}');
+CALL rerank.train_ranker('r300', 'bench_log', time_column => 'at', max_groups => 10000,
+                         trees => 300, max_depth => 6, options => '{"warm_up": 0}');
 RESET client_min_messages;
 VACUUM ANALYZE;
 SQL
 
 work=$(mktemp -d /tmp/rerank-bench.XXXXXX)
 chmod 777 "$work"
-variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap rerank_knn)
+variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap rerank_knn
+	rerank_blend rerank_r100 rerank_r300)
 lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
 # candidate lists: 500 distinct random ids in random order, one pgbench
@@ -128,6 +153,11 @@ for v in "${variants[@]}"; do
 			rerank_mmr) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, diversity => 0.3);" ;;
 			rerank_cap) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, max_per_category => 3);" ;;
 			rerank_knn) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, model => 'bench_knn');" ;;
+			rerank_blend | rerank_r100 | rerank_r300)
+				r=${v#rerank_}
+				[ "$r" = blend ] && r=none
+				echo "SET rerank.ranker = '$r';"
+				echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20);" ;;
 			esac
 		} >"$f"
 		args+=(-f "$f")
@@ -152,6 +182,9 @@ rr_pgbench_latency "$work" "$lists" "${#variants[@]}" |
 	END {
 		for (v = 1; v <= NR; v++)
 			printf "%-12s %8d %10.3f %10.3f %10.2f %10.2f\n", name[v], calls[v], p50[v], p90[v], p50[v] / p50[1], p50[v] / p50[2]
+		for (v = 1; v <= NR; v++) { if (name[v] == "rerank_blend") b = p50[v]; if (name[v] == "rerank_r100") r1 = p50[v]; if (name[v] == "rerank_r300") r3 = p50[v] }
+		if (b > 0)
+			printf "learned ranker / blend, p50: 100 trees %.2f, 300 trees %.2f\n", r1 / b, r3 / b
 	}'
 
 # Server CPU per call, warm: each variant called 100 times per list in one
@@ -170,7 +203,7 @@ rr_log "server CPU per call (warm, $((100 * lists)) calls per variant, 3 rounds 
 		echo "INSERT INTO bench_lists VALUES ($l, '${d#c*=}');"
 	done
 } | rr_psql -q
-cpu_variants=(rerank rerank_mmr rerank_cap rerank_knn)
+cpu_variants=(rerank rerank_mmr rerank_cap rerank_knn rerank_blend rerank_r100 rerank_r300)
 u="(g * 97 + b.l) % $users + 1"
 printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 {
@@ -182,14 +215,33 @@ printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 			rerank_mmr) call="rerank.rerank($u, b.ids, k => 20, diversity => 0.3)" ;;
 			rerank_cap) call="rerank.rerank($u, b.ids, k => 20, max_per_category => 3)" ;;
 			rerank_knn) call="rerank.rerank($u, b.ids, k => 20, model => 'bench_knn')" ;;
+			rerank_blend | rerank_r100 | rerank_r300) call="rerank.rerank($u, b.ids, k => 20)" ;;
+			esac
+			case $v in
+			rerank_blend) echo "SET rerank.ranker = 'none';" ;;
+			rerank_r100 | rerank_r300) echo "SET rerank.ranker = '${v#rerank_}';" ;;
+			*) echo "RESET rerank.ranker;" ;;
 			esac
 			echo "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0 \\gset"
 			echo "SELECT count(*) FROM bench_lists b, generate_series(1, 100) g, LATERAL $call \\g /dev/null"
 			echo "SELECT '$v', (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :t0) / (100.0 * $lists) / 1000;"
 		done
 	done
-} | rr_psql -At -F ' ' | sort -k1,1 -k2,2n |
-	awk '{ v[$1] = v[$1] sprintf(" %10.1f", $2) } END { for (k in v) printf "%-12s%s\n", k, v[k] }' | sort
+} | rr_psql -At -F ' ' | grep -v '^SET\|^RESET' | sort -k1,1 -k2,2n |
+	awk '{ v[$1] = v[$1] sprintf(" %10.1f", $2); if (!($1 in low)) low[$1] = $2 }
+	     END { for (k in v) printf "%-12s%s\n", k, v[k]
+	           if (low["rerank_blend"] > 0)
+	               printf "zz learned ranker / blend, server CPU (lowest): 100 trees %.2f, 300 trees %.2f\n",
+	                      low["rerank_r100"] / low["rerank_blend"], low["rerank_r300"] / low["rerank_blend"] }' |
+	sort | sed 's/^zz //'
+rr_psql -At -F ' ' -c "SELECT m.name, jsonb_array_length(j.t) AS trees,
+                              round(avg(jsonb_array_length(x -> 'left_children')), 1) AS nodes_per_tree
+                         FROM rerank.models m JOIN rerank.rankers r USING (model_id),
+                              LATERAL (SELECT convert_from(r.booster, 'UTF8')::jsonb
+                                              -> 'learner' -> 'gradient_booster' -> 'model' -> 'trees' AS t) j,
+                              jsonb_array_elements(j.t) x
+                        GROUP BY m.name, j.t ORDER BY m.name" |
+	awk '{ printf "ranker %s: %d trees, %.1f nodes per tree (127 for a full tree of depth 6)\n", $1, $2, $3 }'
 
 echo
 rr_log "memory of a serving backend"

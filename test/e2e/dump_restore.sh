@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip: every model, vector, neighbor list,
-# activation and the active flag survive, and new models get fresh ids
-# afterwards.
+# learned ranker (its booster, the active ranker, the scores it gives),
+# impressions mapping, activation and the active flag survive, and new
+# models get fresh ids afterwards.
 # Runs against the cluster of test/run_tests.sh (PGHOST, PGPORT, PGUSER).
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
@@ -38,6 +39,20 @@ CREATE TABLE knn_src (user_id bigint, item_id bigint);
 INSERT INTO knn_src SELECT u, (u * 7 + j) % 40 + 1 FROM generate_series(1, 30) u, generate_series(1, 6) j;
 SET client_min_messages = warning;
 CALL rerank.train_item_knn('kn', 'knn_src', neighbors => 5);
+-- two learned rankers, the second active, and an impressions mapping
+CREATE TABLE ev (user_id bigint, item_id bigint, event_type text, at timestamptz);
+INSERT INTO ev
+SELECT u, 1 + (u * 7 + j * 3) % 40, (ARRAY['view', 'click', 'cart'])[1 + j % 3],
+       timestamptz '2026-01-01 00:00+00' + (u * 17 + j * 60) * interval '1 minute'
+  FROM generate_series(1, 30) u, generate_series(1, 30) j;
+CALL rerank.train_ranker('lr1', 'ev', time_column => 'at', trees => 3, max_depth => 3,
+                         options => '{"warm_up": 0}');
+CALL rerank.train_ranker('lr2', 'ev', time_column => 'at', trees => 5, max_depth => 3,
+                         options => '{"warm_up": 0}');
+SELECT rerank.activate_model('lr1');
+SELECT rerank.activate_model('lr2');
+CREATE TABLE imp (uid bigint, iid bigint, ts timestamptz, pos integer);
+SELECT rerank.attach_impressions('imp', 'uid', 'iid', 'ts', 'pos');
 SQL
 
 rr_dump_restore "$src" "$dst"
@@ -66,6 +81,15 @@ SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.item_neighbors
 UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.model_interactions t
 UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.rankers t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.impression_sources t
+UNION ALL
+SELECT rerank.active_ranker()
+UNION ALL
+SELECT string_agg(r.item_id || ':' || r.score, ',' ORDER BY r.rank)
+  FROM rerank.rerank(7, ARRAY(SELECT generate_series(1, 40)::bigint)) r
+UNION ALL
 SELECT rerank.rerank_ids(3, ARRAY(SELECT generate_series(1, 40)::bigint), diversity => 0.3,
                          model => 'kn')::text
 UNION ALL
@@ -92,7 +116,8 @@ rr_same_or_fail "YᵀY differs after restore" "$(gram "$src" m.gram)" "$(gram "$
 rr_psql -d "$dst" -At <<'SQL' >/dev/null
 SELECT rerank.create_model('gamma', 2);
 SELECT rerank.rollback_model();
+SELECT rerank.rollback_ranker();
 SQL
-check=$(rr_psql -d "$dst" -At -c "SELECT count(DISTINCT model_id) = count(*) AND rerank.active_model() = 'beta' FROM rerank.models")
+check=$(rr_psql -d "$dst" -At -c "SELECT count(DISTINCT model_id) = count(*) AND rerank.active_model() = 'beta' AND rerank.active_ranker() = 'lr1' FROM rerank.models")
 [ "$check" = t ] || { echo "ids or rollback wrong after restore"; exit 1; }
-echo "dump/restore: models, vectors, neighbor lists, activations and ids survive ($(echo "$before" | tail -1) item vectors)"
+echo "dump/restore: models, vectors, neighbor lists, rankers, activations and ids survive ($(echo "$before" | tail -1) item vectors)"

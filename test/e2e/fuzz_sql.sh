@@ -89,7 +89,13 @@ templates(t, args) AS (VALUES
   ('INSERT INTO shop.events (user_id, item_id, event_type, occurred_at, dwell_ms) VALUES (%s, %s, (ARRAY[''view'',''cart'',''purchase'',NULL,''zzz''])[1 + (%s %% 5)], now(), %s)', '{id,id,int,int}'),
   ('SELECT count(*) FROM rerank.evaluate(%s, %s, k => %s)', '{model,src,k}'),
   ('CALL rerank.train_als(''fz'', %s, factors => %s, iterations => %s, regularization => %s, alpha => %s, replace => true)', '{src,int,int,f,f}'),
-  ('SELECT rerank.forget_user(%s)', '{id}')
+  ('SELECT rerank.forget_user(%s)', '{id}'),
+  ('CALL rerank.train_ranker(''fzr'', %s, negatives => %s, max_groups => %s, users => %s, trees => %s, max_depth => 3, replace => true, options => ''{"warm_up": 0}'')', '{src,int,int,f,int}'),
+  ('SELECT count(*) FROM rerank.ranker_examples(%s, negatives => %s, max_groups => %s, users => %s, options => ''{"warm_up": 0}'')', '{src,int,int,f}'),
+  ('SELECT count(*) FROM (SELECT rerank.activate_model(''fzr'')) a, rerank.rerank(%s, %s, k => %s, diversity => %s)', '{id,ids,k,f}'),
+  ('SELECT count(*) FROM rerank.explain(%s, %s, n => %s) e, (SELECT set_config(''rerank.ranker'', (ARRAY['''', ''none'', ''fzr'', ''nope''])[1 + abs(%s %% 4)], false)) s', '{id,id,int,int}'),
+  ('SELECT rerank.rollback_ranker() FROM (SELECT %s) x', '{b}'),
+  ('SELECT rerank.deactivate_ranker() FROM (SELECT %s) x', '{b}')
 ),
 numbered AS (SELECT row_number() OVER () AS n, t, args FROM templates),
 draws AS (

@@ -94,15 +94,20 @@ UNIT_TEST(ranker_negative_mix)
 {
 	RankerNegativeMix m = RankerNegatives(20);
 
-	CHECK(m.popular == 10 && m.category == 5 && m.uniform == 5);
+	CHECK(m.popular == 5 && m.category == 5 && m.uniform == 10);
 	m = RankerNegatives(7);
-	CHECK(m.popular == 4 && m.category == 1 && m.uniform == 2);
+	CHECK(m.popular == 2 && m.category == 1 && m.uniform == 4);
 	m = RankerNegatives(1);
 	CHECK(m.popular == 1 && m.category == 0 && m.uniform == 0);
 	m = RankerNegatives(0);
 	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 0);
 	m = RankerNegatives(-3);
 	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 0);
+	for (int n = 1; n <= 200; n++)
+	{
+		m = RankerNegatives(n);
+		CHECK(m.popular + m.category + m.uniform == n && (n < 4 || m.uniform >= m.popular));
+	}
 }
 
 UNIT_TEST(ranker_metrics_of_groups)
