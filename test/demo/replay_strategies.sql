@@ -145,7 +145,7 @@ BEGIN
                      WHERE w.weight > 0 AND e.occurred_at < %L', events, cut);
     CALL rerank.train_als('replay_ranker_als', 'replay.ranker_history', weight_column => 'weight',
                           replace => true);
-    CALL rerank.train_ranker('replay_ranker', replace => true,
+    CALL rerank.train_ranker('replay_ranker', replace => true, max_depth => 4,
                              options => jsonb_build_object('factor_model', 'replay_ranker_als',
                                                            'groups_since', cut));
 END
