@@ -10,7 +10,7 @@
 # cluster.
 
 EXTENSION = rerank
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 # One file per concern: src/core holds the pure-C core (no PostgreSQL
 # headers), src/ the PostgreSQL glue, src/sql the parts of the install script.
@@ -19,9 +19,14 @@ GLUE_SRCS = $(sort $(wildcard src/*.c))
 MODULE_big = rerank
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
+# The full install script of the release is generated from its parts; the
+# update scripts from each earlier release (rerank--A--B.sql, written by
+# hand, never edited once released) sit at the top.  Earlier releases' full
+# scripts are not shipped: test/upgrade keeps them for the upgrade test.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = rerank--$(EXTVERSION).sql
 DATA = $(wildcard rerank--*--*.sql)
+UPGRADE_TEST_DATA = test/upgrade/rerank--0.1.0.sql test/upgrade/rerank--0.1.0.control
 
 # pg_regress: every sql/*.sql, in name order; isolation: every spec.
 REGRESS := $(basename $(notdir $(sort $(wildcard sql/*.sql))))
@@ -63,6 +68,20 @@ include $(PGXS)
 # The install script is the concatenation of its parts, in name order.
 rerank--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# The released 0.1.0 script (frozen in test/upgrade) into the server's
+# extension folder, for test/e2e/upgrade.sh: CREATE EXTENSION rerank
+# VERSION '0.1.0' then ALTER EXTENSION rerank UPDATE.
+.PHONY: install-upgrade-test lint
+install-upgrade-test:
+	$(INSTALL_DATA) $(addprefix $(srcdir)/,$(UPGRADE_TEST_DATA)) '$(DESTDIR)$(datadir)/extension/'
+
+# Static check of the generated install script and the update scripts
+# against search_path hijacking (test/lint/check_sql_scripts.pl), and of
+# the checker itself against scripts that break each of its rules.
+lint: rerank--$(EXTVERSION).sql
+	perl $(srcdir)/test/lint/check_sql_scripts.pl rerank--$(EXTVERSION).sql $(DATA)
+	bash $(srcdir)/test/lint/self_test.sh
 
 # C unit tests of the core, with AddressSanitizer and UBSan.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))

@@ -2,21 +2,23 @@
 # The README's test command: runs every test suite of rerank.
 #
 #   sudo bash test/run_tests.sh            # everything
-#   bash test/run_tests.sh regress e2e     # some suites (unit, regress, e2e)
+#   bash test/run_tests.sh regress e2e     # some suites (unit, lint, regress, e2e)
 #
 # On a fresh Debian machine it installs what is missing, builds with
-# -Werror, installs, runs the C unit tests of the core, starts a throwaway
+# -Werror, installs, runs the C unit tests of the core, the static check of
+# the generated SQL scripts (test/lint), starts a throwaway
 # cluster (as an unprivileged OS user when run as root, on a private socket
 # directory), runs pg_regress and the isolation specs, then the end-to-end
-# scripts under test/e2e, stops the cluster whatever happened, and exits
-# non-zero when anything failed.  PG_CONFIG selects another PostgreSQL.
+# scripts under test/e2e (the server log is checked for crashes after
+# pg_regress and after each script), stops the cluster whatever happened,
+# and exits non-zero when anything failed.  PG_CONFIG selects another PostgreSQL.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit regress e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit lint regress e2e)
 want() { local s; for s in "${suites[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 failed=()
@@ -32,28 +34,40 @@ if want unit; then
 	fi
 fi
 
+if want lint; then
+	rr_log "static check of the install and update scripts (test/lint)"
+	if ! make -C "$RR_TOP" -s lint PG_CONFIG="$(rr_pg_config)"; then
+		failed+=(lint)
+	fi
+fi
+
 if want regress || want e2e; then
+	rr_install_upgrade_test
 	rr_cluster_start rerank-test
 fi
 
 if want regress; then
 	rr_log "pg_regress and isolation specs"
 	rm -f "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"
+	mark=$(rr_log_mark)
 	if ! timeout 900 make -C "$RR_TOP" -s installcheck PG_CONFIG="$(rr_pg_config)"; then
 		failed+=(regress)
 		for f in "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"; do
 			[ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }
 		done
 	fi
+	rr_check_crashes regress "$mark" || failed+=(regress-crash)
 fi
 
 if want e2e; then
 	for script in "$here"/e2e/*.sh; do
 		[ -e "$script" ] || continue
 		rr_log "end-to-end: $(basename "$script")"
+		mark=$(rr_log_mark)
 		if ! timeout 900 bash "$script"; then
 			failed+=("e2e/$(basename "$script")")
 		fi
+		rr_check_crashes "$(basename "$script")" "$mark" || failed+=("e2e/$(basename "$script")-crash")
 	done
 fi
 

@@ -38,9 +38,9 @@ COMMENT ON FUNCTION rerank.l2_normalize(real[]) IS
     'the vector scaled to unit length; a zero or empty vector is returned unchanged';
 
 -- Diagnostics (src/blas_info.c): volatile, it reads the process state.
-CREATE FUNCTION rerank.blas_info(OUT config text, OUT core text, OUT parallel text,
+CREATE FUNCTION rerank.blas_info(OUT config pg_catalog.text, OUT core pg_catalog.text, OUT parallel pg_catalog.text,
                                  OUT blas_threads integer, OUT backend_threads integer)
-    RETURNS record
+    RETURNS pg_catalog.record
     AS 'MODULE_PATHNAME', 'blas_info'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION rerank.blas_info() IS

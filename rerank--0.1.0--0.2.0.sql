@@ -1,0 +1,93 @@
+-- rerank 0.1.0 -> 0.2.0 update script: ALTER EXTENSION rerank UPDATE.
+--
+-- Released with 0.2.0; never edited after that release.  While 0.2.0 is
+-- under work, every change to the objects of src/sql/*.sql (the full
+-- rerank--0.2.0.sql) is appended here too, with the same hardening (see
+-- src/sql/00_header.sql; test/lint/check_sql_scripts.pl checks this file),
+-- and test/e2e/upgrade.sh compares an updated database with a fresh one,
+-- object by object.
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION rerank UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ALTER EXTENSION runs this script with the extension's schema (rerank,
+-- for a 0.1.0 install) first in the search_path: nothing below resolves
+-- there.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+-- 0.1.0's script resolved some operators and functions of its CHECK
+-- constraints through the search_path, so a role that could create in the
+-- schema rerank beforehand could bind its own into them (issue 10).  Such
+-- an install is not updated: the DBA has to look at it first.  The query
+-- is test/upgrade/foreign_refs.sql.
+DO $check$
+DECLARE
+    found pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s uses %s', q.used_by, q.uses), '; ')
+      INTO found
+      FROM (
+        WITH RECURSIVE
+        ext AS (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'rerank'),
+        members AS (
+            SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, ext
+             WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) ext.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'),
+        rels AS (
+            SELECT m.objid AS oid FROM members m
+             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass),
+        users(classid, objid) AS (
+            SELECT m.classid, m.objid FROM members m
+            UNION ALL
+            SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid FROM pg_catalog.pg_constraint c
+             WHERE c.conrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, a.oid FROM pg_catalog.pg_attrdef a
+             WHERE a.adrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w
+             WHERE w.ev_class OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))),
+        own(classid, objid) AS (
+            SELECT m.classid, m.objid FROM members m
+            UNION ALL
+            SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+             WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+               AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a', 'i']::pg_catalog.char[])
+            UNION ALL
+            SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid FROM pg_catalog.pg_index i
+             WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t
+             WHERE t.typrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t JOIN own o
+                ON o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+               AND t.typelem OPERATOR(pg_catalog.=) o.objid)
+        SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, 0) AS used_by,
+               pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS uses
+          FROM pg_catalog.pg_depend d
+          JOIN users u ON u.classid OPERATOR(pg_catalog.=) d.classid AND u.objid OPERATOR(pg_catalog.=) d.objid
+         WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc', 'pg_catalog.pg_operator',
+                                                            'pg_catalog.pg_type', 'pg_catalog.pg_collation',
+                                                            'pg_catalog.pg_class', 'pg_catalog.pg_opclass',
+                                                            'pg_catalog.pg_opfamily', 'pg_catalog.pg_conversion',
+                                                            'pg_catalog.pg_ts_config', 'pg_catalog.pg_ts_dict']
+                                                           ::pg_catalog.regclass[])
+           AND NOT EXISTS (SELECT FROM own o
+                            WHERE o.classid OPERATOR(pg_catalog.=) d.refclassid
+                              AND o.objid OPERATOR(pg_catalog.=) d.refobjid)
+         ORDER BY 1, 2
+           ) q;
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'rerank is bound to objects outside pg_catalog and the extension'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('%s.', found),
+                  HINT = 'The install was probably hijacked through a schema that another role could create in: find who made these objects, drop the extension and create it anew.';
+    END IF;
+END
+$check$;
+
+-- Changes of 0.2.0, in the order of src/sql (append below).
