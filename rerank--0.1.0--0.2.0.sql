@@ -91,3 +91,84 @@ END
 $check$;
 
 -- Changes of 0.2.0, in the order of src/sql (append below).
+
+-- 30_models.sql: functions called from the PL/pgSQL bodies schema-qualified
+-- (defence in depth: these bodies run with search_path = pg_catalog, pg_temp).
+-- A new body for a function the extension owns (comments and grants stay).
+CREATE OR REPLACE FUNCTION rerank.create_model(model_name pg_catalog.text, dimensions integer,
+                                    algorithm pg_catalog.text DEFAULT 'imported',
+                                    params pg_catalog.jsonb DEFAULT '{}',
+                                    description pg_catalog.text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    new_id integer;
+BEGIN
+    IF model_name IS NULL OR dimensions IS NULL OR algorithm IS NULL THEN
+        RAISE EXCEPTION 'model name, dimensions and algorithm must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.length(model_name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'model name must have 1 to 63 characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF dimensions NOT BETWEEN 0 AND 2048 THEN
+        RAISE EXCEPTION 'dimensions must be between 0 and 2048, not %', dimensions
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF algorithm NOT IN ('imported', 'als', 'item_knn') THEN
+        RAISE EXCEPTION 'unknown algorithm "%"', algorithm
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use imported, als or item_knn.';
+    END IF;
+    IF params IS NULL OR pg_catalog.jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM rerank.models m WHERE m.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" already exists', model_name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO rerank.models (name, algorithm, dimensions, params, description)
+    VALUES (model_name, create_model.algorithm, create_model.dimensions,
+            create_model.params, create_model.description)
+    RETURNING model_id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
+    RETURNS pg_catalog.void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    previous_id integer;
+    target rerank.models;
+BEGIN
+    SELECT m.model_id INTO previous_id FROM rerank.models m WHERE m.is_active;
+    IF target_id IS NOT NULL THEN
+        SELECT * INTO target FROM rerank.models m WHERE m.model_id = target_id;
+        IF target.dimensions > 0 AND target.gram IS NULL THEN
+            IF NOT EXISTS (SELECT FROM rerank.item_factors f
+                            WHERE f.model_id = target_id) THEN
+                RAISE EXCEPTION 'model "%" has no item factors', target.name
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Load its vectors into rerank.item_factors first.';
+            END IF;
+            UPDATE rerank.models m
+               SET gram = (SELECT rerank.gram_matrix(f.factors)
+                             FROM rerank.item_factors f
+                            WHERE f.model_id = target_id)
+             WHERE m.model_id = target_id;
+        END IF;
+    END IF;
+    UPDATE rerank.models m SET is_active = false WHERE m.is_active;
+    UPDATE rerank.models m SET is_active = true, activated_at = pg_catalog.now()
+     WHERE m.model_id = target_id;
+    INSERT INTO rerank.model_activations (model_id, previous_model_id, action)
+    VALUES (target_id, previous_id, switch_active_model.action);
+END
+$$;

@@ -9,7 +9,13 @@
 # operators), splits statements (BEGIN ATOMIC bodies included) and reports
 # every line that breaks one of these rules, with the rule's name:
 #
-#   create-or-replace   no CREATE OR REPLACE, anywhere (bodies included)
+#   create-or-replace   no CREATE OR REPLACE, anywhere (bodies included),
+#                       except in an update script rerank--A--B.sql for a
+#                       function that release A's script created (kept in
+#                       test/upgrade/rerank--A.sql): a new body for a
+#                       function the extension owns, which PostgreSQL
+#                       refuses to do to a function that is not a member of
+#                       the extension (the fix of CVE-2022-2625)
 #   if-not-exists       no CREATE ... IF NOT EXISTS / ADD ... IF NOT EXISTS
 #   extschema-quoted    @extschema@ never inside a string, dollar quote or
 #                       quoted identifier
@@ -175,6 +181,9 @@ sub is_punct { my ($k, $p) = @_; return $k && $k->[0] eq 'punct' && $k->[1] eq $
 # Names that may appear bare after FROM and friends: transition tables
 # (REFERENCING ... TABLE AS name) of the whole file, and CTEs.
 my %TRANSITION;
+# Functions and procedures that the previous release's script created
+# (for an update script).
+my %PREVIOUS;
 
 sub collect_names {
 	my ($t) = @_;
@@ -395,7 +404,12 @@ sub check_statement {
 	my $joined = join(' ', @w);
 
 	if ($joined =~ /\bcreate or replace\b/) {
-		report($file, $line, 'create-or-replace', 'CREATE OR REPLACE would take over an object another role created first');
+		my $name = $joined =~ /^create or replace (?:function|procedure) (\w+) \. (\w+) \(/ ? "$1.$2" : '';
+		unless ($mode eq 'top' && $name ne '' && $PREVIOUS{$name}) {
+			report($file, $line, 'create-or-replace',
+				'CREATE OR REPLACE would take over an object another role created first'
+				. ($name ne '' && %PREVIOUS ? " ($name is no function of the previous release)" : ''));
+		}
 	}
 	for (my $i = 0; $i + 2 < @w; $i++) {
 		next unless $w[$i] eq 'if' && $w[$i + 1] eq 'not' && $w[$i + 2] eq 'exists';
@@ -491,6 +505,18 @@ for my $file (@ARGV) {
 	close $fh;
 	my $t = tokenize($src, 1);
 	%TRANSITION = ();
+	%PREVIOUS = ();
+	if ($file =~ m{(?:^|/)(\w+)--([\w.]+)--[\w.]+\.sql$}) {
+		my ($ext, $from) = ($1, $2);
+		(my $dir = $0) =~ s{[^/]*$}{};
+		my $previous = "${dir}../upgrade/$ext--$from.sql";
+		open(my $ph, '<:raw', $previous) or do { print STDERR "$file: the previous release's script $previous: $!\n"; exit 2; };
+		my $prev_src = <$ph>;
+		close $ph;
+		while ($prev_src =~ /^\s*CREATE\s+(?:FUNCTION|PROCEDURE)\s+(\w+)\.(\w+)\s*\(/gmi) {
+			$PREVIOUS{ lc "$1.$2" } = 1;
+		}
+	}
 	for (my $i = 0; $i + 3 < @$t; $i++) {
 		if (is_word($t->[$i], 'table') && is_word($t->[$i + 1], 'as') && $i > 0
 			&& ($t->[$i - 1][1] eq 'new' || $t->[$i - 1][1] eq 'old')) {
