@@ -12,10 +12,14 @@
 EXTENSION = rerank
 EXTVERSION = 0.2.0
 
-# One file per concern: src/core holds the pure-C core (no PostgreSQL
-# headers), src/ the PostgreSQL glue, src/sql the parts of the install script.
+# One file per concern, one folder per layer (README, "Layout"): src/core
+# holds the pure-C core (no PostgreSQL headers); the PostgreSQL glue is
+# src/rerank.c (_PG_init) and the layers common <- cache <- model <-
+# behavior, serve, train, with vectors beside them; src/sql holds the parts
+# of the install script.
+GLUE_LAYERS = common cache model behavior serve train vectors
 CORE_SRCS = $(sort $(wildcard src/core/*.c))
-GLUE_SRCS = $(sort $(wildcard src/*.c))
+GLUE_SRCS = src/rerank.c $(foreach layer,$(GLUE_LAYERS),$(sort $(wildcard src/$(layer)/*.c)))
 MODULE_big = rerank
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 

@@ -4,11 +4,11 @@
  */
 #include "postgres.h"
 
-#include "behavior.h"
-#include "category_cache.h"
+#include "behavior/user_state.h"
+#include "cache/category_cache.h"
+#include "cache/model_cache.h"
 #include "fmgr.h"
-#include "model_cache.h"
-#include "serve.h"
+#include "serve/serve.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;

@@ -1,0 +1,883 @@
+/*
+ * user_state.c
+ *	  The per-user features kept in rerank.user_features and the real-time
+ *	  fold-in of the user's vector into rerank.user_factors.
+ *
+ * A batch (one trigger call, one statement's transition table, or a
+ * rebuild) handles users one at a time: UserStateLock locks the user's row
+ * (as SELECT … FOR UPDATE would, inserting an empty row first for a new
+ * user) and reads it, UserStateApply adds events in memory, UserStateFinish
+ * writes the row back once and, with an active model, re-solves the user's
+ * vector by AlsFoldIn over the capped recent history against the model's
+ * item vectors and YᵀY (the backend's model cache, no query while nothing
+ * changes).  Existing rows are locked, read and replaced at the row level
+ * (user_rows.c), without a statement per step.
+ *
+ * The row lock serializes concurrent events of one user, so counts are
+ * exact and the stored vector always belongs to the stored history; locks
+ * are taken one user at a time (in user id order by the statement form), so
+ * two batches cannot deadlock on each other's users.
+ *
+ * Event weights come from rerank.event_weights, cached per backend and
+ * reloaded after a relcache invalidation of that table (a statement trigger
+ * sends one at every change).  Item categories come with the event (the
+ * statement form's query joins them when they do not fit in the category
+ * cache) or from the backend's category cache, else from a kept plan per
+ * event.  Every query runs with a pinned search_path (the SQL functions that
+ * enter here are declared with SET search_path).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
+#include "access/xact.h"
+#include "behavior/event_columns.h"
+#include "behavior/user_rows.h"
+#include "behavior/user_state.h"
+#include "cache/category_cache.h"
+#include "cache/model_cache.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "common/shortest_dec.h"
+#include "common/spi_util.h"
+#include "common/vector_arg.h"
+#include "core/als_solve.h"
+#include "core/recent_history.h"
+#include "core/vec.h"
+#include "executor/spi.h"
+#include "model/fold_in.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+/* GUCs */
+int			behavior_history_size = 100;
+int			behavior_purchase_history_size = 100;
+bool		behavior_fold_in = true;
+
+#define MAX_HISTORY_SIZE 10000
+
+/* Column values from this size on are stored compressed. */
+#define COMPRESS_MIN_BYTES 256
+
+/* Key of unknown (or NULL) event types in event_counts. */
+#define OTHER_EVENT_TYPE "other"
+
+/* event_weights.event_type has at most 63 characters: 252 bytes in UTF-8. */
+#define EVENT_TYPE_KEYSIZE 256
+
+/*
+ * A key → number map, the in-memory form of a jsonb object.  Values read
+ * from the stored jsonb stay numerics until changed (a user has a few
+ * dozen categories and an event changes one: converting all of them to
+ * double and back would cost more than the rest of the update).  Keys and
+ * stored numerics point into the user's private copy of the jsonb.
+ */
+typedef struct KeyValue
+{
+	const char *key;			/* not NUL-terminated: see length */
+	int			length;
+	Numeric		stored;			/* the stored numeric, NULL once changed */
+	double		value;			/* valid where stored is NULL */
+} KeyValue;
+
+typedef struct KeyValues
+{
+	int			n;
+	int			capacity;
+	KeyValue   *entries;
+} KeyValues;
+
+struct UserFeatureState
+{
+	int64		user_id;
+	KeyValues	counts;			/* event_counts */
+	KeyValues	categories;		/* category_weights */
+	int64		total_dwell_ms;
+	bool		has_times;
+	TimestampTz first_event_at;
+	TimestampTz last_event_at;
+	RecentHistory recent;
+	RecentHistory purchased;
+	bool		history_changed;
+	int			events;
+};
+
+/* A row of rerank.event_weights. */
+typedef struct EventWeight
+{
+	char		event_type[EVENT_TYPE_KEYSIZE];
+	float		weight;
+	bool		is_purchase;
+} EventWeight;
+
+static MemoryContext WeightsContext = NULL;
+static HTAB *event_weights = NULL;
+static Oid	event_weights_relid = InvalidOid;
+static uint64 weights_invalidations = 0;
+static uint64 weights_loaded_at = 0;
+
+/* Kept plans. */
+static SPIPlanPtr create_plan = NULL;
+static SPIPlanPtr category_plan = NULL;
+static SPIPlanPtr factors_plan = NULL;
+
+static void BehaviorXactCallback(XactEvent event, void *arg);
+static void BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
+
+/* Relcache callback: a change of rerank.event_weights drops the cached copy. */
+static void
+EventWeightsRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == event_weights_relid)
+		weights_invalidations++;
+}
+
+/* Registers the GUCs and the invalidation callback; called by _PG_init. */
+void
+BehaviorInit(void)
+{
+	DefineCustomIntVariable("rerank.history_size",
+							"Items kept in each user's recent history (what the fold-in reads).",
+							"The most recently touched distinct items; older ones fall off.",
+							&behavior_history_size,
+							100, 0, MAX_HISTORY_SIZE,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("rerank.purchase_history_size",
+							"Items kept in each user's list of purchased items.",
+							NULL,
+							&behavior_purchase_history_size,
+							100, 0, MAX_HISTORY_SIZE,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("rerank.realtime_fold_in",
+							 "Re-solves the user's vector for the active model on every tracked event.",
+							 "Off: the triggers keep only the features (rerank.fold_in_users() catches up later).",
+							 &behavior_fold_in,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(EventWeightsRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(BehaviorXactCallback, NULL);
+	RegisterSubXactCallback(BehaviorSubXactCallback, NULL);
+}
+
+/* (Re)loads rerank.event_weights when it changed since the last load. */
+static void
+LoadEventWeights(void)
+{
+	uint64		generation = weights_invalidations;
+	MemoryContext context;
+	HTAB	   *hash;
+	HASHCTL		ctl;
+	int			ret;
+
+	if (event_weights != NULL && weights_loaded_at == generation)
+		return;
+
+	/* built under the transaction and adopted when complete */
+	context = AllocSetContextCreate(CurTransactionContext, "rerank event weights",
+									ALLOCSET_SMALL_SIZES);
+	ctl.keysize = EVENT_TYPE_KEYSIZE;
+	ctl.entrysize = sizeof(EventWeight);
+	ctl.hcxt = context;
+	hash = hash_create("rerank event weights", 16, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	ret = SPI_execute("SELECT event_type, weight, is_purchase FROM rerank.event_weights",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.event_weights: %s",
+			 SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *type = SPI_getvalue(tuple, desc, 1);
+		EventWeight *entry;
+
+		if (type == NULL || strlen(type) >= EVENT_TYPE_KEYSIZE)
+			continue;
+		entry = hash_search(hash, type, HASH_ENTER, NULL);
+		entry->weight = DatumGetFloat4(SPI_getbinval(tuple, desc, 2, &isnull));
+		if (isnull || !(entry->weight >= 0) || isinf(entry->weight))
+			entry->weight = 0;
+		entry->is_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	event_weights_relid = get_relname_relid("event_weights",
+											get_namespace_oid("rerank", false));
+
+	if (WeightsContext == NULL)
+		WeightsContext = AllocSetContextCreate(TopMemoryContext, "rerank event weights cache",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(WeightsContext);
+	MemoryContextSetParent(context, WeightsContext);
+	event_weights = hash;
+	weights_loaded_at = generation;
+}
+
+/* The weight row of an event type, or NULL when it is not in the table. */
+static const EventWeight *
+LookupEventWeight(const char *event_type)
+{
+	if (event_type == NULL || strlen(event_type) >= EVENT_TYPE_KEYSIZE)
+		return NULL;
+	return hash_search(event_weights, event_type, HASH_FIND, NULL);
+}
+
+/* Appends an entry (the map grows by doubling). */
+static void
+KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
+				double value)
+{
+	KeyValue   *entry;
+
+	if (map->n == map->capacity)
+	{
+		map->capacity = Max(8, map->capacity * 2);
+		map->entries = map->entries == NULL
+			? palloc(sizeof(KeyValue) * map->capacity)
+			: repalloc(map->entries, sizeof(KeyValue) * map->capacity);
+	}
+	entry = &map->entries[map->n++];
+	entry->key = key;
+	entry->length = length;
+	entry->stored = stored;
+	entry->value = value;
+}
+
+/* Adds delta to the value of key, inserting it when new. */
+static void
+KeyValuesAdd(KeyValues *map, const char *key, double delta)
+{
+	int			length = strlen(key);
+
+	for (int i = 0; i < map->n; i++)
+	{
+		KeyValue   *entry = &map->entries[i];
+
+		if (entry->length == length && memcmp(entry->key, key, length) == 0)
+		{
+			if (entry->stored != NULL)
+			{
+				entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																  NumericGetDatum(entry->stored)));
+				entry->stored = NULL;
+			}
+			entry->value += delta;
+			return;
+		}
+	}
+	KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
+}
+
+/*
+ * Reads a jsonb object of numbers (a copy that lives as long as the map);
+ * anything else in it (a value edited by hand into a string, say) is
+ * dropped rather than failing the event.
+ */
+static void
+KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
+{
+	JsonbIterator *it;
+	JsonbValue	value;
+	JsonbIteratorToken token;
+	const char *key = NULL;
+	int			length = 0;
+
+	if (!JB_ROOT_IS_OBJECT(jsonb))
+		return;
+	it = JsonbIteratorInit(&jsonb->root);
+	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+		{
+			key = value.val.string.val;
+			length = value.val.string.len;
+		}
+		else if (token == WJB_VALUE && key != NULL)
+		{
+			/* NaN and infinities cannot be in jsonb: a number is a number */
+			if (value.type == jbvNumeric)
+				KeyValuesAppend(map, key, length, value.val.numeric, 0);
+			key = NULL;
+		}
+	}
+}
+
+/*
+ * A jsonb object of the map: unchanged entries as stored, changed ones as
+ * integers (counts, and weights that are whole numbers) or doubles in their
+ * shortest exact decimal form, so reading them back gives the same doubles
+ * (the row and statement forms must agree to the bit).
+ */
+static Jsonb *
+KeyValuesToJsonb(const KeyValues *map, bool integers)
+{
+	JsonbParseState *parse = NULL;
+	JsonbValue *result;
+
+	pushJsonbValue(&parse, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < map->n; i++)
+	{
+		const KeyValue *entry = &map->entries[i];
+		JsonbValue	key;
+		JsonbValue	value;
+		double		number = entry->value;
+
+		value.type = jbvNumeric;
+		if (entry->stored != NULL)
+			value.val.numeric = entry->stored;
+		else if (!isfinite(number))
+			continue;
+		else if (integers)
+			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
+		else if (number == rint(number) && fabs(number) < 1.0e15)
+		{
+			/* the same numeric as the decimal form, without the parsing */
+			value.val.numeric = int64_to_numeric((int64) number);
+		}
+		else
+		{
+			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+			double_to_shortest_decimal_buf(number, buf);
+			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(buf),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+		}
+		key.type = jbvString;
+		key.val.string.val = (char *) entry->key;
+		key.val.string.len = entry->length;
+		pushJsonbValue(&parse, WJB_KEY, &key);
+		pushJsonbValue(&parse, WJB_VALUE, &value);
+	}
+	result = pushJsonbValue(&parse, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+
+/*
+ * The memory of a batch is kept for the backend's life: a fold-in workspace
+ * is ~80 kB at k = 64, and allocating it per event made the kernel fault in
+ * fresh pages on every insert.  A nested batch (a shop trigger inserting
+ * events from inside another one's statement) gets its own.
+ */
+static MemoryContext BatchContext = NULL;
+static bool batch_memory_in_use = false;
+static SubTransactionId batch_memory_subxact = InvalidSubTransactionId;
+static MemoryContext KeptBuffersContext = NULL;
+static FoldInBuffers kept_buffers;
+static float *kept_vector;
+static int	kept_dimensions = 0;
+static int	kept_capacity = 0;
+
+/*
+ * A failed batch leaves its memory to the next one: at the abort of the
+ * transaction or of the subtransaction the batch began in, not of one that
+ * began and failed inside the batch (in a function its event query calls),
+ * whose nested batches must not take the memory the batch still uses.
+ */
+static void
+BehaviorXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		batch_memory_in_use = false;
+}
+
+static void
+BehaviorSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_memory_subxact)
+		batch_memory_in_use = false;
+}
+
+/* Grows the kept fold-in buffers to k dimensions and capacity items. */
+static void
+KeptBuffers(int k, int capacity)
+{
+	if (k <= kept_dimensions && capacity <= kept_capacity)
+		return;
+	k = Max(k, kept_dimensions);
+	capacity = Max(capacity, kept_capacity);
+	if (KeptBuffersContext == NULL)
+		KeptBuffersContext = AllocSetContextCreate(TopMemoryContext, "rerank fold-in buffers",
+												   ALLOCSET_DEFAULT_SIZES);
+	/* nothing is kept until the new buffers are complete */
+	kept_dimensions = kept_capacity = 0;
+	MemoryContextReset(KeptBuffersContext);
+	FoldInBuffersAlloc(&kept_buffers, KeptBuffersContext, k, capacity);
+	kept_vector = MemoryContextAlloc(KeptBuffersContext, sizeof(float) * k);
+	kept_dimensions = k;
+	kept_capacity = capacity;
+}
+
+/* Starts a batch: reads the settings and the active model, sizes workspaces. */
+void
+BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
+{
+	int			capacity = Max(behavior_history_size, 1);
+	int			k;
+
+	memset(batch, 0, sizeof(BehaviorBatch));
+	batch->history_limit = behavior_history_size;
+	batch->purchase_limit = behavior_purchase_history_size;
+	batch->replace = replace;
+	batch->owns_kept_memory = !batch_memory_in_use;
+	if (batch->owns_kept_memory)
+	{
+		if (BatchContext == NULL)
+			/* a large first block is kept across resets: no page faults */
+			BatchContext = AllocSetContextCreate(TopMemoryContext, "rerank user state",
+												 0, 256 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
+		batch_memory_in_use = true;
+		batch_memory_subxact = GetCurrentSubTransactionId();
+		batch->user_context = BatchContext;
+	}
+	else
+		batch->user_context = AllocSetContextCreate(CurrentMemoryContext, "rerank user state",
+													ALLOCSET_DEFAULT_SIZES);
+	LoadEventWeights();
+	UserRowsOpen(&batch->rows);
+	if (!fold_in)
+		return;
+	batch->model = ActiveModel();
+	if (batch->model == NULL || batch->model->dimensions == 0 ||
+		batch->model->gram == NULL)
+	{
+		/* no model to fold into: the features alone are kept */
+		batch->model = NULL;
+		return;
+	}
+	if (!FoldInParamsValid(batch->model))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has an invalid regularization or alpha; user vectors are not updated",
+						batch->model->name),
+				 errhint("Set params regularization and alpha to numbers >= 0.")));
+		batch->model = NULL;
+		return;
+	}
+	k = batch->model->dimensions;
+	if (batch->owns_kept_memory)
+	{
+		KeptBuffers(k, capacity);
+		batch->buffers = kept_buffers;
+		batch->vector = kept_vector;
+	}
+	else
+	{
+		FoldInBuffersAlloc(&batch->buffers, CurrentMemoryContext, k, capacity);
+		batch->vector = palloc(sizeof(float) * k);
+	}
+}
+
+void
+BehaviorBatchEnd(BehaviorBatch *batch)
+{
+	UserRowsClose(&batch->rows);
+	if (batch->owns_kept_memory)
+	{
+		MemoryContextReset(batch->user_context);
+		batch_memory_in_use = false;
+	}
+	else
+		MemoryContextDelete(batch->user_context);
+	batch->user_context = NULL;
+}
+
+/* Fills a history from two parallel arrays (NULL elements skipped). */
+static void
+HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum,
+				  bool with_weights)
+{
+	ArrayType  *items = DatumGetArrayTypeP(items_datum);
+	Datum	   *item_values;
+	bool	   *item_nulls;
+	int			n_items;
+	Datum	   *weight_values = NULL;
+	bool	   *weight_nulls = NULL;
+	int			n_weights = 0;
+
+	deconstruct_array(items, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &item_values, &item_nulls, &n_items);
+	if (with_weights)
+		deconstruct_array(DatumGetArrayTypeP(weights_datum), FLOAT4OID, 4, true,
+						  TYPALIGN_INT, &weight_values, &weight_nulls, &n_weights);
+	for (int i = 0; i < n_items && history->n < history->capacity; i++)
+	{
+		if (item_nulls[i])
+			continue;
+		if (with_weights)
+		{
+			if (i >= n_weights || weight_nulls[i])
+				continue;
+			history->weights[history->n] = DatumGetFloat4(weight_values[i]);
+		}
+		history->items[history->n] = DatumGetInt64(item_values[i]);
+		history->n++;
+	}
+}
+
+/* Reads the locked row of user_features (in the batch's slot) into state. */
+static void
+UserStateRead(UserFeatureState *state, UserRows *rows)
+{
+	TupleTableSlot *slot = rows->features_slot;
+	const AttrNumber *attnums = rows->features_attnums;
+	bool		isnull;
+	Datum		value;
+
+	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
+	if (!isnull)
+		KeyValuesFromJsonb(&state->counts, DatumGetJsonbPCopy(value));
+	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
+	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
+	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
+	if (!isnull)
+	{
+		state->has_times = true;
+		state->first_event_at = DatumGetTimestampTz(value);
+		value = slot_getattr(slot, attnums[USER_FEATURES_LAST_EVENT_AT], &isnull);
+		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
+	}
+	{
+		bool		items_null,
+					weights_null;
+		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
+		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
+
+		if (!items_null && !weights_null)
+			HistoryFromArrays(&state->recent, items, weights, true);
+	}
+	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
+	if (!isnull)
+		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
+	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
+	if (!isnull)
+		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
+}
+
+/*
+ * Locks the user's row of rerank.user_features (creating it when new, if
+ * create; else NULL) and reads it into a fresh state, in the batch's
+ * per-user memory.  The row stays in the batch's slot until
+ * UserStateFinish.  With batch->replace the stored features are ignored (a
+ * rebuild).
+ */
+UserFeatureState *
+UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
+{
+	MemoryContext old;
+	UserFeatureState *state;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(user_id)};
+	int			history_capacity = Max(batch->history_limit, 1);
+	int			purchase_capacity = Max(batch->purchase_limit, 1);
+
+	MemoryContextReset(batch->user_context);
+	old = MemoryContextSwitchTo(batch->user_context);
+	state = palloc0(sizeof(UserFeatureState));
+	state->user_id = user_id;
+	state->recent.capacity = history_capacity;
+	state->recent.items = palloc(sizeof(int64) * history_capacity);
+	state->recent.weights = palloc(sizeof(float) * history_capacity);
+	state->purchased.capacity = purchase_capacity;
+	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
+
+	for (int attempt = 0;; attempt++)
+	{
+		int			ret;
+
+		if (UserFeaturesLock(&batch->rows, user_id))
+		{
+			if (!batch->replace)
+				UserStateRead(state, &batch->rows);
+			break;
+		}
+		if (!create)
+		{
+			MemoryContextSwitchTo(old);
+			return NULL;
+		}
+		if (attempt > 0)
+			elog(ERROR, "the features row of user " INT64_FORMAT " vanished", user_id);
+
+		/*
+		 * A new user: insert the empty row, then lock it like any other.  A
+		 * concurrent insert of the same user makes this one do nothing once
+		 * the other commits; then the loop locks that row.
+		 */
+		KeptPlan(&create_plan,
+				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
+				 "ON CONFLICT (user_id) DO NOTHING",
+				 1, argtypes);
+		ret = SPI_execute_plan(create_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
+				 user_id, SPI_result_code_string(ret));
+	}
+
+	/* a lowered rerank.history_size applies at the next event */
+	if (batch->history_limit < state->recent.n)
+	{
+		HistoryTruncate(&state->recent, batch->history_limit);
+		state->history_changed = true;
+	}
+	HistoryTruncate(&state->purchased, batch->purchase_limit);
+	MemoryContextSwitchTo(old);
+	return state;
+}
+
+/*
+ * The category of an item, or NULL: from the backend's category cache
+ * (category_cache.c, shared with rerank()), or by a query when the catalog
+ * does not fit in its budget.
+ */
+static const char *
+ItemCategory(int64 item_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(item_id)};
+	char	   *category = NULL;
+	int			ret;
+
+	if (CategoryCacheEnsure())
+	{
+		int32		number = CategoryCacheLookupOne(item_id);
+		const char *name;
+		int			length;
+
+		if (number < 0)
+			return NULL;
+		name = CategoryName(number, &length);
+		return pnstrdup(name, length);
+	}
+
+	KeptPlan(&category_plan,
+			 "SELECT category FROM rerank.items WHERE item_id = $1",
+			 1, argtypes);
+	ret = SPI_execute_plan(category_plan, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.items: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return category;
+}
+
+/* Adds one event to the user's state (in memory). */
+void
+UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEvent *event)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch->user_context);
+	const EventWeight *weight = LookupEventWeight(event->event_type);
+
+	/* unknown and NULL event types are counted, but never learned from */
+	KeyValuesAdd(&state->counts, weight ? event->event_type : OTHER_EVENT_TYPE, 1);
+	if (pg_add_s64_overflow(state->total_dwell_ms, event->dwell_ms,
+							&state->total_dwell_ms))
+		state->total_dwell_ms = PG_INT64_MAX;
+	if (!state->has_times)
+	{
+		state->has_times = true;
+		state->first_event_at = state->last_event_at = event->occurred_at;
+	}
+	else
+	{
+		state->first_event_at = Min(state->first_event_at, event->occurred_at);
+		state->last_event_at = Max(state->last_event_at, event->occurred_at);
+	}
+
+	if (weight != NULL && event->has_item)
+	{
+		if (weight->weight > 0)
+		{
+			const char *category;
+
+			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
+						 weight->weight);
+			state->history_changed = true;
+			if (event->category_known)
+				category = event->category;
+			else
+				category = ItemCategory(event->item_id);
+			if (category != NULL)
+				KeyValuesAdd(&state->categories, category, weight->weight);
+		}
+		if (weight->is_purchase)
+			HistoryTouch(&state->purchased, batch->purchase_limit,
+						 event->item_id, 0);
+	}
+	state->events++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Compresses a large column value inline (lz4), when the server has lz4.
+ * A 100-item history makes a 2.5 kB row of which the arrays and the
+ * category map are nearly all: compressed, the row and the WAL record of
+ * each event are about half as large, and the row stays under the size at
+ * which heap_update hands it to the toaster (which logs an extra lock and
+ * compresses only until the row fits in 2 kB).  Readers detoast as for any
+ * compressed value; lz4 decompresses a column in well under a microsecond.
+ */
+static Datum
+CompressedColumn(Datum value)
+{
+#ifdef USE_LZ4
+	if (VARSIZE_ANY(DatumGetPointer(value)) >= COMPRESS_MIN_BYTES)
+	{
+		Datum		compressed = toast_compress_datum(value, TOAST_LZ4_COMPRESSION);
+
+		if (DatumGetPointer(compressed) != NULL)
+			return compressed;
+	}
+#endif
+	return value;
+}
+
+/* Writes the user's features row back (the other columns are kept). */
+static void
+UserStateWrite(UserRows *rows, UserFeatureState *state)
+{
+	int			natts = RelationGetDescr(rows->features)->natts;
+	Datum	   *values = palloc0(sizeof(Datum) * natts);
+	bool	   *nulls = palloc0(sizeof(bool) * natts);
+	bool	   *replace = palloc0(sizeof(bool) * natts);
+
+#define SET_COLUMN(column, value) \
+	do { \
+		int		i_ = rows->features_attnums[column] - 1; \
+		values[i_] = (value); \
+		replace[i_] = true; \
+	} while (0)
+
+	SET_COLUMN(USER_FEATURES_EVENT_COUNTS,
+			   JsonbPGetDatum(KeyValuesToJsonb(&state->counts, true)));
+	SET_COLUMN(USER_FEATURES_TOTAL_DWELL_MS, Int64GetDatum(state->total_dwell_ms));
+	SET_COLUMN(USER_FEATURES_FIRST_EVENT_AT, TimestampTzGetDatum(state->first_event_at));
+	SET_COLUMN(USER_FEATURES_LAST_EVENT_AT, TimestampTzGetDatum(state->last_event_at));
+	if (!state->has_times)
+	{
+		nulls[rows->features_attnums[USER_FEATURES_FIRST_EVENT_AT] - 1] = true;
+		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
+	}
+	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->recent.items,
+																state->recent.n))));
+	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
+			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
+															state->recent.n))));
+	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
+			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
+																state->purchased.n))));
+	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
+			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
+	SET_COLUMN(USER_FEATURES_UPDATED_AT,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+#undef SET_COLUMN
+	UserFeaturesUpdate(rows, values, nulls, replace);
+}
+
+/*
+ * Re-solves the user's vector for the batch's model from the recent history
+ * and writes it.  A history without any item the model knows leaves the
+ * stored vector (from training or import) as it is.
+ */
+static void
+UserStateFoldIn(BehaviorBatch *batch, UserFeatureState *state)
+{
+	const CachedModel *model = batch->model;
+	int			k = model->dimensions;
+	int			used;
+	Oid			argtypes[3] = {INT4OID, INT8OID, FLOAT4ARRAYOID};
+	Datum		args[3];
+	int			ret;
+
+	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
+							   state->recent.n, &batch->buffers, batch->vector);
+	if (used == 0)
+		return;
+	if (used < 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("could not fold in user " INT64_FORMAT " for model \"%s\"",
+						state->user_id, model->name),
+				 errdetail("The normal equations are not positive definite (regularization %g).",
+						   model->regularization)));
+		return;
+	}
+
+	args[0] = Int32GetDatum(model->model_id);
+	args[1] = Int64GetDatum(state->user_id);
+	args[2] = PointerGetDatum(BuildVector(batch->vector, k));
+
+	/* the common case: the user has a vector for the model already */
+	if (UserFactorsUpdate(&batch->rows, model->model_id, state->user_id, args[2]))
+	{
+		batch->folded++;
+		return;
+	}
+
+	/*
+	 * A new vector.  The model row is locked against deletion (as the
+	 * foreign key check would) by the statement itself: a model dropped by
+	 * a transaction that committed meanwhile gives no row to write, instead
+	 * of failing the shop's insert with a foreign key violation.  (An
+	 * update above that met a vector deleted with its model found no row
+	 * and came here too.)
+	 */
+	KeptPlan(&factors_plan,
+			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
+			 "SELECT m.model_id, $2, $3, now() FROM rerank.models m "
+			 "WHERE m.model_id = $1 FOR KEY SHARE "
+			 "ON CONFLICT (model_id, user_id) "
+			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
+			 3, argtypes);
+	ret = SPI_execute_plan(factors_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
+			 state->user_id, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+	batch->folded++;
+}
+
+/*
+ * Writes the user's features once and, with an active model and a changed
+ * history (or batch->force_fold_in), the re-solved vector.
+ */
+void
+UserStateFinish(BehaviorBatch *batch, UserFeatureState *state)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch->user_context);
+
+	if (state->events > 0 || state->history_changed)
+	{
+		UserStateWrite(&batch->rows, state);
+		batch->users++;
+	}
+	else
+		UserFeaturesRelease(&batch->rows);
+	if (batch->model != NULL && (state->history_changed || batch->force_fold_in))
+		UserStateFoldIn(batch, state);
+	MemoryContextSwitchTo(old);
+}

@@ -1,0 +1,58 @@
+/*
+ * id_map.c
+ *	  Hash maps from int64 ids to dense int32 indexes (lib/simplehash.h),
+ *	  used to number users and items for training, evaluation and serving.
+ */
+#include "postgres.h"
+
+#include "common/id_map.h"
+#include "core/id_hash.h"
+
+#define SH_PREFIX idmap
+#define SH_ELEMENT_TYPE IdMapEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) ((uint32) IdHash(key))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE extern
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+int32
+IdMapGet(idmap_hash *map, int64 id)
+{
+	IdMapEntry *entry = idmap_lookup(map, id);
+
+	return entry ? entry->index : -1;
+}
+
+int32
+IdMapAdd(idmap_hash *map, int64 id, int32 *count)
+{
+	bool		found;
+	IdMapEntry *entry = idmap_insert(map, id, &found);
+
+	if (!found)
+	{
+		if (*count == PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct ids")));
+		entry->index = (*count)++;
+	}
+	return entry->index;
+}
+
+idmap_hash *
+IdMapFromArray(MemoryContext cxt, const int64 *ids, int n)
+{
+	idmap_hash *map = idmap_create(cxt, n > 16 ? n : 16, NULL);
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		found;
+
+		idmap_insert(map, ids[i], &found)->index = i;
+	}
+	return map;
+}

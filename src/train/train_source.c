@@ -1,0 +1,353 @@
+/*
+ * train_source.c
+ *	  Reading interaction sources (a table or view with user_id, item_id and
+ *	  an optional weight column) for training and evaluation.
+ *
+ * The rows stream through a DestReceiver straight from the executor, so a
+ * source of ten million rows is never materialized as tuples: each row
+ * becomes 12 bytes (two dense indexes and a float) in a growing array, which
+ * is then turned into both CSR orientations in linear time.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/id_map.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "train/train_source.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+/* The qualified, quoted name of a relation; see train_source.h. */
+char *
+QualifiedRelationName(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  name);
+}
+
+/* Checks that a column exists and has one of the accepted types. */
+static void
+CheckColumn(Oid relid, const char *what, const char *column, bool numeric)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			type;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s \"%s\" has no column \"%s\"", what,
+						get_rel_name(relid), column),
+				 errhint("The %s needs columns user_id and item_id (bigint) and optionally a weight column.",
+						 what)));
+	type = get_atttype(relid, attnum);
+	if (type == INT8OID || type == INT4OID || type == INT2OID)
+		return;
+	if (numeric && (type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" of %s \"%s\" has type %s, expected %s",
+					column, what, get_rel_name(relid), format_type_be(type),
+					numeric ? "a number" : "bigint, integer or smallint")));
+}
+
+/*
+ * The weight column read from a source: the one given, else "weight" when
+ * the source has that column, else NULL (every weight 1).
+ */
+static const char *
+WeightColumn(Oid source, const char *weight_column)
+{
+	if (weight_column == NULL && get_attnum(source, "weight") > 0)
+		return "weight";
+	return weight_column;
+}
+
+typedef struct SourceReceiver
+{
+	DestReceiver pub;
+	SourceRowFn fn;
+	void	   *arg;
+	int64		rows;
+	const char *what;
+} SourceReceiver;
+
+/* Validates one row and hands it to the callback. */
+static bool
+SourceReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	SourceReceiver *r = (SourceReceiver *) self;
+	int64		user_id,
+				item_id;
+	double		weight;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s has a NULL %s", r->what,
+						slot->tts_isnull[0] ? "user_id" : "item_id")));
+	user_id = DatumGetInt64(slot->tts_values[0]);
+	item_id = DatumGetInt64(slot->tts_values[1]);
+	if (slot->tts_isnull[2])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s has a NULL weight for user " INT64_FORMAT " and item " INT64_FORMAT,
+						r->what, user_id, item_id)));
+	weight = DatumGetFloat8(slot->tts_values[2]);
+	if (isnan(weight) || weight < 0 || weight > FLT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s has an invalid weight %g for user " INT64_FORMAT " and item " INT64_FORMAT,
+						r->what, weight, user_id, item_id),
+				 errdetail("Weights must be finite and not negative.")));
+	r->fn(r->arg, user_id, item_id, weight);
+	if ((++r->rows & 0xffff) == 0)
+		CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+static void
+SourceStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+SourceShutdown(DestReceiver *self)
+{
+}
+
+static void
+SourceDestroy(DestReceiver *self)
+{
+}
+
+int64
+ReadSourceRows(Oid source, const char *weight_column, const char *what,
+			   SourceRowFn fn, void *arg)
+{
+	char		relkind = get_rel_relkind(source);
+	StringInfoData query;
+	SourceReceiver receiver;
+	SPIExecuteOptions options;
+	const char *weight;
+	int			ret;
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("%s relation with OID %u does not exist", what, source)));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE &&
+		relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s \"%s\" is not a table or view", what, get_rel_name(source))));
+	CheckColumn(source, what, "user_id", false);
+	CheckColumn(source, what, "item_id", false);
+	weight = WeightColumn(source, weight_column);
+	if (weight != NULL)
+		CheckColumn(source, what, weight, true);
+
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT user_id::pg_catalog.int8, item_id::pg_catalog.int8, %s%s::pg_catalog.float8 FROM %s",
+					 weight ? "" : "1", weight ? quote_identifier(weight) : "",
+					 QualifiedRelationName(source));
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = SourceReceive;
+	receiver.pub.rStartup = SourceStartup;
+	receiver.pub.rShutdown = SourceShutdown;
+	receiver.pub.rDestroy = SourceDestroy;
+	receiver.pub.mydest = DestNone;
+	receiver.fn = fn;
+	receiver.arg = arg;
+	receiver.what = what;
+
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = (DestReceiver *) &receiver;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_extended(query.data, &options);
+	/* SPI reports a SELECT into a DestNone receiver as a utility command */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
+	SPI_finish();
+	pfree(query.data);
+	return receiver.rows;
+}
+
+/* Growing coordinate arrays of the interactions being read. */
+typedef struct CooBuilder
+{
+	idmap_hash *users;
+	idmap_hash *items;
+	int32		nusers;
+	int32		nitems;
+	int64		n;
+	int64		capacity;
+	int32	   *u;
+	int32	   *i;
+	float	   *w;
+} CooBuilder;
+
+static void *
+HugeAlloc(Size size)
+{
+	return palloc_extended(size > 0 ? size : 1, MCXT_ALLOC_HUGE);
+}
+
+static void
+CooAdd(void *arg, int64 user_id, int64 item_id, double weight)
+{
+	CooBuilder *b = (CooBuilder *) arg;
+
+	if (weight <= 0)
+		return;					/* preference 0: the same as no row */
+	if (b->n == b->capacity)
+	{
+		int64		cap = b->capacity * 2;
+
+		b->u = repalloc_huge(b->u, sizeof(int32) * cap);
+		b->i = repalloc_huge(b->i, sizeof(int32) * cap);
+		b->w = repalloc_huge(b->w, sizeof(float) * cap);
+		b->capacity = cap;
+	}
+	b->u[b->n] = IdMapAdd(b->users, user_id, &b->nusers);
+	b->i[b->n] = IdMapAdd(b->items, item_id, &b->nitems);
+	b->w[b->n] = (float) weight;
+	b->n++;
+}
+
+/* (id, first-seen index) pairs, sorted by id to number ids in order. */
+typedef struct IdIndex
+{
+	int64		id;
+	int32		index;
+} IdIndex;
+
+static int
+CompareIdIndex(const void *a, const void *b)
+{
+	int64		x = ((const IdIndex *) a)->id;
+	int64		y = ((const IdIndex *) b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Ascending ids of a map, and old index → new index in *perm. */
+static int64 *
+SortedIds(idmap_hash *map, int32 count, int32 **perm)
+{
+	IdIndex    *pairs = HugeAlloc(sizeof(IdIndex) * count);
+	int64	   *ids = HugeAlloc(sizeof(int64) * count);
+	idmap_iterator it;
+	IdMapEntry *entry;
+	int			n = 0;
+
+	*perm = HugeAlloc(sizeof(int32) * count);
+	idmap_start_iterate(map, &it);
+	while ((entry = idmap_iterate(map, &it)) != NULL)
+	{
+		pairs[n].id = entry->id;
+		pairs[n].index = entry->index;
+		n++;
+	}
+	qsort(pairs, n, sizeof(IdIndex), CompareIdIndex);
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = pairs[i].id;
+		(*perm)[pairs[i].index] = i;
+	}
+	pfree(pairs);
+	return ids;
+}
+
+void
+ReadInteractions(Oid source, const char *weight_column, Interactions *out)
+{
+	CooBuilder	b;
+	const char *weight;
+	int32	   *uperm,
+			   *iperm;
+	int64	   *p_item,
+			   *p_user;
+	int32	   *i_item,
+			   *i_user;
+	float	   *w_item,
+			   *w_user;
+	int64		nnz;
+
+	memset(&b, 0, sizeof(b));
+	b.users = idmap_create(CurrentMemoryContext, 1024, NULL);
+	b.items = idmap_create(CurrentMemoryContext, 1024, NULL);
+	b.capacity = 65536;
+	b.u = HugeAlloc(sizeof(int32) * b.capacity);
+	b.i = HugeAlloc(sizeof(int32) * b.capacity);
+	b.w = HugeAlloc(sizeof(float) * b.capacity);
+
+	out->rows = ReadSourceRows(source, weight_column, "source", CooAdd, &b);
+	out->source_name = QualifiedRelationName(source);
+	weight = WeightColumn(source, weight_column);
+	out->weight_name = weight ? pstrdup(weight) : NULL;
+	if (b.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\" has no interactions", get_rel_name(source)),
+				 errdetail("It has " INT64_FORMAT " rows, none with a positive weight.",
+						   out->rows)));
+
+	/* number users and items in ascending id order */
+	out->users = b.nusers;
+	out->items = b.nitems;
+	out->user_ids = SortedIds(b.users, b.nusers, &uperm);
+	out->item_ids = SortedIds(b.items, b.nitems, &iperm);
+	for (int64 e = 0; e < b.n; e++)
+	{
+		b.u[e] = uperm[b.u[e]];
+		b.i[e] = iperm[b.i[e]];
+		if ((e & 0xfffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	idmap_destroy(b.users);
+	idmap_destroy(b.items);
+	pfree(uperm);
+	pfree(iperm);
+
+	/* COO → by item (unsorted) → by user (sorted, compacted) → by item */
+	p_item = HugeAlloc(sizeof(int64) * ((Size) out->items + 1));
+	i_item = HugeAlloc(sizeof(int32) * b.n);
+	w_item = HugeAlloc(sizeof(float) * b.n);
+	AlsCsrFromCoo(out->items, b.n, b.i, b.u, b.w, p_item, i_item, w_item);
+	pfree(b.u);
+	pfree(b.i);
+	pfree(b.w);
+	CHECK_FOR_INTERRUPTS();
+
+	p_user = HugeAlloc(sizeof(int64) * ((Size) out->users + 1));
+	i_user = HugeAlloc(sizeof(int32) * b.n);
+	w_user = HugeAlloc(sizeof(float) * b.n);
+	out->by_item = (AlsCsr) {out->items, out->users, b.n, p_item, i_item, w_item};
+	AlsTransposeCsr(&out->by_item, p_user, i_user, w_user);
+	nnz = AlsCsrCompact(out->users, p_user, i_user, w_user);
+	out->by_user = (AlsCsr) {out->users, out->items, nnz, p_user, i_user, w_user};
+	CHECK_FOR_INTERRUPTS();
+	AlsTransposeCsr(&out->by_user, p_item, i_item, w_item);
+	out->by_item.nnz = nnz;
+}
