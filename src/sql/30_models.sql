@@ -383,8 +383,10 @@ COMMENT ON FUNCTION rerank.drop_model(pg_catalog.text, boolean) IS
 CREATE VIEW rerank.model_versions AS
 SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
        m.training_seconds, m.activated_at,
-       (SELECT pg_catalog.count(*) FROM rerank.item_factors f WHERE f.model_id = m.model_id) AS items,
-       (SELECT pg_catalog.count(*) FROM rerank.user_factors u WHERE u.model_id = m.model_id) AS users,
+       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
+         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
+       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
+         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
        m.params, m.metrics, m.description
   FROM rerank.models m
  ORDER BY m.model_id;

@@ -22,6 +22,10 @@
 #   create-unqualified  objects are created as schema.name; CREATE INDEX and
 #                       CREATE TRIGGER name their table as schema.table, and
 #                       triggers their function as schema.function
+#   target-unqualified  ALTER, DROP, COMMENT ON, GRANT and REVOKE name
+#                       their object as schema.name (a column as
+#                       schema.table.column), else they could act on a
+#                       same-named object earlier in the search path
 #   search-path         every SQL or PL/pgSQL function and procedure, and
 #                       every SECURITY DEFINER one, has
 #                       SET search_path = pg_catalog, pg_temp
@@ -326,6 +330,24 @@ sub type_position {
 	my $next = $i + 1 < @$t ? $t->[$i + 1] : undef;
 	return 1 if $prev && is_punct($prev, '::');
 	return 1 if $prev && $prev->[0] eq 'word' && $prev->[1] =~ /^(returns|setof)$/;
+	# ALTER TABLE ... ADD [COLUMN] name type, ALTER [COLUMN] name [SET DATA] TYPE type
+	if ($prev && $prev->[0] eq 'word' && $i > 1) {
+		my $pp = $t->[$i - 2];
+		return 1 if is_word($prev, 'type') && $pp->[0] eq 'word';
+		return 1 if is_word($pp, 'column') && !$CLAUSE{ $prev->[1] };
+		return 1 if is_word($pp, 'add') && $prev->[1] !~ /^(column|constraint|primary|unique|check|foreign|exclude)$/;
+	}
+	# CAST(x AS type)
+	if ($prev && is_word($prev, 'as')) {
+		for (my $m = $i - 2, my $depth = 0; $m >= 0; $m--) {
+			if (is_punct($t->[$m], ')')) { $depth++; next; }
+			next unless is_punct($t->[$m], '(');
+			if ($depth == 0) { return $m > 0 && is_word($t->[$m - 1], 'cast'); }
+			$depth--;
+		}
+	}
+	# a PL/pgSQL declaration: "name type;" or "name type := ..."
+	return 1 if $prev && $prev->[0] eq 'word' && $next && (is_punct($next, ';') || is_punct($next, ':='));
 	return 1 if $prev && $prev->[0] eq 'op' && $prev->[1] eq '=' && $i > 1
 		&& is_word($t->[$i - 2]) && $t->[$i - 2][1] =~ /^(stype|basetype|leftarg|rightarg|mstype)$/;
 	# a column or parameter definition: "name type" at the start of an
@@ -384,13 +406,19 @@ sub syntax_operator {
 		$j -= 2 while $j >= 2 && is_punct($t->[$j - 1], '.');
 		$j-- if $j >= 1 && is_word($t->[$j - 1]) && $t->[$j - 1][1] =~ /^(local|session)$/;
 		return 1 if $j >= 1 && is_word($t->[$j - 1], 'set') && $t->[$j][0] eq 'word';
-		# option lists: WITH (a = b), CREATE AGGREGATE/OPERATOR/TYPE x (...) (a = b)
+		# option lists: WITH (a = b), SET (a = b), and the definition list
+		# of CREATE AGGREGATE/OPERATOR/TYPE/COLLATION x (a = b)
 		my $opener = @$parens ? $parens->[-1] : undef;
-		return 1 if defined $opener && ($opener eq 'with' || $opener eq '');
-		# USING ERRCODE = ..., HINT = ... in RAISE
-		for (my $m = $i - 1; $m >= 0 && $m >= $i - 40; $m--) {
-			return 1 if is_word($t->[$m], 'using') && $m + 1 < @$t;
-			last if is_punct($t->[$m], ';');
+		return 1 if defined $opener && ($opener eq 'with' || $opener eq 'set' || $opener eq 'reset');
+		my $k = is_word($t->[1] // [], 'or') ? 3 : 1;    # CREATE OR REPLACE
+		return 1 if defined $opener && $opener eq '' && @$parens == 1 && @$t > $k && is_word($t->[0], 'create')
+			&& is_word($t->[$k]) && $t->[$k][1] =~ /^(aggregate|operator|type|collation|text)$/;
+		# RAISE ... USING ERRCODE = ..., HINT = ...
+		if ($prev && is_word($prev) && $prev->[1] =~ /^(errcode|message|detail|hint|column|constraint|datatype|table|schema)$/) {
+			for (my $m = $i - 1; $m >= 0; $m--) {
+				return 1 if is_word($t->[$m], 'raise');
+				last if is_punct($t->[$m], ';');
+			}
 		}
 	}
 	return 0;
@@ -451,8 +479,35 @@ sub check_statement {
 		}
 	}
 
+	# ALTER / DROP / COMMENT ON / GRANT / REVOKE: the object they act on
+	if (@w >= 3 && $w[0] =~ /^(alter|drop|comment|grant|revoke)$/) {
+		my $i;
+		if ($w[0] eq 'alter' || $w[0] eq 'drop') { $i = 1; }
+		elsif ($w[0] eq 'comment') { $i = 2; }
+		else {
+			($i) = grep { $w[$_] eq 'on' } 1 .. $#w;
+			$i = defined $i ? $i + 1 : undef;
+		}
+		if (defined $i) {
+			$i++ if ($w[$i] // '') eq 'materialized';
+			my $kind = $w[$i] // '';
+			my $dots = $kind eq 'column' ? 2 : 1;
+			if ($kind =~ /^(table|view|function|procedure|aggregate|routine|sequence|type|domain|index|column)$/
+				|| ($w[0] =~ /^(grant|revoke)$/ && $s->[$i] && $s->[$i][0] eq 'word' && $kind !~ /^(schema|all|database|language|foreign|large|tablespace|parameter)$/)) {
+				my $j = $kind =~ /^(table|view|function|procedure|aggregate|routine|sequence|type|domain|index|column)$/ ? $i + 1 : $i;
+				$j += 2 if ($w[$j] // '') eq 'if' && ($w[$j + 1] // '') eq 'exists';
+				$j += 1 if ($w[$j] // '') eq 'only';
+				my $found = 0;
+				for (my $m = $j + 1; $m < @$s && $found < $dots && is_punct($s->[$m], '.'); $m += 2) { $found++; }
+				if ($found < $dots && $s->[$j] && $s->[$j][0] =~ /^(word|qword)$/) {
+					report($file, $line, 'target-unqualified', uc($w[0]) . " on $s->[$j][1] without a schema: write schema.$s->[$j][1]");
+				}
+			}
+		}
+	}
+
 	# functions and procedures: header, then the body by its language
-	if ($joined =~ /^create (function|procedure) /) {
+	if ($joined =~ /^create (or replace )?(function|procedure) /) {
 		my ($lang, $secdef, $sp, $bodies) = ('', 0, 0, []);
 		for (my $i = 0; $i < @$s; $i++) {
 			$lang = $w[$i + 1] if $w[$i] eq 'language' && $i + 1 < @$s;
@@ -477,7 +532,9 @@ sub check_statement {
 			check_code($file, [grep { $_->[0] ne 'dollar' } @$s], $here);
 			if ($lang eq 'plpgsql' || $lang eq 'sql') {
 				for my $b (@$bodies) {
-					my $bt = tokenize($b->[1], $b->[2]);
+					(my $text = $b->[1]) =~ s/''/'/g if $b->[0] eq 'str';
+					$text = $b->[1] if $b->[0] eq 'dollar';
+					my $bt = tokenize($text, $b->[2]);
 					check_code($file, $bt, 'body');
 					check_statement($file, $_, 'nested') for statements($bt);
 				}
