@@ -81,11 +81,13 @@ install-upgrade-test:
 	$(INSTALL_DATA) $(addprefix $(srcdir)/,$(UPGRADE_TEST_DATA)) '$(DESTDIR)$(datadir)/extension/'
 
 # Static check of the generated install script and the update scripts
-# against search_path hijacking (test/lint/check_sql_scripts.pl), and of
-# the checker itself against scripts that break each of its rules.
-lint: rerank--$(EXTVERSION).sql
+# against search_path hijacking (test/lint/check_sql_scripts.pl), of the
+# checker itself against scripts that break each of its rules, and of the
+# library against the C symbols every release's script names.
+lint: rerank--$(EXTVERSION).sql $(shlib)
 	perl $(srcdir)/test/lint/check_sql_scripts.pl rerank--$(EXTVERSION).sql $(DATA)
 	bash $(srcdir)/test/lint/self_test.sh
+	bash $(srcdir)/test/lint/check_symbols.sh $(shlib) rerank--$(EXTVERSION).sql $(filter %.sql,$(UPGRADE_TEST_DATA))
 
 # C unit tests of the core, with AddressSanitizer and UBSan.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
