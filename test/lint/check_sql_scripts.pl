@@ -39,6 +39,8 @@
 #                       NULLIF and simple CASE look up "=" or "<" through
 #                       the search path: write OPERATOR(pg_catalog.=) ANY
 #                       (ARRAY[...]), two comparisons, and so on
+#   schema              a function, operator, relation or type qualified
+#                       with a schema other than pg_catalog and rerank
 #   type                a built-in type that is not an SQL keyword (text,
 #                       jsonb, regclass, ...) not written pg_catalog.type
 #
@@ -88,6 +90,9 @@ my %CREATE_KINDS = map { $_ => 1 } qw(
   table view function procedure aggregate type domain sequence operator
   collation conversion statistics
 );
+
+# The schemas a reference may name.
+my %SCHEMAS = map { $_ => 1 } qw(pg_catalog rerank);
 
 sub report {
 	my ($file, $line, $rule, $msg) = @_;
@@ -238,6 +243,9 @@ sub check_code {
 				&& $t->[$j + 2][0] eq 'op') {
 				report($file, $line, 'operator', 'OPERATOR() without a schema');
 			}
+			elsif (!$SCHEMAS{ $t->[$j][1] }) {
+				report($file, $line, 'schema', "OPERATOR($t->[$j][1].…): write OPERATOR(pg_catalog.…)");
+			}
 			$j++ while $j < $n && !is_punct($t->[$j], ')');
 			$i = $j;
 			next;
@@ -245,6 +253,13 @@ sub check_code {
 
 		if ($type eq 'word') {
 			my $qualified = $prev && is_punct($prev, '.');
+			# schema.function(, ::schema.type, FROM schema.relation
+			if ($qualified && $i > 1 && ($t->[$i - 2][0] eq 'word' || $t->[$i - 2][0] eq 'qword')
+				&& !$SCHEMAS{ $t->[$i - 2][1] }
+				&& (is_punct($next, '(') || ($i > 2 && is_punct($t->[$i - 3], '::'))
+					|| ($i > 2 && relation_position($t, $i - 3)))) {
+				report($file, $line, 'schema', "$t->[$i - 2][1].$text: only pg_catalog and rerank may be named");
+			}
 			# function calls
 			if (is_punct($next, '(') && !$qualified && !$PAREN_OK{$text}
 				&& !($names->{$text} && $prev && (is_punct($prev, ',') || is_word($prev, 'with') || is_word($prev, 'recursive')))) {
