@@ -23,6 +23,7 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 DO $check$
 DECLARE
     found pg_catalog.text;
+    creators pg_catalog.text;
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%s uses %s', q.used_by, q.uses), '; ')
       INTO found
@@ -81,6 +82,22 @@ BEGIN
                               AND o.objid OPERATOR(pg_catalog.=) d.refobjid)
          ORDER BY 1, 2
            ) q;
+    -- a fresh install refuses a schema rerank that others may create in;
+    -- an updated one keeps its schema, so say so
+    SELECT pg_catalog.string_agg(DISTINCT
+               CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                    ELSE pg_catalog.quote_ident(a.grantee::pg_catalog.regrole::pg_catalog.text) END,
+               ', ')
+      INTO creators
+      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'rerank'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+    IF creators IS NOT NULL THEN
+        RAISE WARNING 'other roles may create objects in schema "rerank": %', creators
+            USING DETAIL = 'An object created there can capture references of callers whose search_path includes rerank.',
+                  HINT = 'REVOKE CREATE ON SCHEMA rerank FROM them.';
+    END IF;
     IF found IS NOT NULL THEN
         RAISE EXCEPTION 'rerank is bound to objects outside pg_catalog and the extension'
             USING ERRCODE = 'object_not_in_prerequisite_state',
