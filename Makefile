@@ -88,6 +88,7 @@ lint: rerank--$(EXTVERSION).sql $(shlib)
 	perl $(srcdir)/test/lint/check_sql_scripts.pl rerank--$(EXTVERSION).sql $(DATA)
 	bash $(srcdir)/test/lint/self_test.sh
 	bash $(srcdir)/test/lint/check_symbols.sh $(shlib) rerank--$(EXTVERSION).sql $(filter %.sql,$(UPGRADE_TEST_DATA))
+	cd $(srcdir)/test/upgrade && sha256sum --quiet -c SHA256SUMS    # released scripts stay frozen
 
 # C unit tests of the core, with AddressSanitizer and UBSan.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
