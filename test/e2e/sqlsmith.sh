@@ -14,6 +14,7 @@
 # and summed up by kind; a crash (the server log shows a process terminated
 # by a signal) fails the test.  Skipped, with a message, when sqlsmith
 # cannot be installed.  Reproduce: SMITH_SEED=… bash test/e2e/sqlsmith.sh
+# (SMITH_KEEP=1 keeps the queries and the report in /tmp/rerank-sqlsmith.*)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
@@ -34,7 +35,7 @@ fi
 
 work=$(mktemp -d /tmp/rerank-sqlsmith.XXXXXX)
 chmod 755 "$work"
-rr_scratch_path "$work"
+[ -n "${SMITH_KEEP:-}" ] || rr_scratch_path "$work"
 rr_scratch_dbs "$db"
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS $role"
 rr_tracked_shop "$db" m 300 800 8000 3 ", factors => 8, iterations => 3"
@@ -49,6 +50,9 @@ GRANT SELECT, INSERT ON shop.events TO $role;
 ALTER ROLE $role SET statement_timeout = '1s';
 ALTER ROLE $role SET lock_timeout = '1s';
 ALTER ROLE $role SET idle_in_transaction_session_timeout = '5s';
+-- count the calls of every function (C ones too) that really ran
+ALTER DATABASE $db SET track_functions = 'all';
+SELECT pg_stat_reset();
 SQL
 super=$(psql -X -At -d "$db" -U "$role" -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
 [ "$super" = f ] || { echo "sqlsmith: the role $role must not be a superuser"; exit 1; }
@@ -69,7 +73,26 @@ done_queries=$(sed -n 's/^queries: \([0-9]*\).*/\1/p' "$work/report.txt")
 errors=$(awk -F'\t' '/^[0-9]+\t/ { n += $1 } END { print n + 0 }' "$work/report.txt")
 calls=$(grep -o 'rerank\.[a-z_0-9]*(' "$work/queries.sql" | sort | uniq -c | sort -rn |
 	awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }' | tr -d '(')
-echo "sqlsmith: ${done_queries:-?} queries in ${elapsed} s as $role (seed $seed, exit $status), $errors failed; calls of rerank functions written into them: ${calls:-none}"
+bound=""
+[ "$status" -ne 124 ] || bound=", stopped by the ${seconds} s bound"
+echo "sqlsmith: ${done_queries:-?} queries in ${elapsed} s as $role (seed $seed, exit $status$bound), $errors failed; calls of rerank functions written into them: ${calls:-none}"
+# The queries that ran without error and call a rerank function: sqlsmith
+# prints one progress character per query, in order ("." for success).
+sed 's/^Generating indexes\.\.\.done\.//' "$work/out.txt" | grep -E '^[.a-zA-Z]+$' | grep -vE '[^.eStCx]' |
+	tr -d '\n' >"$work/progress.txt"
+ok_calls=$(awk 'BEGIN { RS = ";\n" }
+	NR == FNR { n = split($0, status, ""); RS = ";\n"; next }
+	{ q++; if (status[q] == "." && match($0, /rerank\.[a-z_0-9]*\(/)) { ok++; s = $0
+	      while (match(s, /rerank\.[a-z_0-9]*\(/)) { f[substr(s, RSTART + 7, RLENGTH - 8)]++; s = substr(s, RSTART + RLENGTH) } } }
+	END { printf "%d", ok; sep = " ("; for (k in f) { printf "%s%s %d", sep, k, f[k]; sep = ", " } if (ok) printf ")" }' \
+	RS='\n' "$work/progress.txt" "$work/queries.sql")
+# calls that really ran, C and PL functions (aggregate transition
+# functions and inlined SQL functions are not counted)
+sleep 1
+ran=$(rr_psql -At -c "SELECT coalesce(sum(calls), 0) || ' calls of ' || count(*) || ' functions'
+                          || coalesce(' (' || string_agg(funcname || ' ' || calls, ', ' ORDER BY calls DESC, funcname) || ')', '')
+                     FROM pg_stat_user_functions WHERE schemaname = 'rerank' AND calls > 0")
+echo "sqlsmith: queries that succeeded and call rerank functions: $ok_calls; counted calls: $ran"
 echo "sqlsmith: errors by kind:"
 awk -F'\t' '/^[0-9]+\t/ {
 		m = $2; sub(/^ERROR: +/, "", m)
