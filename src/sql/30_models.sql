@@ -96,7 +96,7 @@ SELECT pg_catalog.pg_extension_config_dump('rerank.user_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('rerank.model_activations', '');
 SELECT pg_catalog.pg_extension_config_dump('rerank.model_activations_activation_id_seq', '');
 
--- Row checks of imported vectors (src/factor_check.c).
+-- Row checks of imported vectors (src/model/factor_check.c).
 CREATE FUNCTION rerank.check_factors() RETURNS pg_catalog.trigger
     AS 'MODULE_PATHNAME', 'check_factors'
     LANGUAGE C;
@@ -401,7 +401,7 @@ REVOKE EXECUTE ON FUNCTION rerank.rollback_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.drop_model(pg_catalog.text, boolean) FROM PUBLIC;
 
--- The in-memory model cache of each backend (src/model_cache.c) is told of
+-- The in-memory model cache of each backend (src/cache/model_cache.c) is told of
 -- every change of a model row at commit, through a relcache invalidation of
 -- rerank.models.  Item factor changes reach it through factors_version.
 CREATE FUNCTION rerank.model_cache_invalidate() RETURNS pg_catalog.trigger

@@ -1,7 +1,7 @@
 -- In-database training (issue 3): implicit-feedback ALS and item-based
 -- collaborative filtering, the ALS user step as an aggregate, and the
--- functions that use and evaluate trained models.  C in src/train_*.c,
--- src/als_fold_in.c, src/recommend.c and src/evaluate.c.
+-- functions that use and evaluate trained models.  C in src/train/,
+-- src/vectors/als_fold_in.c and src/serve/recommend.c.
 
 CREATE TABLE rerank.model_interactions (
     model_id integer NOT NULL REFERENCES rerank.models ON DELETE CASCADE,
@@ -87,7 +87,7 @@ CREATE PROCEDURE rerank.train_item_knn(
 COMMENT ON PROCEDURE rerank.train_item_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, boolean, boolean, pg_catalog.text, pg_catalog.text) IS
     'trains an item-based collaborative filtering model: each item''s nearest neighbors by cosine or jaccard similarity over its users';
 
--- The ALS user step as an aggregate (src/als_fold_in.c).  Its state is a
+-- The ALS user step as an aggregate (src/vectors/als_fold_in.c).  Its state is a
 -- plain float8[] of sums that add up, so it runs as a parallel partial
 -- aggregate; the model's YᵀY, regularization and alpha enter at the end.
 CREATE FUNCTION rerank.als_fold_in_accum(state double precision[], item_factors real[],

@@ -1,7 +1,7 @@
 -- Real-time behavior: triggers on the shop's own event tables update the
 -- user's features (rerank.user_features) and re-solve the user's vector for
 -- the active model (rerank.user_factors) in the inserting transaction.
--- C code in src/behavior_trigger.c, src/user_state.c, src/behavior_columns.c.
+-- C code in src/behavior/ (trigger.c, user_state.c, event_columns.c).
 
 -- SECURITY DEFINER: the application role that inserts events needs no
 -- privilege on the extension's tables; who may attach the trigger is
@@ -175,7 +175,7 @@ REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 -- Backends cache the event weights; any change reaches them at commit
 -- (model_cache_invalidate sends a relcache invalidation of the table it
 -- fires on).  Item categories come from the category cache of
--- src/category_cache.c, invalidated by its own trigger on rerank.items.
+-- src/cache/category_cache.c, invalidated by its own trigger on rerank.items.
 CREATE TRIGGER event_weights_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.event_weights
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_cache_invalidate();

@@ -1,5 +1,5 @@
--- Serving: rerank(), rerank_ids() and explain() (src/rerank_fn.c,
--- src/explain.c, the ranking core src/core/rank.c).
+-- Serving: rerank(), rerank_ids() and explain() (src/serve/rerank_fn.c,
+-- src/serve/explain.c, the ranking core src/core/rank.c).
 --
 -- Privileges: the serving functions read the model registry, the factor
 -- tables and rerank.user_features, which hold every user's behavior.  They
@@ -96,7 +96,7 @@ REVOKE EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, doub
     FROM PUBLIC;
 
 -- Item categories are cached in each backend for rerank()
--- (src/category_cache.c); a change of item ids or categories invalidates
+-- (src/cache/category_cache.c); a change of item ids or categories invalidates
 -- them at commit.
 CREATE FUNCTION rerank.category_cache_invalidate() RETURNS pg_catalog.trigger
     AS 'MODULE_PATHNAME', 'category_cache_invalidate'
