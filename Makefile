@@ -57,6 +57,10 @@ MATHFLAGS = -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trap
 WARNFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
 PG_CPPFLAGS = -I$(srcdir)/src -I$(OPENBLAS_INCLUDE)
 PG_CFLAGS = $(WARNFLAGS) $(OPTFLAGS) $(MATHFLAGS) $(EXTRA_CFLAGS)
+# XGBoost (the learned ranker's training, src/core/gbdt_train.c) is not
+# linked: it is loaded with dlopen when a training needs it, so a backend
+# that only serves never maps it.  Its header (libxgboost-dev) is needed to
+# build, its library (libxgboost0) to train.
 SHLIB_LINK = $(BLAS_LIBS)
 
 EXTRA_CLEAN = test/unit/run_unit_tests output_iso
