@@ -174,7 +174,13 @@ LoadEventWeights(void)
 	hash = hash_create("rerank event weights", 16, &ctl,
 					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	ret = SPI_execute("SELECT event_type, weight, is_purchase, kind FROM rerank.event_weights",
+	/*
+	 * kind through to_jsonb: the column is 0.2.0's, and this library also
+	 * serves a 0.1.0 table until ALTER EXTENSION rerank UPDATE.
+	 */
+	ret = SPI_execute("SELECT w.event_type, w.weight, w.is_purchase,"
+					  " pg_catalog.to_jsonb(w) OPERATOR(pg_catalog.->>) 'kind'"
+					  " FROM rerank.event_weights w",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read rerank.event_weights: %s",
@@ -519,7 +525,16 @@ UserStateRead(UserFeatureState *state, UserRows *rows)
 	UserFeatures row;
 
 	for (int c = 0; c < USER_FEATURES_NCOLUMNS; c++)
+	{
+		/* a column this table does not have (yet): NULL */
+		if (rows->features_attnums[c] == 0)
+		{
+			values[c] = (Datum) 0;
+			nulls[c] = true;
+			continue;
+		}
 		values[c] = slot_getattr(slot, rows->features_attnums[c], &nulls[c]);
+	}
 	UserFeaturesRead(values, nulls, &row);
 	if (row.event_counts != NULL)
 		KeyValuesFromJsonb(&state->counts, row.event_counts);
@@ -761,8 +776,11 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 #define SET_COLUMN(column, value) \
 	do { \
 		int		i_ = rows->features_attnums[column] - 1; \
-		values[i_] = (value); \
-		replace[i_] = true; \
+		if (i_ >= 0) \
+		{ \
+			values[i_] = (value); \
+			replace[i_] = true; \
+		} \
 	} while (0)
 
 	SET_COLUMN(USER_FEATURES_EVENT_COUNTS,

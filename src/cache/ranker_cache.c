@@ -320,9 +320,18 @@ ServingRanker(void)
 		}
 		/* an invalidation during the look-up leaves the answer stale */
 		seen = generation;
-		SpiConnect();
-		entry = LookupRanker(setting);
-		SPI_finish();
+		/*
+		 * A 0.1.0 schema (this library installed, ALTER EXTENSION rerank
+		 * UPDATE not yet run) has no rankers: the blend scores.
+		 */
+		if (!OidIsValid(RerankTableOid("rankers")))
+			entry = NULL;
+		else
+		{
+			SpiConnect();
+			entry = LookupRanker(setting);
+			SPI_finish();
+		}
 		answer = &answers[next_answer];
 		next_answer = (next_answer + 1) % MAX_ANSWERS;
 		strlcpy(answer->setting, setting, NAMEDATALEN);

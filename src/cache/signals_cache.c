@@ -351,12 +351,16 @@ const ItemSignals *
 SignalsCacheBlock(void)
 {
 	/* what a role may read never depends on what is cached */
-	if (!cache_valid || !OidIsValid(watched[0]))
+	if (!cache_valid || !OidIsValid(watched[0]) || !OidIsValid(watched[1]) ||
+		!OidIsValid(watched[2]))
 	{
 		watched[0] = RerankTableOid("items");
 		watched[1] = RerankTableOid("item_stats");
 		watched[2] = RerankTableOid("item_covisits");
 	}
+	/* a 0.1.0 schema (before ALTER EXTENSION rerank UPDATE): no signals */
+	if (!OidIsValid(watched[1]) || !OidIsValid(watched[2]))
+		return NULL;
 	for (int t = 0; t < 3; t++)
 		CheckCacheReadPrivilege(watched[t]);
 	if (!cache_valid)

@@ -17,6 +17,8 @@
 #include "core/id_hash.h"
 #include "core/vec.h"
 
+_Static_assert(FEATURE_COUNT <= 32, "a FeatMask holds every feature");
+
 const double feat_pop_half_life[FEAT_POP_WINDOWS] = {3600.0, 86400.0, 604800.0};
 
 static const char *const feature_names[FEATURE_COUNT] = {
@@ -415,8 +417,15 @@ FeatContextInit(FeatContext *context, const FeatUser *user,
 		!isnan(user->session_start) &&
 		user->now - user->last_event_at <= FEAT_SESSION_GAP;
 	for (int w = 0; w < FEAT_POP_WINDOWS; w++)
+	{
+		double		max = catalog != NULL ? catalog->max_popularity[w] : 0.0;
+
 		context->pop_decay[w] = catalog != NULL && catalog->has_stats ?
 			Decay(user->now, catalog->stats_at, feat_pop_half_life[w]) : 0.0;
+		/* the catalog's maximum, as FeatPopularity compares with it */
+		context->pop_max[w] = isfinite(max) && max > 0.0 ? max * context->pop_decay[w] : 0.0;
+		context->pop_log_max[w] = log1p(context->pop_max[w]);
+	}
 
 	MapInit(&context->history, user->nhistory > 0 ? user->nhistory : 0, &cursor);
 	for (int j = 0; j < user->nhistory; j++)
@@ -533,83 +542,129 @@ FeatPurchased(const FeatContext *context, const FeatItem *item)
 	return MapGet(&context->purchased, item->item_id) >= 0 ? 1.0 : 0.0;
 }
 
+/*
+ * The lookups several features share, each done once per candidate by
+ * FeatRowMasked: the index of the item in the co-visitation sums, of its
+ * category and of its brand in the per-user arrays (-1: none).
+ */
+static int32_t
+CovisitIndex(const FeatContext *context, const FeatItem *item)
+{
+	if (!(context->covis_total > 0.0) && !context->covis_has_last)
+		return -1;
+	return MapGet(&context->covisit, item->item_id);
+}
+
+static int32_t
+CategoryIndex(const FeatContext *context, const FeatItem *item)
+{
+	return item->category >= 0 ? MapGet(&context->categories, item->category) : -1;
+}
+
+static int32_t
+BrandIndex(const FeatContext *context, const FeatItem *item)
+{
+	return item->brand >= 0 ? MapGet(&context->brands, item->brand) : -1;
+}
+
+static double
+CovisitAt(const FeatContext *context, int32_t index)
+{
+	if (!(context->covis_total > 0.0))
+		return NAN;
+	return index >= 0 ? context->covis_sum[index] / context->covis_total : 0.0;
+}
+
+static double
+CovisitLastAt(const FeatContext *context, int32_t index)
+{
+	if (!context->covis_has_last)
+		return NAN;
+	return index >= 0 ? context->covis_last[index] : 0.0;
+}
+
+static double
+CategoryAffinityAt(const FeatContext *context, const FeatItem *item, int32_t index)
+{
+	if (item->category < 0)
+		return NAN;
+	return index >= 0 ? context->category_affinity[index] : 0.0;
+}
+
+static double
+CategoryRecentAt(const FeatContext *context, const FeatItem *item, int32_t index)
+{
+	if (item->category < 0)
+		return NAN;
+	return index >= 0 ? context->category_recent[index] : 0.0;
+}
+
+static double
+CategorySessionAt(const FeatContext *context, const FeatItem *item, int32_t index)
+{
+	if (item->category < 0)
+		return NAN;
+	if (isnan(context->user->session_start) && !isnan(context->user->last_event_at))
+		return NAN;
+	return index >= 0 ? (double) context->category_session[index] : 0.0;
+}
+
+static double
+BrandAffinityAt(const FeatContext *context, const FeatItem *item, int32_t index)
+{
+	if (item->brand < 0)
+		return NAN;
+	return index >= 0 ? context->brand_affinity[index] : 0.0;
+}
+
+static double
+BrandRecentAt(const FeatContext *context, const FeatItem *item, int32_t index)
+{
+	if (item->brand < 0)
+		return NAN;
+	return index >= 0 ? context->brand_recent[index] : 0.0;
+}
+
 double
 FeatCovisit(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (!(context->covis_total > 0.0))
-		return NAN;
-	index = MapGet(&context->covisit, item->item_id);
-	return index >= 0 ? context->covis_sum[index] / context->covis_total : 0.0;
+	return CovisitAt(context, CovisitIndex(context, item));
 }
 
 double
 FeatCovisitLast(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (!context->covis_has_last)
-		return NAN;
-	index = MapGet(&context->covisit, item->item_id);
-	return index >= 0 ? context->covis_last[index] : 0.0;
+	return CovisitLastAt(context, CovisitIndex(context, item));
 }
 
 double
 FeatCategoryAffinity(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (item->category < 0)
-		return NAN;
-	index = MapGet(&context->categories, item->category);
-	return index >= 0 ? context->category_affinity[index] : 0.0;
+	return CategoryAffinityAt(context, item, CategoryIndex(context, item));
 }
 
 double
 FeatCategoryRecent(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (item->category < 0)
-		return NAN;
-	index = MapGet(&context->categories, item->category);
-	return index >= 0 ? context->category_recent[index] : 0.0;
+	return CategoryRecentAt(context, item, CategoryIndex(context, item));
 }
 
 double
 FeatCategorySession(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (item->category < 0)
-		return NAN;
-	if (isnan(context->user->session_start) && !isnan(context->user->last_event_at))
-		return NAN;
-	index = MapGet(&context->categories, item->category);
-	return index >= 0 ? (double) context->category_session[index] : 0.0;
+	return CategorySessionAt(context, item, CategoryIndex(context, item));
 }
 
 double
 FeatBrandAffinity(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (item->brand < 0)
-		return NAN;
-	index = MapGet(&context->brands, item->brand);
-	return index >= 0 ? context->brand_affinity[index] : 0.0;
+	return BrandAffinityAt(context, item, BrandIndex(context, item));
 }
 
 double
 FeatBrandRecent(const FeatContext *context, const FeatItem *item)
 {
-	int32_t		index;
-
-	if (item->brand < 0)
-		return NAN;
-	index = MapGet(&context->brands, item->brand);
-	return index >= 0 ? context->brand_recent[index] : 0.0;
+	return BrandRecentAt(context, item, BrandIndex(context, item));
 }
 
 /* The decayed count of window w at now, or NaN without statistics. */
@@ -629,17 +684,17 @@ double
 FeatPopularity(const FeatContext *context, const FeatItem *item, FeatPopWindow window)
 {
 	double		count = PopAtNow(context, item, window);
-	double		max;
+	double		max = context->pop_max[window];
 
 	if (isnan(count))
 		return NAN;
-	max = context->catalog->max_popularity[window];
-	if (!isfinite(max) || !(max > 0.0))
+	if (!(max > 0.0))
 		return 0.0;
-	max *= context->pop_decay[window];
 	if (count >= max)
 		return 1.0;
-	return log1p(count) / log1p(max);
+	if (count == 0.0)
+		return 0.0;
+	return log1p(count) / context->pop_log_max[window];
 }
 
 double
@@ -687,37 +742,80 @@ FeatSessionActive(const FeatContext *context)
 		1.0 : 0.0;
 }
 
+/* The features of a row that need the item's history entry, … */
+#define MASK_HISTORY (FEAT_BIT(FEAT_REVISIT) | FEAT_BIT(FEAT_REVISIT_RECENCY) | \
+					  FEAT_BIT(FEAT_REVISIT_LOG_COUNT) | FEAT_BIT(FEAT_REVISIT_LOG_WEIGHT) | \
+					  FEAT_BIT(FEAT_REVISIT_CLICKED) | FEAT_BIT(FEAT_REVISIT_FAVORITED) | \
+					  FEAT_BIT(FEAT_REVISIT_CARTED) | FEAT_BIT(FEAT_REVISIT_SESSION))
+#define MASK_COVISIT (FEAT_BIT(FEAT_COVISIT) | FEAT_BIT(FEAT_COVISIT_LAST))
+#define MASK_CATEGORY (FEAT_BIT(FEAT_CATEGORY_AFFINITY) | FEAT_BIT(FEAT_CATEGORY_RECENT) | \
+					   FEAT_BIT(FEAT_CATEGORY_SESSION))
+#define MASK_BRAND (FEAT_BIT(FEAT_BRAND_AFFINITY) | FEAT_BIT(FEAT_BRAND_RECENT))
+
 void
 FeatRow(const FeatContext *context, const FeatItem *item, double *row)
 {
-	const FeatHistoryItem *hist = FeatHistoryEntry(context, item->item_id);
+	FeatRowMasked(context, item, FEAT_MASK_ALL, row);
+}
 
-	row[FEAT_MODEL_SCORE] = FeatModelScore(context, item);
-	row[FEAT_IN_MODEL] = FeatInModel(context, item);
-	row[FEAT_RECENT_SIMILARITY] = FeatRecentSimilarity(context, item);
-	row[FEAT_REVISIT] = FeatRevisit(hist);
-	row[FEAT_REVISIT_RECENCY] = FeatRevisitRecency(context, hist);
-	row[FEAT_REVISIT_LOG_COUNT] = FeatRevisitLogCount(hist);
-	row[FEAT_REVISIT_LOG_WEIGHT] = FeatRevisitLogWeight(hist);
-	row[FEAT_REVISIT_CLICKED] = FeatRevisitKind(hist, FEAT_KIND_CLICK);
-	row[FEAT_REVISIT_FAVORITED] = FeatRevisitKind(hist, FEAT_KIND_FAVORITE);
-	row[FEAT_REVISIT_CARTED] = FeatRevisitKind(hist, FEAT_KIND_CART);
-	row[FEAT_REVISIT_SESSION] = FeatRevisitSession(context, hist);
-	row[FEAT_PURCHASED] = FeatPurchased(context, item);
-	row[FEAT_COVISIT] = FeatCovisit(context, item);
-	row[FEAT_COVISIT_LAST] = FeatCovisitLast(context, item);
-	row[FEAT_CATEGORY_AFFINITY] = FeatCategoryAffinity(context, item);
-	row[FEAT_CATEGORY_RECENT] = FeatCategoryRecent(context, item);
-	row[FEAT_CATEGORY_SESSION] = FeatCategorySession(context, item);
-	row[FEAT_BRAND_AFFINITY] = FeatBrandAffinity(context, item);
-	row[FEAT_BRAND_RECENT] = FeatBrandRecent(context, item);
-	row[FEAT_POPULARITY] = FeatPopularity(context, item, FEAT_POP_DAY);
-	row[FEAT_POPULARITY_WEEK] = FeatPopularity(context, item, FEAT_POP_WEEK);
-	row[FEAT_TREND] = FeatTrend(context, item);
-	row[FEAT_ITEM_NEWNESS] = FeatItemNewness(context, item);
-	row[FEAT_POSITION] = FeatPosition(item);
-	row[FEAT_USER_LOG_HISTORY] = FeatUserLogHistory(context);
-	row[FEAT_SESSION_ACTIVE] = FeatSessionActive(context);
+FeatMask
+FeatMaskOfWeights(const double *weights)
+{
+	FeatMask	mask = 0;
+
+	for (int f = 0; f < FEATURE_COUNT; f++)
+		if (weights[f] != 0.0)
+			mask |= FEAT_BIT(f);
+	return mask;
+}
+
+void
+FeatRowMasked(const FeatContext *context, const FeatItem *item, FeatMask mask,
+			  double *row)
+{
+	const FeatHistoryItem *hist = NULL;
+	int32_t		covisit = -1;
+	int32_t		category = -1;
+	int32_t		brand = -1;
+
+	/* each map is probed once, and only when a wanted feature reads it */
+	if (mask & MASK_HISTORY)
+		hist = FeatHistoryEntry(context, item->item_id);
+	if (mask & MASK_COVISIT)
+		covisit = CovisitIndex(context, item);
+	if (mask & MASK_CATEGORY)
+		category = CategoryIndex(context, item);
+	if (mask & MASK_BRAND)
+		brand = BrandIndex(context, item);
+
+#define SET(f, value) (row[f] = (mask & FEAT_BIT(f)) ? (value) : NAN)
+	SET(FEAT_MODEL_SCORE, FeatModelScore(context, item));
+	SET(FEAT_IN_MODEL, FeatInModel(context, item));
+	SET(FEAT_RECENT_SIMILARITY, FeatRecentSimilarity(context, item));
+	SET(FEAT_REVISIT, FeatRevisit(hist));
+	SET(FEAT_REVISIT_RECENCY, FeatRevisitRecency(context, hist));
+	SET(FEAT_REVISIT_LOG_COUNT, FeatRevisitLogCount(hist));
+	SET(FEAT_REVISIT_LOG_WEIGHT, FeatRevisitLogWeight(hist));
+	SET(FEAT_REVISIT_CLICKED, FeatRevisitKind(hist, FEAT_KIND_CLICK));
+	SET(FEAT_REVISIT_FAVORITED, FeatRevisitKind(hist, FEAT_KIND_FAVORITE));
+	SET(FEAT_REVISIT_CARTED, FeatRevisitKind(hist, FEAT_KIND_CART));
+	SET(FEAT_REVISIT_SESSION, FeatRevisitSession(context, hist));
+	SET(FEAT_PURCHASED, FeatPurchased(context, item));
+	SET(FEAT_COVISIT, CovisitAt(context, covisit));
+	SET(FEAT_COVISIT_LAST, CovisitLastAt(context, covisit));
+	SET(FEAT_CATEGORY_AFFINITY, CategoryAffinityAt(context, item, category));
+	SET(FEAT_CATEGORY_RECENT, CategoryRecentAt(context, item, category));
+	SET(FEAT_CATEGORY_SESSION, CategorySessionAt(context, item, category));
+	SET(FEAT_BRAND_AFFINITY, BrandAffinityAt(context, item, brand));
+	SET(FEAT_BRAND_RECENT, BrandRecentAt(context, item, brand));
+	SET(FEAT_POPULARITY, FeatPopularity(context, item, FEAT_POP_DAY));
+	SET(FEAT_POPULARITY_WEEK, FeatPopularity(context, item, FEAT_POP_WEEK));
+	SET(FEAT_TREND, FeatTrend(context, item));
+	SET(FEAT_ITEM_NEWNESS, FeatItemNewness(context, item));
+	SET(FEAT_POSITION, FeatPosition(item));
+	SET(FEAT_USER_LOG_HISTORY, FeatUserLogHistory(context));
+	SET(FEAT_SESSION_ACTIVE, FeatSessionActive(context));
+#undef SET
 }
 
 double
@@ -729,7 +827,7 @@ FeatBlend(const double *row, const double *weights, double *terms)
 	{
 		double		term = 0.0;
 
-		if (!isnan(row[f]) && weights[f] != 0.0)
+		if (weights[f] != 0.0 && !isnan(row[f]))
 			term = weights[f] * row[f];
 		if (terms != NULL)
 			terms[f] = term;

@@ -354,6 +354,8 @@ typedef struct FeatContext
 	const FeatCatalog *catalog;
 	bool		session_current;
 	double		pop_decay[FEAT_POP_WINDOWS];	/* 2^(−(now − stats_at)/h) */
+	double		pop_max[FEAT_POP_WINDOWS];	/* the catalog's max, decayed */
+	double		pop_log_max[FEAT_POP_WINDOWS];	/* log(1 + pop_max) */
 	FeatMap		history;		/* item id → history index */
 	FeatMap		purchased;		/* item id → 0 */
 	FeatMap		covisit;		/* item id → index into covis_* */
@@ -386,6 +388,21 @@ extern void FeatContextInit(FeatContext *context, const FeatUser *user,
 
 /* Fills row[FEATURE_COUNT] for one candidate (calls every function below). */
 extern void FeatRow(const FeatContext *context, const FeatItem *item, double *row);
+
+/*
+ * A set of features: bit f for feature f.  FeatRowMasked computes only the
+ * features of mask (the others are NaN), with the same values as FeatRow
+ * and the functions below; serving asks for the features whose weight is
+ * not 0 (FeatMaskOfWeights), explain() and a learned ranker for all.
+ */
+typedef uint32_t FeatMask;
+
+#define FEAT_BIT(f) ((FeatMask) 1 << (f))
+#define FEAT_MASK_ALL ((FeatMask) (((uint64_t) 1 << FEATURE_COUNT) - 1))
+
+extern void FeatRowMasked(const FeatContext *context, const FeatItem *item,
+						  FeatMask mask, double *row);
+extern FeatMask FeatMaskOfWeights(const double *weights);
 
 /*
  * One function per feature, each documented at its FeatureId above.  hist

@@ -275,16 +275,10 @@ BlockLayout(int64_t nitems, int64_t nslots, int64_t nlinks, ItemSignals *header)
 	size_t		n = (size_t) nitems;
 	size_t		at = Rounded(sizeof(ItemSignals));
 
-	header->off_ids = at;
-	at += Rounded(n * sizeof(int64_t));
 	header->off_slots = at;
-	at += Rounded((size_t) nslots * sizeof(int32_t));
-	header->off_brands = at;
-	at += Rounded(n * sizeof(int32_t));
-	header->off_first_seen = at;
-	at += Rounded(n * sizeof(double));
-	header->off_popularity = at;
-	at += Rounded(n * FEAT_POP_WINDOWS * sizeof(float));
+	at += Rounded((size_t) nslots * sizeof(ItemSignalsSlot));
+	header->off_records = at;
+	at += Rounded(n * sizeof(ItemSignalsRecord));
 	header->off_list_start = at;
 	at += Rounded((n + 1) * sizeof(int64_t));
 	header->off_list_ids = at;
@@ -315,6 +309,12 @@ ItemSignalsSize(const ItemSignalsInput *input)
 #define BLOCK_ARRAY(block, offset, type) \
 	((type *) ((const char *) (block) + (block)->offset))
 
+#if defined(__GNUC__)
+#define SIGNALS_PREFETCH(address) __builtin_prefetch(address, 0, 3)
+#else
+#define SIGNALS_PREFETCH(address) ((void) 0)
+#endif
+
 bool
 ItemSignalsBuild(void *memory, size_t size, const ItemSignalsInput *input)
 {
@@ -322,11 +322,8 @@ ItemSignalsBuild(void *memory, size_t size, const ItemSignalsInput *input)
 	int64_t		nitems = input->nitems > 0 ? input->nitems : 0;
 	int64_t		nslots = BlockSlots(nitems);
 	int64_t		nlinks = InputLinks(input);
-	int64_t    *ids;
-	int32_t    *slots;
-	int32_t    *brands;
-	double	   *first_seen;
-	float	   *popularity;
+	ItemSignalsSlot *slots;
+	ItemSignalsRecord *records;
 	int64_t    *list_start;
 
 	if (nitems > INT32_MAX || nlinks < 0)
@@ -343,30 +340,33 @@ ItemSignalsBuild(void *memory, size_t size, const ItemSignalsInput *input)
 	block->flags = input->has_stats ? ITEM_SIGNALS_HAS_STATS : 0;
 	block->stats_at = input->stats_at;
 
-	ids = BLOCK_ARRAY(block, off_ids, int64_t);
-	slots = BLOCK_ARRAY(block, off_slots, int32_t);
-	brands = BLOCK_ARRAY(block, off_brands, int32_t);
-	first_seen = BLOCK_ARRAY(block, off_first_seen, double);
-	popularity = BLOCK_ARRAY(block, off_popularity, float);
+	slots = BLOCK_ARRAY(block, off_slots, ItemSignalsSlot);
+	records = BLOCK_ARRAY(block, off_records, ItemSignalsRecord);
 	list_start = BLOCK_ARRAY(block, off_list_start, int64_t);
 
 	for (int64_t s = 0; s < nslots; s++)
-		slots[s] = -1;
+	{
+		slots[s].id = 0;
+		slots[s].row = -1;
+		slots[s].unused = 0;
+	}
 	for (int64_t r = 0; r < nitems; r++)
 	{
 		int64_t		id = input->ids[r];
 		uint64_t	slot = IdHash(id) & (uint64_t) (nslots - 1);
+		ItemSignalsRecord *record = &records[r];
 
-		while (slots[slot] >= 0)
+		while (slots[slot].row >= 0)
 		{
-			if (ids[slots[slot]] == id)
+			if (slots[slot].id == id)
 				return false;	/* a duplicate id */
 			slot = (slot + 1) & (uint64_t) (nslots - 1);
 		}
-		slots[slot] = (int32_t) r;
-		ids[r] = id;
-		brands[r] = input->brands != NULL && input->brands[r] >= 0 ? input->brands[r] : -1;
-		first_seen[r] = input->first_seen != NULL ? input->first_seen[r] : NAN;
+		slots[slot].id = id;
+		slots[slot].row = (int32_t) r;
+		memset(record, 0, sizeof(ItemSignalsRecord));
+		record->brand = input->brands != NULL && input->brands[r] >= 0 ? input->brands[r] : -1;
+		record->first_seen = input->first_seen != NULL ? input->first_seen[r] : NAN;
 		for (int w = 0; w < FEAT_POP_WINDOWS; w++)
 		{
 			float		count = input->popularity != NULL ?
@@ -374,7 +374,7 @@ ItemSignalsBuild(void *memory, size_t size, const ItemSignalsInput *input)
 
 			if (!isfinite(count) || count < 0.0f)
 				count = 0.0f;
-			popularity[r * FEAT_POP_WINDOWS + w] = count;
+			record->popularity[w] = count;
 			if (count > block->max_popularity[w])
 				block->max_popularity[w] = count;
 		}
@@ -414,31 +414,39 @@ ItemSignalsOpen(const void *memory, size_t size)
 		return NULL;
 	if (BlockLayout(block->nitems, block->nslots, block->nlinks, &layout) != size ||
 		layout.off_list_weights != block->off_list_weights ||
-		layout.off_ids != block->off_ids)
+		layout.off_slots != block->off_slots)
 		return NULL;
 	return block;
 }
 
-int64_t
-ItemSignalsFind(const ItemSignals *block, int64_t item_id)
+/* The row of an item from its first slot on, or -1. */
+static inline int64_t
+ProbeFrom(const ItemSignals *block, uint64_t slot, int64_t item_id)
 {
-	const int64_t *ids = BLOCK_ARRAY(block, off_ids, const int64_t);
-	const int32_t *slots = BLOCK_ARRAY(block, off_slots, const int32_t);
+	const ItemSignalsSlot *slots = BLOCK_ARRAY(block, off_slots, const ItemSignalsSlot);
 	uint64_t	mask = (uint64_t) block->nslots - 1;
-	uint64_t	slot = IdHash(item_id) & mask;
 
-	while (slots[slot] >= 0)
+	while (slots[slot].row >= 0)
 	{
-		if (ids[slots[slot]] == item_id)
-			return slots[slot];
+		if (slots[slot].id == item_id)
+			return slots[slot].row;
 		slot = (slot + 1) & mask;
 	}
 	return -1;
 }
 
-void
-ItemSignalsFillItem(const ItemSignals *block, int64_t row, FeatItem *item)
+int64_t
+ItemSignalsFind(const ItemSignals *block, int64_t item_id)
 {
+	return ProbeFrom(block, IdHash(item_id) & ((uint64_t) block->nslots - 1), item_id);
+}
+
+/* Copies a record (or the absent item's values, row -1) into the item. */
+static inline void
+FillFromRecord(const ItemSignals *block, int64_t row, FeatItem *item)
+{
+	const ItemSignalsRecord *record;
+
 	if (row < 0 || row >= block->nitems)
 	{
 		item->brand = -1;
@@ -447,11 +455,52 @@ ItemSignalsFillItem(const ItemSignals *block, int64_t row, FeatItem *item)
 			item->popularity[w] = 0.0f;
 		return;
 	}
-	item->brand = BLOCK_ARRAY(block, off_brands, const int32_t)[row];
-	item->first_seen = BLOCK_ARRAY(block, off_first_seen, const double)[row];
-	memcpy(item->popularity,
-		   BLOCK_ARRAY(block, off_popularity, const float) + row * FEAT_POP_WINDOWS,
-		   sizeof(item->popularity));
+	record = BLOCK_ARRAY(block, off_records, const ItemSignalsRecord) + row;
+	item->brand = record->brand;
+	item->first_seen = record->first_seen;
+	memcpy(item->popularity, record->popularity, sizeof(item->popularity));
+}
+
+void
+ItemSignalsFillItem(const ItemSignals *block, int64_t row, FeatItem *item)
+{
+	FillFromRecord(block, row, item);
+}
+
+/* How far ahead ItemSignalsFillItems requests slots and records. */
+#define FILL_AHEAD 8
+
+void
+ItemSignalsFillItems(const ItemSignals *block, FeatItem *items, int n)
+{
+	const ItemSignalsSlot *slots = BLOCK_ARRAY(block, off_slots, const ItemSignalsSlot);
+	const ItemSignalsRecord *records = BLOCK_ARRAY(block, off_records, const ItemSignalsRecord);
+	uint64_t	mask = (uint64_t) block->nslots - 1;
+	int64_t		rows[FILL_AHEAD];
+
+	/*
+	 * Three stages, FILL_AHEAD items apart: request item i's slot, probe
+	 * item i - AHEAD's and request its record, fill item i - 2·AHEAD.
+	 */
+	for (int i = 0; i < n + 2 * FILL_AHEAD; i++)
+	{
+		int			probe = i - FILL_AHEAD;
+		int			fill = i - 2 * FILL_AHEAD;
+
+		if (i < n)
+			SIGNALS_PREFETCH(&slots[IdHash(items[i].item_id) & mask]);
+		if (fill >= 0)
+			FillFromRecord(block, rows[fill % FILL_AHEAD], &items[fill]);
+		if (probe >= 0 && probe < n)
+		{
+			int64_t		row = ProbeFrom(block, IdHash(items[probe].item_id) & mask,
+										items[probe].item_id);
+
+			rows[probe % FILL_AHEAD] = row;
+			if (row >= 0)
+				SIGNALS_PREFETCH(&records[row]);
+		}
+	}
 }
 
 void

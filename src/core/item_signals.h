@@ -100,6 +100,25 @@ extern int64_t CovisBuild(int32_t nitems, int64_t nsessions, const int64_t *star
 
 /* ---- the block ---- */
 
+/*
+ * A hash slot: an item id and its row (-1: empty).  The slots are probed
+ * linearly from IdHash(id); one slot is one 16-byte read.
+ */
+typedef struct ItemSignalsSlot
+{
+	int64_t		id;
+	int32_t		row;
+	int32_t		unused;
+} ItemSignalsSlot;
+
+/* What a candidate needs of its row, in one 24-byte record. */
+typedef struct ItemSignalsRecord
+{
+	double		first_seen;		/* NaN: never seen */
+	float		popularity[FEAT_POP_WINDOWS];
+	int32_t		brand;			/* -1: none */
+} ItemSignalsRecord;
+
 /* The header at the start of a block; the arrays follow at its offsets. */
 typedef struct ItemSignals
 {
@@ -114,18 +133,15 @@ typedef struct ItemSignals
 	double		stats_at;
 	float		max_popularity[FEAT_POP_WINDOWS];
 	float		padding2;
-	uint64_t	off_ids;		/* int64_t[nitems] */
-	uint64_t	off_slots;		/* int32_t[nslots]: row or -1 */
-	uint64_t	off_brands;		/* int32_t[nitems] */
-	uint64_t	off_first_seen; /* double[nitems] */
-	uint64_t	off_popularity; /* float[nitems][FEAT_POP_WINDOWS] */
+	uint64_t	off_slots;		/* ItemSignalsSlot[nslots] */
+	uint64_t	off_records;	/* ItemSignalsRecord[nitems] */
 	uint64_t	off_list_start; /* int64_t[nitems + 1] */
 	uint64_t	off_list_ids;	/* int64_t[nlinks] */
 	uint64_t	off_list_weights;	/* float[nlinks] */
 } ItemSignals;
 
 #define ITEM_SIGNALS_MAGIC 0x52525349	/* "RRSI" */
-#define ITEM_SIGNALS_VERSION 1
+#define ITEM_SIGNALS_VERSION 2
 #define ITEM_SIGNALS_HAS_STATS 0x1
 
 /* What a block is built from (arrays of nitems entries unless said). */
@@ -165,6 +181,15 @@ extern int64_t ItemSignalsFind(const ItemSignals *block, int64_t item_id);
  * zero counts).
  */
 extern void ItemSignalsFillItem(const ItemSignals *block, int64_t row, FeatItem *item);
+
+/*
+ * ItemSignalsFillItem for n items by their item_id, in a software
+ * pipeline: each item's slot is requested from memory several items
+ * before it is probed and its record as soon as its row is known, so the
+ * scattered reads of a candidate list overlap.  The same result as
+ * ItemSignalsFind and ItemSignalsFillItem one by one.
+ */
+extern void ItemSignalsFillItems(const ItemSignals *block, FeatItem *items, int n);
 
 /* Points a catalog at the block (stats and co-visitation lists). */
 extern void ItemSignalsCatalog(const ItemSignals *block, FeatCatalog *catalog);

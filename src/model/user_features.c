@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/feat_time.h"
 #include "common/spi_util.h"
@@ -21,6 +22,7 @@
 #include "model/user_features.h"
 #include "model/user_rows.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -253,6 +255,14 @@ static const Oid served_column_types[] = {
 #define NSERVED lengthof(served_columns)
 
 /*
+ * The served columns 0.1.0's table has (the first four, with
+ * first_event_at and last_event_at read as absent): between the
+ * installation of this library and ALTER EXTENSION rerank UPDATE the rest
+ * may be missing, and the features that need them are then unknown.
+ */
+#define NSERVED_010 4
+
+/*
  * The user's vector from a user_factors.factors datum, checked against the
  * model's dimensions, copied; NULL for a NULL datum.
  */
@@ -276,6 +286,7 @@ UserVectorCopy(const CachedModel *model, int64 user_id, Datum value, bool isnull
 }
 
 static SPIPlanPtr user_plan = NULL;
+static SPIPlanPtr user_plan_010 = NULL;
 
 /* LoadUserFeatures with one query (kept plan) through SPI. */
 static void
@@ -291,24 +302,42 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 	bool		nulls[USER_FEATURES_NCOLUMNS];
 	Datum		factors;
 	bool		factors_null;
+	int			nserved;
 
 	/* model_id 0 matches no row (model ids are positive) */
 	args[0] = Int32GetDatum(vector != NULL ? model->model_id : 0);
 	args[1] = Int64GetDatum(user_id);
 
 	SpiConnect();
-	ExecuteKeptPlan(&user_plan,
-					"SELECT (SELECT f.factors FROM rerank.user_factors f"
-					"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
-					"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
-					"       u.recent_items, u.recent_weights,"
-					"       u.purchased_items, u.category_weights,"
-					"       u.recent_counts, u.recent_last_at, u.recent_kinds,"
-					"       u.first_event_at, u.last_event_at, u.session_started_at"
-					"  FROM (SELECT) AS one"
-					"  LEFT JOIN rerank.user_features u"
-					"         ON u.user_id OPERATOR(pg_catalog.=) $2",
-					2, argtypes, args, true, 1, SPI_OK_SELECT);
+	/* the table of a version before 0.2.0 has the first columns only */
+	nserved = get_attnum(get_relname_relid("user_features",
+										   get_namespace_oid("rerank", false)),
+						 "session_started_at") != InvalidAttrNumber ?
+		NSERVED : NSERVED_010;
+	if (nserved == NSERVED)
+		ExecuteKeptPlan(&user_plan,
+						"SELECT (SELECT f.factors FROM rerank.user_factors f"
+						"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
+						"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
+						"       u.recent_items, u.recent_weights,"
+						"       u.purchased_items, u.category_weights,"
+						"       u.recent_counts, u.recent_last_at, u.recent_kinds,"
+						"       u.first_event_at, u.last_event_at, u.session_started_at"
+						"  FROM (SELECT) AS one"
+						"  LEFT JOIN rerank.user_features u"
+						"         ON u.user_id OPERATOR(pg_catalog.=) $2",
+						2, argtypes, args, true, 1, SPI_OK_SELECT);
+	else
+		ExecuteKeptPlan(&user_plan_010,
+						"SELECT (SELECT f.factors FROM rerank.user_factors f"
+						"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
+						"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
+						"       u.recent_items, u.recent_weights,"
+						"       u.purchased_items, u.category_weights"
+						"  FROM (SELECT) AS one"
+						"  LEFT JOIN rerank.user_features u"
+						"         ON u.user_id OPERATOR(pg_catalog.=) $2",
+						2, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		elog(ERROR, "user look-up returned " UINT64_FORMAT " rows", SPI_processed);
 	tuple = SPI_tuptable->vals[0];
@@ -319,7 +348,7 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 		nulls[c] = true;
 	}
 	factors = SPI_getbinval(tuple, desc, 1, &factors_null);
-	for (int c = 0; c < NSERVED; c++)
+	for (int c = 0; c < nserved; c++)
 		values[served_columns[c]] = SPI_getbinval(tuple, desc, c + 2,
 												  &nulls[served_columns[c]]);
 
@@ -366,7 +395,7 @@ LoadUserFeaturesDirect(const CachedModel *model, int64 user_id,
 	{
 		attnums[c] = KeyedTableColumn(&table, served_column_names[c],
 									  served_column_types[c]);
-		if (attnums[c] == 0)
+		if (attnums[c] == 0 && c < NSERVED_010)
 		{
 			KeyedTableClose(&table);
 			return false;

@@ -12,9 +12,11 @@
  */
 #include "postgres.h"
 
+
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "cache/backend_cache.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "common/spi_util.h"
@@ -54,6 +56,9 @@ ImpressionLog(int64 user_id, const int64 *items, int n, TimestampTz as_of)
 		 pg_prng_double(&pg_global_prng_state) >= impression_log_rate))
 		return;
 	if (XactReadOnly || RecoveryInProgress() || IsInParallelMode())
+		return;
+	/* a 0.1.0 schema, not updated yet, has no table to log into */
+	if (!OidIsValid(RerankTableOid("impressions")))
 		return;
 	args[0] = Int64GetDatum(user_id);
 	args[1] = PointerGetDatum(BuildInt64Array(items, Min(n, impression_log_depth)));

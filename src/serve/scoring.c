@@ -233,13 +233,10 @@ GatherSignals(ScoringContext *ctx)
 	if (block == NULL)
 		return;
 	ItemSignalsCatalog(block, &ctx->catalog);
-	for (int i = 0; i < ctx->n; i++)
+	for (int i = 0; i < ctx->n; i += 4096)
 	{
-		FeatItem   *item = &ctx->feat_items[i];
-
-		ItemSignalsFillItem(block, ItemSignalsFind(block, item->item_id), item);
-		if ((i & 4095) == 4095)
-			CHECK_FOR_INTERRUPTS();
+		ItemSignalsFillItems(block, ctx->feat_items + i, Min(4096, ctx->n - i));
+		CHECK_FOR_INTERRUPTS();
 	}
 	for (int j = 0; j < ctx->feat_user.nhistory; j++)
 	{
@@ -451,6 +448,7 @@ ScoringCompute(ScoringContext *ctx)
 	const double *w = ctx->req.weights.w;
 	int			n = ctx->n;
 	FeatContext fctx;
+	FeatMask	mask;
 
 	ctx->bad = n;
 	if (n == 0)
@@ -464,12 +462,18 @@ ScoringCompute(ScoringContext *ctx)
 	ctx->features = CandidateAlloc(n, sizeof(double) * FEATURE_COUNT);
 	if (ctx->req.explain)
 		ctx->terms = CandidateAlloc(n, sizeof(double) * FEATURE_COUNT);
+	/*
+	 * A feature without weight adds nothing to the blend: rerank() skips it
+	 * (NaN).  A ranker's trees and explain() read every feature.
+	 */
+	mask = (ctx->req.explain || ctx->req.ranker != NULL) ?
+		FEAT_MASK_ALL : FeatMaskOfWeights(w);
 	for (int i = 0; i < n; i++)
 	{
 		double	   *row = ctx->features + (Size) i * FEATURE_COUNT;
 		double		score;
 
-		FeatRow(&fctx, &ctx->feat_items[i], row);
+		FeatRowMasked(&fctx, &ctx->feat_items[i], mask, row);
 		if ((i & 1023) == 1023)
 			CHECK_FOR_INTERRUPTS();
 		if (ctx->req.ranker != NULL)

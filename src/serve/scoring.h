@@ -102,7 +102,8 @@ typedef struct ScoringContext
 	FeatCatalog catalog;
 	FeatItem   *feat_items;		/* n */
 	/* computed */
-	double	   *features;		/* n × FEATURE_COUNT */
+	double	   *features;		/* n × FEATURE_COUNT; NaN for a feature
+								 * without weight unless explain */
 	double	   *terms;			/* n × FEATURE_COUNT weighted (explain),
 								 * else NULL; under a ranker each feature's
 								 * TreeSHAP contribution */

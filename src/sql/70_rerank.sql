@@ -1,5 +1,5 @@
--- Serving: rerank(), rerank_ids() and explain() (src/rerank_fn.c,
--- src/explain.c, the ranking core src/core/rank.c).
+-- Serving: rerank(), rerank_ids() and explain() (src/serve/rerank_fn.c,
+-- src/serve/explain.c, the ranking core src/core/rank.c).
 --
 -- Privileges: the serving functions read the model registry, the factor
 -- tables and rerank.user_features, which hold every user's behavior.  They
@@ -25,19 +25,19 @@ CREATE FUNCTION rerank.rerank(
     recent_weight double precision DEFAULT NULL,
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
-    model text DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
     as_of pg_catalog.timestamptz DEFAULT NULL,
     OUT item_id bigint,
     OUT score double precision,
     OUT rank integer)
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'rerank'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
                                   boolean, bigint[], double precision, double precision,
-                                  double precision, double precision, text, pg_catalog.timestamptz) IS
+                                  double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
     're-orders the candidates item_ids for the user by the hand-weighted blend of the candidate features (rerank.candidate_features: model score, recent similarity, re-visits, co-visitation, category and brand affinity, popularity, trend, item age, upstream position, purchases) computed as of as_of (NULL: now); the weights are the rerank.<feature>_weight settings, four of them also arguments; an item without a vector is scored from the features it has; k cuts, diversity applies MMR, max_per_category caps categories, exclude_purchased and exclude filter';
 
 CREATE FUNCTION rerank.rerank_ids(
@@ -52,7 +52,7 @@ CREATE FUNCTION rerank.rerank_ids(
     recent_weight double precision DEFAULT NULL,
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
-    model text DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
     as_of pg_catalog.timestamptz DEFAULT NULL)
     RETURNS bigint[]
     AS 'MODULE_PATHNAME', 'rerank_ids'
@@ -61,7 +61,7 @@ CREATE FUNCTION rerank.rerank_ids(
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
                                       boolean, bigint[], double precision, double precision,
-                                      double precision, double precision, text, pg_catalog.timestamptz) IS
+                                      double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
     'the item ids of rerank.rerank() with the same arguments, in their new order; NULL when user_id or item_ids is NULL';
 
 CREATE FUNCTION rerank.explain(
@@ -73,54 +73,54 @@ CREATE FUNCTION rerank.explain(
     recent_weight double precision DEFAULT NULL,
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
-    model text DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
     as_of pg_catalog.timestamptz DEFAULT NULL,
-    OUT term text,
+    OUT term pg_catalog.text,
     OUT history_item_id bigint,
     OUT value double precision,
     OUT contribution double precision)
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'explain'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 12
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
-                                   double precision, double precision, double precision, text, pg_catalog.timestamptz) IS
+                                   double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
     'why rerank() scores the item as it does for the user: every feature (value, NULL when missing, and weighted contribution: the contributions add up to the score), the model score split exactly into per-history-item contributions (as implicit''s explain) and the recent-items similarity split by recent item; the n largest shown, the rest summed';
 
 REVOKE EXECUTE ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
                                          boolean, bigint[], double precision, double precision,
-                                         double precision, double precision, text, pg_catalog.timestamptz) FROM PUBLIC;
+                                         double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
                                              boolean, bigint[], double precision, double precision,
-                                             double precision, double precision, text, pg_catalog.timestamptz) FROM PUBLIC;
+                                             double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
-                                          double precision, double precision, double precision, text, pg_catalog.timestamptz)
+                                          double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz)
     FROM PUBLIC;
 
 CREATE FUNCTION rerank.candidate_features(
     user_id bigint,
     item_ids bigint[],
     as_of pg_catalog.timestamptz DEFAULT NULL,
-    model text DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
     OUT item_id bigint,
     OUT upstream_position integer,
     OUT feature pg_catalog.text,
     OUT value double precision)
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'candidate_features'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 2600
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, text) IS
+COMMENT ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) IS
     'the features rerank() scores each candidate from, as of as_of (NULL: now), one row per candidate and feature in feature order; value NULL where the feature is missing; reveals the user''s history (grant it as narrowly as explain)';
-REVOKE EXECUTE ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) FROM PUBLIC;
 
 CREATE FUNCTION rerank.blend_weights(
     OUT feature pg_catalog.text,
     OUT setting pg_catalog.text,
     OUT weight double precision)
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'blend_weights'
     LANGUAGE C STABLE PARALLEL SAFE ROWS 26
     SET search_path = pg_catalog, pg_temp;
@@ -128,9 +128,9 @@ COMMENT ON FUNCTION rerank.blend_weights() IS
     'each feature of rerank()''s blend, in feature order, with its weight setting and current value (stable: reads settings)';
 
 -- Item categories are cached in each backend for rerank()
--- (src/category_cache.c); a change of item ids or categories invalidates
+-- (src/cache/category_cache.c); a change of item ids or categories invalidates
 -- them at commit.
-CREATE FUNCTION rerank.category_cache_invalidate() RETURNS trigger
+CREATE FUNCTION rerank.category_cache_invalidate() RETURNS pg_catalog.trigger
     AS 'MODULE_PATHNAME', 'category_cache_invalidate'
     LANGUAGE C;
 COMMENT ON FUNCTION rerank.category_cache_invalidate() IS

@@ -50,7 +50,7 @@ COMMENT ON FUNCTION rerank.features_version() IS
 
 -- Makes a ranker (or none) the active one; the caller holds the registry lock.
 CREATE FUNCTION rerank.switch_active_ranker(target_id integer, action pg_catalog.text)
-    RETURNS void
+    RETURNS pg_catalog.void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -135,7 +135,7 @@ $$;
 COMMENT ON FUNCTION rerank.rollback_ranker() IS
     're-activates the ranker that the active one replaced, and returns its name; repeated calls walk further back (the active factor model does not change)';
 
-CREATE FUNCTION rerank.deactivate_ranker() RETURNS void
+CREATE FUNCTION rerank.deactivate_ranker() RETURNS pg_catalog.void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -177,7 +177,7 @@ CREATE FUNCTION rerank.attach_impressions(impressions pg_catalog.regclass,
                                           time_column pg_catalog.text DEFAULT 'shown_at',
                                           position_column pg_catalog.text DEFAULT 'position',
                                           page_column pg_catalog.text DEFAULT NULL)
-    RETURNS void
+    RETURNS pg_catalog.void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -223,7 +223,7 @@ $$;
 COMMENT ON FUNCTION rerank.attach_impressions(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
     'records the column mapping of a shop''s impressions table (what was shown to whom, when, at which position, on which page) for rerank.train_ranker(impressions => …)';
 
-CREATE FUNCTION rerank.detach_impressions(impressions pg_catalog.regclass) RETURNS void
+CREATE FUNCTION rerank.detach_impressions(impressions pg_catalog.regclass) RETURNS pg_catalog.void
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
@@ -300,7 +300,7 @@ CREATE FUNCTION rerank.ranker_examples(
     OUT source pg_catalog.text,
     OUT label real,
     OUT features real[])
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'ranker_examples'
     LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;

@@ -53,6 +53,62 @@ EmptyItem(FeatItem *item, int64_t id, int32_t position)
 	item->recent_given = NAN;
 }
 
+static bool
+Same(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/*
+ * FeatRow, checked against the per-feature functions and against
+ * FeatRowMasked under several masks (same values, NaN outside the mask).
+ */
+static void
+Row(const FeatContext *context, const FeatItem *item, double *row)
+{
+	const FeatHistoryItem *hist = FeatHistoryEntry(context, item->item_id);
+	double		each[FEATURE_COUNT];
+	double		masked[FEATURE_COUNT];
+	FeatMask	masks[] = {0, FEAT_MASK_ALL, 0x2aaaaaa, 0x1555555, FEAT_BIT(FEAT_COVISIT),
+	FEAT_BIT(FEAT_CATEGORY_SESSION) | FEAT_BIT(FEAT_BRAND_RECENT) | FEAT_BIT(FEAT_REVISIT)};
+
+	FeatRow(context, item, row);
+	each[FEAT_MODEL_SCORE] = FeatModelScore(context, item);
+	each[FEAT_IN_MODEL] = FeatInModel(context, item);
+	each[FEAT_RECENT_SIMILARITY] = FeatRecentSimilarity(context, item);
+	each[FEAT_REVISIT] = FeatRevisit(hist);
+	each[FEAT_REVISIT_RECENCY] = FeatRevisitRecency(context, hist);
+	each[FEAT_REVISIT_LOG_COUNT] = FeatRevisitLogCount(hist);
+	each[FEAT_REVISIT_LOG_WEIGHT] = FeatRevisitLogWeight(hist);
+	each[FEAT_REVISIT_CLICKED] = FeatRevisitKind(hist, FEAT_KIND_CLICK);
+	each[FEAT_REVISIT_FAVORITED] = FeatRevisitKind(hist, FEAT_KIND_FAVORITE);
+	each[FEAT_REVISIT_CARTED] = FeatRevisitKind(hist, FEAT_KIND_CART);
+	each[FEAT_REVISIT_SESSION] = FeatRevisitSession(context, hist);
+	each[FEAT_PURCHASED] = FeatPurchased(context, item);
+	each[FEAT_COVISIT] = FeatCovisit(context, item);
+	each[FEAT_COVISIT_LAST] = FeatCovisitLast(context, item);
+	each[FEAT_CATEGORY_AFFINITY] = FeatCategoryAffinity(context, item);
+	each[FEAT_CATEGORY_RECENT] = FeatCategoryRecent(context, item);
+	each[FEAT_CATEGORY_SESSION] = FeatCategorySession(context, item);
+	each[FEAT_BRAND_AFFINITY] = FeatBrandAffinity(context, item);
+	each[FEAT_BRAND_RECENT] = FeatBrandRecent(context, item);
+	each[FEAT_POPULARITY] = FeatPopularity(context, item, FEAT_POP_DAY);
+	each[FEAT_POPULARITY_WEEK] = FeatPopularity(context, item, FEAT_POP_WEEK);
+	each[FEAT_TREND] = FeatTrend(context, item);
+	each[FEAT_ITEM_NEWNESS] = FeatItemNewness(context, item);
+	each[FEAT_POSITION] = FeatPosition(item);
+	each[FEAT_USER_LOG_HISTORY] = FeatUserLogHistory(context);
+	each[FEAT_SESSION_ACTIVE] = FeatSessionActive(context);
+	for (int f = 0; f < FEATURE_COUNT; f++)
+		CHECK(Same(row[f], each[f]));
+	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++)
+	{
+		FeatRowMasked(context, item, masks[m], masked);
+		for (int f = 0; f < FEATURE_COUNT; f++)
+			CHECK(Same(masked[f], (masks[m] & FEAT_BIT(f)) ? row[f] : NAN));
+	}
+}
+
 UNIT_TEST(features_names_are_unique_and_complete)
 {
 	for (int f = 0; f < FEATURE_COUNT; f++)
@@ -84,7 +140,7 @@ UNIT_TEST(features_of_a_cold_user_and_a_bare_item)
 	memset(&catalog, 0, sizeof(catalog));
 	work = MakeContext(&context, &user, &catalog);
 	EmptyItem(&item, 7, 3);
-	FeatRow(&context, &item, row);
+	Row(&context, &item, row);
 	CHECK(isnan(row[FEAT_MODEL_SCORE]));
 	CHECK(row[FEAT_IN_MODEL] == 0.0);
 	CHECK(isnan(row[FEAT_RECENT_SIMILARITY]));
@@ -217,7 +273,7 @@ UNIT_TEST(features_revisit_session_and_covisit)
 
 	/* the item last touched ten minutes ago */
 	EmptyItem(&item, 1, 1);
-	FeatRow(&context, &item, row);
+	Row(&context, &item, row);
 	CHECK(row[FEAT_REVISIT] == 1.0);
 	CHECK_NEAR(row[FEAT_REVISIT_RECENCY], 1.0 / (1.0 + 600.0 / HOUR), 1e-12);
 	CHECK_NEAR(row[FEAT_REVISIT_LOG_COUNT], log2(3.0), 1e-12);
@@ -231,7 +287,7 @@ UNIT_TEST(features_revisit_session_and_covisit)
 
 	/* item 2: touched a day ago (not in this session), bought */
 	EmptyItem(&item, 2, 1);
-	FeatRow(&context, &item, row);
+	Row(&context, &item, row);
 	CHECK(row[FEAT_REVISIT_SESSION] == 0.0);
 	CHECK(row[FEAT_REVISIT_CLICKED] == 1.0 && row[FEAT_REVISIT_FAVORITED] == 1.0);
 	CHECK(row[FEAT_PURCHASED] == 1.0);
@@ -265,7 +321,7 @@ UNIT_TEST(features_revisit_session_and_covisit)
 	user.now = now + 2 * HOUR;
 	work = MakeContext(&context, &user, &catalog);
 	EmptyItem(&item, 1, 1);
-	FeatRow(&context, &item, row);
+	Row(&context, &item, row);
 	CHECK(row[FEAT_REVISIT_SESSION] == 0.0 && row[FEAT_SESSION_ACTIVE] == 0.0);
 	free(work);
 
@@ -273,7 +329,7 @@ UNIT_TEST(features_revisit_session_and_covisit)
 	user.now = now;
 	user.session_start = NAN;
 	work = MakeContext(&context, &user, &catalog);
-	FeatRow(&context, &item, row);
+	Row(&context, &item, row);
 	CHECK(isnan(row[FEAT_REVISIT_SESSION]));
 	item.category = 5;
 	CHECK(isnan(FeatCategorySession(&context, &item)));
@@ -318,6 +374,13 @@ UNIT_TEST(features_category_and_brand_affinities)
 	/* brand 8: items 1 and 2 of total weight 16 */
 	CHECK_NEAR(FeatBrandAffinity(&context, &item), 6.0 / 16.0, 1e-12);
 	CHECK_NEAR(FeatBrandRecent(&context, &item), (2.0 + 4.0 * d1) / total, 1e-12);
+	{
+		double		row[FEATURE_COUNT];
+
+		Row(&context, &item, row);
+		CHECK_NEAR(row[FEAT_CATEGORY_RECENT], (2.0 + 0.5) / total, 1e-12);
+		CHECK(row[FEAT_CATEGORY_SESSION] == 1.0);
+	}
 
 	item.category = 6;
 	item.brand = 9;
@@ -367,6 +430,13 @@ UNIT_TEST(features_popularity_trend_and_newness)
 			   log2((24.0 * 2.0 * exp2(-24.0) + 1.0) / (10.0 + 1.0)), 1e-6);
 	item.first_seen = now - 3 * DAY;
 	CHECK_NEAR(FeatItemNewness(&context, &item), 0.25, 1e-12);
+	{
+		double		row[FEATURE_COUNT];
+
+		Row(&context, &item, row);
+		CHECK_NEAR(row[FEAT_ITEM_NEWNESS], 0.25, 1e-12);
+		CHECK(row[FEAT_POPULARITY_WEEK] == 1.0);
+	}
 	item.first_seen = now;
 	CHECK_NEAR(FeatItemNewness(&context, &item), 1.0, 0);
 	item.first_seen = now + DAY;	/* not seen yet at now */
@@ -446,4 +516,19 @@ UNIT_TEST(session_touch_cuts_at_the_gap)
 	CHECK(start == 1000.0 + 2 * FEAT_SESSION_GAP + 1 - 100);
 	SessionTouch(&start, &last, NAN, FEAT_SESSION_GAP);
 	CHECK(last == 1000.0 + 2 * FEAT_SESSION_GAP + 1);
+}
+
+UNIT_TEST(features_mask_of_weights)
+{
+	double		weights[FEATURE_COUNT] = {0};
+
+	CHECK(FeatMaskOfWeights(weights) == 0);
+	weights[FEAT_MODEL_SCORE] = 1.0;
+	weights[FEAT_SESSION_ACTIVE] = -0.5;
+	CHECK(FeatMaskOfWeights(weights) ==
+		  (FEAT_BIT(FEAT_MODEL_SCORE) | FEAT_BIT(FEAT_SESSION_ACTIVE)));
+	for (int f = 0; f < FEATURE_COUNT; f++)
+		weights[f] = 1.0;
+	CHECK(FeatMaskOfWeights(weights) == FEAT_MASK_ALL);
+	CHECK((FEAT_MASK_ALL >> (FEATURE_COUNT - 1)) == 1);
 }

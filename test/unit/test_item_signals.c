@@ -173,6 +173,34 @@ UNIT_TEST(item_signals_block_round_trip)
 	ItemSignalsFillItem(block, -1, &item);
 	CHECK(item.brand == -1 && isnan(item.first_seen) && item.popularity[FEAT_POP_WEEK] == 0.0f);
 
+	/* the pipelined batch gives what the look-ups one by one give */
+	{
+		FeatItem	batch[40];
+		FeatItem	one;
+		bool		same = true;
+
+		for (int i = 0; i < 40; i++)
+		{
+			memset(&batch[i], 0, sizeof(FeatItem));
+			batch[i].item_id = i % 5 == 0 ? 300 : (i % 5 == 1 ? -7 : (i % 5 == 2 ? 100 : i));
+		}
+		ItemSignalsFillItems(block, batch, 40);
+		for (int i = 0; i < 40; i++)
+		{
+			memset(&one, 0, sizeof(FeatItem));
+			ItemSignalsFillItem(block, ItemSignalsFind(block, batch[i].item_id), &one);
+			same = same && one.brand == batch[i].brand &&
+				memcmp(one.popularity, batch[i].popularity, sizeof(one.popularity)) == 0 &&
+				(one.first_seen == batch[i].first_seen ||
+				 (isnan(one.first_seen) && isnan(batch[i].first_seen)));
+		}
+		CHECK(same);
+		CHECK(batch[0].brand == 2 && batch[1].brand == -1 && batch[3].brand == -1);
+		ItemSignalsFillItems(block, batch, 0);
+		ItemSignalsFillItems(block, batch, 3);
+		CHECK(batch[2].first_seen == 10.0);
+	}
+
 	ItemSignalsCatalog(block, &catalog);
 	CHECK(catalog.has_stats && catalog.stats_at == 1000.0);
 	CHECK(catalog.max_popularity[FEAT_POP_HOUR] == 4.0f);
