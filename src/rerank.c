@@ -7,6 +7,7 @@
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "cache/snapshot.h"
 #include "fmgr.h"
 #include "serve/serve.h"
 #include "utils/guc.h"
@@ -19,6 +20,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	SnapshotInit();
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();

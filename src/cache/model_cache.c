@@ -1,44 +1,51 @@
 /*
  * model_cache.c
- *	  Models held in backend memory (see model_cache.h for the contract).
+ *	  Models as backends see them (see model_cache.h for the contract): the
+ *	  registry row of each model a backend uses, with what serving reads of
+ *	  its version taken from the version's served snapshot (snapshot.h): one
+ *	  copy per server in shared memory with the preload, else this backend's.
  *
- * Each cached model is an entry with its own memory context: the item
- * vectors as one float matrix in ascending item id order, the biases and
- * ids of its rows, an open-addressing hash from item id to matrix row
- * (simplehash; a 32-byte slot also holds the bias, the vector's norm and the
- * item's category number, so a look-up reads one cache line before the
- * vector), and YᵀY.  Serving reads the matrix and the hash at random places,
- * so they sit on huge pages (cache_memory.c).  Entries are validated against
- * rerank.models (model_id and factors_version) after any relcache
- * invalidation of that table; a statement trigger on rerank.models sends one
- * at commit for every change of a model row, and a statement changing item
- * factors updates the model row (factors_version), so serving never queries
- * the registry while nothing changes.
+ * An entry holds a model's registry row (name, dimensions, factors_version,
+ * fold-in parameters) and pointers into the snapshot of its version: the
+ * item vectors in ascending item id order, their ids, biases and norms, a
+ * flat id table from item id to row with the bias in the slot, YᵀY, and an
+ * item-kNN model's neighbor lists.  Entries are validated against
+ * rerank.models after any relcache invalidation of that table; a statement
+ * trigger on rerank.models sends one at commit for every change of a model
+ * row, and a statement changing item factors or neighbor lists updates the
+ * model row (factors_version), so serving never queries the registry while
+ * nothing changes.  In each transaction an entry asks for its snapshot
+ * again (a few comparisons when nothing changed), so the pointers it gives
+ * are valid for the transaction.
  *
- * An entry being replaced may still be in use by the current statement (a
- * row trigger keeps pointers for one row at most, but a caller could hold
- * them across a nested call), so replaced entries are retired and freed only
- * in a later transaction.  A load builds its entry in a context under the
- * current transaction's memory and adopts it into the cache only when
- * complete, so an error or a cancel during a load leaks nothing.
+ * A version that cannot be served from memory (over its budget, or written
+ * by the current transaction and not committed) is read from the tables:
+ * vectors by index per call, the whole catalog by a temporary copy, YᵀY
+ * once into the entry.  The answers are the same.
+ *
+ * An entry being replaced may still be in use by the current statement, so
+ * replaced entries are retired and freed only in a later transaction.
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+#include "access/xact.h"
 #include "cache/backend_cache.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
+#include "cache/model_blocks.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
+#include "cache/snapshot.h"
 #include "catalog/pg_type.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
-#include "core/id_hash.h"
+#include "core/id_table.h"
 #include "core/vec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "port/pg_bitutils.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -50,80 +57,31 @@
 #define CURRENT_LXID (MyProc->lxid)
 #endif
 
-/*
- * One item of a cached model: its row in the vector matrix, and what
- * serving reads with it, so that one cache line gives all of it: the bias
- * (also in the entry's biases), the vector's norm and the item's category
- * number in the category cache (valid for the entry's category_generation).
- */
-typedef struct ItemSlot
-{
-	int64		item_id;
-	double		norm;			/* ‖vector‖ = VecNorm(vector) */
-	uint32		row;
-	float		bias;
-	int32		category;		/* -1: none */
-	char		status;
-	char		padding[3];		/* 32 bytes: never across two cache lines */
-} ItemSlot;
-
-StaticAssertDecl(sizeof(ItemSlot) == 32, "ItemSlot must be 32 bytes");
-
-/* The hash of an item id in the item map (core/id_hash.h). */
-static inline uint32
-HashItemId(int64 item_id)
-{
-	return (uint32) IdHash(item_id);
-}
-
-#define SH_PREFIX itemmap
-#define SH_ELEMENT_TYPE ItemSlot
-#define SH_KEY_TYPE int64
-#define SH_KEY item_id
-#define SH_HASH_KEY(tb, key) HashItemId(key)
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_USE_NONDEFAULT_ALLOCATOR
-/* half full at most: short probes, and no growth (and copy) while loading */
-#define SH_FILLFACTOR (0.5)
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
-/* The hash's slots: on huge pages when big (cache_memory.c). */
-static inline void *
-itemmap_allocate(itemmap_hash *type, Size size)
-{
-	return CacheMemoryAlloc(type->ctx, size, true);
-}
-
-/* The slots of a hash that grew. */
-static inline void
-itemmap_free(itemmap_hash *type, void *pointer)
-{
-	CacheMemoryFree(pointer);
-}
-
-/* A cached model: the public part first, so a CachedModel * is an entry. */
+/* A model as this backend uses it: the public part first. */
 typedef struct ModelEntry
 {
 	CachedModel pub;
-	MemoryContext context;		/* owns everything below */
-	float	   *vectors;		/* item_count × dimensions, or NULL */
-	float	   *biases;			/* item_count */
-	int64	   *ids;			/* item id of each row, ascending */
-	itemmap_hash *items;		/* item id → row, when vectors are cached */
-	NeighborLists *neighbors;	/* item-kNN: the lists, when cached */
-	uint64		category_generation;	/* of the slots' categories; 0: none */
-	Size		bytes;			/* memory charged to the budget */
-	Size		wanted_bytes;	/* what caching the vectors would take */
+	MemoryContext context;		/* the entry, and YᵀY when read from tables */
+	const ServingSnapshot *snapshot;	/* NULL: read from the tables */
+	SnapshotStatus status;		/* why, when NULL */
+	Size		status_budget;	/* the private budget status was found for */
+	LocalTransactionId snapshot_lxid;	/* the transaction it was got in */
+	/* blocks of the snapshot */
+	const int64 *ids;
+	const float *vectors;
+	const float *biases;
+	const double *norms;
+	const IdTableSlot *table;	/* item id → row; NULL: no vector at all */
+	uint64		capacity;
+	NeighborLists neighbors;
+	float	   *own_gram;		/* YᵀY read from the tables */
 	bool		checked;		/* validated since the last invalidation */
 	uint64		last_used;		/* LRU clock */
 	LocalTransactionId retired_in;	/* retired entries: freed later */
 	struct ModelEntry *next;
 } ModelEntry;
 
-/* GUC: per-backend budget for cached item vectors, in megabytes. */
+/* GUC: per-backend budget for models held without the preload, megabytes. */
 static int	model_cache_mb = 256;
 
 static MemoryContext CacheContext = NULL;
@@ -145,7 +103,10 @@ static int64 loads = 0;			/* for rerank.model_cache_info() */
 	"OPERATOR(pg_catalog.=) 'number' " \
 	"THEN (params OPERATOR(pg_catalog.->>) 'alpha')::float8 END"
 
-/* Relcache callback: a change of rerank.models makes every entry suspect. */
+/*
+ * Relcache callback: a change of rerank.models makes every entry suspect.
+ * Entries also ask for their snapshot again, at once.
+ */
 static void
 ModelCacheRelcacheCallback(Datum arg, Oid relid)
 {
@@ -153,7 +114,10 @@ ModelCacheRelcacheCallback(Datum arg, Oid relid)
 	{
 		active_checked = false;
 		for (ModelEntry *e = entries; e != NULL; e = e->next)
+		{
 			e->checked = false;
+			e->snapshot_lxid = InvalidLocalTransactionId;
+		}
 	}
 }
 
@@ -164,14 +128,63 @@ ModelCacheBudgetAssign(int newval, void *extra)
 	ModelCacheRelcacheCallback((Datum) 0, InvalidOid);
 }
 
+/* The private budget of model snapshots, in bytes. */
+static Size
+ModelPrivateBudget(void)
+{
+	return CacheBudgetBytes(model_cache_mb);
+}
+
+/*
+ * The model kind's check, under the build's MVCC snapshot inside SPI:
+ * the model row shows the version asked for, and was not written by this
+ * transaction (then its content is committed, and the version names it).
+ */
+static bool
+ModelIsCurrent(const SnapshotSource *source)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum((int32) source->key.object_id)};
+	bool		isnull;
+	int64		version;
+	TransactionId xmin;
+	int			ret;
+
+	ret = SPI_execute_plan(KeptPlan(&plan,
+									"SELECT factors_version, xmin FROM rerank.models "
+									"WHERE model_id OPERATOR(pg_catalog.=) $1",
+									1, argtypes),
+						   args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;
+	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return version == source->key.version && !TransactionIdIsCurrentTransactionId(xmin);
+}
+
+static const SnapshotKindInfo model_kind = {
+	.name = "model",
+	.private_budget = ModelPrivateBudget,
+	.private_budget_setting = "rerank.model_cache_mb",
+	.latest_snapshot = false,
+	.serve_previous = false,
+	.is_current = ModelIsCurrent
+};
+
 void
 ModelCacheInit(void)
 {
 	DefineCacheBudget("rerank.model_cache_mb",
-					  "Memory per backend for cached item vectors, in megabytes.",
-					  "A model whose vectors do not fit is served by index look-ups.",
+					  "Memory per backend for models, in megabytes, when rerank is not in shared_preload_libraries.",
+					  "A model that does not fit is read from its tables per call.",
 					  &model_cache_mb, 256, ModelCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
+	RegisterSnapshotKind(SNAPSHOT_MODEL, &model_kind);
+	ModelBlocksInit();
+	NeighborListsInit();
 }
 
 /* Frees retired entries once the transaction that retired them is over. */
@@ -213,17 +226,6 @@ RetireEntry(ModelEntry *victim)
 		active_entry = NULL;
 		active_checked = false;
 	}
-}
-
-/* Memory held by the vectors of live entries. */
-static Size
-CachedBytes(void)
-{
-	Size		total = 0;
-
-	for (ModelEntry *e = entries; e != NULL; e = e->next)
-		total += e->bytes;
-	return total;
 }
 
 /* The header of a model row as read by ReadModelHeader. */
@@ -289,147 +291,6 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	return true;
 }
 
-/* Runs a one-row, one-column query with the model id as $1. */
-static Datum
-QueryModelValue(const char *sql, int32 model_id, bool *isnull)
-{
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(model_id)};
-	int			ret = SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1);
-
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "query failed: %s", sql);
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-}
-
-/* The number of item vectors of a model. */
-static int64
-ItemCount(int32 model_id)
-{
-	bool		isnull;
-
-	return DatumGetInt64(QueryModelValue("SELECT pg_catalog.count(*) FROM rerank.item_factors "
-										 "WHERE model_id OPERATOR(pg_catalog.=) $1",
-										 model_id, &isnull));
-}
-
-/*
- * Loads YᵀY into the entry: the registry's copy when present, else computed
- * by the gram_matrix aggregate (what activation stores), never written back.
- */
-static void
-LoadGram(ModelEntry *entry)
-{
-	int			k = entry->pub.dimensions;
-	bool		isnull;
-	Datum		value;
-	ArrayType  *gram;
-	float	   *copy;
-
-	if (k == 0 || entry->pub.item_count == 0)
-		return;
-	value = QueryModelValue("SELECT gram FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-							entry->pub.model_id, &isnull);
-	if (isnull)
-		value = QueryModelValue("SELECT rerank.gram_matrix(factors) "
-								"FROM rerank.item_factors WHERE model_id OPERATOR(pg_catalog.=) $1",
-								entry->pub.model_id, &isnull);
-	if (isnull)
-		return;
-	gram = DatumGetArrayTypeP(value);
-	if (ARR_NDIM(gram) != 1 || ARR_DIMS(gram)[0] != k * k ||
-		ARR_HASNULL(gram))
-		elog(ERROR, "YᵀY of model \"%s\" is not a %d×%d matrix",
-			 entry->pub.name, k, k);
-	copy = MemoryContextAlloc(entry->context, sizeof(float) * k * k);
-	memcpy(copy, ARR_DATA_PTR(gram), sizeof(float) * k * k);
-	entry->pub.gram = copy;
-}
-
-/* LoadVectors' scan: the entry being filled and its next row. */
-typedef struct VectorLoad
-{
-	ModelEntry *entry;
-	int64		row;
-} VectorLoad;
-
-/* Copies one item's vector, bias and id into the next row of the entry. */
-static void
-LoadVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
-{
-	VectorLoad *load = (VectorLoad *) arg;
-	ModelEntry *entry = load->entry;
-	int			k = entry->pub.dimensions;
-	int64		row = load->row;
-	bool		isnull;
-	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-	float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-	bool		found;
-	ItemSlot   *slot;
-
-	/* rows were validated on the way in; a change under us is not */
-	if (row >= entry->pub.item_count || ARR_NDIM(factors) != 1 ||
-		ARR_DIMS(factors)[0] != k)
-		elog(ERROR, "item factors of model \"%s\" changed while loading",
-			 entry->pub.name);
-	memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
-	entry->biases[row] = bias;
-	entry->ids[row] = item_id;
-	slot = itemmap_insert(entry->items, item_id, &found);
-	slot->row = (uint32) row;
-	slot->bias = bias;
-	slot->norm = VecNorm(entry->vectors + row * k, (size_t) k);
-	slot->category = -1;
-	load->row++;
-}
-
-/*
- * Reads every item vector of the model into the entry's context, rows in
- * ascending item id order (so that a whole-catalog ranking breaks ties to
- * the smaller id), in batches through a cursor so the result set is never
- * materialized twice.
- */
-static void
-LoadVectors(ModelEntry *entry)
-{
-	int			k = entry->pub.dimensions;
-	int64		count = entry->pub.item_count;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
-	VectorLoad	load = {entry, 0};
-
-	/* rows start on cache lines: a 64-float row is 4 lines, not 5 */
-	entry->vectors = CacheMemoryAlloc(entry->context,
-									  mul_size(Max(count, 1), mul_size(k, sizeof(float))),
-									  false);
-	entry->biases = MemoryContextAllocExtended(entry->context,
-											   mul_size(Max(count, 1), sizeof(float)),
-											   MCXT_ALLOC_HUGE);
-	entry->ids = MemoryContextAllocExtended(entry->context,
-											mul_size(Max(count, 1), sizeof(int64)),
-											MCXT_ALLOC_HUGE);
-	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
-	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
-				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
-				  1, argtypes, args, LoadVectorRow, &load);
-	entry->pub.item_count = load.row;
-}
-
-/* Retires the least recently used entries until bytes more fit the budget. */
-static void
-MakeRoom(Size bytes, Size budget)
-{
-	while (entries != NULL && CachedBytes() + bytes > budget)
-	{
-		ModelEntry *lru = entries;
-
-		for (ModelEntry *e = entries; e != NULL; e = e->next)
-			if (e->last_used < lru->last_used)
-				lru = e;
-		RetireEntry(lru);
-	}
-}
 
 /* Whether what the entry serves from (vectors or lists) is in memory. */
 static bool
@@ -440,23 +301,123 @@ EntryInMemory(const ModelEntry *entry)
 	return entry->pub.vectors_cached;
 }
 
+/* Points the entry at a snapshot's blocks (NULL: read from the tables). */
+static void
+SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
+{
+	uint64		count;
+
+	entry->snapshot = snapshot;
+	entry->ids = NULL;
+	entry->vectors = NULL;
+	entry->biases = NULL;
+	entry->norms = NULL;
+	entry->table = NULL;
+	entry->capacity = 0;
+	memset(&entry->neighbors, 0, sizeof(NeighborLists));
+	entry->pub.gram = entry->own_gram;
+	entry->pub.vectors_cached = entry->pub.dimensions == 0;
+	entry->pub.neighbors_cached = false;
+	if (snapshot == NULL)
+		return;
+	entry->ids = SnapshotBlock(snapshot, BLOCK_MODEL_IDS, &count);
+	entry->pub.item_count = (int64) count;
+	entry->vectors = SnapshotBlock(snapshot, BLOCK_MODEL_VECTORS, NULL);
+	entry->biases = SnapshotBlock(snapshot, BLOCK_MODEL_BIASES, NULL);
+	entry->norms = SnapshotBlock(snapshot, BLOCK_MODEL_NORMS, NULL);
+	entry->table = SnapshotBlock(snapshot, BLOCK_MODEL_ITEM_TABLE, &entry->capacity);
+	entry->pub.gram = SnapshotBlock(snapshot, BLOCK_MODEL_GRAM, NULL);
+	entry->pub.vectors_cached = true;
+	entry->pub.neighbors_cached = NeighborListsOf(snapshot, &entry->neighbors);
+	loads++;
+}
+
 /*
- * Builds a new entry for the model described by header.  Built under the
- * transaction's memory and adopted into CacheContext only when complete.
+ * Reads what an entry needs when it is served from the tables: its item
+ * count and YᵀY, once per entry, under the current transaction's view.
+ */
+static void
+ReadFromTables(ModelEntry *entry)
+{
+	int			k = entry->pub.dimensions;
+
+	if (entry->own_gram != NULL || entry->pub.item_count >= 0)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	entry->pub.item_count = ModelItemCount(entry->pub.model_id);
+	if (k > 0 && entry->pub.item_count > 0)
+	{
+		float	   *gram = MemoryContextAlloc(entry->context, sizeof(float) * k * k);
+
+		if (ModelReadGram(entry->pub.model_id, k, entry->pub.name, gram))
+			entry->own_gram = gram;
+	}
+	SPI_finish();
+	entry->pub.gram = entry->own_gram;
+}
+
+/*
+ * Gets the entry's snapshot for this transaction: the same one in a few
+ * comparisons while nothing changed, a new one after a build elsewhere,
+ * NULL when the version is read from the tables.
+ */
+static void
+RefreshSnapshot(ModelEntry *entry)
+{
+	SnapshotSource source;
+	ModelSource detail;
+	SnapshotStatus status;
+	const ServingSnapshot *snapshot;
+
+	if (entry->snapshot_lxid == CURRENT_LXID)
+		return;
+	/* known not to fit this backend's budget: not again until it changes */
+	if (entry->snapshot == NULL && !SnapshotsShared() &&
+		entry->snapshot_lxid != InvalidLocalTransactionId &&
+		(entry->status == SNAPSHOT_OVER_BUDGET || entry->status == SNAPSHOT_DISABLED) &&
+		entry->status_budget == ModelPrivateBudget())
+	{
+		entry->snapshot_lxid = CURRENT_LXID;
+		return;
+	}
+	memset(&source, 0, sizeof(source));
+	source.key.kind = SNAPSHOT_MODEL;
+	source.key.dbid = MyDatabaseId;
+	source.key.relid = models_relid;
+	source.key.object_id = entry->pub.model_id;
+	source.key.version = entry->pub.factors_version;
+	source.label = entry->pub.name;
+	detail.model_id = entry->pub.model_id;
+	detail.dimensions = entry->pub.dimensions;
+	detail.neighbors = ModelHasNeighbors(&entry->pub);
+	source.detail = &detail;
+
+	snapshot = GetServingSnapshot(&source, &status);
+	entry->snapshot_lxid = CURRENT_LXID;
+	entry->status = status;
+	entry->status_budget = ModelPrivateBudget();
+	if (snapshot != entry->snapshot)
+		SetSnapshot(entry, snapshot);
+	if (snapshot == NULL)
+		ReadFromTables(entry);
+}
+
+/*
+ * A new entry for the model described by header; its snapshot is got by
+ * the caller (RefreshSnapshot).
  */
 static ModelEntry *
 LoadModel(const ModelHeader *header)
 {
 	MemoryContext context;
 	ModelEntry *entry;
-	Size		per_item;
-	Size		budget = CacheBudgetBytes(model_cache_mb);
 
 	if (CacheContext == NULL)
 		CacheContext = AllocSetContextCreate(TopMemoryContext, "rerank model cache",
-											 ALLOCSET_DEFAULT_SIZES);
-	context = AllocSetContextCreate(CurTransactionContext, "rerank cached model",
-									ALLOCSET_DEFAULT_SIZES);
+											 ALLOCSET_SMALL_SIZES);
+	context = AllocSetContextCreate(CacheContext, "rerank cached model",
+									ALLOCSET_SMALL_SIZES);
 	entry = MemoryContextAllocZero(context, sizeof(ModelEntry));
 	entry->context = context;
 	entry->pub.model_id = header->model_id;
@@ -467,54 +428,12 @@ LoadModel(const ModelHeader *header)
 	entry->pub.regularization = header->regularization;
 	entry->pub.alpha = header->alpha;
 	entry->pub.private_data = entry;
-	entry->pub.item_count = ItemCount(header->model_id);
-
-	/*
-	 * vectors, biases and ids, and the item map: a power of two of 32-byte
-	 * slots, at least two per item (SH_FILLFACTOR)
-	 */
-	per_item = sizeof(float) * (header->dimensions + 1) + sizeof(int64);
-	entry->wanted_bytes =
-		add_size(mul_size(per_item, (Size) entry->pub.item_count),
-				 mul_size(pg_nextpower2_64((uint64) (entry->pub.item_count + 16) * 2),
-						  sizeof(ItemSlot)));
-	entry->bytes = entry->wanted_bytes;
-
-	if (ModelHasNeighbors(&entry->pub))
-	{
-		/* an item-kNN model: its neighbor lists take the place of vectors */
-		NeighborListsSize size;
-
-		entry->wanted_bytes = NeighborListsBytes(header->model_id, &size);
-		entry->bytes = entry->wanted_bytes;
-		entry->pub.vectors_cached = true;
-		if (entry->bytes <= budget)
-		{
-			MakeRoom(entry->bytes, budget);
-			entry->neighbors = NeighborListsLoad(context, header->model_id, &size);
-			entry->pub.neighbors_cached = true;
-		}
-		else
-			entry->bytes = 0;
-	}
-	else if (entry->pub.dimensions > 0 && entry->bytes <= budget)
-	{
-		MakeRoom(entry->bytes, budget);
-		LoadVectors(entry);
-		entry->pub.vectors_cached = true;
-	}
-	else
-	{
-		entry->bytes = 0;
-		entry->pub.vectors_cached = entry->pub.dimensions == 0;
-	}
-	LoadGram(entry);
-
-	MemoryContextSetParent(context, CacheContext);
+	entry->pub.item_count = -1;
+	entry->pub.vectors_cached = entry->pub.dimensions == 0;
+	entry->snapshot_lxid = InvalidLocalTransactionId;
 	entry->checked = true;
 	entry->next = entries;
 	entries = entry;
-	loads++;
 	return entry;
 }
 
@@ -529,8 +448,10 @@ FindEntry(int32 model_id)
 }
 
 /*
- * Returns an up-to-date entry for the model of header: the cached one when
- * its version matches, else a fresh load (retiring the stale one).
+ * Returns an up-to-date entry for the model of header: the entry of the
+ * same version, else a new one (retiring the stale one).  An entry of a
+ * version this transaction wrote is never kept: after the commit (or the
+ * rollback) it is read again.
  */
 static ModelEntry *
 EntryForHeader(const ModelHeader *header)
@@ -540,9 +461,8 @@ EntryForHeader(const ModelHeader *header)
 	if (entry != NULL &&
 		entry->pub.factors_version == header->factors_version &&
 		entry->pub.dimensions == header->dimensions &&
-		(EntryInMemory(entry) ?
-		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
-		 entry->wanted_bytes > CacheBudgetBytes(model_cache_mb)))
+		strcmp(entry->pub.algorithm, header->algorithm) == 0 &&
+		entry->status != SNAPSHOT_NOT_CURRENT)
 	{
 		/* parameters and name may change without new vectors */
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
@@ -564,14 +484,14 @@ ModelHasNeighbors(const CachedModel *model)
 		strcmp(model->algorithm, "item_knn") == 0;
 }
 
-/* The cached neighbor list of an item; see model_cache.h. */
+/* The neighbor list of an item from the snapshot; see model_cache.h. */
 bool
 ModelItemNeighbors(const CachedModel *model, int64 item_id, NeighborList *list)
 {
 	const ModelEntry *entry = (const ModelEntry *) model->private_data;
 
-	Assert(model->neighbors_cached && entry->neighbors != NULL);
-	return NeighborListsFind(entry->neighbors, item_id, list);
+	Assert(model->neighbors_cached);
+	return NeighborListsFind(&entry->neighbors, item_id, list);
 }
 
 /*
@@ -612,6 +532,7 @@ ActiveModel(void)
 	}
 	if (active_entry == NULL)
 		return NULL;
+	RefreshSnapshot(active_entry);
 	active_entry->last_used = ++lru_clock;
 	return &active_entry->pub;
 }
@@ -672,6 +593,7 @@ LookupEntry(const char *name, int32 model_id)
 		entry = EntryForHeader(&header);
 		SPI_finish();
 	}
+	RefreshSnapshot(entry);
 	entry->last_used = ++lru_clock;
 	return entry;
 }
@@ -782,72 +704,111 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	SPI_finish();
 }
 
-/* How far ahead the look-ups request hash slots. */
+/* How far ahead the look-ups request hash slots, then rows' norms. */
 #define LOOKUP_AHEAD 16
-#define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
+#define NORM_AHEAD 8
+#define LOOKUP_RING 32			/* a power of two above both distances */
 
 /*
- * The cached look-ups, software-pipelined: candidates hit random hash slots
- * and random rows of the matrix, so one after the other each would cost a
- * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
- * probed; the probe gives the row, the bias, the norm and the category
- * (each when asked for) and requests the vector, which stays requested for
- * the caller, who reads it next.  Items without a slot take their category
- * from the category cache.
+ * The look-ups in the snapshot, software-pipelined: candidates hit random
+ * slots of the id table and random rows of the matrix, so one after the
+ * other each would cost a cache miss.  Id i's slot (and its category slot)
+ * is requested LOOKUP_AHEAD ids before it is probed; the probe gives the
+ * row and the bias, and requests the vector and the row's norm; the norm is
+ * read NORM_AHEAD ids later.  The vector stays requested for the caller,
+ * who reads it next.  categories, when not NULL, come from the category
+ * table (cat_table, every item, with or without a vector).
  */
 static void
 CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			  const float **vectors, float *biases, double *norms,
-			  int32 *categories)
+			  int32 *categories, const IdTableSlot *cat_table,
+			  uint64 cat_capacity)
 {
-	itemmap_hash *map = entry->items;
+	const IdTableSlot *table = entry->table;
+	uint64		capacity = entry->capacity;
 	int			dims = entry->pub.dimensions;
 	Size		row_bytes = sizeof(float) * dims;
-	uint32		hashes[LOOKUP_RING];
+	uint64		hashes[LOOKUP_RING];
+	int64		rows[LOOKUP_RING];
 
-	for (int i = 0; i < n + LOOKUP_AHEAD; i++)
+	for (int i = 0; i < n + LOOKUP_AHEAD + NORM_AHEAD; i++)
 	{
 		int			j = i - LOOKUP_AHEAD;
+		int			m = j - NORM_AHEAD;
 
-		/* stage 1: hash the id, request its slot */
+		/* stage 1: hash the id, request its slots */
 		if (i < n)
 		{
-			uint32		hash = HashItemId(item_ids[i]);
+			uint64		hash = IdHash(item_ids[i]);
 
 			hashes[i % LOOKUP_RING] = hash;
-			CACHE_PREFETCH(&map->data[hash & map->sizemask]);
+			CACHE_PREFETCH(IdTableHome(table, capacity, hash));
+			if (categories)
+				CACHE_PREFETCH(IdTableHome(cat_table, cat_capacity, hash));
 		}
-		/* stage 2: probe; request the vector */
-		if (j >= 0)
+		/* stage 2: probe; request the vector and the norm */
+		if (j >= 0 && j < n)
 		{
-			ItemSlot   *slot = itemmap_lookup_hash(map, item_ids[j],
-												   hashes[j % LOOKUP_RING]);
+			uint64		hash = hashes[j % LOOKUP_RING];
+			const IdTableSlot *slot = IdTableProbe(table, capacity, item_ids[j], hash);
 
+			if (categories)
+			{
+				const IdTableSlot *cat = IdTableProbe(cat_table, cat_capacity,
+													  item_ids[j], hash);
+
+				categories[j] = cat != NULL ? (int32) cat->value : -1;
+			}
 			if (slot == NULL)
 			{
+				rows[j % LOOKUP_RING] = -1;
 				vectors[j] = NULL;
 				if (biases)
-					biases[j] = 0;
-				if (norms)
-					norms[j] = 0;
-				if (categories)
-					categories[j] = CategoryCacheLookupOne(item_ids[j]);
+					memset(&biases[j], 0, sizeof(float));
 			}
 			else
 			{
-				const char *v = (const char *) (entry->vectors + (Size) slot->row * dims);
+				const char *v = (const char *) (entry->vectors + (Size) slot->value * dims);
 
+				rows[j % LOOKUP_RING] = slot->value;
 				for (Size offset = 0; offset < row_bytes; offset += 64)
 					CACHE_PREFETCH(v + offset);
 				vectors[j] = (const float *) v;
 				if (biases)
-					biases[j] = slot->bias;
+					memcpy(&biases[j], &slot->aux, sizeof(float));
 				if (norms)
-					norms[j] = slot->norm;
-				if (categories)
-					categories[j] = slot->category;
+					CACHE_PREFETCH(&entry->norms[slot->value]);
 			}
 		}
+		/* stage 3: the norm */
+		if (norms && m >= 0 && m < n)
+		{
+			int64		row = rows[m % LOOKUP_RING];
+
+			norms[m] = row >= 0 ? entry->norms[row] : 0.0;
+		}
+	}
+}
+
+/* Whether the entry's vectors are looked up in its snapshot. */
+static bool
+InSnapshot(const ModelEntry *entry)
+{
+	return entry->snapshot != NULL && entry->pub.dimensions > 0;
+}
+
+/* No vector for any of n ids (a model in memory with no item vectors). */
+static void
+NoVectors(int n, const float **vectors, float *biases, double *norms)
+{
+	for (int i = 0; i < n; i++)
+	{
+		vectors[i] = NULL;
+		if (biases)
+			biases[i] = 0;
+		if (norms)
+			norms[i] = 0;
 	}
 }
 
@@ -857,43 +818,12 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
 
-	/* over the budget, or no dimensions (no vectors, no query) */
-	if (!model->vectors_cached || entry->items == NULL)
+	if (!InSnapshot(entry))
 		FetchItemVectors(model, item_ids, n, vectors, biases);
+	else if (entry->table == NULL)
+		NoVectors(n, vectors, biases, NULL);
 	else
-		CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
-}
-
-/*
- * Brings the category numbers in the entry's slots up to the category
- * cache's generation (loading that cache if need be); false when the
- * categories do not fit in their cache.  A new generation costs one
- * category look-up per item, once per backend.
- */
-static bool
-SyncSlotCategories(ModelEntry *entry)
-{
-	uint64		generation;
-
-	if (!CategoryCacheEnsure())
-		return false;
-	generation = CategoryCacheGeneration();
-	if (entry->category_generation != generation)
-	{
-		itemmap_iterator it;
-		ItemSlot   *slot;
-		uint32		count = 0;
-
-		itemmap_start_iterate(entry->items, &it);
-		while ((slot = itemmap_iterate(entry->items, &it)) != NULL)
-		{
-			if ((++count & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			slot->category = CategoryCacheLookupOne(slot->item_id);
-		}
-		entry->category_generation = generation;
-	}
-	return true;
+		CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL, NULL, 0);
 }
 
 bool
@@ -902,8 +832,10 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 				 int32 *categories)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
+	const IdTableSlot *cat_table = NULL;
+	uint64		cat_capacity = 0;
 
-	if (!model->vectors_cached || entry->items == NULL)
+	if (!InSnapshot(entry) || entry->table == NULL)
 	{
 		ModelItemVectors(model, item_ids, n, vectors, biases);
 		if (norms)
@@ -912,10 +844,12 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 					VecNorm(vectors[i], (size_t) model->dimensions) : 0.0;
 		return false;
 	}
-	/* categories over their budget: the slots still give the norms */
-	if (categories != NULL && !SyncSlotCategories(entry))
+	/* categories not in memory: the slots still give the rest */
+	if (categories != NULL &&
+		(cat_table = CategoryCacheTable(&cat_capacity)) == NULL)
 		categories = NULL;
-	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories);
+	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories,
+				  cat_table, cat_capacity);
 	return categories != NULL;
 }
 
@@ -931,24 +865,85 @@ ModelItemVector(const CachedModel *model, int64 item_id, float *bias)
 	return vector;
 }
 
-/*
- * Loads the vectors of a model over the budget into a temporary entry in
- * the current memory context, which the cache never adopts.
- */
-static ModelEntry *
-LoadTemporaryCopy(const CachedModel *model)
+/* An ItemMatrix's map from item id to row. */
+typedef struct MatrixIndex
 {
-	ModelEntry *copy = palloc0(sizeof(ModelEntry));
+	const IdTableSlot *table;
+	uint64		capacity;
+} MatrixIndex;
 
-	copy->pub = *model;
-	copy->pub.private_data = copy;
-	copy->context = CurrentMemoryContext;
+/* TemporaryMatrix's scan: the next row. */
+typedef struct MatrixCopy
+{
+	int			k;
+	int64		n;
+	int64		row;
+	int64	   *ids;
+	float	   *vectors;
+	float	   *biases;
+	IdTableSlot *table;
+	uint64		capacity;
+} MatrixCopy;
+
+/* Copies one row of a temporary matrix. */
+static void
+CopyMatrixRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
+{
+	MatrixCopy *copy = (MatrixCopy *) arg;
+	bool		isnull;
+	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+
+	if (copy->row >= copy->n || ARR_NDIM(factors) != 1 ||
+		ARR_DIMS(factors)[0] != copy->k)
+		elog(ERROR, "item factors changed while loading");
+	memcpy(copy->vectors + copy->row * copy->k, ARR_DATA_PTR(factors),
+		   sizeof(float) * copy->k);
+	copy->ids[copy->row] = item_id;
+	copy->biases[copy->row] = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	(void) IdTableInsert(copy->table, copy->capacity, item_id, (uint32) copy->row, 0);
+	copy->row++;
+}
+
+/*
+ * The vectors of a model not served from memory, read into the current
+ * memory context for one whole-catalog ranking (correct, slower).
+ */
+static void
+TemporaryMatrix(const CachedModel *model, ItemMatrix *matrix, MatrixIndex *index)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(model->model_id)};
+	MatrixCopy	copy;
+	MemoryContext caller = CurrentMemoryContext;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	copy->pub.item_count = ItemCount(model->model_id);
-	LoadVectors(copy);
+	copy.k = model->dimensions;
+	copy.n = ModelItemCount(model->model_id);
+	if (copy.n > PG_INT32_MAX - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has " INT64_FORMAT " items, too many to rank the whole catalog",
+						model->name, copy.n)));
+	copy.row = 0;
+	/* in the caller's context, not SPI's */
+	copy.ids = MemoryContextAllocExtended(caller, mul_size(Max(copy.n, 1), sizeof(int64)), MCXT_ALLOC_HUGE);
+	copy.vectors = CacheMemoryAlloc(caller, mul_size(Max(copy.n, 1), mul_size(copy.k, sizeof(float))), false);
+	copy.biases = MemoryContextAllocExtended(caller, mul_size(Max(copy.n, 1), sizeof(float)), MCXT_ALLOC_HUGE);
+	copy.capacity = IdTableCapacity((uint64) copy.n);
+	copy.table = MemoryContextAllocExtended(caller, mul_size(copy.capacity, sizeof(IdTableSlot)), MCXT_ALLOC_HUGE);
+	IdTableClear(copy.table, copy.capacity);
+	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
+				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
+				  1, argtypes, args, CopyMatrixRow, &copy);
 	SPI_finish();
-	return copy;
+	matrix->n = (int) copy.row;
+	matrix->ids = copy.ids;
+	matrix->vectors = copy.vectors;
+	matrix->biases = copy.biases;
+	index->table = copy.table;
+	index->capacity = copy.capacity;
 }
 
 /* The whole catalog of a model as one matrix; see model_cache.h. */
@@ -956,35 +951,37 @@ void
 ModelItemMatrix(const CachedModel *model, ItemMatrix *matrix)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
+	MatrixIndex *index = palloc0(sizeof(MatrixIndex));
 
 	memset(matrix, 0, sizeof(ItemMatrix));
 	matrix->k = model->dimensions;
+	matrix->private_data = index;
 	if (model->dimensions == 0)
 		return;
-	if (model->item_count > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model \"%s\" has " INT64_FORMAT " items, too many to rank the whole catalog",
-						model->name, model->item_count)));
-	if (!model->vectors_cached)
-		entry = LoadTemporaryCopy(model);
-	matrix->n = (int) entry->pub.item_count;
+	if (!InSnapshot(entry))
+	{
+		TemporaryMatrix(model, matrix, index);
+		return;
+	}
+	matrix->n = (int) model->item_count;
 	matrix->ids = entry->ids;
 	matrix->vectors = entry->vectors;
 	matrix->biases = entry->biases;
-	matrix->private_data = entry->items;
+	index->table = entry->table;
+	index->capacity = entry->capacity;
 }
 
 /* The row of an item in a matrix, or -1. */
 int32
 ItemMatrixRow(const ItemMatrix *matrix, int64 item_id)
 {
-	ItemSlot   *slot;
+	const MatrixIndex *index = (const MatrixIndex *) matrix->private_data;
+	const IdTableSlot *slot;
 
-	if (matrix->private_data == NULL)
+	if (index == NULL || index->table == NULL)
 		return -1;
-	slot = itemmap_lookup((itemmap_hash *) matrix->private_data, item_id);
-	return slot != NULL ? (int32) slot->row : -1;
+	slot = IdTableFind(index->table, index->capacity, item_id);
+	return slot != NULL ? (int32) slot->value : -1;
 }
 
 PG_FUNCTION_INFO_V1(model_cache_invalidate);
@@ -1000,12 +997,14 @@ model_cache_invalidate(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+
 PG_FUNCTION_INFO_V1(model_cache_info);
 
 /*
- * The models cached in this backend: name, version, items, whether the
- * vectors are in memory, bytes, whether it is the active one, and the
- * backend's total number of loads (a test sees a reload through it).
+ * The models this backend uses: name, version, items, whether the vectors
+ * (or lists) are in memory, bytes of the snapshot, whether it is the active
+ * one, and the backend's total number of snapshots taken up (a test sees a
+ * reload through it).
  */
 Datum
 model_cache_info(PG_FUNCTION_ARGS)
@@ -1020,12 +1019,43 @@ model_cache_info(PG_FUNCTION_ARGS)
 
 		values[0] = CStringGetTextDatum(e->pub.name);
 		values[1] = Int64GetDatum(e->pub.factors_version);
-		values[2] = Int64GetDatum(e->pub.item_count);
+		values[2] = Int64GetDatum(Max(e->pub.item_count, 0));
 		values[3] = BoolGetDatum(EntryInMemory(e));
-		values[4] = Int64GetDatum((int64) e->bytes);
+		values[4] = Int64GetDatum(e->snapshot != NULL ? (int64) SnapshotBytes(e->snapshot) : 0);
 		values[5] = BoolGetDatum(e == active_entry && active_checked);
 		values[6] = Int64GetDatum(loads);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(warm_model);
+
+/*
+ * rerank.warm_model(name): builds (or maps) the snapshot of the model's
+ * committed version now, so that the first calls after its activation find
+ * it ready; true when it is served from memory.
+ */
+Datum
+warm_model(PG_FUNCTION_ARGS)
+{
+	ModelEntry *entry = LookupEntry(text_to_cstring(PG_GETARG_TEXT_PP(0)), 0);
+
+	PG_RETURN_BOOL(EntryInMemory(entry));
+}
+
+PG_FUNCTION_INFO_V1(prepare_activation);
+
+/*
+ * rerank.prepare_activation(model_id): what activation does first, before
+ * it changes the registry: with the preload, the model's snapshot is built
+ * (or found) so that no backend waits for it after the commit.  Nothing
+ * without the preload, where each backend loads its own copy anyway.
+ */
+Datum
+prepare_activation(PG_FUNCTION_ARGS)
+{
+	if (SnapshotsShared() && !PG_ARGISNULL(0))
+		(void) LookupEntry(NULL, PG_GETARG_INT32(0));
+	PG_RETURN_VOID();
 }

@@ -127,7 +127,7 @@ typedef enum SnapshotStatus
  * or built now (waiting for a build in progress elsewhere).  NULL when it
  * cannot be served from memory, with the reason in *status; over budget the
  * first time in a session for a key, a WARNING names the setting to raise.
- * Called inside a transaction, not inside SPI.
+ * Called inside a transaction (inside SPI or not).
  */
 extern const ServingSnapshot *GetServingSnapshot(const SnapshotSource *source,
 												 SnapshotStatus *status);
@@ -202,7 +202,8 @@ typedef struct SnapshotKindInfo
 
 	/*
 	 * Per-backend budget in bytes when snapshots are private (no preload),
-	 * and the setting that holds it, for messages.
+	 * and the setting that holds it, for messages.  0 also turns serving
+	 * from memory off with the preload (this session reads the tables).
 	 */
 	Size		(*private_budget) (void);
 	const char *private_budget_setting;
@@ -213,6 +214,13 @@ typedef struct SnapshotKindInfo
 	 * caller read before the build) or with the caller's active snapshot.
 	 */
 	bool		latest_snapshot;
+
+	/*
+	 * While another backend builds a newer version, serve the newest ready
+	 * older version of the same object instead of waiting (data that may
+	 * lag a build behind, such as categories); false: wait.
+	 */
+	bool		serve_previous;
 
 	/*
 	 * Called inside SPI under the build's snapshot before any provider:

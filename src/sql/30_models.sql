@@ -295,6 +295,8 @@ CREATE FUNCTION rerank.activate_model(model_name text) RETURNS void
 DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
+    -- the served copy first (with the preload), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
     -- one activation at a time; readers are not blocked
     LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM rerank.models m
@@ -333,6 +335,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The active model replaced no model that still exists.';
     END IF;
+    PERFORM rerank.prepare_activation(target_id);
     PERFORM rerank.switch_active_model(target_id, 'rollback');
     RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id = target_id);
 END
