@@ -36,8 +36,10 @@
 #include "cache/model_blocks.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
+#include "cache/shared_registry.h"
 #include "cache/snapshot.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "core/id_table.h"
@@ -50,6 +52,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #if PG_VERSION_NUM >= 170000
 #define CURRENT_LXID (MyProc->vxid.lxid)
@@ -174,6 +177,39 @@ static const SnapshotKindInfo model_kind = {
 	.is_current = ModelIsCurrent
 };
 
+/* Models deleted by this transaction: their shared versions go at commit. */
+static int32 *dropped = NULL;
+static int	ndropped = 0;
+static int	dropped_capacity = 0;
+static Oid	dropped_relid = InvalidOid;
+
+/*
+ * At commit, the shared versions of the models this transaction deleted
+ * are retired (freed when their last reader unmaps them); a model id is
+ * never used again, so nothing would ever ask for them.
+ */
+static void
+ModelXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && SnapshotsShared())
+	{
+		for (int i = 0; i < ndropped; i++)
+		{
+			SnapshotKey object;
+
+			memset(&object, 0, sizeof(object));
+			object.kind = SNAPSHOT_MODEL;
+			object.dbid = MyDatabaseId;
+			object.relid = dropped_relid;
+			object.object_id = dropped[i];
+			SharedRegistryRetireObject(&object);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		ndropped = 0;
+}
+
 void
 ModelCacheInit(void)
 {
@@ -182,6 +218,7 @@ ModelCacheInit(void)
 					  "A model that does not fit is read from its tables per call.",
 					  &model_cache_mb, 256, ModelCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(ModelXactCallback, NULL);
 	RegisterSnapshotKind(SNAPSHOT_MODEL, &model_kind);
 	ModelBlocksInit();
 	NeighborListsInit();
@@ -1058,4 +1095,55 @@ prepare_activation(PG_FUNCTION_ARGS)
 	if (SnapshotsShared() && !PG_ARGISNULL(0))
 		(void) LookupEntry(NULL, PG_GETARG_INT32(0));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(model_memory_release);
+
+/*
+ * AFTER DELETE statement trigger of rerank.models (transition table
+ * dropped_models): notes the deleted models, whose shared versions are
+ * retired at commit.
+ */
+Datum
+model_memory_release(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	int			ret;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		trigdata->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("model_memory_release: must be fired AFTER DELETE, FOR EACH STATEMENT, with an OLD TABLE")));
+	if (!SnapshotsShared())
+		return PointerGetDatum(NULL);
+	dropped_relid = RelationGetRelid(trigdata->tg_relation);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition table");
+	ret = SPI_execute("SELECT model_id FROM dropped_models", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the deleted models: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			continue;
+		if (ndropped == dropped_capacity)
+		{
+			dropped_capacity = Max(16, 2 * dropped_capacity);
+			dropped = dropped == NULL ?
+				MemoryContextAlloc(TopMemoryContext, sizeof(int32) * dropped_capacity) :
+				repalloc(dropped, sizeof(int32) * dropped_capacity);
+		}
+		dropped[ndropped++] = DatumGetInt32(id);
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

@@ -3,8 +3,9 @@
  *	  The registry of shared snapshots in fixed shared memory (see
  *	  shared_registry.h and snapshot.h).
  *
- * A slot goes FREE → BUILDING (claimed by one backend, the others that want
- * the same key sleep on its condition variable) → READY (its segment pinned
+ * A slot goes FREE → BUILDING (claimed by one backend, which holds a
+ * heavyweight lock named after the claim while it builds; the others that
+ * want the same key queue on that lock, see snapshot.c) → READY (its segment pinned
  * by the registry, mapped by its readers) → RETIRED (unpinned: replaced by a
  * newer version of the same object, or evicted for room; the segment lives
  * on until its last reader unmaps it) → FREE once no reader is left.  A
@@ -20,12 +21,10 @@
 #include "cache/shared_registry.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
-#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
-#include "utils/wait_event.h"
 
 typedef enum SlotState
 {
@@ -50,7 +49,6 @@ typedef struct SharedSlot
 	TimestampTz built_at;
 	TimestampTz last_used;
 	double		build_seconds;
-	ConditionVariable cv;		/* signalled when a build ends */
 } SharedSlot;
 
 typedef struct CatalogGeneration
@@ -72,9 +70,6 @@ typedef struct SharedRegistry
 static SharedRegistry *registry = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* How long a waiter sleeps before it checks that the builder still lives. */
-#define BUILD_WAIT_CHECK_MS 1000
 
 /* Asks for the registry's shared memory and its lock. */
 static void
@@ -102,10 +97,7 @@ SharedRegistryShmemStartup(void)
 		registry->lock = &(GetNamedLWLockTranche("rerank"))->lock;
 		pg_atomic_init_u64(&registry->retirements, 0);
 		for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
-		{
 			pg_atomic_init_u32(&registry->slots[i].readers, 0);
-			ConditionVariableInit(&registry->slots[i].cv);
-		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -305,92 +297,103 @@ BuilderAlive(const SharedSlot *s)
 	return s->builder_pid == MyProcPid || BackendPidGetProc(s->builder_pid) != NULL;
 }
 
-/* Finds, maps, waits for or claims the version of key; see the header. */
+/* Finds, maps or claims the version of key; see the header. */
 SharedAcquireResult
 SharedRegistryAcquire(const SnapshotKey *key, const char *label,
 					  bool allow_previous, Size budget, SharedMapping *mapping,
 					  int64 *mapped_version, Size *bytes)
 {
-	bool		slept = false;
-	SharedAcquireResult result;
+	SharedAcquireResult result = SHARED_NO_SLOT;
+	int			i;
+	int			reuse = -1;
 
-	for (;;)
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	i = FindSlot(key);
+	if (i >= 0)
 	{
-		int			i;
-		int			reuse = -1;
+		SharedSlot *s = &registry->slots[i];
 
-		CHECK_FOR_INTERRUPTS();
-		LWLockAcquire(registry->lock, LW_EXCLUSIVE);
-		i = FindSlot(key);
-		if (i >= 0)
+		if (SlotMappable(s))
 		{
-			SharedSlot *s = &registry->slots[i];
-
-			if (SlotMappable(s))
+			if (MapSlot(i, mapping))
 			{
-				if (MapSlot(i, mapping))
-				{
-					*mapped_version = key->version;
-					result = SHARED_MAPPED;
-					break;
-				}
-				/* the segment went away meanwhile: build it anew */
-				if (s->state == SLOT_READY)
-					RetireSlot(s);
+				*mapped_version = key->version;
+				result = SHARED_MAPPED;
+				goto done;
 			}
-			else if (s->state == SLOT_BUILDING)
-			{
-				int			older;
+			/* the segment went away meanwhile: build it anew */
+			if (s->state == SLOT_READY)
+				RetireSlot(s);
+		}
+		else if (s->state == SLOT_BUILDING)
+		{
+			int			older;
 
-				if (!BuilderAlive(s))
-					s->state = SLOT_FREE;
-				else if (allow_previous &&
-						 (older = NewestOlderReady(key)) >= 0 &&
-						 MapSlot(older, mapping))
+			if (BuilderAlive(s))
+			{
+				if (allow_previous &&
+					(older = NewestOlderReady(key)) >= 0 &&
+					MapSlot(older, mapping))
 				{
 					*mapped_version = registry->slots[older].key.version;
 					result = SHARED_MAPPED;
-					break;
 				}
 				else
 				{
-					/* sleep until the build ends; then look again */
-					ConditionVariablePrepareToSleep(&s->cv);
-					LWLockRelease(registry->lock);
-					(void) ConditionVariableTimedSleep(&s->cv, BUILD_WAIT_CHECK_MS,
-													   PG_WAIT_EXTENSION);
-					slept = true;
-					continue;
+					mapping->slot = i;
+					mapping->generation = s->generation;
+					mapping->segment = NULL;
+					result = SHARED_BUILDING;
 				}
+				goto done;
 			}
-			else if (s->state == SLOT_OVER_BUDGET)
-			{
-				if (s->budget == budget)
-				{
-					*bytes = s->bytes;
-					result = SHARED_TOO_BIG;
-					break;
-				}
-				/* the budget changed: try again */
-				reuse = i;
-			}
+			/* cannot happen (a builder gives its slot back even at exit) */
+			s->state = SLOT_FREE;
 		}
-		i = ClaimSlot(key, label, reuse);
-		if (i < 0)
-			result = SHARED_NO_SLOT;
-		else
+		else if (s->state == SLOT_OVER_BUDGET)
 		{
-			mapping->slot = i;
-			mapping->generation = registry->slots[i].generation;
-			mapping->segment = NULL;
-			result = SHARED_MUST_BUILD;
+			if (s->budget == budget)
+			{
+				*bytes = s->bytes;
+				result = SHARED_TOO_BIG;
+				goto done;
+			}
+			/* the budget changed: try again */
+			reuse = i;
 		}
-		break;
 	}
+	i = ClaimSlot(key, label, reuse);
+	if (i >= 0)
+	{
+		mapping->slot = i;
+		mapping->generation = registry->slots[i].generation;
+		mapping->segment = NULL;
+		result = SHARED_MUST_BUILD;
+	}
+done:
 	LWLockRelease(registry->lock);
-	if (slept)
-		ConditionVariableCancelSleep();
 	return result;
+}
+
+/* The heavyweight lock a build holds and its waiters queue on. */
+void
+SharedRegistryBuildLockTag(const SharedMapping *mapping, LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) mapping->slot,
+						 (uint32) mapping->generation, SHARED_BUILD_LOCK_FIELD4);
+}
+
+/* Whether a slot is still being built under the claim of mapping. */
+bool
+SharedRegistryStillBuilding(const SharedMapping *mapping)
+{
+	SharedSlot *s = &registry->slots[mapping->slot];
+	bool		building;
+
+	LWLockAcquire(registry->lock, LW_SHARED);
+	building = s->state == SLOT_BUILDING && s->generation == mapping->generation;
+	LWLockRelease(registry->lock);
+	return building;
 }
 
 /* Reserves room for a build within the budget; see the header. */
@@ -428,8 +431,6 @@ SharedRegistryReserve(int slot, Size bytes, Size budget, Size *available)
 		s->builder_pid = 0;
 	}
 	LWLockRelease(registry->lock);
-	if (!fits)
-		ConditionVariableBroadcast(&s->cv);
 	return fits;
 }
 
@@ -462,7 +463,6 @@ SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
 	mapping->generation = s->generation;
 	mapping->segment = segment;
 	LWLockRelease(registry->lock);
-	ConditionVariableBroadcast(&s->cv);
 	on_dsm_detach(segment, ReaderDetached, Int32GetDatum(slot));
 	dsm_pin_mapping(segment);
 }
@@ -481,7 +481,25 @@ SharedRegistryAbandon(int slot, uint64 generation)
 		s->state = SLOT_FREE;
 	if (!held)
 		LWLockRelease(registry->lock);
-	ConditionVariableBroadcast(&s->cv);
+}
+
+/* Retires every version of an object; see the header. */
+void
+SharedRegistryRetireObject(const SnapshotKey *object)
+{
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
+	{
+		SharedSlot *s = &registry->slots[i];
+
+		if (!SameObject(&s->key, object))
+			continue;
+		if (s->state == SLOT_READY)
+			RetireSlot(s);
+		else if (s->state == SLOT_OVER_BUDGET)
+			s->state = SLOT_FREE;
+	}
+	LWLockRelease(registry->lock);
 }
 
 uint64

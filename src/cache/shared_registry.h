@@ -7,8 +7,11 @@
  *	  Used by snapshot.c only; see snapshot.h for the contract.
  *
  * One LWLock guards the table; it is held for a few comparisons at a time,
- * never during a build or a wait.  Each slot has a condition variable the
- * backends needing a version sleep on while another backend builds it.
+ * never during a build or a wait.  A backend building a version holds a
+ * heavyweight lock named after its claim (an advisory lock tag of its own
+ * class, SHARED_BUILD_LOCK_FIELD4); the backends needing that version queue
+ * on it, so their wait shows in pg_locks and takes part in deadlock
+ * detection, and ends when the build ends, however it ends.
  * Every version lives in a segment of its own, pinned by the registry while
  * the slot is ready; retiring a slot unpins it, and the segment goes away
  * when the last backend unmaps it (each mapping counts as a reader, dropped
@@ -21,7 +24,11 @@
 
 #include "cache/snapshot.h"
 #include "storage/dsm.h"
+#include "storage/lock.h"
 #include "utils/timestamp.h"
+
+/* The fourth field of the advisory lock tags of builds ('R'). */
+#define SHARED_BUILD_LOCK_FIELD4 82
 
 /* Versions the registry can hold at once (ready, building or retiring). */
 #define SHARED_REGISTRY_SLOTS 64
@@ -49,15 +56,17 @@ typedef enum SharedAcquireResult
 								 * allow_previous an older one of the same
 								 * object (see *mapped_version) */
 	SHARED_MUST_BUILD,			/* *mapping->slot is ours to build */
+	SHARED_BUILDING,			/* another backend builds it (*mapping names
+								 * the claim): wait for its build lock */
 	SHARED_TOO_BIG,				/* known not to fit: *bytes needed */
 	SHARED_NO_SLOT				/* every slot is in use */
 } SharedAcquireResult;
 
 /*
  * Finds the version of key: maps it when ready; claims a slot for the
- * caller to build when nobody has it; waits while another backend builds
- * it, unless allow_previous and a ready older version of the same object
- * exists, which is mapped instead.  *mapped_version is the version mapped.
+ * caller to build when nobody has it; names the claim of the backend that
+ * builds it, unless allow_previous and a ready older version of the same
+ * object exists, which is mapped instead.  *mapped_version is the version mapped.
  * A version noted as too big for the same budget is not tried again.
  * A segment this backend maps already is never mapped twice: the mapping
  * then names the caller's existing segment and no reader is added.
@@ -69,6 +78,12 @@ extern SharedAcquireResult SharedRegistryAcquire(const SnapshotKey *key,
 												 SharedMapping *mapping,
 												 int64 *mapped_version,
 												 Size *bytes);
+
+/* The lock tag of the build of a claim. */
+extern void SharedRegistryBuildLockTag(const SharedMapping *mapping, LOCKTAG *tag);
+
+/* Whether the claim of mapping is still being built. */
+extern bool SharedRegistryStillBuilding(const SharedMapping *mapping);
 
 /*
  * Reserves bytes for the build of the caller's slot within budget bytes,
@@ -91,6 +106,12 @@ extern void SharedRegistryPublish(int slot, dsm_segment *segment,
  * the slot is free again and the waiters wake up.  Safe to call twice.
  */
 extern void SharedRegistryAbandon(int slot, uint64 generation);
+
+/*
+ * Retires every version of an object (all versions of key's object): a
+ * dropped model's memory goes when its last reader unmaps it.
+ */
+extern void SharedRegistryRetireObject(const SnapshotKey *object);
 
 /*
  * A counter bumped at every retirement: while it is unchanged, every

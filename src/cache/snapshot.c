@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -376,19 +377,19 @@ WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 	if (shared)
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("%s \"%s\" needs " INT64_FORMAT " MB of shared memory, more than the " INT64_FORMAT " MB that rerank.shared_cache_mb (%d MB) leaves free",
-						kind->name, source->label, Megabytes(needed),
-						(int64) (available / (1024 * 1024)), shared_cache_mb),
-				 errdetail("Until it fits, it is read from its tables on every call, which is slower than serving it from memory; rerank.model_memory lists what is held."),
+				 errmsg("%s \"%s\" does not fit in rerank.shared_cache_mb (%d MB)",
+						kind->name, source->label, shared_cache_mb),
+				 errdetail("It needs " INT64_FORMAT " MB of shared memory, " INT64_FORMAT " MB are free. Until it fits, it is read from its tables on every call, which is slower than serving it from memory; rerank.model_memory lists what is held.",
+						   Megabytes(needed), (int64) (available / (1024 * 1024))),
 				 errhint("Raise rerank.shared_cache_mb and reload the configuration.")));
 	else
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("%s \"%s\" needs " INT64_FORMAT " MB of memory, more than %s (" INT64_FORMAT " MB) allows",
-						kind->name, source->label, Megabytes(needed),
-						kind->private_budget_setting,
+				 errmsg("%s \"%s\" does not fit in %s (" INT64_FORMAT " MB)",
+						kind->name, source->label, kind->private_budget_setting,
 						(int64) (kind->private_budget() / (1024 * 1024))),
-				 errdetail("Until it fits, it is read from its tables on every call, which is slower than serving it from memory."),
+				 errdetail("It needs " INT64_FORMAT " MB in each connection. Until it fits, it is read from its tables on every call, which is slower than serving it from memory.",
+						   Megabytes(needed)),
 				 errhint("Raise %s, or add rerank to shared_preload_libraries to hold one copy per server.",
 						 kind->private_budget_setting)));
 }
@@ -438,6 +439,17 @@ ReviveEntry(ServingSnapshot *snapshot)
 	live = snapshot;
 }
 
+/* Unmaps or frees an entry (in no list any more). */
+static void
+FreeEntry(ServingSnapshot *s)
+{
+	if (s->shared)
+		dsm_detach(s->mapping.segment);
+	else
+		MemoryContextDelete(s->context);
+	pfree(s);
+}
+
 /* Frees the retired entries of earlier transactions. */
 static void
 FreeRetired(void)
@@ -454,18 +466,28 @@ FreeRetired(void)
 			continue;
 		}
 		*link = s->next;
-		if (s->shared)
-			dsm_detach(s->mapping.segment);
-		else
-			MemoryContextDelete(s->context);
-		pfree(s);
+		FreeEntry(s);
 	}
+}
+
+/* Takes an entry out of the live list. */
+static void
+UnlinkLive(ServingSnapshot *snapshot)
+{
+	ServingSnapshot **link = &live;
+
+	while (*link != NULL && *link != snapshot)
+		link = &(*link)->next;
+	if (*link != NULL)
+		*link = snapshot->next;
 }
 
 /*
  * At the first look-up of a transaction: frees what earlier transactions
- * retired, retires the shared versions the registry retired, and unmaps
- * those this backend no longer uses.
+ * retired, and unmaps the shared versions the registry retired and those
+ * this backend no longer uses.  Nothing got in this transaction is in use
+ * yet (pointers from earlier transactions are not used without asking
+ * again), so they go at once.
  */
 static void
 Housekeeping(void)
@@ -491,7 +513,10 @@ Housekeeping(void)
 				continue;
 			if (s->used_in + SHARED_IDLE_XACTS < lookup_xacts ||
 				(check && !SharedRegistryMappingCurrent(&s->mapping)))
-				RetireEntry(s);
+			{
+				UnlinkLive(s);
+				FreeEntry(s);
+			}
 		}
 	}
 }
@@ -696,6 +721,9 @@ BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 	int			slot = mapping->slot;
 	uint64		generation = mapping->generation;
 
+	LOCKTAG		tag;
+
+	SharedRegistryBuildLockTag(mapping, &tag);
 	*status = SNAPSHOT_SERVED;
 	PG_ENSURE_ERROR_CLEANUP(AbandonClaim, CLAIM_DATUM(slot, generation));
 	{
@@ -705,6 +733,8 @@ BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 		dsm_segment *segment;
 		instr_time	start;
 
+		/* the waiters queue on this lock until the build ends, however it ends */
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		INSTR_TIME_SET_CURRENT(start);
 		BuildConnect();
 		if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build))
@@ -742,6 +772,7 @@ BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 		pfree(build);
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(AbandonClaim, CLAIM_DATUM(slot, generation));
+	LockRelease(&tag, ExclusiveLock, false);
 	return result;
 }
 
@@ -750,6 +781,25 @@ static Size
 SharedBudget(void)
 {
 	return (Size) shared_cache_mb * 1024 * 1024;
+}
+
+/*
+ * Waits until the build of a claim ends: queues on its build lock (a wait
+ * pg_locks shows, and the deadlock detector sees).  A builder that has not
+ * taken its lock yet is given a millisecond.
+ */
+static void
+WaitForBuild(const SharedMapping *mapping)
+{
+	LOCKTAG		tag;
+
+	SharedRegistryBuildLockTag(mapping, &tag);
+	if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		(void) LockAcquire(&tag, ShareLock, false, false);
+	else if (SharedRegistryStillBuilding(mapping))
+		pg_usleep(1000L);
+	LockRelease(&tag, ShareLock, false);
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* The snapshot of a version in shared memory; see snapshot.h. */
@@ -768,27 +818,32 @@ GetShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 		*status = SNAPSHOT_DISABLED;
 		return NULL;
 	}
-	switch (SharedRegistryAcquire(&source->key, source->label,
-								  kind->serve_previous, budget,
-								  &mapping, &version, &bytes))
+	for (;;)
 	{
-		case SHARED_MAPPED:
-			s = EntryForMapping(&mapping, source->label);
-			UseEntry(s);
-			*status = SNAPSHOT_SERVED;
-			return s;
-		case SHARED_TOO_BIG:
-			WarnOverBudget(kind, source, bytes, 0, true);
-			*status = SNAPSHOT_OVER_BUDGET;
-			return NULL;
-		case SHARED_NO_SLOT:
-			WarnNoSlot(kind, source);
-			*status = SNAPSHOT_OVER_BUDGET;
-			return NULL;
-		case SHARED_MUST_BUILD:
-			break;
+		switch (SharedRegistryAcquire(&source->key, source->label,
+									  kind->serve_previous, budget,
+									  &mapping, &version, &bytes))
+		{
+			case SHARED_MAPPED:
+				s = EntryForMapping(&mapping, source->label);
+				UseEntry(s);
+				*status = SNAPSHOT_SERVED;
+				return s;
+			case SHARED_BUILDING:
+				WaitForBuild(&mapping);
+				continue;
+			case SHARED_TOO_BIG:
+				WarnOverBudget(kind, source, bytes, 0, true);
+				*status = SNAPSHOT_OVER_BUDGET;
+				return NULL;
+			case SHARED_NO_SLOT:
+				WarnNoSlot(kind, source);
+				*status = SNAPSHOT_OVER_BUDGET;
+				return NULL;
+			case SHARED_MUST_BUILD:
+				return BuildShared(kind, source, &mapping, budget, status);
+		}
 	}
-	return BuildShared(kind, source, &mapping, budget, status);
 }
 
 /* The snapshot of a version; see snapshot.h. */
