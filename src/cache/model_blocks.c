@@ -2,9 +2,9 @@
  * model_blocks.c
  *	  The snapshot provider of factor models (see snapshot.h and
  *	  snapshot_blocks.h): a model version's item vectors as one row-major
- *	  float matrix in ascending item id order, the ids, biases and norms of
- *	  its rows, a flat id table from item id to row (the bias in the slot),
- *	  and YᵀY.
+ *	  float matrix in ascending item id order, the ids and biases of its
+ *	  rows, a flat id table from item id to row, bias and vector norm (one
+ *	  32-byte slot per item), and YᵀY.
  */
 #include "postgres.h"
 
@@ -36,8 +36,7 @@ typedef struct VectorFill
 	int64	   *ids;
 	float	   *vectors;
 	float	   *biases;
-	double	   *norms;
-	IdTableSlot *table;
+	ItemTableSlot *table;
 	uint64		capacity;
 } VectorFill;
 
@@ -113,8 +112,7 @@ VectorsPlan(SnapshotBuild *build, const SnapshotSource *source)
 	SnapshotReserve(build, BLOCK_MODEL_IDS, n, sizeof(int64));
 	SnapshotReserve(build, BLOCK_MODEL_VECTORS, mul_size(n, k), sizeof(float));
 	SnapshotReserve(build, BLOCK_MODEL_BIASES, n, sizeof(float));
-	SnapshotReserve(build, BLOCK_MODEL_NORMS, n, sizeof(double));
-	SnapshotReserve(build, BLOCK_MODEL_ITEM_TABLE, plan->capacity, sizeof(IdTableSlot));
+	SnapshotReserve(build, BLOCK_MODEL_ITEM_TABLE, plan->capacity, sizeof(ItemTableSlot));
 	SnapshotReserve(build, BLOCK_MODEL_GRAM, mul_size(k, k), sizeof(float));
 	return plan;
 }
@@ -132,6 +130,7 @@ FillVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
 	float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
 	float	   *vector = fill->vectors + row * k;
 	uint32		bias_bits;
+	IdTableSlot *slot;
 
 	/* rows were validated on the way in, and one snapshot reads them all */
 	if (row >= fill->items || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k ||
@@ -140,11 +139,13 @@ FillVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
 	memcpy(vector, ARR_DATA_PTR(factors), sizeof(float) * k);
 	fill->ids[row] = item_id;
 	fill->biases[row] = bias;
-	fill->norms[row] = VecNorm(vector, (size_t) k);
 	memcpy(&bias_bits, &bias, sizeof(bias_bits));
-	if (IdTableInsert(fill->table, fill->capacity, item_id, (uint32) row, bias_bits) != 1)
+	slot = IdTableInsertSized(fill->table, fill->capacity, sizeof(ItemTableSlot),
+							  item_id, (uint32) row, bias_bits);
+	if (slot == NULL)
 		elog(ERROR, "item %lld appears twice in model \"%s\"",
 			 (long long) item_id, fill->label);
+	((ItemTableSlot *) slot)->norm = VecNorm(vector, (size_t) k);
 	fill->row++;
 }
 
@@ -167,10 +168,9 @@ VectorsFill(SnapshotBuild *build, const SnapshotSource *source, void *state)
 	fill.ids = SnapshotBlockForWrite(build, BLOCK_MODEL_IDS);
 	fill.vectors = SnapshotBlockForWrite(build, BLOCK_MODEL_VECTORS);
 	fill.biases = SnapshotBlockForWrite(build, BLOCK_MODEL_BIASES);
-	fill.norms = SnapshotBlockForWrite(build, BLOCK_MODEL_NORMS);
 	fill.table = SnapshotBlockForWrite(build, BLOCK_MODEL_ITEM_TABLE);
 	fill.capacity = plan->capacity;
-	IdTableClear(fill.table, fill.capacity);
+	IdTableClearSized(fill.table, fill.capacity, sizeof(ItemTableSlot));
 	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
 				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
 				  1, argtypes, args, FillVectorRow, &fill);

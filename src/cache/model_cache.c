@@ -7,8 +7,9 @@
  *
  * An entry holds a model's registry row (name, dimensions, factors_version,
  * fold-in parameters) and pointers into the snapshot of its version: the
- * item vectors in ascending item id order, their ids, biases and norms, a
- * flat id table from item id to row with the bias in the slot, YᵀY, and an
+ * item vectors in ascending item id order, their ids and biases, a flat id
+ * table from item id to row with the bias and the vector's norm in the
+ * slot, YᵀY, and an
  * item-kNN model's neighbor lists.  Entries are validated against
  * rerank.models after any relcache invalidation of that table; a statement
  * trigger on rerank.models sends one at commit for every change of a model
@@ -73,8 +74,7 @@ typedef struct ModelEntry
 	const int64 *ids;
 	const float *vectors;
 	const float *biases;
-	const double *norms;
-	const IdTableSlot *table;	/* item id → row; NULL: no vector at all */
+	const ItemTableSlot *table; /* item id → row; NULL: no vector at all */
 	uint64		capacity;
 	NeighborLists neighbors;
 	float	   *own_gram;		/* YᵀY read from the tables */
@@ -348,7 +348,6 @@ SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
 	entry->ids = NULL;
 	entry->vectors = NULL;
 	entry->biases = NULL;
-	entry->norms = NULL;
 	entry->table = NULL;
 	entry->capacity = 0;
 	memset(&entry->neighbors, 0, sizeof(NeighborLists));
@@ -361,7 +360,6 @@ SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
 	entry->pub.item_count = (int64) count;
 	entry->vectors = SnapshotBlock(snapshot, BLOCK_MODEL_VECTORS, NULL);
 	entry->biases = SnapshotBlock(snapshot, BLOCK_MODEL_BIASES, NULL);
-	entry->norms = SnapshotBlock(snapshot, BLOCK_MODEL_NORMS, NULL);
 	entry->table = SnapshotBlock(snapshot, BLOCK_MODEL_ITEM_TABLE, &entry->capacity);
 	entry->pub.gram = SnapshotBlock(snapshot, BLOCK_MODEL_GRAM, NULL);
 	entry->pub.vectors_cached = true;
@@ -741,20 +739,19 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	SPI_finish();
 }
 
-/* How far ahead the look-ups request hash slots, then rows' norms. */
+/* How far ahead the look-ups request table slots. */
 #define LOOKUP_AHEAD 16
-#define NORM_AHEAD 8
-#define LOOKUP_RING 32			/* a power of two above both distances */
+#define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
 
 /*
  * The look-ups in the snapshot, software-pipelined: candidates hit random
  * slots of the id table and random rows of the matrix, so one after the
- * other each would cost a cache miss.  Id i's slot (and its category slot)
- * is requested LOOKUP_AHEAD ids before it is probed; the probe gives the
- * row and the bias, and requests the vector and the row's norm; the norm is
- * read NORM_AHEAD ids later.  The vector stays requested for the caller,
- * who reads it next.  categories, when not NULL, come from the category
- * table (cat_table, every item, with or without a vector).
+ * other each would cost a cache miss (and, in shared memory on small pages,
+ * a TLB miss).  Id i's slot (and its category slot) is requested
+ * LOOKUP_AHEAD ids before it is probed; the probe gives the row, the bias
+ * and the norm, and requests the vector, which stays requested for the
+ * caller, who reads it next.  categories, when not NULL, come from the
+ * category table (cat_table, every item, with or without a vector).
  */
 static void
 CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
@@ -762,17 +759,15 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			  int32 *categories, const IdTableSlot *cat_table,
 			  uint64 cat_capacity)
 {
-	const IdTableSlot *table = entry->table;
+	const ItemTableSlot *table = entry->table;
 	uint64		capacity = entry->capacity;
 	int			dims = entry->pub.dimensions;
 	Size		row_bytes = sizeof(float) * dims;
 	uint64		hashes[LOOKUP_RING];
-	int64		rows[LOOKUP_RING];
 
-	for (int i = 0; i < n + LOOKUP_AHEAD + NORM_AHEAD; i++)
+	for (int i = 0; i < n + LOOKUP_AHEAD; i++)
 	{
 		int			j = i - LOOKUP_AHEAD;
-		int			m = j - NORM_AHEAD;
 
 		/* stage 1: hash the id, request its slots */
 		if (i < n)
@@ -780,15 +775,16 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			uint64		hash = IdHash(item_ids[i]);
 
 			hashes[i % LOOKUP_RING] = hash;
-			CACHE_PREFETCH(IdTableHome(table, capacity, hash));
+			CACHE_PREFETCH(IdTableHomeSized(table, capacity, sizeof(ItemTableSlot), hash));
 			if (categories)
 				CACHE_PREFETCH(IdTableHome(cat_table, cat_capacity, hash));
 		}
-		/* stage 2: probe; request the vector and the norm */
-		if (j >= 0 && j < n)
+		/* stage 2: probe; request the vector */
+		if (j >= 0)
 		{
 			uint64		hash = hashes[j % LOOKUP_RING];
-			const IdTableSlot *slot = IdTableProbe(table, capacity, item_ids[j], hash);
+			const ItemTableSlot *slot = (const ItemTableSlot *)
+				IdTableProbeSized(table, capacity, sizeof(ItemTableSlot), item_ids[j], hash);
 
 			if (categories)
 			{
@@ -799,31 +795,24 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			}
 			if (slot == NULL)
 			{
-				rows[j % LOOKUP_RING] = -1;
 				vectors[j] = NULL;
 				if (biases)
-					memset(&biases[j], 0, sizeof(float));
+					biases[j] = 0;
+				if (norms)
+					norms[j] = 0;
 			}
 			else
 			{
-				const char *v = (const char *) (entry->vectors + (Size) slot->value * dims);
+				const char *v = (const char *) (entry->vectors + (Size) slot->base.value * dims);
 
-				rows[j % LOOKUP_RING] = slot->value;
 				for (Size offset = 0; offset < row_bytes; offset += 64)
 					CACHE_PREFETCH(v + offset);
 				vectors[j] = (const float *) v;
 				if (biases)
-					memcpy(&biases[j], &slot->aux, sizeof(float));
+					memcpy(&biases[j], &slot->base.aux, sizeof(float));
 				if (norms)
-					CACHE_PREFETCH(&entry->norms[slot->value]);
+					norms[j] = slot->norm;
 			}
-		}
-		/* stage 3: the norm */
-		if (norms && m >= 0 && m < n)
-		{
-			int64		row = rows[m % LOOKUP_RING];
-
-			norms[m] = row >= 0 ? entry->norms[row] : 0.0;
 		}
 	}
 }
@@ -905,7 +894,7 @@ ModelItemVector(const CachedModel *model, int64 item_id, float *bias)
 /* An ItemMatrix's map from item id to row. */
 typedef struct MatrixIndex
 {
-	const IdTableSlot *table;
+	const ItemTableSlot *table;
 	uint64		capacity;
 } MatrixIndex;
 
@@ -918,7 +907,7 @@ typedef struct MatrixCopy
 	int64	   *ids;
 	float	   *vectors;
 	float	   *biases;
-	IdTableSlot *table;
+	ItemTableSlot *table;
 	uint64		capacity;
 } MatrixCopy;
 
@@ -938,7 +927,8 @@ CopyMatrixRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
 		   sizeof(float) * copy->k);
 	copy->ids[copy->row] = item_id;
 	copy->biases[copy->row] = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-	(void) IdTableInsert(copy->table, copy->capacity, item_id, (uint32) copy->row, 0);
+	(void) IdTableInsertSized(copy->table, copy->capacity, sizeof(ItemTableSlot),
+							  item_id, (uint32) copy->row, 0);
 	copy->row++;
 }
 
@@ -969,8 +959,8 @@ TemporaryMatrix(const CachedModel *model, ItemMatrix *matrix, MatrixIndex *index
 	copy.vectors = CacheMemoryAlloc(caller, mul_size(Max(copy.n, 1), mul_size(copy.k, sizeof(float))), false);
 	copy.biases = MemoryContextAllocExtended(caller, mul_size(Max(copy.n, 1), sizeof(float)), MCXT_ALLOC_HUGE);
 	copy.capacity = IdTableCapacity((uint64) copy.n);
-	copy.table = MemoryContextAllocExtended(caller, mul_size(copy.capacity, sizeof(IdTableSlot)), MCXT_ALLOC_HUGE);
-	IdTableClear(copy.table, copy.capacity);
+	copy.table = MemoryContextAllocExtended(caller, mul_size(copy.capacity, sizeof(ItemTableSlot)), MCXT_ALLOC_HUGE);
+	IdTableClearSized(copy.table, copy.capacity, sizeof(ItemTableSlot));
 	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
 				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
 				  1, argtypes, args, CopyMatrixRow, &copy);
@@ -1017,7 +1007,8 @@ ItemMatrixRow(const ItemMatrix *matrix, int64 item_id)
 
 	if (index == NULL || index->table == NULL)
 		return -1;
-	slot = IdTableFind(index->table, index->capacity, item_id);
+	slot = IdTableProbeSized(index->table, index->capacity, sizeof(ItemTableSlot),
+							 item_id, IdHash(item_id));
 	return slot != NULL ? (int32) slot->value : -1;
 }
 

@@ -41,6 +41,7 @@ typedef struct SharedSlot
 	char		label[NAMEDATALEN];
 	SlotState	state;
 	int			builder_pid;	/* BUILDING */
+	bool		filling;		/* BUILDING: its segment exists, being filled */
 	dsm_handle	handle;			/* READY, RETIRED */
 	Size		bytes;			/* held, reserved, or (OVER_BUDGET) needed */
 	Size		budget;			/* OVER_BUDGET: the budget it did not fit */
@@ -280,6 +281,7 @@ ClaimSlot(const SnapshotKey *key, const char *label, int reuse)
 	strlcpy(s->label, label, NAMEDATALEN);
 	s->state = SLOT_BUILDING;
 	s->builder_pid = MyProcPid;
+	s->filling = false;
 	s->handle = DSM_HANDLE_INVALID;
 	s->bytes = 0;
 	s->budget = 0;
@@ -432,6 +434,15 @@ SharedRegistryReserve(int slot, Size bytes, Size budget, Size *available)
 	}
 	LWLockRelease(registry->lock);
 	return fits;
+}
+
+/* Notes that the caller's slot has its segment and is being filled. */
+void
+SharedRegistryNoteFilling(int slot)
+{
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	registry->slots[slot].filling = true;
+	LWLockRelease(registry->lock);
 }
 
 /* Publishes a complete build; see the header. */
@@ -595,7 +606,7 @@ SharedRegistryList(SharedSlotInfo *infos)
 			continue;
 		info->key = s->key;
 		strlcpy(info->label, s->label, NAMEDATALEN);
-		info->state = names[s->state];
+		info->state = s->state == SLOT_BUILDING && s->filling ? "filling" : names[s->state];
 		info->bytes = s->bytes;
 		info->readers = pg_atomic_read_u32(&s->readers);
 		info->builder_pid = s->state == SLOT_BUILDING ? s->builder_pid : 0;

@@ -94,6 +94,9 @@ extern bool SharedRegistryStillBuilding(const SharedMapping *mapping);
 extern bool SharedRegistryReserve(int slot, Size bytes, Size budget,
 								  Size *available);
 
+/* Notes that the caller's slot has its segment and is being filled. */
+extern void SharedRegistryNoteFilling(int slot);
+
 /*
  * Publishes the complete segment of the caller's slot: pinned, ready,
  * mapped by the caller; older ready versions of the same object retire.
@@ -139,7 +142,8 @@ typedef struct SharedSlotInfo
 {
 	SnapshotKey key;
 	char		label[NAMEDATALEN];
-	const char *state;			/* building, ready, retiring, over budget */
+	const char *state;			/* building, filling, ready, retiring, over
+								 * budget */
 	Size		bytes;
 	uint32		readers;
 	int			builder_pid;

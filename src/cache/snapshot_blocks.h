@@ -20,9 +20,9 @@ typedef uint32 SnapshotBlockId;
 #define BLOCK_MODEL_IDS				1	/* int64[n]: the item id of each row */
 #define BLOCK_MODEL_VECTORS			2	/* float[n * k], row-major */
 #define BLOCK_MODEL_BIASES			3	/* float[n] */
-#define BLOCK_MODEL_NORMS			4	/* double[n]: VecNorm of each row */
-#define BLOCK_MODEL_ITEM_TABLE		5	/* IdTableSlot[]: item id → row,
-										 * payload the bias (float bits) */
+/* 4: unused (the norms are in the item table's slots) */
+#define BLOCK_MODEL_ITEM_TABLE		5	/* ItemTableSlot[] (core/id_table.h):
+										 * item id → row, bias, norm */
 #define BLOCK_MODEL_GRAM			6	/* float[k * k]: YᵀY, row-major */
 
 /* SNAPSHOT_MODEL, item-kNN neighbor lists (neighbor_lists.c). */

@@ -4,6 +4,8 @@
  */
 #include "core/id_table.h"
 
+#include <string.h>
+
 /* Slots for n ids, at most 70 % full; see id_table.h. */
 uint64_t
 IdTableCapacity(uint64_t n)
@@ -18,16 +20,46 @@ IdTableCapacity(uint64_t n)
 	return capacity;
 }
 
-/* Marks every slot free. */
+/* Marks every slot free; see id_table.h. */
 void
-IdTableClear(IdTableSlot *slots, uint64_t capacity)
+IdTableClearSized(void *slots, uint64_t capacity, size_t slot_size)
 {
-	for (uint64_t i = 0; i < capacity; i++)
+	char	   *p = slots;
+
+	for (uint64_t i = 0; i < capacity; i++, p += slot_size)
 	{
-		slots[i].id = 0;
-		slots[i].value = ID_TABLE_EMPTY;
-		slots[i].aux = 0;
+		IdTableSlot *slot = (IdTableSlot *) p;
+
+		memset(p, 0, slot_size);
+		slot->value = ID_TABLE_EMPTY;
 	}
+}
+
+/* Adds an id to a table of slots of any size; see id_table.h. */
+IdTableSlot *
+IdTableInsertSized(void *slots, uint64_t capacity, size_t slot_size,
+				   int64_t id, uint32_t value, uint32_t aux)
+{
+	uint64_t	mask = capacity - 1;
+	uint64_t	i = IdHash(id) & mask;
+
+	if (value == ID_TABLE_EMPTY)
+		return NULL;
+	for (uint64_t probes = 0; probes < capacity; probes++, i = (i + 1) & mask)
+	{
+		IdTableSlot *slot = (IdTableSlot *) ((char *) slots + i * slot_size);
+
+		if (slot->value == ID_TABLE_EMPTY)
+		{
+			slot->id = id;
+			slot->value = value;
+			slot->aux = aux;
+			return slot;
+		}
+		if (slot->id == id)
+			return NULL;
+	}
+	return NULL;
 }
 
 /* Adds an id; see id_table.h. */

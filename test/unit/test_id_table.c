@@ -93,3 +93,33 @@ UNIT_TEST(id_table_is_position_independent)
 		CHECK(IdTableFind(b, capacity, 7 * i + 3)->value == (uint32_t) i);
 	free(b);
 }
+
+UNIT_TEST(id_table_bigger_slots_carry_their_payload)
+{
+	uint64_t	capacity = IdTableCapacity(1000);
+	ItemTableSlot *slots = malloc(sizeof(ItemTableSlot) * capacity);
+
+	CHECK(sizeof(ItemTableSlot) == 32);
+	IdTableClearSized(slots, capacity, sizeof(ItemTableSlot));
+	for (int i = 0; i < 1000; i++)
+	{
+		IdTableSlot *slot = IdTableInsertSized(slots, capacity, sizeof(ItemTableSlot),
+											   (int64_t) i * 31 - 500, (uint32_t) i, 7);
+
+		CHECK(slot != NULL);
+		((ItemTableSlot *) slot)->norm = i * 0.5;
+	}
+	/* a duplicate is refused, the first payload stays */
+	CHECK(IdTableInsertSized(slots, capacity, sizeof(ItemTableSlot), -500, 9, 9) == NULL);
+	for (int i = 0; i < 1000; i++)
+	{
+		int64_t		id = (int64_t) i * 31 - 500;
+		const ItemTableSlot *slot = (const ItemTableSlot *)
+			IdTableProbeSized(slots, capacity, sizeof(ItemTableSlot), id, IdHash(id));
+
+		CHECK(slot != NULL && slot->base.value == (uint32_t) i &&
+			  slot->base.aux == 7 && slot->norm == i * 0.5 && slot->reserved == 0);
+	}
+	CHECK(IdTableProbeSized(slots, capacity, sizeof(ItemTableSlot), 1, IdHash(1)) == NULL);
+	free(slots);
+}
