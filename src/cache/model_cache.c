@@ -37,7 +37,6 @@
 #include "cache/model_blocks.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
-#include "cache/shared_registry.h"
 #include "cache/snapshot.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -184,14 +183,14 @@ static int	dropped_capacity = 0;
 static Oid	dropped_relid = InvalidOid;
 
 /*
- * At commit, the shared versions of the models this transaction deleted
- * are retired (freed when their last reader unmaps them); a model id is
- * never used again, so nothing would ever ask for them.
+ * At commit, the versions of the models this transaction deleted are
+ * released (shared ones freed when their last reader unmaps them); a model
+ * id is never used again, so nothing would ever ask for them.
  */
 static void
 ModelXactCallback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT && SnapshotsShared())
+	if (event == XACT_EVENT_COMMIT)
 	{
 		for (int i = 0; i < ndropped; i++)
 		{
@@ -202,7 +201,7 @@ ModelXactCallback(XactEvent event, void *arg)
 			object.dbid = MyDatabaseId;
 			object.relid = dropped_relid;
 			object.object_id = dropped[i];
-			SharedRegistryRetireObject(&object);
+			SnapshotRelease(&object);
 		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
@@ -1092,8 +1091,8 @@ PG_FUNCTION_INFO_V1(model_memory_release);
 
 /*
  * AFTER DELETE statement trigger of rerank.models (transition table
- * dropped_models): notes the deleted models, whose shared versions are
- * retired at commit.
+ * dropped_models): notes the deleted models, whose versions held in memory
+ * are released at commit.
  */
 Datum
 model_memory_release(PG_FUNCTION_ARGS)
@@ -1109,8 +1108,6 @@ model_memory_release(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("model_memory_release: must be fired AFTER DELETE, FOR EACH STATEMENT, with an OLD TABLE")));
-	if (!SnapshotsShared())
-		return PointerGetDatum(NULL);
 	dropped_relid = RelationGetRelid(trigdata->tg_relation);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -913,6 +913,22 @@ GetServingSnapshot(const SnapshotSource *source, SnapshotStatus *status)
 	return GetShared(kind, source, status);
 }
 
+/* Releases every version of an object; see snapshot.h. */
+void
+SnapshotRelease(const SnapshotKey *object)
+{
+	ServingSnapshot *next;
+
+	if (SharedRegistryAvailable())
+		SharedRegistryRetireObject(object);
+	for (ServingSnapshot *s = live; s != NULL; s = next)
+	{
+		next = s->next;
+		if (SameObject(&s->key, object))
+			RetireEntry(s);
+	}
+}
+
 PG_FUNCTION_INFO_V1(model_memory);
 
 /*

@@ -140,6 +140,14 @@ extern const ServingSnapshot *GetServingSnapshot(const SnapshotSource *source,
 extern const void *SnapshotBlock(const ServingSnapshot *snapshot,
 								 SnapshotBlockId block, uint64 *count);
 
+/*
+ * Releases every version of object's object (any version): this backend's
+ * copies are freed at its next look-up, the shared ones when their last
+ * reader unmaps them.  For objects that are gone (a dropped model); call it
+ * after the commit that removed them.
+ */
+extern void SnapshotRelease(const SnapshotKey *object);
+
 /* Bytes of the snapshot (all blocks and their header). */
 extern Size SnapshotBytes(const ServingSnapshot *snapshot);
 

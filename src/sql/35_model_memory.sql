@@ -34,12 +34,12 @@ CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS void
 COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
     'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
 
--- A dropped model's shared versions are released at commit.
+-- A dropped model's versions held in memory are released at commit.
 CREATE FUNCTION rerank.model_memory_release() RETURNS trigger
     AS 'MODULE_PATHNAME', 'model_memory_release'
     LANGUAGE C;
 COMMENT ON FUNCTION rerank.model_memory_release() IS
-    'AFTER DELETE statement trigger of rerank.models: the deleted models'' shared versions are retired at commit (freed when no backend maps them)';
+    'AFTER DELETE statement trigger of rerank.models: the deleted models'' versions held in memory are released at commit (shared ones freed when no backend maps them)';
 CREATE TRIGGER model_memory_release
     AFTER DELETE ON rerank.models
     REFERENCING OLD TABLE AS dropped_models
