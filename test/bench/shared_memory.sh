@@ -41,10 +41,15 @@ dims=64
 users=100000
 max_clients=0
 for c in "${connections[@]}"; do [ "$c" -gt "$max_clients" ] && max_clients=$c; done
+# over 2M items: no activation (two copies) and no per-backend phase (each
+# of its connections would load the whole model)
 activation=${RR_BENCH_ACTIVATION:-$([ "$items" -le 2000000 ] && echo 1 || echo 0)}
+per_backend=${RR_BENCH_PER_BACKEND:-$([ "$items" -le 2000000 ] && echo 1 || echo 0)}
 
-# raw vector bytes and a generous estimate of one served copy
+# raw vector bytes, the data of the model (vectors, ids, biases), and a
+# generous estimate of one served copy
 vector_mb=$((items * dims * 4 / 1048576))
+data_mb=$((items * (dims * 4 + 12) / 1048576))
 copy_mb=$((vector_mb * 13 / 10 + 64))
 
 mem_available_mb() { awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo; }
@@ -171,10 +176,19 @@ bench() {
 	wait "$job" || true
 }
 # p50, p99 and max (ms) of the rerank calls of a run, and their count:
-# scripts 0..lists-1 are SELECT 1, the others rerank().
+# scripts 0..lists-1 are SELECT 1, the others rerank().  $3 (default 0):
+# seconds at the start of the run left out (new backends warming up:
+# plans, and the kernel mapping the shared pages they touch first).
 latency() {
-	cat "$1"/log.* 2>/dev/null | awk -v lists="$lists" -v want="$2" '
-		($4 >= lists) == (want == "rerank") { print $3 / 1000.0 }' | sort -n |
+	cat "$1"/log.* 2>/dev/null | awk -v lists="$lists" -v want="$2" -v skip="${3:-0}" '
+		{ t = $5 + $6 / 1e6; if (start == 0 || t < start) start = t; line[NR] = $0; end[NR] = t }
+		END {
+			for (i = 1; i <= NR; i++) {
+				split(line[i], f, " ")
+				if (end[i] >= start + skip && (f[4] >= lists) == (want == "rerank"))
+					print f[3] / 1000.0
+			}
+		}' | sort -n |
 		awk '{ v[NR] = $1 } END {
 			if (NR == 0) { print "0 0 0 0"; exit }
 			printf "%d %.3f %.3f %.1f\n", NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.5)], v[NR] }'
@@ -208,21 +222,29 @@ self_memory="SELECT round((regexp_match(pg_read_file('/proc/self/status'), 'RssA
 shared_mb="SELECT coalesce(round(sum(bytes) / 1048576.0, 1), 0) FROM rerank.model_memory
             WHERE kind = 'model' AND state IN ('ready', 'building', 'retiring')"
 
-echo
-rr_log "1. per-backend copies (no preload; rerank.model_cache_mb = $((copy_mb + 64)))"
-need_memory $((copy_mb * 3)) "the per-backend phase"
-echo "first and second call of 5 new connections (statement ms; the first loads the model):"
-pb_first=$(first_calls)
-echo "$pb_first" | sed 's/^/  /'
-pb_first_med=$(echo "$pb_first" | awk '{ print $1 }' | sort -n | sed -n 3p)
-read -r pb_anon pb_pte <<<"$(psql -X -At -c "$call" -c "$self_memory" | tail -1)"
-pb_bytes=$(psql -X -At -c "$call" -c "SELECT bytes FROM rerank.model_cache_info() WHERE serving" | tail -1)
-echo "a serving backend: model copy $((pb_bytes / 1048576)) MB, private memory $pb_anon MB, page tables $pb_pte MB"
-bench 1 "$seconds" 0 "$work/pb1"
-read -r pb_calls pb_p50 pb_p99 pb_max <<<"$(latency "$work/pb1" rerank)"
-read -r pb_s1calls pb_s1 _ _ <<<"$(latency "$work/pb1" select1)"
-rate=$(awk -v s="$seconds" -v n="$pb_calls" -v m="$pb_s1calls" 'BEGIN { printf "%d", (n + m) / s / 2 }')
-echo "one connection flat out: p50 $pb_p50 ms, p99 $pb_p99 ms (SELECT 1: $pb_s1 ms), $pb_calls calls in $seconds s"
+pb_first_med=- pb_p50=- pb_s1=- pb_anon=- pb_r50=- pb_r99=- pb_bytes=0
+rate=${RR_BENCH_RATE:-400}
+if [ "$per_backend" = 1 ]; then
+	echo
+	rr_log "1. per-backend copies (no preload; rerank.model_cache_mb = $((copy_mb + 64)))"
+	need_memory $((copy_mb * 3)) "the per-backend phase"
+	echo "first and second call of 5 new connections (statement ms; the first loads the model):"
+	pb_first=$(first_calls)
+	echo "$pb_first" | sed 's/^/  /'
+	pb_first_med=$(echo "$pb_first" | awk '{ print $1 }' | sort -n | sed -n 3p)
+	read -r pb_anon pb_pte <<<"$(psql -X -At -c "$call" -c "$self_memory" | tail -1)"
+	pb_bytes=$(psql -X -At -c "$call" -c "SELECT bytes FROM rerank.model_cache_info() WHERE serving" | tail -1)
+	echo "a serving backend: model copy $((pb_bytes / 1048576)) MB, private memory $pb_anon MB, page tables $pb_pte MB"
+	bench 1 "$seconds" 0 "$work/pb1"
+	read -r pb_calls pb_p50 pb_p99 pb_max <<<"$(latency "$work/pb1" rerank)"
+	read -r pb_s1calls pb_s1 _ _ <<<"$(latency "$work/pb1" select1)"
+	rate=$(awk -v s="$seconds" -v n="$pb_calls" -v m="$pb_s1calls" 'BEGIN { printf "%d", (n + m) / s / 2 }')
+	echo "one connection flat out: p50 $pb_p50 ms, p99 $pb_p99 ms (SELECT 1: $pb_s1 ms), $pb_calls calls in $seconds s"
+
+	bench 1 "$seconds" "$rate" "$work/pb1r"
+	read -r _ pb_r50 pb_r99 _ <<<"$(latency "$work/pb1r" rerank $((seconds / 4)))"
+	echo "one connection at $rate calls/s: p50 $pb_r50 ms, p99 $pb_r99 ms"
+fi
 
 rr_log "2. one copy per server (the same data, restarted with shared_preload_libraries = 'rerank')"
 need_memory $((copy_mb * 2 + max_clients * 16)) "the shared phase"
@@ -237,7 +259,7 @@ rr_psql -c "SELECT kind, name, state, pg_size_pretty(bytes) AS bytes, readers, r
 copy=$(rr_psql -At -c "$shared_mb")
 [ "$(rr_psql -At -c "SELECT bool_and(shared) FROM rerank.model_memory WHERE name = 'bench'")" = t ] ||
 	rr_die "the model is not held in shared memory"
-echo "built once in $build ms: $copy MB in shared memory for $vector_mb MB of raw vectors ($(awk -v a="$copy" -v b="$vector_mb" 'BEGIN { printf "%.2f", a / b }')x)"
+echo "built once in $build ms: $copy MB in shared memory for $data_mb MB of data (vectors, ids, biases: $(awk -v a="$copy" -v b="$data_mb" 'BEGIN { printf "%.2f", a / b }')x)"
 # the catalog too, so every connection below finds both ready
 psql -X -At -c "$call" >/dev/null
 
@@ -251,7 +273,7 @@ for c in "${connections[@]}"; do
 	( sleep $((seconds / 2)); backend_memory >"$work/mem.$c" ) &
 	bench "$c" "$seconds" "$rate" "$work/sh$c"
 	wait
-	read -r _ sh_p50[$c] sh_p99[$c] _ <<<"$(latency "$work/sh$c" rerank)"
+	read -r _ sh_p50[$c] sh_p99[$c] _ <<<"$(latency "$work/sh$c" rerank $((seconds / 4)))"
 	read -r sh_n[$c] anon pte <"$work/mem.$c"
 	sh_anon[$c]=$(awk -v a="$anon" -v n="${sh_n[$c]}" 'BEGIN { printf "%.1f", n ? a / n : 0 }')
 	sh_pte[$c]=$(awk -v a="$pte" -v n="${sh_n[$c]}" 'BEGIN { printf "%.2f", n ? a / n : 0 }')
@@ -297,13 +319,18 @@ fi
 
 echo
 echo "summary ($items items x $dims dims, $users users, 500 candidates, k = 20; this run)"
-printf '%-58s %s\n' "model in memory, one copy (per backend / per server)" "$((pb_bytes / 1048576)) MB / $copy MB"
-printf '%-58s %s\n' "p50 one connection flat out: per backend / shared" "$pb_p50 / $sh1_p50 ms = $(awk -v a="$sh1_p50" -v b="$pb_p50" 'BEGIN { printf "%.2f", a / b }')x"
+printf '%-58s %s\n' "model in memory, one copy (per backend / per server)" "$((pb_bytes / 1048576)) MB / $copy MB ($(awk -v a="$copy" -v b="$data_mb" 'BEGIN { printf "%.2f", a / b }')x its $data_mb MB of data)"
+printf '%-58s %s\n' "p50 one connection flat out: per backend / shared" "$pb_p50 / $sh1_p50 ms = $(awk -v a="$sh1_p50" -v b="$pb_p50" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else printf "-" }')x"
 printf '%-58s %s\n' "SELECT 1 in the same runs" "$pb_s1 / $sh1_s1 ms"
 printf '%-58s %s\n' "first call of a new connection (median of 5): per backend" "$pb_first_med ms"
 printf '%-58s %s\n' "first call of a new connection (median of 5): shared" "$sh_first_med ms = $(awk -v a="$sh_first_med" -v b="$sh1_p50" 'BEGIN { printf "%.1f", a / b }')x the shared p50"
 printf '%-58s %s\n' "private memory of a serving backend: per backend / shared" "$pb_anon / $sh_anon1 MB"
+printf '%-58s %s\n' "one connection at $rate calls/s, per backend: p50 / p99" "$pb_r50 / $pb_r99 ms"
 for c in "${connections[@]}"; do
-	printf '%-58s %s\n' "$c connections: all answered / p50 / p99 / private per backend" \
+	printf '%-58s %s\n' "$c connections at $rate calls/s, shared: all answered / p50 / p99 / private per backend" \
 		"${sh_all[$c]} s / ${sh_p50[$c]} ms / ${sh_p99[$c]} ms / ${sh_anon[$c]} MB + ${sh_pte[$c]} MB page tables"
 done
+if [ "$activation" = 1 ]; then
+	printf '%-58s %s\n' "activation under 50 connections: its time / slowest call" "$(cat "$work/activation.ms") ms / $act_max ms ($slow calls over 1 s, $aborted errors)"
+	printf '%-58s %s\n' "versions in shared memory at the peak" "$(cat "$work/peak.mb") MB = $(awk -v a="$(cat "$work/peak.mb")" -v b="$copy" 'BEGIN { printf "%.2f", a / b }') copies"
+fi
