@@ -8,18 +8,23 @@
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
 #include "cache/snapshot.h"
+#include "common/interrupts.h"
 #include "fmgr.h"
-#include "serve/serve.h"
+#include "serve/settings.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Registers the extension's settings when the library is loaded. */
+/*
+ * Registers the extension's settings and cache invalidation callbacks, and
+ * lets the core check for interrupts, when the library is loaded.
+ */
 void
 _PG_init(void)
 {
+	CoreInterruptsInit();
 	SnapshotInit();
 	ModelCacheInit();
 	ServeInit();

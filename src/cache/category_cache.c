@@ -308,13 +308,20 @@ SetCatalog(const ServingSnapshot *snapshot)
 	}
 }
 
-/* Gets this transaction's catalog snapshot; whether categories are in memory. */
+/*
+ * Gets this transaction's catalog snapshot; whether categories are in
+ * memory.  The current user must be allowed to read rerank.items, whether
+ * the categories are in memory (this backend's or shared) or not.
+ */
 bool
 CategoryCacheEnsure(void)
 {
 	SnapshotSource source;
 	const ServingSnapshot *snapshot;
 
+	if (!version_known || !OidIsValid(items_relid))
+		items_relid = RerankTableOid("items");
+	CheckCacheReadPrivilege(items_relid);
 	if (items_changed)
 	{
 		SetCatalog(NULL);
@@ -333,7 +340,6 @@ CategoryCacheEnsure(void)
 	}
 	if (!version_known)
 	{
-		items_relid = RerankTableOid("items");
 		catalog_version = SnapshotsShared() ?
 			(int64) SharedRegistryCatalogGeneration(MyDatabaseId) : ++local_generation;
 		version_known = true;

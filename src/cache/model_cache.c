@@ -10,14 +10,18 @@
  * item vectors in ascending item id order, their ids and biases, a flat id
  * table from item id to row with the bias and the vector's norm in the
  * slot, YᵀY, and an
- * item-kNN model's neighbor lists.  Entries are validated against
+ * item-kNN model's neighbor lists.  Entries are keyed by the model id and
+ * its data version (cache_key.h: a version no aborted transaction can give
+ * back, which also keys the model's served snapshots) and validated against
  * rerank.models after any relcache invalidation of that table; a statement
  * trigger on rerank.models sends one at commit for every change of a model
- * row, and a statement changing item factors or neighbor lists updates the
- * model row (factors_version), so serving never queries the registry while
+ * row, and a statement changing item factors or neighbor lists gives the
+ * model row a new version, so serving never queries the registry while
  * nothing changes.  In each transaction an entry asks for its snapshot
  * again (a few comparisons when nothing changed), so the pointers it gives
- * are valid for the transaction.
+ * are valid for the transaction.  Whoever asks, from memory or not, must
+ * have the right to read what the cache holds (CheckCachedModelsReadable):
+ * privileges never depend on what is in memory, shared or not.
  *
  * A version that cannot be served from memory (over its budget, or written
  * by the current transaction and not committed) is read from the tables:
@@ -32,6 +36,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "cache/backend_cache.h"
+#include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
 #include "cache/model_blocks.h"
@@ -92,6 +97,10 @@ static ModelEntry *retired = NULL;	/* replaced, freed in a later xact */
 static ModelEntry *active_entry = NULL; /* valid while active_checked */
 static bool active_checked = false;
 static Oid	models_relid = InvalidOid;
+/* the tables the cache holds rows of, for the privilege check */
+static Oid	cached_relids[3] = {InvalidOid, InvalidOid, InvalidOid};
+static bool cached_relids_valid = false;
+static CacheInvalCount invalidations = 0;
 static uint64 lru_clock = 0;
 static int64 loads = 0;			/* for rerank.model_cache_info() */
 
@@ -105,15 +114,26 @@ static int64 loads = 0;			/* for rerank.model_cache_info() */
 	"OPERATOR(pg_catalog.=) 'number' " \
 	"THEN (params OPERATOR(pg_catalog.->>) 'alpha')::float8 END"
 
+/* The key of an entry's data. */
+static inline ModelDataKey
+EntryKey(const ModelEntry *entry)
+{
+	ModelDataKey key = {entry->pub.model_id, entry->pub.factors_version};
+
+	return key;
+}
+
 /*
- * Relcache callback: a change of rerank.models makes every entry suspect.
- * Entries also ask for their snapshot again, at once.
+ * Relcache callback: a change of rerank.models makes every entry suspect
+ * (entries also ask for their snapshot again, at once); a change of any
+ * table the cache reads, the tables' OIDs too.
  */
 static void
 ModelCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == models_relid)
 	{
+		invalidations++;
 		active_checked = false;
 		for (ModelEntry *e = entries; e != NULL; e = e->next)
 		{
@@ -121,6 +141,32 @@ ModelCacheRelcacheCallback(Datum arg, Oid relid)
 			e->snapshot_lxid = InvalidLocalTransactionId;
 		}
 	}
+	if (relid == InvalidOid || relid == cached_relids[0] ||
+		relid == cached_relids[1] || relid == cached_relids[2])
+		cached_relids_valid = false;
+}
+
+/*
+ * Checks that the current user may read what the cache holds, as the
+ * queries that load it would: rerank.models, rerank.item_factors and
+ * rerank.item_neighbors.  Called by every look-up, whether it is served
+ * from memory (this backend's or shared) or not, so that what a role may
+ * read never depends on what is in memory.
+ */
+static void
+CheckCachedModelsReadable(void)
+{
+	static const char *const names[3] = {"models", "item_factors", "item_neighbors"};
+
+	if (!cached_relids_valid)
+	{
+		for (int i = 0; i < 3; i++)
+			cached_relids[i] = RerankTableOid(names[i]);
+		cached_relids_valid = true;
+	}
+	for (int i = 0; i < 3; i++)
+		if (OidIsValid(cached_relids[i]))
+			CheckCacheReadPrivilege(cached_relids[i]);
 }
 
 /* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
@@ -151,15 +197,10 @@ ModelIsCurrent(const SnapshotSource *source)
 	bool		isnull;
 	int64		version;
 	TransactionId xmin;
-	int			ret;
 
-	ret = SPI_execute_plan(KeptPlan(&plan,
-									"SELECT factors_version, xmin FROM rerank.models "
-									"WHERE model_id OPERATOR(pg_catalog.=) $1",
-									1, argtypes),
-						   args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&plan, "SELECT factors_version, xmin FROM rerank.models "
+					"WHERE model_id OPERATOR(pg_catalog.=) $1",
+					1, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -297,17 +338,13 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	Datum		value;
-	int			ret;
 
 	if (which == 1)
 		args[0] = CStringGetTextDatum(name);
 	else
 		args[0] = Int32GetDatum(model_id);
-	ret = SPI_execute_plan(KeptPlan(&plans[which], queries[which],
-									which == 0 ? 0 : 1, &argtypes[which]),
-						   args, NULL, true, 2);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&plans[which], queries[which], which == 0 ? 0 : 1,
+					&argtypes[which], args, true, 2, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
 	if (SPI_processed > 1)
@@ -377,8 +414,7 @@ ReadFromTables(ModelEntry *entry)
 
 	if (entry->own_gram != NULL || entry->pub.item_count >= 0)
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	entry->pub.item_count = ModelItemCount(entry->pub.model_id);
 	if (k > 0 && entry->pub.item_count > 0)
 	{
@@ -465,7 +501,6 @@ LoadModel(const ModelHeader *header)
 	entry->pub.item_count = -1;
 	entry->pub.vectors_cached = entry->pub.dimensions == 0;
 	entry->snapshot_lxid = InvalidLocalTransactionId;
-	entry->checked = true;
 	entry->next = entries;
 	entries = entry;
 	return entry;
@@ -483,17 +518,20 @@ FindEntry(int32 model_id)
 
 /*
  * Returns an up-to-date entry for the model of header: the entry of the
- * same version, else a new one (retiring the stale one).  An entry of a
- * version this transaction wrote is never kept: after the commit (or the
- * rollback) it is read again.
+ * same key, else a new one (retiring the stale one).  An entry of a version
+ * this transaction wrote is never kept: after the commit (or the rollback)
+ * it is read again.  The entry counts as checked only when no invalidation
+ * arrived since seen, the count taken before the header was read
+ * (cache_key.h).
  */
 static ModelEntry *
-EntryForHeader(const ModelHeader *header)
+EntryForHeader(const ModelHeader *header, CacheInvalCount seen)
 {
 	ModelEntry *entry = FindEntry(header->model_id);
+	ModelDataKey key = {header->model_id, header->factors_version};
 
 	if (entry != NULL &&
-		entry->pub.factors_version == header->factors_version &&
+		ModelDataKeyEquals(EntryKey(entry), key) &&
 		entry->pub.dimensions == header->dimensions &&
 		strcmp(entry->pub.algorithm, header->algorithm) == 0 &&
 		entry->status != SNAPSHOT_NOT_CURRENT)
@@ -502,12 +540,15 @@ EntryForHeader(const ModelHeader *header)
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
 		entry->pub.regularization = header->regularization;
 		entry->pub.alpha = header->alpha;
-		entry->checked = true;
-		return entry;
 	}
-	if (entry != NULL)
-		RetireEntry(entry);
-	return LoadModel(header);
+	else
+	{
+		if (entry != NULL)
+			RetireEntry(entry);
+		entry = LoadModel(header);
+	}
+	entry->checked = invalidations == seen;
+	return entry;
 }
 
 /* Whether the model serves from neighbor lists; see model_cache.h. */
@@ -553,16 +594,19 @@ ActiveModel(void)
 
 	FreeRetiredEntries();
 	if (!active_checked)
-	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+	CheckCachedModelsReadable();
+	if (!active_checked)
+	{
+		CacheInvalCount seen = invalidations;
+
+		SpiConnect();
 		if (ReadModelHeader(NULL, 0, &header))
-			active_entry = EntryForHeader(&header);
+			active_entry = EntryForHeader(&header, seen);
 		else
 			active_entry = NULL;
 		SPI_finish();
-		active_checked = true;
+		active_checked = invalidations == seen;
 	}
 	if (active_entry == NULL)
 		return NULL;
@@ -619,12 +663,15 @@ LookupEntry(const char *name, int32 model_id)
 	FreeRetiredEntries();
 	entry = FindCheckedEntry(name, model_id);
 	if (entry == NULL)
-	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+	CheckCachedModelsReadable();
+	if (entry == NULL)
+	{
+		CacheInvalCount seen = invalidations;
+
+		SpiConnect();
 		ReadExistingModelHeader(name, model_id, &header);
-		entry = EntryForHeader(&header);
+		entry = EntryForHeader(&header, seen);
 		SPI_finish();
 	}
 	RefreshSnapshot(entry);
@@ -669,13 +716,15 @@ ModelIdByName(const char *name, int *dimensions)
 	ModelEntry *entry = FindCheckedEntry(name, 0);
 	ModelHeader header;
 
+	if (entry == NULL)
+		NoteModelsRelid();
+	CheckCachedModelsReadable();
 	if (entry != NULL)
 	{
 		*dimensions = entry->pub.dimensions;
 		return entry->pub.model_id;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ReadExistingModelHeader(name, 0, &header);
 	SPI_finish();
 	*dimensions = header.dimensions;
@@ -692,7 +741,6 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	int			k = model->dimensions;
 	Datum		args[2];
 	float	   *storage;
-	int			ret;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -708,18 +756,14 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	args[0] = Int32GetDatum(model->model_id);
 	args[1] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(KeptPlan(&plan,
-									"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
-									"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
-									"JOIN rerank.item_factors f "
-									"ON f.model_id OPERATOR(pg_catalog.=) $1 "
-									"AND f.item_id OPERATOR(pg_catalog.=) o.id",
-									2, argtypes),
-						   args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read item vectors: %s", SPI_result_code_string(ret));
+	SpiConnect();
+	ExecuteKeptPlan(&plan,
+					"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
+					"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
+					"JOIN rerank.item_factors f "
+					"ON f.model_id OPERATOR(pg_catalog.=) $1 "
+					"AND f.item_id OPERATOR(pg_catalog.=) o.id",
+					2, argtypes, args, true, 0, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
@@ -943,8 +987,7 @@ TemporaryMatrix(const CachedModel *model, ItemMatrix *matrix, MatrixIndex *index
 	MatrixCopy	copy;
 	MemoryContext caller = CurrentMemoryContext;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	copy.k = model->dimensions;
 	copy.n = ModelItemCount(model->model_id);
 	if (copy.n > PG_INT32_MAX - 1)
@@ -1038,6 +1081,8 @@ model_cache_info(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	/* the names and versions of models: what rerank.models shows */
+	CheckCachedModelsReadable();
 	InitMaterializedSRF(fcinfo, 0);
 	for (ModelEntry *e = entries; e != NULL; e = e->next)
 	{
@@ -1109,8 +1154,7 @@ model_memory_release(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("model_memory_release: must be fired AFTER DELETE, FOR EACH STATEMENT, with an OLD TABLE")));
 	dropped_relid = RelationGetRelid(trigdata->tg_relation);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
 	ret = SPI_execute("SELECT model_id FROM dropped_models", true, 0);

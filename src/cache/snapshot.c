@@ -32,6 +32,7 @@
 #include "cache/cache_memory.h"
 #include "cache/shared_registry.h"
 #include "cache/snapshot.h"
+#include "common/spi_util.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -340,8 +341,7 @@ FillBuild(SnapshotBuild *build, char *base)
 static void
 BuildConnect(void)
 {
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 }
 
 /* Ends a build's SPI connection and MVCC snapshot. */

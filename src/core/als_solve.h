@@ -22,6 +22,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * The largest confidence 1 + α·r of a (user, item) pair that training and
+ * fold-in accept, and the largest α and λ (regularization).  Beyond, the
+ * float factors cannot hold the normal equations: the pair's term
+ * (c − 1)·y yᵀ drowns λ and the other items' terms in rounding, so the
+ * Cholesky factorization fails ("not positive definite") or, with conjugate
+ * gradients, the loss turns negative (measured on a small model: both
+ * solvers fine up to c = 1e12, failing from 1e15); a λ this large leaves
+ * every vector at zero.  Inputs beyond are errors that name them.
+ */
+#define ALS_MAX_CONFIDENCE 1e9
+#define ALS_MAX_ALPHA ALS_MAX_CONFIDENCE
+#define ALS_MAX_REGULARIZATION 1e9
+
+/* Whether 1 + alpha·r is finite and at most ALS_MAX_CONFIDENCE. */
+extern bool AlsConfidenceInRange(double alpha, double r);
+
 /* One user's history: n item vectors of k floats and their confidences. */
 typedef struct AlsHistory
 {
@@ -70,5 +87,18 @@ extern bool CholeskySolveFloat(double *A, int k, double *b, float *x);
  */
 extern bool AlsFoldIn(const float *gram, int k, double regularization,
 					  const AlsHistory *history, float *x, double *work);
+
+/*
+ * The decomposition of a fold-in score over the history (the implicit
+ * library's explain()): with x = A⁻¹ Σ_j c_j y_j the fold-in of the
+ * history, xᵀy = Σ_j c_j · y_jᵀ A⁻¹ y, and contributions[j] is the j-th
+ * summand, for the item vector y.  One Cholesky factorization and one
+ * solve give them all.  False when the system is not positive definite.
+ * work: AlsContributionsWorkspace(k, n) doubles.
+ */
+extern size_t AlsContributionsWorkspace(int k, int n);
+extern bool AlsContributions(const float *gram, int k, double regularization,
+							 const AlsHistory *history, const float *item,
+							 double *contributions, double *work);
 
 #endif							/* RERANK_ALS_SOLVE_H */

@@ -6,6 +6,7 @@
  */
 #include "core/als_train.h"
 #include "core/als_solve.h"
+#include "core/interrupt.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -35,15 +36,45 @@ AlsCsrFromCoo(int rows, int64_t n, const int32_t *row, const int32_t *col,
 	indptr[0] = 0;
 }
 
-void		(*AlsInterruptHook) (void) = NULL;
+int64_t
+AlsCsrFindOutOfRange(const AlsCsr *m, double alpha)
+{
+	for (int64_t e = 0; e < m->nnz; e++)
+	{
+		double		r = m->weights[e];
 
-/* Every this many entries of one row, the interrupt hook is called. */
+		if (!isfinite(r) || (alpha >= 0 && !AlsConfidenceInRange(alpha, r)))
+			return e;
+	}
+	return -1;
+}
+
+int
+AlsCsrRowOf(const AlsCsr *m, int64_t e)
+{
+	int			low = 0;
+	int			high = m->rows - 1;
+
+	/* the last row whose start is <= e (empty rows share their start) */
+	while (low < high)
+	{
+		int			mid = low + (high - low + 1) / 2;
+
+		if (m->indptr[mid] <= e)
+			low = mid;
+		else
+			high = mid - 1;
+	}
+	return low;
+}
+
+/* Every this many entries of one row, the core checks for interrupts. */
 #define INTERRUPT_ENTRIES 16384
 
 #define MAYBE_INTERRUPT(e) \
 	do { \
-		if (AlsInterruptHook != NULL && ((e) & (INTERRUPT_ENTRIES - 1)) == 0) \
-			AlsInterruptHook(); \
+		if (((e) & (INTERRUPT_ENTRIES - 1)) == 0) \
+			CoreCheckInterrupts(); \
 	} while (0)
 
 int64_t
@@ -419,8 +450,8 @@ AlsExactRow(const AlsCsr *m, int row, float *X, const float *Y, int k,
 		}
 		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n,
 					1.0, Z, k, 1.0, S, k);
-		if (AlsInterruptHook != NULL && e1 - e0 > ALS_GATHER_ROWS)
-			AlsInterruptHook();
+		if (e1 - e0 > ALS_GATHER_ROWS)
+			CoreCheckInterrupts();
 	}
 	if (!AlsSolveSums(gram, k, regularization, alpha, S, s_pref, s_weight,
 					  x, A))

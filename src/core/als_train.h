@@ -17,7 +17,8 @@
  * The CG half-step runs blocks of rows in lockstep so that the products with
  * YᵀY + λI are one sgemm per step for the whole block; only the sparse
  * corrections are per row.  The caller splits the rows into blocks and may
- * check for interrupts between them.
+ * check for interrupts between them; inside a single long row (a history
+ * of many thousands of items) the core checks itself (core/interrupt.h).
  */
 #ifndef RERANK_ALS_TRAIN_H
 #define RERANK_ALS_TRAIN_H
@@ -25,14 +26,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/*
- * Called, when set, between chunks of work inside a single long row (a
- * history of many thousands of items): the backend sets it to a function
- * that checks for interrupts, so that even one huge row can be cancelled.
- * It may longjmp: the core allocates nothing and is between BLAS calls.
- */
-extern void (*AlsInterruptHook) (void);
 
 /* Rows solved together by AlsCgBlock (the m of its sgemm). */
 #define ALS_BLOCK_ROWS 128
@@ -63,6 +56,16 @@ typedef struct AlsCsr
 extern void AlsCsrFromCoo(int rows, int64_t n, const int32_t *row,
 						  const int32_t *col, const float *weight,
 						  int64_t *indptr, int32_t *indices, float *weights);
+
+/*
+ * The first stored cell whose (summed) weight r is not finite or, with
+ * alpha >= 0, whose confidence 1 + alpha·r exceeds ALS_MAX_CONFIDENCE
+ * (core/als_solve.h); -1 when every cell is in range.
+ */
+extern int64_t AlsCsrFindOutOfRange(const AlsCsr *m, double alpha);
+
+/* The row of stored cell e < m->nnz: indptr[row] <= e < indptr[row + 1]. */
+extern int	AlsCsrRowOf(const AlsCsr *m, int64_t e);
 
 /*
  * Sums adjacent duplicates of each row and drops cells whose weight is not

@@ -97,6 +97,7 @@ fold_in_history(PG_FUNCTION_ARGS)
 	int			n;
 	int64	   *items;
 	const float *weights;
+	float	   *merged_weights;
 	FoldInBuffers buffers;
 	ArrayType  *result;
 	float	   *x;
@@ -106,22 +107,12 @@ fold_in_history(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	ids_array = PG_GETARG_ARRAYTYPE_P(0);
 	weights_array = PG_GETARG_ARRAYTYPE_P(1);
-	if (ARR_NDIM(ids_array) > 1 ||
-		(ARR_HASNULL(ids_array) && array_contains_nulls(ids_array)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("item ids must be a one-dimensional array without NULL elements")));
-	n = ARR_NDIM(ids_array) == 0 ? 0 : ARR_DIMS(ids_array)[0];
+	n = IdArrayArgLength(ids_array, "item ids", MAX_FOLD_IN_HISTORY, false);
 	if (VectorArgLength(weights_array, "weights") != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item ids and weights have different lengths %d and %d",
 						n, VectorArgLength(weights_array, "weights"))));
-	if (n > MAX_FOLD_IN_HISTORY)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a history of %d items is longer than the limit of %d",
-						n, MAX_FOLD_IN_HISTORY)));
 	weights = VECTOR_DATA(weights_array);
 	for (int i = 0; i < n; i++)
 		if (!(weights[i] >= 0) || isinf(weights[i]))
@@ -138,7 +129,25 @@ fold_in_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" has an invalid regularization or alpha", model->name)));
 
-	items = (int64 *) ARR_DATA_PTR(ids_array);
+	/* a repeated item counts once, at its first position, weights added */
+	items = palloc(sizeof(int64) * n);
+	merged_weights = palloc(sizeof(float) * n);
+	(void) IdArrayValues(ids_array, n, items);
+	memcpy(merged_weights, weights, sizeof(float) * n);
+	n = HistoryMerge(items, merged_weights, n, palloc(sizeof(HistoryMergeEntry) * n));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the weights of a repeated item add up beyond the range of real")));
+	weights = merged_weights;
+	for (int i = 0; i < n; i++)
+		if (!AlsConfidenceInRange(model->alpha, weights[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("weight %g of item " INT64_FORMAT " is too large for model \"%s\" (alpha %g)",
+							weights[i], items[i], model->name, model->alpha),
+					 errdetail("The confidence 1 + alpha * weight must be at most %g.",
+							   ALS_MAX_CONFIDENCE)));
 	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
 	result = NewVector(model->dimensions, &x);
 	used = FoldInHistoryVector(model, items, weights, n, &buffers, x);
@@ -170,7 +179,7 @@ FoldInStoredHistory(const CachedModel *model, int64 user_id, float *x)
 
 	if (model->gram == NULL)
 		return false;
-	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+	n = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
 	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);

@@ -11,17 +11,20 @@
 #include "postgres.h"
 
 #include "cache/model_cache.h"
+#include "model/user_features.h"
 
 /* A user's vector (dimensions floats); false when the model has none. */
 extern bool LoadUserVector(const CachedModel *model, int64 user_id, float *out);
 
 /*
- * A user's history: the interactions the model was trained on (merged with
- * the recent history of rerank.user_features when with_recent), as parallel
- * arrays of item ids and summed weights.  Returns the count.
+ * A user's history: the interactions the model was trained on merged with
+ * the user's recent history and purchases (weight 0: known, not scored)
+ * from features (NULL: read from rerank.user_features), each item once
+ * with its largest weight, in ascending id order, as parallel arrays of
+ * item ids and weights.  Returns the count.
  */
 extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
-							bool with_recent, int64 **item_ids,
+							const UserFeatures *features, int64 **item_ids,
 							float **weights);
 
 /* Called with each neighbor list ForEachNeighborList finds. */

@@ -169,7 +169,7 @@ predict(PG_FUNCTION_ARGS)
 		{
 			int64	   *ids;
 			float	   *w;
-			int			n = LoadUserHistory(c->model, user_id, true, &ids, &w);
+			int			n = LoadUserHistory(c->model, user_id, NULL, &ids, &w);
 
 			c->knn = KnnUserScores(c->model, ids, w, n);
 			c->user_known = n > 0;
@@ -289,7 +289,7 @@ recommend(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (exclude_seen || ModelHasNeighbors(model))
-		nhist = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+		nhist = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 
 	if (ModelHasNeighbors(model))
 	{

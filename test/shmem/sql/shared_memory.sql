@@ -22,7 +22,8 @@ SELECT count(*) AS held FROM rerank.model_memory WHERE name LIKE 'shm_%';
 
 -- a warm-up builds the committed version once, in shared memory
 SELECT rerank.warm_model('shm_a') AS warmed;
-SELECT kind, name, version, state, bytes > 0 AS has_bytes, readers, mapped_here, shared,
+SELECT kind, name, version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_a')
+       AS current_version, state, bytes > 0 AS has_bytes, readers, mapped_here, shared,
        builder_pid IS NULL AS no_builder, built_at IS NOT NULL AS built
   FROM rerank.model_memory WHERE name = 'shm_a';
 SELECT built_at AS built_a FROM rerank.model_memory WHERE name = 'shm_a' \gset
@@ -30,7 +31,8 @@ SELECT built_at AS built_a FROM rerank.model_memory WHERE name = 'shm_a' \gset
 -- activation does not change the content's version: the warmed copy serves
 SELECT rerank.activate_model('shm_a');
 SELECT rerank.item_vector(7) AS v7, rerank.item_vector(2001) IS NULL AS unknown;
-SELECT name, version, built_at = :'built_a' AS same_copy
+SELECT name, version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_a')
+       AS current_version, built_at = :'built_a' AS same_copy
   FROM rerank.model_memory WHERE name = 'shm_a';
 SELECT model, items, vectors_cached, bytes > 0 AS has_bytes, serving
   FROM rerank.model_cache_info() WHERE model = 'shm_a';
