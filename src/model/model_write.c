@@ -8,11 +8,14 @@
  * tables' own triggers: the factor check, and the statement trigger that
  * resets YᵀY and bumps factors_version, which is why the Gram matrix is
  * written last.  Everything happens in the caller's transaction, so an error
- * or a cancel leaves the registry as it was.
+ * or a cancel leaves the registry as it was; the write phase takes its table
+ * locks before any row (LockForModelWrite), so it cannot deadlock with the
+ * triggers writing user vectors meanwhile.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -20,8 +23,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-/* Elements per INSERT: bounds the parameter arrays to about 64 MB. */
-#define WRITE_BATCH_ELEMENTS (16 * 1024 * 1024)
+/*
+ * Elements per INSERT: bounds the parameter arrays to about 8 MB (ids and
+ * their copy as an array, the floats).  The write phase used to be the
+ * peak of training's memory: 16M elements per INSERT put 550 MB on top of
+ * the 220 MB reading and training need, at 10M interactions; statements of
+ * 1M elements cost nothing measurable more.
+ */
+#define WRITE_BATCH_ELEMENTS (1024 * 1024)
 
 static void
 Execute(const char *sql, int nargs, Oid *types, Datum *values, int expected)
@@ -43,7 +52,7 @@ FindModel(const char *name, bool lock, int32 *id, int *dims, bool *active)
 	int			ret;
 
 	ret = SPI_execute_with_args(lock ?
-								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR UPDATE" :
+								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR NO KEY UPDATE" :
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1",
 								1, types, values, NULL, !lock, 1);
 	if (ret != SPI_OK_SELECT)
@@ -82,11 +91,36 @@ CheckModelName(const char *name, bool replace, int dimensions)
 	int			dims;
 	bool		active;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (FindModel(name, false, &id, &dims, &active))
 		(void) CheckExisting(name, replace, dimensions, dims, active);
 	SPI_finish();
+}
+
+/*
+ * Takes the locks of a model's write phase, before anything is written, in
+ * the order every writer follows (docs/locking.md): rerank.models in
+ * SHARE ROW EXCLUSIVE mode (one writer of the registry at a time: other
+ * trainings' write phases, activations, drops), the model's row, and, when
+ * an existing model is replaced (its user vectors deleted and rewritten),
+ * rerank.user_factors in EXCLUSIVE mode: that waits for the transactions
+ * whose events are writing user vectors and holds back new ones until
+ * commit, readers going on.  From then on no other transaction holds a row
+ * lock the write phase needs, so a retrain under any ingestion load waits
+ * but never deadlocks.  Returns FindModel's answer for the name.
+ */
+static bool
+LockForModelWrite(const char *name, int32 *id, int *dims, bool *active)
+{
+	if (SPI_execute("LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE",
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock rerank.models");
+	if (!FindModel(name, true, id, dims, active))
+		return false;
+	if (SPI_execute("LOCK TABLE rerank.user_factors IN EXCLUSIVE MODE",
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock rerank.user_factors");
+	return true;
 }
 
 int32
@@ -102,15 +136,14 @@ PrepareModelRow(const char *name, const char *algorithm, int dimensions,
 	char		nulls[5] = {' ', ' ', ' ', ' ', description ? ' ' : 'n'};
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(algorithm);
 	values[2] = Int32GetDatum(dimensions);
 	values[3] = CStringGetTextDatum(params_json);
 	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
 
-	if (FindModel(name, true, &id, &dims, &active))
+	if (LockForModelWrite(name, &id, &dims, &active))
 	{
 		Oid			idtype[1] = {INT4OID};
 		Datum		idval[1] = {Int32GetDatum(id)};
@@ -160,8 +193,7 @@ WriteFactors(int32 model_id, bool items, const int64 *ids,
 		"FROM unnest($2::int8[]) WITH ORDINALITY AS t(id, o)";
 	Oid			types[4] = {INT4OID, INT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	for (int start = 0; start < n; start += batch)
 	{
 		int			m = Min(batch, n - start);
@@ -196,8 +228,7 @@ WriteLists(const char *sql, int32 model_id, const int64 *row_ids, int rows,
 	INT4ARRAYOID, INT4ARRAYOID};
 	int			start = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	while (start < rows)
 	{
 		int			end = start;
@@ -268,8 +299,7 @@ FinishModelRow(int32 model_id, const float *gram, int k,
 	char		nulls[4] = {' ', gram ? ' ' : 'n', ' ', ' '};
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	values[0] = Int32GetDatum(model_id);
 	values[1] = gram ? PointerGetDatum(BuildVector(gram, k * k)) : (Datum) 0;
 	values[2] = CStringGetTextDatum(metrics_json);
@@ -288,8 +318,7 @@ ActivateModelByName(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	Execute("SELECT rerank.activate_model($1)", 1, types, values, SPI_OK_SELECT);
 	SPI_finish();
 }
