@@ -54,6 +54,7 @@ static int64 local_generation = 0;
 /* This transaction's snapshot and its blocks. */
 static LocalTransactionId snapshot_lxid = InvalidLocalTransactionId;
 static const ServingSnapshot *catalog = NULL;
+static uint64 catalog_serial = 0;	/* SnapshotSerial of catalog, 0 for none */
 static SnapshotStatus catalog_status = SNAPSHOT_SERVED;
 static Size status_budget = 0;
 static const IdTableSlot *cat_table = NULL;
@@ -280,6 +281,7 @@ SetCatalog(const ServingSnapshot *snapshot)
 	uint64		starts;
 
 	catalog = snapshot;
+	catalog_serial = snapshot != NULL ? SnapshotSerial(snapshot) : 0;
 	cat_table = NULL;
 	cat_capacity = 0;
 	name_starts = NULL;
@@ -354,7 +356,8 @@ CategoryCacheEnsure(void)
 	snapshot = GetServingSnapshot(&source, &catalog_status);
 	status_budget = CategoryPrivateBudget();
 	snapshot_lxid = CURRENT_LXID;
-	if (snapshot != catalog)
+	/* the serial, not the pointer: a freed hold's memory may be reused */
+	if ((snapshot != NULL ? SnapshotSerial(snapshot) : 0) != catalog_serial)
 		SetCatalog(snapshot);
 	return catalog != NULL;
 }

@@ -71,6 +71,7 @@ typedef struct ModelEntry
 	CachedModel pub;
 	MemoryContext context;		/* the entry, and YᵀY when read from tables */
 	const ServingSnapshot *snapshot;	/* NULL: read from the tables */
+	uint64		snapshot_serial;	/* SnapshotSerial of it, 0 for none */
 	SnapshotStatus status;		/* why, when NULL */
 	Size		status_budget;	/* the private budget status was found for */
 	LocalTransactionId snapshot_lxid;	/* the transaction it was got in */
@@ -381,6 +382,7 @@ SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
 	uint64		count;
 
 	entry->snapshot = snapshot;
+	entry->snapshot_serial = snapshot != NULL ? SnapshotSerial(snapshot) : 0;
 	entry->ids = NULL;
 	entry->vectors = NULL;
 	entry->biases = NULL;
@@ -467,7 +469,8 @@ RefreshSnapshot(ModelEntry *entry)
 	entry->snapshot_lxid = CURRENT_LXID;
 	entry->status = status;
 	entry->status_budget = ModelPrivateBudget();
-	if (snapshot != entry->snapshot)
+	/* the serial, not the pointer: a freed hold's memory may be reused */
+	if ((snapshot != NULL ? SnapshotSerial(snapshot) : 0) != entry->snapshot_serial)
 		SetSnapshot(entry, snapshot);
 	if (snapshot == NULL)
 		ReadFromTables(entry);

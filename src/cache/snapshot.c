@@ -102,6 +102,7 @@ struct ServingSnapshot
 	TimestampTz built_at;
 	double		build_seconds;
 	uint64		used_in;		/* lookup_xacts at the last use */
+	uint64		serial;			/* SnapshotSerial */
 	LocalTransactionId retired_in;
 	struct ServingSnapshot *next;
 };
@@ -120,6 +121,7 @@ static LocalTransactionId lookup_lxid = InvalidLocalTransactionId;
 static uint64 lookup_xacts = 0;
 static uint64 seen_retirements = 0;
 static bool private_noticed = false;
+static uint64 next_serial = 0;
 
 /* Keys already warned about in this session (a small ring). */
 #define WARNED_KEYS 32
@@ -204,6 +206,12 @@ SnapshotBlock(const ServingSnapshot *snapshot, SnapshotBlockId block,
 	if (entry == NULL)
 		return NULL;
 	return (const char *) snapshot->header + entry->offset;
+}
+
+uint64
+SnapshotSerial(const ServingSnapshot *snapshot)
+{
+	return snapshot->serial;
 }
 
 Size
@@ -559,6 +567,7 @@ NewEntry(const SnapshotHeader *header, const char *label)
 	s->header = header;
 	s->bytes = header->bytes;
 	s->used_in = lookup_xacts;
+	s->serial = ++next_serial;
 	s->next = live;
 	live = s;
 	return s;

@@ -148,6 +148,13 @@ extern const void *SnapshotBlock(const ServingSnapshot *snapshot,
  */
 extern void SnapshotRelease(const SnapshotKey *object);
 
+/*
+ * A number that names this backend's hold on a snapshot: never given to
+ * another one in the session.  A caller that keeps block pointers compares
+ * it (not the pointer, whose memory may be reused) to know they still hold.
+ */
+extern uint64 SnapshotSerial(const ServingSnapshot *snapshot);
+
 /* Bytes of the snapshot (all blocks and their header). */
 extern Size SnapshotBytes(const ServingSnapshot *snapshot);
 

@@ -14,18 +14,21 @@
 #
 # Phases, one data directory:
 #   1. per-backend (no preload, rerank.model_cache_mb raised so the model
-#      fits): the first call of new connections, the warm p50 of one
-#      connection, a backend's private memory.  Only a few backends at a
-#      time: each holds a whole copy.
+#      fits): the first call of new connections, a backend's private
+#      memory, one connection at a fixed rate (RR_BENCH_RATE, 200 calls/s).
+#      Only a few backends at a time: each holds a whole copy.
 #   2. shared (preload, max_connections 220): the build, then for each
-#      connection count: p50 and p99 at a fixed total rate (half of what one
-#      connection does flat out, so latency is not queueing), the time until
-#      every connection has answered once, the memory: the one shared copy,
-#      and per backend its private memory and page tables; then the first
-#      call of new connections.
-#   3. activation of a new version of the same size under load (50
-#      connections): the activation's own time, the slowest call, errors,
-#      calls over 1 s, and the peak of the versions held in shared memory.
+#      connection count: the time until every new connection has answered
+#      once, p50 and p99 at the same total rate (so latency is not
+#      queueing on 2 cores), the memory: the one shared copy, and per backend
+#      its private memory and page tables; then the first call of new
+#      connections.
+#   3. activation of a new version of the same size under 50 connections:
+#      the activation's own time, the slowest call, errors, calls over 1 s,
+#      and the peak of the versions held in shared memory.
+#   4. one connection flat out and the server CPU per call, per backend
+#      against shared, RR_BENCH_ROUNDS (3) rounds alternating the two modes
+#      (restarts), so a change of the machine's load hits both.
 # Ratios are taken within the run.  Every phase checks the memory it needs
 # is available first, a watchdog stops pgbench if the machine runs low, and
 # rerank.model_cache_mb is capped in the shared phase, so a misconfiguration
@@ -135,18 +138,19 @@ VACUUM ANALYZE rerank.item_factors;
 SQL
 fi
 
-# 16 lists of 500 distinct random candidates, pgbench variables
+# 16 lists of 500 distinct random candidates: a table (for the CPU
+# measurement) and pgbench variables
+rr_psql -q <<SQL
+SELECT setseed(0.7);
+CREATE TABLE bench_lists AS
+SELECT l, (SELECT array_agg(i) FROM (SELECT DISTINCT 1 + floor(random() * $items)::bigint AS i
+                                       FROM generate_series(1, 600) WHERE l > 0 LIMIT 500) c) AS ids
+  FROM generate_series(1, 16) l;
+SQL
 defs=()
 while IFS= read -r a; do
 	[ -n "$a" ] && defs+=(-D "c${#defs[@]}=$a")
-done < <(rr_psql -At <<SQL
-SELECT setseed(0.7);
-SELECT (SELECT array_agg(i ORDER BY r)
-          FROM (SELECT i, random() AS r FROM generate_series(1, $items) i
-                 WHERE l > 0 ORDER BY random() LIMIT 500) c)::text
-  FROM generate_series(1, 16) l;
-SQL
-)
+done < <(rr_psql -At -c "SELECT ids::text FROM bench_lists ORDER BY l")
 lists=$((${#defs[@]} / 2))
 scripts=()
 for v in select1 rerank; do
@@ -178,10 +182,11 @@ bench() {
 # p50, p99 and max (ms) of the rerank calls of a run, and their count:
 # scripts 0..lists-1 are SELECT 1, the others rerank().  $3 (default 0):
 # seconds at the start of the run left out (new backends warming up:
-# plans, and the kernel mapping the shared pages they touch first).
+# plans, the kernel mapping the shared pages they touch first, or, per
+# backend, loading the model), counted from the first rerank() call's end.
 latency() {
 	cat "$1"/log.* 2>/dev/null | awk -v lists="$lists" -v want="$2" -v skip="${3:-0}" '
-		{ t = $5 + $6 / 1e6; if (start == 0 || t < start) start = t; line[NR] = $0; end[NR] = t }
+		{ t = $5 + $6 / 1e6; if ($4 >= lists && (start == 0 || t < start)) start = t; line[NR] = $0; end[NR] = t }
 		END {
 			for (i = 1; i <= NR; i++) {
 				split(line[i], f, " ")
@@ -222,8 +227,40 @@ self_memory="SELECT round((regexp_match(pg_read_file('/proc/self/status'), 'RssA
 shared_mb="SELECT coalesce(round(sum(bytes) / 1048576.0, 1), 0) FROM rerank.model_memory
             WHERE kind = 'model' AND state IN ('ready', 'building', 'retiring')"
 
-pb_first_med=- pb_p50=- pb_s1=- pb_anon=- pb_r50=- pb_r99=- pb_bytes=0
-rate=${RR_BENCH_RATE:-400}
+# Server CPU (us) per rerank() call, warm, in one new backend: every list
+# 100 times in one statement, the backend's CPU time from /proc before and
+# after (steadier than latency on a shared machine).
+cpu_per_call() {
+	psql -X -At <<SQL | tail -1
+SELECT count(*) FROM bench_lists b, LATERAL rerank.rerank(42, b.ids, k => 20) \g /dev/null
+SELECT count(*) FROM bench_lists b, generate_series(1, 10) g,
+       LATERAL rerank.rerank((g * 97 + b.l) % $users + 1, b.ids, k => 20) \g /dev/null
+SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0 \gset
+SELECT count(*) FROM bench_lists b, generate_series(1, 100) g,
+       LATERAL rerank.rerank((g * 97 + b.l) % $users + 1, b.ids, k => 20) \g /dev/null
+SELECT round((split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :t0) / 1600.0 / 1000, 1);
+SQL
+}
+# Restarts the cluster with or without the preload ($1: 1 or 0).  With it,
+# the per-backend budgets are capped: a private copy would not fit, so
+# nothing can multiply by the connections.
+preload() {
+	if [ "$1" = 1 ]; then
+		rr_psql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'rerank'" \
+			-c "ALTER SYSTEM SET rerank.model_cache_mb = 16" \
+			-c "ALTER SYSTEM SET rerank.category_cache_mb = 16"
+	else
+		rr_psql -q -c "ALTER SYSTEM RESET shared_preload_libraries" \
+			-c "ALTER SYSTEM RESET rerank.model_cache_mb" -c "ALTER SYSTEM RESET rerank.category_cache_mb"
+	fi
+	rr_cluster_restart
+	[ "$(rr_psql -At -c "SHOW shared_preload_libraries")" = "$([ "$1" = 1 ] && echo rerank)" ] ||
+		rr_die "could not switch the preload"
+}
+
+rate=${RR_BENCH_RATE:-200}
+rounds=${RR_BENCH_ROUNDS:-3}
+pb_first_med=- pb_anon=- pb_r50=- pb_r99=- pb_bytes=0
 if [ "$per_backend" = 1 ]; then
 	echo
 	rr_log "1. per-backend copies (no preload; rerank.model_cache_mb = $((copy_mb + 64)))"
@@ -235,24 +272,15 @@ if [ "$per_backend" = 1 ]; then
 	read -r pb_anon pb_pte <<<"$(psql -X -At -c "$call" -c "$self_memory" | tail -1)"
 	pb_bytes=$(psql -X -At -c "$call" -c "SELECT bytes FROM rerank.model_cache_info() WHERE serving" | tail -1)
 	echo "a serving backend: model copy $((pb_bytes / 1048576)) MB, private memory $pb_anon MB, page tables $pb_pte MB"
-	bench 1 "$seconds" 0 "$work/pb1"
-	read -r pb_calls pb_p50 pb_p99 pb_max <<<"$(latency "$work/pb1" rerank)"
-	read -r pb_s1calls pb_s1 _ _ <<<"$(latency "$work/pb1" select1)"
-	rate=$(awk -v s="$seconds" -v n="$pb_calls" -v m="$pb_s1calls" 'BEGIN { printf "%d", (n + m) / s / 2 }')
-	echo "one connection flat out: p50 $pb_p50 ms, p99 $pb_p99 ms (SELECT 1: $pb_s1 ms), $pb_calls calls in $seconds s"
-
-	bench 1 "$seconds" "$rate" "$work/pb1r"
-	read -r _ pb_r50 pb_r99 _ <<<"$(latency "$work/pb1r" rerank $((seconds / 4)))"
-	echo "one connection at $rate calls/s: p50 $pb_r50 ms, p99 $pb_r99 ms"
+	bench 1 $((seconds + 15)) "$rate" "$work/pb1r"
+	read -r _ pb_r50 pb_r99 _ <<<"$(latency "$work/pb1r" rerank 5)"
+	echo "one connection at $rate calls/s (after its load): p50 $pb_r50 ms, p99 $pb_r99 ms"
 fi
 
+echo
 rr_log "2. one copy per server (the same data, restarted with shared_preload_libraries = 'rerank')"
 need_memory $((copy_mb * 2 + max_clients * 16)) "the shared phase"
-# a private copy would not fit: nothing can multiply by the connections
-rr_cluster_restart "shared_preload_libraries = 'rerank'" "rerank.model_cache_mb = 16" \
-	"rerank.category_cache_mb = 16"
-[ "$(rr_psql -At -c "SHOW shared_preload_libraries")" = rerank ] || rr_die "rerank is not preloaded"
-shm_before=$(awk '/^Shmem:/ { print int($2 / 1024) }' /proc/meminfo)
+preload 1
 build=$(psql -X -At -c '\timing on' -c "SELECT rerank.warm_model('bench')" | awk '/^Time:/ { print $2 }')
 rr_psql -c "SELECT kind, name, state, pg_size_pretty(bytes) AS bytes, readers, round(build_seconds::numeric, 2) AS build_s
               FROM rerank.model_memory ORDER BY kind"
@@ -269,21 +297,17 @@ for c in "${connections[@]}"; do
 	t0=$(date +%s.%N)
 	pgbench -n -M prepared -c "$c" -j $((c < 2 ? 1 : 2)) -t 1 "${defs[@]}" -f "$work/rerank.00.sql" >/dev/null 2>&1
 	sh_all[$c]=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.2f", t1 - t0 }')
-	# latency at half of one connection's flat-out rate, memory half way
-	( sleep $((seconds / 2)); backend_memory >"$work/mem.$c" ) &
-	bench "$c" "$seconds" "$rate" "$work/sh$c"
+	# latency at a fixed total rate, after a warm-up; memory half way
+	( sleep $((seconds / 2 + 5)); backend_memory >"$work/mem.$c" ) &
+	bench "$c" $((seconds + 5)) "$rate" "$work/sh$c"
 	wait
-	read -r _ sh_p50[$c] sh_p99[$c] _ <<<"$(latency "$work/sh$c" rerank $((seconds / 4)))"
+	read -r _ sh_p50[$c] sh_p99[$c] _ <<<"$(latency "$work/sh$c" rerank 5)"
 	read -r sh_n[$c] anon pte <"$work/mem.$c"
 	sh_anon[$c]=$(awk -v a="$anon" -v n="${sh_n[$c]}" 'BEGIN { printf "%.1f", n ? a / n : 0 }')
 	sh_pte[$c]=$(awk -v a="$pte" -v n="${sh_n[$c]}" 'BEGIN { printf "%.2f", n ? a / n : 0 }')
 	grep -E "aborted|error" "$work/sh$c/pgbench.out" >&2 || true
-	echo "$c connections: all answered once within ${sh_all[$c]} s; p50 ${sh_p50[$c]} ms, p99 ${sh_p99[$c]} ms at $rate calls/s; per backend ${sh_anon[$c]} MB private, ${sh_pte[$c]} MB page tables; shared copy $(rr_psql -At -c "$shared_mb") MB"
+	echo "$c connections: all answered once within ${sh_all[$c]} s; at $rate calls/s p50 ${sh_p50[$c]} ms, p99 ${sh_p99[$c]} ms; per backend ${sh_anon[$c]} MB private, ${sh_pte[$c]} MB page tables; shared copy $(rr_psql -At -c "$shared_mb") MB"
 done
-bench 1 "$seconds" 0 "$work/sh1flat"
-read -r _ sh1_p50 sh1_p99 _ <<<"$(latency "$work/sh1flat" rerank)"
-read -r _ sh1_s1 _ _ <<<"$(latency "$work/sh1flat" select1)"
-echo "one connection flat out: p50 $sh1_p50 ms, p99 $sh1_p99 ms (SELECT 1: $sh1_s1 ms)"
 echo "first and second call of 5 new connections (statement ms):"
 sh_first=$(first_calls)
 echo "$sh_first" | sed 's/^/  /'
@@ -313,24 +337,54 @@ if [ "$activation" = 1 ]; then
 	aborted=$(grep -Ec "aborted|error" "$work/act/pgbench.out" || true)
 	served=$(rr_psql -At -c "SELECT rerank.active_model()")
 	echo "activation took $(cat "$work/activation.ms") ms (it builds the new version before it commits); $served serves"
-	echo "50 connections, $act_calls calls: p50 $act_p50 ms, p99 $act_p99 ms, slowest $act_max ms, calls over 1 s: $slow, errors: $aborted"
+	echo "50 connections at $rate calls/s, $act_calls calls: p50 $act_p50 ms, p99 $act_p99 ms, slowest $act_max ms, calls over 1 s: $slow, errors: $aborted"
 	echo "versions held in shared memory at the peak: $(cat "$work/peak.mb") MB (one copy: $copy MB)"
+	rr_psql -q -c "SELECT rerank.rollback_model()" >/dev/null
+fi
+
+ab=""
+if [ "$per_backend" = 1 ]; then
+	rr_log "4. one connection flat out and the server CPU per call, per backend against shared, $rounds rounds alternated"
+	for ((r = 1; r <= rounds; r++)); do
+		preload 0
+		bench 1 $((seconds + 15)) 0 "$work/ab_pb$r"
+		read -r _ p_pb _ _ <<<"$(latency "$work/ab_pb$r" rerank 5)"
+		read -r _ s_pb _ _ <<<"$(latency "$work/ab_pb$r" select1 5)"
+		c_pb=$(cpu_per_call)
+		preload 1
+		rr_psql -q -c "SELECT rerank.warm_model('bench')" >/dev/null
+		bench 1 $((seconds + 15)) 0 "$work/ab_sh$r"
+		read -r _ p_sh _ _ <<<"$(latency "$work/ab_sh$r" rerank 5)"
+		read -r _ s_sh _ _ <<<"$(latency "$work/ab_sh$r" select1 5)"
+		c_sh=$(cpu_per_call)
+		line=$(awk -v a="$p_pb" -v b="$p_sh" -v c="$c_pb" -v d="$c_sh" -v e="$s_pb" -v f="$s_sh" \
+			'BEGIN { printf "p50 %.3f / %.3f ms (%.2fx; SELECT 1 %.3f / %.3f), CPU %.1f / %.1f us (%.2fx)", a, b, b / a, e, f, c, d, d / c }')
+		echo "round $r, per backend / shared: $line"
+		ab="$ab$(awk -v a="$p_pb" -v b="$p_sh" -v c="$c_pb" -v d="$c_sh" 'BEGIN { printf "%.3f %.3f %.3f %.3f", a, b, b / a, d / c }')"$'\n'
+	done
 fi
 
 echo
 echo "summary ($items items x $dims dims, $users users, 500 candidates, k = 20; this run)"
-printf '%-58s %s\n' "model in memory, one copy (per backend / per server)" "$((pb_bytes / 1048576)) MB / $copy MB ($(awk -v a="$copy" -v b="$data_mb" 'BEGIN { printf "%.2f", a / b }')x its $data_mb MB of data)"
-printf '%-58s %s\n' "p50 one connection flat out: per backend / shared" "$pb_p50 / $sh1_p50 ms = $(awk -v a="$sh1_p50" -v b="$pb_p50" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else printf "-" }')x"
-printf '%-58s %s\n' "SELECT 1 in the same runs" "$pb_s1 / $sh1_s1 ms"
-printf '%-58s %s\n' "first call of a new connection (median of 5): per backend" "$pb_first_med ms"
-printf '%-58s %s\n' "first call of a new connection (median of 5): shared" "$sh_first_med ms = $(awk -v a="$sh_first_med" -v b="$sh1_p50" 'BEGIN { printf "%.1f", a / b }')x the shared p50"
-printf '%-58s %s\n' "private memory of a serving backend: per backend / shared" "$pb_anon / $sh_anon1 MB"
-printf '%-58s %s\n' "one connection at $rate calls/s, per backend: p50 / p99" "$pb_r50 / $pb_r99 ms"
+printf '%-62s %s\n' "model in memory, one copy (per backend / per server)" "$((pb_bytes / 1048576)) MB / $copy MB ($(awk -v a="$copy" -v b="$data_mb" 'BEGIN { printf "%.2f", a / b }')x its $data_mb MB of data)"
+printf '%-62s %s\n' "private memory of a serving backend: per backend / shared" "$pb_anon / $sh_anon1 MB"
+printf '%-62s %s\n' "first call of a new connection (median of 5): per backend" "$pb_first_med ms"
+printf '%-62s %s\n' "first call of a new connection (median of 5): shared" "$sh_first_med ms"
+if [ -n "$ab" ]; then
+	printf '%-62s %s\n' "one connection flat out, p50 per backend / shared (rounds)" \
+		"$(echo "$ab" | awk 'NF { printf "%s%.3f/%.3f", n++ ? ", " : "", $1, $2 }') ms"
+	printf '%-62s %s\n' "ratio shared / per backend: p50, server CPU per call (median)" \
+		"$(echo "$ab" | awk 'NF { print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2fx", v[int((NR + 1) / 2)] }'), $(echo "$ab" | awk 'NF { print $4 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2fx", v[int((NR + 1) / 2)] }')"
+	printf '%-62s %s\n' "first call shared / shared p50 (median)" \
+		"$(echo "$ab" | awk 'NF { print $2 }' | sort -n | awk -v f="$sh_first_med" '{ v[NR] = $1 } END { printf "%.1fx", f / v[int((NR + 1) / 2)] }')"
+fi
+printf '%-62s %s\n' "one connection at $rate calls/s, per backend: p50 / p99" "$pb_r50 / $pb_r99 ms"
 for c in "${connections[@]}"; do
-	printf '%-58s %s\n' "$c connections at $rate calls/s, shared: all answered / p50 / p99 / private per backend" \
-		"${sh_all[$c]} s / ${sh_p50[$c]} ms / ${sh_p99[$c]} ms / ${sh_anon[$c]} MB + ${sh_pte[$c]} MB page tables"
+	printf '%-62s %s\n' "$c connections at $rate calls/s, shared: all answered / p50 / p99" \
+		"${sh_all[$c]} s / ${sh_p50[$c]} ms / ${sh_p99[$c]} ms"
+	printf '%-62s %s\n' "  per backend: private memory + page tables" "${sh_anon[$c]} MB + ${sh_pte[$c]} MB"
 done
 if [ "$activation" = 1 ]; then
-	printf '%-58s %s\n' "activation under 50 connections: its time / slowest call" "$(cat "$work/activation.ms") ms / $act_max ms ($slow calls over 1 s, $aborted errors)"
-	printf '%-58s %s\n' "versions in shared memory at the peak" "$(cat "$work/peak.mb") MB = $(awk -v a="$(cat "$work/peak.mb")" -v b="$copy" 'BEGIN { printf "%.2f", a / b }') copies"
+	printf '%-62s %s\n' "activation under 50 connections: its time / slowest call" "$(cat "$work/activation.ms") ms / $act_max ms ($slow calls over 1 s, $aborted errors)"
+	printf '%-62s %s\n' "versions in shared memory at the peak" "$(cat "$work/peak.mb") MB = $(awk -v a="$(cat "$work/peak.mb")" -v b="$copy" 'BEGIN { printf "%.2f", a / b }') copies"
 fi
