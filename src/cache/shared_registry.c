@@ -269,6 +269,10 @@ ClaimSlot(const SnapshotKey *key, const char *label, int reuse)
 		if (registry->slots[j].state == SLOT_RETIRED &&
 			pg_atomic_read_u32(&registry->slots[j].readers) == 0)
 			i = j;
+	/* a note of a version too big holds no memory */
+	for (int j = 0; i < 0 && j < SHARED_REGISTRY_SLOTS; j++)
+		if (registry->slots[j].state == SLOT_OVER_BUDGET)
+			i = j;
 	if (i < 0)
 	{
 		i = EvictionVictim(-1);
@@ -466,9 +470,12 @@ SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
 	{
 		SharedSlot *o = &registry->slots[i];
 
-		if (i != slot && o->state == SLOT_READY &&
-			SameObject(&o->key, &s->key) && o->key.version < s->key.version)
+		if (i == slot || !SameObject(&o->key, &s->key) || o->key.version >= s->key.version)
+			continue;
+		if (o->state == SLOT_READY)
 			RetireSlot(o);
+		else if (o->state == SLOT_OVER_BUDGET)
+			o->state = SLOT_FREE;
 	}
 	mapping->slot = slot;
 	mapping->generation = s->generation;

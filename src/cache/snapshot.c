@@ -388,7 +388,7 @@ WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 		return;
 	if (shared)
 		ereport(WARNING,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s \"%s\" does not fit in rerank.shared_cache_mb (%d MB)",
 						kind->name, source->label, shared_cache_mb),
 				 errdetail("It needs " INT64_FORMAT " MB of shared memory, " INT64_FORMAT " MB are free. Until it fits, it is read from its tables on every call, which is slower than serving it from memory; rerank.model_memory lists what is held.",
@@ -396,7 +396,7 @@ WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 				 errhint("Raise rerank.shared_cache_mb and reload the configuration.")));
 	else
 		ereport(WARNING,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s \"%s\" does not fit in %s (" INT64_FORMAT " MB)",
 						kind->name, source->label, kind->private_budget_setting,
 						(int64) (kind->private_budget() / (1024 * 1024))),
@@ -413,7 +413,7 @@ WarnNoSlot(const SnapshotKindInfo *kind, const SnapshotSource *source)
 	if (AlreadyWarned(&source->key))
 		return;
 	ereport(WARNING,
-			(errcode(ERRCODE_OUT_OF_MEMORY),
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("%s \"%s\" cannot be held in shared memory: all %d versions rerank can hold are in use",
 					kind->name, source->label, SHARED_REGISTRY_SLOTS),
 			 errdetail("Until one is free, it is read from its tables on every call."),
