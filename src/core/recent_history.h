@@ -42,4 +42,11 @@ extern int	HistoryFoldInInput(const float *weights, const float *const *vectors,
 							   int n, double alpha, const float **kept_vectors,
 							   double *confidence);
 
+/*
+ * Sorts n (item, weight) pairs by item id in place and keeps each item
+ * once, with its largest weight: a user's training interactions merged
+ * with the recent history, which overlap.  Returns the new length.
+ */
+extern int	HistoryMergeMax(int64_t *items, float *weights, int n);
+
 #endif							/* RERANK_RECENT_HISTORY_H */

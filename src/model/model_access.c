@@ -13,6 +13,7 @@
 #include "common/id_map.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
+#include "core/recent_history.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "model/model_access.h"
@@ -108,21 +109,6 @@ AppendHistory(ArrayType *ids, ArrayType *weights, float w, int64 **out_ids,
 	}
 }
 
-typedef struct HistoryItem
-{
-	int64		id;
-	float		weight;
-} HistoryItem;
-
-static int
-CompareHistoryItem(const void *a, const void *b)
-{
-	int64		x = ((const HistoryItem *) a)->id;
-	int64		y = ((const HistoryItem *) b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
 int
 LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 				int64 **item_ids, float **weights)
@@ -131,10 +117,9 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
 	int			n = 0,
 				capacity = 64,
-				out = 0;
+				out;
 	int64	   *ids = palloc(sizeof(int64) * capacity);
 	float	   *w = palloc(sizeof(float) * capacity);
-	HistoryItem *items;
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -167,25 +152,7 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	 * The recent history overlaps the training interactions (the triggers
 	 * record every event): keep each item once, with its largest weight.
 	 */
-	items = palloc(sizeof(HistoryItem) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		items[i].id = ids[i];
-		items[i].weight = w[i];
-	}
-	qsort(items, n, sizeof(HistoryItem), CompareHistoryItem);
-	for (int i = 0; i < n; i++)
-	{
-		if (out > 0 && ids[out - 1] == items[i].id)
-			w[out - 1] = Max(w[out - 1], items[i].weight);
-		else
-		{
-			ids[out] = items[i].id;
-			w[out] = items[i].weight;
-			out++;
-		}
-	}
-	pfree(items);
+	out = HistoryMergeMax(ids, w, n);
 	*item_ids = ids;
 	*weights = w;
 	return out;
