@@ -8,6 +8,7 @@
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
 #include "fmgr.h"
+#include "model/user_knn.h"
 #include "serve/serve.h"
 #include "utils/guc.h"
 
@@ -23,6 +24,7 @@ _PG_init(void)
 	ServeInit();
 	CategoryCacheInit();
 	BehaviorInit();
+	UserKnnInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

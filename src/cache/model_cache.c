@@ -29,6 +29,7 @@
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
+#include "cache/user_knn_cache.h"
 #include "catalog/pg_type.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
@@ -114,6 +115,7 @@ typedef struct ModelEntry
 	int64	   *ids;			/* item id of each row, ascending */
 	itemmap_hash *items;		/* item id → row, when vectors are cached */
 	NeighborLists *neighbors;	/* item-kNN: the lists, when cached */
+	const UserKnnIndex *user_knn;	/* user-kNN: the index, when cached */
 	uint64		category_generation;	/* of the slots' categories; 0: none */
 	Size		bytes;			/* memory charged to the budget */
 	Size		wanted_bytes;	/* what caching the vectors would take */
@@ -437,6 +439,8 @@ EntryInMemory(const ModelEntry *entry)
 {
 	if (ModelHasNeighbors(&entry->pub))
 		return entry->pub.neighbors_cached;
+	if (ModelIsUserKnn(&entry->pub))
+		return entry->user_knn != NULL;
 	return entry->pub.vectors_cached;
 }
 
@@ -496,6 +500,25 @@ LoadModel(const ModelHeader *header)
 		}
 		else
 			entry->bytes = 0;
+	}
+	else if (ModelIsUserKnn(&entry->pub))
+	{
+		/* a user-kNN model: its index takes the place of vectors */
+		UserKnnRows *rows = UserKnnReadRows(header->model_id, header->name);
+
+		entry->wanted_bytes = UserKnnRowsBytes(rows);
+		entry->bytes = entry->wanted_bytes;
+		entry->pub.vectors_cached = true;
+		if (entry->bytes <= budget)
+		{
+			MakeRoom(entry->bytes, budget);
+			entry->user_knn = UserKnnBuild(context, rows);
+		}
+		else
+		{
+			UserKnnFreeRows(rows);
+			entry->bytes = 0;
+		}
 	}
 	else if (entry->pub.dimensions > 0 && entry->bytes <= budget)
 	{
@@ -562,6 +585,34 @@ ModelHasNeighbors(const CachedModel *model)
 {
 	return model != NULL && model->dimensions == 0 &&
 		strcmp(model->algorithm, "item_knn") == 0;
+}
+
+/* Whether the model is a user-kNN model; see model_cache.h. */
+bool
+ModelIsUserKnn(const CachedModel *model)
+{
+	return model != NULL && model->dimensions == 0 &&
+		strcmp(model->algorithm, "user_knn") == 0;
+}
+
+/* The index of a user-kNN model, cached or read; see model_cache.h. */
+const UserKnnIndex *
+ModelUserKnnIndex(const CachedModel *model)
+{
+	const ModelEntry *entry = (const ModelEntry *) model->private_data;
+	MemoryContext caller = CurrentMemoryContext;
+	UserKnnRows *rows;
+	const UserKnnIndex *index;
+
+	Assert(ModelIsUserKnn(model));
+	if (entry->user_knn != NULL)
+		return entry->user_knn;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rows = UserKnnReadRows(model->model_id, model->name);
+	index = UserKnnBuild(caller, rows);
+	SPI_finish();
+	return index;
 }
 
 /* The cached neighbor list of an item; see model_cache.h. */

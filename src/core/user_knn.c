@@ -546,6 +546,13 @@ UserKnnItemId(const UserKnnIndex *index, int32_t item)
 	return SECTION(index, item_ids, const int64_t)[item];
 }
 
+/* The item id of each catalog index. */
+const int64_t *
+UserKnnItemIds(const UserKnnIndex *index)
+{
+	return SECTION(index, item_ids, const int64_t);
+}
+
 /* The histories, users × items. */
 AlsCsr
 UserKnnByUser(const UserKnnIndex *index)

@@ -199,6 +199,7 @@ extern int64_t UserKnnUserId(const UserKnnIndex *index, int32_t user);
 extern int64_t UserKnnItemId(const UserKnnIndex *index, int32_t item);
 
 /* Views of the index (pointers into it, valid as long as it is). */
+extern const int64_t *UserKnnItemIds(const UserKnnIndex *index);	/* items */
 extern AlsCsr UserKnnByUser(const UserKnnIndex *index);
 extern AlsCsr UserKnnByItem(const UserKnnIndex *index);
 extern const UserStats *UserKnnStats(const UserKnnIndex *index);

@@ -165,11 +165,25 @@ BEGIN
     DELETE FROM rerank.model_interactions i
      WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND i.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    -- user-kNN: the user's own lists, and the user's place in the others'
+    -- (found through the GIN index on neighbor_ids)
+    DELETE FROM rerank.user_neighbors n
+     WHERE n.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND n.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    UPDATE rerank.user_neighbors n
+       SET (neighbor_ids, similarities) =
+           (SELECT coalesce(array_agg(t.id ORDER BY t.o), '{}'),
+                   coalesce(array_agg(t.s ORDER BY t.o), '{}')
+              FROM unnest(n.neighbor_ids, n.similarities) WITH ORDINALITY AS t(id, s, o)
+             WHERE t.id <> forget_user.user_id)
+     WHERE n.neighbor_ids @> ARRAY[forget_user.user_id];
     RETURN had_features OR FOUND;
 END
 $$;
 COMMENT ON FUNCTION rerank.forget_user(bigint) IS
-    'deletes everything the extension keeps about a user (features, vectors and training interactions in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
+    'deletes everything the extension keeps about a user (features, vectors, training interactions and user-kNN lists in every model, and the user''s place in other users'' lists); true if there was anything; the shop''s own event rows are the shop''s to delete';
 REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 
 -- Backends cache the event weights; any change reaches them at commit
