@@ -11,7 +11,7 @@ CREATE TABLE rerank.user_neighbors (
     neighbor_ids bigint[] NOT NULL,
     similarities real[] NOT NULL,
     PRIMARY KEY (model_id, user_id),
-    CHECK (cardinality(neighbor_ids) = cardinality(similarities))
+    CHECK (pg_catalog.cardinality(neighbor_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(similarities))
 );
 -- forget_user finds the lists that name a user through this index
 CREATE INDEX user_neighbors_neighbor_ids ON rerank.user_neighbors USING gin (neighbor_ids);
@@ -29,7 +29,7 @@ SELECT pg_catalog.pg_extension_config_dump('rerank.user_neighbors', '');
 -- factors_version of the user-kNN models, and the backends reload them.
 -- No transition tables: the trigger does not look at the rows (a training
 -- writes millions of them), it bumps every user-kNN model.
-CREATE FUNCTION rerank.user_knn_changed() RETURNS trigger
+CREATE FUNCTION rerank.user_knn_changed() RETURNS pg_catalog.trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -50,32 +50,32 @@ CREATE TRIGGER model_interactions_changed
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.user_knn_changed();
 
 CREATE PROCEDURE rerank.train_user_knn(
-    model_name text,
-    source regclass,
+    model_name pg_catalog.text,
+    source pg_catalog.regclass,
     neighbors integer DEFAULT 50,
-    similarity text DEFAULT 'cosine',
+    similarity pg_catalog.text DEFAULT 'cosine',
     shrinkage double precision DEFAULT 0,
     min_overlap integer DEFAULT 1,
     activate boolean DEFAULT false,
     replace boolean DEFAULT false,
-    weight_column text DEFAULT NULL,
-    description text DEFAULT NULL)
+    weight_column pg_catalog.text DEFAULT NULL,
+    description pg_catalog.text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'train_user_knn'
     LANGUAGE C
     -- its queries resolve operators and functions here, never in the caller's path
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON PROCEDURE rerank.train_user_knn(text, regclass, integer, text, double precision, integer, boolean, boolean, text, text) IS
+COMMENT ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) IS
     'trains a user-based collaborative filtering model: each user''s nearest users by cosine, jaccard or pearson similarity over their items, shrunk by n / (n + shrinkage) for n shared items, at least min_overlap shared items';
-REVOKE EXECUTE ON PROCEDURE rerank.train_user_knn(text, regclass, integer, text, double precision, integer, boolean, boolean, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) FROM PUBLIC;
 
 -- Served like predict, recommend and similar_items (40_training.sql).
 CREATE FUNCTION rerank.similar_users(user_id bigint, k integer DEFAULT 10,
-                                     model text DEFAULT NULL)
+                                     model pg_catalog.text DEFAULT NULL)
     RETURNS TABLE (similar_user_id bigint, similarity double precision)
     AS 'MODULE_PATHNAME', 'similar_users'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.similar_users(bigint, integer, text) IS
+COMMENT ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) IS
     'the k users most similar to a user in a user-kNN model (NULL: the active model), most similar first: the trained list, or for a user whose history changed since training or whom training did not see, the list computed from the current history (stable: reads the model)';
-REVOKE EXECUTE ON FUNCTION rerank.similar_users(bigint, integer, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) FROM PUBLIC;

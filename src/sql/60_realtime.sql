@@ -174,10 +174,10 @@ BEGIN
     had_features := had_features OR FOUND;
     UPDATE rerank.user_neighbors n
        SET (neighbor_ids, similarities) =
-           (SELECT coalesce(array_agg(t.id ORDER BY t.o), '{}'),
-                   coalesce(array_agg(t.s ORDER BY t.o), '{}')
-              FROM unnest(n.neighbor_ids, n.similarities) WITH ORDINALITY AS t(id, s, o)
-             WHERE t.id <> forget_user.user_id)
+           (SELECT coalesce(pg_catalog.array_agg(n.neighbor_ids[i] ORDER BY i), '{}'),
+                   coalesce(pg_catalog.array_agg(n.similarities[i] ORDER BY i), '{}')
+              FROM pg_catalog.generate_subscripts(n.neighbor_ids, 1) AS i
+             WHERE n.neighbor_ids[i] <> forget_user.user_id)
      WHERE n.neighbor_ids @> ARRAY[forget_user.user_id];
     RETURN had_features OR FOUND;
 END
