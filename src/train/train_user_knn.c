@@ -98,6 +98,7 @@ train_user_knn(PG_FUNCTION_ARGS)
 	instr_time	phase;
 	double		read_seconds,
 				train_seconds,
+				train_cpu,
 				write_seconds;
 	UserStats  *stats;
 	UserKnnScratch scratch;
@@ -124,6 +125,7 @@ train_user_knn(PG_FUNCTION_ARGS)
 	params.catalog = data.items;
 
 	INSTR_TIME_SET_CURRENT(phase);
+	train_cpu = CpuSeconds();
 	stats = HugeArray(data.users, sizeof(UserStats), false);
 	for (int u = 0; u < data.users; u++)
 	{
@@ -160,6 +162,7 @@ train_user_knn(PG_FUNCTION_ARGS)
 	}
 	offsets[data.users] = total;
 	train_seconds = SecondsSince(phase);
+	train_cpu = CpuSeconds() - train_cpu;
 
 	INSTR_TIME_SET_CURRENT(phase);
 	initStringInfo(&json);
@@ -182,6 +185,7 @@ train_user_knn(PG_FUNCTION_ARGS)
 					 ", \"users_without_neighbors\": %d", total, lonely);
 	AppendJsonField(&json, "read_seconds", read_seconds);
 	AppendJsonField(&json, "train_seconds", train_seconds);
+	AppendJsonField(&json, "train_cpu_seconds", train_cpu);
 	AppendJsonField(&json, "write_seconds", write_seconds);
 	appendStringInfoString(&json, "}}");
 	FinishModelRow(model_id, NULL, 0, json.data, SecondsSince(run.start));
