@@ -176,6 +176,9 @@ SELECT format('%-8s | %s | %s, %s | %s | %s | %s, %s', algorithm,
               round(min(wall)::numeric, 3))
   FROM knn_times GROUP BY algorithm ORDER BY algorithm;
 SELECT count(*) FROM rerank.similar_users(1, 5, 'timed_uknn') \\g /dev/null
+-- the runs above left dead rows: the live size of the lists
+SELECT rerank.drop_model('timed_knn') \\g /dev/null
+VACUUM FULL rerank.user_neighbors;
 \echo
 \echo user-kNN lists of MovieLens 100K: users, neighbor pairs, the lists in the index, the whole served index, on disk (table + GIN index)
 SELECT format('%s users | %s pairs | lists %s (8 B a pair) | index %s (lists, histories by user and by item, id tables) | disk %s + %s',
@@ -186,7 +189,7 @@ SELECT format('%s users | %s pairs | lists %s (8 B a pair) | index %s (lists, hi
               pg_size_pretty(pg_relation_size('rerank.user_neighbors_neighbor_ids')))
   FROM rerank.models m, rerank.model_cache_info() c
  WHERE m.name = 'timed_uknn' AND c.model = m.name;
-SELECT rerank.drop_model('timed_knn'), rerank.drop_model('timed_uknn') \\g /dev/null
+SELECT rerank.drop_model('timed_uknn') \\g /dev/null
 SQL
 else
 	rr_log "SKIPPED the MovieLens part: $split not found (the shared data sets are not on this machine)"
@@ -230,7 +233,8 @@ SET client_min_messages = warning;
 SELECT regexp_replace(substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s*\d+ kB'), '\s+', ' ', 'g') AS before \\gset
 CALL rerank.train_user_knn('synth_uknn', 'synth', neighbors => 50, replace => true);
 SELECT count(*) FROM rerank.similar_users(1, 5, 'synth_uknn') \\g /dev/null
-SELECT format('user-kNN K = 50 on %s rows: read %s s, neighbors %s s (CPU %s s), write %s s; %s pairs; lists %s, served index %s, on disk %s + %s; VmHWM %s -> %s',
+VACUUM FULL rerank.user_neighbors;
+SELECT format('user-kNN K = 50 on %s rows: read %s s, neighbors %s s (CPU %s s), write %s s; %s pairs; lists %s, served index %s, on disk %s + %s; %s -> %s',
               $size, round((m->>'read_seconds')::numeric, 2), round((m->>'train_seconds')::numeric, 2),
               round((m->>'train_cpu_seconds')::numeric, 2), round((m->>'write_seconds')::numeric, 2),
               m->>'neighbor_pairs', pg_size_pretty((m->>'neighbor_pairs')::bigint * 8),
