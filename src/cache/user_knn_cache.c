@@ -62,6 +62,7 @@ struct UserKnnRows
 	/* one row's pairs, merged before they are appended */
 	int64	   *row_ids;
 	float	   *row_weights;
+	HistoryPair *row_work;
 	int			row_capacity;
 };
 
@@ -138,6 +139,7 @@ ReadHistoryRow(HeapTuple tuple, TupleDesc desc, void *arg)
 		rows->row_capacity = Max(n, rows->row_capacity * 2);
 		rows->row_ids = repalloc_huge(rows->row_ids, sizeof(int64) * rows->row_capacity);
 		rows->row_weights = repalloc_huge(rows->row_weights, sizeof(float) * rows->row_capacity);
+		rows->row_work = repalloc_huge(rows->row_work, sizeof(HistoryPair) * rows->row_capacity);
 	}
 	for (int e = 0; e < n; e++)
 	{
@@ -150,7 +152,7 @@ ReadHistoryRow(HeapTuple tuple, TupleDesc desc, void *arg)
 		kept++;
 	}
 	/* ascending item ids, each once: in index order once numbered */
-	kept = HistoryMergeMax(rows->row_ids, rows->row_weights, kept);
+	kept = HistoryMergeMax(rows->row_ids, rows->row_weights, kept, rows->row_work);
 	if (rows->users == rows->users_capacity)
 	{
 		rows->users_capacity *= 2;
@@ -320,6 +322,7 @@ UserKnnReadRows(int32 model_id, const char *model_name)
 	rows->row_capacity = 256;
 	rows->row_ids = palloc(sizeof(int64) * rows->row_capacity);
 	rows->row_weights = palloc(sizeof(float) * rows->row_capacity);
+	rows->row_work = palloc(sizeof(HistoryPair) * rows->row_capacity);
 	rows->item_map = idmap_create(context, 1024, NULL);
 	MemoryContextSwitchTo(old);
 	AppendEntry(rows, &rows->history, 0, 0);	/* allocates; then empty */

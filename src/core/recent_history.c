@@ -8,6 +8,7 @@
 #include "core/recent_history.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -81,63 +82,39 @@ HistoryFoldInInput(const float *weights, const float *const *vectors, int n,
 	return kept;
 }
 
-/* Swaps pairs a and b of a history being sorted. */
-static inline void
-SwapPairs(int64_t *items, float *weights, int a, int b)
+/* qsort comparator of history pairs, by item id. */
+static int
+ComparePairs(const void *a, const void *b)
 {
-	int64_t		item = items[a];
-	float		weight = weights[a];
+	int64_t		x = ((const HistoryPair *) a)->item;
+	int64_t		y = ((const HistoryPair *) b)->item;
 
-	items[a] = items[b];
-	weights[a] = weights[b];
-	items[b] = item;
-	weights[b] = weight;
+	return (x > y) - (x < y);
 }
 
-/* Restores the max-heap (by item id) of pairs below position i. */
-static void
-SiftPairs(int64_t *items, float *weights, int n, int i)
-{
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					r = l + 1,
-					m = i;
-
-		if (l < n && items[l] > items[m])
-			m = l;
-		if (r < n && items[r] > items[m])
-			m = r;
-		if (m == i)
-			return;
-		SwapPairs(items, weights, i, m);
-		i = m;
-	}
-}
-
-/* Heap sort by item id, then one pass keeping the largest weight. */
+/* Sorts by item id, then keeps each item once with its largest weight. */
 int
-HistoryMergeMax(int64_t *items, float *weights, int n)
+HistoryMergeMax(int64_t *items, float *weights, int n, HistoryPair *work)
 {
 	int			out = 0;
 
-	for (int i = n / 2 - 1; i >= 0; i--)
-		SiftPairs(items, weights, n, i);
-	for (int end = n - 1; end > 0; end--)
-	{
-		SwapPairs(items, weights, 0, end);
-		SiftPairs(items, weights, end, 0);
-	}
 	for (int i = 0; i < n; i++)
 	{
-		if (out > 0 && items[out - 1] == items[i])
+		work[i].item = items[i];
+		work[i].weight = weights[i];
+	}
+	if (n > 1)
+		qsort(work, (size_t) n, sizeof(HistoryPair), ComparePairs);
+	for (int i = 0; i < n; i++)
+	{
+		if (out > 0 && items[out - 1] == work[i].item)
 		{
-			if (!(weights[out - 1] > weights[i]))
-				weights[out - 1] = weights[i];
+			if (!(weights[out - 1] > work[i].weight))
+				weights[out - 1] = work[i].weight;
 			continue;
 		}
-		items[out] = items[i];
-		weights[out] = weights[i];
+		items[out] = work[i].item;
+		weights[out] = work[i].weight;
 		out++;
 	}
 	return out;

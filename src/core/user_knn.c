@@ -239,25 +239,6 @@ UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
 	}
 }
 
-/* The position of key in sorted[0..n), or -1. */
-static int64_t
-FindSorted(const int32_t *sorted, int64_t n, int32_t key)
-{
-	int64_t		lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int64_t		mid = lo + (hi - lo) / 2;
-
-		if (sorted[mid] < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && sorted[lo] == key ? lo : -1;
-}
-
 /* The scores of a few items; see user_knn.h. */
 void
 UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
@@ -278,7 +259,7 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		{
 			for (int64_t e = 0; e < m; e++)
 			{
-				int64_t		j = FindSorted(items, n, hist[e]);
+				int64_t		j = SortedFind(items, n, hist[e]);
 
 				if (j >= 0)
 					out[j] += s * w[e];
@@ -288,7 +269,7 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		{
 			for (int j = 0; j < n; j++)
 			{
-				int64_t		e = FindSorted(hist, m, items[j]);
+				int64_t		e = SortedFind(hist, m, items[j]);
 
 				if (e >= 0)
 					out[j] += s * w[e];
@@ -304,7 +285,7 @@ float
 UserKnnWeight(const AlsCsr *by_user, int32_t user, int32_t item)
 {
 	int64_t		start = by_user->indptr[user];
-	int64_t		e = FindSorted(by_user->indices + start,
+	int64_t		e = SortedFind(by_user->indices + start,
 							   by_user->indptr[user + 1] - start, item);
 
 	return e >= 0 ? by_user->weights[start + e] : 0.0f;

@@ -152,7 +152,7 @@ LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
 	 * The recent history overlaps the training interactions (the triggers
 	 * record every event): keep each item once, with its largest weight.
 	 */
-	out = HistoryMergeMax(ids, w, n);
+	out = HistoryMergeMax(ids, w, n, palloc(sizeof(HistoryPair) * Max(n, 1)));
 	*item_ids = ids;
 	*weights = w;
 	return out;

@@ -81,20 +81,14 @@ BEGIN
     INSERT INTO acc SELECT 'item-kNN cosine K = 50', 5, 0, precision_at_k, recall_at_k,
            ndcg_at_k, map_at_k, '- - 0.347'
       FROM rerank.evaluate('knn', 'ml_test', 10, 'ml_train');
-    CALL rerank.train_user_knn('uknn', 'ml_train', neighbors => 50);
-    INSERT INTO acc SELECT 'user-kNN cosine K = 50 (the defaults)', 6, 0, precision_at_k,
-           recall_at_k, ndcg_at_k, map_at_k, '- (near item-kNN)'
-      FROM rerank.evaluate('uknn', 'ml_test', 10, 'ml_train');
-    CALL rerank.train_user_knn('uknn', 'ml_train', neighbors => 50, similarity => 'pearson',
-                               replace => true);
-    INSERT INTO acc SELECT 'user-kNN pearson K = 50', 7, 0, precision_at_k, recall_at_k,
-           ndcg_at_k, map_at_k, '- (near item-kNN)'
-      FROM rerank.evaluate('uknn', 'ml_test', 10, 'ml_train');
-    CALL rerank.train_user_knn('uknn', 'ml_train', neighbors => 50, similarity => 'jaccard',
-                               replace => true);
-    INSERT INTO acc SELECT 'user-kNN jaccard K = 50', 8, 0, precision_at_k, recall_at_k,
-           ndcg_at_k, map_at_k, '- (near item-kNN)'
-      FROM rerank.evaluate('uknn', 'ml_test', 10, 'ml_train');
+    FOR s IN 1..3 LOOP
+        CALL rerank.train_user_knn('uknn', 'ml_train', neighbors => 50, replace => true,
+                                   similarity => (ARRAY['cosine', 'pearson', 'jaccard'])[s]);
+        INSERT INTO acc SELECT format('user-kNN %s K = 50%s', (ARRAY['cosine', 'pearson', 'jaccard'])[s],
+                                      CASE s WHEN 1 THEN ' (the defaults)' ELSE '' END),
+               5 + s, 0, precision_at_k, recall_at_k, ndcg_at_k, map_at_k, '- (near item-kNN)'
+          FROM rerank.evaluate('uknn', 'ml_test', 10, 'ml_train');
+    END LOOP;
     PERFORM rerank.drop_model('uknn');
 END \$\$;
 \echo

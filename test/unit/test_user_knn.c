@@ -483,12 +483,13 @@ UNIT_TEST(history_merge_max)
 {
 	int64_t		items[] = {9, 3, 9, 1, 3, 7, 9};
 	float		weights[] = {1, 5, 4, 2, 0, 1, 2};
-	int			n = HistoryMergeMax(items, weights, 7);
+	HistoryPair work[7];
+	int			n = HistoryMergeMax(items, weights, 7, work);
 
 	CHECK(n == 4);
 	CHECK(items[0] == 1 && items[1] == 3 && items[2] == 7 && items[3] == 9);
 	CHECK(weights[0] == 2 && weights[1] == 5 && weights[2] == 1 && weights[3] == 4);
-	CHECK(HistoryMergeMax(items, weights, 0) == 0);
-	n = HistoryMergeMax(items, weights, 1);
+	CHECK(HistoryMergeMax(items, weights, 0, work) == 0);
+	n = HistoryMergeMax(items, weights, 1, work);
 	CHECK(n == 1 && items[0] == 1);
 }
