@@ -280,6 +280,37 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		out[j] = total > 0 ? out[j] / total : 0.0;
 }
 
+/* The scores of candidates given by id; see user_knn.h. */
+void
+UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
+					   const float *similarities, int k, double total,
+					   const int64_t *ids, int n, double *model, bool *in_model,
+					   uint64_t *keys, int32_t *items, double *scores)
+{
+	AlsCsr		by_user = UserKnnByUser(index);
+	int			m = 0;
+
+	/* the candidates in the catalog, by catalog index (then position) */
+	for (int c = 0; c < n; c++)
+	{
+		int32_t		i = UserKnnFindItem(index, ids[c]);
+
+		model[c] = 0.0;
+		in_model[c] = i >= 0;
+		if (i >= 0)
+			keys[m++] = ((uint64_t) (uint32_t) i << 32) | (uint32_t) c;
+	}
+	if (m == 0 || k == 0)
+		return;
+	qsort(keys, m, sizeof(uint64_t), CompareKeys);
+	for (int j = 0; j < m; j++)
+		items[j] = (int32_t) (keys[j] >> 32);
+	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, items, m,
+					  scores);
+	for (int j = 0; j < m; j++)
+		model[(uint32_t) keys[j]] = scores[j];
+}
+
 /* r_vi by binary search. */
 float
 UserKnnWeight(const AlsCsr *by_user, int32_t user, int32_t item)

@@ -209,4 +209,18 @@ extern int	UserKnnStoredNeighbors(const UserKnnIndex *index, int32_t user,
 								   const int32_t **users,
 								   const float **similarities);
 
+/*
+ * The scores of n candidates given by id (distinct) for a neighborhood in
+ * an index: in_model[c] whether candidate c is in the model's catalog,
+ * model[c] its score (0 outside the catalog or where no neighbor has it).
+ * keys holds n elements, items n, scores n.
+ */
+extern void UserKnnCandidateScores(const UserKnnIndex *index,
+								   const int32_t *neighbors,
+								   const float *similarities, int k,
+								   double total, const int64_t *ids, int n,
+								   double *model, bool *in_model,
+								   uint64_t *keys, int32_t *items,
+								   double *scores);
+
 #endif							/* RERANK_USER_KNN_H */

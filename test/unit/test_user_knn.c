@@ -464,6 +464,36 @@ UNIT_TEST(user_knn_index_is_flat)
 	}
 	CHECK(UserKnnFindUser(index, 999) == -1 && UserKnnFindItem(index, 1000) == -1);
 	{
+		/* candidates by id, in any order, some outside the catalog */
+		int64_t		ids[] = {item_ids[7], 5, item_ids[2], item_ids[30], -1, item_ids[0]};
+		double		model[6],
+					scores[6],
+					expected;
+		bool		in_model[6];
+		uint64_t	keys[6];
+		int32_t		items[6];
+		const int32_t *vs;
+		const float *ss;
+		int			k = UserKnnStoredNeighbors(index, 3, &vs, &ss);
+		double		total = UserKnnTotal(ss, k);
+		AlsCsr		by_user = UserKnnByUser(index);
+
+		UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, model, in_model,
+							   keys, items, scores);
+		CHECK(in_model[0] && !in_model[1] && in_model[2] && in_model[3] &&
+			  !in_model[4] && in_model[5]);
+		CHECK(model[1] == 0 && model[4] == 0);
+		for (int c = 0; c < 6; c++)
+		{
+			int32_t		i = in_model[c] ? UserKnnFindItem(index, ids[c]) : -1;
+
+			if (i < 0)
+				continue;
+			UserKnnScoreItems(&by_user, vs, ss, k, total, &i, 1, &expected);
+			CHECK(model[c] == expected);
+		}
+	}
+	{
 		AlsCsr		by_user = UserKnnByUser(index);
 
 		CHECK(by_user.nnz == m.by_user.nnz &&
