@@ -6,7 +6,7 @@
 SET extra_float_digits = 0;
 
 -- The triggers write user_features and user_factors at the row level
--- (src/behavior/user_rows.c), which fires no trigger on them: check_factors' checks
+-- (src/model/user_rows.c), which fires no trigger on them: check_factors' checks
 -- are made there, the foreign key's need none (model_id never changes), and
 -- a trigger added to these tables must be handled there.
 SELECT tgrelid::regclass AS written_by_the_real_time_path, tgname

@@ -7,19 +7,24 @@
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "common/interrupts.h"
 #include "fmgr.h"
 #include "model/user_knn.h"
-#include "serve/serve.h"
+#include "serve/settings.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Registers the extension's settings when the library is loaded. */
+/*
+ * Registers the extension's settings and cache invalidation callbacks, and
+ * lets the core check for interrupts, when the library is loaded.
+ */
 void
 _PG_init(void)
 {
+	CoreInterruptsInit();
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();

@@ -329,7 +329,7 @@ EventTypeFromDatum(const EventColumns *columns, Datum value)
 
 /*
  * Reads one event from a row.  False when the user id is NULL: such rows
- * are not tracked (anonymous events; see the README's policies).  A NULL
+ * are not tracked (anonymous events; see docs/realtime.md, "Policies").  A NULL
  * item counts the event without a history entry; a NULL or absent time is
  * the transaction's; a NULL, absent or negative dwell adds nothing.
  */

@@ -104,6 +104,29 @@ ApplyEventQuery(Portal portal, EventColumns *columns, BehaviorBatch *batch)
 	MemoryContextDelete(rows);
 }
 
+/*
+ * Runs an event query (sorted by user) through a cursor and applies its
+ * rows in one batch (BehaviorBatchBegin's replace and fold_in; with
+ * force_fold_in every user is folded in).  Called inside SPI.
+ */
+static void
+RunEventQuery(const char *query, EventColumns *columns, BehaviorBatch *batch,
+			  bool replace, bool fold_in, bool force_fold_in)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+	Portal		portal;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the event query: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	BehaviorBatchBegin(batch, replace, fold_in);
+	batch->force_fold_in = force_fold_in;
+	ApplyEventQuery(portal, columns, batch);
+	BehaviorBatchEnd(batch);
+	SPI_cursor_close(portal);
+}
+
 /* Row form: one event, one user. */
 static void
 TrackRow(TriggerData *trigdata, TrackCache *cache)
@@ -115,8 +138,7 @@ TrackRow(TriggerData *trigdata, TrackCache *cache)
 	if (!EventFromTuple(&cache->columns, trigdata->tg_trigtuple,
 						RelationGetDescr(trigdata->tg_relation), &event))
 		return;					/* no user: not tracked */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	BehaviorBatchBegin(&batch, false, behavior_fold_in);
 	state = UserStateLock(&batch, event.user_id, true);
 	UserStateApply(&batch, state, &event);
@@ -131,8 +153,6 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 {
 	BehaviorBatch batch;
 	EventColumns columns = cache->columns;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	char	   *query;
 
 	if (trigdata->tg_newtable == NULL || trigdata->tg_trigger->tgnewtable == NULL)
@@ -140,8 +160,7 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("track_behavior: a FOR EACH STATEMENT trigger needs REFERENCING NEW TABLE"),
 				 errhint("Use rerank.attach(…, for_each => 'statement'), which declares it.")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
 	/*
@@ -151,15 +170,7 @@ TrackStatement(TriggerData *trigdata, TrackCache *cache)
 	 */
 	query = EventColumnsQuery(&columns, quote_identifier(trigdata->tg_trigger->tgnewtable),
 							  false, !CategoryCacheEnsure());
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the event query: %s",
-			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	BehaviorBatchBegin(&batch, false, behavior_fold_in);
-	ApplyEventQuery(portal, &columns, &batch);
-	BehaviorBatchEnd(&batch);
-	SPI_cursor_close(portal);
+	RunEventQuery(query, &columns, &batch, false, behavior_fold_in, false);
 	SPI_finish();
 }
 
@@ -295,8 +306,6 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 	Oid			relid;
 	char	   *from;
 	char	   *query;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	BehaviorBatch batch;
 	bool		replace = PG_ARGISNULL(7) ? true : PG_GETARG_BOOL(7);
 	bool		fold_in = PG_ARGISNULL(8) ? true : PG_GETARG_BOOL(8);
@@ -320,18 +329,8 @@ rebuild_user_features(PG_FUNCTION_ARGS)
 	relation_close(rel, NoLock);
 
 	query = EventColumnsQuery(&columns, from, true, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the event query: %s",
-			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	BehaviorBatchBegin(&batch, replace, fold_in);
-	batch.force_fold_in = fold_in;
-	ApplyEventQuery(portal, &columns, &batch);
-	BehaviorBatchEnd(&batch);
-	SPI_cursor_close(portal);
+	SpiConnect();
+	RunEventQuery(query, &columns, &batch, replace, fold_in, fold_in);
 	SPI_finish();
 	PG_RETURN_INT64(batch.users);
 }
@@ -368,8 +367,7 @@ fold_in_users(PG_FUNCTION_ARGS)
 
 	/* updated_at is never NULL: -infinity selects every user */
 	args[0] = PG_ARGISNULL(0) ? TimestampTzGetDatum(DT_NOBEGIN) : PG_GETARG_DATUM(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	BehaviorBatchBegin(&batch, false, true);
 	if (batch.model == NULL)
 		ereport(ERROR,

@@ -30,11 +30,8 @@
 
 #include <math.h>
 
-#include "access/toast_compression.h"
-#include "access/toast_internals.h"
 #include "access/xact.h"
 #include "behavior/event_columns.h"
-#include "behavior/user_rows.h"
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
@@ -44,11 +41,12 @@
 #include "common/shortest_dec.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
-#include "core/als_solve.h"
+#include "core/key_values.h"
 #include "core/recent_history.h"
-#include "core/vec.h"
 #include "executor/spi.h"
 #include "model/fold_in.h"
+#include "model/user_features.h"
+#include "model/user_rows.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -67,36 +65,11 @@ bool		behavior_fold_in = true;
 
 #define MAX_HISTORY_SIZE 10000
 
-/* Column values from this size on are stored compressed. */
-#define COMPRESS_MIN_BYTES 256
-
 /* Key of unknown (or NULL) event types in event_counts. */
 #define OTHER_EVENT_TYPE "other"
 
 /* event_weights.event_type has at most 63 characters: 252 bytes in UTF-8. */
 #define EVENT_TYPE_KEYSIZE 256
-
-/*
- * A key → number map, the in-memory form of a jsonb object.  Values read
- * from the stored jsonb stay numerics until changed (a user has a few
- * dozen categories and an event changes one: converting all of them to
- * double and back would cost more than the rest of the update).  Keys and
- * stored numerics point into the user's private copy of the jsonb.
- */
-typedef struct KeyValue
-{
-	const char *key;			/* not NUL-terminated: see length */
-	int			length;
-	Numeric		stored;			/* the stored numeric, NULL once changed */
-	double		value;			/* valid where stored is NULL */
-} KeyValue;
-
-typedef struct KeyValues
-{
-	int			n;
-	int			capacity;
-	KeyValue   *entries;
-} KeyValues;
 
 struct UserFeatureState
 {
@@ -239,13 +212,15 @@ LookupEventWeight(const char *event_type)
 	return hash_search(event_weights, event_type, HASH_FIND, NULL);
 }
 
-/* Appends an entry (the map grows by doubling). */
+/*
+ * Appends an entry to a map (core/key_values.h: the keys and stored
+ * numerics point into the user's private copy of the jsonb, or into
+ * memory of the user's context); the map grows by doubling.
+ */
 static void
 KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 				double value)
 {
-	KeyValue   *entry;
-
 	if (map->n == map->capacity)
 	{
 		map->capacity = Max(8, map->capacity * 2);
@@ -253,11 +228,7 @@ KeyValuesAppend(KeyValues *map, const char *key, int length, Numeric stored,
 			? palloc(sizeof(KeyValue) * map->capacity)
 			: repalloc(map->entries, sizeof(KeyValue) * map->capacity);
 	}
-	entry = &map->entries[map->n++];
-	entry->key = key;
-	entry->length = length;
-	entry->stored = stored;
-	entry->value = value;
+	KeyValuesPush(map, key, length, stored, value);
 }
 
 /* Adds delta to the value of key, inserting it when new. */
@@ -265,24 +236,20 @@ static void
 KeyValuesAdd(KeyValues *map, const char *key, double delta)
 {
 	int			length = strlen(key);
+	KeyValue   *entry = KeyValuesFind(map, key, length);
 
-	for (int i = 0; i < map->n; i++)
+	if (entry == NULL)
 	{
-		KeyValue   *entry = &map->entries[i];
-
-		if (entry->length == length && memcmp(entry->key, key, length) == 0)
-		{
-			if (entry->stored != NULL)
-			{
-				entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-																  NumericGetDatum(entry->stored)));
-				entry->stored = NULL;
-			}
-			entry->value += delta;
-			return;
-		}
+		KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
+		return;
 	}
-	KeyValuesAppend(map, pstrdup(key), length, NULL, delta);
+	if (entry->stored != NULL)
+	{
+		entry->value = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+														  NumericGetDatum((Numeric) entry->stored)));
+		entry->stored = NULL;
+	}
+	entry->value += delta;
 }
 
 /*
@@ -320,10 +287,11 @@ KeyValuesFromJsonb(KeyValues *map, Jsonb *jsonb)
 }
 
 /*
- * A jsonb object of the map: unchanged entries as stored, changed ones as
- * integers (counts, and weights that are whole numbers) or doubles in their
- * shortest exact decimal form, so reading them back gives the same doubles
- * (the row and statement forms must agree to the bit).
+ * A jsonb object of the map: each entry in the form KeyValueOutput says,
+ * unchanged entries as stored, changed ones as integers (counts, and
+ * weights that are whole numbers) or doubles in their shortest exact
+ * decimal form, so reading them back gives the same doubles (the row and
+ * statement forms must agree to the bit).
  */
 static Jsonb *
 KeyValuesToJsonb(const KeyValues *map, bool integers)
@@ -337,29 +305,30 @@ KeyValuesToJsonb(const KeyValues *map, bool integers)
 		const KeyValue *entry = &map->entries[i];
 		JsonbValue	key;
 		JsonbValue	value;
-		double		number = entry->value;
+		int64		integer;
 
 		value.type = jbvNumeric;
-		if (entry->stored != NULL)
-			value.val.numeric = entry->stored;
-		else if (!isfinite(number))
-			continue;
-		else if (integers)
-			value.val.numeric = int64_to_numeric((int64) Min(Max(rint(number), -9.0e18), 9.0e18));
-		else if (number == rint(number) && fabs(number) < 1.0e15)
+		switch (KeyValueOutput(entry, integers, &integer))
 		{
-			/* the same numeric as the decimal form, without the parsing */
-			value.val.numeric = int64_to_numeric((int64) number);
-		}
-		else
-		{
-			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+			case KEY_VALUE_STORED:
+				value.val.numeric = (Numeric) entry->stored;
+				break;
+			case KEY_VALUE_SKIP:
+				continue;
+			case KEY_VALUE_INTEGER:
+				value.val.numeric = int64_to_numeric(integer);
+				break;
+			case KEY_VALUE_DECIMAL:
+				{
+					char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
-			double_to_shortest_decimal_buf(number, buf);
-			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(buf),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
+					double_to_shortest_decimal_buf(entry->value, buf);
+					value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			CStringGetDatum(buf),
+																			ObjectIdGetDatum(InvalidOid),
+																			Int32GetDatum(-1)));
+				}
+				break;
 		}
 		key.type = jbvString;
 		key.val.string.val = (char *) entry->key;
@@ -502,76 +471,47 @@ BehaviorBatchEnd(BehaviorBatch *batch)
 	batch->user_context = NULL;
 }
 
-/* Fills a history from two parallel arrays (NULL elements skipped). */
+/*
+ * Copies up to history->capacity entries of an id list (and its weights,
+ * when the history keeps them) into a history.
+ */
 static void
-HistoryFromArrays(RecentHistory *history, Datum items_datum, Datum weights_datum,
-				  bool with_weights)
+HistoryFill(RecentHistory *history, const int64 *items, const float *weights,
+			int n)
 {
-	ArrayType  *items = DatumGetArrayTypeP(items_datum);
-	Datum	   *item_values;
-	bool	   *item_nulls;
-	int			n_items;
-	Datum	   *weight_values = NULL;
-	bool	   *weight_nulls = NULL;
-	int			n_weights = 0;
-
-	deconstruct_array(items, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &item_values, &item_nulls, &n_items);
-	if (with_weights)
-		deconstruct_array(DatumGetArrayTypeP(weights_datum), FLOAT4OID, 4, true,
-						  TYPALIGN_INT, &weight_values, &weight_nulls, &n_weights);
-	for (int i = 0; i < n_items && history->n < history->capacity; i++)
-	{
-		if (item_nulls[i])
-			continue;
-		if (with_weights)
-		{
-			if (i >= n_weights || weight_nulls[i])
-				continue;
-			history->weights[history->n] = DatumGetFloat4(weight_values[i]);
-		}
-		history->items[history->n] = DatumGetInt64(item_values[i]);
-		history->n++;
-	}
+	history->n = Min(n, history->capacity);
+	if (history->n == 0)
+		return;
+	memcpy(history->items, items, sizeof(int64) * history->n);
+	if (history->weights != NULL && weights != NULL)
+		memcpy(history->weights, weights, sizeof(float) * history->n);
 }
 
-/* Reads the locked row of user_features (in the batch's slot) into state. */
+/*
+ * Reads the locked row of user_features (in the batch's slot) into state,
+ * through the one reader of such rows (model/user_features.h).
+ */
 static void
 UserStateRead(UserFeatureState *state, UserRows *rows)
 {
 	TupleTableSlot *slot = rows->features_slot;
-	const AttrNumber *attnums = rows->features_attnums;
-	bool		isnull;
-	Datum		value;
+	Datum		values[USER_FEATURES_NCOLUMNS];
+	bool		nulls[USER_FEATURES_NCOLUMNS];
+	UserFeatures row;
 
-	value = slot_getattr(slot, attnums[USER_FEATURES_EVENT_COUNTS], &isnull);
-	if (!isnull)
-		KeyValuesFromJsonb(&state->counts, DatumGetJsonbPCopy(value));
-	value = slot_getattr(slot, attnums[USER_FEATURES_TOTAL_DWELL_MS], &isnull);
-	state->total_dwell_ms = isnull ? 0 : DatumGetInt64(value);
-	value = slot_getattr(slot, attnums[USER_FEATURES_FIRST_EVENT_AT], &isnull);
-	if (!isnull)
-	{
-		state->has_times = true;
-		state->first_event_at = DatumGetTimestampTz(value);
-		value = slot_getattr(slot, attnums[USER_FEATURES_LAST_EVENT_AT], &isnull);
-		state->last_event_at = isnull ? state->first_event_at : DatumGetTimestampTz(value);
-	}
-	{
-		bool		items_null,
-					weights_null;
-		Datum		items = slot_getattr(slot, attnums[USER_FEATURES_RECENT_ITEMS], &items_null);
-		Datum		weights = slot_getattr(slot, attnums[USER_FEATURES_RECENT_WEIGHTS], &weights_null);
-
-		if (!items_null && !weights_null)
-			HistoryFromArrays(&state->recent, items, weights, true);
-	}
-	value = slot_getattr(slot, attnums[USER_FEATURES_PURCHASED_ITEMS], &isnull);
-	if (!isnull)
-		HistoryFromArrays(&state->purchased, value, (Datum) 0, false);
-	value = slot_getattr(slot, attnums[USER_FEATURES_CATEGORY_WEIGHTS], &isnull);
-	if (!isnull)
-		KeyValuesFromJsonb(&state->categories, DatumGetJsonbPCopy(value));
+	for (int c = 0; c < USER_FEATURES_NCOLUMNS; c++)
+		values[c] = slot_getattr(slot, rows->features_attnums[c], &nulls[c]);
+	UserFeaturesRead(values, nulls, &row);
+	if (row.event_counts != NULL)
+		KeyValuesFromJsonb(&state->counts, row.event_counts);
+	state->total_dwell_ms = row.total_dwell_ms;
+	state->has_times = row.has_times;
+	state->first_event_at = row.first_event_at;
+	state->last_event_at = row.last_event_at;
+	HistoryFill(&state->recent, row.recent_items, row.recent_weights, row.nrecent);
+	HistoryFill(&state->purchased, row.purchased_items, NULL, row.npurchased);
+	if (row.category_weights != NULL)
+		KeyValuesFromJsonb(&state->categories, row.category_weights);
 }
 
 /*
@@ -603,8 +543,6 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 
 	for (int attempt = 0;; attempt++)
 	{
-		int			ret;
-
 		if (UserFeaturesLock(&batch->rows, user_id))
 		{
 			if (!batch->replace)
@@ -624,14 +562,10 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 		 * concurrent insert of the same user makes this one do nothing once
 		 * the other commits; then the loop locks that row.
 		 */
-		KeptPlan(&create_plan,
-				 "INSERT INTO rerank.user_features (user_id) VALUES ($1) "
-				 "ON CONFLICT (user_id) DO NOTHING",
-				 1, argtypes);
-		ret = SPI_execute_plan(create_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not create the features of user " INT64_FORMAT ": %s",
-				 user_id, SPI_result_code_string(ret));
+		ExecuteKeptPlan(&create_plan,
+						"INSERT INTO rerank.user_features (user_id) VALUES ($1) "
+						"ON CONFLICT (user_id) DO NOTHING",
+						1, argtypes, args, false, 0, SPI_OK_INSERT);
 	}
 
 	/* a lowered rerank.history_size applies at the next event */
@@ -656,7 +590,6 @@ ItemCategory(int64 item_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(item_id)};
 	char	   *category = NULL;
-	int			ret;
 
 	if (CategoryCacheEnsure())
 	{
@@ -670,12 +603,9 @@ ItemCategory(int64 item_id)
 		return pnstrdup(name, length);
 	}
 
-	KeptPlan(&category_plan,
-			 "SELECT category FROM rerank.items WHERE item_id = $1",
-			 1, argtypes);
-	ret = SPI_execute_plan(category_plan, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.items: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&category_plan,
+					"SELECT category FROM rerank.items WHERE item_id = $1",
+					1, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 		category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
@@ -729,30 +659,6 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * Compresses a large column value inline (lz4), when the server has lz4.
- * A 100-item history makes a 2.5 kB row of which the arrays and the
- * category map are nearly all: compressed, the row and the WAL record of
- * each event are about half as large, and the row stays under the size at
- * which heap_update hands it to the toaster (which logs an extra lock and
- * compresses only until the row fits in 2 kB).  Readers detoast as for any
- * compressed value; lz4 decompresses a column in well under a microsecond.
- */
-static Datum
-CompressedColumn(Datum value)
-{
-#ifdef USE_LZ4
-	if (VARSIZE_ANY(DatumGetPointer(value)) >= COMPRESS_MIN_BYTES)
-	{
-		Datum		compressed = toast_compress_datum(value, TOAST_LZ4_COMPRESSION);
-
-		if (DatumGetPointer(compressed) != NULL)
-			return compressed;
-	}
-#endif
-	return value;
-}
-
 /* Writes the user's features row back (the other columns are kept). */
 static void
 UserStateWrite(UserRows *rows, UserFeatureState *state)
@@ -780,16 +686,16 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 		nulls[rows->features_attnums[USER_FEATURES_LAST_EVENT_AT] - 1] = true;
 	}
 	SET_COLUMN(USER_FEATURES_RECENT_ITEMS,
-			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->recent.items,
+			   UserColumnCompressed(PointerGetDatum(BuildInt64Array(state->recent.items,
 																state->recent.n))));
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
-			   CompressedColumn(PointerGetDatum(BuildVector(state->recent.weights,
+			   UserColumnCompressed(PointerGetDatum(BuildVector(state->recent.weights,
 															state->recent.n))));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
-			   CompressedColumn(PointerGetDatum(BuildInt64Array(state->purchased.items,
+			   UserColumnCompressed(PointerGetDatum(BuildInt64Array(state->purchased.items,
 																state->purchased.n))));
 	SET_COLUMN(USER_FEATURES_CATEGORY_WEIGHTS,
-			   CompressedColumn(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
+			   UserColumnCompressed(JsonbPGetDatum(KeyValuesToJsonb(&state->categories, false))));
 	SET_COLUMN(USER_FEATURES_UPDATED_AT,
 			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 #undef SET_COLUMN
@@ -809,7 +715,6 @@ UserStateFoldIn(BehaviorBatch *batch, UserFeatureState *state)
 	int			used;
 	Oid			argtypes[3] = {INT4OID, INT8OID, FLOAT4ARRAYOID};
 	Datum		args[3];
-	int			ret;
 
 	used = FoldInHistoryVector(model, state->recent.items, state->recent.weights,
 							   state->recent.n, &batch->buffers, batch->vector);
@@ -845,17 +750,13 @@ UserStateFoldIn(BehaviorBatch *batch, UserFeatureState *state)
 	 * update above that met a vector deleted with its model found no row
 	 * and came here too.)
 	 */
-	KeptPlan(&factors_plan,
-			 "INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
-			 "SELECT m.model_id, $2, $3, now() FROM rerank.models m "
-			 "WHERE m.model_id = $1 FOR KEY SHARE "
-			 "ON CONFLICT (model_id, user_id) "
-			 "DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
-			 3, argtypes);
-	ret = SPI_execute_plan(factors_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write the vector of user " INT64_FORMAT ": %s",
-			 state->user_id, SPI_result_code_string(ret));
+	ExecuteKeptPlan(&factors_plan,
+					"INSERT INTO rerank.user_factors AS u (model_id, user_id, factors, updated_at) "
+					"SELECT m.model_id, $2, $3, now() FROM rerank.models m "
+					"WHERE m.model_id = $1 FOR KEY SHARE "
+					"ON CONFLICT (model_id, user_id) "
+					"DO UPDATE SET factors = excluded.factors, updated_at = excluded.updated_at",
+					3, argtypes, args, false, 0, SPI_OK_INSERT);
 	if (SPI_processed == 0)
 		return;
 	batch->folded++;

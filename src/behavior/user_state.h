@@ -12,9 +12,9 @@
 #include "postgres.h"
 
 #include "behavior/event_columns.h"
-#include "behavior/user_rows.h"
 #include "cache/model_cache.h"
 #include "model/fold_in.h"
+#include "model/user_rows.h"
 
 /* One user's features being updated (user_state.c). */
 typedef struct UserFeatureState UserFeatureState;

@@ -17,6 +17,23 @@
 extern void *CacheMemoryAlloc(MemoryContext context, Size size, bool zero);
 extern void CacheMemoryFree(void *block);
 
+/*
+ * The allocator of a simplehash table whose slots live in cache memory
+ * (SH_USE_NONDEFAULT_ALLOCATOR, after SH_DECLARE): big slot arrays land on
+ * huge pages.
+ */
+#define CACHE_MEMORY_HASH_ALLOCATOR(prefix) \
+static inline void * \
+prefix##_allocate(prefix##_hash *type, Size size) \
+{ \
+	return CacheMemoryAlloc(type->ctx, size, true); \
+} \
+static inline void \
+prefix##_free(prefix##_hash *type, void *pointer) \
+{ \
+	CacheMemoryFree(pointer); \
+}
+
 /* Starts loading the cache line of an address a look-up will read soon. */
 #if defined(__GNUC__)
 #define CACHE_PREFETCH(address) __builtin_prefetch(address, 0, 3)

@@ -16,6 +16,7 @@
 #include "cache/category_cache.h"
 #include "common/spi_util.h"
 #include "core/id_hash.h"
+#include "core/key_values.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/inval.h"
@@ -41,18 +42,7 @@ typedef struct CategorySlot
 #include "lib/simplehash.h"
 
 /* The hash's slots: on huge pages when big (cache_memory.c). */
-static inline void *
-catmap_allocate(catmap_hash *type, Size size)
-{
-	return CacheMemoryAlloc(type->ctx, size, true);
-}
-
-/* The slots of a hash that grew. */
-static inline void
-catmap_free(catmap_hash *type, void *pointer)
-{
-	CacheMemoryFree(pointer);
-}
+CACHE_MEMORY_HASH_ALLOCATOR(catmap)
 
 /* How many look-ups ahead CategoryCacheLookup prefetches hash slots. */
 #define CATEGORY_PREFETCH_AHEAD 16
@@ -169,8 +159,7 @@ CategoryCacheLoad(void)
 
 	items_relid = RerankTableOid("items");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	count = CountCategorized();
 	if (ID_TABLE_BYTES(count, sizeof(CategorySlot)) > budget)
 	{
@@ -288,26 +277,9 @@ CategoryName(int32 category, int *length)
 int32
 CategoryFind(const char *name, int length)
 {
-	int			low = 0;
-	int			high = cache_ncategories - 1;
-
 	/* the names were numbered in byte order (COLLATE "C") */
-	while (low <= high)
-	{
-		int			mid = low + (high - low) / 2;
-		int			cmp = memcmp(cache_names[mid], name,
-								 Min(cache_name_lengths[mid], length));
-
-		if (cmp == 0)
-			cmp = (cache_name_lengths[mid] > length) - (cache_name_lengths[mid] < length);
-		if (cmp == 0)
-			return mid;
-		if (cmp < 0)
-			low = mid + 1;
-		else
-			high = mid - 1;
-	}
-	return -1;
+	return SortedKeyFind((const char *const *) cache_names, cache_name_lengths,
+						 cache_ncategories, name, length);
 }
 
 /* The local number of a category in the last renumbering, or -1. */

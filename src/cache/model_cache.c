@@ -92,18 +92,7 @@ HashItemId(int64 item_id)
 #include "lib/simplehash.h"
 
 /* The hash's slots: on huge pages when big (cache_memory.c). */
-static inline void *
-itemmap_allocate(itemmap_hash *type, Size size)
-{
-	return CacheMemoryAlloc(type->ctx, size, true);
-}
-
-/* The slots of a hash that grew. */
-static inline void
-itemmap_free(itemmap_hash *type, void *pointer)
-{
-	CacheMemoryFree(pointer);
-}
+CACHE_MEMORY_HASH_ALLOCATOR(itemmap)
 
 /* A cached model: the public part first, so a CachedModel * is an entry. */
 typedef struct ModelEntry
@@ -261,17 +250,13 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	Datum		value;
-	int			ret;
 
 	if (which == 1)
 		args[0] = CStringGetTextDatum(name);
 	else
 		args[0] = Int32GetDatum(model_id);
-	ret = SPI_execute_plan(KeptPlan(&plans[which], queries[which],
-									which == 0 ? 0 : 1, &argtypes[which]),
-						   args, NULL, true, 2);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read rerank.models: %s", SPI_result_code_string(ret));
+	ExecuteKeptPlan(&plans[which], queries[which], which == 0 ? 0 : 1,
+					&argtypes[which], args, true, 2, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
 	if (SPI_processed > 1)
@@ -607,8 +592,7 @@ ModelUserKnnIndex(const CachedModel *model)
 	Assert(ModelIsUserKnn(model));
 	if (entry->user_knn != NULL)
 		return entry->user_knn;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	rows = UserKnnReadRows(model->model_id, model->name);
 	index = UserKnnBuild(caller, rows);
 	SPI_finish();
@@ -652,8 +636,7 @@ ActiveModel(void)
 	if (!active_checked)
 	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		SpiConnect();
 		if (ReadModelHeader(NULL, 0, &header))
 			active_entry = EntryForHeader(&header);
 		else
@@ -717,8 +700,7 @@ LookupEntry(const char *name, int32 model_id)
 	if (entry == NULL)
 	{
 		NoteModelsRelid();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		SpiConnect();
 		ReadExistingModelHeader(name, model_id, &header);
 		entry = EntryForHeader(&header);
 		SPI_finish();
@@ -769,8 +751,7 @@ ModelIdByName(const char *name, int *dimensions)
 		*dimensions = entry->pub.dimensions;
 		return entry->pub.model_id;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ReadExistingModelHeader(name, 0, &header);
 	SPI_finish();
 	*dimensions = header.dimensions;
@@ -787,7 +768,6 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	int			k = model->dimensions;
 	Datum		args[2];
 	float	   *storage;
-	int			ret;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -803,18 +783,14 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	args[0] = Int32GetDatum(model->model_id);
 	args[1] = PointerGetDatum(BuildInt64Array(item_ids, n));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(KeptPlan(&plan,
-									"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
-									"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
-									"JOIN rerank.item_factors f "
-									"ON f.model_id OPERATOR(pg_catalog.=) $1 "
-									"AND f.item_id OPERATOR(pg_catalog.=) o.id",
-									2, argtypes),
-						   args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read item vectors: %s", SPI_result_code_string(ret));
+	SpiConnect();
+	ExecuteKeptPlan(&plan,
+					"SELECT o.i OPERATOR(pg_catalog.-) 1, f.factors, f.bias "
+					"FROM pg_catalog.unnest($2) WITH ORDINALITY AS o(id, i) "
+					"JOIN rerank.item_factors f "
+					"ON f.model_id OPERATOR(pg_catalog.=) $1 "
+					"AND f.item_id OPERATOR(pg_catalog.=) o.id",
+					2, argtypes, args, true, 0, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
@@ -994,8 +970,7 @@ LoadTemporaryCopy(const CachedModel *model)
 	copy->pub = *model;
 	copy->pub.private_data = copy;
 	copy->context = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	copy->pub.item_count = ItemCount(model->model_id);
 	LoadVectors(copy);
 	SPI_finish();

@@ -11,7 +11,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
-#include "model_cache.h"
+#include "cache/model_cache.h"
 
 typedef struct NeighborLists NeighborLists;
 

@@ -1,14 +1,22 @@
 /*
  * spi_util.c
- *	  SPI helpers of the glue: plans prepared once per backend and kept, and
- *	  large query results read in batches through a cursor (the loads of the
- *	  backend caches, the scans of evaluate()).
+ *	  SPI helpers of the glue: connecting, plans prepared once per backend
+ *	  and kept, and large query results read in batches through a cursor
+ *	  (the loads of the backend caches, the scans of evaluate()).
  */
 #include "postgres.h"
 
 #include "common/spi_util.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+
+/* Connects to SPI; see spi_util.h. */
+void
+SpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
 
 /* Prepares and keeps a plan once per backend; see spi_util.h. */
 SPIPlanPtr
@@ -26,6 +34,18 @@ KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		*plan = prepared;
 	}
 	return *plan;
+}
+
+/* Runs a query through a kept plan, checking its result; see spi_util.h. */
+void
+ExecuteKeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				Datum *args, bool read_only, long count, int expected)
+{
+	int			ret = SPI_execute_plan(KeptPlan(plan, sql, nargs, argtypes), args,
+									   NULL, read_only, count);
+
+	if (ret != expected)
+		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
 }
 
 /* Rows fetched per batch. */

@@ -1,7 +1,7 @@
 /*
  * vector_arg.c
- *	  Validation and construction of real[] vectors for the SQL functions
- *	  (and of bigint[] id lists passed as query parameters).
+ *	  Validation and construction of real[] vectors for the SQL functions,
+ *	  and of bigint[] id lists (arguments, and query parameters).
  *
  * A vector is a real[] with at most one dimension and no NULL elements; the
  * empty array '{}' is the vector of length 0.  The floats are read straight
@@ -125,6 +125,62 @@ BuildVector(const float *data, int length)
 	if (length > 0)
 		memcpy(dest, data, sizeof(float) * length);
 	return result;
+}
+
+/* Checks a bigint[] argument; see vector_arg.h. */
+int
+IdArrayArgLength(ArrayType *array, const char *what, int max,
+				 bool nulls_allowed)
+{
+	int			n;
+
+	if (ARR_ELEMTYPE(array) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s must be of type bigint[]", what)));
+	if (ARR_NDIM(array) > 1 && nulls_allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array, not %d-dimensional",
+						what, ARR_NDIM(array))));
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array without NULL elements",
+						what)));
+	if (!nulls_allowed && ARR_HASNULL(array) && array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must be a one-dimensional array without NULL elements",
+						what)));
+	n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
+	if (n > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has %d elements, more than the limit of %d",
+						what, n, max)));
+	return n;
+}
+
+/* The non-NULL elements of a bigint[]; see vector_arg.h. */
+int
+IdArrayValues(ArrayType *array, int n, int64 *ids)
+{
+	const int64 *data = (const int64 *) ARR_DATA_PTR(array);
+	const bits8 *bitmap = ARR_NULLBITMAP(array);
+	int			count = 0;
+
+	if (bitmap == NULL)
+	{
+		memcpy(ids, data, sizeof(int64) * n);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (bitmap[i / 8] & (1 << (i % 8)))
+			ids[count] = data[count], count++;
+	}
+	return count;
 }
 
 /* A one-dimensional bigint[] holding a copy of n ids. */

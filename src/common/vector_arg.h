@@ -22,6 +22,23 @@ extern ArrayType *NewFlatArray(Oid elemtype, Size elemsize, int length,
 							   const char *what);
 extern ArrayType *NewVector(int length, float **data);
 
+/*
+ * Checks a bigint[] argument and returns its number of elements (NULLs
+ * included): of type bigint[] (42804), at most one dimension (2202E), no
+ * NULL element unless nulls_allowed (22004), at most max elements (54000);
+ * "what" names the argument.  The message states the argument's contract:
+ * "one-dimensional array", or with NULLs not allowed "one-dimensional array
+ * without NULL elements" for both defects.
+ */
+extern int	IdArrayArgLength(ArrayType *array, const char *what, int max,
+							 bool nulls_allowed);
+
+/*
+ * The non-NULL elements of a bigint[] that IdArrayArgLength accepted (n
+ * elements), copied into ids in order; returns how many.
+ */
+extern int	IdArrayValues(ArrayType *array, int n, int64 *ids);
+
 /* A bigint[] of n ids (the empty array for 0), to pass as a parameter. */
 extern ArrayType *BuildInt64Array(const int64 *values, int n);
 

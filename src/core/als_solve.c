@@ -206,3 +206,37 @@ AlsFoldIn(const float *gram, int k, double regularization,
 	AlsNormalEquations(gram, k, regularization, history, A, b, z);
 	return CholeskySolveFloat(A, k, b, x);
 }
+
+/* Doubles of workspace AlsContributions needs: A, b, z and the equations'. */
+size_t
+AlsContributionsWorkspace(int k, int n)
+{
+	return (size_t) k * k + 2 * (size_t) k + AlsNormalEquationsWorkspace(k, n);
+}
+
+/* The history's contributions to xᵀy; see als_solve.h. */
+bool
+AlsContributions(const float *gram, int k, double regularization,
+				 const AlsHistory *history, const float *item,
+				 double *contributions, double *work)
+{
+	double	   *A = work;
+	double	   *b = A + (size_t) k * k;
+	double	   *z = b + k;
+
+	AlsNormalEquations(gram, k, regularization, history, A, b, z + k);
+	if (!CholeskyFactor(A, k))
+		return false;
+	for (int d = 0; d < k; d++)
+		z[d] = item[d];
+	CholeskySolve(A, k, z);
+	for (int j = 0; j < history->n; j++)
+	{
+		double		dot = 0.0;
+
+		for (int d = 0; d < k; d++)
+			dot += (double) history->vectors[j][d] * z[d];
+		contributions[j] = history->confidence[j] * dot;
+	}
+	return true;
+}

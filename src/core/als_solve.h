@@ -71,4 +71,17 @@ extern bool CholeskySolveFloat(double *A, int k, double *b, float *x);
 extern bool AlsFoldIn(const float *gram, int k, double regularization,
 					  const AlsHistory *history, float *x, double *work);
 
+/*
+ * The decomposition of a fold-in score over the history (the implicit
+ * library's explain()): with x = A⁻¹ Σ_j c_j y_j the fold-in of the
+ * history, xᵀy = Σ_j c_j · y_jᵀ A⁻¹ y, and contributions[j] is the j-th
+ * summand, for the item vector y.  One Cholesky factorization and one
+ * solve give them all.  False when the system is not positive definite.
+ * work: AlsContributionsWorkspace(k, n) doubles.
+ */
+extern size_t AlsContributionsWorkspace(int k, int n);
+extern bool AlsContributions(const float *gram, int k, double regularization,
+							 const AlsHistory *history, const float *item,
+							 double *contributions, double *work);
+
 #endif							/* RERANK_ALS_SOLVE_H */

@@ -6,6 +6,7 @@
  */
 #include "core/als_train.h"
 #include "core/als_solve.h"
+#include "core/interrupt.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -35,15 +36,13 @@ AlsCsrFromCoo(int rows, int64_t n, const int32_t *row, const int32_t *col,
 	indptr[0] = 0;
 }
 
-void		(*AlsInterruptHook) (void) = NULL;
-
-/* Every this many entries of one row, the interrupt hook is called. */
+/* Every this many entries of one row, the core checks for interrupts. */
 #define INTERRUPT_ENTRIES 16384
 
 #define MAYBE_INTERRUPT(e) \
 	do { \
-		if (AlsInterruptHook != NULL && ((e) & (INTERRUPT_ENTRIES - 1)) == 0) \
-			AlsInterruptHook(); \
+		if (((e) & (INTERRUPT_ENTRIES - 1)) == 0) \
+			CoreCheckInterrupts(); \
 	} while (0)
 
 int64_t
@@ -419,8 +418,8 @@ AlsExactRow(const AlsCsr *m, int row, float *X, const float *Y, int k,
 		}
 		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n,
 					1.0, Z, k, 1.0, S, k);
-		if (AlsInterruptHook != NULL && e1 - e0 > ALS_GATHER_ROWS)
-			AlsInterruptHook();
+		if (e1 - e0 > ALS_GATHER_ROWS)
+			CoreCheckInterrupts();
 	}
 	if (!AlsSolveSums(gram, k, regularization, alpha, S, s_pref, s_weight,
 					  x, A))

@@ -17,7 +17,8 @@
  * The CG half-step runs blocks of rows in lockstep so that the products with
  * YᵀY + λI are one sgemm per step for the whole block; only the sparse
  * corrections are per row.  The caller splits the rows into blocks and may
- * check for interrupts between them.
+ * check for interrupts between them; inside a single long row (a history
+ * of many thousands of items) the core checks itself (core/interrupt.h).
  */
 #ifndef RERANK_ALS_TRAIN_H
 #define RERANK_ALS_TRAIN_H
@@ -25,14 +26,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/*
- * Called, when set, between chunks of work inside a single long row (a
- * history of many thousands of items): the backend sets it to a function
- * that checks for interrupts, so that even one huge row can be cancelled.
- * It may longjmp: the core allocates nothing and is between BLAS calls.
- */
-extern void (*AlsInterruptHook) (void);
 
 /* Rows solved together by AlsCgBlock (the m of its sgemm). */
 #define ALS_BLOCK_ROWS 128

@@ -1,7 +1,7 @@
 /*
  * rank.c
- *	  The ranking core of rerank(): id sets, the blended score and the
- *	  ordering with MMR diversity, category caps and items without vectors.
+ *	  The ranking core of rerank(): the blended score and the ordering with
+ *	  MMR diversity, category caps and items without vectors.
  *
  * The ordering is a greedy selection from a binary heap of the candidates
  * that have vectors.  Without diversity the heap is keyed by score, so the
@@ -18,64 +18,21 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/id_hash.h"
+#include "core/interrupt.h"
 #include "core/vec.h"
 
-/* ---- id sets ---- */
-
-/* Slots for up to n ids: a power of two at least 2n (and 16). */
-size_t
-RankIdSetSlots(size_t n)
+/* The name of a term, as explain() shows it. */
+const char *
+RankTermName(RankTerm term)
 {
-	size_t		slots = 16;
+	static const char *const names[RANK_NTERMS] = {
+		[RANK_TERM_MODEL] = "model",
+		[RANK_TERM_RECENT] = "recent",
+		[RANK_TERM_POSITION] = "position",
+		[RANK_TERM_CATEGORY] = "category"
+	};
 
-	while (slots < 2 * n)
-		slots <<= 1;
-	return slots;
-}
-
-/* Empties the set over the caller's arrays. */
-void
-RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used, size_t slots)
-{
-	set->keys = keys;
-	set->used = used;
-	set->mask = slots - 1;
-	set->count = 0;
-	memset(used, 0, slots);
-}
-
-/* Adds id; true when it was new.  The caller sized the set for its ids. */
-bool
-RankIdSetAdd(RankIdSet *set, int64_t id)
-{
-	size_t		slot = (size_t) IdHash(id) & set->mask;
-
-	while (set->used[slot])
-	{
-		if (set->keys[slot] == id)
-			return false;
-		slot = (slot + 1) & set->mask;
-	}
-	set->used[slot] = 1;
-	set->keys[slot] = id;
-	set->count++;
-	return true;
-}
-
-/* Whether id is in the set. */
-bool
-RankIdSetContains(const RankIdSet *set, int64_t id)
-{
-	size_t		slot = (size_t) IdHash(id) & set->mask;
-
-	while (set->used[slot])
-	{
-		if (set->keys[slot] == id)
-			return true;
-		slot = (slot + 1) & set->mask;
-	}
-	return false;
+	return term >= 0 && term < RANK_NTERMS ? names[term] : "unknown";
 }
 
 /* ---- scores ---- */
@@ -106,6 +63,64 @@ RankProfile(const float *const *recent, int n, double decay, int dims,
 	for (int d = 0; d < dims; d++)
 		profile[d] = (float) (work[d] / total);
 	return true;
+}
+
+/* The user's affinity to each category; see rank.h. */
+bool
+RankCategoryAffinity(const int32_t *categories, const double *weights, int m,
+					 int ncategories, double *affinity)
+{
+	double		max = 0.0;
+
+	for (int j = 0; j < m; j++)
+		if (weights[j] > max)
+			max = weights[j];
+	if (max <= 0.0)
+		return false;
+	for (int c = 0; c < ncategories; c++)
+		affinity[c] = 0.0;
+	for (int j = 0; j < m; j++)
+	{
+		double		a;
+
+		if (categories[j] < 0 || categories[j] >= ncategories || !(weights[j] > 0.0))
+			continue;
+		a = weights[j] / max;
+		affinity[categories[j]] = a < 1.0 ? a : 1.0;
+	}
+	return true;
+}
+
+/* The recent items' shares in an item's recent term; see rank.h. */
+int
+RankRecentShares(const float *const *recent, const int64_t *ids, int n,
+				 double decay, const float *item, int dims, TermPart *parts)
+{
+	double		norm = VecNorm(item, (size_t) dims);
+	double		weight = 1.0,
+				total = 0.0;
+	int			m = 0;
+
+	if (norm == 0.0)
+		return 0;
+	for (int j = 0; j < n; j++, weight *= decay)
+	{
+		double		rnorm;
+
+		if (recent[j] == NULL || weight == 0.0)
+			continue;
+		rnorm = VecNorm(recent[j], (size_t) dims);
+		if (rnorm == 0.0)
+			continue;
+		parts[m].item_id = ids[j];
+		parts[m].order = j;
+		parts[m].value = weight * VecDot(item, recent[j], (size_t) dims) / (norm * rnorm);
+		total += weight;
+		m++;
+	}
+	for (int j = 0; j < m; j++)
+		parts[j].value /= total;
+	return m;
 }
 
 /* Positions up to this take their term from a table, filled on first use. */
@@ -256,7 +271,7 @@ __attribute__((always_inline))
 #endif
 static inline int
 ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
-		   int n, int dims, RankCheckFn check, bool norms_given)
+		   int n, int dims, bool norms_given, double *terms_out)
 {
 	int			bad = n;
 
@@ -268,11 +283,13 @@ ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
 		double		terms[RANK_NTERMS];
 		double		score;
 
-		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
-			check();
+		if ((i + 1) % CORE_CHECK_EVERY == 0)
+			CoreCheckInterrupts();
 		if (i + RANK_PREFETCH_AHEAD < n && items[i + RANK_PREFETCH_AHEAD].vector != NULL)
 			PrefetchVector(items[i + RANK_PREFETCH_AHEAD].vector, dims);
 		ItemTerms(user, &items[i], dims, terms, norms_given);
+		if (terms_out != NULL)
+			memcpy(terms_out + (size_t) i * RANK_NTERMS, terms, sizeof(terms));
 		/*
 		 * Σ w[t]·terms[t], summed as the vectorized loop did, from
 		 * registers: a vector load of the terms just stored one by one
@@ -292,24 +309,35 @@ ScoreItems(const RankUser *user, const RankWeights *weights, RankItem *items,
 /* Scores every item, computing the norms. */
 int
 RankScore(const RankUser *user, const RankWeights *weights, RankItem *items,
-		  int n, int dims, RankCheckFn check)
+		  int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, check, false);
+	return ScoreItems(user, weights, items, n, dims, false, NULL);
 }
 
 /* Scores every item whose norm is set; see rank.h. */
 int
 RankScoreNormed(const RankUser *user, const RankWeights *weights, RankItem *items,
-				int n, int dims, RankCheckFn check)
+				int n, int dims)
 {
-	return ScoreItems(user, weights, items, n, dims, check, true);
+	return ScoreItems(user, weights, items, n, dims, true, NULL);
 }
 
-/* Scores items whose model and recent terms are given; see rank.h. */
+/* RankScoreNormed that also writes each item's terms; see rank.h. */
 int
-RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
-			   int n, const double *model_terms, const double *recent_terms,
-			   RankCheckFn check)
+RankScoreNormedTerms(const RankUser *user, const RankWeights *weights,
+					 RankItem *items, int n, int dims, double *terms)
+{
+	return ScoreItems(user, weights, items, n, dims, true, terms);
+}
+
+/*
+ * Scores items whose model and recent terms are given, writing each item's
+ * terms when terms_out is not NULL.
+ */
+static int
+ScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
+		   int n, const double *model_terms, const double *recent_terms,
+		   double *terms_out)
 {
 	int			bad = n;
 
@@ -318,8 +346,8 @@ RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items
 		double		category = 0.0;
 		double		score;
 
-		if (check != NULL && (i + 1) % RANK_CHECK_EVERY == 0)
-			check();
+		if ((i + 1) % CORE_CHECK_EVERY == 0)
+			CoreCheckInterrupts();
 		if (user->affinity != NULL && items[i].category >= 0 &&
 			items[i].category < user->ncategories)
 			category = user->affinity[items[i].category];
@@ -329,10 +357,36 @@ RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items
 			(weights->w[RANK_TERM_RECENT] * recent_terms[i] +
 			 weights->w[RANK_TERM_CATEGORY] * category);
 		items[i].score = score;
+		if (terms_out != NULL)
+		{
+			double	   *t = terms_out + (size_t) i * RANK_NTERMS;
+
+			t[RANK_TERM_MODEL] = model_terms[i];
+			t[RANK_TERM_RECENT] = recent_terms[i];
+			t[RANK_TERM_POSITION] = PositionTerm(items[i].position);
+			t[RANK_TERM_CATEGORY] = category;
+		}
 		if (bad == n && !isfinite(score))
 			bad = i;
 	}
 	return bad;
+}
+
+/* Scores items whose model and recent terms are given; see rank.h. */
+int
+RankScoreGiven(const RankUser *user, const RankWeights *weights, RankItem *items,
+			   int n, const double *model_terms, const double *recent_terms)
+{
+	return ScoreGiven(user, weights, items, n, model_terms, recent_terms, NULL);
+}
+
+/* RankScoreGiven that also writes each item's terms; see rank.h. */
+int
+RankScoreGivenTerms(const RankUser *user, const RankWeights *weights,
+					RankItem *items, int n, const double *model_terms,
+					const double *recent_terms, double *terms)
+{
+	return ScoreGiven(user, weights, items, n, model_terms, recent_terms, terms);
 }
 
 /* ---- ordering ---- */
@@ -596,10 +650,10 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 		int			idx;
 		int			category;
 
-		if (params->check != NULL && ++since_check >= RANK_CHECK_EVERY)
+		if (++since_check >= CORE_CHECK_EVERY)
 		{
 			since_check = 0;
-			params->check();
+			CoreCheckInterrupts();
 		}
 
 		if (mmr && nplaced >= params->diversity_depth)
@@ -634,10 +688,10 @@ RankOrder(const RankItem *items, int n, const RankOrderParams *params,
 						ms = sim;
 				}
 				since_check += nplaced - top->stamp;
-				if (params->check != NULL && since_check >= RANK_CHECK_EVERY)
+				if (since_check >= CORE_CHECK_EVERY)
 				{
 					since_check = 0;
-					params->check();
+					CoreCheckInterrupts();
 				}
 				maxsim[top->index] = ms;
 				top->key = (1.0 - lambda) * ((item->score - min_score) * scale) -

@@ -1,12 +1,13 @@
 /*
  * rank.h
- *	  The ranking core of rerank(): candidate de-duplication and filtering,
- *	  the blended score, and the ordering (top-k, MMR diversity, category
- *	  caps, items without vectors kept at their upstream slot).  Pure C: no
+ *	  The ranking core of rerank(): the blended score, and the ordering
+ *	  (top-k, MMR diversity, category caps, items without vectors kept at
+ *	  their upstream slot).  Pure C: no
  *	  PostgreSQL headers, no allocation (callers pass workspaces), so it is
- *	  unit-tested alone and an error longjmp out of a callback leaks nothing.
+ *	  unit-tested alone and an error longjmp out of a callback or of the
+ *	  interrupt check (core/interrupt.h) leaks nothing.
  *
- * The score of a candidate i for user u (README, "rerank()"):
+ * The score of a candidate i for user u (docs/rerank.md):
  *
  *	score = w_model · (x_uᵀy_i + b_i)			 when u and i have vectors
  *		  + w_recent · p_uᵀy_i / ‖y_i‖			 when i has a vector
@@ -29,11 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Called every RANK_CHECK_EVERY steps of long loops (may longjmp). */
-typedef void (*RankCheckFn) (void);
-
-#define RANK_CHECK_EVERY 1024
-
 /* Indexes of the blend terms in a terms[] array. */
 typedef enum RankTerm
 {
@@ -44,26 +40,8 @@ typedef enum RankTerm
 	RANK_NTERMS
 } RankTerm;
 
-/* A set of item ids: open addressing over caller-provided slots. */
-typedef struct RankIdSet
-{
-	int64_t    *keys;
-	unsigned char *used;
-	size_t		mask;			/* slots - 1; slots is a power of two */
-	size_t		count;
-} RankIdSet;
-
-/* Slots needed for a set of up to n ids (a power of two, load <= 1/2). */
-extern size_t RankIdSetSlots(size_t n);
-
-/* Empties the set over keys[slots] and used[slots]. */
-extern void RankIdSetInit(RankIdSet *set, int64_t *keys, unsigned char *used,
-						  size_t slots);
-
-/* Adds id; true when it was not in the set. */
-extern bool RankIdSetAdd(RankIdSet *set, int64_t id);
-
-extern bool RankIdSetContains(const RankIdSet *set, int64_t id);
+/* The name of a term ("model", "recent", "position", "category"). */
+extern const char *RankTermName(RankTerm term);
 
 /* One candidate, in upstream order (position i + 1 at index i). */
 typedef struct RankItem
@@ -90,6 +68,15 @@ typedef struct RankUser
 	int			ncategories;
 } RankUser;
 
+/* One history item's share of a term, for explain(). */
+typedef struct TermPart
+{
+	int64_t		item_id;
+	int			order;			/* index in the recent history, most recent
+								 * first (older history after) */
+	double		value;
+} TermPart;
+
 typedef struct RankWeights
 {
 	double		w[RANK_NTERMS];
@@ -103,6 +90,28 @@ typedef struct RankWeights
  */
 extern bool RankProfile(const float *const *recent, int n, double decay,
 						int dims, float *profile, double *work);
+
+/*
+ * The user's affinity to each of ncategories categories (affinity[c]) from
+ * the user's category weights, given as m pairs (categories[j],
+ * weights[j]): category -1 for a name none of the items has, which still
+ * counts towards the largest weight.  affinity[c] = min(w / max, 1) for a
+ * category with a positive weight w, where max is the largest weight, else
+ * 0.  Returns false, leaving affinity untouched, when no weight is positive.
+ */
+extern bool RankCategoryAffinity(const int32_t *categories, const double *weights,
+								 int m, int ncategories, double *affinity);
+
+/*
+ * The shares of the recent items in an item's recent term (explain()): for
+ * each of the first n recent vectors (NULL: no vector) that is non-zero,
+ * d^j cos(y_i, y_j) / Σ d^j over those items, written to parts (item id
+ * from ids[j], order j).  They add up to the recent term.  Returns how
+ * many; 0 when the item's vector is zero.
+ */
+extern int	RankRecentShares(const float *const *recent, const int64_t *ids,
+							 int n, double decay, const float *item, int dims,
+							 TermPart *parts);
 
 /* The position term 1 / log2(1 + position). */
 extern double RankPositionTerm(int32_t position);
@@ -119,7 +128,7 @@ extern void RankItemTerms(const RankUser *user, RankItem *item, int dims,
  * item whose score is not finite, or n when all are finite.
  */
 extern int	RankScore(const RankUser *user, const RankWeights *weights,
-					  RankItem *items, int n, int dims, RankCheckFn check);
+					  RankItem *items, int n, int dims);
 
 /*
  * RankScore for items whose norm the caller has set (item->norm =
@@ -127,7 +136,15 @@ extern int	RankScore(const RankUser *user, const RankWeights *weights,
  * cache of norms: the same scores, without a third product per item.
  */
 extern int	RankScoreNormed(const RankUser *user, const RankWeights *weights,
-							RankItem *items, int n, int dims, RankCheckFn check);
+							RankItem *items, int n, int dims);
+
+/*
+ * RankScoreNormed that also writes each item's unweighted terms into
+ * terms (n × RANK_NTERMS, row-major): what explain() shows and a learned
+ * ranker would read, from the very computation of the scores.
+ */
+extern int	RankScoreNormedTerms(const RankUser *user, const RankWeights *weights,
+								 RankItem *items, int n, int dims, double *terms);
 
 /*
  * Similarity of the items at indexes a and b, for MMR; values outside
@@ -143,7 +160,12 @@ typedef double (*RankSimilarityFn) (int a, int b, void *arg);
  */
 extern int	RankScoreGiven(const RankUser *user, const RankWeights *weights,
 						   RankItem *items, int n, const double *model_terms,
-						   const double *recent_terms, RankCheckFn check);
+						   const double *recent_terms);
+
+/* RankScoreGiven that also writes each item's terms (as RankScoreNormedTerms). */
+extern int	RankScoreGivenTerms(const RankUser *user, const RankWeights *weights,
+								RankItem *items, int n, const double *model_terms,
+								const double *recent_terms, double *terms);
 
 typedef struct RankOrderParams
 {
@@ -153,7 +175,6 @@ typedef struct RankOrderParams
 	int			max_per_category;	/* 0: no cap */
 	int			ncategories;
 	int			dims;
-	RankCheckFn check;			/* may be NULL */
 	RankSimilarityFn similarity;	/* NULL: the cosine of the vectors */
 	void	   *similarity_arg;
 } RankOrderParams;

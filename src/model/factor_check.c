@@ -84,7 +84,6 @@ LookupModel(int32 model_id)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(model_id)};
 	bool		found = false;
-	int			ret;
 
 	if (last_model.model_id == model_id)
 		return &last_model;
@@ -95,14 +94,9 @@ LookupModel(int32 model_id)
 	}
 	models_relid = get_relname_relid("models", get_namespace_oid("rerank", false));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	KeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-			 1, argtypes);
-	ret = SPI_execute_plan(plan, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model %d: %s", model_id,
-			 SPI_result_code_string(ret));
+	SpiConnect();
+	ExecuteKeptPlan(&plan, "SELECT name, dimensions FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
+					1, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;

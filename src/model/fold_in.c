@@ -106,22 +106,12 @@ fold_in_history(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	ids_array = PG_GETARG_ARRAYTYPE_P(0);
 	weights_array = PG_GETARG_ARRAYTYPE_P(1);
-	if (ARR_NDIM(ids_array) > 1 ||
-		(ARR_HASNULL(ids_array) && array_contains_nulls(ids_array)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("item ids must be a one-dimensional array without NULL elements")));
-	n = ARR_NDIM(ids_array) == 0 ? 0 : ARR_DIMS(ids_array)[0];
+	n = IdArrayArgLength(ids_array, "item ids", MAX_FOLD_IN_HISTORY, false);
 	if (VectorArgLength(weights_array, "weights") != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item ids and weights have different lengths %d and %d",
 						n, VectorArgLength(weights_array, "weights"))));
-	if (n > MAX_FOLD_IN_HISTORY)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a history of %d items is longer than the limit of %d",
-						n, MAX_FOLD_IN_HISTORY)));
 	weights = VECTOR_DATA(weights_array);
 	for (int i = 0; i < n; i++)
 		if (!(weights[i] >= 0) || isinf(weights[i]))
@@ -170,7 +160,7 @@ FoldInStoredHistory(const CachedModel *model, int64 user_id, float *x)
 
 	if (model->gram == NULL)
 		return false;
-	n = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+	n = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 	if (n == 0)
 		return false;
 	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);

@@ -17,27 +17,11 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "model/model_access.h"
-
-/*
- * Runs a read-only query with parameters, its plan prepared once per
- * backend and kept in *plan (serving runs these per call); errors on
- * failure.
- */
-static void
-RunQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
-		 Datum *values, long limit)
-{
-	int			ret = SPI_execute_plan(KeptPlan(plan, sql, nargs, types), values,
-									   NULL, true, limit);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(ret), sql);
-}
+#include "model/user_features.h"
 
 /* The kept plans of the queries below. */
 static SPIPlanPtr vector_plan = NULL;
 static SPIPlanPtr interactions_plan = NULL;
-static SPIPlanPtr features_plan = NULL;
 
 /* A column of a row of the last SPI result. */
 static Datum
@@ -55,11 +39,10 @@ LoadUserVector(const CachedModel *model, int64 user_id, float *out)
 	bool		found = false;
 	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RunQuery(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
+	SpiConnect();
+	ExecuteKeptPlan(&vector_plan, "SELECT factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1 "
 			 "AND user_id OPERATOR(pg_catalog.=) $2",
-			 2, types, values, 1);
+			 2, types, values, true, 1, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		ArrayType  *factors = DatumGetArrayTypeP(GetColumn(0, 1, &isnull));
@@ -109,53 +92,97 @@ AppendHistory(ArrayType *ids, ArrayType *weights, float w, int64 **out_ids,
 	}
 }
 
+/* A user's history from features and a training row; see model_access.h. */
 int
-LoadUserHistory(const CachedModel *model, int64 user_id, bool with_recent,
-				int64 **item_ids, float **weights)
+MergeUserHistory(const UserFeatures *features, const int64 *train_ids,
+				 const float *train_weights, int ntrain, int64 **item_ids,
+				 float **weights)
 {
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
-	int			n = 0,
-				capacity = 64,
-				out;
+	int			n = 0;
+	int			capacity = Max(features->nrecent + features->npurchased + ntrain, 1);
 	int64	   *ids = palloc(sizeof(int64) * capacity);
 	float	   *w = palloc(sizeof(float) * capacity);
-	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RunQuery(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
-			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, 1);
-	if (SPI_processed == 1)
-		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
-					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
-					  &ids, &w, &n, &capacity);
-	if (with_recent)
+	/* the recent history, then bought items: excluded, not scored (weight 0) */
+	for (int i = 0; i < features->nrecent; i++, n++)
 	{
-		RunQuery(&features_plan, "SELECT recent_items, recent_weights, purchased_items "
-				 "FROM rerank.user_features WHERE user_id OPERATOR(pg_catalog.=) $1",
-				 1, types + 1, values + 1, 1);
-		if (SPI_processed == 1)
-		{
-			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
-						  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
-						  &ids, &w, &n, &capacity);
-			/* bought items: excluded, not scored (weight 0) */
-			AppendHistory(DatumGetArrayTypeP(GetColumn(0, 3, &isnull)), NULL, 0,
-						  &ids, &w, &n, &capacity);
-		}
+		ids[n] = features->recent_items[i];
+		w[n] = features->recent_weights[i];
 	}
-	SPI_finish();
+	for (int i = 0; i < features->npurchased; i++, n++)
+	{
+		ids[n] = features->purchased_items[i];
+		w[n] = 0;
+	}
+	memcpy(ids + n, train_ids, sizeof(int64) * ntrain);
+	memcpy(w + n, train_weights, sizeof(float) * ntrain);
+	n += ntrain;
 
 	/*
 	 * The recent history overlaps the training interactions (the triggers
 	 * record every event): keep each item once, with its largest weight.
 	 */
-	out = HistoryMergeMax(ids, w, n, palloc(sizeof(HistoryPair) * Max(n, 1)));
 	*item_ids = ids;
 	*weights = w;
-	return out;
+	return HistoryMergeMax(ids, w, n, palloc(sizeof(HistoryPair) * capacity));
+}
+
+int
+LoadUserHistory(const CachedModel *model, int64 user_id,
+				const UserFeatures *features, int64 **item_ids, float **weights)
+{
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
+	int			n = 0,
+				capacity = 64;
+	int64	   *ids = palloc(sizeof(int64) * capacity);
+	float	   *w = palloc(sizeof(float) * capacity);
+	bool		isnull;
+	UserFeatures read;
+
+	if (features == NULL)
+	{
+		LoadUserFeatures(NULL, user_id, &read, NULL);
+		features = &read;
+	}
+	SpiConnect();
+	ExecuteKeptPlan(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
+			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+			 "AND user_id OPERATOR(pg_catalog.=) $2", 2, types, values, true, 1, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		AppendHistory(DatumGetArrayTypeP(GetColumn(0, 1, &isnull)),
+					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
+					  &ids, &w, &n, &capacity);
+	SPI_finish();
+	return MergeUserHistory(features, ids, w, n, item_ids, weights);
+}
+
+/*
+ * Scans the rows of rerank.item_neighbors of the model's items ids (the
+ * given columns, first item_id), calling fn for each, with a plan kept in
+ * *plan: the query path of the neighbor list readers below.
+ */
+static void
+ScanNeighborRows(SPIPlanPtr *plan, const char *columns, const CachedModel *model,
+				 const int64 *ids, int n, QueryRowFn fn, void *arg)
+{
+	Oid			types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int32GetDatum(model->model_id);
+	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
+	SpiConnect();
+	if (*plan == NULL)
+	{
+		char	   *sql = psprintf("SELECT %s FROM rerank.item_neighbors "
+								   "WHERE model_id OPERATOR(pg_catalog.=) $1 "
+								   "AND item_id OPERATOR(pg_catalog.=) ANY ($2)",
+								   columns);
+
+		KeptPlan(plan, sql, 2, types);
+	}
+	ScanPlanRows(*plan, values, fn, arg);
+	SPI_finish();
 }
 
 /* ForEachNeighborList's row callback: a checked row to the caller's fn. */
@@ -182,8 +209,6 @@ ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
 					NeighborListFn fn, void *arg)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
 	NeighborVisit visit = {fn, arg};
 
 	if (n == 0)
@@ -205,16 +230,8 @@ ForEachNeighborList(const CachedModel *model, const int64 *ids, int n,
 		}
 		return;
 	}
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ScanPlanRows(KeptPlan(&plan,
-						  "SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
-						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-				 values, VisitNeighborRow, &visit);
-	SPI_finish();
+	ScanNeighborRows(&plan, "item_id, neighbor_ids, similarities", model, ids, n,
+					 VisitNeighborRow, &visit);
 }
 
 /* NeighborListsKnown's row callback: marks the id's position. */
@@ -240,8 +257,6 @@ void
 NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *known)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT4OID, INT8ARRAYOID};
-	Datum		values[2];
 	KnownScan	scan;
 
 	memset(known, 0, sizeof(bool) * n);
@@ -257,16 +272,7 @@ NeighborListsKnown(const CachedModel *model, const int64 *ids, int n, bool *know
 	}
 	scan.positions = IdMapFromArray(CurrentMemoryContext, ids, n);
 	scan.known = known;
-	values[0] = Int32GetDatum(model->model_id);
-	values[1] = PointerGetDatum(BuildInt64Array(ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ScanPlanRows(KeptPlan(&plan,
-						  "SELECT item_id FROM rerank.item_neighbors "
-						  "WHERE model_id OPERATOR(pg_catalog.=) $1 "
-						  "AND item_id OPERATOR(pg_catalog.=) ANY ($2)", 2, types),
-				 values, MarkKnownRow, &scan);
-	SPI_finish();
+	ScanNeighborRows(&plan, "item_id", model, ids, n, MarkKnownRow, &scan);
 }
 
 /* LoadNeighbors' callback: copies the list into the caller's memory. */

@@ -11,18 +11,30 @@
 #include "postgres.h"
 
 #include "cache/model_cache.h"
+#include "model/user_features.h"
 
 /* A user's vector (dimensions floats); false when the model has none. */
 extern bool LoadUserVector(const CachedModel *model, int64 user_id, float *out);
 
 /*
- * A user's history: the interactions the model was trained on (merged with
- * the recent history of rerank.user_features when with_recent), as parallel
- * arrays of item ids and summed weights.  Returns the count.
+ * A user's history: the interactions the model was trained on merged with
+ * the user's recent history and purchases (weight 0: known, not scored)
+ * from features (NULL: read from rerank.user_features), each item once
+ * with its largest weight, in ascending id order, as parallel arrays of
+ * item ids and weights.  Returns the count.
  */
 extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
-							bool with_recent, int64 **item_ids,
+							const UserFeatures *features, int64 **item_ids,
 							float **weights);
+
+/*
+ * LoadUserHistory's merge, for a caller that has the training interactions
+ * (ntrain item ids and weights, e.g. from a user-kNN model's index):
+ * features' recent history and purchases with them, by the same rule.
+ */
+extern int	MergeUserHistory(const UserFeatures *features, const int64 *train_ids,
+							 const float *train_weights, int ntrain,
+							 int64 **item_ids, float **weights);
 
 /* Called with each neighbor list ForEachNeighborList finds. */
 typedef void (*NeighborListFn) (int64 item_id, const NeighborList *list,

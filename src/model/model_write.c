@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -82,8 +83,7 @@ CheckModelName(const char *name, bool replace, int dimensions)
 	int			dims;
 	bool		active;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (FindModel(name, false, &id, &dims, &active))
 		(void) CheckExisting(name, replace, dimensions, dims, active);
 	SPI_finish();
@@ -102,8 +102,7 @@ PrepareModelRow(const char *name, const char *algorithm, int dimensions,
 	char		nulls[5] = {' ', ' ', ' ', ' ', description ? ' ' : 'n'};
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(algorithm);
 	values[2] = Int32GetDatum(dimensions);
@@ -161,8 +160,7 @@ WriteFactors(int32 model_id, bool items, const int64 *ids,
 		"FROM unnest($2::int8[]) WITH ORDINALITY AS t(id, o)";
 	Oid			types[4] = {INT4OID, INT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	for (int start = 0; start < n; start += batch)
 	{
 		int			m = Min(batch, n - start);
@@ -197,8 +195,7 @@ WriteLists(const char *sql, int32 model_id, const int64 *row_ids, int rows,
 	INT4ARRAYOID, INT4ARRAYOID};
 	int			start = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	while (start < rows)
 	{
 		int			end = start;
@@ -272,8 +269,7 @@ FinishModelRow(int32 model_id, const float *gram, int k,
 	char		nulls[4] = {' ', gram ? ' ' : 'n', ' ', ' '};
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	values[0] = Int32GetDatum(model_id);
 	values[1] = gram ? PointerGetDatum(BuildVector(gram, k * k)) : (Datum) 0;
 	values[2] = CStringGetTextDatum(metrics_json);
@@ -292,8 +288,7 @@ ActivateModelByName(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	Execute("SELECT rerank.activate_model($1)", 1, types, values, SPI_OK_SELECT);
 	SPI_finish();
 }

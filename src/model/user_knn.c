@@ -2,7 +2,9 @@
  * user_knn.c
  *	  A user's neighbors under a user-kNN model (see user_knn.h).
  *
- * The history decides the path.  Unchanged since training: the stored
+ * The history decides the path: the training interactions the index holds
+ * merged with the user's row of rerank.user_features (the one reader of
+ * it, model/user_features.h).  Unchanged since training: the stored
  * list, no search at all.  Changed, or unknown to training: the core's
  * UserKnnNeighbors over the model's inverted index, the function training
  * stored the lists with, so an unchanged history searched again gives the
@@ -159,12 +161,43 @@ UserKnnNeighborsOf(const UserKnnIndex *index, int64 user_id, const int64 *ids,
 	out->total = UserKnnTotal(out->similarities, out->n);
 }
 
-/* UserKnnNeighborsOf with the history LoadUserHistory reads. */
-void
-UserKnnNeighborsOfUser(const CachedModel *model, const UserKnnIndex *index,
-					   int64 user_id, UserNeighbors *out, int64 **ids,
-					   float **weights, int *n)
+/* A user's current history; see user_knn.h. */
+int
+UserKnnHistory(const UserKnnIndex *index, int64 user_id,
+			   const UserFeatures *features, int64 **ids, float **weights)
 {
-	*n = LoadUserHistory(model, user_id, true, ids, weights);
+	int32		u = UserKnnFindUser(index, user_id);
+	AlsCsr		by_user = UserKnnByUser(index);
+	const int64 *item_ids = UserKnnItemIds(index);
+	int			n = 0;
+	int64	   *train_ids;
+	float	   *train_weights;
+
+	if (u >= 0)
+		n = (int) (by_user.indptr[u + 1] - by_user.indptr[u]);
+	train_ids = palloc(sizeof(int64) * Max(n, 1));
+	train_weights = palloc(sizeof(float) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+	{
+		train_ids[j] = item_ids[by_user.indices[by_user.indptr[u] + j]];
+		train_weights[j] = by_user.weights[by_user.indptr[u] + j];
+	}
+	return MergeUserHistory(features, train_ids, train_weights, n, ids, weights);
+}
+
+/* A user's neighbors from the current history; see user_knn.h. */
+void
+UserKnnNeighborsOfUser(const UserKnnIndex *index, int64 user_id,
+					   const UserFeatures *features, UserNeighbors *out,
+					   int64 **ids, float **weights, int *n)
+{
+	UserFeatures read;
+
+	if (features == NULL)
+	{
+		LoadUserFeatures(NULL, user_id, &read, NULL);
+		features = &read;
+	}
+	*n = UserKnnHistory(index, user_id, features, ids, weights);
 	UserKnnNeighborsOf(index, user_id, *ids, *weights, *n, out);
 }

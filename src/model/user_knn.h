@@ -15,6 +15,7 @@
 
 #include "cache/model_cache.h"
 #include "core/user_knn.h"
+#include "model/user_features.h"
 
 /* Setting: posting entries one real-time neighbor search may visit. */
 extern int	rerank_user_knn_max_postings;
@@ -38,7 +39,7 @@ typedef struct UserNeighbors
 
 /*
  * The neighbors of a user whose current history is the n items ids
- * (ascending, distinct) with their weights, as LoadUserHistory gives it
+ * (ascending, distinct) with their weights, as UserKnnHistory gives it
  * (training interactions merged with rerank.user_features): the trained
  * list when the history, restricted to the model's catalog and to positive
  * weights, is the one the model was trained on; else the real-time search
@@ -50,11 +51,22 @@ extern void UserKnnNeighborsOf(const UserKnnIndex *index, int64 user_id,
 							   UserNeighbors *out);
 
 /*
- * UserKnnNeighborsOf with the history read by LoadUserHistory (also
- * returned, for callers that leave it out of rankings).
+ * A user's current history under a user-kNN model: the training
+ * interactions the index holds merged with the features' recent history
+ * and purchases (MergeUserHistory): what LoadUserHistory reads, without a
+ * query.  Ascending ids, each once; returns the count.
  */
-extern void UserKnnNeighborsOfUser(const CachedModel *model,
-								   const UserKnnIndex *index, int64 user_id,
+extern int	UserKnnHistory(const UserKnnIndex *index, int64 user_id,
+						   const UserFeatures *features, int64 **ids,
+						   float **weights);
+
+/*
+ * UserKnnNeighborsOf the user's current history (UserKnnHistory of
+ * features, NULL: read by LoadUserFeatures), which is also returned, for
+ * callers that leave it out of rankings.
+ */
+extern void UserKnnNeighborsOfUser(const UserKnnIndex *index, int64 user_id,
+								   const UserFeatures *features,
 								   UserNeighbors *out, int64 **ids,
 								   float **weights, int *n);
 

@@ -25,8 +25,8 @@
 #include "core/als_solve.h"
 #include "core/vec.h"
 #include "funcapi.h"
-#include "serve/knn_terms.h"
-#include "serve/serve.h"
+#include "serve/scoring.h"
+#include "serve/settings.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -101,97 +101,100 @@ EmitParts(ExplainOutput *out, const char *term, TermPart *parts, int nparts,
 
 /*
  * The fold-in contributions c_j · y_iᵀ A⁻¹ y_j of the history items with a
- * vector and a positive weight; returns how many, or -1 when the model has
- * no YᵀY or the system is not positive definite.
+ * vector and a positive weight (core: AlsContributions); returns how many,
+ * or -1 when the model has no YᵀY or the system is not positive definite.
  */
 static int
 HistoryContributions(const CachedModel *model, const ServeUser *user,
 					 const float *item, TermPart *parts)
 {
 	int			k = model->dimensions;
-	const float **vectors = palloc(sizeof(float *) * Max(user->nrecent, 1));
-	const float **used = palloc(sizeof(float *) * Max(user->nrecent, 1));
-	double	   *confidence = palloc(sizeof(double) * Max(user->nrecent, 1));
+	int			nrecent = user->features.nrecent;
+	const float **vectors = palloc(sizeof(float *) * Max(nrecent, 1));
+	const float **used = palloc(sizeof(float *) * Max(nrecent, 1));
+	double	   *confidence = palloc(sizeof(double) * Max(nrecent, 1));
+	double	   *values = palloc(sizeof(double) * Max(nrecent, 1));
 	AlsHistory	history;
-	double	   *A,
-			   *b,
-			   *z,
-			   *work;
 	int			n = 0;
 
 	if (model->gram == NULL)
 		return -1;
-	ModelItemVectors(model, user->recent_items, user->nrecent, vectors, NULL);
-	for (int j = 0; j < user->nrecent; j++)
+	ModelItemVectors(model, user->features.recent_items, nrecent, vectors, NULL);
+	for (int j = 0; j < nrecent; j++)
 	{
-		if (vectors[j] == NULL || !(user->recent_weights[j] > 0.0f))
+		if (vectors[j] == NULL || !(user->features.recent_weights[j] > 0.0f))
 			continue;
 		used[n] = vectors[j];
-		confidence[n] = 1.0 + model->alpha * user->recent_weights[j];
-		parts[n].item_id = user->recent_items[j];
+		confidence[n] = 1.0 + model->alpha * user->features.recent_weights[j];
+		parts[n].item_id = user->features.recent_items[j];
 		parts[n].order = j;
 		n++;
 	}
 	history.n = n;
 	history.vectors = used;
 	history.confidence = confidence;
-
-	A = palloc(sizeof(double) * k * k);
-	b = palloc(sizeof(double) * k);
-	z = palloc(sizeof(double) * k);
-	work = palloc(sizeof(double) * Max(AlsNormalEquationsWorkspace(k, n), 1));
-	AlsNormalEquations(model->gram, k, model->regularization, &history, A, b, work);
-	if (!CholeskyFactor(A, k))
+	if (!AlsContributions(model->gram, k, model->regularization, &history, item,
+						  values,
+						  palloc(sizeof(double) * AlsContributionsWorkspace(k, n))))
 		return -1;
-	for (int d = 0; d < k; d++)
-		z[d] = item[d];
-	CholeskySolve(A, k, z);
 	for (int j = 0; j < n; j++)
-	{
-		double		dot = 0.0;
-
-		for (int d = 0; d < k; d++)
-			dot += (double) used[j][d] * z[d];
-		parts[j].value = confidence[j] * dot;
-	}
+		parts[j].value = values[j];
 	return n;
 }
 
 /*
- * The shares d^j cos(y_i, y_j) / Σ d^j of the recent items in the recent
- * term, over the items the profile uses (vectors, from RecentVectors);
- * returns how many.
+ * The rows of the model term's decomposition: the bias, each history item's
+ * exact share of x_uᵀy_i (vector models), and what the history does not
+ * explain; or item-kNN's shares.
  */
-static int
-RecentShares(const CachedModel *model, const ServeUser *user,
-			 const float **vectors, int nrecent, const float *item, TermPart *parts)
+static void
+ExplainModelTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
+				 double weight)
 {
-	int			k = model->dimensions;
-	double		norm = VecNorm(item, k);
-	double		weight = 1.0,
-				total = 0.0;
-	int			n = 0;
+	const ServeUser *user = &ctx->user;
+	const RankItem *item = &ctx->items[0];
 
-	if (norm == 0.0)
-		return 0;
-	for (int j = 0; j < nrecent; j++, weight *= rerank_recent_decay)
+	if (user->vector != NULL && item->vector != NULL)
 	{
-		double		rnorm;
+		double		explained = 0.0;
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(user->features.nrecent, 1));
+		int			nparts = user->features.nrecent > 0 ?
+			HistoryContributions(ctx->req.model, user, item->vector, parts) : 0;
 
-		if (vectors[j] == NULL || weight == 0.0)
-			continue;
-		rnorm = VecNorm(vectors[j], k);
-		if (rnorm == 0.0)
-			continue;
-		parts[n].item_id = user->recent_items[j];
-		parts[n].order = j;
-		parts[n].value = weight * VecDot(item, vectors[j], k) / (norm * rnorm);
-		total += weight;
-		n++;
+		EmitRow(out, "model: bias", false, 0, true, item->bias, weight);
+		for (int j = 0; j < nparts; j++)
+			explained += parts[j].value;
+		if (nparts > 0)
+			EmitParts(out, "model", parts, nparts, n, weight);
+		EmitRow(out, "model: not from history", false, 0, true,
+				VecDot(user->vector, item->vector, ctx->dims) - explained, weight);
 	}
-	for (int j = 0; j < n; j++)
-		parts[j].value /= total;
-	return n;
+	else if (ctx->knn && ctx->knn_shares.nmodel > 0)
+		EmitParts(out, "model", ctx->knn_shares.model, ctx->knn_shares.nmodel, n,
+				  weight);
+}
+
+/* The rows of the recent term's decomposition: each recent item's share. */
+static void
+ExplainRecentTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
+				  double weight)
+{
+	const RankItem *item = &ctx->items[0];
+
+	if (ctx->rank_user.profile != NULL && item->vector != NULL)
+	{
+		TermPart   *parts = palloc(sizeof(TermPart) * Max(ctx->nrecent, 1));
+		int			nparts = RankRecentShares(ctx->recent,
+											  ctx->user.features.recent_items,
+											  ctx->nrecent, rerank_recent_decay,
+											  item->vector, ctx->dims, parts);
+
+		if (nparts > 0)
+			EmitParts(out, "recent", parts, nparts, n, weight);
+	}
+	else if (ctx->knn && ctx->knn_shares.nrecent > 0)
+		EmitParts(out, "recent", ctx->knn_shares.recent, ctx->knn_shares.nrecent,
+				  n, weight);
 }
 
 PG_FUNCTION_INFO_V1(explain);
@@ -199,6 +202,11 @@ PG_FUNCTION_INFO_V1(explain);
 /*
  * rerank.explain(user_id, item_id, n, upstream_position, weights…, model)
  * → (term, history_item_id, value, contribution)
+ *
+ * The item is scored by rerank()'s pipeline as the only candidate, at its
+ * upstream position (without one, the position term is left out of the
+ * score); the rows are the score, then each term with its weighted
+ * contribution, the model and recent terms followed by their shares.
  */
 Datum
 explain(PG_FUNCTION_ARGS)
@@ -211,21 +219,10 @@ explain(PG_FUNCTION_ARGS)
 	int32		position = 0;
 	RankWeights weights;
 	const char *model_name = NULL;
-	const CachedModel *model;
-	int			dims;
-	int64		user_id;
+	ScoringRequest req;
+	ScoringContext ctx;
 	int64		item_id;
-	ServeUser	user;
-	RankUser	rank_user;
-	RankItem	item;
-	float		bias = 0.0f;
-	double		terms[RANK_NTERMS];
-	double		score = 0.0;
-	const float **recent = NULL;
-	int			nrecent = 0;
-	bool		knn;
-	KnnTerms	knn_terms;
-	KnnShares	knn_shares;
+	const double *terms;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	out.store = rsinfo->setResult;
@@ -251,101 +248,40 @@ explain(PG_FUNCTION_ARGS)
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
-	model = ModelByName(model_name);
+	memset(&req, 0, sizeof(req));
+	req.model = ModelByName(model_name);
 	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_ID))
 		return (Datum) 0;
-	user_id = PG_GETARG_INT64(ARG_USER_ID);
+	req.user_id = PG_GETARG_INT64(ARG_USER_ID);
 	item_id = PG_GETARG_INT64(ARG_ITEM_ID);
-	dims = model != NULL ? model->dimensions : 0;
-	knn = ModelHasNeighbors(model);
 
 	call = AllocSetContextCreate(CurrentMemoryContext, "rerank explain",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(call);
 
-	LoadUserState(dims > 0 ? model : NULL, user_id, &user);
-	memset(&item, 0, sizeof(item));
-	item.item_id = item_id;
-	item.position = position > 0 ? position : 1;
-	item.category = -1;
-	if (dims > 0)
-		item.vector = ModelItemVector(model, item_id, &bias);
-	item.bias = bias;
-
-	memset(&rank_user, 0, sizeof(rank_user));
-	rank_user.vector = user.vector;
-	if (user.category_weights != NULL)
-	{
-		double	   *affinity;
-
-		rank_user.ncategories = LoadCategories(&item_id, 1, user.category_weights,
-											   &item.category, &affinity);
-		rank_user.affinity = affinity;
-	}
-	if (dims > 0 && user.nrecent > 0 && rerank_recent_items > 0)
-	{
-		recent = RecentVectors(model, &user, &nrecent);
-		rank_user.profile = RecentProfile(model, recent, nrecent);
-	}
-	RankItemTerms(&rank_user, &item, dims, terms);
-	if (knn)
-	{
-		/* an item-kNN model: both terms from neighbor lists, with shares */
-		KnnItemShares(model, user_id, &user, item_id, &knn_terms, &knn_shares);
-		terms[RANK_TERM_MODEL] = knn_terms.model[0];
-		terms[RANK_TERM_RECENT] = knn_terms.recent[0];
-	}
+	/* rerank()'s pipeline over the one candidate, every term asked for */
+	req.weights = weights;
 	if (position == 0)
-		terms[RANK_TERM_POSITION] = 0.0;
+		req.weights.w[RANK_TERM_POSITION] = 0.0;
+	req.explain = true;
+	{
+		int32		at = position > 0 ? position : 1;
+
+		ScoringGather(&ctx, &req, &item_id, 1, &at);
+	}
+	ScoringCompute(&ctx);
+	terms = ctx.terms;
+
+	EmitRow(&out, "score", false, 0, true, ctx.items[0].score, 1.0);
 	for (int t = 0; t < RANK_NTERMS; t++)
-		score += weights.w[t] * terms[t];
-
-	EmitRow(&out, "score", false, 0, true, score, 1.0);
-
-	/* the model term and its decomposition */
-	EmitRow(&out, "model", false, 0, true, terms[RANK_TERM_MODEL],
-			weights.w[RANK_TERM_MODEL]);
-	if (user.vector != NULL && item.vector != NULL)
 	{
-		double		wm = weights.w[RANK_TERM_MODEL];
-		double		explained = 0.0;
-		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
-		int			nparts = user.nrecent > 0 ?
-			HistoryContributions(model, &user, item.vector, parts) : 0;
-
-		EmitRow(&out, "model: bias", false, 0, true, item.bias, wm);
-		for (int j = 0; j < nparts; j++)
-			explained += parts[j].value;
-		if (nparts > 0)
-			EmitParts(&out, "model", parts, nparts, n, wm);
-		EmitRow(&out, "model: not from history", false, 0, true,
-				VecDot(user.vector, item.vector, dims) - explained, wm);
+		EmitRow(&out, RankTermName(t), false, 0,
+				t != RANK_TERM_POSITION || position > 0, terms[t], weights.w[t]);
+		if (t == RANK_TERM_MODEL)
+			ExplainModelTerm(&out, &ctx, n, weights.w[t]);
+		else if (t == RANK_TERM_RECENT)
+			ExplainRecentTerm(&out, &ctx, n, weights.w[t]);
 	}
-	else if (knn && knn_shares.nmodel > 0)
-		EmitParts(&out, "model", knn_shares.model, knn_shares.nmodel, n,
-				  weights.w[RANK_TERM_MODEL]);
-
-	/* the recent term and its decomposition */
-	EmitRow(&out, "recent", false, 0, true, terms[RANK_TERM_RECENT],
-			weights.w[RANK_TERM_RECENT]);
-	if (rank_user.profile != NULL && item.vector != NULL)
-	{
-		TermPart   *parts = palloc(sizeof(TermPart) * Max(user.nrecent, 1));
-		int			nparts = RecentShares(model, &user, recent, nrecent, item.vector,
-										  parts);
-
-		if (nparts > 0)
-			EmitParts(&out, "recent", parts, nparts, n,
-					  weights.w[RANK_TERM_RECENT]);
-	}
-	else if (knn && knn_shares.nrecent > 0)
-		EmitParts(&out, "recent", knn_shares.recent, knn_shares.nrecent, n,
-				  weights.w[RANK_TERM_RECENT]);
-
-	EmitRow(&out, "position", false, 0, position > 0, terms[RANK_TERM_POSITION],
-			weights.w[RANK_TERM_POSITION]);
-	EmitRow(&out, "category", false, 0, true, terms[RANK_TERM_CATEGORY],
-			weights.w[RANK_TERM_CATEGORY]);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(call);

@@ -9,62 +9,35 @@
 #include "postgres.h"
 
 #include "cache/model_cache.h"
-#include "serve/serve.h"
+#include "core/knn.h"
+#include "model/user_features.h"
 
 /*
- * rerank()'s terms of n candidates under an item-kNN model:
- * per candidate, the model and recent terms (0 where missing) and whether
- * it is in the model; with pairs, the candidates each one's MMR similarity
- * is non-zero with, as rows pair_start[c] .. pair_start[c + 1] - 1 of
- * pair_other and pair_similarity.
+ * rerank()'s terms of n candidates under an item-kNN model: per candidate,
+ * the model and recent terms (0 where missing) and whether it is in the
+ * model; with pairs, the candidates each one's MMR similarity is non-zero
+ * with (pairs.start NULL without).
  */
 typedef struct KnnTerms
 {
 	double	   *model;
 	double	   *recent;
 	bool	   *in_model;
-	int64	   *pair_start;		/* NULL without pairs */
-	int32	   *pair_other;
-	float	   *pair_similarity;
+	KnnPairRows pairs;			/* RankSimilarityFn: KnnPairSimilarity */
 } KnnTerms;
 
 /*
- * Computes KnnTerms: the model term from the user's history (when
- * want_model), the recent term from the first rerank.recent_items of
- * user's recent items (when want_recent), the pairs when want_pairs.
+ * Reads what the terms of n candidates under an item-kNN model depend on
+ * and has the core compute them (core/knn.h): the model term from the
+ * user's history (training interactions merged with features' history,
+ * when want_model), the recent term from the first rerank.recent_items of
+ * the recent items (when want_recent), the MMR pairs (when want_pairs), and
+ * with shares (not NULL) each history item's share in candidate 0's terms
+ * (explain()), which add up to them.
  */
-extern void KnnCandidateTerms(const CachedModel *model, int64 user_id,
-							  const ServeUser *user, const int64 *ids, int n,
-							  bool want_model, bool want_recent, bool want_pairs,
-							  KnnTerms *terms);
-
-/* One history item's share of a term (explain()). */
-typedef struct TermPart
-{
-	int64		item_id;
-	int			order;			/* index in the recent history, most recent
-								 * first (older history after) */
-	double		value;
-} TermPart;
-
-/* The shares of the history in one item's model and recent terms. */
-typedef struct KnnShares
-{
-	int			nmodel;
-	TermPart   *model;			/* r_j·sim(j, i) */
-	int			nrecent;
-	TermPart   *recent;			/* d^j sim(j, i) / Σ d^j */
-} KnnShares;
-
-/*
- * KnnCandidateTerms of one item (both terms), with each history item's
- * share of them: the parts add up to the terms.
- */
-extern void KnnItemShares(const CachedModel *model, int64 user_id,
-						  const ServeUser *user, int64 item_id,
-						  KnnTerms *terms, KnnShares *shares);
-
-/* RankSimilarityFn over a KnnTerms with pairs. */
-extern double KnnPairSimilarity(int a, int b, void *arg);
+extern void KnnTermsLoad(const CachedModel *model, int64 user_id,
+						 const UserFeatures *features, const int64 *ids, int n,
+						 bool want_model, bool want_recent, bool want_pairs,
+						 KnnTerms *terms, KnnShares *shares);
 
 #endif							/* RERANK_KNN_TERMS_H */

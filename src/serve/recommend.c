@@ -186,7 +186,7 @@ predict(PG_FUNCTION_ARGS)
 			int			n;
 
 			MemoryContextSwitchTo(c->user_context);
-			UserKnnNeighborsOfUser(c->model, c->user_knn, user_id, &c->neighbors,
+			UserKnnNeighborsOfUser(c->user_knn, user_id, NULL, &c->neighbors,
 								   &ids, &w, &n);
 			c->user_known = c->neighbors.n > 0;
 		}
@@ -194,7 +194,7 @@ predict(PG_FUNCTION_ARGS)
 		{
 			int64	   *ids;
 			float	   *w;
-			int			n = LoadUserHistory(c->model, user_id, true, &ids, &w);
+			int			n = LoadUserHistory(c->model, user_id, NULL, &ids, &w);
 
 			c->knn = KnnUserScores(c->model, ids, w, n);
 			c->user_known = n > 0;
@@ -360,7 +360,7 @@ recommend(PG_FUNCTION_ARGS)
 		const UserKnnIndex *index = ModelUserKnnIndex(model);
 		UserNeighbors neighbors;
 
-		UserKnnNeighborsOfUser(model, index, user_id, &neighbors, &hist_ids,
+		UserKnnNeighborsOfUser(index, user_id, NULL, &neighbors, &hist_ids,
 							   &hist_w, &nhist);
 		if (neighbors.n > 0)
 			EmitUserKnnTopK(fcinfo, index, &neighbors, exclude_seen ? hist_ids : NULL,
@@ -368,7 +368,7 @@ recommend(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	if (exclude_seen || ModelHasNeighbors(model))
-		nhist = LoadUserHistory(model, user_id, true, &hist_ids, &hist_w);
+		nhist = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 
 	if (ModelHasNeighbors(model))
 	{
@@ -486,7 +486,7 @@ similar_users(PG_FUNCTION_ARGS)
 				 errhint("similar_users needs a model trained by rerank.train_user_knn.")));
 	InitMaterializedSRF(fcinfo, 0);
 	index = ModelUserKnnIndex(model);
-	UserKnnNeighborsOfUser(model, index, user_id, &neighbors, &ids, &weights, &nhist);
+	UserKnnNeighborsOfUser(index, user_id, NULL, &neighbors, &ids, &weights, &nhist);
 	n = Min(k, neighbors.n);
 	user_ids = palloc(sizeof(int64) * Max(n, 1));
 	for (int j = 0; j < n; j++)

@@ -229,8 +229,7 @@ LoadTestUserVectors(const CachedModel *model, idmap_hash *users, int nusers, flo
 	v.k = model->dimensions;
 	v.U = U;
 	v.found = palloc0(sizeof(bool) * Max(nusers, 1));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ScanQueryRows("SELECT user_id, factors FROM rerank.user_factors WHERE model_id OPERATOR(pg_catalog.=) $1",
 				  1, types, values, UserVectorRow, &v);
 	SPI_finish();
@@ -283,8 +282,7 @@ LoadKnnModel(const CachedModel *model)
 	float	  **lists_sims;
 	int		   *lens;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (SPI_execute_with_args("SELECT item_id, neighbor_ids, similarities FROM rerank.item_neighbors "
 							  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id", 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading neighbors failed");
@@ -397,8 +395,7 @@ LoadHistories(const CachedModel *model, idmap_hash *users, int nusers,
 	h.counts = palloc0(sizeof(int64) * (nusers + 1));
 	h.idx = palloc0(sizeof(int32 *) * Max(nusers, 1));
 	h.w = palloc0(sizeof(float *) * Max(nusers, 1));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ScanQueryRows("SELECT user_id, item_ids, weights FROM rerank.model_interactions WHERE model_id = $1",
 				  1, types, values, HistoryRow, &h);
 	SPI_finish();
@@ -431,8 +428,7 @@ StoreMetrics(const CachedModel *model, const char *json)
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		values[2] = {Int32GetDatum(model->model_id), CStringGetTextDatum(json)};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	if (SPI_execute_with_args("UPDATE rerank.models SET metrics = metrics || "
 							  "jsonb_build_object('evaluation', $2::jsonb || "
 							  "jsonb_build_object('evaluated_at', now())) WHERE model_id = $1",
@@ -578,7 +574,7 @@ EvaluateUserKnn(Evaluation *e, const CachedModel *model, const UserKnnIndex *ind
 		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < e->ncatalog; i++)
 			scores[i] = NAN;	/* only items a neighbor has score */
-		UserKnnNeighborsOfUser(model, index, user_ids[user], &neighbors, &ids,
+		UserKnnNeighborsOfUser(index, user_ids[user], NULL, &neighbors, &ids,
 							   &weights, &n);
 		UserKnnScoreAll(&by_user, neighbors.users, neighbors.similarities,
 						neighbors.n, neighbors.total, acc, scores);

@@ -46,13 +46,6 @@ typedef struct AlsOptions
 	int64		seed;
 } AlsOptions;
 
-/* The core's interrupt hook: cancel and statement_timeout inside a long row. */
-static void
-TrainingInterrupts(void)
-{
-	CHECK_FOR_INTERRUPTS();
-}
-
 /* Gram matrix of n rows of Y (upper triangle, doubles), block by block. */
 static void
 ComputeGram(const float *Y, int n, int k, double *G, double *work)
@@ -249,7 +242,6 @@ train_als(PG_FUNCTION_ARGS)
 	k = o.factors;
 	CheckModelName(run.name, run.replace, k);
 
-	AlsInterruptHook = TrainingInterrupts;
 	cpu_start = CpuSeconds();
 	read_seconds = TrainingRead(&run, &data);
 	read_cpu = CpuSeconds() - cpu_start;

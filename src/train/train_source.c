@@ -16,6 +16,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/id_map.h"
+#include "common/spi_util.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
@@ -182,8 +183,7 @@ ReadSourceRows(Oid source, const char *weight_column, const char *what,
 	options.read_only = true;
 	options.dest = (DestReceiver *) &receiver;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	SpiConnect();
 	ret = SPI_execute_extended(query.data, &options);
 	/* SPI reports a SELECT into a DestNone receiver as a utility command */
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)

@@ -36,20 +36,33 @@ ReportNonFinitePair(ArrayType *a, ArrayType *b, int length)
 	elog(ERROR, "non-finite result from finite vectors");
 }
 
+/* A function of two vectors of the core (core/vec.h). */
+typedef double (*VecPairFn) (const float *a, const float *b, size_t n);
+
+/*
+ * The body of every function of two vectors: both arguments validated, the
+ * core's result checked (inlined per caller, so fn is a direct call).
+ */
+static inline double
+VectorPairResult(FunctionCallInfo fcinfo, VecPairFn fn)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
+	int			length = VectorPairLength(a, b);
+	double		result = fn(VECTOR_DATA(a), VECTOR_DATA(b), length);
+
+	if (unlikely(!isfinite(result)))
+		ReportNonFinitePair(a, b, length);
+	return result;
+}
+
 PG_FUNCTION_INFO_V1(dot);
 
 /* Inner product of two vectors. */
 Datum
 dot(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
-	int			length = VectorPairLength(a, b);
-	double		result = VecDot(VECTOR_DATA(a), VECTOR_DATA(b), length);
-
-	if (unlikely(!isfinite(result)))
-		ReportNonFinitePair(a, b, length);
-	PG_RETURN_FLOAT8(result);
+	PG_RETURN_FLOAT8(VectorPairResult(fcinfo, VecDot));
 }
 
 PG_FUNCTION_INFO_V1(cosine_similarity);
@@ -58,13 +71,8 @@ PG_FUNCTION_INFO_V1(cosine_similarity);
 Datum
 cosine_similarity(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
-	int			length = VectorPairLength(a, b);
-	double		result = VecCosine(VECTOR_DATA(a), VECTOR_DATA(b), length);
+	double		result = VectorPairResult(fcinfo, VecCosine);
 
-	if (unlikely(!isfinite(result)))
-		ReportNonFinitePair(a, b, length);
 	/* rounding can push |cos| a hair above 1 */
 	PG_RETURN_FLOAT8(Max(-1.0, Min(1.0, result)));
 }
@@ -75,14 +83,7 @@ PG_FUNCTION_INFO_V1(euclidean_distance);
 Datum
 euclidean_distance(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
-	int			length = VectorPairLength(a, b);
-	double		result = VecDistance(VECTOR_DATA(a), VECTOR_DATA(b), length);
-
-	if (unlikely(!isfinite(result)))
-		ReportNonFinitePair(a, b, length);
-	PG_RETURN_FLOAT8(result);
+	PG_RETURN_FLOAT8(VectorPairResult(fcinfo, VecDistance));
 }
 
 PG_FUNCTION_INFO_V1(pearson_correlation);
@@ -91,13 +92,8 @@ PG_FUNCTION_INFO_V1(pearson_correlation);
 Datum
 pearson_correlation(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
-	int			length = VectorPairLength(a, b);
-	double		result = VecPearson(VECTOR_DATA(a), VECTOR_DATA(b), length);
+	double		result = VectorPairResult(fcinfo, VecPearson);
 
-	if (unlikely(!isfinite(result)))
-		ReportNonFinitePair(a, b, length);
 	PG_RETURN_FLOAT8(Max(-1.0, Min(1.0, result)));
 }
 

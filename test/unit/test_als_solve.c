@@ -259,3 +259,35 @@ UNIT_TEST(als_cg_converges_to_cholesky)
 	free(weights);
 	FreeFixture(&f);
 }
+
+UNIT_TEST(als_contributions_add_up_to_the_fold_in_score)
+{
+	Fixture		f = MakeFixture(6, 40, 9, 77u);
+	AlsHistory	h = {f.n, f.vectors, f.conf};
+	float		x[6];
+	double	   *work = malloc(sizeof(double) * AlsFoldInWorkspace(f.k, f.n));
+	double	   *cwork = malloc(sizeof(double) * AlsContributionsWorkspace(f.k, f.n));
+	double		contributions[9];
+	const float *item = f.Y + 5 * f.k;
+	double		xy = 0.0,
+				sum = 0.0;
+
+	CHECK(AlsFoldIn(f.gram, f.k, 0.1, &h, x, work));
+	CHECK(AlsContributions(f.gram, f.k, 0.1, &h, item, contributions, cwork));
+	for (int d = 0; d < f.k; d++)
+		xy += (double) x[d] * item[d];
+	for (int j = 0; j < f.n; j++)
+		sum += contributions[j];
+	/* x is rounded to float: the parts add up to xᵀy to float precision */
+	CHECK_NEAR(sum, xy, 1e-5 * (1.0 + fabs(xy)));
+	/* an indefinite system (no regularization, no Gram) is refused */
+	{
+		float		zero[36] = {0};
+		AlsHistory	one = {1, f.vectors, f.conf};
+
+		CHECK(!AlsContributions(zero, f.k, 0.0, &one, item, contributions, cwork));
+	}
+	free(work);
+	free(cwork);
+	FreeFixture(&f);
+}

@@ -1,9 +1,10 @@
 /*
  * test_rank.c
- *	  Unit tests of src/core/rank.c: id sets, the blended score, and the
+ *	  Unit tests of src/core/rank.c: the blended score, and the
  *	  ordering (top-k, ties, items without vectors, category caps, MMR
  *	  against a straightforward eager implementation).
  */
+#include "core/interrupt.h"
 #include "core/rank.h"
 #include "core/vec.h"
 #include "unit.h"
@@ -50,30 +51,6 @@ MakeItems(RankItem *items, int n)
 }
 
 static const float unit_vector[2] = {1, 0};
-
-UNIT_TEST(rank_id_set)
-{
-	size_t		slots = RankIdSetSlots(1000);
-	int64_t    *keys = malloc(slots * sizeof(int64_t));
-	unsigned char *used = malloc(slots);
-	RankIdSet	set;
-
-	CHECK(slots >= 2000 && (slots & (slots - 1)) == 0);
-	CHECK(RankIdSetSlots(0) == 16);
-	RankIdSetInit(&set, keys, used, slots);
-	for (int64_t i = 0; i < 1000; i++)
-		CHECK(RankIdSetAdd(&set, i * 4096 - 500));
-	for (int64_t i = 0; i < 1000; i++)
-		CHECK(!RankIdSetAdd(&set, i * 4096 - 500));
-	CHECK(set.count == 1000);
-	CHECK(RankIdSetContains(&set, -500));
-	CHECK(!RankIdSetContains(&set, -499));
-	CHECK(!RankIdSetContains(&set, INT64_MIN));
-	CHECK(RankIdSetAdd(&set, INT64_MIN));
-	CHECK(RankIdSetContains(&set, INT64_MIN));
-	free(keys);
-	free(used);
-}
 
 UNIT_TEST(rank_position_term)
 {
@@ -181,11 +158,11 @@ UNIT_TEST(rank_score_blends_and_flags_non_finite)
 	items[0].vector = y1;
 	items[1].vector = NULL;
 	items[2].vector = y2;
-	CHECK(RankScore(&user, &weights, items, 3, 2, NULL) == 3);
+	CHECK(RankScore(&user, &weights, items, 3, 2) == 3);
 	CHECK_NEAR(items[0].score, 2.0 + 0.1, 1e-12);
 	CHECK_NEAR(items[1].score, 0.1 / log2(3.0), 1e-12);
 	weights.w[RANK_TERM_MODEL] = 1e300;
-	CHECK(RankScore(&user, &weights, items, 3, 2, NULL) == 2);
+	CHECK(RankScore(&user, &weights, items, 3, 2) == 2);
 }
 
 UNIT_TEST(rank_score_normed_equals_rank_score)
@@ -216,8 +193,8 @@ UNIT_TEST(rank_score_normed_equals_rank_score)
 		memcpy(b, a, sizeof(a));
 		for (int i = 0; i < 5; i++)
 			b[i].norm = b[i].vector != NULL ? VecNorm(b[i].vector, 3) : 0.0;
-		CHECK(RankScore(&users[u], &weights, a, 5, 3, NULL) == 5);
-		CHECK(RankScoreNormed(&users[u], &weights, b, 5, 3, NULL) == 5);
+		CHECK(RankScore(&users[u], &weights, a, 5, 3) == 5);
+		CHECK(RankScoreNormed(&users[u], &weights, b, 5, 3) == 5);
 		for (int i = 0; i < 5; i++)
 		{
 			CHECK_NEAR(b[i].score, a[i].score, 1e-12);
@@ -529,18 +506,20 @@ UNIT_TEST(rank_large_input_checks_interrupts)
 	RankUser	user = {x, NULL, NULL, 0};
 	RankWeights weights = {{1, 0, 0.5, 0}};
 	RankOrderParams params = {.k = n, .dims = 2, .diversity = 0.5,
-	.diversity_depth = 50, .check = CountCheck};
+	.diversity_depth = 50};
 	bool		sorted = true;
 
 	MakeItems(items, n);
 	for (int i = 0; i < n; i++)
 		items[i].vector = unit_vector;
+	core_interrupt_hook = CountCheck;
 	checks_called = 0;
-	CHECK(RankScore(&user, &weights, items, n, 2, CountCheck) == n);
-	CHECK(checks_called >= n / RANK_CHECK_EVERY);
+	CHECK(RankScore(&user, &weights, items, n, 2) == n);
+	CHECK(checks_called >= n / CORE_CHECK_EVERY);
 	checks_called = 0;
 	CHECK(Order(items, n, &params, order) == n);
-	CHECK(checks_called >= n / RANK_CHECK_EVERY);
+	CHECK(checks_called >= n / CORE_CHECK_EVERY);
+	core_interrupt_hook = NULL;
 	/* equal vectors: after the first, MMR values tie and go by score */
 	for (int i = 1; i < n; i++)
 		if (order[i] != i)
@@ -564,13 +543,13 @@ UNIT_TEST(rank_score_given_terms)
 	items[0].category = 1;
 	items[2].category = 0;
 	items[1].norm = 7.0;
-	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 3);
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent) == 3);
 	CHECK_NEAR(items[0].score, 2.0 * 1.0 + 1.0 * RankPositionTerm(1) + 3.0 * 1.0, 1e-12);
 	CHECK_NEAR(items[1].score, 2.0 * 0.5 + 4.0 * 0.25 + 1.0 * RankPositionTerm(2), 1e-12);
 	CHECK_NEAR(items[2].score, 4.0 * 2.0 + RankPositionTerm(3) + 3.0 * 0.5, 1e-12);
 	CHECK(items[1].norm == 0.0);
 	model[1] = INFINITY;
-	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent, NULL) == 1);
+	CHECK(RankScoreGiven(&user, &weights, items, 3, model, recent) == 1);
 }
 
 /*
@@ -634,4 +613,71 @@ UNIT_TEST(rank_order_mmr_with_given_similarity)
 	params.diversity = 0.0;
 	CHECK(Order(items, 4, &params, order) == 4);
 	CHECK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3);
+}
+
+UNIT_TEST(rank_category_affinity)
+{
+	/* categories 0..2; weights: cat 1 → 4, cat 0 → 2, unknown → 8, cat 2 → -1 */
+	int32_t		cats[] = {1, 0, -1, 2};
+	double		w[] = {4, 2, 8, 1};
+	double		aff[3] = {9, 9, 9};
+
+	w[3] = -1;
+	CHECK(RankCategoryAffinity(cats, w, 4, 3, aff));
+	/* an unknown name's weight still sets the maximum */
+	CHECK_NEAR(aff[0], 0.25, 0);
+	CHECK_NEAR(aff[1], 0.5, 0);
+	CHECK(aff[2] == 0.0);
+	/* without a positive weight: no affinity, untouched */
+	{
+		double		neg[] = {-1, 0};
+		double		keep[2] = {7, 7};
+
+		CHECK(!RankCategoryAffinity(cats, neg, 2, 2, keep));
+		CHECK(keep[0] == 7 && keep[1] == 7);
+	}
+	/* a weight above every other is 1; affinities never exceed 1 */
+	{
+		int32_t		one[] = {0};
+		double		big[] = {1e300};
+		double		a[1];
+
+		CHECK(RankCategoryAffinity(one, big, 1, 1, a) && a[0] == 1.0);
+	}
+}
+
+UNIT_TEST(rank_recent_shares_add_up_to_the_recent_term)
+{
+	float		y0[] = {1, 0, 0},
+				y1[] = {0.6f, 0.8f, 0},
+				y2[] = {0, 0, 2},
+				zero[] = {0, 0, 0};
+	const float *recent[] = {y1, NULL, zero, y2, y0};
+	int64_t		ids[] = {11, 12, 13, 14, 15};
+	float		item[] = {0.5f, 0.5f, 0.7f};
+	float		profile[3];
+	double		work[3];
+	float		x[] = {0, 0, 0};
+	RankUser	user = {x, profile, NULL, 0};
+	RankItem	it = {0};
+	double		terms[RANK_NTERMS];
+	TermPart	parts[5];
+	double		sum = 0.0;
+	int			n;
+
+	CHECK(RankProfile(recent, 5, 0.8, 3, profile, work));
+	it.vector = item;
+	it.position = 1;
+	it.category = -1;
+	RankItemTerms(&user, &it, 3, terms);
+	n = RankRecentShares(recent, ids, 5, 0.8, item, 3, parts);
+	/* NULL and zero vectors have no share; the others keep their order */
+	CHECK(n == 3);
+	CHECK(parts[0].item_id == 11 && parts[0].order == 0);
+	CHECK(parts[1].item_id == 14 && parts[1].order == 3);
+	CHECK(parts[2].item_id == 15 && parts[2].order == 4);
+	for (int j = 0; j < n; j++)
+		sum += parts[j].value;
+	CHECK_NEAR(sum, terms[RANK_TERM_RECENT], 1e-6);
+	CHECK(RankRecentShares(recent, ids, 5, 0.8, zero, 3, parts) == 0);
 }

@@ -1,14 +1,25 @@
 /*
  * user_rows.c
- *	  Row-level access to rerank.user_features and rerank.user_factors for
- *	  the real-time path: find a user's row through the primary key, lock it,
- *	  replace it, without the executor.
+ *	  Direct row access to the extension's user tables, rerank.user_features
+ *	  and rerank.user_factors, without the executor: the one place where
+ *	  rerank reads and writes heap tuples itself (see user_rows.h for the
+ *	  contract).
  *
- * An event rewrites one features row and one vector row.  Through SPI each
- * of these was a planned statement (executor start-up, constraint
- * expressions compiled per statement, a BEFORE trigger that locks the row
- * again), several times the cost of the row operations themselves.  Here a
- * batch opens the two tables and their primary keys once, and per user:
+ * Why.  Serving reads a user's two rows on every rerank() call and an event
+ * rewrites them: through SPI each of these was a planned statement
+ * (executor start-up, plan revalidation, constraint expressions compiled
+ * per statement, a BEFORE trigger that locks the row again), several times
+ * the cost of the row operations themselves.
+ *
+ * Reads (KeyedTable*): a table opened by name in schema rerank, its primary
+ * key checked to be what the install script made (a valid btree over the
+ * key columns by name and type), read by key under the active snapshot,
+ * only when the current user may SELECT the whole table and the table has
+ * no row-level security.  Otherwise the caller falls back to a query, with
+ * the executor's checks and errors.
+ *
+ * Writes (UserRows*): a batch opens the two tables and their primary keys
+ * once, and per user:
  *
  *	- UserFeaturesLock: a fresh snapshot (as SPI takes per statement, after a
  *	  command counter increment so earlier users of the same statement are
@@ -25,17 +36,21 @@
  *	  updated in READ COMMITTED); a missing row is the caller's to insert.
  *
  * What the executor would add and these rows do not need: the tables' CHECK
- * constraints hold by construction (user_state.c builds every value),
- * check_factors' checks (dimensions, finite elements) are the fold-in's own
- * (FoldInHistoryVector rejects a non-finite vector), and the foreign key of
- * user_factors needs no check on an update that keeps model_id (the
- * executor skips it too).  No trigger fires on these rows: the regress test
- * realtime_bulk lists the tables' triggers, so that adding one (a cache
- * invalidation, say) shows up as a change to handle here.  Privileges are checked
- * once per batch, as the statements would have: the trigger runs as the
- * extension's owner, rebuild_user_features() and fold_in_users() as their
- * caller.  New rows are rare (a user's first event, a user's first vector
- * for a model) and keep their INSERT statements in user_state.c.
+ * constraints hold by construction (behavior/user_state.c builds every
+ * value), check_factors' checks (dimensions, finite elements) are the
+ * fold-in's own (FoldInHistoryVector rejects a non-finite vector), and the
+ * foreign key of user_factors needs no check on an update that keeps
+ * model_id (the executor skips it too).  No trigger fires on these rows: the
+ * regress test realtime_bulk lists the tables' triggers, so that adding one
+ * (a cache invalidation, say) shows up as a change to handle here.
+ * Privileges are checked once per batch, as the statements would have: the
+ * trigger runs as the extension's owner, rebuild_user_features() and
+ * fold_in_users() as their caller.  New rows are rare (a user's first
+ * event, a user's first vector for a model) and keep their INSERT
+ * statements in behavior/user_state.c.
+ *
+ * Column values (UserColumnCompressed): a large array or map is compressed
+ * inline with lz4 before it is written, as the toaster would.
  */
 #include "postgres.h"
 
@@ -46,12 +61,16 @@
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
 #include "access/xact.h"
-#include "behavior/user_rows.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "model/user_rows.h"
 #include "nodes/execnodes.h"
 #include "parser/parse_relation.h"
 #include "utils/acl.h"
@@ -59,6 +78,126 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+/* Column values from this size on are stored compressed. */
+#define COMPRESS_MIN_BYTES 256
+
+/* ---- reads by primary key ---- */
+
+/* Opens rerank.<name> for reads by its primary key; see user_rows.h. */
+bool
+KeyedTableOpen(const char *name, int nkeys, const char *const *key_names,
+			   const Oid *key_types, KeyedTable *table)
+{
+	Oid			nsp = get_namespace_oid("rerank", true);
+	Oid			relid;
+	Relation	heap;
+	Relation	index;
+	Oid			indexid;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid(name, nsp);
+	if (!OidIsValid(relid) ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	heap = table_open(relid, AccessShareLock);
+	if (heap->rd_rel->relkind != RELKIND_RELATION || heap->rd_rel->relrowsecurity)
+	{
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	indexid = RelationGetPrimaryKeyIndex(heap);
+	if (!OidIsValid(indexid))
+	{
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	index = index_open(indexid, AccessShareLock);
+	if (index->rd_rel->relam != BTREE_AM_OID || !index->rd_index->indisvalid ||
+		index->rd_index->indnkeyatts != nkeys)
+	{
+		index_close(index, AccessShareLock);
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	for (int k = 0; k < nkeys; k++)
+	{
+		AttrNumber	attnum = index->rd_index->indkey.values[k];
+		Form_pg_attribute att;
+
+		if (attnum <= 0 || attnum > RelationGetDescr(heap)->natts)
+			break;
+		att = TupleDescAttr(RelationGetDescr(heap), attnum - 1);
+		if (att->attisdropped || strcmp(NameStr(att->attname), key_names[k]) != 0 ||
+			att->atttypid != key_types[k] ||
+			index->rd_opcintype[k] != key_types[k])
+			break;
+		table->key_attnums[k] = attnum;
+		table->key_procs[k] = key_types[k] == INT4OID ? F_INT4EQ : F_INT8EQ;
+		if (k == nkeys - 1)
+		{
+			table->heap = heap;
+			table->index = index;
+			table->nkeys = nkeys;
+			return true;
+		}
+	}
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return false;
+}
+
+/* The attribute number of a column of the given type, or 0. */
+AttrNumber
+KeyedTableColumn(const KeyedTable *table, const char *name, Oid type)
+{
+	TupleDesc	desc = RelationGetDescr(table->heap);
+
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : 0;
+	}
+	return 0;
+}
+
+/* Reads the row of a key; see user_rows.h. */
+TupleTableSlot *
+KeyedTableFetch(KeyedTable *table, const Datum *key, int ncolumns,
+				const AttrNumber *attnums, Datum *values, bool *nulls)
+{
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(table->heap, NULL);
+
+	for (int k = 0; k < table->nkeys; k++)
+		ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber,
+					table->key_procs[k], key[k]);
+	scan = index_beginscan(table->heap, table->index, GetActiveSnapshot(),
+						   table->nkeys, 0);
+	index_rescan(scan, keys, table->nkeys, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		for (int c = 0; c < ncolumns; c++)
+			if (attnums[c] > 0)
+				values[c] = slot_getattr(slot, attnums[c], &nulls[c]);
+	}
+	index_endscan(scan);
+	return slot;
+}
+
+/* Closes a keyed table; the locks stay until the end of the transaction. */
+void
+KeyedTableClose(KeyedTable *table)
+{
+	index_close(table->index, NoLock);
+	table_close(table->heap, NoLock);
+}
+
+/* ---- row-level writes of the real-time path ---- */
 
 /*
  * Opens a table of the extension's schema and its primary key, checks the
@@ -419,4 +558,30 @@ UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id, Datum factors)
 	PopActiveSnapshot();
 	ExecClearTuple(slot);
 	return done;
+}
+
+/* ---- column values ---- */
+
+/*
+ * Compresses a large column value inline (lz4), when the server has lz4.
+ * A 100-item history makes a 2.5 kB row of which the arrays and the
+ * category map are nearly all: compressed, the row and the WAL record of
+ * each event are about half as large, and the row stays under the size at
+ * which heap_update hands it to the toaster (which logs an extra lock and
+ * compresses only until the row fits in 2 kB).  Readers detoast as for any
+ * compressed value; lz4 decompresses a column in well under a microsecond.
+ */
+Datum
+UserColumnCompressed(Datum value)
+{
+#ifdef USE_LZ4
+	if (VARSIZE_ANY(DatumGetPointer(value)) >= COMPRESS_MIN_BYTES)
+	{
+		Datum		compressed = toast_compress_datum(value, TOAST_LZ4_COMPRESSION);
+
+		if (DatumGetPointer(compressed) != NULL)
+			return compressed;
+	}
+#endif
+	return value;
 }
