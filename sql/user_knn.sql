@@ -274,6 +274,105 @@ SELECT count(*) = :e_users AS users_ok, :e_ndcg > 0 AS scored,
   FROM per_user;
 SELECT (metrics->'evaluation'->>'ndcg_at_k')::float8 > 0 AS stored FROM rerank.models WHERE name = 'uk';
 
+-- rerank() under a user-kNN model: the model term is predict() (candidates
+-- of the catalog no neighbor has: 0), candidates outside the catalog keep
+-- their upstream slot, there is no recent term, and the order is the
+-- documented score's (ties by upstream position)
+CREATE FUNCTION pg_temp.uk_order(u bigint, ids bigint[], wm float8, wp float8)
+RETURNS bigint[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    known bigint[];
+    result bigint[] := '{}';
+    next_known int := 1;
+BEGIN
+    SELECT array_agg(id ORDER BY wm * coalesce(rerank.predict(u, id, 'uk'), 0)
+                                 + wp / (ln(1 + p) / ln(2)) DESC, p)
+      INTO known
+      FROM unnest(ids) WITH ORDINALITY t(id, p)
+     WHERE EXISTS (SELECT FROM uk_events e WHERE e.item_id = t.id);
+    FOR pos IN 1 .. cardinality(ids) LOOP
+        IF NOT EXISTS (SELECT FROM uk_events e WHERE e.item_id = ids[pos]) THEN
+            result := result || ids[pos];
+        ELSE
+            result := result || known[next_known];
+            next_known := next_known + 1;
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+SELECT rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') AS defaults,
+       rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') =
+       pg_temp.uk_order(2, '{12, 3, 8, 99, 1, 10, 6, 2}',
+                        current_setting('rerank.model_weight')::float8,
+                        current_setting('rerank.position_weight')::float8) AS defaults_ok;
+SELECT bool_and(abs(r.score - (0.7 * coalesce(rerank.predict(u, r.item_id, 'uk'), 0)
+                               + 0.2 / (ln(1 + t.pos) / ln(2)))) < 1e-9) AS scores_ok,
+       bool_and(rerank.rerank_ids(u, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 0.7,
+                                  recent_weight => 5, position_weight => 0.2, model => 'uk') =
+                pg_temp.uk_order(u, '{12, 3, 8, 99, 1, 10, 6, 2}', 0.7, 0.2)) AS orders_ok
+  FROM generate_series(1, 16) u,
+       unnest('{12, 3, 8, 99, 1, 10, 6, 2}'::bigint[]) WITH ORDINALITY t(id, pos)
+  JOIN LATERAL rerank.rerank(u, '{12, 3, 8, 99, 1, 10, 6, 2}', model_weight => 0.7,
+                             recent_weight => 5, position_weight => 0.2, category_weight => 0,
+                             model => 'uk') r ON r.item_id = t.id;
+-- the new shopper's three clicks act at once (real-time neighbors); a
+-- shopper without history gets the upstream order
+SELECT rerank.rerank_ids(900, '{7, 5, 3, 11, 1}', model => 'uk') AS after_three_clicks,
+       rerank.rerank_ids(900, '{7, 5, 3, 11, 1}', model => 'uk') =
+       pg_temp.uk_order(900, '{7, 5, 3, 11, 1}',
+                        current_setting('rerank.model_weight')::float8,
+                        current_setting('rerank.position_weight')::float8) AS realtime_ok,
+       rerank.rerank_ids(902, '{7, 5, 3, 11, 1}', model => 'uk') AS cold_start;
+-- diversity: MMR with the similarity of two items among the user's
+-- neighbors, Σ_v s_v r_va r_vb / √(Σ_v s_v r_va² · Σ_v s_v r_vb²); with
+-- λ = 1 the second place is the least similar to the first
+CREATE FUNCTION pg_temp.uk_item_similarity(u bigint, a bigint, b bigint) RETURNS float8
+LANGUAGE sql STABLE AS $$
+WITH r AS (SELECT s.similar_user_id AS v, s.similarity AS s,
+                  coalesce((SELECT sum(weight) FROM uk_events WHERE user_id = s.similar_user_id AND item_id = a), 0) AS ra,
+                  coalesce((SELECT sum(weight) FROM uk_events WHERE user_id = s.similar_user_id AND item_id = b), 0) AS rb
+             FROM rerank.similar_users(u, 100, 'uk') s)
+SELECT coalesce(sum(s * ra * rb) / nullif(sqrt(sum(s * ra * ra) * sum(s * rb * rb)), 0), 0) FROM r
+$$;
+SELECT d, rerank.rerank_ids(2, '{1, 2, 3, 5, 6, 4}', diversity => d, model_weight => 1,
+                            position_weight => 0, model => 'uk') AS ranked
+  FROM unnest('{0, 0.5, 1}'::float8[]) d;
+WITH r AS (SELECT rerank.rerank_ids(2, '{1, 2, 3, 5, 6, 4}', diversity => 1, model => 'uk') AS ids)
+SELECT (SELECT pg_temp.uk_item_similarity(2, r.ids[1], r.ids[2])) =
+       (SELECT min(pg_temp.uk_item_similarity(2, r.ids[1], c)) FROM unnest(r.ids[2:]) c)
+       AS second_is_least_similar
+  FROM r;
+SELECT (SELECT array_agg(score ORDER BY item_id)
+          FROM rerank.rerank(2, '{1, 2, 3, 5, 6, 4}', diversity => 0.9, model => 'uk')) =
+       (SELECT array_agg(score ORDER BY item_id)
+          FROM rerank.rerank(2, '{1, 2, 3, 5, 6, 4}', model => 'uk')) AS mmr_keeps_scores;
+
+-- explain(): the model term splits exactly over the user's neighbors
+-- (s_v r_vi / Σ s, the neighbor's user id in history_item_id), and the
+-- score is rerank()'s
+SELECT term, history_item_id AS neighbor, round(value::numeric, 6) AS value
+  FROM rerank.explain(900, 5, n => NULL, model => 'uk');
+SELECT term, history_item_id AS neighbor, round(value::numeric, 6) AS value
+  FROM rerank.explain(900, 5, n => 1, model => 'uk') WHERE term LIKE 'model%';
+SELECT count(*) AS pairs,
+       bool_and(abs(parts - model) < 1e-12) AS parts_add_up,
+       bool_and(abs(model - coalesce(rerank.predict(u, i, 'uk'), 0)) < 1e-12) AS model_is_predict,
+       bool_and(neighbors <@ (SELECT array_agg(similar_user_id) FROM rerank.similar_users(u, 100, 'uk')))
+       AS parts_are_neighbors
+  FROM (SELECT u, i,
+               coalesce(sum(e.value) FILTER (WHERE e.term = 'model: neighbor'), 0) AS parts,
+               max(e.value) FILTER (WHERE e.term = 'model') AS model,
+               coalesce(array_agg(e.history_item_id) FILTER (WHERE e.term = 'model: neighbor'), '{}') AS neighbors
+          FROM generate_series(1, 16) u, generate_series(1, 12) i,
+               rerank.explain(u, i, n => NULL, model => 'uk') e
+         GROUP BY u, i) s;
+SELECT bool_and(abs(e.value - r.score) < 1e-9) AS explain_score_is_rerank_score
+  FROM rerank.rerank(900, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') r,
+       LATERAL (SELECT value FROM rerank.explain(900, r.item_id, model => 'uk',
+                       upstream_position => array_position('{12, 3, 8, 99, 1, 10, 6, 2}'::bigint[], r.item_id))
+                 WHERE term = 'score') e;
+
 -- the model cache holds the index; over rerank.model_cache_mb it is read
 -- per call, with the same results
 SELECT model, vectors_cached AS in_memory, bytes > 0 AS charged
@@ -281,12 +380,21 @@ SELECT model, vectors_cached AS in_memory, bytes > 0 AS charged
 CREATE TEMP TABLE cached AS
 SELECT (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY score DESC, item_id)
           FROM rerank.recommend(900, 5, model => 'uk')) AS recs,
+       (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank)
+          FROM rerank.rerank(900, '{12, 3, 8, 99, 1, 10, 6, 2}', diversity => 0.5, model => 'uk')) AS ranked,
+       (SELECT array_agg(term || ':' || history_item_id || ':' || round(value::numeric, 9) ORDER BY term, history_item_id)
+          FROM rerank.explain(3, 5, n => NULL, model => 'uk')) AS explained,
        (SELECT array_agg(similar_user_id || ':' || round(similarity::numeric, 9))
           FROM rerank.similar_users(4, 3, 'uk')) AS sims,
        (SELECT ndcg_at_k FROM rerank.evaluate('uk', 'uk_held_out', 3, train => 'uk_events')) AS ndcg;
 SET rerank.model_cache_mb = 0;
 SELECT (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY score DESC, item_id)
           FROM rerank.recommend(900, 5, model => 'uk')) = recs AS recommend_uncached,
+       (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY rank)
+          FROM rerank.rerank(900, '{12, 3, 8, 99, 1, 10, 6, 2}', diversity => 0.5, model => 'uk'))
+       = ranked AS rerank_uncached,
+       (SELECT array_agg(term || ':' || history_item_id || ':' || round(value::numeric, 9) ORDER BY term, history_item_id)
+          FROM rerank.explain(3, 5, n => NULL, model => 'uk')) = explained AS explain_uncached,
        (SELECT array_agg(similar_user_id || ':' || round(similarity::numeric, 9))
           FROM rerank.similar_users(4, 3, 'uk')) = sims AS similar_uncached,
        (SELECT ndcg_at_k FROM rerank.evaluate('uk', 'uk_held_out', 3, train => 'uk_events')) = ndcg

@@ -239,14 +239,16 @@ UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
 	}
 }
 
-/* The scores of a few items; see user_knn.h. */
+/* The scores of a few items, and what each neighbor has; see user_knn.h. */
 void
 UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 				  const float *similarities, int k, double total,
-				  const int32_t *items, int n, double *out)
+				  const int32_t *items, int n, double *out, float *weights)
 {
 	for (int j = 0; j < n; j++)
 		out[j] = 0.0;
+	if (weights != NULL)
+		memset(weights, 0, sizeof(float) * (size_t) n * k);
 	for (int v = 0; v < k; v++)
 	{
 		int32_t		u = neighbors[v];
@@ -255,37 +257,28 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		int64_t		m = by_user->indptr[u + 1] - by_user->indptr[u];
 		double		s = similarities[v];
 
-		if (m <= n)
+		/* walk the shorter side, search the longer */
+		for (int64_t a = 0; a < (m <= n ? m : n); a++)
 		{
-			for (int64_t e = 0; e < m; e++)
-			{
-				int64_t		j = SortedFind(items, n, hist[e]);
+			int64_t		j = m <= n ? SortedFind(items, n, hist[a]) : a;
+			int64_t		e = m <= n ? a : SortedFind(hist, m, items[a]);
 
-				if (j >= 0)
-					out[j] += s * w[e];
-			}
-		}
-		else
-		{
-			for (int j = 0; j < n; j++)
-			{
-				int64_t		e = SortedFind(hist, m, items[j]);
-
-				if (e >= 0)
-					out[j] += s * w[e];
-			}
+			if (j < 0 || e < 0)
+				continue;
+			out[j] += s * w[e];
+			if (weights != NULL)
+				weights[j * k + v] = w[e];
 		}
 	}
 	for (int j = 0; j < n; j++)
 		out[j] = total > 0 ? out[j] / total : 0.0;
 }
 
-/* The scores of candidates given by id; see user_knn.h. */
+/* The scores (and MMR rows) of candidates given by id; see user_knn.h. */
 void
 UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
 					   const float *similarities, int k, double total,
-					   const int64_t *ids, int n, double *model, bool *in_model,
-					   uint64_t *keys, int32_t *items, double *scores)
+					   const int64_t *ids, int n, UserKnnCandidates *out)
 {
 	AlsCsr		by_user = UserKnnByUser(index);
 	int			m = 0;
@@ -295,20 +288,56 @@ UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
 	{
 		int32_t		i = UserKnnFindItem(index, ids[c]);
 
-		model[c] = 0.0;
-		in_model[c] = i >= 0;
+		out->model[c] = 0.0;
+		out->in_model[c] = i >= 0;
 		if (i >= 0)
-			keys[m++] = ((uint64_t) (uint32_t) i << 32) | (uint32_t) c;
+			out->keys[m++] = ((uint64_t) (uint32_t) i << 32) | (uint32_t) c;
+	}
+	if (out->profiles != NULL)
+	{
+		memset(out->profiles, 0, sizeof(float) * (size_t) n * k);
+		memset(out->norms, 0, sizeof(double) * (size_t) n);
 	}
 	if (m == 0 || k == 0)
 		return;
-	qsort(keys, m, sizeof(uint64_t), CompareKeys);
+	qsort(out->keys, m, sizeof(uint64_t), CompareKeys);
 	for (int j = 0; j < m; j++)
-		items[j] = (int32_t) (keys[j] >> 32);
-	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, items, m,
-					  scores);
+		out->items[j] = (int32_t) (out->keys[j] >> 32);
+	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, out->items, m,
+					  out->scores, out->profiles != NULL ? out->weights : NULL);
 	for (int j = 0; j < m; j++)
-		model[(uint32_t) keys[j]] = scores[j];
+	{
+		uint32_t	c = (uint32_t) out->keys[j];
+
+		out->model[c] = out->scores[j];
+		if (out->profiles == NULL)
+			continue;
+		/* row c: √s_v · r_vc, so a dot of rows is Σ_v s_v r_va r_vb */
+		for (int v = 0; v < k; v++)
+		{
+			float		x = (float) (sqrt(similarities[v]) * out->weights[(size_t) j * k + v]);
+
+			out->profiles[(size_t) c * k + v] = x;
+			out->norms[c] += (double) x * x;
+		}
+		out->norms[c] = sqrt(out->norms[c]);
+	}
+}
+
+/* MMR's similarity of two candidates' rows; see user_knn.h. */
+double
+UserKnnProfileSimilarity(int a, int b, void *arg)
+{
+	const UserKnnCandidates *c = arg;
+	const float *x = c->profiles + (size_t) a * c->k;
+	const float *y = c->profiles + (size_t) b * c->k;
+	double		dot = 0.0;
+
+	if (c->norms[a] == 0.0 || c->norms[b] == 0.0)
+		return 0.0;
+	for (int v = 0; v < c->k; v++)
+		dot += (double) x[v] * y[v];
+	return dot / (c->norms[a] * c->norms[b]);
 }
 
 /* r_vi by binary search. */

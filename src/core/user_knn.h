@@ -137,11 +137,13 @@ extern void UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
  * The scores of n items (catalog indexes, ascending, distinct) for a
  * neighborhood: out[j] = Σ_v s_v r_v,items[j] / total (0 for an item no
  * neighbor has; total = UserKnnTotal, 0 gives 0).  Each neighbor's history
- * is merged with the items, walking the shorter side.
+ * is merged with the items, walking the shorter side.  weights (NULL: not
+ * wanted, else n × k floats) receives r_v,items[j] at [j * k + v].
  */
 extern void UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 							  const float *similarities, int k, double total,
-							  const int32_t *items, int n, double *out);
+							  const int32_t *items, int n, double *out,
+							  float *weights);
 
 /*
  * The weight r_vi of item i in user v's history (0 when absent), by binary
@@ -210,17 +212,39 @@ extern int	UserKnnStoredNeighbors(const UserKnnIndex *index, int32_t user,
 								   const float **similarities);
 
 /*
- * The scores of n candidates given by id (distinct) for a neighborhood in
- * an index: in_model[c] whether candidate c is in the model's catalog,
- * model[c] its score (0 outside the catalog or where no neighbor has it).
- * keys holds n elements, items n, scores n.
+ * The model term of n candidates given by id (distinct) for a neighborhood
+ * of k users, and for MMR each candidate's row over the neighbors: row c
+ * holds √s_v · r_vc, so the cosine of two rows is
+ *
+ *	Σ_v s_v r_va r_vb / √(Σ_v s_v r_va² · Σ_v s_v r_vb²)
+ *
+ * the similarity of two items among the user's neighbors (the same
+ * similar users have both), 0 when no neighbor has either.
  */
+typedef struct UserKnnCandidates
+{
+	int			k;				/* the neighbors */
+	double	   *model;			/* n: the scores, 0 outside the catalog */
+	bool	   *in_model;		/* n: in the model's catalog */
+	float	   *profiles;		/* n × k, or NULL: no rows wanted */
+	double	   *norms;			/* n, with profiles: each row's norm */
+	/* workspace */
+	uint64_t   *keys;			/* n */
+	int32_t    *items;			/* n */
+	double	   *scores;			/* n */
+	float	   *weights;		/* n × k, with profiles */
+} UserKnnCandidates;
+
 extern void UserKnnCandidateScores(const UserKnnIndex *index,
 								   const int32_t *neighbors,
 								   const float *similarities, int k,
 								   double total, const int64_t *ids, int n,
-								   double *model, bool *in_model,
-								   uint64_t *keys, int32_t *items,
-								   double *scores);
+								   UserKnnCandidates *out);
+
+/*
+ * MMR's similarity of candidates a and b (RankSimilarityFn over a
+ * UserKnnCandidates with profiles): the cosine of their rows.
+ */
+extern double UserKnnProfileSimilarity(int a, int b, void *arg);
 
 #endif							/* RERANK_USER_KNN_H */

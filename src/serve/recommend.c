@@ -216,7 +216,7 @@ predict(PG_FUNCTION_ARGS)
 		if (item < 0)
 			PG_RETURN_NULL();
 		UserKnnScoreItems(&by_user, c->neighbors.users, c->neighbors.similarities,
-						  c->neighbors.n, c->neighbors.total, &item, 1, &score);
+						  c->neighbors.n, c->neighbors.total, &item, 1, &score, NULL);
 		PG_RETURN_FLOAT8(score);
 	}
 	if (ModelHasNeighbors(c->model))

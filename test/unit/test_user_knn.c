@@ -352,6 +352,7 @@ UNIT_TEST(user_scores_agree)
 	float	   *all = malloc(sizeof(float) * m.items);
 	int32_t		items[25];
 	double		some[25];
+	float		weights[25 * 4];
 	int			n = 0;
 
 	CHECK_NEAR(total, 1.75, 1e-7);
@@ -360,7 +361,7 @@ UNIT_TEST(user_scores_agree)
 	UserKnnScoreAll(&m.by_user, nb, ns, 4, total, acc, all);
 	for (int i = 0; i < m.items; i += 2)
 		items[n++] = i;
-	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items, n, some);
+	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items, n, some, weights);
 	for (int i = 0; i < m.items; i++)
 	{
 		double		expected = 0;
@@ -379,6 +380,8 @@ UNIT_TEST(user_scores_agree)
 			CHECK_NEAR(all[i], expected, 1e-6);
 		if (i % 2 == 0)
 		{
+			for (int v = 0; v < 4; v++)
+				CHECK(weights[(i / 2) * 4 + v] == (float) Cell(&m, nb[v], i));
 			CHECK_NEAR(some[i / 2], expected, 1e-12);
 			/* one item, some items, every item: the same double */
 			if (has)
@@ -386,10 +389,10 @@ UNIT_TEST(user_scores_agree)
 		}
 	}
 	/* one item alone, and long histories against few items */
-	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items + 3, 1, some + 20);
+	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items + 3, 1, some + 20, NULL);
 	CHECK(some[20] == some[3]);
 	/* no neighbors: every score 0 */
-	UserKnnScoreItems(&m.by_user, nb, ns, 0, 0.0, items, n, some);
+	UserKnnScoreItems(&m.by_user, nb, ns, 0, 0.0, items, n, some, NULL);
 	CHECK(some[0] == 0 && some[n - 1] == 0);
 	free(acc);
 	free(all);
@@ -468,29 +471,64 @@ UNIT_TEST(user_knn_index_is_flat)
 		int64_t		ids[] = {item_ids[7], 5, item_ids[2], item_ids[30], -1, item_ids[0]};
 		double		model[6],
 					scores[6],
+					norms[6],
 					expected;
 		bool		in_model[6];
 		uint64_t	keys[6];
 		int32_t		items[6];
+		float		profiles[6 * 5],
+					weights[6 * 5];
 		const int32_t *vs;
 		const float *ss;
 		int			k = UserKnnStoredNeighbors(index, 3, &vs, &ss);
 		double		total = UserKnnTotal(ss, k);
 		AlsCsr		by_user = UserKnnByUser(index);
+		UserKnnCandidates out = {k, model, in_model, profiles, norms, keys, items,
+		scores, weights};
 
-		UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, model, in_model,
-							   keys, items, scores);
+		CHECK(k > 1);
+		UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, &out);
 		CHECK(in_model[0] && !in_model[1] && in_model[2] && in_model[3] &&
 			  !in_model[4] && in_model[5]);
-		CHECK(model[1] == 0 && model[4] == 0);
+		CHECK(model[1] == 0 && model[4] == 0 && norms[1] == 0);
 		for (int c = 0; c < 6; c++)
 		{
 			int32_t		i = in_model[c] ? UserKnnFindItem(index, ids[c]) : -1;
 
 			if (i < 0)
 				continue;
-			UserKnnScoreItems(&by_user, vs, ss, k, total, &i, 1, &expected);
+			UserKnnScoreItems(&by_user, vs, ss, k, total, &i, 1, &expected, NULL);
 			CHECK(model[c] == expected);
+			/* MMR: Σ_v s_v r_va r_vb / √(Σ s_v r_va² Σ s_v r_vb²) */
+			for (int d = 0; d < 6; d++)
+			{
+				int32_t		j = in_model[d] ? UserKnnFindItem(index, ids[d]) : -1;
+				double		dot = 0,
+							na = 0,
+							nb = 0;
+
+				for (int v = 0; v < k && j >= 0; v++)
+				{
+					double		ra = UserKnnWeight(&by_user, vs[v], i);
+					double		rb = UserKnnWeight(&by_user, vs[v], j);
+
+					dot += ss[v] * ra * rb;
+					na += ss[v] * ra * ra;
+					nb += ss[v] * rb * rb;
+				}
+				CHECK_NEAR(UserKnnProfileSimilarity(c, d, &out),
+						   na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0.0, 1e-6);
+			}
+		}
+		/* without rows: the same scores */
+		{
+			double		with_rows[6];
+
+			memcpy(with_rows, model, sizeof(with_rows));
+			memset(model, 0xff, sizeof(model));
+			out.profiles = NULL;
+			UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, &out);
+			CHECK(memcmp(with_rows, model, sizeof(with_rows)) == 0);
 		}
 	}
 	{
