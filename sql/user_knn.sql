@@ -279,27 +279,12 @@ SELECT (metrics->'evaluation'->>'ndcg_at_k')::float8 > 0 AS stored FROM rerank.m
 -- their upstream slot, there is no recent term, and the order is the
 -- documented score's (ties by upstream position)
 CREATE FUNCTION pg_temp.uk_order(u bigint, ids bigint[], wm float8, wp float8)
-RETURNS bigint[] LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    known bigint[];
-    result bigint[] := '{}';
-    next_known int := 1;
-BEGIN
-    SELECT array_agg(id ORDER BY wm * coalesce(rerank.predict(u, id, 'uk'), 0)
-                                 + wp / (ln(1 + p) / ln(2)) DESC, p)
-      INTO known
-      FROM unnest(ids) WITH ORDINALITY t(id, p)
-     WHERE EXISTS (SELECT FROM uk_events e WHERE e.item_id = t.id);
-    FOR pos IN 1 .. cardinality(ids) LOOP
-        IF NOT EXISTS (SELECT FROM uk_events e WHERE e.item_id = ids[pos]) THEN
-            result := result || ids[pos];
-        ELSE
-            result := result || known[next_known];
-            next_known := next_known + 1;
-        END IF;
-    END LOOP;
-    RETURN result;
-END
+RETURNS bigint[] LANGUAGE sql STABLE AS $$
+SELECT with_upstream_slots(ids,
+       (SELECT array_agg(id ORDER BY wm * coalesce(rerank.predict(u, id, 'uk'), 0)
+                                     + wp / (ln(1 + p) / ln(2)) DESC, p)
+          FROM unnest(ids) WITH ORDINALITY t(id, p)
+         WHERE EXISTS (SELECT FROM uk_events e WHERE e.item_id = t.id)))
 $$;
 SELECT rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') AS defaults,
        rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') =
