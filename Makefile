@@ -4,6 +4,7 @@
 #   make install            install into the PostgreSQL that pg_config names
 #   make installcheck       pg_regress + isolation specs against a running server
 #   make unittest           C unit tests of the pure-C core (no server needed)
+#   make fuzz               libFuzzer targets over the core (clang; test/fuzz/run.sh)
 #   make OPTFLAGS=""        portable build (default tunes for this CPU)
 #
 # The README's test command (test/run_tests.sh) runs all of it on a throwaway
@@ -52,6 +53,10 @@ MATHFLAGS = -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trap
 WARNFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
 PG_CPPFLAGS = -I$(srcdir)/src -I$(OPENBLAS_INCLUDE)
 PG_CFLAGS = $(WARNFLAGS) $(OPTFLAGS) $(MATHFLAGS) $(EXTRA_CFLAGS)
+# XGBoost (the learned ranker's training, src/core/gbdt_train.c) is not
+# linked: it is loaded with dlopen when a training needs it, so a backend
+# that only serves never maps it.  Its header (libxgboost-dev) is needed to
+# build, its library (libxgboost0) to train.
 SHLIB_LINK = $(BLAS_LIBS)
 
 EXTRA_CLEAN = test/unit/run_unit_tests output_iso
@@ -80,6 +85,20 @@ test/unit/run_unit_tests: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h test
 .PHONY: unittest
 unittest: test/unit/run_unit_tests
 	./test/unit/run_unit_tests
+
+# libFuzzer targets over the core (test/fuzz/fuzz_*.c), with AddressSanitizer
+# and UBSan; clang only.  test/fuzz/run.sh builds and runs them, bounded.
+FUZZ_CC ?= clang
+FUZZ_TARGETS = $(basename $(sort $(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -Isrc -I$(OPENBLAS_INCLUDE)
+EXTRA_CLEAN += $(FUZZ_TARGETS)
+
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz_input.h $(CORE_SRCS) $(wildcard src/core/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
 
 # A benchmark program over the core, built with the extension's own flags:
 #   make bench-core BENCH_SRC=test/bench/fold_in.c BENCH_OUT=/tmp/fold_in

@@ -445,6 +445,24 @@ CALL rerank.train_user_knn('app', 'uk_events');
 RESET ROLE;
 DROP OWNED BY rerank_regress_uk;
 DROP ROLE rerank_regress_uk;
+-- what a role may read never depends on what its backend cached: evaluate
+-- (not SECURITY DEFINER) of a user-kNN model needs SELECT on the tables its
+-- index holds, warm (cached just before, in this backend) as cold
+CREATE ROLE rerank_regress_uk_dba;
+GRANT EXECUTE ON FUNCTION rerank.evaluate TO rerank_regress_uk_dba;
+GRANT SELECT ON uk_held_out, rerank.models, rerank.item_factors, rerank.item_neighbors,
+    rerank.model_interactions, rerank.user_features TO rerank_regress_uk_dba;
+GRANT UPDATE ON rerank.models TO rerank_regress_uk_dba;
+SELECT count(*) > 0 AS cached FROM rerank.similar_users(2, 3, 'uk');
+SET ROLE rerank_regress_uk_dba;
+SELECT sqlstate_of($$SELECT * FROM rerank.evaluate('uk', 'uk_held_out', 3)$$) AS without_user_neighbors;
+RESET ROLE;
+GRANT SELECT ON rerank.user_neighbors TO rerank_regress_uk_dba;
+SET ROLE rerank_regress_uk_dba;
+SELECT sqlstate_of($$SELECT * FROM rerank.evaluate('uk', 'uk_held_out', 3)$$) AS with_user_neighbors;
+RESET ROLE;
+DROP OWNED BY rerank_regress_uk_dba;
+DROP ROLE rerank_regress_uk_dba;
 
 -- cancel (statement_timeout) stops training quickly and leaves nothing behind
 -- (uncancelled, this training takes several seconds)

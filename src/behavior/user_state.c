@@ -443,6 +443,8 @@ BehaviorBatchBegin(BehaviorBatch *batch, bool replace, bool fold_in)
 		batch->model = NULL;
 		return;
 	}
+	/* both table locks before any row lock (docs/locking.md) */
+	UserRowsOpenFactors(&batch->rows);
 	k = batch->model->dimensions;
 	if (batch->owns_kept_memory)
 	{

@@ -7,6 +7,9 @@
 #include "cache/backend_cache.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/rls.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -35,6 +38,30 @@ Oid
 RerankTableOid(const char *name)
 {
 	return get_relname_relid(name, get_namespace_oid("rerank", false));
+}
+
+/* The SELECT privilege and row-level security of a cached table. */
+void
+CheckCacheReadPrivilege(Oid relid)
+{
+	Oid			userid = GetUserId();
+	AclResult	acl;
+
+	/* superusers pass every check and bypass row-level security */
+	if (superuser_arg(userid))
+		return;
+	acl = pg_class_aclcheck(relid, userid, ACL_SELECT);
+	if (acl != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) == ACLCHECK_OK)
+		acl = ACLCHECK_OK;
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" has row-level security enabled for the current user",
+						get_rel_name(relid)),
+				 errdetail("The extension's caches hold every row of it and cannot apply policies.")));
 }
 
 /* Checks the trigger protocol and invalidates the table's caches. */

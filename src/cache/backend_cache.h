@@ -42,6 +42,16 @@ extern Size CacheBudgetBytes(int megabytes);
 extern Oid	RerankTableOid(const char *name);
 
 /*
+ * Checks that the current user may read the table a cache serves rows of,
+ * as a query of it would let it: SELECT on the table (or on all its
+ * columns), and no row-level security applying to the user (a cache holds
+ * every row and cannot apply a policy).  42501 otherwise.  Every cached
+ * read calls it, whatever the cache holds: what a role may read never
+ * depends on what its backend has cached.
+ */
+extern void CheckCacheReadPrivilege(Oid relid);
+
+/*
  * Body of the AFTER ... FOR EACH STATEMENT triggers that invalidate a cache:
  * checks the calling protocol, then sends a relcache invalidation of the
  * trigger's table, which every backend (this one included) processes at

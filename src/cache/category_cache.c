@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "cache/backend_cache.h"
+#include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
 #include "common/spi_util.h"
@@ -66,12 +67,18 @@ static uint32 renumber_generation = 0;
 /* bumped by every load that fits: numbers of one generation never change */
 static uint64 cache_generation = 0;
 
+/* invalidations received, to trust a load only if none arrived meanwhile */
+static CacheInvalCount invalidations = 0;
+
 /* Relcache callback: a change of rerank.items makes the cache stale. */
 static void
 CategoryCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == items_relid)
+	{
+		invalidations++;
 		cache_valid = false;
+	}
 }
 
 /* Assign hook of rerank.category_cache_mb: a new budget applies at once. */
@@ -156,8 +163,7 @@ CategoryCacheLoad(void)
 	Size		budget = CacheBudgetBytes(category_cache_mb);
 	CategoryLoad load;
 	int64		count;
-
-	items_relid = RerankTableOid("items");
+	CacheInvalCount seen = invalidations;
 
 	SpiConnect();
 	count = CountCategorized();
@@ -169,7 +175,7 @@ CategoryCacheLoad(void)
 		cache_context = NULL;
 		cache_map = NULL;
 		cache_fits = false;
-		cache_valid = true;
+		cache_valid = invalidations == seen;
 		return;
 	}
 
@@ -202,13 +208,19 @@ CategoryCacheLoad(void)
 	renumber_generation = 0;
 	cache_generation++;
 	cache_fits = true;
-	cache_valid = true;
+	cache_valid = invalidations == seen;
 }
 
-/* Loads the cache if stale; whether the categories fit in it. */
+/*
+ * Loads the cache if stale; whether the categories fit in it.  The current
+ * user must be allowed to read rerank.items, cached or not.
+ */
 bool
 CategoryCacheEnsure(void)
 {
+	if (!cache_valid || !OidIsValid(items_relid))
+		items_relid = RerankTableOid("items");
+	CheckCacheReadPrivilege(items_relid);
 	if (!cache_valid)
 		CategoryCacheLoad();
 	return cache_fits;

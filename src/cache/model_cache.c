@@ -8,12 +8,15 @@
  * (simplehash; a 32-byte slot also holds the bias, the vector's norm and the
  * item's category number, so a look-up reads one cache line before the
  * vector), and YᵀY.  Serving reads the matrix and the hash at random places,
- * so they sit on huge pages (cache_memory.c).  Entries are validated against
- * rerank.models (model_id and factors_version) after any relcache
- * invalidation of that table; a statement trigger on rerank.models sends one
- * at commit for every change of a model row, and a statement changing item
- * factors updates the model row (factors_version), so serving never queries
- * the registry while nothing changes.
+ * so they sit on huge pages (cache_memory.c).  Entries are keyed by the
+ * model id and its data version (cache_key.h: a version no aborted
+ * transaction can give back) and validated against rerank.models after any
+ * relcache invalidation of that table; a statement trigger on rerank.models
+ * sends one at commit for every change of a model row, and a statement
+ * changing item factors or neighbor lists gives the model row a new version,
+ * so serving never queries the registry while nothing changes.  Whoever
+ * asks, cached or not, must have the right to read what the cache holds
+ * (CheckCachedModelsReadable): privileges never depend on the cache.
  *
  * An entry being replaced may still be in use by the current statement (a
  * row trigger keeps pointers for one row at most, but a caller could hold
@@ -25,6 +28,7 @@
 #include "postgres.h"
 
 #include "cache/backend_cache.h"
+#include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
@@ -123,6 +127,12 @@ static ModelEntry *retired = NULL;	/* replaced, freed in a later xact */
 static ModelEntry *active_entry = NULL; /* valid while active_checked */
 static bool active_checked = false;
 static Oid	models_relid = InvalidOid;
+/* the tables the cache holds rows of, for the privilege check */
+#define CACHED_TABLES 5
+#define USER_KNN_TABLES 3		/* the last two: user-kNN models only */
+static Oid	cached_relids[CACHED_TABLES];
+static bool cached_relids_valid = false;
+static CacheInvalCount invalidations = 0;
 static uint64 lru_clock = 0;
 static int64 loads = 0;			/* for rerank.model_cache_info() */
 
@@ -136,16 +146,70 @@ static int64 loads = 0;			/* for rerank.model_cache_info() */
 	"OPERATOR(pg_catalog.=) 'number' " \
 	"THEN (params OPERATOR(pg_catalog.->>) 'alpha')::float8 END"
 
-/* Relcache callback: a change of rerank.models makes every entry suspect. */
+/* The key of an entry's data. */
+static inline ModelDataKey
+EntryKey(const ModelEntry *entry)
+{
+	ModelDataKey key = {entry->pub.model_id, entry->pub.factors_version};
+
+	return key;
+}
+
+/*
+ * Relcache callback: a change of rerank.models makes every entry suspect;
+ * a change of any table the cache reads, the tables' OIDs too.
+ */
 static void
 ModelCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == models_relid)
 	{
+		invalidations++;
 		active_checked = false;
 		for (ModelEntry *e = entries; e != NULL; e = e->next)
 			e->checked = false;
 	}
+	for (int i = 0; i < CACHED_TABLES; i++)
+		if (relid == InvalidOid || relid == cached_relids[i])
+			cached_relids_valid = false;
+}
+
+/*
+ * Checks that the current user may read the cached tables from first to
+ * last - 1, as the queries that load them would.
+ */
+static void
+CheckCachedTablesReadable(int first, int last)
+{
+	static const char *const names[CACHED_TABLES] = {
+		"models", "item_factors", "item_neighbors",
+		"user_neighbors", "model_interactions"
+	};
+
+	if (!cached_relids_valid)
+	{
+		for (int i = 0; i < CACHED_TABLES; i++)
+			cached_relids[i] = RerankTableOid(names[i]);
+		cached_relids_valid = true;
+	}
+	for (int i = first; i < last; i++)
+		if (OidIsValid(cached_relids[i]))
+			CheckCacheReadPrivilege(cached_relids[i]);
+}
+
+/*
+ * Checks that the current user may read what the cache holds, as the
+ * queries that load it would: rerank.models, rerank.item_factors and
+ * rerank.item_neighbors (and for a user-kNN model's index, see
+ * ModelUserKnnIndex, rerank.user_neighbors and rerank.model_interactions).
+ * Called by every look-up, whether it is served from memory or not, so that
+ * what a role may read never depends on what its backend has cached (issue
+ * 10).
+ */
+static void
+CheckCachedModelsReadable(void)
+{
+	CheckCachedTablesReadable(0, USER_KNN_TABLES);
 }
 
 /* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
@@ -519,7 +583,6 @@ LoadModel(const ModelHeader *header)
 	LoadGram(entry);
 
 	MemoryContextSetParent(context, CacheContext);
-	entry->checked = true;
 	entry->next = entries;
 	entries = entry;
 	loads++;
@@ -538,15 +601,18 @@ FindEntry(int32 model_id)
 
 /*
  * Returns an up-to-date entry for the model of header: the cached one when
- * its version matches, else a fresh load (retiring the stale one).
+ * its key matches, else a fresh load (retiring the stale one).  The entry
+ * counts as checked only when no invalidation arrived since seen, the count
+ * taken before the header was read (cache_key.h).
  */
 static ModelEntry *
-EntryForHeader(const ModelHeader *header)
+EntryForHeader(const ModelHeader *header, CacheInvalCount seen)
 {
 	ModelEntry *entry = FindEntry(header->model_id);
+	ModelDataKey key = {header->model_id, header->factors_version};
 
 	if (entry != NULL &&
-		entry->pub.factors_version == header->factors_version &&
+		ModelDataKeyEquals(EntryKey(entry), key) &&
 		entry->pub.dimensions == header->dimensions &&
 		(EntryInMemory(entry) ?
 		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
@@ -556,12 +622,15 @@ EntryForHeader(const ModelHeader *header)
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
 		entry->pub.regularization = header->regularization;
 		entry->pub.alpha = header->alpha;
-		entry->checked = true;
-		return entry;
 	}
-	if (entry != NULL)
-		RetireEntry(entry);
-	return LoadModel(header);
+	else
+	{
+		if (entry != NULL)
+			RetireEntry(entry);
+		entry = LoadModel(header);
+	}
+	entry->checked = invalidations == seen;
+	return entry;
 }
 
 /* Whether the model serves from neighbor lists; see model_cache.h. */
@@ -590,6 +659,8 @@ ModelUserKnnIndex(const CachedModel *model)
 	const UserKnnIndex *index;
 
 	Assert(ModelIsUserKnn(model));
+	/* every call, cached or not: what its load would read */
+	CheckCachedTablesReadable(USER_KNN_TABLES, CACHED_TABLES);
 	if (entry->user_knn != NULL)
 		return entry->user_knn;
 	SpiConnect();
@@ -634,15 +705,19 @@ ActiveModel(void)
 
 	FreeRetiredEntries();
 	if (!active_checked)
-	{
 		NoteModelsRelid();
+	CheckCachedModelsReadable();
+	if (!active_checked)
+	{
+		CacheInvalCount seen = invalidations;
+
 		SpiConnect();
 		if (ReadModelHeader(NULL, 0, &header))
-			active_entry = EntryForHeader(&header);
+			active_entry = EntryForHeader(&header, seen);
 		else
 			active_entry = NULL;
 		SPI_finish();
-		active_checked = true;
+		active_checked = invalidations == seen;
 	}
 	if (active_entry == NULL)
 		return NULL;
@@ -698,11 +773,15 @@ LookupEntry(const char *name, int32 model_id)
 	FreeRetiredEntries();
 	entry = FindCheckedEntry(name, model_id);
 	if (entry == NULL)
-	{
 		NoteModelsRelid();
+	CheckCachedModelsReadable();
+	if (entry == NULL)
+	{
+		CacheInvalCount seen = invalidations;
+
 		SpiConnect();
 		ReadExistingModelHeader(name, model_id, &header);
-		entry = EntryForHeader(&header);
+		entry = EntryForHeader(&header, seen);
 		SPI_finish();
 	}
 	entry->last_used = ++lru_clock;
@@ -746,6 +825,9 @@ ModelIdByName(const char *name, int *dimensions)
 	ModelEntry *entry = FindCheckedEntry(name, 0);
 	ModelHeader header;
 
+	if (entry == NULL)
+		NoteModelsRelid();
+	CheckCachedModelsReadable();
 	if (entry != NULL)
 	{
 		*dimensions = entry->pub.dimensions;
@@ -1038,6 +1120,8 @@ model_cache_info(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	/* the names and versions of models: what rerank.models shows */
+	CheckCachedModelsReadable();
 	InitMaterializedSRF(fcinfo, 0);
 	for (ModelEntry *e = entries; e != NULL; e = e->next)
 	{

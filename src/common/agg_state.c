@@ -1,20 +1,44 @@
 /*
  * agg_state.c
  *	  Validation, allocation and combination of float8[] aggregate states
- *	  (see agg_state.h for the layout).
+ *	  (see agg_state.h; the checks of the values are core/agg_layout.c's).
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "catalog/pg_type.h"
 #include "common/agg_state.h"
 #include "common/vector_arg.h"
 #include "utils/memutils.h"
 
-/* Raises the error for a state that no state function could have built. */
+StaticAssertDecl(AGG_MAX_DIMENSIONS == RERANK_MAX_DIMENSIONS,
+				 "aggregate states hold models of every size");
+
+/*
+ * Raises the error of a failed check of an aggname state: states from SQL
+ * are arguments, so 22023 for a state no state function could have built,
+ * 22000 for one of other dimensions, 22003 for a sum out of range.
+ */
+void
+AggStateError(const char *aggname, AggCheck check)
+{
+	if (check == AGG_OVERFLOW)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: a sum is out of range for double precision", aggname)));
+	if (check == AGG_OTHER_LENGTH || check == AGG_OTHER_DIMENSIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: states of different dimensions", aggname),
+				 errdetail("%s", AggCheckDetail(check))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid transition state for %s", aggname),
+			 errdetail("%s", AggCheckDetail(check))));
+}
+
+/* Raises the error for an array that is no state at all. */
 static void
-ReportBadState(const char *aggname, const char *detail)
+ReportBadArray(const char *aggname, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -32,36 +56,21 @@ int
 AggStatePayloadLength(ArrayType *state, const char *aggname, bool scan_values)
 {
 	int			length;
-	double	   *values;
-	double		count;
+	AggCheck	check;
 
 	if (ARR_ELEMTYPE(state) != FLOAT8OID)
-		ReportBadState(aggname, "The state must be a double precision array.");
+		ReportBadArray(aggname, "The state must be a double precision array.");
 	if (ARR_NDIM(state) == 0)
 		return -1;
 	if (ARR_NDIM(state) != 1)
-		ReportBadState(aggname, "The state must be one-dimensional.");
+		ReportBadArray(aggname, "The state must be one-dimensional.");
 	if (ARR_HASNULL(state) && array_contains_nulls(state))
-		ReportBadState(aggname, "The state must not contain NULL elements.");
+		ReportBadArray(aggname, "The state must not contain NULL elements.");
 	length = ARR_DIMS(state)[0];
-	if (length < AGG_STATE_HEADER)
-		ReportBadState(aggname, "The state is shorter than its header.");
-
-	values = AGG_STATE_VALUES(state);
-	if (!isfinite(AGG_STATE_COUNT(values)) || !isfinite(AGG_STATE_WEIGHT(values)))
-		ReportBadState(aggname, "The state contains a non-finite value.");
-	if (scan_values)
-	{
-		for (int i = AGG_STATE_HEADER; i < length; i++)
-			if (!isfinite(values[i]))
-				ReportBadState(aggname, "The state contains a non-finite value.");
-	}
-	count = AGG_STATE_COUNT(values);
-	if (count < 1 || count != floor(count))
-		ReportBadState(aggname, "The row count must be a positive integer.");
-	if (AGG_STATE_WEIGHT(values) < 0)
-		ReportBadState(aggname, "The sum of weights must not be negative.");
-	return length - AGG_STATE_HEADER;
+	check = AggHeaderCheck(AGG_STATE_VALUES(state), (size_t) length, scan_values);
+	if (check != AGG_OK)
+		AggStateError(aggname, check);
+	return length - AGG_HEADER;
 }
 
 /* A zeroed state with the given payload length, in the current context. */
@@ -69,13 +78,15 @@ static ArrayType *
 NewAggState(int payload_length)
 {
 	return NewFlatArray(FLOAT8OID, sizeof(double),
-						payload_length + AGG_STATE_HEADER, "aggregate state");
+						payload_length + AGG_HEADER, "aggregate state");
 }
 
 /*
- * Returns a state the caller may update: a new zeroed one for the initial
- * empty state, the same one when called as an aggregate (which owns its
- * state, so updating in place saves a copy per row), else a copy.
+ * Returns a state of payload_length the caller may update: a new zeroed one
+ * for the initial empty state, the same one when called as an aggregate
+ * (which owns its state, so updating in place saves a copy per row), else a
+ * copy.  A non-empty state of another length is refused whatever the caller
+ * checked before: this is where every update of a state gets its memory.
  */
 ArrayType *
 AggStateForUpdate(FunctionCallInfo fcinfo, ArrayType *state, int payload_length)
@@ -84,6 +95,10 @@ AggStateForUpdate(FunctionCallInfo fcinfo, ArrayType *state, int payload_length)
 
 	if (ARR_NDIM(state) == 0)
 		return NewAggState(payload_length);
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != payload_length + AGG_HEADER)
+		elog(ERROR, "aggregate state of %d values where %d were expected",
+			 ARR_NDIM(state) == 1 ? ARR_DIMS(state)[0] : -1,
+			 payload_length + AGG_HEADER);
 	if (AggCheckCallContext(fcinfo, NULL))
 		return state;
 	copy = (ArrayType *) palloc(VARSIZE(state));
@@ -105,35 +120,27 @@ AggStateCombine(FunctionCallInfo fcinfo, ArrayType *state1, ArrayType *state2,
 	int			length1 = AggStatePayloadLength(state1, aggname, true);
 	int			length2 = AggStatePayloadLength(state2, aggname, true);
 	ArrayType  *result;
-	double	   *sum;
-	double	   *add;
+	AggCheck	check;
 
 	if (length2 < 0)
 		return state1;
 	if (length1 < 0)
 		return state2;
-	for (int i = 0; i < nkeys; i++)
-	{
-		if (i >= length1 || i >= length2 ||
-			AGG_STATE_VALUES(state1)[AGG_STATE_HEADER + i] !=
-			AGG_STATE_VALUES(state2)[AGG_STATE_HEADER + i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot combine %s states of different %s",
-							aggname, keyname)));
-	}
 	if (length1 != length2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("cannot combine %s states of different lengths %d and %d",
 						aggname, length1, length2)));
-
 	result = AggStateForUpdate(fcinfo, state1, length1);
-	sum = AGG_STATE_VALUES(result);
-	add = AGG_STATE_VALUES(state2);
-	for (int i = 0; i < AGG_STATE_HEADER; i++)
-		sum[i] += add[i];
-	for (int i = AGG_STATE_HEADER + nkeys; i < length1 + AGG_STATE_HEADER; i++)
-		sum[i] += add[i];
+	check = AggCombine(AGG_STATE_VALUES(result), (size_t) length1 + AGG_HEADER,
+					   AGG_STATE_VALUES(state2), (size_t) length2 + AGG_HEADER,
+					   nkeys);
+	if (check == AGG_OTHER_MODEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine %s states of different %s",
+						aggname, keyname)));
+	if (check != AGG_OK)
+		AggStateError(aggname, check);
 	return result;
 }

@@ -207,6 +207,14 @@ AlsFoldIn(const float *gram, int k, double regularization,
 	return CholeskySolveFloat(A, k, b, x);
 }
 
+bool
+AlsConfidenceInRange(double alpha, double r)
+{
+	double		c = 1.0 + alpha * r;
+
+	return c <= ALS_MAX_CONFIDENCE && isfinite(r);
+}
+
 /* Doubles of workspace AlsContributions needs: A, b, z and the equations'. */
 size_t
 AlsContributionsWorkspace(int k, int n)

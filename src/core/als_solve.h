@@ -22,6 +22,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * The largest confidence 1 + α·r of a (user, item) pair that training and
+ * fold-in accept, and the largest α and λ (regularization).  Beyond, the
+ * float factors cannot hold the normal equations: the pair's term
+ * (c − 1)·y yᵀ drowns λ and the other items' terms in rounding, so the
+ * Cholesky factorization fails ("not positive definite") or, with conjugate
+ * gradients, the loss turns negative (measured on a small model: both
+ * solvers fine up to c = 1e12, failing from 1e15); a λ this large leaves
+ * every vector at zero.  Inputs beyond are errors that name them.
+ */
+#define ALS_MAX_CONFIDENCE 1e9
+#define ALS_MAX_ALPHA ALS_MAX_CONFIDENCE
+#define ALS_MAX_REGULARIZATION 1e9
+
+/* Whether 1 + alpha·r is finite and at most ALS_MAX_CONFIDENCE. */
+extern bool AlsConfidenceInRange(double alpha, double r);
+
 /* One user's history: n item vectors of k floats and their confidences. */
 typedef struct AlsHistory
 {

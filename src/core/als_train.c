@@ -36,6 +36,38 @@ AlsCsrFromCoo(int rows, int64_t n, const int32_t *row, const int32_t *col,
 	indptr[0] = 0;
 }
 
+int64_t
+AlsCsrFindOutOfRange(const AlsCsr *m, double alpha)
+{
+	for (int64_t e = 0; e < m->nnz; e++)
+	{
+		double		r = m->weights[e];
+
+		if (!isfinite(r) || (alpha >= 0 && !AlsConfidenceInRange(alpha, r)))
+			return e;
+	}
+	return -1;
+}
+
+int
+AlsCsrRowOf(const AlsCsr *m, int64_t e)
+{
+	int			low = 0;
+	int			high = m->rows - 1;
+
+	/* the last row whose start is <= e (empty rows share their start) */
+	while (low < high)
+	{
+		int			mid = low + (high - low + 1) / 2;
+
+		if (m->indptr[mid] <= e)
+			low = mid;
+		else
+			high = mid - 1;
+	}
+	return low;
+}
+
 /* Every this many entries of one row, the core checks for interrupts. */
 #define INTERRUPT_ENTRIES 16384
 

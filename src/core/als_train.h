@@ -58,6 +58,16 @@ extern void AlsCsrFromCoo(int rows, int64_t n, const int32_t *row,
 						  int64_t *indptr, int32_t *indices, float *weights);
 
 /*
+ * The first stored cell whose (summed) weight r is not finite or, with
+ * alpha >= 0, whose confidence 1 + alpha·r exceeds ALS_MAX_CONFIDENCE
+ * (core/als_solve.h); -1 when every cell is in range.
+ */
+extern int64_t AlsCsrFindOutOfRange(const AlsCsr *m, double alpha);
+
+/* The row of stored cell e < m->nnz: indptr[row] <= e < indptr[row + 1]. */
+extern int	AlsCsrRowOf(const AlsCsr *m, int64_t e);
+
+/*
  * Sums adjacent duplicates of each row and drops cells whose weight is not
  * positive, compacting in place; returns the new nnz.  A transpose of the
  * output of AlsCsrFromCoo has sorted rows with adjacent duplicates, so

@@ -82,6 +82,81 @@ HistoryFoldInInput(const float *weights, const float *const *vectors, int n,
 	return kept;
 }
 
+/* Orders merge entries by item, then by position. */
+static int
+CompareMergeEntries(const void *a, const void *b)
+{
+	const HistoryMergeEntry *x = (const HistoryMergeEntry *) a;
+	const HistoryMergeEntry *y = (const HistoryMergeEntry *) b;
+
+	if (x->item != y->item)
+		return x->item < y->item ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Orders merge entries by position. */
+static int
+CompareIndexes(const void *a, const void *b)
+{
+	int32_t		x = ((const HistoryMergeEntry *) a)->index;
+	int32_t		y = ((const HistoryMergeEntry *) b)->index;
+
+	return (x > y) - (x < y);
+}
+
+int
+HistoryMerge(int64_t *items, float *weights, int n, HistoryMergeEntry *work)
+{
+	int			out = 0;
+
+	if (n <= 1)
+		return n < 0 ? 0 : n;
+	for (int i = 0; i < n; i++)
+	{
+		work[i].item = items[i];
+		work[i].index = i;
+		work[i].repeat = false;
+	}
+	qsort(work, (size_t) n, sizeof(HistoryMergeEntry), CompareMergeEntries);
+
+	/* every sum first: nothing changes when one is not finite */
+	for (int g = 0; g < n;)
+	{
+		float		sum = weights[work[g].index];
+		int			e = g + 1;
+
+		for (; e < n && work[e].item == work[g].item; e++)
+			sum += weights[work[e].index];
+		if (e > g + 1 && !isfinite(sum))
+			return -1;
+		g = e;
+	}
+	/* the sums at the first positions, the repeats marked */
+	for (int g = 0; g < n;)
+	{
+		int			first = work[g].index;
+		int			e = g + 1;
+
+		for (; e < n && work[e].item == work[g].item; e++)
+		{
+			weights[first] += weights[work[e].index];
+			work[e].repeat = true;
+		}
+		g = e;
+	}
+	/* back in history order: keep the first positions */
+	qsort(work, (size_t) n, sizeof(HistoryMergeEntry), CompareIndexes);
+	for (int i = 0; i < n; i++)
+	{
+		if (work[i].repeat)
+			continue;
+		items[out] = items[i];
+		weights[out] = weights[i];
+		out++;
+	}
+	return out;
+}
+
 /* qsort comparator of history pairs, by item id. */
 static int
 ComparePairs(const void *a, const void *b)

@@ -32,6 +32,25 @@ extern void HistoryTruncate(RecentHistory *history, int limit);
 extern void HistoryTouch(RecentHistory *history, int limit, int64_t item,
 						 float weight);
 
+/* An entry of HistoryMerge's workspace. */
+typedef struct HistoryMergeEntry
+{
+	int64_t		item;
+	int32_t		index;
+	bool		repeat;			/* not the item's first position */
+} HistoryMergeEntry;
+
+/*
+ * Merges the repeats of items in a history given as n ids and weights (what
+ * rerank.fold_in_history() accepts): each item once, at its first position,
+ * with the sum of its entries' weights (added in float, in history order);
+ * the first positions keep their order, so a history without repeats is
+ * left as it is.  Returns the new length, or -1, changing nothing, when a
+ * sum is not finite.  work holds n entries.
+ */
+extern int	HistoryMerge(int64_t *items, float *weights, int n,
+						 HistoryMergeEntry *work);
+
 /*
  * Selects the fold-in input of a history: the entries whose item has a
  * vector (vectors[i] not NULL) and whose weight is positive and finite, with

@@ -158,6 +158,16 @@ VecFindNonFinite(const float *a, size_t n)
 	return n;
 }
 
+/* The index of the first NaN or infinite double, or n when all are finite. */
+size_t
+VecFindNonFiniteDouble(const double *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(a[i]))
+			return i;
+	return n;
+}
+
 /* sum[i] += weight * x[i]: the state update of the vector aggregates. */
 void
 VecAccumulate(double *sum, const float *x, double weight, size_t n)

@@ -22,6 +22,7 @@ extern double VecDistance(const float *a, const float *b, size_t n);
 extern double VecPearson(const float *a, const float *b, size_t n);
 extern double VecNormalize(const float *in, float *out, size_t n);
 extern size_t VecFindNonFinite(const float *a, size_t n);
+extern size_t VecFindNonFiniteDouble(const double *a, size_t n);
 extern void VecAccumulate(double *sum, const float *x, double weight, size_t n);
 
 #endif							/* RERANK_VEC_H */

@@ -97,6 +97,7 @@ fold_in_history(PG_FUNCTION_ARGS)
 	int			n;
 	int64	   *items;
 	const float *weights;
+	float	   *merged_weights;
 	FoldInBuffers buffers;
 	ArrayType  *result;
 	float	   *x;
@@ -128,7 +129,25 @@ fold_in_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" has an invalid regularization or alpha", model->name)));
 
-	items = (int64 *) ARR_DATA_PTR(ids_array);
+	/* a repeated item counts once, at its first position, weights added */
+	items = palloc(sizeof(int64) * n);
+	merged_weights = palloc(sizeof(float) * n);
+	(void) IdArrayValues(ids_array, n, items);
+	memcpy(merged_weights, weights, sizeof(float) * n);
+	n = HistoryMerge(items, merged_weights, n, palloc(sizeof(HistoryMergeEntry) * n));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the weights of a repeated item add up beyond the range of real")));
+	weights = merged_weights;
+	for (int i = 0; i < n; i++)
+		if (!AlsConfidenceInRange(model->alpha, weights[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("weight %g of item " INT64_FORMAT " is too large for model \"%s\" (alpha %g)",
+							weights[i], items[i], model->name, model->alpha),
+					 errdetail("The confidence 1 + alpha * weight must be at most %g.",
+							   ALS_MAX_CONFIDENCE)));
 	FoldInBuffersAlloc(&buffers, CurrentMemoryContext, model->dimensions, n);
 	result = NewVector(model->dimensions, &x);
 	used = FoldInHistoryVector(model, items, weights, n, &buffers, x);

@@ -8,7 +8,9 @@
  * tables' own triggers: the factor check, and the statement trigger that
  * resets YᵀY and bumps factors_version, which is why the Gram matrix is
  * written last.  Everything happens in the caller's transaction, so an error
- * or a cancel leaves the registry as it was.
+ * or a cancel leaves the registry as it was; the write phase takes its table
+ * locks before any row (LockForModelWrite), so it cannot deadlock with the
+ * triggers writing user vectors meanwhile.
  */
 #include "postgres.h"
 
@@ -44,7 +46,7 @@ FindModel(const char *name, bool lock, int32 *id, int *dims, bool *active)
 	int			ret;
 
 	ret = SPI_execute_with_args(lock ?
-								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR UPDATE" :
+								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1 FOR NO KEY UPDATE" :
 								"SELECT model_id, dimensions, is_active FROM rerank.models WHERE name = $1",
 								1, types, values, NULL, !lock, 1);
 	if (ret != SPI_OK_SELECT)
@@ -89,6 +91,32 @@ CheckModelName(const char *name, bool replace, int dimensions)
 	SPI_finish();
 }
 
+/*
+ * Takes the locks of a model's write phase, before anything is written, in
+ * the order every writer follows (docs/locking.md): rerank.models in
+ * SHARE ROW EXCLUSIVE mode (one writer of the registry at a time: other
+ * trainings' write phases, activations, drops), the model's row, and, when
+ * an existing model is replaced (its user vectors deleted and rewritten),
+ * rerank.user_factors in EXCLUSIVE mode: that waits for the transactions
+ * whose events are writing user vectors and holds back new ones until
+ * commit, readers going on.  From then on no other transaction holds a row
+ * lock the write phase needs, so a retrain under any ingestion load waits
+ * but never deadlocks.  Returns FindModel's answer for the name.
+ */
+static bool
+LockForModelWrite(const char *name, int32 *id, int *dims, bool *active)
+{
+	if (SPI_execute("LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE",
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock rerank.models");
+	if (!FindModel(name, true, id, dims, active))
+		return false;
+	if (SPI_execute("LOCK TABLE rerank.user_factors IN EXCLUSIVE MODE",
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock rerank.user_factors");
+	return true;
+}
+
 int32
 PrepareModelRow(const char *name, const char *algorithm, int dimensions,
 				bool replace, const char *params_json, const char *description)
@@ -109,7 +137,7 @@ PrepareModelRow(const char *name, const char *algorithm, int dimensions,
 	values[3] = CStringGetTextDatum(params_json);
 	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
 
-	if (FindModel(name, true, &id, &dims, &active))
+	if (LockForModelWrite(name, &id, &dims, &active))
 	{
 		Oid			idtype[1] = {INT4OID};
 		Datum		idval[1] = {Int32GetDatum(id)};

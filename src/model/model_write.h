@@ -18,9 +18,11 @@
 extern void CheckModelName(const char *name, bool replace, int dimensions);
 
 /*
- * Creates the model row, or with replace empties the existing one (keeping
- * its id, activation state and history when the dimensions agree; else
- * deleting and re-creating it).  Returns the model_id.
+ * Starts a model's write phase: takes the write phase's table locks first
+ * (docs/locking.md), then creates the model row, or with replace
+ * empties the existing one (keeping its id, activation state and history
+ * when the dimensions agree; else deleting and re-creating it).  Returns the
+ * model_id.
  */
 extern int32 PrepareModelRow(const char *name, const char *algorithm,
 							 int dimensions, bool replace,

@@ -258,15 +258,22 @@ UserRowsOpen(UserRows *rows)
 								   &rows->features_slot);
 }
 
-/* Opens rerank.user_factors. */
-static void
-UserFactorsOpen(UserRows *rows)
+/*
+ * Opens rerank.user_factors (once per batch), taking its table lock: a
+ * batch that folds in opens it before locking any row (docs/locking.md),
+ * so a retrain holding the table waits for no row of the batch.
+ */
+void
+UserRowsOpenFactors(UserRows *rows)
 {
 	static const char *const names[USER_FACTORS_NCOLUMNS] = {
 		"model_id", "user_id", "factors", "updated_at"
 	};
-	MemoryContext old = MemoryContextSwitchTo(rows->context);
+	MemoryContext old;
 
+	if (rows->factors != NULL)
+		return;
+	old = MemoryContextSwitchTo(rows->context);
 	rows->factors = OpenUserTable("user_factors", USER_FACTORS_NCOLUMNS, names,
 								  &rows->factors_index, rows->factors_attnums,
 								  &rows->factors_slot);
@@ -505,8 +512,7 @@ UserFactorsUpdate(UserRows *rows, int32 model_id, int64 user_id, Datum factors)
 	bool		found;
 	bool		done = false;
 
-	if (rows->factors == NULL)
-		UserFactorsOpen(rows);
+	UserRowsOpenFactors(rows);
 	slot = rows->factors_slot;
 	natts = RelationGetDescr(rows->factors)->natts;
 	values = palloc0(sizeof(Datum) * natts);

@@ -111,13 +111,14 @@ typedef struct UserRows
 	AttrNumber	features_attnums[USER_FEATURES_NCOLUMNS];
 	TupleTableSlot *features_slot;	/* the locked row */
 	bool		features_locked;
-	Relation	factors;		/* NULL until the first vector is written */
+	Relation	factors;		/* NULL until opened (UserRowsOpenFactors) */
 	Relation	factors_index;
 	AttrNumber	factors_attnums[USER_FACTORS_NCOLUMNS];
 	TupleTableSlot *factors_slot;
 } UserRows;
 
 extern void UserRowsOpen(UserRows *rows);
+extern void UserRowsOpenFactors(UserRows *rows);
 extern void UserRowsClose(UserRows *rows);
 extern bool UserFeaturesLock(UserRows *rows, int64 user_id);
 extern void UserFeaturesUpdate(UserRows *rows, Datum *values, bool *nulls,

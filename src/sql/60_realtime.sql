@@ -147,14 +147,21 @@ CREATE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
     AS $$
 DECLARE
     had_features boolean;
+    created boolean;
 BEGIN
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'user id must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- the features row first: the order the triggers lock in
+    -- (docs/locking.md).  A first event of the user being inserted right
+    -- now is waited for (the insert below waits for the other transaction's
+    -- row), so that an event committed before this forget is forgotten too.
+    INSERT INTO rerank.user_features (user_id) VALUES (forget_user.user_id)
+        ON CONFLICT ON CONSTRAINT user_features_pkey DO NOTHING
+        RETURNING true INTO created;
     DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
-    had_features := FOUND;
+    had_features := FOUND AND created IS NULL;
     -- model_id = ANY (every model): look-ups of the primary keys
     -- (model_id, user_id) rather than scans for the user id alone
     DELETE FROM rerank.user_factors u

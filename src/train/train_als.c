@@ -20,6 +20,8 @@
 #include <math.h>
 
 #include "common/vector_arg.h"
+#include "core/als_solve.h"
+#include "core/vec.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -133,10 +135,22 @@ ValidateOptions(const AlsOptions *o)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("regularization must be finite and not negative, not %g",
 						o->regularization)));
+	if (o->regularization > ALS_MAX_REGULARIZATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("regularization must be at most %g, not %g",
+						ALS_MAX_REGULARIZATION, o->regularization),
+				 errdetail("A larger regularization leaves every vector at zero.")));
 	if (!(o->alpha >= 0) || !isfinite(o->alpha))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("alpha must be finite and not negative, not %g", o->alpha)));
+	if (o->alpha > ALS_MAX_ALPHA)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("alpha must be at most %g, not %g", ALS_MAX_ALPHA, o->alpha),
+				 errdetail("The confidence 1 + alpha * weight of a (user, item) pair must be at most %g.",
+						   ALS_MAX_CONFIDENCE)));
 	if (o->iterations <= 0 || o->iterations > MAX_ITERATIONS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -245,6 +259,7 @@ train_als(PG_FUNCTION_ARGS)
 	cpu_start = CpuSeconds();
 	read_seconds = TrainingRead(&run, &data);
 	read_cpu = CpuSeconds() - cpu_start;
+	CheckInteractionWeights(&data, o.alpha);
 
 	/* implicit's initialization: uniform [0, 1) · 0.01, both sides */
 	INSTR_TIME_SET_CURRENT(phase);
@@ -290,6 +305,15 @@ train_als(PG_FUNCTION_ARGS)
 						 o.regularization, total_conf);
 	train_seconds = SecondsSince(phase);
 	train_cpu = CpuSeconds() - cpu_start - read_cpu;
+	/* the inputs are checked; this only keeps a diverged run unregistered */
+	if (!isfinite(final_loss) ||
+		VecFindNonFinite(X, (size_t) data.users * k) < (size_t) data.users * k ||
+		VecFindNonFinite(Y, (size_t) data.items * k) < (size_t) data.items * k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("train_als \"%s\": training diverged (final loss %g)",
+						run.name, final_loss),
+				 errhint("Lower alpha or the weights, or raise the regularization.")));
 
 	/* register: the model row, vectors, interactions, then YᵀY */
 	INSTR_TIME_SET_CURRENT(phase);

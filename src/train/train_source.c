@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "common/id_map.h"
 #include "common/spi_util.h"
+#include "core/als_solve.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
@@ -306,4 +307,33 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 	CHECK_FOR_INTERRUPTS();
 	AlsTransposeCsr(&out->by_user, p_item, i_item, w_item);
 	out->by_item.nnz = nnz;
+	CheckInteractionWeights(out, -1);
+}
+
+void
+CheckInteractionWeights(const Interactions *data, double alpha)
+{
+	int64		e = AlsCsrFindOutOfRange(&data->by_user, alpha);
+	int64		user_id;
+	int64		item_id;
+	double		r;
+
+	if (e < 0)
+		return;
+	user_id = data->user_ids[AlsCsrRowOf(&data->by_user, e)];
+	item_id = data->item_ids[data->by_user.indices[e]];
+	r = data->by_user.weights[e];
+	if (!isfinite(r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("source \"%s\": the weights of user " INT64_FORMAT " and item " INT64_FORMAT " add up beyond the range of real",
+						data->source_name, user_id, item_id),
+				 errdetail("The rows of a (user, item) pair add up to its weight.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("source \"%s\": weight %g of user " INT64_FORMAT " and item " INT64_FORMAT " is too large for alpha %g",
+					data->source_name, r, user_id, item_id, alpha),
+			 errdetail("The confidence 1 + alpha * weight of a (user, item) pair must be at most %g; the rows of a pair add up to its weight.",
+					   ALS_MAX_CONFIDENCE),
+			 errhint("Scale the weights down, or lower alpha.")));
 }

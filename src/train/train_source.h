@@ -46,6 +46,14 @@ typedef struct Interactions
 extern void ReadInteractions(Oid source, const char *weight_column,
 							 Interactions *out);
 
+/*
+ * Checks the summed weight r of every (user, item) pair: finite (rows of a
+ * pair add up, in float) and, for alpha >= 0, with a confidence 1 + alpha·r
+ * that ALS can hold (core/als_solve.h); the error names the pair.
+ * ReadInteractions checks finiteness; train_als the confidence.
+ */
+extern void CheckInteractionWeights(const Interactions *data, double alpha);
+
 /* The qualified, quoted name of a relation (error 42P01 when it is gone). */
 extern char *QualifiedRelationName(Oid relid);
 

@@ -24,8 +24,6 @@
 #include "utils/builtins.h"
 
 #define FOLD_IN_NAME "als_fold_in"
-/* payload: model_id, k, then S (k²), s_pref (k), s_weight (k) */
-#define FOLD_IN_PAYLOAD(k) (2 + (k) * (k) + 2 * (k))
 
 /* The model a state function last looked up. */
 typedef struct FoldInModel
@@ -35,62 +33,46 @@ typedef struct FoldInModel
 	int			dimensions;
 } FoldInModel;
 
-/* k of a validated non-empty state, checking the layout. */
+/*
+ * Checks the payload of a non-empty state against the model (model_id and
+ * k; model_id 0: only the state's own layout) and returns its k.
+ */
 static int
-FoldInStateK(ArrayType *state, int payload)
+FoldInStateK(ArrayType *state, int payload, int32 model_id, int k,
+			 const char *model_name)
 {
-	double	   *v = AGG_STATE_VALUES(state) + AGG_STATE_HEADER;
-	double		k = v[1];
+	double	   *values = AGG_STATE_VALUES(state) + AGG_HEADER;
+	int32		state_model;
+	int			state_k;
+	AggCheck	check = model_id > 0 ?
+		AggFoldInCheck(values, (size_t) payload, model_id, k) :
+		AggFoldInLayout(values, (size_t) payload, &state_model, &state_k);
 
-	if (k < 1 || k > RERANK_MAX_DIMENSIONS || k != floor(k) ||
-		payload != FOLD_IN_PAYLOAD((int) k) || v[0] < 1 || v[0] != floor(v[0]))
+	if (check == AGG_OTHER_MODEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(FOLD_IN_NAME ": the state is about model id %d, not model \"%s\"",
+						(int32) values[0], model_name),
+				 errdetail("The rows of one group name different models.")));
+	if (check == AGG_OTHER_DIMENSIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg(FOLD_IN_NAME ": the state has %d dimensions, model \"%s\" has %d",
+						(int) values[1], model_name, k)));
+	if (check != AGG_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid transition state for " FOLD_IN_NAME),
 				 errdetail("The state does not hold a model id, dimensions and their sums.")));
-	return (int) k;
+	return model_id > 0 ? k : state_k;
 }
 
-PG_FUNCTION_INFO_V1(als_fold_in_accum);
-
-/* State function: adds one (item vector, weight) row. */
-Datum
-als_fold_in_accum(PG_FUNCTION_ARGS)
+/* The model of the state function's name argument, looked up once per name. */
+static FoldInModel *
+FoldInLookup(FunctionCallInfo fcinfo, const char *name)
 {
-	ArrayType  *state;
-	ArrayType  *factors;
-	double		weight;
-	char	   *name;
 	FoldInModel *model = (FoldInModel *) fcinfo->flinfo->fn_extra;
-	bool		in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
-	int			payload;
-	int			k;
-	double	   *v;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg(FOLD_IN_NAME " state must not be NULL")));
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg(FOLD_IN_NAME ": model name must not be NULL")));
-	state = PG_GETARG_ARRAYTYPE_P(0);
-	payload = AggStatePayloadLength(state, FOLD_IN_NAME, !in_aggregate);
-	if (payload >= 0)
-		(void) FoldInStateK(state, payload);
-	/* rows without a vector or weight (outer joins) are skipped */
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_ARRAYTYPE_P(state);
-	weight = PG_GETARG_FLOAT4(2);
-	if (isnan(weight) || isinf(weight) || weight < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg(FOLD_IN_NAME ": weight must be finite and not negative, not %g", weight)));
-	if (weight == 0)
-		PG_RETURN_ARRAYTYPE_P(state);	/* preference 0: no row */
-
-	name = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	if (model == NULL || strcmp(model->name, name) != 0)
 	{
 		int			dimensions;
@@ -107,7 +89,54 @@ als_fold_in_accum(PG_FUNCTION_ARGS)
 		model->dimensions = dimensions;
 		fcinfo->flinfo->fn_extra = model;
 	}
+	return model;
+}
+
+PG_FUNCTION_INFO_V1(als_fold_in_accum);
+
+/*
+ * State function: adds one (item vector, weight) row.  The model is looked
+ * up first and a non-empty state checked against it (model id, dimensions,
+ * length) before anything else reads or writes it.
+ */
+Datum
+als_fold_in_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state;
+	ArrayType  *factors;
+	double		weight;
+	char	   *name;
+	FoldInModel *model;
+	bool		in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
+	int			payload;
+	int			k;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg(FOLD_IN_NAME " state must not be NULL")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg(FOLD_IN_NAME ": model name must not be NULL")));
+	state = PG_GETARG_ARRAYTYPE_P(0);
+	payload = AggStatePayloadLength(state, FOLD_IN_NAME, !in_aggregate);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	model = FoldInLookup(fcinfo, name);
 	k = model->dimensions;
+	if (payload >= 0)
+		(void) FoldInStateK(state, payload, model->model_id, k, name);
+
+	/* rows without a vector or weight (outer joins) are skipped */
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_ARRAYTYPE_P(state);
+	weight = PG_GETARG_FLOAT4(2);
+	if (isnan(weight) || isinf(weight) || weight < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg(FOLD_IN_NAME ": weight must be finite and not negative, not %g", weight)));
+	if (weight == 0)
+		PG_RETURN_ARRAYTYPE_P(state);	/* preference 0: no row */
 	factors = PG_GETARG_ARRAYTYPE_P(1);
 	if (VectorArgLength(factors, "item_factors") != k)
 		ereport(ERROR,
@@ -116,30 +145,23 @@ als_fold_in_accum(PG_FUNCTION_ARGS)
 						VectorArgLength(factors, "item_factors"), name, k)));
 	CheckVectorFinite(VECTOR_DATA(factors), k, "item_factors");
 
-	state = AggStateForUpdate(fcinfo, state, FOLD_IN_PAYLOAD(k));
-	v = AGG_STATE_VALUES(state);
+	state = AggStateForUpdate(fcinfo, state, (int) AggFoldInPayload(k));
 	if (payload < 0)
-	{
-		v[AGG_STATE_HEADER] = model->model_id;
-		v[AGG_STATE_HEADER + 1] = k;
-	}
-	else if (v[AGG_STATE_HEADER] != model->model_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg(FOLD_IN_NAME ": the rows of one group name different models")));
-	AGG_STATE_COUNT(v) += 1;
-	AGG_STATE_WEIGHT(v) += weight;
-	{
-		double	   *S = v + AGG_STATE_HEADER + 2;
-
-		AlsSumsAdd(k, VECTOR_DATA(factors), weight, S, S + k * k, S + k * k + k);
-	}
+		AggFoldInInit(AGG_STATE_VALUES(state) + AGG_HEADER, model->model_id, k);
+	if (AggFoldInAdd(AGG_STATE_VALUES(state), AggFoldInPayload(k) + AGG_HEADER,
+					 VECTOR_DATA(factors), weight) != AGG_OK)
+		elog(ERROR, FOLD_IN_NAME " state of the wrong length");
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
 PG_FUNCTION_INFO_V1(als_fold_in_combine);
 
-/* Combine function: adds the sums of two states of the same model. */
+/*
+ * Combine function: adds the sums of two states of the same model.  It has
+ * no model argument: each state's own layout is checked here, their keys
+ * (model id, dimensions) must be equal, and the final function checks them
+ * against the model before solving.
+ */
 Datum
 als_fold_in_combine(PG_FUNCTION_ARGS)
 {
@@ -150,11 +172,12 @@ als_fold_in_combine(PG_FUNCTION_ARGS)
 	int			p2 = AggStatePayloadLength(s2, FOLD_IN_NAME, false);
 
 	if (p1 >= 0)
-		(void) FoldInStateK(s1, p1);
+		(void) FoldInStateK(s1, p1, 0, 0, NULL);
 	if (p2 >= 0)
-		(void) FoldInStateK(s2, p2);
+		(void) FoldInStateK(s2, p2, 0, 0, NULL);
 	/* model id and dimensions are the keys; the sums add up */
-	PG_RETURN_ARRAYTYPE_P(AggStateCombine(fcinfo, s1, s2, FOLD_IN_NAME, 2, "models"));
+	PG_RETURN_ARRAYTYPE_P(AggStateCombine(fcinfo, s1, s2, FOLD_IN_NAME,
+										  AGG_FOLD_IN_KEYS, "models"));
 }
 
 PG_FUNCTION_INFO_V1(als_fold_in_final);
@@ -176,8 +199,8 @@ als_fold_in_final(PG_FUNCTION_ARGS)
 
 	if (payload < 0)
 		PG_RETURN_NULL();
-	k = FoldInStateK(state, payload);
-	v = AGG_STATE_VALUES(state) + AGG_STATE_HEADER;
+	k = FoldInStateK(state, payload, 0, 0, NULL);
+	v = AGG_STATE_VALUES(state) + AGG_HEADER;
 	model_id = (int32) v[0];
 	if (model == NULL || model->model_id != model_id)
 	{
@@ -188,12 +211,9 @@ als_fold_in_final(PG_FUNCTION_ARGS)
 					 errmsg("model \"%s\" has no item factors", model->name)));
 		fcinfo->flinfo->fn_extra = (void *) model;
 	}
-	if (model->dimensions != k)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg(FOLD_IN_NAME ": the state has %d dimensions, model \"%s\" has %d",
-						k, model->name, model->dimensions)));
-	S = v + 2;
+	(void) FoldInStateK(state, payload, model->model_id, model->dimensions,
+						model->name);
+	S = v + AGG_FOLD_IN_KEYS;
 	work = palloc(sizeof(double) * (k * k + k));
 	result = NewVector(k, &x);
 	if (!AlsSolveSums(model->gram, k, model->regularization, model->alpha,

@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 
@@ -22,14 +21,14 @@
 static int
 GramDimensions(int payload_length)
 {
-	int			k = (int) floor(sqrt((double) payload_length) + 0.5);
+	int			k;
 
-	if (k * k != payload_length)
+	if (AggGramLayout((size_t) payload_length, &k) != AGG_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid transition state for gram_matrix"),
-				 errdetail("The state holds %d values, not a square matrix.",
-						   payload_length)));
+				 errdetail("The state holds %d values, not a square matrix of at most %d×%d.",
+						   payload_length, RERANK_MAX_DIMENSIONS, RERANK_MAX_DIMENSIONS)));
 	return k;
 }
 
@@ -45,8 +44,7 @@ gram_accum(PG_FUNCTION_ARGS)
 	int			payload = AggStatePayloadLength(state, "gram_matrix", !in_aggregate);
 	int			k = VectorArgLength(vector, "vector");
 	const float *x = VECTOR_DATA(vector);
-	double	   *xd;
-	double	   *values;
+	double	   *work;
 
 	if (k > RERANK_MAX_DIMENSIONS)
 		ereport(ERROR,
@@ -58,35 +56,31 @@ gram_accum(PG_FUNCTION_ARGS)
 	CheckVectorFinite(x, k, "vector");
 
 	state = AggStateForUpdate(fcinfo, state, k * k);
-	values = AGG_STATE_VALUES(state);
-	AGG_STATE_COUNT(values) += 1;
-	AGG_STATE_WEIGHT(values) += 1;
-	if (k > 0)
-	{
-		xd = palloc(sizeof(double) * k);
-		for (int i = 0; i < k; i++)
-			xd[i] = x[i];
-		cblas_dsyr(CblasRowMajor, CblasUpper, k, 1.0, xd, 1,
-				   values + AGG_STATE_HEADER, k);
-		pfree(xd);
-	}
+	work = palloc(sizeof(double) * Max(k, 1));
+	if (AggGramAdd(AGG_STATE_VALUES(state), (size_t) k * k + AGG_HEADER, x,
+				   work) != AGG_OK)
+		elog(ERROR, "gram_matrix state of the wrong length");
+	pfree(work);
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
 PG_FUNCTION_INFO_V1(gram_combine);
 
-/* Combine function of gram_matrix. */
+/* Combine function of gram_matrix: both states checked, then added. */
 Datum
 gram_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *result = AggStateCombine(fcinfo, PG_GETARG_ARRAYTYPE_P(0),
-										 PG_GETARG_ARRAYTYPE_P(1),
-										 "gram_matrix", 0, NULL);
-	int			payload = AggStatePayloadLength(result, "gram_matrix", false);
+	ArrayType  *s1 = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *s2 = PG_GETARG_ARRAYTYPE_P(1);
+	/* lengths only: AggStateCombine checks the values */
+	int			p1 = AggStatePayloadLength(s1, "gram_matrix", false);
+	int			p2 = AggStatePayloadLength(s2, "gram_matrix", false);
 
-	if (payload >= 0)
-		(void) GramDimensions(payload);
-	PG_RETURN_ARRAYTYPE_P(result);
+	if (p1 >= 0)
+		(void) GramDimensions(p1);
+	if (p2 >= 0)
+		(void) GramDimensions(p2);
+	PG_RETURN_ARRAYTYPE_P(AggStateCombine(fcinfo, s1, s2, "gram_matrix", 0, NULL));
 }
 
 PG_FUNCTION_INFO_V1(gram_final);
@@ -105,7 +99,7 @@ gram_final(PG_FUNCTION_ARGS)
 	if (payload < 0)
 		PG_RETURN_NULL();
 	k = GramDimensions(payload);
-	g = AGG_STATE_VALUES(state) + AGG_STATE_HEADER;
+	g = AGG_STATE_VALUES(state) + AGG_HEADER;
 	result = NewVector(k * k, &out);
 	for (int i = 0; i < k; i++)
 	{

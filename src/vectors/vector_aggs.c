@@ -14,12 +14,11 @@
 
 #include "common/agg_state.h"
 #include "common/vector_arg.h"
-#include "core/vec.h"
 #include "fmgr.h"
 
 /*
  * Adds weight * vector to the state: the common body of the two state
- * functions.
+ * functions.  A weight so large that a sum overflows is an error naming it.
  */
 static ArrayType *
 VectorAccumulate(FunctionCallInfo fcinfo, ArrayType *state, ArrayType *vector,
@@ -29,17 +28,27 @@ VectorAccumulate(FunctionCallInfo fcinfo, ArrayType *state, ArrayType *vector,
 	int			state_length = AggStatePayloadLength(state, aggname, !in_aggregate);
 	int			length = VectorArgLength(vector, "vector");
 	const float *x = VECTOR_DATA(vector);
-	double	   *values;
+	int			element;
 
 	if (state_length >= 0)
 		CheckVectorsSameLength(state_length, length);
 	CheckVectorFinite(x, length, "vector");
 
 	state = AggStateForUpdate(fcinfo, state, length);
-	values = AGG_STATE_VALUES(state);
-	AGG_STATE_COUNT(values) += 1;
-	AGG_STATE_WEIGHT(values) += weight;
-	VecAccumulate(values + AGG_STATE_HEADER, x, weight, length);
+	if (AggVectorAdd(AGG_STATE_VALUES(state), (size_t) length + AGG_HEADER,
+					 x, weight, &element) != AGG_OK)
+	{
+		if (element < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s: the sum of weights is out of range after weight %g",
+							aggname, weight)));
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: weight %g times element %d of the vector (%g) is out of range",
+						aggname, weight, element + 1, x[element]),
+				 errdetail("The weighted sums are double precision.")));
+	}
 	return state;
 }
 
@@ -90,7 +99,7 @@ vector_combine(PG_FUNCTION_ARGS)
 static ArrayType *
 StateToVector(ArrayType *state, int length, double divisor)
 {
-	double	   *sums = AGG_STATE_VALUES(state) + AGG_STATE_HEADER;
+	double	   *sums = AGG_STATE_VALUES(state) + AGG_HEADER;
 	float	   *out;
 	ArrayType  *result = NewVector(length, &out);
 
@@ -138,7 +147,7 @@ vector_avg_final(PG_FUNCTION_ARGS)
 
 	if (length < 0)
 		PG_RETURN_NULL();
-	weight = AGG_STATE_WEIGHT(AGG_STATE_VALUES(state));
+	weight = AGG_WEIGHT(AGG_STATE_VALUES(state));
 	if (weight == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_ARRAYTYPE_P(StateToVector(state, length, weight));

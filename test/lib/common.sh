@@ -3,7 +3,7 @@
 # Source it from bash.  It provides:
 #   rr_ensure_packages [extra debian packages...]
 #       installs what is missing (PostgreSQL server and server-dev of
-#       RERANK_PG_MAJOR, serial OpenBLAS, a compiler) with apt-get as root or
+#       RERANK_PG_MAJOR, serial OpenBLAS, XGBoost, a compiler) with apt-get as root or
 #       through sudo; fails with the list when neither is possible
 #   rr_build_install      make (with -Werror) and make install
 #   rr_cluster_start [name] [extra postgresql.conf lines...]
@@ -58,7 +58,7 @@ rr_pg_config() {
 rr_ensure_packages() {
 	local wanted=(make gcc libc6-dev bsdextrautils "postgresql-$RERANK_PG_MAJOR"
 		"postgresql-server-dev-$RERANK_PG_MAJOR" postgresql-contrib
-		libopenblas-serial-dev libopenblas0-serial "$@")
+		libopenblas-serial-dev libopenblas0-serial libxgboost-dev libxgboost0 "$@")
 	local missing=() p
 	for p in "${wanted[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

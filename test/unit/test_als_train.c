@@ -316,3 +316,24 @@ UNIT_TEST(als_sums_match_exact_row)
 	free(S);
 	FreeMatrix(&t);
 }
+
+UNIT_TEST(als_csr_out_of_range_and_row_of)
+{
+	/* rows: 0 → {0: 1, 2: 5e8}, 1 → {}, 2 → {1: 2e9} */
+	int64_t		indptr[4] = {0, 2, 2, 3};
+	int32_t		indices[3] = {0, 2, 1};
+	float		weights[3] = {1, 5e8f, 2e9f};
+	AlsCsr		m = {3, 3, 3, indptr, indices, weights};
+
+	CHECK(AlsCsrFindOutOfRange(&m, 0) == -1);	/* finite: any size */
+	CHECK(AlsCsrFindOutOfRange(&m, -1) == -1);	/* finiteness only */
+	CHECK(AlsCsrFindOutOfRange(&m, 1) == 2);	/* 1 + 2e9 > 1e9 */
+	CHECK(AlsCsrFindOutOfRange(&m, 2) == 1);	/* 1 + 1e9 > 1e9 */
+	weights[0] = INFINITY;
+	CHECK(AlsCsrFindOutOfRange(&m, 0) == 0);
+	CHECK(AlsCsrFindOutOfRange(&m, -1) == 0);
+	CHECK(AlsCsrRowOf(&m, 0) == 0 && AlsCsrRowOf(&m, 1) == 0);
+	CHECK(AlsCsrRowOf(&m, 2) == 2);
+	CHECK(AlsConfidenceInRange(1e9 - 1, 1) && !AlsConfidenceInRange(1e9, 1));
+	CHECK(!AlsConfidenceInRange(0, INFINITY) && !AlsConfidenceInRange(1e308, 1e308));
+}

@@ -82,3 +82,45 @@ UNIT_TEST(history_fold_in_input_skips_unknown_and_weightless)
 	CHECK_NEAR(confidence[0], 2.0, 1e-12);
 	CHECK_NEAR(confidence[1], 1.5, 1e-12);
 }
+
+UNIT_TEST(history_merge_repeats)
+{
+	int64_t		items[7] = {5, 3, 5, 9, 3, 5, 1};
+	float		weights[7] = {1, 2, 4, 8, 16, 32, 64};
+	HistoryMergeEntry work[7];
+	int			n = HistoryMerge(items, weights, 7, work);
+
+	/* each item once, at its first position, weights added */
+	CHECK(n == 4);
+	CHECK(items[0] == 5 && items[1] == 3 && items[2] == 9 && items[3] == 1);
+	CHECK_NEAR(weights[0], 37, 0);
+	CHECK_NEAR(weights[1], 18, 0);
+	CHECK_NEAR(weights[2], 8, 0);
+	CHECK_NEAR(weights[3], 64, 0);
+}
+
+UNIT_TEST(history_merge_without_repeats_keeps_everything)
+{
+	int64_t		items[4] = {4, -2, 7, 0};
+	float		weights[4] = {0.5f, 1, 0, 3};
+	HistoryMergeEntry work[4];
+
+	CHECK(HistoryMerge(items, weights, 4, work) == 4);
+	CHECK(items[0] == 4 && items[1] == -2 && items[2] == 7 && items[3] == 0);
+	CHECK_NEAR(weights[0], 0.5, 0);
+	CHECK_NEAR(weights[2], 0, 0);
+	CHECK(HistoryMerge(items, weights, 1, work) == 1);
+	CHECK(HistoryMerge(items, weights, 0, work) == 0);
+}
+
+UNIT_TEST(history_merge_overflow_changes_nothing)
+{
+	int64_t		items[3] = {1, 2, 1};
+	float		weights[3] = {3e38f, 1, 3e38f};
+	HistoryMergeEntry work[3];
+
+	CHECK(HistoryMerge(items, weights, 3, work) == -1);
+	CHECK(items[2] == 1);
+	CHECK_NEAR(weights[0], 3e38f, 0);
+	CHECK_NEAR(weights[2], 3e38f, 0);
+}

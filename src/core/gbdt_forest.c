@@ -1,0 +1,517 @@
+/*
+ * gbdt_forest.c
+ *	  Layout, checking, evaluation and TreeSHAP of a flat forest (see
+ *	  gbdt_forest.h).
+ *
+ * Every sum and product here is the one XGBoost rounds, in the same
+ * order, and the pragma below keeps the compiler from fusing or
+ * reassociating them (the extension builds with -march=native and
+ * -fassociative-math), so margins agree with XGBoost's bit for bit and
+ * contributions to the last bits.
+ */
+#include "core/gbdt_forest.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Floats round as XGBoost's do, whatever the build's math flags: no
+ * contraction into fused multiply-adds, no reassociation of sums.
+ */
+#if defined(__clang__)
+#pragma clang fp contract(off) reassociate(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize ("fp-contract=off", "no-associative-math")
+#endif
+
+/* Rows evaluated together: independent walks the CPU overlaps. */
+#ifndef GBDT_PREDICT_BLOCK
+#define GBDT_PREDICT_BLOCK 32
+#endif
+
+/*
+ * Offsets in a block are kept 16-byte aligned; the block itself needs 8
+ * (its header's 64-bit fields), what palloc and malloc give.
+ */
+#define GBDT_ALIGN(n)	(((n) + (uint64_t) 15) & ~(uint64_t) 15)
+
+/* Fills the offsets of a block; false when the counts exceed the limits. */
+static bool
+GbdtLayout(int num_trees, int node_capacity, GbdtForest *layout)
+{
+	uint64_t	off;
+	uint64_t	nodes = (uint64_t) node_capacity;
+
+	if (num_trees < 0 || num_trees > GBDT_MAX_TREES ||
+		node_capacity < 0 || node_capacity > GBDT_MAX_NODES)
+		return false;
+	off = GBDT_ALIGN(sizeof(GbdtForest));
+	layout->tree_first_offset = off;
+	off = GBDT_ALIGN(off + sizeof(int32_t) * ((uint64_t) num_trees + 1));
+	layout->tree_depth_offset = off;
+	off = GBDT_ALIGN(off + sizeof(int32_t) * (uint64_t) num_trees);
+	layout->nodes_offset = off;
+	off = GBDT_ALIGN(off + sizeof(GbdtNode) * nodes);
+	layout->value_offset = off;
+	off = GBDT_ALIGN(off + sizeof(float) * nodes);
+	layout->cover_offset = off;
+	off = GBDT_ALIGN(off + sizeof(float) * nodes);
+	layout->mean_offset = off;
+	off = GBDT_ALIGN(off + sizeof(float) * nodes);
+	layout->size = off;
+	return true;
+}
+
+size_t
+GbdtForestSize(int num_trees, int node_capacity)
+{
+	GbdtForest	layout;
+
+	if (!GbdtLayout(num_trees, node_capacity, &layout) ||
+		layout.size > (uint64_t) SIZE_MAX)
+		return 0;
+	return (size_t) layout.size;
+}
+
+void
+GbdtForestInit(GbdtForest *f, size_t size, int num_features, int num_trees,
+			   int node_capacity, float base_score)
+{
+	memset(f, 0, size);
+	(void) GbdtLayout(num_trees, node_capacity, f);
+	f->magic = GBDT_FOREST_MAGIC;
+	f->version = GBDT_FOREST_VERSION;
+	f->num_features = num_features;
+	f->num_trees = num_trees;
+	f->num_nodes = 0;
+	f->node_capacity = node_capacity;
+	f->max_depth = 0;
+	f->base_score = base_score;
+}
+
+/* Formats an error message; returns false for the caller to pass on. */
+static bool GbdtFail(char *err, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+static bool
+GbdtFail(char *err, size_t errlen, const char *fmt,...)
+{
+	va_list		args;
+
+	if (err != NULL && errlen > 0)
+	{
+		va_start(args, fmt);
+		vsnprintf(err, errlen, fmt, args);
+		va_end(args);
+	}
+	return false;
+}
+
+/*
+ * Checks one tree's nodes [first, end): breadth-first layout (the splits'
+ * left children are first + 1, first + 3, … in node order, each after its
+ * parent, and every node but the root is one of them), node contents, and
+ * the recorded depth, which is the level of the last node.
+ */
+static bool
+GbdtCheckTree(const GbdtForest *f, int t, int32_t first, int32_t end,
+			  char *err, size_t errlen)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	const float *cover = GbdtCover(f);
+	const float *mean = GbdtMean(f);
+	int64_t		next = (int64_t) first + 1;
+	int64_t		level_end = (int64_t) first + 1;
+	int			depth = 0;
+
+	for (int32_t i = first; i < end; i++)
+	{
+		const GbdtNode *n = &nodes[i];
+
+		if (i >= next)
+			return GbdtFail(err, errlen, "tree %d: node %d is no split's child",
+							t, (int) (i - first));
+		if (i == level_end)
+		{
+			depth++;
+			level_end = next;
+		}
+		if (!isfinite(cover[i]) || cover[i] < 0 || !isfinite(mean[i]))
+			return GbdtFail(err, errlen, "tree %d: node %d has an invalid cover or mean",
+							t, (int) (i - first));
+		if (n->missing == i)
+		{
+			if (n->left != i - 1 || n->column != 0 || !isnan(n->threshold) ||
+				!isfinite(value[i]))
+				return GbdtFail(err, errlen, "tree %d: leaf %d is malformed",
+								t, (int) (i - first));
+		}
+		else
+		{
+			if (n->left != next || next + 2 > end ||
+				(n->missing != n->left && n->missing != n->left + 1))
+				return GbdtFail(err, errlen, "tree %d: split %d has invalid children",
+								t, (int) (i - first));
+			if (n->column < 0 || n->column >= 2 * f->num_features ||
+				(n->column >= f->num_features) != (n->missing == n->left))
+				return GbdtFail(err, errlen, "tree %d: split %d uses column %d of %d features",
+								t, (int) (i - first), (int) n->column,
+								(int) f->num_features);
+			if (!isfinite(n->threshold) || value[i] != 0 || !(cover[i] > 0))
+				return GbdtFail(err, errlen, "tree %d: split %d is malformed",
+								t, (int) (i - first));
+			next += 2;
+		}
+	}
+	if (next != end)
+		return GbdtFail(err, errlen, "tree %d: children beyond the tree's nodes", t);
+	if (depth != GbdtTreeDepth(f)[t] || depth > f->max_depth)
+		return GbdtFail(err, errlen, "tree %d: depth %d recorded as %d",
+						t, depth, (int) GbdtTreeDepth(f)[t]);
+	return true;
+}
+
+bool
+GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
+{
+	const GbdtForest *f = block;
+	GbdtForest	layout;
+	const int32_t *first;
+
+	if (block == NULL || len < sizeof(GbdtForest) ||
+		((uintptr_t) block & 7) != 0)
+		return GbdtFail(err, errlen, "not a forest block");
+	if (f->magic != GBDT_FOREST_MAGIC || f->version != GBDT_FOREST_VERSION)
+		return GbdtFail(err, errlen, "not a forest block of version %d",
+						GBDT_FOREST_VERSION);
+	if (f->num_features < 1 || f->num_features > GBDT_MAX_FEATURES ||
+		f->max_depth < 0 || f->max_depth > GBDT_MAX_DEPTH ||
+		f->num_nodes < 0 || f->num_nodes > f->node_capacity ||
+		!GbdtLayout(f->num_trees, f->node_capacity, &layout))
+		return GbdtFail(err, errlen, "forest counts out of range");
+	if (f->size != len || layout.size != len ||
+		f->tree_first_offset != layout.tree_first_offset ||
+		f->tree_depth_offset != layout.tree_depth_offset ||
+		f->nodes_offset != layout.nodes_offset ||
+		f->value_offset != layout.value_offset ||
+		f->cover_offset != layout.cover_offset ||
+		f->mean_offset != layout.mean_offset)
+		return GbdtFail(err, errlen, "forest layout does not match its counts");
+	if (!isfinite(f->base_score))
+		return GbdtFail(err, errlen, "base score is not finite");
+	first = GbdtTreeFirst(f);
+	if (first[0] != 0 || first[f->num_trees] != f->num_nodes)
+		return GbdtFail(err, errlen, "tree bounds do not cover the nodes");
+	for (int t = 0; t < f->num_trees; t++)
+	{
+		if (first[t + 1] <= first[t] || first[t + 1] > f->num_nodes)
+			return GbdtFail(err, errlen, "tree %d has invalid bounds", t);
+		if (!GbdtCheckTree(f, t, first[t], first[t + 1], err, errlen))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Adds every tree's leaf value to sum[0 .. nb) for the widened rows x
+ * (stride 2 num_features, see gbdt_forest.h).  Each row takes exactly
+ * tree_depth steps per tree (leaves are fixed points); the nb walks are
+ * independent, so the CPU overlaps their loads.  Inlined with nb constant
+ * for full blocks.
+ */
+static inline __attribute__((always_inline)) void
+GbdtPredictBlock(const GbdtForest *f, const float *x, int nb, float *sum)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	const int32_t *first = GbdtTreeFirst(f);
+	const int32_t *depth = GbdtTreeDepth(f);
+	const int	stride = 2 * f->num_features;
+
+	for (int t = 0; t < f->num_trees; t++)
+	{
+		int32_t		at[GBDT_PREDICT_BLOCK];
+
+		for (int r = 0; r < nb; r++)
+			at[r] = first[t];
+		for (int s = 0; s < depth[t]; s++)
+		{
+			for (int r = 0; r < nb; r++)
+			{
+				const GbdtNode *n = &nodes[at[r]];
+				float		v = x[(size_t) r * stride + n->column];
+
+				at[r] = n->left + !(v < n->threshold);
+			}
+		}
+		for (int r = 0; r < nb; r++)
+			sum[r] += value[at[r]];
+	}
+}
+
+/* Widens nb rows of nf values into out: each row, then it with NaN → −∞. */
+static void
+GbdtWidenRows(const float *x, int nb, int nf, float *out)
+{
+	for (int r = 0; r < nb; r++)
+	{
+		const float *in = x + (size_t) r * nf;
+		float	   *row = out + (size_t) r * 2 * nf;
+
+		for (int j = 0; j < nf; j++)
+		{
+			row[j] = in[j];
+			row[nf + j] = isnan(in[j]) ? -INFINITY : in[j];
+		}
+	}
+}
+
+size_t
+GbdtPredictWorkspace(const GbdtForest *f)
+{
+	return sizeof(float) * GBDT_PREDICT_BLOCK * 2 * (size_t) f->num_features;
+}
+
+void
+GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
+				  void *work)
+{
+	const int	nf = f->num_features;
+	float	   *wide = work;
+	int			r0 = 0;
+
+	for (; r0 + GBDT_PREDICT_BLOCK <= rows; r0 += GBDT_PREDICT_BLOCK)
+	{
+		float		sum[GBDT_PREDICT_BLOCK];
+
+		for (int r = 0; r < GBDT_PREDICT_BLOCK; r++)
+			sum[r] = f->base_score;
+		GbdtWidenRows(x + (size_t) r0 * nf, GBDT_PREDICT_BLOCK, nf, wide);
+		GbdtPredictBlock(f, wide, GBDT_PREDICT_BLOCK, sum);
+		memcpy(out + r0, sum, sizeof(sum));
+	}
+	if (r0 < rows)
+	{
+		float		sum[GBDT_PREDICT_BLOCK];
+		int			nb = rows - r0;
+
+		for (int r = 0; r < nb; r++)
+			sum[r] = f->base_score;
+		GbdtWidenRows(x + (size_t) r0 * nf, nb, nf, wide);
+		GbdtPredictBlock(f, wide, nb, sum);
+		memcpy(out + r0, sum, sizeof(float) * nb);
+	}
+}
+
+/*
+ * TreeSHAP.  The path from the root to the current node keeps, per
+ * distinct feature split on, the fraction of training cover that flows
+ * along the path when the feature is unknown (zero_fraction) and whether x
+ * flows along it when the feature is known (one_fraction, 0 or 1), plus
+ * the weight of the subsets of each size (Shapley weights, extended one
+ * feature at a time).
+ */
+typedef struct ShapPathElement
+{
+	int32_t		feature;
+	float		zero_fraction;
+	float		one_fraction;
+	float		weight;
+} ShapPathElement;
+
+/* What the recursion over one tree reads. */
+typedef struct ShapTree
+{
+	int32_t		num_features;
+	const GbdtNode *nodes;
+	const float *value;
+	const float *cover;
+	const float *x;
+	float	   *phi;
+} ShapTree;
+
+/* Appends a feature at position depth of the path and updates the weights. */
+static void
+ShapExtend(ShapPathElement *path, int depth, float zero_fraction,
+		   float one_fraction, int32_t feature)
+{
+	path[depth].feature = feature;
+	path[depth].zero_fraction = zero_fraction;
+	path[depth].one_fraction = one_fraction;
+	path[depth].weight = depth == 0 ? 1.0f : 0.0f;
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		path[i + 1].weight += one_fraction * path[i].weight * (float) (i + 1) /
+			(float) (depth + 1);
+		path[i].weight = zero_fraction * path[i].weight * (float) (depth - i) /
+			(float) (depth + 1);
+	}
+}
+
+/* Removes the element at index from a path of length depth + 1. */
+static void
+ShapUnwind(ShapPathElement *path, int depth, int index)
+{
+	const float one_fraction = path[index].one_fraction;
+	const float zero_fraction = path[index].zero_fraction;
+	float		next_one = path[depth].weight;
+
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		if (one_fraction != 0)
+		{
+			const float saved = path[i].weight;
+
+			path[i].weight = next_one * (float) (depth + 1) /
+				((float) (i + 1) * one_fraction);
+			next_one = saved - path[i].weight * zero_fraction *
+				(float) (depth - i) / (float) (depth + 1);
+		}
+		else
+			path[i].weight = (path[i].weight * (float) (depth + 1)) /
+				(zero_fraction * (float) (depth - i));
+	}
+	for (int i = index; i < depth; i++)
+	{
+		path[i].feature = path[i + 1].feature;
+		path[i].zero_fraction = path[i + 1].zero_fraction;
+		path[i].one_fraction = path[i + 1].one_fraction;
+	}
+}
+
+/* The total weight the path would have without the element at index. */
+static float
+ShapUnwoundSum(const ShapPathElement *path, int depth, int index)
+{
+	const float one_fraction = path[index].one_fraction;
+	const float zero_fraction = path[index].zero_fraction;
+	float		next_one = path[depth].weight;
+	float		total = 0;
+
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		if (one_fraction != 0)
+		{
+			const float w = next_one * (float) (depth + 1) /
+				((float) (i + 1) * one_fraction);
+
+			total += w;
+			next_one = path[i].weight - w * zero_fraction *
+				((float) (depth - i) / (float) (depth + 1));
+		}
+		else if (zero_fraction != 0)
+			total += (path[i].weight / zero_fraction) /
+				((float) (depth - i) / (float) (depth + 1));
+		/* else both fractions are 0 and so is the weight */
+	}
+	return total;
+}
+
+/*
+ * Visits node at path length depth + 1: the parent's path (depth elements
+ * at parent_path) extended by the split that led here; adds to phi at the
+ * leaves.  The path of this node is stored after the parent's, so a tree
+ * of depth D needs ShapPathElements(D) elements.
+ */
+static void
+ShapRecurse(const ShapTree *tree, int32_t node, int depth,
+			ShapPathElement *parent_path, float zero_fraction,
+			float one_fraction, int32_t feature)
+{
+	const GbdtNode *n = &tree->nodes[node];
+	ShapPathElement *path = parent_path + depth + 1;
+
+	memcpy(path, parent_path, sizeof(ShapPathElement) * depth);
+	ShapExtend(path, depth, zero_fraction, one_fraction, feature);
+
+	if (GbdtIsLeaf(tree->nodes, node))
+	{
+		for (int i = 1; i <= depth; i++)
+		{
+			const float w = ShapUnwoundSum(path, depth, i);
+
+			tree->phi[path[i].feature] += w * (path[i].one_fraction -
+											   path[i].zero_fraction) *
+				tree->value[node];
+		}
+	}
+	else
+	{
+		const int32_t feature = n->column < tree->num_features ?
+			n->column : n->column - tree->num_features;
+		const float v = tree->x[feature];
+		const int32_t hot = isnan(v) ? n->missing : n->left + !(v < n->threshold);
+		const int32_t cold = hot == n->left ? n->left + 1 : n->left;
+		const float w = tree->cover[node];
+		const float hot_zero = tree->cover[hot] / w;
+		const float cold_zero = tree->cover[cold] / w;
+		float		incoming_zero = 1;
+		float		incoming_one = 1;
+		int			k;
+
+		/* a feature split on before is taken out and put back here */
+		for (k = 0; k <= depth; k++)
+			if (path[k].feature == feature)
+				break;
+		if (k <= depth)
+		{
+			incoming_zero = path[k].zero_fraction;
+			incoming_one = path[k].one_fraction;
+			ShapUnwind(path, depth, k);
+			depth--;
+		}
+		ShapRecurse(tree, hot, depth + 1, path, hot_zero * incoming_zero,
+					incoming_one, feature);
+		ShapRecurse(tree, cold, depth + 1, path, cold_zero * incoming_zero,
+					0, feature);
+	}
+}
+
+/* Path elements for trees of depth d: paths of 1 … d + 2 elements. */
+static size_t
+ShapPathElements(int max_depth)
+{
+	return (size_t) (max_depth + 2) * (max_depth + 3) / 2;
+}
+
+size_t
+GbdtContributionsWorkspace(const GbdtForest *f)
+{
+	return GBDT_ALIGN(sizeof(float) * ((size_t) f->num_features + 1)) +
+		sizeof(ShapPathElement) * ShapPathElements(f->max_depth);
+}
+
+void
+GbdtForestContributions(const GbdtForest *f, const float *x, float *contribs,
+						void *work)
+{
+	const int	nf = f->num_features;
+	const int32_t *first = GbdtTreeFirst(f);
+	const float *mean = GbdtMean(f);
+	float	   *tree_phi = work;
+	ShapPathElement *path = (ShapPathElement *)
+		((char *) work + GBDT_ALIGN(sizeof(float) * ((size_t) nf + 1)));
+	ShapTree	tree;
+
+	tree.num_features = nf;
+	tree.nodes = GbdtNodes(f);
+	tree.value = GbdtValue(f);
+	tree.cover = GbdtCover(f);
+	tree.x = x;
+	tree.phi = tree_phi;
+
+	memset(contribs, 0, sizeof(float) * (nf + 1));
+	for (int t = 0; t < f->num_trees; t++)
+	{
+		/* per tree, then added up: the order XGBoost rounds in */
+		memset(tree_phi, 0, sizeof(float) * (nf + 1));
+		tree_phi[nf] += mean[first[t]];
+		ShapRecurse(&tree, first[t], 0, path, 1, 1, -1);
+		for (int j = 0; j <= nf; j++)
+			contribs[j] += tree_phi[j];
+	}
+	contribs[nf] += f->base_score;
+}
