@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/id_hash.h"
+#include "core/id_index.h"
 #include "core/topk.h"
 
 static const char *const similarity_names[] = {"cosine", "jaccard", "pearson"};
@@ -243,7 +244,8 @@ UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
 void
 UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 				  const float *similarities, int k, double total,
-				  const int32_t *items, int n, double *out, float *weights)
+				  const int32_t *items, const IdIndex *positions, int n,
+				  double *out, float *weights)
 {
 	for (int j = 0; j < n; j++)
 		out[j] = 0.0;
@@ -257,10 +259,11 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		int64_t		m = by_user->indptr[u + 1] - by_user->indptr[u];
 		double		s = similarities[v];
 
-		/* walk the shorter side, search the longer */
+		/* walk the shorter side: the history through the items' index, or
+		 * the items by binary search in the (sorted) history */
 		for (int64_t a = 0; a < (m <= n ? m : n); a++)
 		{
-			int64_t		j = m <= n ? SortedFind(items, n, hist[a]) : a;
+			int64_t		j = m <= n ? IdIndexGet(positions, hist[a]) : a;
 			int64_t		e = m <= n ? a : SortedFind(hist, m, items[a]);
 
 			if (j < 0 || e < 0)
@@ -274,6 +277,23 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 		out[j] = total > 0 ? out[j] / total : 0.0;
 }
 
+/* The score of one item; see user_knn.h. */
+double
+UserKnnScoreItem(const AlsCsr *by_user, const int32_t *neighbors,
+				 const float *similarities, int k, double total, int32_t item)
+{
+	IdIndex		position;
+	int64_t		keys[16];
+	int32_t		values[16];
+	double		score;
+
+	IdIndexInit(&position, keys, values, 16);
+	IdIndexAdd(&position, item, 0);
+	UserKnnScoreItems(by_user, neighbors, similarities, k, total, &item,
+					  &position, 1, &score, NULL);
+	return score;
+}
+
 /* The scores (and MMR rows) of candidates given by id; see user_knn.h. */
 void
 UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
@@ -281,17 +301,23 @@ UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
 					   const int64_t *ids, int n, UserKnnCandidates *out)
 {
 	AlsCsr		by_user = UserKnnByUser(index);
+	IdIndex		positions;
 	int			m = 0;
 
-	/* the candidates in the catalog, by catalog index (then position) */
+	/* the candidates in the catalog, and their positions by catalog index */
+	UserKnnFindItems(index, ids, n, out->found);
+	IdIndexInit(&positions, out->position_keys, out->position_values,
+				IdIndexSlots((size_t) n));
 	for (int c = 0; c < n; c++)
 	{
-		int32_t		i = UserKnnFindItem(index, ids[c]);
-
 		out->model[c] = 0.0;
-		out->in_model[c] = i >= 0;
-		if (i >= 0)
-			out->keys[m++] = ((uint64_t) (uint32_t) i << 32) | (uint32_t) c;
+		out->in_model[c] = out->found[c] >= 0;
+		if (out->found[c] < 0)
+			continue;
+		out->items[m] = out->found[c];
+		out->candidate[m] = c;
+		IdIndexAdd(&positions, out->found[c], m);
+		m++;
 	}
 	if (out->profiles != NULL)
 	{
@@ -300,14 +326,12 @@ UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
 	}
 	if (m == 0 || k == 0)
 		return;
-	qsort(out->keys, m, sizeof(uint64_t), CompareKeys);
-	for (int j = 0; j < m; j++)
-		out->items[j] = (int32_t) (out->keys[j] >> 32);
-	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, out->items, m,
-					  out->scores, out->profiles != NULL ? out->weights : NULL);
+	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, out->items,
+					  &positions, m, out->scores,
+					  out->profiles != NULL ? out->weights : NULL);
 	for (int j = 0; j < m; j++)
 	{
-		uint32_t	c = (uint32_t) out->keys[j];
+		int32_t		c = out->candidate[j];
 
 		out->model[c] = out->scores[j];
 		if (out->profiles == NULL)
@@ -573,6 +597,45 @@ UserKnnFindItem(const UserKnnIndex *index, int64_t item_id)
 {
 	return FindSlot(SECTION(index, item_slots, const int32_t), index->item_mask,
 					SECTION(index, item_ids, const int64_t), item_id);
+}
+
+/* How many look-ups ahead UserKnnFindItems requests memory. */
+#define FIND_AHEAD 8
+
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address, 0, 3)
+#else
+#define PREFETCH(address) ((void) 0)
+#endif
+
+/* The catalog indexes of n item ids (-1: not in the catalog); see user_knn.h. */
+void
+UserKnnFindItems(const UserKnnIndex *index, const int64_t *ids, int n,
+				 int32_t *out)
+{
+	const int32_t *slots = SECTION(index, item_slots, const int32_t);
+	const int64_t *item_ids = SECTION(index, item_ids, const int64_t);
+	uint32_t	mask = index->item_mask;
+
+	/*
+	 * Candidates hit random slots, and a slot's id random places of the id
+	 * array: each is requested from memory a few look-ups before it is read.
+	 */
+	for (int c = 0; c < n + 2 * FIND_AHEAD; c++)
+	{
+		if (c < n)
+			PREFETCH(&slots[(uint32_t) IdHash(ids[c]) & mask]);
+		if (c >= FIND_AHEAD && c - FIND_AHEAD < n)
+		{
+			int32_t		first = slots[(uint32_t) IdHash(ids[c - FIND_AHEAD]) & mask];
+
+			if (first != 0)
+				PREFETCH(&item_ids[first - 1]);
+		}
+		if (c >= 2 * FIND_AHEAD)
+			out[c - 2 * FIND_AHEAD] = FindSlot(slots, mask, item_ids,
+											   ids[c - 2 * FIND_AHEAD]);
+	}
 }
 
 int64_t

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "core/als_train.h"
+#include "core/id_index.h"
 
 typedef enum UserSimilarity
 {
@@ -134,16 +135,22 @@ extern void UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
 							double *acc, float *scores);
 
 /*
- * The scores of n items (catalog indexes, ascending, distinct) for a
- * neighborhood: out[j] = Σ_v s_v r_v,items[j] / total (0 for an item no
- * neighbor has; total = UserKnnTotal, 0 gives 0).  Each neighbor's history
- * is merged with the items, walking the shorter side.  weights (NULL: not
+ * The scores of n items (distinct catalog indexes; positions maps each to
+ * its place j in items) for a neighborhood: out[j] = Σ_v s_v r_v,items[j] /
+ * total (0 for an item no neighbor has; total = UserKnnTotal, 0 gives 0).
+ * Each neighbor's history is walked against the items through positions,
+ * or, when it is longer, the items are searched in it.  weights (NULL: not
  * wanted, else n × k floats) receives r_v,items[j] at [j * k + v].
  */
 extern void UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 							  const float *similarities, int k, double total,
-							  const int32_t *items, int n, double *out,
-							  float *weights);
+							  const int32_t *items, const IdIndex *positions,
+							  int n, double *out, float *weights);
+
+/* UserKnnScoreItems of one item: predict()'s score. */
+extern double UserKnnScoreItem(const AlsCsr *by_user, const int32_t *neighbors,
+							   const float *similarities, int k, double total,
+							   int32_t item);
 
 /*
  * The weight r_vi of item i in user v's history (0 when absent), by binary
@@ -194,6 +201,13 @@ extern int64_t UserKnnInteractions(const UserKnnIndex *index);
 extern int64_t UserKnnNeighborCount(const UserKnnIndex *index);
 extern const UserKnnParams *UserKnnIndexParams(const UserKnnIndex *index);
 
+/*
+ * The catalog indexes of n item ids (out[c], -1 outside the catalog), with
+ * the hash slots and ids requested from memory ahead of their reads.
+ */
+extern void UserKnnFindItems(const UserKnnIndex *index, const int64_t *ids,
+							 int n, int32_t *out);
+
 /* The index of a user or item id, or -1; and back. */
 extern int32_t UserKnnFindUser(const UserKnnIndex *index, int64_t user_id);
 extern int32_t UserKnnFindItem(const UserKnnIndex *index, int64_t item_id);
@@ -229,8 +243,11 @@ typedef struct UserKnnCandidates
 	float	   *profiles;		/* n × k, or NULL: no rows wanted */
 	double	   *norms;			/* n, with profiles: each row's norm */
 	/* workspace */
-	uint64_t   *keys;			/* n */
-	int32_t    *items;			/* n */
+	int32_t    *found;			/* n: catalog index of each candidate */
+	int32_t    *items;			/* n: those in the catalog */
+	int32_t    *candidate;		/* n: their candidate */
+	int64_t    *position_keys;	/* IdIndexSlots(n) */
+	int32_t    *position_values;	/* IdIndexSlots(n) */
 	double	   *scores;			/* n */
 	float	   *weights;		/* n × k, with profiles */
 } UserKnnCandidates;

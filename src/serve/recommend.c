@@ -211,13 +211,13 @@ predict(PG_FUNCTION_ARGS)
 	{
 		int32		item = UserKnnFindItem(c->user_knn, item_id);
 		AlsCsr		by_user = UserKnnByUser(c->user_knn);
-		double		score;
 
 		if (item < 0)
 			PG_RETURN_NULL();
-		UserKnnScoreItems(&by_user, c->neighbors.users, c->neighbors.similarities,
-						  c->neighbors.n, c->neighbors.total, &item, 1, &score, NULL);
-		PG_RETURN_FLOAT8(score);
+		PG_RETURN_FLOAT8(UserKnnScoreItem(&by_user, c->neighbors.users,
+										  c->neighbors.similarities,
+										  c->neighbors.n, c->neighbors.total,
+										  item));
 	}
 	if (ModelHasNeighbors(c->model))
 	{

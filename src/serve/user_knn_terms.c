@@ -63,8 +63,11 @@ UserKnnTermsLoad(const CachedModel *model, int64 user_id,
 	c->k = k;
 	c->model = CandidateAlloc(n, sizeof(double));
 	c->in_model = CandidateAlloc(n, sizeof(bool));
-	c->keys = CandidateAlloc(n, sizeof(uint64));
+	c->found = CandidateAlloc(n, sizeof(int32));
 	c->items = CandidateAlloc(n, sizeof(int32));
+	c->candidate = CandidateAlloc(n, sizeof(int32));
+	c->position_keys = CandidateAlloc(IdIndexSlots(n), sizeof(int64));
+	c->position_values = CandidateAlloc(IdIndexSlots(n), sizeof(int32));
 	c->scores = CandidateAlloc(n, sizeof(double));
 	if (want_pairs)
 	{

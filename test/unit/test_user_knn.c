@@ -361,7 +361,17 @@ UNIT_TEST(user_scores_agree)
 	UserKnnScoreAll(&m.by_user, nb, ns, 4, total, acc, all);
 	for (int i = 0; i < m.items; i += 2)
 		items[n++] = i;
-	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items, n, some, weights);
+	{
+		IdIndex		positions;
+		int64_t		keys[64];
+		int32_t		values[64];
+
+		IdIndexInit(&positions, keys, values, IdIndexSlots(n));
+		for (int j = 0; j < n; j++)
+			IdIndexAdd(&positions, items[j], j);
+		UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items, &positions, n, some,
+						  weights);
+	}
 	for (int i = 0; i < m.items; i++)
 	{
 		double		expected = 0;
@@ -388,12 +398,9 @@ UNIT_TEST(user_scores_agree)
 				CHECK(all[i] == (float) some[i / 2]);
 		}
 	}
-	/* one item alone, and long histories against few items */
-	UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items + 3, 1, some + 20, NULL);
-	CHECK(some[20] == some[3]);
-	/* no neighbors: every score 0 */
-	UserKnnScoreItems(&m.by_user, nb, ns, 0, 0.0, items, n, some, NULL);
-	CHECK(some[0] == 0 && some[n - 1] == 0);
+	/* one item alone (long histories against few items), no neighbors */
+	CHECK(UserKnnScoreItem(&m.by_user, nb, ns, 4, total, items[3]) == some[3]);
+	CHECK(UserKnnScoreItem(&m.by_user, nb, ns, 0, 0.0, items[3]) == 0);
 	free(acc);
 	free(all);
 	FreeMatrix(&m);
@@ -467,6 +474,19 @@ UNIT_TEST(user_knn_index_is_flat)
 	}
 	CHECK(UserKnnFindUser(index, 999) == -1 && UserKnnFindItem(index, 1000) == -1);
 	{
+		/* the pipelined look-up finds what one look-up finds */
+		int64_t		ids[45];
+		int32_t		found[45];
+
+		for (int c = 0; c < 45; c++)
+			ids[c] = c % 3 == 0 ? c : item_ids[(c * 7) % m.items];
+		UserKnnFindItems(index, ids, 45, found);
+		for (int c = 0; c < 45; c++)
+			CHECK(found[c] == UserKnnFindItem(index, ids[c]));
+		UserKnnFindItems(index, ids, 1, found);
+		CHECK(found[0] == UserKnnFindItem(index, ids[0]));
+	}
+	{
 		/* candidates by id, in any order, some outside the catalog */
 		int64_t		ids[] = {item_ids[7], 5, item_ids[2], item_ids[30], -1, item_ids[0]};
 		double		model[6],
@@ -474,8 +494,11 @@ UNIT_TEST(user_knn_index_is_flat)
 					norms[6],
 					expected;
 		bool		in_model[6];
-		uint64_t	keys[6];
-		int32_t		items[6];
+		int32_t		found[6],
+					items[6],
+					candidate[6],
+					values[16];
+		int64_t		keys[16];
 		float		profiles[6 * 5],
 					weights[6 * 5];
 		const int32_t *vs;
@@ -483,8 +506,8 @@ UNIT_TEST(user_knn_index_is_flat)
 		int			k = UserKnnStoredNeighbors(index, 3, &vs, &ss);
 		double		total = UserKnnTotal(ss, k);
 		AlsCsr		by_user = UserKnnByUser(index);
-		UserKnnCandidates out = {k, model, in_model, profiles, norms, keys, items,
-		scores, weights};
+		UserKnnCandidates out = {k, model, in_model, profiles, norms, found, items,
+		candidate, keys, values, scores, weights};
 
 		CHECK(k > 1);
 		UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, &out);
@@ -497,7 +520,7 @@ UNIT_TEST(user_knn_index_is_flat)
 
 			if (i < 0)
 				continue;
-			UserKnnScoreItems(&by_user, vs, ss, k, total, &i, 1, &expected, NULL);
+			expected = UserKnnScoreItem(&by_user, vs, ss, k, total, i);
 			CHECK(model[c] == expected);
 			/* MMR: Σ_v s_v r_va r_vb / √(Σ s_v r_va² Σ s_v r_vb²) */
 			for (int d = 0; d < 6; d++)
