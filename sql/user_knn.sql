@@ -403,6 +403,14 @@ SELECT rerank.predict(1, i, 'uk') = (SELECT sum(weight) FROM uk_events WHERE use
 SELECT rerank.activate_model('uk_pearson');
 SELECT rerank.activate_model('uk');
 SELECT rerank.active_model(), rerank.predict(2, 1) = rerank.predict(2, 1, 'uk') AS active_serves;
+-- with a user-kNN model active, the trigger keeps the features (there is no
+-- vector to fold in) and rerank() without a model name serves from them
+INSERT INTO uk_shop_events VALUES (903, 9, 'uk_click'), (903, 2, 'uk_click');
+SELECT f.recent_items, (SELECT count(*) FROM rerank.user_factors WHERE user_id = 903) AS vectors,
+       rerank.rerank_ids(903, '{7, 5, 3, 11, 1}') =
+       rerank.rerank_ids(903, '{7, 5, 3, 11, 1}', model => 'uk') AS active_reranks,
+       (SELECT count(*) > 0 FROM rerank.similar_users(903)) AS has_neighbors
+  FROM rerank.user_features f WHERE f.user_id = 903;
 SELECT rerank.rollback_model();
 SELECT rerank.active_model();
 SELECT model_id AS uk_id FROM rerank.models WHERE name = 'uk' \gset
@@ -548,6 +556,6 @@ SELECT count(*) >= 0 AS restored
   FROM (SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '') s;
 SELECT rerank.detach('uk_shop_events');
 DELETE FROM rerank.event_weights WHERE event_type IN ('uk_click', 'uk_view', 'uk_cart');
-DELETE FROM rerank.user_features WHERE user_id IN (900, 901, 902);
+DELETE FROM rerank.user_features WHERE user_id IN (900, 901, 902, 903);
 DROP TABLE uk_events, uk_shop_events, uk_held_out, uk_big, uk_one_user, uk_nan, uk_inf,
     uk_null, uk_empty;
