@@ -245,12 +245,12 @@ void
 UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 				  const float *similarities, int k, double total,
 				  const int32_t *items, const IdIndex *positions, int n,
-				  double *out, float *weights)
+				  double *out, UserKnnMatches *matches)
 {
 	for (int j = 0; j < n; j++)
 		out[j] = 0.0;
-	if (weights != NULL)
-		memset(weights, 0, sizeof(float) * (size_t) n * k);
+	if (matches != NULL)
+		matches->n = 0;
 	for (int v = 0; v < k; v++)
 	{
 		int32_t		u = neighbors[v];
@@ -269,8 +269,13 @@ UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 			if (j < 0 || e < 0)
 				continue;
 			out[j] += s * w[e];
-			if (weights != NULL)
-				weights[j * k + v] = w[e];
+			if (matches != NULL)
+			{
+				matches->item[matches->n] = (int32_t) j;
+				matches->neighbor[matches->n] = v;
+				matches->weight[matches->n] = w[e];
+				matches->n++;
+			}
 		}
 	}
 	for (int j = 0; j < n; j++)
@@ -292,6 +297,21 @@ UserKnnScoreItem(const AlsCsr *by_user, const int32_t *neighbors,
 	UserKnnScoreItems(by_user, neighbors, similarities, k, total, &item,
 					  &position, 1, &score, NULL);
 	return score;
+}
+
+/* Matches a neighborhood of k users may have with n items, at most. */
+int64_t
+UserKnnMatchBound(const AlsCsr *by_user, const int32_t *neighbors, int k, int n)
+{
+	int64_t		bound = 0;
+
+	for (int v = 0; v < k; v++)
+	{
+		int64_t		m = by_user->indptr[neighbors[v] + 1] - by_user->indptr[neighbors[v]];
+
+		bound += m < n ? m : n;
+	}
+	return bound;
 }
 
 /* The scores (and MMR rows) of candidates given by id; see user_knn.h. */
@@ -319,49 +339,73 @@ UserKnnCandidateScores(const UserKnnIndex *index, const int32_t *neighbors,
 		IdIndexAdd(&positions, out->found[c], m);
 		m++;
 	}
-	if (out->profiles != NULL)
-	{
-		memset(out->profiles, 0, sizeof(float) * (size_t) n * k);
-		memset(out->norms, 0, sizeof(double) * (size_t) n);
-	}
+	if (out->rows.start != NULL)
+		memset(out->rows.start, 0, sizeof(int64_t) * ((size_t) n + 1));
 	if (m == 0 || k == 0)
 		return;
 	UserKnnScoreItems(&by_user, neighbors, similarities, k, total, out->items,
 					  &positions, m, out->scores,
-					  out->profiles != NULL ? out->weights : NULL);
+					  out->rows.start != NULL ? &out->matches : NULL);
 	for (int j = 0; j < m; j++)
+		out->model[out->candidate[j]] = out->scores[j];
+	if (out->rows.start == NULL)
+		return;
+
+	/*
+	 * Row c of each candidate: (v, √s_v · r_vc) for the neighbors v that
+	 * have it, v ascending (the matches come neighbor by neighbor, and the
+	 * counting sort keeps their order).
+	 */
+	for (int64_t e = 0; e < out->matches.n; e++)
+		out->rows.start[out->candidate[out->matches.item[e]] + 1]++;
+	for (int c = 0; c < n; c++)
+		out->rows.start[c + 1] += out->rows.start[c];
+	for (int64_t e = 0; e < out->matches.n; e++)
 	{
-		int32_t		c = out->candidate[j];
+		int32_t		c = out->candidate[out->matches.item[e]];
+		int32_t		v = out->matches.neighbor[e];
+		int64_t		at = out->rows.start[c]++;
 
-		out->model[c] = out->scores[j];
-		if (out->profiles == NULL)
-			continue;
-		/* row c: √s_v · r_vc, so a dot of rows is Σ_v s_v r_va r_vb */
-		for (int v = 0; v < k; v++)
-		{
-			float		x = (float) (sqrt(similarities[v]) * out->weights[(size_t) j * k + v]);
+		out->rows.neighbor[at] = v;
+		out->rows.value[at] = (float) (sqrt(similarities[v]) * out->matches.weight[e]);
+	}
+	for (int c = n; c > 0; c--)
+		out->rows.start[c] = out->rows.start[c - 1];
+	out->rows.start[0] = 0;
+	for (int c = 0; c < n; c++)
+	{
+		double		squares = 0.0;
 
-			out->profiles[(size_t) c * k + v] = x;
-			out->norms[c] += (double) x * x;
-		}
-		out->norms[c] = sqrt(out->norms[c]);
+		for (int64_t e = out->rows.start[c]; e < out->rows.start[c + 1]; e++)
+			squares += (double) out->rows.value[e] * out->rows.value[e];
+		out->rows.norm[c] = sqrt(squares);
 	}
 }
 
 /* MMR's similarity of two candidates' rows; see user_knn.h. */
 double
-UserKnnProfileSimilarity(int a, int b, void *arg)
+UserKnnMmrSimilarity(int a, int b, void *arg)
 {
-	const UserKnnCandidates *c = arg;
-	const float *x = c->profiles + (size_t) a * c->k;
-	const float *y = c->profiles + (size_t) b * c->k;
+	const UserKnnMmrRows *rows = arg;
+	int64_t		x = rows->start[a],
+				y = rows->start[b];
+	int64_t		xe = rows->start[a + 1],
+				ye = rows->start[b + 1];
 	double		dot = 0.0;
 
-	if (c->norms[a] == 0.0 || c->norms[b] == 0.0)
+	if (rows->norm[a] == 0.0 || rows->norm[b] == 0.0)
 		return 0.0;
-	for (int v = 0; v < c->k; v++)
-		dot += (double) x[v] * y[v];
-	return dot / (c->norms[a] * c->norms[b]);
+	/* both rows are sorted by neighbor */
+	while (x < xe && y < ye)
+	{
+		if (rows->neighbor[x] < rows->neighbor[y])
+			x++;
+		else if (rows->neighbor[x] > rows->neighbor[y])
+			y++;
+		else
+			dot += (double) rows->value[x++] * rows->value[y++];
+	}
+	return dot / (rows->norm[a] * rows->norm[b]);
 }
 
 /* r_vi by binary search. */

@@ -134,18 +134,32 @@ extern void UserKnnScoreAll(const AlsCsr *by_user, const int32_t *neighbors,
 							const float *similarities, int k, double total,
 							double *acc, float *scores);
 
+/* What each neighbor has of the items scored (MMR's rows are made of it). */
+typedef struct UserKnnMatches
+{
+	int64_t		n;
+	int32_t    *item;			/* the item's place j */
+	int32_t    *neighbor;		/* the neighbor's place v in the list */
+	float	   *weight;			/* r_v,items[j] */
+} UserKnnMatches;
+
 /*
  * The scores of n items (distinct catalog indexes; positions maps each to
  * its place j in items) for a neighborhood: out[j] = Σ_v s_v r_v,items[j] /
  * total (0 for an item no neighbor has; total = UserKnnTotal, 0 gives 0).
  * Each neighbor's history is walked against the items through positions,
- * or, when it is longer, the items are searched in it.  weights (NULL: not
- * wanted, else n × k floats) receives r_v,items[j] at [j * k + v].
+ * or, when it is longer, the items are searched in it.  matches (NULL: not
+ * wanted) receives every (item, neighbor, weight) found, neighbor by
+ * neighbor; it needs room for UserKnnMatchBound of them.
  */
 extern void UserKnnScoreItems(const AlsCsr *by_user, const int32_t *neighbors,
 							  const float *similarities, int k, double total,
 							  const int32_t *items, const IdIndex *positions,
-							  int n, double *out, float *weights);
+							  int n, double *out, UserKnnMatches *matches);
+
+/* Matches UserKnnScoreItems may find for n items: Σ_v min(|history_v|, n). */
+extern int64_t UserKnnMatchBound(const AlsCsr *by_user, const int32_t *neighbors,
+								 int k, int n);
 
 /* UserKnnScoreItems of one item: predict()'s score. */
 extern double UserKnnScoreItem(const AlsCsr *by_user, const int32_t *neighbors,
@@ -226,22 +240,36 @@ extern int	UserKnnStoredNeighbors(const UserKnnIndex *index, int32_t user,
 								   const float **similarities);
 
 /*
- * The model term of n candidates given by id (distinct) for a neighborhood
- * of k users, and for MMR each candidate's row over the neighbors: row c
- * holds √s_v · r_vc, so the cosine of two rows is
+ * MMR's rows of n candidates over a neighborhood: row c holds, for each
+ * neighbor v that has candidate c, √s_v · r_vc (v ascending), so the
+ * cosine of two rows is
  *
  *	Σ_v s_v r_va r_vb / √(Σ_v s_v r_va² · Σ_v s_v r_vb²)
  *
  * the similarity of two items among the user's neighbors (the same
- * similar users have both), 0 when no neighbor has either.
+ * similar users have both), 0 when no neighbor has either.  Sparse: their
+ * size is bounded by the neighbors' histories, not candidates × neighbors.
+ */
+typedef struct UserKnnMmrRows
+{
+	int64_t    *start;			/* n + 1; NULL: no rows wanted */
+	int32_t    *neighbor;		/* UserKnnMatchBound entries */
+	float	   *value;
+	double	   *norm;			/* n */
+} UserKnnMmrRows;
+
+/* RankSimilarityFn over UserKnnMmrRows: the cosine of rows a and b. */
+extern double UserKnnMmrSimilarity(int a, int b, void *arg);
+
+/*
+ * The model term of n candidates given by id (distinct) for a neighborhood
+ * of k users, and, when rows.start is set, their rows for MMR.
  */
 typedef struct UserKnnCandidates
 {
-	int			k;				/* the neighbors */
 	double	   *model;			/* n: the scores, 0 outside the catalog */
 	bool	   *in_model;		/* n: in the model's catalog */
-	float	   *profiles;		/* n × k, or NULL: no rows wanted */
-	double	   *norms;			/* n, with profiles: each row's norm */
+	UserKnnMmrRows rows;
 	/* workspace */
 	int32_t    *found;			/* n: catalog index of each candidate */
 	int32_t    *items;			/* n: those in the catalog */
@@ -249,7 +277,7 @@ typedef struct UserKnnCandidates
 	int64_t    *position_keys;	/* IdIndexSlots(n) */
 	int32_t    *position_values;	/* IdIndexSlots(n) */
 	double	   *scores;			/* n */
-	float	   *weights;		/* n × k, with profiles */
+	UserKnnMatches matches;		/* with rows: UserKnnMatchBound entries */
 } UserKnnCandidates;
 
 extern void UserKnnCandidateScores(const UserKnnIndex *index,
@@ -257,11 +285,5 @@ extern void UserKnnCandidateScores(const UserKnnIndex *index,
 								   const float *similarities, int k,
 								   double total, const int64_t *ids, int n,
 								   UserKnnCandidates *out);
-
-/*
- * MMR's similarity of candidates a and b (RankSimilarityFn over a
- * UserKnnCandidates with profiles): the cosine of their rows.
- */
-extern double UserKnnProfileSimilarity(int a, int b, void *arg);
 
 #endif							/* RERANK_USER_KNN_H */

@@ -218,9 +218,9 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	params.ncategories = ctx.ncategories;
 	params.dims = ctx.dims;
 	params.similarity = ctx.knn ? KnnPairSimilarity :
-		ctx.user_knn ? UserKnnProfileSimilarity : NULL;
+		ctx.user_knn ? UserKnnMmrSimilarity : NULL;
 	params.similarity_arg = ctx.knn ? (void *) &ctx.knn_terms.pairs :
-		ctx.user_knn ? (void *) &ctx.user_knn_terms.candidates : NULL;
+		ctx.user_knn ? (void *) &ctx.user_knn_terms.candidates.rows : NULL;
 	order = CandidateAlloc(Max(params.k, 1), sizeof(int));
 	result->n = RankOrder(ctx.items, n, &params, order,
 						  palloc_extended(RankOrderWorkspace(n, ctx.ncategories),

@@ -60,7 +60,6 @@ UserKnnTermsLoad(const CachedModel *model, int64 user_id,
 							   &history_ids, &history_weights, &nhistory);
 	}
 	k = terms->neighbors.n;
-	c->k = k;
 	c->model = CandidateAlloc(n, sizeof(double));
 	c->in_model = CandidateAlloc(n, sizeof(bool));
 	c->found = CandidateAlloc(n, sizeof(int32));
@@ -71,9 +70,18 @@ UserKnnTermsLoad(const CachedModel *model, int64 user_id,
 	c->scores = CandidateAlloc(n, sizeof(double));
 	if (want_pairs)
 	{
-		c->profiles = CandidateAlloc(mul_size(n, Max(k, 1)), sizeof(float));
-		c->weights = CandidateAlloc(mul_size(n, Max(k, 1)), sizeof(float));
-		c->norms = CandidateAlloc(n, sizeof(double));
+		/* bounded by the neighbors' histories, not candidates × neighbors */
+		AlsCsr		by_user = UserKnnByUser(index);
+		int64		bound = Max(UserKnnMatchBound(&by_user, terms->neighbors.users,
+												  k, n), 1);
+
+		c->rows.start = CandidateAlloc((Size) n + 1, sizeof(int64));
+		c->rows.neighbor = CandidateAlloc(bound, sizeof(int32));
+		c->rows.value = CandidateAlloc(bound, sizeof(float));
+		c->rows.norm = CandidateAlloc(n, sizeof(double));
+		c->matches.item = CandidateAlloc(bound, sizeof(int32));
+		c->matches.neighbor = CandidateAlloc(bound, sizeof(int32));
+		c->matches.weight = CandidateAlloc(bound, sizeof(float));
 	}
 	UserKnnCandidateScores(index, terms->neighbors.users,
 						   terms->neighbors.similarities, k,

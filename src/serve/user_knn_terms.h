@@ -21,7 +21,7 @@
  * The terms of n candidates under a user-kNN model: candidates.model (the
  * model term, 0 where missing) and candidates.in_model (in the model's
  * catalog: the others keep their upstream slot); with pairs, the
- * candidates' rows for MMR (UserKnnProfileSimilarity over candidates).
+ * candidates' rows for MMR (UserKnnMmrSimilarity over candidates.rows).
  * There is no recent term: the recent history acts through the neighbors.
  */
 typedef struct UserKnnTerms

@@ -352,7 +352,10 @@ UNIT_TEST(user_scores_agree)
 	float	   *all = malloc(sizeof(float) * m.items);
 	int32_t		items[25];
 	double		some[25];
-	float		weights[25 * 4];
+	int32_t		match_item[25 * 4],
+				match_neighbor[25 * 4];
+	float		match_weight[25 * 4];
+	UserKnnMatches matches = {0, match_item, match_neighbor, match_weight};
 	int			n = 0;
 
 	CHECK_NEAR(total, 1.75, 1e-7);
@@ -370,7 +373,15 @@ UNIT_TEST(user_scores_agree)
 		for (int j = 0; j < n; j++)
 			IdIndexAdd(&positions, items[j], j);
 		UserKnnScoreItems(&m.by_user, nb, ns, 4, total, items, &positions, n, some,
-						  weights);
+						  &matches);
+		CHECK(matches.n <= UserKnnMatchBound(&m.by_user, nb, 4, n));
+		/* the matches, neighbor by neighbor, are the cells the items have */
+		for (int64_t e = 0; e < matches.n; e++)
+		{
+			CHECK(e == 0 || match_neighbor[e] >= match_neighbor[e - 1]);
+			CHECK(match_weight[e] == (float) Cell(&m, nb[match_neighbor[e]],
+												  items[match_item[e]]));
+		}
 	}
 	for (int i = 0; i < m.items; i++)
 	{
@@ -390,8 +401,12 @@ UNIT_TEST(user_scores_agree)
 			CHECK_NEAR(all[i], expected, 1e-6);
 		if (i % 2 == 0)
 		{
-			for (int v = 0; v < 4; v++)
-				CHECK(weights[(i / 2) * 4 + v] == (float) Cell(&m, nb[v], i));
+			int			found = 0;
+
+			for (int64_t e = 0; e < matches.n; e++)
+				found += match_item[e] == i / 2;
+			CHECK(found == (Cell(&m, nb[0], i) > 0) + (Cell(&m, nb[1], i) > 0) +
+				  (Cell(&m, nb[2], i) > 0) + (Cell(&m, nb[3], i) > 0));
 			CHECK_NEAR(some[i / 2], expected, 1e-12);
 			/* one item, some items, every item: the same double */
 			if (has)
@@ -499,17 +514,23 @@ UNIT_TEST(user_knn_index_is_flat)
 					candidate[6],
 					values[16];
 		int64_t		keys[16];
-		float		profiles[6 * 5],
-					weights[6 * 5];
+		int64_t		row_start[7];
+		int32_t		row_neighbor[30],
+					match_item[30],
+					match_neighbor[30];
+		float		row_value[30],
+					match_weight[30];
 		const int32_t *vs;
 		const float *ss;
 		int			k = UserKnnStoredNeighbors(index, 3, &vs, &ss);
 		double		total = UserKnnTotal(ss, k);
 		AlsCsr		by_user = UserKnnByUser(index);
-		UserKnnCandidates out = {k, model, in_model, profiles, norms, found, items,
-		candidate, keys, values, scores, weights};
+		UserKnnCandidates out = {model, in_model,
+			{row_start, row_neighbor, row_value, norms},
+			found, items, candidate, keys, values, scores,
+		{0, match_item, match_neighbor, match_weight}};
 
-		CHECK(k > 1);
+		CHECK(k > 1 && k <= 5 && UserKnnMatchBound(&by_user, vs, k, 6) <= 30);
 		UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, &out);
 		CHECK(in_model[0] && !in_model[1] && in_model[2] && in_model[3] &&
 			  !in_model[4] && in_model[5]);
@@ -539,7 +560,7 @@ UNIT_TEST(user_knn_index_is_flat)
 					na += ss[v] * ra * ra;
 					nb += ss[v] * rb * rb;
 				}
-				CHECK_NEAR(UserKnnProfileSimilarity(c, d, &out),
+				CHECK_NEAR(UserKnnMmrSimilarity(c, d, &out.rows),
 						   na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0.0, 1e-6);
 			}
 		}
@@ -549,7 +570,7 @@ UNIT_TEST(user_knn_index_is_flat)
 
 			memcpy(with_rows, model, sizeof(with_rows));
 			memset(model, 0xff, sizeof(model));
-			out.profiles = NULL;
+			out.rows.start = NULL;
 			UserKnnCandidateScores(index, vs, ss, k, total, ids, 6, &out);
 			CHECK(memcmp(with_rows, model, sizeof(with_rows)) == 0);
 		}
