@@ -388,8 +388,8 @@ SELECT (SELECT array_agg(item_id || ':' || round(score::numeric, 9) ORDER BY sco
 SELECT model, vectors_cached AS in_memory, bytes FROM rerank.model_cache_info() WHERE model = 'uk';
 RESET rerank.model_cache_mb;
 
--- a changed list or training interaction is seen by the next call (the
--- statement bumps the user-kNN models' factors_version)
+-- a changed list is seen by the next call (the statement gives its model a
+-- new factors_version)
 SELECT factors_version AS version_before FROM rerank.models WHERE name = 'uk' \gset
 UPDATE rerank.user_neighbors SET neighbor_ids = '{16}', similarities = '{0.5}'
  WHERE model_id = rerank.model_id('uk') AND user_id = 1;
@@ -426,7 +426,14 @@ SELECT model_id = :uk_id AS same_id, params->>'neighbors' AS neighbors,
 SELECT count(*) AS lists_naming_4 FROM rerank.user_neighbors WHERE neighbor_ids @> '{4}';
 SELECT array_agg(user_id ORDER BY user_id) AS named_4_by FROM rerank.user_neighbors
  WHERE model_id = rerank.model_id('uk_pearson') AND neighbor_ids @> '{4}' \gset
+CREATE TABLE uk_without_4 AS SELECT * FROM uk_events WHERE user_id <> 4;
+CALL rerank.train_user_knn('uk_without_4', 'uk_without_4', neighbors => 2);
+SELECT jsonb_object_agg(name, factors_version) AS versions_before FROM rerank.models \gset
 SELECT rerank.forget_user(4) AS forgotten;
+-- the user-kNN models it changed have a new version (their cached indexes
+-- reload); the others keep theirs
+SELECT name, algorithm, factors_version <> (:'versions_before'::jsonb->>name)::bigint AS new_version
+  FROM rerank.models WHERE model_id > :first_model ORDER BY model_id;
 SELECT count(*) AS lists_naming_4,
        (SELECT count(*) FROM rerank.user_neighbors WHERE user_id = 4) AS own_lists,
        (SELECT count(*) FROM rerank.model_interactions WHERE user_id = 4) AS interactions
@@ -520,7 +527,10 @@ SELECT * FROM rerank.similar_users(NULL, 3, 'uk');
 SELECT * FROM rerank.similar_users(1, 0, 'uk');
 SELECT * FROM rerank.similar_users(1, 3, 'nope');
 SELECT * FROM rerank.similar_users(1, 3);
+SELECT factors_version AS uk_version FROM rerank.models WHERE name = 'uk' \gset
 CALL rerank.train_item_knn('uk_items', 'uk_events');
+-- training another model leaves the user-kNN models' versions (and caches) alone
+SELECT factors_version = :uk_version AS uk_version_kept FROM rerank.models WHERE name = 'uk';
 SELECT * FROM rerank.similar_users(1, 3, 'uk_items');
 -- hand-edited data the serving cannot use is left out, never read: a list
 -- naming an unknown user or with a NaN similarity, interactions with NULLs
@@ -528,6 +538,7 @@ UPDATE rerank.user_neighbors SET neighbor_ids = '{999, 2, 5}', similarities = '{
  WHERE model_id = rerank.model_id('uk') AND user_id = 1;
 UPDATE rerank.model_interactions SET item_ids = '{1, NULL}', weights = '{1, 1}'
  WHERE model_id = rerank.model_id('uk') AND user_id = 16;
+UPDATE rerank.models SET factors_version = factors_version + 1 WHERE name = 'uk';
 SELECT * FROM rerank.similar_users(1, 3, 'uk');
 SELECT rerank.predict(16, 1, 'uk') AS malformed_user_predict;
 UPDATE rerank.models SET params = params || '{"similarity": "euclid"}',
@@ -558,4 +569,4 @@ SELECT rerank.detach('uk_shop_events');
 DELETE FROM rerank.event_weights WHERE event_type IN ('uk_click', 'uk_view', 'uk_cart');
 DELETE FROM rerank.user_features WHERE user_id IN (900, 901, 902, 903);
 DROP TABLE uk_events, uk_shop_events, uk_held_out, uk_big, uk_one_user, uk_nan, uk_inf,
-    uk_null, uk_empty;
+    uk_null, uk_empty, uk_without_4;

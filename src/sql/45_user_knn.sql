@@ -24,30 +24,22 @@ COMMENT ON COLUMN rerank.user_neighbors.similarities IS 'their similarity to the
 
 SELECT pg_catalog.pg_extension_config_dump('rerank.user_neighbors', '');
 
--- A user-kNN model is served from its lists and its training interactions
--- (held in memory by the model cache), so a change of either bumps the
--- factors_version of the user-kNN models, and the backends reload them.
--- No transition tables: the trigger does not look at the rows (a training
--- writes millions of them), it bumps every user-kNN model.
-CREATE FUNCTION rerank.user_knn_changed() RETURNS pg_catalog.trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    UPDATE rerank.models m SET factors_version = m.factors_version + 1
-     WHERE m.algorithm = 'user_knn';
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION rerank.user_knn_changed() IS
-    'AFTER statement trigger of rerank.user_neighbors and rerank.model_interactions: bumps the factors_version of the user-kNN models, whose cached copies then reload';
-
-CREATE TRIGGER user_neighbors_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.user_neighbors
-    FOR EACH STATEMENT EXECUTE FUNCTION rerank.user_knn_changed();
-CREATE TRIGGER model_interactions_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.model_interactions
-    FOR EACH STATEMENT EXECUTE FUNCTION rerank.user_knn_changed();
+-- Changed lists give their model a new factors_version, as changed item
+-- neighbor lists do, so backends that cache the model's index reload it.
+-- Its training interactions have no trigger (a training of any model
+-- writes them, and only the model it trains): what changes them under a
+-- user-kNN model, forget_user, gives it a new version itself.
+CREATE TRIGGER user_neighbors_inserted AFTER INSERT ON rerank.user_neighbors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_updated AFTER UPDATE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_deleted AFTER DELETE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_truncated AFTER TRUNCATE ON rerank.user_neighbors
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
 
 CREATE PROCEDURE rerank.train_user_knn(
     model_name pg_catalog.text,
