@@ -4,6 +4,7 @@
 #   make install            install into the PostgreSQL that pg_config names
 #   make installcheck       pg_regress + isolation specs against a running server
 #   make unittest           C unit tests of the pure-C core (no server needed)
+#   make lint               static check of the install and update scripts (test/lint)
 #   make fuzz               libFuzzer targets over the core (clang; test/fuzz/run.sh)
 #   make OPTFLAGS=""        portable build (default tunes for this CPU)
 #
@@ -11,7 +12,7 @@
 # cluster.
 
 EXTENSION = rerank
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 # One file per concern, one folder per layer (README, "Layout"): src/core
 # holds the pure-C core (no PostgreSQL headers); the PostgreSQL glue is
@@ -24,9 +25,14 @@ GLUE_SRCS = src/rerank.c $(foreach layer,$(GLUE_LAYERS),$(sort $(wildcard src/$(
 MODULE_big = rerank
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
+# The full install script of the release is generated from its parts; the
+# update scripts from each earlier release (rerank--A--B.sql, written by
+# hand, never edited once released) sit at the top.  Earlier releases' full
+# scripts are not shipped: test/upgrade keeps them for the upgrade test.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = rerank--$(EXTVERSION).sql
 DATA = $(wildcard rerank--*--*.sql)
+UPGRADE_TEST_DATA = test/upgrade/rerank--0.1.0.sql test/upgrade/rerank--0.1.0.control
 
 # pg_regress: every sql/*.sql, in name order; isolation: every spec.
 REGRESS := $(basename $(notdir $(sort $(wildcard sql/*.sql))))
@@ -78,6 +84,23 @@ include $(PGXS)
 # The install script is the concatenation of its parts, in name order.
 rerank--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# The released 0.1.0 script (frozen in test/upgrade) into the server's
+# extension folder, for test/e2e/upgrade.sh: CREATE EXTENSION rerank
+# VERSION '0.1.0' then ALTER EXTENSION rerank UPDATE.
+.PHONY: install-upgrade-test lint
+install-upgrade-test:
+	$(INSTALL_DATA) $(addprefix $(srcdir)/,$(UPGRADE_TEST_DATA)) '$(DESTDIR)$(datadir)/extension/'
+
+# Static check of the generated install script and the update scripts
+# against search_path hijacking (test/lint/check_sql_scripts.pl), of the
+# checker itself against scripts that break each of its rules, and of the
+# library against the C symbols every release's script names.
+lint: rerank--$(EXTVERSION).sql $(shlib)
+	perl $(srcdir)/test/lint/check_sql_scripts.pl rerank--$(EXTVERSION).sql $(DATA)
+	bash $(srcdir)/test/lint/self_test.sh
+	bash $(srcdir)/test/lint/check_symbols.sh $(shlib) rerank--$(EXTVERSION).sql $(filter %.sql,$(UPGRADE_TEST_DATA))
+	cd $(srcdir)/test/upgrade && sha256sum --quiet -c SHA256SUMS    # released scripts stay frozen
 
 # C unit tests of the core, with AddressSanitizer and UBSan.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))

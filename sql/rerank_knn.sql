@@ -45,29 +45,12 @@ $$;
 -- Candidates in the model by that score (ties by upstream position); the
 -- others at their upstream slot, as rerank() places them.
 CREATE FUNCTION pg_temp.knn_order(u bigint, ids bigint[], wm float8, wr float8, wp float8)
-RETURNS bigint[] LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    known bigint[];
-    result bigint[] := '{}';
-    pos int;
-    next_known int := 1;
-BEGIN
-    SELECT array_agg(id ORDER BY pg_temp.knn_score(u, id, p::int, wm, wr, wp) DESC, p)
-      INTO known
-      FROM unnest(ids) WITH ORDINALITY t(id, p)
-     WHERE EXISTS (SELECT 1 FROM rerank.item_neighbors n
-                    WHERE n.model_id = rerank.model_id('kn') AND n.item_id = t.id);
-    FOR pos IN 1 .. cardinality(ids) LOOP
-        IF NOT EXISTS (SELECT 1 FROM rerank.item_neighbors n
-                        WHERE n.model_id = rerank.model_id('kn') AND n.item_id = ids[pos]) THEN
-            result := result || ids[pos];
-        ELSE
-            result := result || known[next_known];
-            next_known := next_known + 1;
-        END IF;
-    END LOOP;
-    RETURN result;
-END
+RETURNS bigint[] LANGUAGE sql STABLE AS $$
+SELECT with_upstream_slots(ids,
+       (SELECT array_agg(id ORDER BY pg_temp.knn_score(u, id, p::int, wm, wr, wp) DESC, p)
+          FROM unnest(ids) WITH ORDINALITY t(id, p)
+         WHERE EXISTS (SELECT 1 FROM rerank.item_neighbors n
+                        WHERE n.model_id = rerank.model_id('kn') AND n.item_id = t.id)))
 $$;
 
 SELECT rerank.activate_model('kn');

@@ -10,6 +10,7 @@
 #include "cache/snapshot.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
+#include "model/user_knn.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	ServeInit();
 	CategoryCacheInit();
 	BehaviorInit();
+	UserKnnInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

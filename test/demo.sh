@@ -10,10 +10,12 @@
 #   2. ALS training on the history before a cut-off, evaluation, activation;
 #   3. the behavior trigger attached to the events table, and the events
 #      after the cut-off streamed through it in time order, while
-#   4. a replay evaluation ranks, before each event, the item the user is
-#      about to touch among 100 candidates: upstream order, the model as
-#      trained, the trigger-updated vectors, rerank()'s real-time blend, and
-#      the blend with MMR diversity;
+#   4. a replay ranks, before each event (at most --replay-events of them),
+#      the item the user is about to touch among the candidates of three
+#      generators (uniform, popularity-sampled, same category), by each
+#      strategy: upstream order, popularity, the repeat-then-category
+#      heuristic, the model as trained, rerank()'s real-time blend
+#      (docs/benchmarks.md, "The replay protocol");
 #   5. for a few users, the upstream list and the re-ranked list side by side,
 #      with rerank.explain() for the top items;
 #   6. rerank latency next to SELECT 1 and the plain-SQL equivalents;
@@ -29,10 +31,13 @@
 #                           without it the last 20% of the time span)
 #   --taobao FILE...        Taobao UserBehavior CSV files (user,item,category,
 #                           behavior,timestamp); each user's last 20% is streamed
-#   --replay-events N       at most N first touches ranked in the replay (2000)
+#                           (default: the per-user files, with the time-slice
+#                           file's items in the catalog)
+#   --replay-events N       at most N events ranked in the replay (2000)
 #   --connection CONNINFO   use this server instead of a throwaway cluster
 #                           (rerank must be installed there; the demo writes
-#                           the schema shop and rerank's tables in that database;
+#                           the schemas shop and replay (both dropped first) and
+#                           rerank's tables in that database;
 #                           a password comes from PGPASSWORD or ~/.pgpass)
 #   --report DIR            where the report goes (default: ./report)
 #   --keep                  leave the throwaway cluster running
@@ -71,7 +76,7 @@ while [ $# -gt 0 ]; do
 		--connection) connection=$2; shift 2 ;;
 		--report) report=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
-		-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 		*) rr_die "unknown option $1 (see --help)" ;;
 	esac
 done
@@ -86,9 +91,10 @@ case $data in
 	taobao)
 		if [ ${#taobao[@]} -eq 0 ]; then
 			taobao=("$RR_DATA/taobao-userbehavior/UserBehavior_users_head.csv"
-				"$RR_DATA/taobao-userbehavior/UserBehavior_users_tail.csv")
+				"$RR_DATA/taobao-userbehavior/UserBehavior_users_tail.csv"
+				--catalog "$RR_DATA/taobao-userbehavior/UserBehavior_timeslice_20171126.csv")
 		fi
-		for f in "${taobao[@]}"; do [ -r "$f" ] || rr_die "cannot read $f"; done ;;
+		for f in "${taobao[@]}"; do [ "$f" = --catalog ] || [ -r "$f" ] || rr_die "cannot read $f"; done ;;
 	*) rr_die "--data must be synthetic, movielens or taobao" ;;
 esac
 
@@ -111,7 +117,7 @@ else
 	rr_psql -c "CREATE EXTENSION rerank"
 fi
 mkdir -p "$report"
-rm -f "$report"/*.csv "$report"/*.png "$report"/index.html
+rm -f "$report"/*.csv "$report"/*.png "$report"/index.html "$report"/notes.md
 started=$SECONDS
 model=shop_als
 
@@ -146,21 +152,23 @@ rr_prepare_replay shop "$model" >/dev/null
 psql -X -At -c "SELECT '   ' || tgname || ' on shop.events: ' || pg_get_triggerdef(oid)
                   FROM pg_trigger WHERE tgrelid = 'shop.events'::regclass AND NOT tgisinternal"
 
-rr_log "4. streaming $(psql -X -At -c 'SELECT count(*) FROM shop.stream') events through the trigger, ranking before each first touch (at most $replay_events)"
-echo "dataset,strategy,events,hr_at_10,ndcg_at_10,mrr,ild_at_10,coverage_at_10" > "$report/replay.csv"
-rr_replay shop "$model" "$data" "$replay_events" "$report/replay.csv"
-column -t -s, "$report/replay.csv" | sed 's/^/   /'
+rr_log "4. streaming $(psql -X -At -c 'SELECT count(*) FROM shop.stream') events through the trigger, ranking before each (at most $replay_events)"
+rr_replay shop "$model" "$data" "$replay_events" "$report"
+rr_replay_table "$report" | sed 's/^/   /'
 
 rr_log "5. three users: the upstream list and rerank()'s order, with explanations"
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 \pset footer off
--- the last candidate list of the three replayed users with the longest histories
+-- the last list (of the first generator, uniform by default) of the three
+-- replayed users with the longest histories
 CREATE TEMP TABLE shown AS
 SELECT user_id, upstream FROM (
-    SELECT DISTINCT ON (c.user_id) c.user_id, c.items[1:20] AS upstream,
+    SELECT DISTINCT ON (l.user_id) l.user_id, c.items[1:20] AS upstream,
            cardinality(f.recent_items) AS history
-      FROM shop.candidates c JOIN rerank.user_features f USING (user_id)
-     ORDER BY c.user_id, c.event_id DESC) last
+      FROM replay.lists c JOIN replay.log l USING (seq)
+      JOIN rerank.user_features f USING (user_id)
+     WHERE c.generator = (SELECT generators[1] FROM replay.settings)
+     ORDER BY l.user_id, c.seq DESC) last
  ORDER BY history DESC, user_id
  LIMIT 3;
 SELECT s.user_id, u.position, u.item_id AS upstream_item, ui.category AS upstream_category,
@@ -187,7 +195,7 @@ column -t -s, "$report/latency.csv" | sed 's/^/   /'
 rr_log "7. the report"
 {
 	echo "Demo run with $data data; model $model ($(psql -X -At -c "SELECT params::text FROM rerank.models WHERE name = '$model'"))."
-	echo "Replay: before each event after the cut-off, the touched item is ranked among 100 candidates (99 popularity-sampled negatives the user never touched); only first touches of an item by a user are ranked."
+	echo "Replay (docs/benchmarks.md, \"The replay protocol\"): before each event after the cut-off (at most $replay_events ranked, a deterministic sample), the touched item is ranked among the candidates of each generator (up to 100: uniform over the catalog, popularity-sampled, same category) by each strategy; every event counts: re-visits, items without a vector, items never seen."
 } > "$report/notes.md"
 bash "$here/demo/report.sh" "$report" >/dev/null
 rr_log "demo finished in $((SECONDS - started)) s; report: $report/index.html"

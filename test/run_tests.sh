@@ -2,26 +2,28 @@
 # The README's test command: runs every test suite of rerank.
 #
 #   sudo bash test/run_tests.sh            # everything
-#   bash test/run_tests.sh regress e2e     # some suites (unit, fuzz, regress, e2e, shmem)
+#   bash test/run_tests.sh regress e2e     # some suites (lint, unit, fuzz, regress, e2e, shmem)
 #
 # On a fresh Debian machine it installs what is missing, builds with
-# -Werror, installs, runs the C unit tests of the core and its libFuzzer
-# targets (bounded: test/fuzz/run.sh), starts a throwaway
+# -Werror, installs, runs the static check of the generated SQL scripts
+# (test/lint), the C unit tests of the core and its libFuzzer targets
+# (bounded: test/fuzz/run.sh), starts a throwaway
 # cluster (as an unprivileged OS user when run as root, on a private socket
 # directory), runs pg_regress and the isolation specs, then the end-to-end
-# scripts under test/e2e, checking the server log for crashes after each,
-# stops the cluster whatever happened; then the shared-memory suite on a
-# second cluster started with shared_preload_libraries = 'rerank':
-# pg_regress and the isolation specs again, test/shmem's own regress files
-# and specs, and test/shmem/*.sh.  Exits non-zero when anything failed.
-# PG_CONFIG selects another PostgreSQL.
+# scripts under test/e2e (the server log is checked for crashes after
+# pg_regress and after each script: rr_check_crashes, deliberate kills
+# declared with rr_expect_kill), stops the cluster whatever happened; then
+# the shared-memory suite on a second cluster started with
+# shared_preload_libraries = 'rerank': pg_regress and the isolation specs
+# again, test/shmem's own regress files and specs, and test/shmem/*.sh.
+# Exits non-zero when anything failed.  PG_CONFIG selects another PostgreSQL.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/common.sh
 source "$here/lib/common.sh"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz regress e2e shmem)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit fuzz regress e2e shmem)
 want() { local s; for s in "${suites[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 failed=()
@@ -29,6 +31,13 @@ started=$SECONDS
 
 rr_ensure_packages
 rr_build_install
+
+if want lint; then
+	rr_log "static check of the install and update scripts (test/lint)"
+	if ! make -C "$RR_TOP" -s lint PG_CONFIG="$(rr_pg_config)"; then
+		failed+=(lint)
+	fi
+fi
 
 if want unit; then
 	rr_log "C unit tests of the core (AddressSanitizer, UBSan)"
@@ -47,48 +56,32 @@ if want fuzz; then
 fi
 
 if want regress || want e2e; then
+	rr_install_upgrade_test
 	rr_cluster_start rerank-test
 fi
-
-# After each suite that used the cluster, its part of the server log must
-# show no crashed backend (a crash restarts every connection, even when the
-# suite's own checks pass); allowed: what a suite provokes on purpose.
-log_checked=0
-check_server_log() {
-	local suite=$1 allowed=${2:-} log="$RR_CLUSTER_DIR/server.log" crashes
-	crashes=$(tail -c +$((log_checked + 1)) "$log" |
-		grep -E 'terminated by signal|server process .* was terminated' || true)
-	log_checked=$(stat -c %s "$log")
-	[ -z "$allowed" ] || crashes=$(grep -vE "$allowed" <<<"$crashes" || true)
-	if [ -n "$crashes" ]; then
-		echo "$crashes"
-		failed+=("$suite (crashed backend in the server log)")
-	fi
-}
 
 if want regress; then
 	rr_log "pg_regress and isolation specs"
 	rm -f "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"
+	mark=$(rr_log_mark)
 	if ! timeout 900 make -C "$RR_TOP" -s installcheck PG_CONFIG="$(rr_pg_config)"; then
 		failed+=(regress)
 		for f in "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"; do
 			[ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }
 		done
 	fi
-	check_server_log regress
+	rr_check_crashes regress "$mark" || failed+=(regress-crash)
 fi
 
 if want e2e; then
 	for script in "$here"/e2e/*.sh; do
 		[ -e "$script" ] || continue
 		rr_log "end-to-end: $(basename "$script")"
+		mark=$(rr_log_mark)
 		if ! timeout 900 bash "$script"; then
 			failed+=("e2e/$(basename "$script")")
 		fi
-		allowed=
-		# crash_recovery.sh kills backends with SIGKILL on purpose
-		[ "$(basename "$script")" != crash_recovery.sh ] || allowed='signal 9: Killed'
-		check_server_log "e2e/$(basename "$script")" "$allowed"
+		rr_check_crashes "$(basename "$script")" "$mark" || failed+=("e2e/$(basename "$script")-crash")
 	done
 fi
 
@@ -96,35 +89,34 @@ rr_cluster_stop
 
 if want shmem; then
 	rr_cluster_start rerank-shmem "shared_preload_libraries = 'rerank'"
-	log_checked=0
 	rr_log "shared memory: pg_regress and isolation specs with rerank preloaded"
 	rm -f "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"
+	mark=$(rr_log_mark)
 	if ! timeout 900 make -C "$RR_TOP" -s installcheck PG_CONFIG="$(rr_pg_config)"; then
 		failed+=(shmem/regress)
 		for f in "$RR_TOP/regression.diffs" "$RR_TOP/output_iso/regression.diffs"; do
 			[ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }
 		done
 	fi
-	check_server_log shmem/regress
+	rr_check_crashes shmem/regress "$mark" || failed+=(shmem/regress-crash)
 	rr_log "shared memory: test/shmem regress files and isolation specs"
 	rm -f "$RR_TOP/output_shmem/regression.diffs" "$RR_TOP/output_shmem_iso/regression.diffs"
+	mark=$(rr_log_mark)
 	if ! timeout 900 make -C "$RR_TOP" -s installcheck-shmem PG_CONFIG="$(rr_pg_config)"; then
 		failed+=(shmem/specs)
 		for f in "$RR_TOP/output_shmem/regression.diffs" "$RR_TOP/output_shmem_iso/regression.diffs"; do
 			[ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }
 		done
 	fi
-	check_server_log shmem/specs
+	rr_check_crashes shmem/specs "$mark" || failed+=(shmem/specs-crash)
 	for script in "$here"/shmem/*.sh; do
 		[ -e "$script" ] || continue
 		rr_log "shared memory: $(basename "$script")"
+		mark=$(rr_log_mark)
 		if ! timeout 900 bash "$script"; then
 			failed+=("shmem/$(basename "$script")")
 		fi
-		allowed=
-		# build_kill.sh kills a building backend with SIGKILL on purpose
-		[ "$(basename "$script")" != build_kill.sh ] || allowed='signal 9: Killed'
-		check_server_log "shmem/$(basename "$script")" "$allowed"
+		rr_check_crashes "shmem/$(basename "$script")" "$mark" || failed+=("shmem/$(basename "$script")-crash")
 	done
 	rr_cluster_stop
 fi

@@ -43,6 +43,7 @@
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
 #include "cache/snapshot.h"
+#include "cache/user_knn_cache.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/spi_util.h"
@@ -82,6 +83,7 @@ typedef struct ModelEntry
 	const ItemTableSlot *table; /* item id → row; NULL: no vector at all */
 	uint64		capacity;
 	NeighborLists neighbors;
+	const UserKnnIndex *user_knn;	/* user-kNN: the index, in the snapshot */
 	float	   *own_gram;		/* YᵀY read from the tables */
 	bool		checked;		/* validated since the last invalidation */
 	uint64		last_used;		/* LRU clock */
@@ -99,7 +101,9 @@ static ModelEntry *active_entry = NULL; /* valid while active_checked */
 static bool active_checked = false;
 static Oid	models_relid = InvalidOid;
 /* the tables the cache holds rows of, for the privilege check */
-static Oid	cached_relids[3] = {InvalidOid, InvalidOid, InvalidOid};
+#define CACHED_TABLES 5
+#define USER_KNN_TABLES 3		/* the last two: user-kNN models only */
+static Oid	cached_relids[CACHED_TABLES];
 static bool cached_relids_valid = false;
 static CacheInvalCount invalidations = 0;
 static uint64 lru_clock = 0;
@@ -142,32 +146,47 @@ ModelCacheRelcacheCallback(Datum arg, Oid relid)
 			e->snapshot_lxid = InvalidLocalTransactionId;
 		}
 	}
-	if (relid == InvalidOid || relid == cached_relids[0] ||
-		relid == cached_relids[1] || relid == cached_relids[2])
-		cached_relids_valid = false;
+	for (int i = 0; i < CACHED_TABLES; i++)
+		if (relid == InvalidOid || relid == cached_relids[i])
+			cached_relids_valid = false;
+}
+
+/*
+ * Checks that the current user may read the cached tables from first to
+ * last - 1, as the queries that load them would.
+ */
+static void
+CheckCachedTablesReadable(int first, int last)
+{
+	static const char *const names[CACHED_TABLES] = {
+		"models", "item_factors", "item_neighbors",
+		"user_neighbors", "model_interactions"
+	};
+
+	if (!cached_relids_valid)
+	{
+		for (int i = 0; i < CACHED_TABLES; i++)
+			cached_relids[i] = RerankTableOid(names[i]);
+		cached_relids_valid = true;
+	}
+	for (int i = first; i < last; i++)
+		if (OidIsValid(cached_relids[i]))
+			CheckCacheReadPrivilege(cached_relids[i]);
 }
 
 /*
  * Checks that the current user may read what the cache holds, as the
  * queries that load it would: rerank.models, rerank.item_factors and
- * rerank.item_neighbors.  Called by every look-up, whether it is served
- * from memory (this backend's or shared) or not, so that what a role may
- * read never depends on what is in memory.
+ * rerank.item_neighbors (and for a user-kNN model's index, see
+ * ModelUserKnnIndex, rerank.user_neighbors and rerank.model_interactions).
+ * Called by every look-up, whether it is served from memory (this backend's
+ * or shared) or not, so that what a role may read never depends on what is
+ * in memory.
  */
 static void
 CheckCachedModelsReadable(void)
 {
-	static const char *const names[3] = {"models", "item_factors", "item_neighbors"};
-
-	if (!cached_relids_valid)
-	{
-		for (int i = 0; i < 3; i++)
-			cached_relids[i] = RerankTableOid(names[i]);
-		cached_relids_valid = true;
-	}
-	for (int i = 0; i < 3; i++)
-		if (OidIsValid(cached_relids[i]))
-			CheckCacheReadPrivilege(cached_relids[i]);
+	CheckCachedTablesReadable(0, USER_KNN_TABLES);
 }
 
 /* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
@@ -263,6 +282,7 @@ ModelCacheInit(void)
 	RegisterSnapshotKind(SNAPSHOT_MODEL, &model_kind);
 	ModelBlocksInit();
 	NeighborListsInit();
+	UserKnnCacheInit();
 }
 
 /* Frees retired entries once the transaction that retired them is over. */
@@ -372,6 +392,8 @@ EntryInMemory(const ModelEntry *entry)
 {
 	if (ModelHasNeighbors(&entry->pub))
 		return entry->pub.neighbors_cached;
+	if (ModelIsUserKnn(&entry->pub))
+		return entry->user_knn != NULL;
 	return entry->pub.vectors_cached;
 }
 
@@ -389,6 +411,7 @@ SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
 	entry->table = NULL;
 	entry->capacity = 0;
 	memset(&entry->neighbors, 0, sizeof(NeighborLists));
+	entry->user_knn = NULL;
 	entry->pub.gram = entry->own_gram;
 	entry->pub.vectors_cached = entry->pub.dimensions == 0;
 	entry->pub.neighbors_cached = false;
@@ -402,6 +425,7 @@ SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
 	entry->pub.gram = SnapshotBlock(snapshot, BLOCK_MODEL_GRAM, NULL);
 	entry->pub.vectors_cached = true;
 	entry->pub.neighbors_cached = NeighborListsOf(snapshot, &entry->neighbors);
+	entry->user_knn = SnapshotBlock(snapshot, BLOCK_USER_KNN_INDEX, NULL);
 	loads++;
 }
 
@@ -463,6 +487,7 @@ RefreshSnapshot(ModelEntry *entry)
 	detail.model_id = entry->pub.model_id;
 	detail.dimensions = entry->pub.dimensions;
 	detail.neighbors = ModelHasNeighbors(&entry->pub);
+	detail.user_knn = ModelIsUserKnn(&entry->pub);
 	source.detail = &detail;
 
 	snapshot = GetServingSnapshot(&source, &status);
@@ -560,6 +585,35 @@ ModelHasNeighbors(const CachedModel *model)
 {
 	return model != NULL && model->dimensions == 0 &&
 		strcmp(model->algorithm, "item_knn") == 0;
+}
+
+/* Whether the model is a user-kNN model; see model_cache.h. */
+bool
+ModelIsUserKnn(const CachedModel *model)
+{
+	return model != NULL && model->dimensions == 0 &&
+		strcmp(model->algorithm, "user_knn") == 0;
+}
+
+/* The index of a user-kNN model, from memory or read; see model_cache.h. */
+const UserKnnIndex *
+ModelUserKnnIndex(const CachedModel *model)
+{
+	const ModelEntry *entry = (const ModelEntry *) model->private_data;
+	MemoryContext caller = CurrentMemoryContext;
+	UserKnnRows *rows;
+	const UserKnnIndex *index;
+
+	Assert(ModelIsUserKnn(model));
+	/* every call, in memory or not: what its load would read */
+	CheckCachedTablesReadable(USER_KNN_TABLES, CACHED_TABLES);
+	if (entry->user_knn != NULL)
+		return entry->user_knn;
+	SpiConnect();
+	rows = UserKnnReadRows(model->model_id, model->name);
+	index = UserKnnBuild(caller, rows);
+	SPI_finish();
+	return index;
 }
 
 /* The neighbor list of an item from the snapshot; see model_cache.h. */

@@ -99,6 +99,7 @@ typedef struct ModelSource
 	int32		model_id;
 	int			dimensions;		/* 0: no vectors */
 	bool		neighbors;		/* served from item-kNN neighbor lists */
+	bool		user_knn;		/* served from a user-kNN index */
 } ModelSource;
 
 /* What is asked for: the key, a name for messages, the kind's details. */

@@ -41,9 +41,16 @@ typedef uint32 SnapshotBlockId;
 #define BLOCK_CATEGORY_NAMES		42	/* char[]: the names, end to end */
 
 /*
+ * SNAPSHOT_MODEL, user-kNN models (user_knn_cache.c): the flat index of
+ * core/user_knn.h (users, items, histories, the item → users index, stats
+ * and the trained neighbor lists), offsets inside, one block.
+ */
+#define BLOCK_USER_KNN_INDEX		300 /* char[]: a UserKnnIndex */
+
+/*
  * Reserved for the modules being written: item signals (popularity,
  * co-visitation, brands, first seen) 100-199; the ranker's tree forest
- * 200-299; user-kNN neighbor lists and the item → users index 300-399.
+ * 200-299; more of user-kNN 301-399.
  */
 
 #endif							/* RERANK_SNAPSHOT_BLOCKS_H */

@@ -98,6 +98,7 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 	ctx->req = *req;
 	ctx->dims = model != NULL ? model->dimensions : 0;
 	ctx->knn = ModelHasNeighbors(model);
+	ctx->user_knn = ModelIsUserKnn(model);
 	want_recent = (ctx->dims > 0 || ctx->knn) &&
 		(all || weights->w[RANK_TERM_RECENT] != 0.0) && rerank_recent_items > 0;
 	if (n == 0)
@@ -137,14 +138,15 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 
 	/*
 	 * The user's row, when a term or the purchase filter needs it (item-kNN's
-	 * model term reads the history in it), and the user's vector when the
-	 * model term needs it.
+	 * model term reads the history in it, user-kNN's neighbors come from
+	 * it), and the user's vector when the model term needs it.
 	 */
 	{
 		bool		want_vector = ctx->dims > 0 && want_model;
 
 		if (want_vector || want_recent || req->exclude_purchased ||
-			want_affinity || (ctx->knn && want_model))
+			want_affinity || (ctx->knn && want_model) ||
+			(ctx->user_knn && (want_model || req->want_pairs)))
 			LoadUserFeatures(want_vector ? model : NULL, req->user_id,
 							 &ctx->user.features, &ctx->user.vector);
 	}
@@ -205,6 +207,15 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 		for (int i = 0; i < n; i++)
 			ctx->items[i].model_entry = ctx->knn_terms.in_model[i];
 	}
+
+	/* a user-kNN model: the user's neighbors make its term and similarities */
+	if (ctx->user_knn)
+	{
+		UserKnnTermsLoad(model, req->user_id, &ctx->user.features, ids, n,
+						 want_model, req->want_pairs, all, &ctx->user_knn_terms);
+		for (int i = 0; i < n; i++)
+			ctx->items[i].model_entry = ctx->user_knn_terms.candidates.in_model[i];
+	}
 }
 
 /*
@@ -233,16 +244,20 @@ ScoringCompute(ScoringContext *ctx)
 		return;
 	if (ctx->req.explain)
 		ctx->terms = CandidateAlloc(n, sizeof(double) * RANK_NTERMS);
-	if (ctx->knn)
+	if (ctx->knn || ctx->user_knn)
 	{
-		/* item-kNN: the model and recent terms come from the lists */
+		/* kNN: the model and recent terms come from lists or neighbors */
+		const double *model_terms = ctx->knn ? ctx->knn_terms.model :
+			ctx->user_knn_terms.candidates.model;
+		const double *recent_terms = ctx->knn ? ctx->knn_terms.recent :
+			ctx->user_knn_terms.recent;
+
 		if (ctx->terms != NULL)
 			ctx->bad = RankScoreGivenTerms(&ctx->rank_user, weights, ctx->items, n,
-										   ctx->knn_terms.model,
-										   ctx->knn_terms.recent, ctx->terms);
+										   model_terms, recent_terms, ctx->terms);
 		else
 			ctx->bad = RankScoreGiven(&ctx->rank_user, weights, ctx->items, n,
-									  ctx->knn_terms.model, ctx->knn_terms.recent);
+									  model_terms, recent_terms);
 		return;
 	}
 	/* the user: vector and recency profile */

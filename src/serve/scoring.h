@@ -8,7 +8,8 @@
  *	  biases, norms, category numbers, in one pipelined pass), the user's
  *	  row and vector (model/user_features.h), the recent items' vectors,
  *	  the categories with the user's weights (categories.h) and, under an
- *	  item-kNN model, the history's neighbor lists (knn_terms.h).  Every
+ *	  item-kNN model, the history's neighbor lists (knn_terms.h), under a
+ *	  user-kNN model, the user's neighbors (user_knn_terms.h).  Every
  *	  SPI query and cache look-up of a call happens here, in this order;
  *	  what the weights make useless is not read.
  *	- ScoringCompute computes, in the pure-C core (core/rank.h, core/knn.h),
@@ -38,6 +39,7 @@
 #include "core/rank.h"
 #include "model/user_features.h"
 #include "serve/knn_terms.h"
+#include "serve/user_knn_terms.h"
 
 /* What a call asks to be scored, and how. */
 typedef struct ScoringRequest
@@ -67,6 +69,7 @@ typedef struct ScoringContext
 	ScoringRequest req;
 	int			dims;			/* the model's, 0 without vectors */
 	bool		knn;			/* an item-kNN model: terms from lists */
+	bool		user_knn;		/* a user-kNN model: terms from neighbors */
 	/* the user */
 	ServeUser	user;
 	const float **recent;		/* vectors of the recent items the recent
@@ -80,6 +83,7 @@ typedef struct ScoringContext
 	RankUser	rank_user;		/* the core's view of the user */
 	KnnTerms	knn_terms;		/* item-kNN: model and recent terms, pairs */
 	KnnShares	knn_shares;		/* item-kNN explain(): their shares */
+	UserKnnTerms user_knn_terms;	/* user-kNN: model term, rows, shares */
 	/* computed */
 	double	   *terms;			/* n × RANK_NTERMS (explain), else NULL */
 	int			bad;			/* first candidate whose score is not

@@ -1,4 +1,4 @@
--- Vector math over real[] (src/vector_funcs.c).  Pure functions of their
+-- Vector math over real[] (src/vectors/vector_funcs.c).  Pure functions of their
 -- arguments: IMMUTABLE STRICT PARALLEL SAFE.
 
 CREATE FUNCTION rerank.dot(a real[], b real[]) RETURNS double precision
@@ -37,10 +37,10 @@ CREATE FUNCTION rerank.l2_normalize(v real[]) RETURNS real[]
 COMMENT ON FUNCTION rerank.l2_normalize(real[]) IS
     'the vector scaled to unit length; a zero or empty vector is returned unchanged';
 
--- Diagnostics (src/blas_info.c): volatile, it reads the process state.
-CREATE FUNCTION rerank.blas_info(OUT config text, OUT core text, OUT parallel text,
+-- Diagnostics (src/vectors/blas_info.c): volatile, it reads the process state.
+CREATE FUNCTION rerank.blas_info(OUT config pg_catalog.text, OUT core pg_catalog.text, OUT parallel pg_catalog.text,
                                  OUT blas_threads integer, OUT backend_threads integer)
-    RETURNS record
+    RETURNS pg_catalog.record
     AS 'MODULE_PATHNAME', 'blas_info'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION rerank.blas_info() IS

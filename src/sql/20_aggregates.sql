@@ -1,4 +1,4 @@
--- Aggregates over real[] (src/vector_aggs.c, src/gram_agg.c).  States are
+-- Aggregates over real[] (src/vectors/vector_aggs.c, src/vectors/gram_agg.c).  States are
 -- plain float8[] so partial aggregates combine in parallel query (and on
 -- distributed engines) without serial/deserial functions.
 

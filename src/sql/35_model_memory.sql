@@ -2,14 +2,14 @@
 -- to serve models and item categories, ahead-of-time builds, and the step
 -- activation takes before it changes the registry.
 
-CREATE FUNCTION rerank.model_memory_info(OUT kind text, OUT name text,
+CREATE FUNCTION rerank.model_memory_info(OUT kind pg_catalog.text, OUT name pg_catalog.text,
                                          OUT object_id bigint, OUT version bigint,
-                                         OUT state text, OUT bytes bigint,
+                                         OUT state pg_catalog.text, OUT bytes bigint,
                                          OUT readers integer, OUT mapped_here boolean,
                                          OUT shared boolean, OUT builder_pid integer,
-                                         OUT built_at timestamptz,
+                                         OUT built_at pg_catalog.timestamptz,
                                          OUT build_seconds double precision)
-    RETURNS SETOF record
+    RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'model_memory'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rerank.model_memory_info() IS
@@ -22,20 +22,20 @@ SELECT i.kind, i.name, i.object_id, i.version, i.state, i.bytes, i.readers,
 COMMENT ON VIEW rerank.model_memory IS
     'what is held in memory to serve this database: model versions (kind model, name, model_id, factors_version) and item catalog versions; bytes, readers (backends mapping it), state';
 
-CREATE FUNCTION rerank.warm_model(model_name text) RETURNS boolean
+CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'warm_model'
     LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION rerank.warm_model(text) IS
+COMMENT ON FUNCTION rerank.warm_model(pg_catalog.text) IS
     'builds the served copy of the model''s committed version now (once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
 
-CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS void
+CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS pg_catalog.void
     AS 'MODULE_PATHNAME', 'prepare_activation'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
     'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
 
 -- A dropped model's versions held in memory are released at commit.
-CREATE FUNCTION rerank.model_memory_release() RETURNS trigger
+CREATE FUNCTION rerank.model_memory_release() RETURNS pg_catalog.trigger
     AS 'MODULE_PATHNAME', 'model_memory_release'
     LANGUAGE C;
 COMMENT ON FUNCTION rerank.model_memory_release() IS
@@ -46,5 +46,5 @@ CREATE TRIGGER model_memory_release
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_memory_release();
 
 REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.warm_model(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;

@@ -1,7 +1,7 @@
 -- In-database training (issue 3): implicit-feedback ALS and item-based
 -- collaborative filtering, the ALS user step as an aggregate, and the
--- functions that use and evaluate trained models.  C in src/train_*.c,
--- src/als_fold_in.c, src/recommend.c and src/evaluate.c.
+-- functions that use and evaluate trained models.  C in src/train/,
+-- src/vectors/als_fold_in.c and src/serve/recommend.c.
 
 CREATE TABLE rerank.model_interactions (
     model_id integer NOT NULL REFERENCES rerank.models ON DELETE CASCADE,
@@ -9,7 +9,7 @@ CREATE TABLE rerank.model_interactions (
     item_ids bigint[] NOT NULL,
     weights real[] NOT NULL,
     PRIMARY KEY (model_id, user_id),
-    CHECK (cardinality(item_ids) = cardinality(weights))
+    CHECK (pg_catalog.cardinality(item_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(weights))
 );
 COMMENT ON TABLE rerank.model_interactions IS
     'the interactions a model was trained on, one row per user: what recommend(exclude_seen) leaves out and item-kNN scores from';
@@ -24,7 +24,7 @@ CREATE TABLE rerank.item_neighbors (
     neighbor_ids bigint[] NOT NULL,
     similarities real[] NOT NULL,
     PRIMARY KEY (model_id, item_id),
-    CHECK (cardinality(neighbor_ids) = cardinality(similarities))
+    CHECK (pg_catalog.cardinality(neighbor_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(similarities))
 );
 COMMENT ON TABLE rerank.item_neighbors IS
     'item-kNN models: each item''s nearest neighbors (the item itself included), most similar first';
@@ -51,51 +51,51 @@ SELECT pg_catalog.pg_extension_config_dump('rerank.model_interactions', '');
 SELECT pg_catalog.pg_extension_config_dump('rerank.item_neighbors', '');
 
 CREATE PROCEDURE rerank.train_als(
-    model_name text,
-    source regclass,
+    model_name pg_catalog.text,
+    source pg_catalog.regclass,
     factors integer DEFAULT 100,
     regularization double precision DEFAULT 22,
     alpha double precision DEFAULT 1.2,
     iterations integer DEFAULT 30,
     activate boolean DEFAULT false,
     replace boolean DEFAULT false,
-    solver text DEFAULT 'cg',
+    solver pg_catalog.text DEFAULT 'cg',
     cg_steps integer DEFAULT 3,
     seed bigint DEFAULT 42,
-    weight_column text DEFAULT NULL,
-    description text DEFAULT NULL)
+    weight_column pg_catalog.text DEFAULT NULL,
+    description pg_catalog.text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'train_als'
     LANGUAGE C
     -- its queries resolve operators and functions here, never in the caller's path
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON PROCEDURE rerank.train_als(text, regclass, integer, double precision, double precision, integer, boolean, boolean, text, integer, bigint, text, text) IS
+COMMENT ON PROCEDURE rerank.train_als(pg_catalog.text, pg_catalog.regclass, integer, double precision, double precision, integer, boolean, boolean, pg_catalog.text, integer, bigint, pg_catalog.text, pg_catalog.text) IS
     'trains an implicit-feedback ALS model (confidence 1 + alpha * r, unscaled regularization) from a table or view with user_id, item_id and an optional weight column, and registers it';
 
 CREATE PROCEDURE rerank.train_item_knn(
-    model_name text,
-    source regclass,
+    model_name pg_catalog.text,
+    source pg_catalog.regclass,
     neighbors integer DEFAULT 50,
-    similarity text DEFAULT 'cosine',
+    similarity pg_catalog.text DEFAULT 'cosine',
     activate boolean DEFAULT false,
     replace boolean DEFAULT false,
-    weight_column text DEFAULT NULL,
-    description text DEFAULT NULL)
+    weight_column pg_catalog.text DEFAULT NULL,
+    description pg_catalog.text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'train_item_knn'
     LANGUAGE C
     -- its queries resolve operators and functions here, never in the caller's path
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON PROCEDURE rerank.train_item_knn(text, regclass, integer, text, boolean, boolean, text, text) IS
+COMMENT ON PROCEDURE rerank.train_item_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, boolean, boolean, pg_catalog.text, pg_catalog.text) IS
     'trains an item-based collaborative filtering model: each item''s nearest neighbors by cosine or jaccard similarity over its users';
 
--- The ALS user step as an aggregate (src/als_fold_in.c).  Its state is a
+-- The ALS user step as an aggregate (src/vectors/als_fold_in.c).  Its state is a
 -- plain float8[] of sums that add up, so it runs as a parallel partial
 -- aggregate; the model's YᵀY, regularization and alpha enter at the end.
 CREATE FUNCTION rerank.als_fold_in_accum(state double precision[], item_factors real[],
-                                         weight real, model_name text)
+                                         weight real, model_name pg_catalog.text)
     RETURNS double precision[]
     AS 'MODULE_PATHNAME', 'als_fold_in_accum'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION rerank.als_fold_in_accum(double precision[], real[], real, text) IS
+COMMENT ON FUNCTION rerank.als_fold_in_accum(double precision[], real[], real, pg_catalog.text) IS
     'state function of rerank.als_fold_in (stable: looks the model up)';
 
 CREATE FUNCTION rerank.als_fold_in_combine(double precision[], double precision[])
@@ -112,7 +112,7 @@ CREATE FUNCTION rerank.als_fold_in_final(double precision[])
 COMMENT ON FUNCTION rerank.als_fold_in_final(double precision[]) IS
     'final function of rerank.als_fold_in: solves the user''s normal equations (stable: reads the model)';
 
-CREATE AGGREGATE rerank.als_fold_in(item_factors real[], weight real, model_name text) (
+CREATE AGGREGATE rerank.als_fold_in(item_factors real[], weight real, model_name pg_catalog.text) (
     SFUNC = rerank.als_fold_in_accum,
     STYPE = double precision[],
     INITCOND = '{}',
@@ -120,7 +120,7 @@ CREATE AGGREGATE rerank.als_fold_in(item_factors real[], weight real, model_name
     FINALFUNC = rerank.als_fold_in_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE rerank.als_fold_in(real[], real, text) IS
+COMMENT ON AGGREGATE rerank.als_fold_in(real[], real, pg_catalog.text) IS
     'the ALS user vector for the rows of one user (item vector, summed weight r of that item): one ALS half-step in SQL; one row per item';
 
 -- Serving a trained model: like rerank() (70_rerank.sql), these read the
@@ -129,38 +129,38 @@ COMMENT ON AGGREGATE rerank.als_fold_in(real[], real, text) IS
 -- DEFINER, pinned search_path) with EXECUTE revoked from PUBLIC; the DBA
 -- grants them to the serving roles.  PARALLEL RESTRICTED: run in the leader,
 -- whose model cache is warm.
-CREATE FUNCTION rerank.predict(user_id bigint, item_id bigint, model text DEFAULT NULL)
+CREATE FUNCTION rerank.predict(user_id bigint, item_id bigint, model pg_catalog.text DEFAULT NULL)
     RETURNS double precision
     AS 'MODULE_PATHNAME', 'predict'
     LANGUAGE C STABLE PARALLEL RESTRICTED
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.predict(bigint, bigint, text) IS
+COMMENT ON FUNCTION rerank.predict(bigint, bigint, pg_catalog.text) IS
     'the model''s score of one (user, item) pair, NULL when either is unknown; model NULL means the active model (stable: reads the model)';
 
 CREATE FUNCTION rerank.recommend(user_id bigint, k integer DEFAULT 10,
                                  exclude_seen boolean DEFAULT true,
-                                 model text DEFAULT NULL)
+                                 model pg_catalog.text DEFAULT NULL)
     RETURNS TABLE (item_id bigint, score double precision)
     AS 'MODULE_PATHNAME', 'recommend'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.recommend(bigint, integer, boolean, text) IS
+COMMENT ON FUNCTION rerank.recommend(bigint, integer, boolean, pg_catalog.text) IS
     'the top-k items of the whole catalog for a user, best first; exclude_seen leaves out the training interactions and the recorded history (stable: reads the model)';
 
 CREATE FUNCTION rerank.similar_items(item_id bigint, k integer DEFAULT 10,
-                                     model text DEFAULT NULL)
+                                     model pg_catalog.text DEFAULT NULL)
     RETURNS TABLE (similar_item_id bigint, similarity double precision)
     AS 'MODULE_PATHNAME', 'similar_items'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.similar_items(bigint, integer, text) IS
+COMMENT ON FUNCTION rerank.similar_items(bigint, integer, pg_catalog.text) IS
     'the k items most similar to an item, the item itself left out: cosine of the factors (ALS, imported) or the stored neighbors (item-kNN) (stable: reads the model)';
 
-CREATE FUNCTION rerank.evaluate(model_name text, test regclass, k integer DEFAULT 10,
-                                train regclass DEFAULT NULL)
+CREATE FUNCTION rerank.evaluate(model_name pg_catalog.text, test pg_catalog.regclass, k integer DEFAULT 10,
+                                train pg_catalog.regclass DEFAULT NULL)
     RETURNS TABLE (users bigint, precision_at_k double precision,
                    recall_at_k double precision, ndcg_at_k double precision,
                    map_at_k double precision, hit_rate double precision,
@@ -169,12 +169,12 @@ CREATE FUNCTION rerank.evaluate(model_name text, test regclass, k integer DEFAUL
     LANGUAGE C
     -- its queries resolve operators and functions here, never in the caller's path
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION rerank.evaluate(text, regclass, integer, regclass) IS
+COMMENT ON FUNCTION rerank.evaluate(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.regclass) IS
     'ranks the whole catalog for every user of the test source (minus the train source''s items when given) and returns precision, recall, NDCG, MAP, hit rate and coverage at k; stores them in the model''s metrics (volatile: writes)';
 
-REVOKE EXECUTE ON PROCEDURE rerank.train_als(text, regclass, integer, double precision, double precision, integer, boolean, boolean, text, integer, bigint, text, text) FROM PUBLIC;
-REVOKE EXECUTE ON PROCEDURE rerank.train_item_knn(text, regclass, integer, text, boolean, boolean, text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.evaluate(text, regclass, integer, regclass) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.predict(bigint, bigint, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.recommend(bigint, integer, boolean, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.similar_items(bigint, integer, text) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE rerank.train_als(pg_catalog.text, pg_catalog.regclass, integer, double precision, double precision, integer, boolean, boolean, pg_catalog.text, integer, bigint, pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE rerank.train_item_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, boolean, boolean, pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.evaluate(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.predict(bigint, bigint, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.recommend(bigint, integer, boolean, pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.similar_items(bigint, integer, pg_catalog.text) FROM PUBLIC;

@@ -4,10 +4,12 @@
 -- engine, a trigger firing on a shard touches only colocated rows.
 
 CREATE TABLE rerank.event_weights (
-    event_type text PRIMARY KEY CHECK (length(event_type) BETWEEN 1 AND 63),
-    weight real NOT NULL CHECK (weight >= 0 AND weight < 'Infinity'),
+    event_type pg_catalog.text PRIMARY KEY CHECK (pg_catalog.length(event_type) OPERATOR(pg_catalog.>=) 1
+                                              AND pg_catalog.length(event_type) OPERATOR(pg_catalog.<=) 63),
+    weight real NOT NULL CHECK (weight OPERATOR(pg_catalog.>=) 0
+                                AND weight OPERATOR(pg_catalog.<) 'Infinity'),
     is_purchase boolean NOT NULL DEFAULT false,
-    description text,
+    description pg_catalog.text,
     is_default boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE rerank.event_weights IS
@@ -21,7 +23,7 @@ COMMENT ON COLUMN rerank.event_weights.is_default IS 'true for a shipped default
 -- Shipped defaults may be changed in place or replaced by an INSERT of the
 -- same event type; either way the row stops being a default, so pg_dump
 -- keeps it and a restore replaces the default the new extension ships.
-CREATE FUNCTION rerank.event_weights_edit() RETURNS trigger
+CREATE FUNCTION rerank.event_weights_edit() RETURNS pg_catalog.trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -51,9 +53,9 @@ INSERT INTO rerank.event_weights (event_type, weight, is_purchase, description, 
 
 CREATE TABLE rerank.items (
     item_id bigint PRIMARY KEY,
-    category text,
-    brand text,
-    attributes jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attributes) = 'object')
+    category pg_catalog.text,
+    brand pg_catalog.text,
+    attributes pg_catalog.jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(attributes) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE rerank.items IS
     'optional item attributes used by diversity rules and category affinity; fill from the shop''s catalog';
@@ -64,16 +66,16 @@ COMMENT ON COLUMN rerank.items.attributes IS 'any other attributes';
 
 CREATE TABLE rerank.user_features (
     user_id bigint PRIMARY KEY,
-    event_counts jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(event_counts) = 'object'),
-    total_dwell_ms bigint NOT NULL DEFAULT 0 CHECK (total_dwell_ms >= 0),
-    first_event_at timestamptz,
-    last_event_at timestamptz,
+    event_counts pg_catalog.jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(event_counts) OPERATOR(pg_catalog.=) 'object'),
+    total_dwell_ms bigint NOT NULL DEFAULT 0 CHECK (total_dwell_ms OPERATOR(pg_catalog.>=) 0),
+    first_event_at pg_catalog.timestamptz,
+    last_event_at pg_catalog.timestamptz,
     recent_items bigint[] NOT NULL DEFAULT '{}',
     recent_weights real[] NOT NULL DEFAULT '{}',
     purchased_items bigint[] NOT NULL DEFAULT '{}',
-    category_weights jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(category_weights) = 'object'),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    CHECK (cardinality(recent_items) = cardinality(recent_weights))
+    category_weights pg_catalog.jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(category_weights) OPERATOR(pg_catalog.=) 'object'),
+    updated_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK (pg_catalog.cardinality(recent_items) OPERATOR(pg_catalog.=) pg_catalog.cardinality(recent_weights))
 ) WITH (toast_tuple_target = 8160, fillfactor = 70);
 -- Every tracked event reads and rewrites the user's row (a 100-item history
 -- is about 2.5 kB; the trigger writes the arrays and the category map

@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <time.h>
 
 #include "fmgr.h"
 #include "model/model_write.h"
@@ -70,6 +71,17 @@ SecondsSince(instr_time start)
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, start);
 	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+/* CPU seconds of this process; see train_common.h. */
+double
+CpuSeconds(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return 0.0;
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Frees the run's memory and activates the model when asked to. */

@@ -358,50 +358,6 @@ CooAdd(void *arg, int64 user_id, int64 item_id, double weight)
 	b->n++;
 }
 
-/* (id, first-seen index) pairs, sorted by id to number ids in order. */
-typedef struct IdIndex
-{
-	int64		id;
-	int32		index;
-} IdIndex;
-
-static int
-CompareIdIndex(const void *a, const void *b)
-{
-	int64		x = ((const IdIndex *) a)->id;
-	int64		y = ((const IdIndex *) b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Ascending ids of a map, and old index → new index in *perm. */
-static int64 *
-SortedIds(idmap_hash *map, int32 count, int32 **perm)
-{
-	IdIndex    *pairs = HugeAlloc(sizeof(IdIndex) * count);
-	int64	   *ids = HugeAlloc(sizeof(int64) * count);
-	idmap_iterator it;
-	IdMapEntry *entry;
-	int			n = 0;
-
-	*perm = HugeAlloc(sizeof(int32) * count);
-	idmap_start_iterate(map, &it);
-	while ((entry = idmap_iterate(map, &it)) != NULL)
-	{
-		pairs[n].id = entry->id;
-		pairs[n].index = entry->index;
-		n++;
-	}
-	qsort(pairs, n, sizeof(IdIndex), CompareIdIndex);
-	for (int i = 0; i < n; i++)
-	{
-		ids[i] = pairs[i].id;
-		(*perm)[pairs[i].index] = i;
-	}
-	pfree(pairs);
-	return ids;
-}
-
 void
 ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 {
@@ -439,8 +395,8 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 	/* number users and items in ascending id order */
 	out->users = b.nusers;
 	out->items = b.nitems;
-	out->user_ids = SortedIds(b.users, b.nusers, &uperm);
-	out->item_ids = SortedIds(b.items, b.nitems, &iperm);
+	out->user_ids = IdMapSortedIds(b.users, b.nusers, &uperm);
+	out->item_ids = IdMapSortedIds(b.items, b.nitems, &iperm);
 	for (int64 e = 0; e < b.n; e++)
 	{
 		b.u[e] = uperm[b.u[e]];

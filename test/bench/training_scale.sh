@@ -10,8 +10,10 @@
 #    every source was read before), each timed by train_als' own
 #    read_seconds; µs per row and the ratio, in the same run.
 # 2. The whole CALL on the table: read, train, write seconds and the peak
-#    memory of the backend (VmHWM), phase by phase (the backend's resident
-#    memory is sampled every 50 ms and matched to the phases' end times).
+#    memory of the backend (VmHWM, which counts the shared buffers it
+#    touched, up to shared_buffers = 256 MB here), phase by phase, with its
+#    private part (RssAnon), sampled every 50 ms and matched to the phases'
+#    end times.
 # 3. Whether a second process would pay off on this machine: two trainings
 #    of a tenth of the rows at once against one alone (what parallel workers
 #    for the half-steps could gain at best; both cores are shared with
@@ -90,18 +92,21 @@ pid=""
 for _ in $(seq 1 100); do pid=$(cat "$pidfile" 2>/dev/null || true); [ -n "$pid" ] && break; sleep 0.05; done
 while kill -0 "$job" 2>/dev/null; do
 	[ -r "/proc/$pid/status" ] &&
-		echo "$(date +%s.%N) $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" >>"$pidfile.samples"
+		echo "$(date +%s.%N) $(awk '/^(VmRSS|RssAnon):/ { printf "%s ", $2 }' "/proc/$pid/status" 2>/dev/null)" >>"$pidfile.samples"
 	sleep 0.05
 done
 wait "$job"
 read -r _ t0 rd tr wr nread ninter hwm <<<"$(grep '^phases' "$pidfile.out")"
 awk -v t0="$t0" -v rd="$rd" -v tr="$tr" -v wr="$wr" '
-	NF == 2 && $2 != "" {
+	NF == 3 {
 		t = $1 - t0; phase = t < rd ? "read" : t < rd + tr ? "train" : "write"
 		if ($2 > peak[phase]) peak[phase] = $2
+		if ($3 > anon[phase]) anon[phase] = $3
 	}
-	END { printf "peak resident memory by phase: read %.0f MB, train %.0f MB, write %.0f MB\n",
-	             peak["read"] / 1024, peak["train"] / 1024, peak["write"] / 1024 }' "$pidfile.samples"
+	END { printf "peak resident memory by phase (VmRSS, shared buffers the backend touched included): read %.0f MB, train %.0f MB, write %.0f MB\n",
+	             peak["read"] / 1024, peak["train"] / 1024, peak["write"] / 1024
+	      printf "peak private memory by phase (RssAnon): read %.0f MB, train %.0f MB, write %.0f MB\n",
+	             anon["read"] / 1024, anon["train"] / 1024, anon["write"] / 1024 }' "$pidfile.samples"
 echo "$nread rows, $ninter interactions: read $rd s ($(awk -v a="$rd" -v n="$nread" 'BEGIN { printf "%.3f", a * 1e6 / n }') us per row, heap scan), train $tr s, write $wr s; peak backend memory (VmHWM) $((hwm / 1024)) MB"
 
 echo

@@ -6,14 +6,18 @@
 #   bash test/demo/load.sh SCHEMA synthetic [users items events seed]
 #   bash test/demo/load.sh SCHEMA movielens TRAIN.tsv [TEST.tsv]   (u.data format;
 #        genres from the u.item found beside the files)
-#   bash test/demo/load.sh SCHEMA taobao FILE.csv [FILE.csv ...]
+#   bash test/demo/load.sh SCHEMA taobao FILE.csv [FILE.csv ...] [--catalog FILE.csv ...]
+#        (the files after --catalog add only their items and categories)
 #
 # Runs psql against the server in PGHOST/PGPORT/PGUSER/PGDATABASE.  Creates
-# SCHEMA.items (item_id, category), SCHEMA.events and SCHEMA.stream
-# (user_id, item_id, event_type, occurred_at, dwell_ms) and fills
-# rerank.items with the categories.  Cut-offs: synthetic data at 80% of its
-# time span; MovieLens by its temporal split files (or at the 80% time
+# SCHEMA.items (item_id, category, listed_at), SCHEMA.events and
+# SCHEMA.stream (user_id, item_id, event_type, occurred_at, dwell_ms) and
+# fills rerank.items with the categories.  Cut-offs: synthetic data at 80% of
+# its time span; MovieLens by its temporal split files (or at the 80% time
 # quantile of u.data); Taobao per user, the last 20% of each user's events.
+# listed_at is when the item entered the catalog (NULL: from the start):
+# the generator's listing times for synthetic data, the earlier of the
+# release date and the first rating for MovieLens, NULL for Taobao.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 schema=${1:?schema}
@@ -24,7 +28,7 @@ psql_() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP
 psql_ <<SQL
 DROP SCHEMA IF EXISTS $schema CASCADE;
 CREATE SCHEMA $schema;
-CREATE TABLE $schema.items (item_id bigint PRIMARY KEY, category text);
+CREATE TABLE $schema.items (item_id bigint PRIMARY KEY, category text, listed_at timestamptz);
 CREATE TABLE $schema.events (
     event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id bigint NOT NULL,
@@ -49,8 +53,13 @@ synthetic)
 	gcc -O2 -o "$tmp/gen_events" "$here/gen_events.c" -lm
 	"$tmp/gen_events" --users "$users" --items "$items" --categories 40 \
 		--events "$events" --days 30 --seed "$seed" \
-		--items-out "$tmp/items.csv" --events-out "$tmp/events.csv"
-	psql_ -c "\\copy $schema.items FROM '$tmp/items.csv' (FORMAT csv)"
+		--items-out "$tmp/items.csv" --listed-out "$tmp/listed.csv" --events-out "$tmp/events.csv"
+	psql_ -c "\\copy $schema.items (item_id, category) FROM '$tmp/items.csv' (FORMAT csv)"
+	psql_ <<SQL
+CREATE TEMP TABLE listed (item_id bigint, ts bigint);
+\\copy listed FROM '$tmp/listed.csv' (FORMAT csv)
+UPDATE $schema.items i SET listed_at = to_timestamp(l.ts) FROM listed l WHERE l.item_id = i.item_id;
+SQL
 	psql_ -c "\\copy $schema.raw (user_id, item_id, category, event_type, ts, dwell_ms) FROM '$tmp/events.csv' (FORMAT csv)"
 	psql_ <<SQL
 WITH span AS (SELECT min(ts) + (max(ts) - min(ts)) * 0.8 AS cut FROM $schema.raw)
@@ -59,7 +68,7 @@ SELECT user_id, item_id, event_type, to_timestamp(ts), dwell_ms
   FROM $schema.raw, span WHERE ts < cut ORDER BY ts;
 WITH span AS (SELECT min(ts) + (max(ts) - min(ts)) * 0.8 AS cut FROM $schema.raw)
 INSERT INTO $schema.stream (event_id, user_id, item_id, event_type, occurred_at, dwell_ms)
-SELECT row_number() OVER (ORDER BY ts, user_id), user_id, item_id, event_type,
+SELECT row_number() OVER (ORDER BY ts, user_id, item_id, event_type), user_id, item_id, event_type,
        to_timestamp(ts), dwell_ms
   FROM $schema.raw, span WHERE ts >= cut;
 SQL
@@ -85,17 +94,25 @@ SQL
 	if [ -n "$test" ]; then load_ratings "$test" test; fi
 	if [ -f "$genres" ]; then
 		# u.item is latin-1: the first genre flag set is the category
+		# the release date (dd-Mon-yyyy) as listing time
 		iconv -f latin1 -t utf-8 "$genres" | awk -F'|' '{
 				g = "unknown"
 				split("unknown Action Adventure Animation Childrens Comedy Crime Documentary Drama Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western", names, " ")
 				for (i = 7; i <= 24; i++) if ($i == 1) { g = names[i - 5]; break }
-				print $1 "," g
+				d = ""
+				if (split($3, p, "-") == 3)
+					d = sprintf("%s-%02d-%s 00:00:00+00", p[3], index("JanFebMarAprMayJunJulAugSepOctNovDec", p[2]) / 3 + 1, p[1])
+				print $1 "," g "," d
 			}' | psql_ -c "\\copy $schema.items FROM stdin (FORMAT csv)"
 	fi
 	psql_ <<SQL
 INSERT INTO $schema.items (item_id, category)
 SELECT DISTINCT item_id, NULL FROM $schema.raw
 ON CONFLICT DO NOTHING;
+-- a movie is in the catalog from its release date, or its first rating if earlier
+UPDATE $schema.items i SET listed_at = least(i.listed_at, f.first)
+  FROM (SELECT item_id, to_timestamp(min(ts)) AS first FROM $schema.raw GROUP BY item_id) f
+ WHERE f.item_id = i.item_id AND i.listed_at IS NOT NULL;
 -- without a test file, cut at the 80% time quantile
 UPDATE $schema.raw SET event_type = CASE WHEN ts < (SELECT percentile_disc(0.8) WITHIN GROUP (ORDER BY ts) FROM $schema.raw) THEN 'train' ELSE 'test' END
  WHERE NOT EXISTS (SELECT FROM $schema.raw WHERE event_type = 'test');
@@ -108,8 +125,16 @@ SELECT row_number() OVER (ORDER BY ts, user_id, item_id), user_id, item_id, 'rat
 SQL
 	;;
 taobao)
+	catalog=0
+	psql_ -c "CREATE TABLE $schema.catalog_raw (LIKE $schema.raw)"
 	for f in "$@"; do
-		psql_ -c "\\copy $schema.raw (user_id, item_id, category, event_type, ts) FROM '$f' (FORMAT csv)"
+		if [ "$f" = --catalog ]; then
+			catalog=1
+		elif [ "$catalog" = 1 ]; then
+			psql_ -c "\\copy $schema.catalog_raw (user_id, item_id, category, event_type, ts) FROM '$f' (FORMAT csv)"
+		else
+			psql_ -c "\\copy $schema.raw (user_id, item_id, category, event_type, ts) FROM '$f' (FORMAT csv)"
+		fi
 	done
 	psql_ <<SQL
 UPDATE $schema.raw SET event_type = CASE event_type
@@ -117,6 +142,11 @@ UPDATE $schema.raw SET event_type = CASE event_type
     ELSE event_type END;
 INSERT INTO $schema.items (item_id, category)
 SELECT item_id, min(category) FROM $schema.raw GROUP BY item_id;
+-- catalog-only files: their items and categories, never their events
+INSERT INTO $schema.items (item_id, category)
+SELECT item_id, min(category) FROM $schema.catalog_raw GROUP BY item_id
+ON CONFLICT DO NOTHING;
+DROP TABLE $schema.catalog_raw;
 -- each user's history is cut by time: the last 20% of its events are the stream
 CREATE TEMP TABLE ranked AS
 SELECT r.*, row_number() OVER w AS n, count(*) OVER (PARTITION BY user_id) AS total
@@ -125,7 +155,7 @@ INSERT INTO $schema.events (user_id, item_id, event_type, occurred_at)
 SELECT user_id, item_id, event_type, to_timestamp(ts) FROM ranked
  WHERE n <= ceil(total * 0.8) ORDER BY ts;
 INSERT INTO $schema.stream (event_id, user_id, item_id, event_type, occurred_at)
-SELECT row_number() OVER (ORDER BY ts, user_id, item_id), user_id, item_id, event_type, to_timestamp(ts)
+SELECT row_number() OVER (ORDER BY ts, user_id, item_id, event_type), user_id, item_id, event_type, to_timestamp(ts)
   FROM ranked WHERE n > ceil(total * 0.8);
 SQL
 	;;

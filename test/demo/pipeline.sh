@@ -9,26 +9,20 @@
 #                                    shop, MODEL trained and active, the trigger attached
 #   rr_prepare_replay SCHEMA MODEL   stale copy of the model, features seeded from the
 #                                    history, the trigger attached to SCHEMA.events
-#   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_CSV
+#   rr_replay SCHEMA MODEL LABEL MAX_EVENTS OUT_DIR
+#                                    the replay of docs/benchmarks.md, "The replay protocol":
 #                                    streams SCHEMA.stream through the trigger in time
-#                                    order, ranking before each first touch; appends
-#                                    the metrics per strategy to OUT_CSV
+#                                    order, ranking before each event (at most
+#                                    MAX_EVENTS ranked) under every generator and
+#                                    strategy; appends to OUT_DIR/replay.csv,
+#                                    lists.csv and segments.csv
+#   rr_replay_table DIR              prints those CSV files as tables
 #
-# The replay, for each event of the stream in time order: if the user has not
-# touched the item before (a repeat touch would reward mere recall of the
-# last page), it builds the candidate list the upstream stage would send:
-# the item plus 99 negatives drawn from the history's popularity
-# distribution among items the user never touches (deterministic hash
-# sampling), sorted by popularity, and ranks it under each strategy:
-#   upstream        the list as it comes (popularity order)
-#   stale           the model as trained: user vectors from training, no trigger
-#   realtime_model  trigger-updated user vectors, model score only
-#   realtime        trigger-updated vectors and rerank()'s real-time blend
-#   realtime_mmr    the same with diversity => 0.3
-# then inserts the event into SCHEMA.events, where the trigger updates the
-# user's features and vector.  Metrics: HR@10, NDCG@10, MRR of the touched
-# item, and of each top 10 the intra-list diversity (mean pairwise 1 − cosine
-# of the item vectors) and category coverage (distinct categories / 10).
+# The replay's SQL is in test/demo/replay.sql (log, catalog, segments,
+# candidate lists), replay_strategies.sql (the strategies: add one there) and
+# replay_run.sql (the procedure that streams and ranks, the metrics).
+# REPLAY_GENERATORS (uniform,popularity,category; legacy for the harness
+# check) and REPLAY_STRATEGIES (all of replay_strategies.sql) select subsets.
 
 RR_DEMO_DIR=${RR_DEMO_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
@@ -115,124 +109,95 @@ SQL
 
 rr_replay() {
 	local schema=$1 model=$2 label=$3 max_events=$4 out=$5
-	psql -X -q -v ON_ERROR_STOP=1 <<SQL
--- the candidate lists: the touched item and 99 popularity-sampled negatives
-CREATE TABLE $schema.popularity AS
-SELECT item_id, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, item_id) AS pop_rank
-  FROM $schema.events GROUP BY item_id;
-CREATE TABLE $schema.cumulative AS
-SELECT array_agg(item_id ORDER BY pop_rank) AS items,
-       array_agg((cum - n)::float8 / total ORDER BY pop_rank) AS lower_bounds
-  FROM (SELECT item_id, n, pop_rank, sum(n) OVER (ORDER BY pop_rank) AS cum,
-               sum(n) OVER () AS total
-          FROM $schema.popularity) p;
-CREATE TABLE $schema.user_items AS
-SELECT DISTINCT user_id, item_id FROM $schema.events
-UNION SELECT DISTINCT user_id, item_id FROM $schema.stream;
-CREATE INDEX ON $schema.user_items (user_id, item_id);
--- first touches, at most $max_events, spread over the whole stream
-CREATE TABLE $schema.targets AS
-SELECT s.event_id, s.user_id, s.item_id FROM (
-    SELECT s.*, row_number() OVER (PARTITION BY s.user_id, s.item_id ORDER BY s.event_id) AS nth
-      FROM $schema.stream s) s
- WHERE s.nth = 1
-   AND NOT EXISTS (SELECT FROM $schema.events e WHERE e.user_id = s.user_id AND e.item_id = s.item_id)
-   AND s.item_id IN (SELECT item_id FROM $schema.popularity);
-DELETE FROM $schema.targets t
- WHERE (SELECT count(*) FROM $schema.targets) > $max_events
-   AND hashint8(t.event_id) % ((SELECT count(*) FROM $schema.targets) / $max_events + 1) <> 0;
-CREATE TABLE $schema.candidates AS
-SELECT t.event_id, t.user_id, t.item_id AS target,
-       (SELECT array_agg(item_id ORDER BY pop_rank, item_id)
-          FROM (SELECT t.item_id
-                UNION
-                (SELECT DISTINCT c.items[width_bucket(
-                            ((hashint8extended(t.event_id * 1000 + j, 42) & 281474976710655)::float8
-                             / 281474976710656.0), c.lower_bounds)]
-                   FROM $schema.cumulative c, generate_series(1, 300) j
-                  WHERE NOT EXISTS (SELECT FROM $schema.user_items ui
-                                     WHERE ui.user_id = t.user_id
-                                       AND ui.item_id = c.items[width_bucket(
-                            ((hashint8extended(t.event_id * 1000 + j, 42) & 281474976710655)::float8
-                             / 281474976710656.0), c.lower_bounds)])
-                  LIMIT 99)) picked
-          JOIN $schema.popularity USING (item_id)) AS items
-  FROM $schema.targets t;
-CREATE UNIQUE INDEX ON $schema.candidates (event_id);
-CREATE TABLE $schema.ranked (event_id bigint, strategy text, rank integer, top10 bigint[]);
+	local generators=${REPLAY_GENERATORS:-uniform,popularity,category}
+	local strategies=${REPLAY_STRATEGIES:-} started=$SECONDS
+	local psql_=(psql -X -q -v ON_ERROR_STOP=1 -v "schema=$schema" -v "model=$model"
+		-v "stale=${model}_stale" -v "cap=$max_events" -v "generators=$generators"
+		-v "strategies=$strategies")
+	mkdir -p "$out"
+	"${psql_[@]}" -f "$RR_DEMO_DIR/replay.sql"
+	"${psql_[@]}" -f "$RR_DEMO_DIR/replay_strategies.sql"
+	rr_log "$label: candidate lists ready ($((SECONDS - started)) s); streaming and ranking"
+	"${psql_[@]}" -f "$RR_DEMO_DIR/replay_run.sql"
+	[ -s "$out/replay.csv" ] ||
+		echo "dataset,generator,strategy,segment,events,hr_at_10,ndcg_at_10,mrr" > "$out/replay.csv"
+	[ -s "$out/replay_summary.csv" ] ||
+		echo "dataset,generator,strategy,hr_at_10,ndcg_at_10,mrr,hr_repeat,hr_revisit,hr_known,hr_no_vector,hr_new" > "$out/replay_summary.csv"
+	[ -s "$out/lists.csv" ] ||
+		echo "dataset,generator,lists,mean_length,touched_negatives" > "$out/lists.csv"
+	[ -s "$out/segments.csv" ] ||
+		echo "dataset,segment,stream_events,ranked_events,share" > "$out/segments.csv"
+	psql -X -At -F, -c "SELECT '$label', * FROM replay.results" >> "$out/replay.csv"
+	psql -X -At -F, -c "SELECT '$label', * FROM replay.summary" >> "$out/replay_summary.csv"
+	psql -X -At -F, -c "SELECT '$label', * FROM replay.list_stats" >> "$out/lists.csv"
+	psql -X -At -F, -c "SELECT '$label', * FROM replay.segment_stats" >> "$out/segments.csv"
+	rr_log "$label: replay done in $((SECONDS - started)) s"
+}
 
-CREATE PROCEDURE $schema.replay() LANGUAGE plpgsql AS \$proc\$
-DECLARE
-    ev record;
-    cands bigint[];
-    ranked bigint[];
-    n integer := 0;
-BEGIN
-    FOR ev IN SELECT * FROM $schema.stream ORDER BY event_id LOOP
-        SELECT c.items INTO cands FROM $schema.candidates c WHERE c.event_id = ev.event_id;
-        IF cands IS NOT NULL THEN
-            INSERT INTO $schema.ranked VALUES
-                (ev.event_id, 'upstream', array_position(cands, ev.item_id), cands[1:10]);
-            ranked := rerank.rerank_ids(ev.user_id, cands, model => '${model}_stale',
-                                        recent_weight => 0, position_weight => 0,
-                                        category_weight => 0);
-            INSERT INTO $schema.ranked VALUES
-                (ev.event_id, 'stale', array_position(ranked, ev.item_id), ranked[1:10]);
-            ranked := rerank.rerank_ids(ev.user_id, cands, recent_weight => 0,
-                                        position_weight => 0, category_weight => 0);
-            INSERT INTO $schema.ranked VALUES
-                (ev.event_id, 'realtime_model', array_position(ranked, ev.item_id), ranked[1:10]);
-            ranked := rerank.rerank_ids(ev.user_id, cands);
-            INSERT INTO $schema.ranked VALUES
-                (ev.event_id, 'realtime', array_position(ranked, ev.item_id), ranked[1:10]);
-            ranked := rerank.rerank_ids(ev.user_id, cands, diversity => 0.3);
-            INSERT INTO $schema.ranked VALUES
-                (ev.event_id, 'realtime_mmr', array_position(ranked, ev.item_id), ranked[1:10]);
-        END IF;
-        INSERT INTO $schema.events (user_id, item_id, event_type, occurred_at, dwell_ms)
-        VALUES (ev.user_id, ev.item_id, ev.event_type, ev.occurred_at, ev.dwell_ms);
-        n := n + 1;
-        IF n % 2000 = 0 THEN
-            COMMIT;
-            RAISE NOTICE '% events replayed', n;
-        END IF;
-    END LOOP;
-    COMMIT;
-END
-\$proc\$;
-SET client_min_messages = warning;
-CALL $schema.replay();
-SQL
-	# metrics per strategy
-	psql -X -q -v ON_ERROR_STOP=1 -At -F, <<SQL >> "$out"
-WITH pairs AS (
-    SELECT r.event_id, r.strategy,
-           avg(1 - rerank.cosine_similarity(rerank.item_vector(a.id, '$model'),
-                                            rerank.item_vector(b.id, '$model'))) AS ild
-      FROM $schema.ranked r,
-           unnest(r.top10) WITH ORDINALITY a(id, i),
-           unnest(r.top10) WITH ORDINALITY b(id, j)
-     WHERE a.i < b.j
-       AND rerank.item_vector(a.id, '$model') IS NOT NULL
-       AND rerank.item_vector(b.id, '$model') IS NOT NULL
-     GROUP BY r.event_id, r.strategy),
-cov AS (
-    SELECT r.event_id, r.strategy,
-           count(DISTINCT i.category)::float8 / greatest(cardinality(r.top10), 1) AS coverage
-      FROM $schema.ranked r, unnest(r.top10) t(id) JOIN $schema.items i ON i.item_id = t.id
-     GROUP BY r.event_id, r.strategy, r.top10)
-SELECT '$label', r.strategy, count(*),
-       round(avg((r.rank <= 10)::int)::numeric, 4),
-       round(avg(CASE WHEN r.rank <= 10 THEN 1 / log(2, r.rank + 1) ELSE 0 END)::numeric, 4),
-       round(avg(1.0 / r.rank)::numeric, 4),
-       round(avg(p.ild)::numeric, 4),
-       round(avg(c.coverage)::numeric, 4)
-  FROM $schema.ranked r
-  LEFT JOIN pairs p USING (event_id, strategy)
-  LEFT JOIN cov c USING (event_id, strategy)
- GROUP BY r.strategy
- ORDER BY array_position(ARRAY['upstream', 'stale', 'realtime_model', 'realtime', 'realtime_mmr'], r.strategy);
-SQL
+# rr_replay_table DIR [--markdown]: the replay's CSV files in DIR as one
+# table per data set: a line with the ranked events and their segments, then
+# per generator (its mean list length, negatives the user touched before)
+# and strategy: HR@10, NDCG@10, MRR, and HR@10 per segment.  --markdown
+# prints Markdown tables (for docs/benchmarks.md or a closing note).
+rr_replay_table() {
+	local dir=$1 markdown=0
+	[ "${2:-}" = --markdown ] && markdown=1
+	awk -F, '
+		FILENAME ~ /segments.csv$/ && FNR > 1 {
+			if (!($1 in stream)) sets[++nsets] = $1
+			stream[$1] += $3; ranked[$1] += $4
+			segs[$1] = segs[$1] sprintf(", %s %.1f%%", $2, 100 * $5)
+		}
+		FILENAME ~ /lists.csv$/ && FNR > 1 { len[$1, $2] = $4; touched[$1, $2] = $5 }
+		FILENAME ~ /replay_summary.csv$/ && FNR > 1 { rows[$1] = rows[$1] $0 "\n" }
+		END {
+			for (d = 1; d <= nsets; d++) {
+				s = sets[d]
+				printf "%s: %d of %d later events ranked%s\n", s, ranked[s], stream[s], segs[s]
+				print "generator|length|touched|strategy|HR@10|NDCG@10|MRR|HR@10 repeat|revisit|known|no_vector|new"
+				n = split(rows[s], lines, "\n")
+				last = ""
+				for (k = 1; k < n; k++) {
+					m = split(lines[k], f, ",")
+					g = f[2]
+					line = (g == last) ? "||" : g "|" len[s, g] "|" touched[s, g]
+					for (j = 3; j <= m; j++) line = line "|" (f[j] == "" ? "-" : f[j])
+					print line
+					last = g
+				}
+				print ""
+			}
+		}' "$dir/segments.csv" "$dir/lists.csv" "$dir/replay_summary.csv" |
+		awk -F'|' -v markdown="$markdown" '
+			function flush(   i, j, m, f, line) {
+				if (markdown) {
+					for (i = 1; i <= n; i++) {
+						gsub(/\|/, " | ", buf[i])
+						print "| " buf[i] " |"
+						if (i == 1) {
+							m = split(buf[1], f, " \\| ")
+							line = "|"
+							for (j = 1; j <= m; j++) line = line (j == 1 || j == 4 ? "---|" : "---:|")
+							print line
+						}
+					}
+					n = 0
+					return
+				}
+				for (i = 1; i <= n; i++) {
+					m = split(buf[i], f, "|")
+					line = ""
+					for (j = 1; j <= m; j++)
+						line = line sprintf((j == 1 || j == 4 ? "%-" : "%") w[j] "s  ", f[j])
+					sub(/ +$/, "", line)
+					print line
+				}
+				n = 0
+				split("", w)
+			}
+			/\|/ { buf[++n] = $0; for (j = 1; j <= NF; j++) if (length($j) > w[j]) w[j] = length($j); next }
+			{ if (n) flush(); print; if (markdown && $0 != "") print "" }
+			END { if (n) flush() }'
 }
 
 # rr_latency SCHEMA MODEL OUT_CSV [SECONDS]: p50 latency per call, one

@@ -7,7 +7,10 @@
 # Reads whichever of these exist (each with a header line):
 #   training_loss.csv  model,iteration,loss,seconds
 #   models.csv         model,precision_at_10,recall_at_10,ndcg_at_10,map_at_10,hit_rate_at_10,coverage_at_10
-#   replay.csv         dataset,strategy,events,hr_at_10,ndcg_at_10,mrr,ild_at_10,coverage_at_10
+#   replay.csv         dataset,generator,strategy,segment,events,hr_at_10,ndcg_at_10,mrr
+#   replay_summary.csv dataset,generator,strategy,hr_at_10,ndcg_at_10,mrr,hr_<segment>...
+#   lists.csv          dataset,generator,lists,mean_length,touched_negatives
+#   segments.csv       dataset,segment,stream_events,ranked_events,share
 #   latency.csv        query,p50_ms,ratio_to_select_1
 #   notes.md           free text shown at the top (plain text, one paragraph per line)
 # and writes RESULTS_DIR/index.html with PNG charts beside it.
@@ -73,41 +76,58 @@ if [ -s models.csv ]; then
 	charts+=("models_ndcg.png|NDCG@10 of each model (rerank.evaluate).")
 fi
 
-# 3. Replay: NDCG@10 and HR@10 per strategy, grouped by data set.
-if [ -s replay.csv ]; then
-	for metric in ndcg_at_10:5 hr_at_10:4; do
-		name=${metric%%:*}
-		col=${metric##*:}
-		# pivot to: dataset,strategy1,strategy2,...
-		awk -F, -v col="$col" 'NR > 1 {
-				if (!($2 in s)) { s[$2] = ++ns; order[ns] = $2 }
-				if (!($1 in d)) { d[$1] = ++nd; dorder[nd] = $1 }
-				v[$1, $2] = $col
-			}
-			END {
-				printf "dataset"
-				for (j = 1; j <= ns; j++) printf ",%s", order[j]
+# 3. Replay, per data set: HR@10 and NDCG@10 per generator and strategy,
+# and HR@10 per segment under the first generator.
+# pivot CSV KEYCOL VALUECOL FILTER: rows keyed by column KEYCOL, one column
+# per strategy (column 3), values from column VALUECOL, lines matching FILTER
+pivot() {
+	awk -F, -v keycol="$2" -v col="$3" -v filter="$4" 'NR > 1 && $0 ~ filter {
+			if (!($3 in s)) { s[$3] = ++ns; order[ns] = $3 }
+			if (!($keycol in d)) { d[$keycol] = ++nd; dorder[nd] = $keycol }
+			v[$keycol, $3] = $col
+		}
+		END {
+			printf "key"
+			for (j = 1; j <= ns; j++) printf ",%s", order[j]
+			printf "\n"
+			for (i = 1; i <= nd; i++) {
+				printf "%s", dorder[i]
+				for (j = 1; j <= ns; j++) printf ",%s", ((dorder[i], order[j]) in v) ? v[dorder[i], order[j]] : "0"
 				printf "\n"
-				for (i = 1; i <= nd; i++) {
-					printf "%s", dorder[i]
-					for (j = 1; j <= ns; j++) printf ",%s", ((dorder[i], order[j]) in v) ? v[dorder[i], order[j]] : "0"
-					printf "\n"
-				}
-			}' replay.csv > "replay_$name.dat"
-		n=$(head -1 "replay_$name.dat" | awk -F, '{print NF}')
-		gnuplot <<GP
+			}
+		}' "$1"
+}
+clustered() {
+	local dat=$1 png=$2 title=$3 ylabel=$4 n
+	n=$(head -1 "$dat" | awk -F, '{print NF}')
+	gnuplot <<GP
 $common
-set output 'replay_$name.png'
-set title 'Replay of the events after the cut-off: $name per strategy'
+set output '$png'
+set title '$title'
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
-set yrange [0:*]
-set ylabel '$name'
-plot for [c=2:$n] 'replay_$name.dat' using c:xtic(1) title columnhead(c)
+set yrange [0:1]
+set ylabel '$ylabel'
+plot for [c=2:$n] '$dat' using c:xtic(1) title columnhead(c)
 GP
-		rm -f "replay_$name.dat"
-		charts+=("replay_$name.png|Replay: $name of the item the user touched next, among 100 candidates, per strategy.")
+}
+if [ -s replay.csv ]; then
+	for ds in $(tail -n +2 replay.csv | cut -d, -f1 | awk '!seen[$0]++'); do
+		for metric in hr_at_10:6:HR@10 ndcg_at_10:7:NDCG@10; do
+			IFS=: read -r name col label <<<"$metric"
+			pivot replay.csv 2 "$col" "^$ds,[^,]*,[^,]*,all," > "replay_${ds}_$name.dat"
+			clustered "replay_${ds}_$name.dat" "replay_${ds}_$name.png" \
+				"$ds: $label of the touched item, per candidate generator and strategy" "$label"
+			rm -f "replay_${ds}_$name.dat"
+			charts+=("replay_${ds}_$name.png|$ds: $label of the item the user touched next, per candidate generator (groups) and strategy (bars); chance: a random order of the same lists.")
+		done
+		first=$(awk -F, -v ds="$ds" 'NR > 1 && $1 == ds { print $2; exit }' replay.csv)
+		pivot replay.csv 4 6 "^$ds,$first,[^,]*,[a-z_]*,[0-9]" | grep -v '^all,' > "replay_${ds}_segments.dat"
+		clustered "replay_${ds}_segments.dat" "replay_${ds}_segments.png" \
+			"$ds, $first candidates: HR@10 per segment of the events" HR@10
+		rm -f "replay_${ds}_segments.dat"
+		charts+=("replay_${ds}_segments.png|$ds, $first candidates: HR@10 per segment (repeat: the user's previous item again; revisit: an item the user touched earlier; known: first touch of an item with a vector; no_vector: first touch of an item without one; new: an item no one touched before).")
 	done
 fi
 
@@ -142,10 +162,12 @@ HTML
 	if [ -s notes.md ]; then
 		sed 's/&/\&amp;/g; s/</\&lt;/g; s/^/<p>/; s/$/<\/p>/' notes.md
 	fi
-	for f in replay.csv models.csv latency.csv; do
+	for f in segments.csv lists.csv replay_summary.csv models.csv latency.csv; do
 		[ -s "$f" ] || continue
 		case $f in
-			replay.csv) echo "<h2>Replay evaluation: does real-time help?</h2>" ;;
+			segments.csv) echo "<h2>Replay: the ranked events</h2>" ;;
+			lists.csv) echo "<h2>Replay: the candidate lists</h2>" ;;
+			replay_summary.csv) echo "<h2>Replay: every later event, every strategy</h2>" ;;
 			models.csv) echo "<h2>Models</h2>" ;;
 			latency.csv) echo "<h2>Latency</h2>" ;;
 		esac

@@ -31,6 +31,7 @@ kill_backend() {
 	done
 	[ -n "$pid" ] || { echo "backend $1 not found"; exit 1; }
 	sleep "$2"
+	rr_expect_kill "$pid"    # not a crash for the log check of run_tests.sh
 	kill -9 "$pid"
 }
 wait_for_server() {

@@ -6,6 +6,8 @@
 #       RERANK_PG_MAJOR, serial OpenBLAS, XGBoost, a compiler) with apt-get as root or
 #       through sudo; fails with the list when neither is possible
 #   rr_build_install      make (with -Werror) and make install
+#   rr_install_upgrade_test  also the released 0.1.0 script, frozen in
+#       test/upgrade, for the upgrade test (make install-upgrade-test)
 #   rr_cluster_start [name] [extra postgresql.conf lines...]
 #       initdb + start a throwaway cluster on a private socket directory and
 #       port, owned by an unprivileged OS user when run as root; exports
@@ -25,6 +27,15 @@
 #       fails, showing the diff, when two states differ
 #   rr_pgbench_latency dir scripts_per_variant variants
 #       calls, p50 and p90 per variant from pgbench's per-transaction logs
+#   rr_log_mark           the server log's current size, where a later
+#       rr_check_crashes starts reading
+#   rr_check_crashes what [offset]
+#       fails, with the log lines, when the server log (from offset) shows a
+#       server process terminated by a signal or an exception (a crash: the
+#       server then restarts every connection) or a PANIC, other than the
+#       kills declared with rr_expect_kill
+#   rr_expect_kill pid    declares a backend the calling test kills with
+#       SIGKILL on purpose
 #   rr_log / rr_die       progress and fatal messages on stderr
 
 RR_TOP=${RR_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -100,6 +111,16 @@ rr_build_install() {
 	fi || rr_die "make install failed"
 }
 
+rr_install_upgrade_test() {
+	local pgc
+	pgc=$(rr_pg_config)
+	if [ -w "$("$pgc" --sharedir)/extension" ]; then
+		make -C "$RR_TOP" -s PG_CONFIG="$pgc" install-upgrade-test >/dev/null
+	else
+		rr_as_root make -C "$RR_TOP" -s PG_CONFIG="$pgc" install-upgrade-test >/dev/null
+	fi || rr_die "make install-upgrade-test failed"
+}
+
 # The OS user that owns the cluster: never root, which PostgreSQL refuses.
 rr_cluster_owner() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -160,6 +181,8 @@ rr_cluster_start() {
 		-w -t 60 start >/dev/null ||
 		{ cat "$RR_CLUSTER_DIR/server.log" >&2; rr_die "the server did not start"; }
 	export PGHOST=$RR_CLUSTER_DIR PGPORT=$RR_PORT PGUSER=postgres PGDATABASE=postgres
+	# for the crash checks of the scripts run against this cluster
+	export RR_SERVER_LOG=$RR_CLUSTER_DIR/server.log
 	export PATH="$bindir:$PATH"
 }
 
@@ -254,4 +277,37 @@ rr_pgbench_latency() {
 					lat[v, int(c * 0.9 + 0.5)] / 1000.0
 			}
 		}'
+}
+
+rr_log_mark() {
+	if [ -n "${RR_SERVER_LOG:-}" ] && [ -e "$RR_SERVER_LOG" ]; then
+		stat -c %s "$RR_SERVER_LOG"
+	else
+		echo 0
+	fi
+}
+
+rr_expect_kill() {
+	[ -n "${RR_SERVER_LOG:-}" ] && echo "$1" >>"$RR_SERVER_LOG.expected-kills"
+	return 0
+}
+
+rr_check_crashes() {
+	local what=$1 from=${2:-0} found pid line crashes=()
+	[ -n "${RR_SERVER_LOG:-}" ] && [ -r "$RR_SERVER_LOG" ] || return 0
+	found=$(tail -c +"$((from + 1))" "$RR_SERVER_LOG" |
+		grep -E 'terminated by signal|was terminated by|PANIC:' || true)
+	[ -n "$found" ] || return 0
+	while IFS= read -r line; do
+		pid=$(printf '%s\n' "$line" | sed -n 's/.*(PID \([0-9]*\)) was terminated by signal 9:.*/\1/p')
+		if [ -n "$pid" ] && [ -e "$RR_SERVER_LOG.expected-kills" ] &&
+			grep -qx "$pid" "$RR_SERVER_LOG.expected-kills"; then
+			continue
+		fi
+		crashes+=("$line")
+	done <<<"$found"
+	[ ${#crashes[@]} -eq 0 ] && return 0
+	echo "crash check after $what: the server log shows ${#crashes[@]} crash line(s):"
+	printf '  %s\n' "${crashes[@]}"
+	return 1
 }

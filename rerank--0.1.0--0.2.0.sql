@@ -1,0 +1,524 @@
+-- rerank 0.1.0 -> 0.2.0 update script: ALTER EXTENSION rerank UPDATE.
+--
+-- Released with 0.2.0; never edited after that release.  While 0.2.0 is
+-- under work, every change to the objects of src/sql/*.sql (the full
+-- rerank--0.2.0.sql) is appended here too, with the same hardening (see
+-- src/sql/00_header.sql; test/lint/check_sql_scripts.pl checks this file),
+-- and test/e2e/upgrade.sh compares an updated database with a fresh one,
+-- object by object.
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION rerank UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ALTER EXTENSION runs this script with the extension's schema (rerank,
+-- for a 0.1.0 install) first in the search_path: nothing below resolves
+-- there.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+-- 0.1.0's script resolved some operators and functions of its CHECK
+-- constraints through the search_path, so a role that could create in the
+-- schema rerank beforehand could bind its own into them (issue 10).  Such
+-- an install is not updated: the DBA has to look at it first.  The query
+-- is test/upgrade/foreign_refs.sql.
+DO $check$
+DECLARE
+    found pg_catalog.text;
+    creators pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s uses %s', q.used_by, q.uses), '; ')
+      INTO found
+      FROM (
+        WITH RECURSIVE
+        ext AS (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'rerank'),
+        members AS (
+            SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, ext
+             WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) ext.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'),
+        rels AS (
+            SELECT m.objid AS oid FROM members m
+             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass),
+        users(classid, objid) AS (
+            SELECT m.classid, m.objid FROM members m
+            UNION ALL
+            SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid FROM pg_catalog.pg_constraint c
+             WHERE c.conrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, a.oid FROM pg_catalog.pg_attrdef a
+             WHERE a.adrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w
+             WHERE w.ev_class OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))),
+        own(classid, objid) AS (
+            SELECT m.classid, m.objid FROM members m
+            UNION ALL
+            SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+             WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+               AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a', 'i']::pg_catalog.char[])
+            UNION ALL
+            SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid FROM pg_catalog.pg_index i
+             WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t
+             WHERE t.typrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT r.oid FROM rels r))
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t JOIN own o
+                ON o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+               AND t.typelem OPERATOR(pg_catalog.=) o.objid)
+        SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, 0) AS used_by,
+               pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS uses
+          FROM pg_catalog.pg_depend d
+          JOIN users u ON u.classid OPERATOR(pg_catalog.=) d.classid AND u.objid OPERATOR(pg_catalog.=) d.objid
+         WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc', 'pg_catalog.pg_operator',
+                                                            'pg_catalog.pg_type', 'pg_catalog.pg_collation',
+                                                            'pg_catalog.pg_class', 'pg_catalog.pg_opclass',
+                                                            'pg_catalog.pg_opfamily', 'pg_catalog.pg_conversion',
+                                                            'pg_catalog.pg_ts_config', 'pg_catalog.pg_ts_dict']
+                                                           ::pg_catalog.regclass[])
+           AND NOT EXISTS (SELECT FROM own o
+                            WHERE o.classid OPERATOR(pg_catalog.=) d.refclassid
+                              AND o.objid OPERATOR(pg_catalog.=) d.refobjid)
+         ORDER BY 1, 2
+           ) q;
+    -- a fresh install refuses a schema rerank that others may create in;
+    -- an updated one keeps its schema, so say so
+    SELECT pg_catalog.string_agg(DISTINCT
+               CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                    ELSE pg_catalog.quote_ident(a.grantee::pg_catalog.regrole::pg_catalog.text) END,
+               ', ')
+      INTO creators
+      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'rerank'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+    IF creators IS NOT NULL THEN
+        RAISE WARNING 'other roles may create objects in schema "rerank": %', creators
+            USING DETAIL = 'An object created there can capture references of callers whose search_path includes rerank.',
+                  HINT = 'REVOKE CREATE ON SCHEMA rerank FROM them.';
+    END IF;
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'rerank is bound to objects outside pg_catalog and the extension'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('%s.', found),
+                  HINT = 'The install was probably hijacked through a schema that another role could create in: find who made these objects, drop the extension and create it anew.';
+    END IF;
+END
+$check$;
+
+-- Changes of 0.2.0, in the order of src/sql (append below).
+
+-- 30_models.sql (issue 10, defect 2): every new factors_version comes from a
+-- sequence, which no aborted transaction gives back (caches key on it:
+-- src/cache/cache_key.h).  The sequence continues above every version
+-- stored (setval to the largest).
+CREATE SEQUENCE rerank.data_version_seq;
+COMMENT ON SEQUENCE rerank.data_version_seq IS
+    'every new factors_version of rerank.models comes from here (models_guard): a number an aborted transaction took is never taken again, so caches keyed by it never mistake aborted data for committed data';
+SELECT pg_catalog.pg_extension_config_dump('rerank.data_version_seq', '');
+ALTER TABLE rerank.models ALTER COLUMN factors_version
+    SET DEFAULT pg_catalog.nextval('rerank.data_version_seq'::pg_catalog.regclass);
+-- after the ALTER TABLE, which holds rerank.models locked until commit: no
+-- version committed by another transaction meanwhile is missed
+SELECT pg_catalog.setval('rerank.data_version_seq'::pg_catalog.regclass,
+                         pg_catalog.max(v))
+  FROM (SELECT m.factors_version AS v FROM rerank.models m
+        UNION ALL SELECT 1) versions;
+COMMENT ON COLUMN rerank.models.factors_version IS 'a new value of rerank.data_version_seq at every statement that changes the model''s item factors or neighbor lists (any change of it takes the next value); caches key on it';
+
+CREATE OR REPLACE FUNCTION rerank.models_guard() RETURNS pg_catalog.trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.dimensions <> OLD.dimensions THEN
+        RAISE EXCEPTION 'cannot change the dimensions of model "%"', OLD.name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create a new model instead.';
+    END IF;
+    IF NEW.model_id <> OLD.model_id THEN
+        RAISE EXCEPTION 'cannot change the id of model "%"', OLD.name
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- a new data version: the next number of the sequence above the old
+    -- one (a model's versions only grow, even after a restore of versions
+    -- the sequence has not reached yet)
+    IF NEW.factors_version IS DISTINCT FROM OLD.factors_version THEN
+        LOOP
+            NEW.factors_version := pg_catalog.nextval('rerank.data_version_seq'::pg_catalog.regclass);
+            EXIT WHEN NEW.factors_version > OLD.factors_version;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION rerank.models_guard() IS
+    'BEFORE UPDATE trigger of rerank.models: a model''s id and dimensions never change; a changed factors_version takes the next value of rerank.data_version_seq';
+COMMENT ON FUNCTION rerank.item_factors_changed() IS
+    'AFTER statement trigger of rerank.item_factors, rerank.item_neighbors and rerank.user_neighbors: resets the changed models'' YᵀY and gives them a new factors_version';
+
+-- 30_models.sql: functions called from the PL/pgSQL bodies schema-qualified
+-- (defence in depth: these bodies run with search_path = pg_catalog, pg_temp).
+-- A new body for a function the extension owns (comments and grants stay).
+CREATE OR REPLACE FUNCTION rerank.create_model(model_name pg_catalog.text, dimensions integer,
+                                    algorithm pg_catalog.text DEFAULT 'imported',
+                                    params pg_catalog.jsonb DEFAULT '{}',
+                                    description pg_catalog.text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    new_id integer;
+BEGIN
+    IF model_name IS NULL OR dimensions IS NULL OR algorithm IS NULL THEN
+        RAISE EXCEPTION 'model name, dimensions and algorithm must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.length(model_name) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'model name must have 1 to 63 characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF dimensions NOT BETWEEN 0 AND 2048 THEN
+        RAISE EXCEPTION 'dimensions must be between 0 and 2048, not %', dimensions
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF algorithm NOT IN ('imported', 'als', 'item_knn', 'user_knn') THEN
+        RAISE EXCEPTION 'unknown algorithm "%"', algorithm
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use imported, als, item_knn or user_knn.';
+    END IF;
+    IF params IS NULL OR pg_catalog.jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM rerank.models m WHERE m.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" already exists', model_name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO rerank.models (name, algorithm, dimensions, params, description)
+    VALUES (model_name, create_model.algorithm, create_model.dimensions,
+            create_model.params, create_model.description)
+    RETURNING model_id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
+    RETURNS pg_catalog.void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    previous_id integer;
+    target rerank.models;
+BEGIN
+    SELECT m.model_id INTO previous_id FROM rerank.models m WHERE m.is_active;
+    IF target_id IS NOT NULL THEN
+        SELECT * INTO target FROM rerank.models m WHERE m.model_id = target_id;
+        IF target.dimensions > 0 AND target.gram IS NULL THEN
+            IF NOT EXISTS (SELECT FROM rerank.item_factors f
+                            WHERE f.model_id = target_id) THEN
+                RAISE EXCEPTION 'model "%" has no item factors', target.name
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Load its vectors into rerank.item_factors first.';
+            END IF;
+            UPDATE rerank.models m
+               SET gram = (SELECT rerank.gram_matrix(f.factors)
+                             FROM rerank.item_factors f
+                            WHERE f.model_id = target_id)
+             WHERE m.model_id = target_id;
+        END IF;
+    END IF;
+    UPDATE rerank.models m SET is_active = false WHERE m.is_active;
+    UPDATE rerank.models m SET is_active = true, activated_at = pg_catalog.now()
+     WHERE m.model_id = target_id;
+    INSERT INTO rerank.model_activations (model_id, previous_model_id, action)
+    VALUES (target_id, previous_id, switch_active_model.action);
+END
+$$;
+
+-- 30_models.sql (issue 10, defect 4): dropping the active model waits for
+-- the transactions writing its user vectors before any row (docs/locking.md).
+CREATE OR REPLACE FUNCTION rerank.drop_model(model_name pg_catalog.text, force boolean DEFAULT false)
+    RETURNS pg_catalog.void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    target_id integer := rerank.model_id(model_name);
+BEGIN
+    LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
+    IF EXISTS (SELECT FROM rerank.models m
+                WHERE m.model_id = target_id AND m.is_active) THEN
+        IF NOT coalesce(force, false) THEN
+            RAISE EXCEPTION 'model "%" is active', model_name
+                USING ERRCODE = 'object_in_use',
+                      HINT = 'Activate another model first, or pass force => true.';
+        END IF;
+        -- the triggers are writing its user vectors: wait for them before
+        -- any row (docs/locking.md)
+        LOCK TABLE rerank.user_factors IN EXCLUSIVE MODE;
+        PERFORM rerank.switch_active_model(NULL, 'deactivate');
+    END IF;
+    DELETE FROM rerank.models m WHERE m.model_id = target_id;
+END
+$$;
+
+-- 60_realtime.sql (issue 10, defect 4): forget_user waits for a first event
+-- of the user being inserted, so an event committed before it is forgotten;
+-- (issue 13) it also deletes the user's user-kNN lists and the user's place
+-- in the other users' lists, and gives the user-kNN models it changed a new
+-- version (their rows locked first, in the lock order).
+CREATE OR REPLACE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    had_features boolean;
+    created boolean;
+    user_knn_models integer[];
+    trained_on integer[];
+BEGIN
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'user id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the user-kNN models' rows, whose versions change below: before any
+    -- user row, in the lock order (docs/locking.md)
+    SELECT pg_catalog.array_agg(m.model_id ORDER BY m.model_id) INTO user_knn_models
+      FROM (SELECT m.model_id FROM rerank.models m WHERE m.algorithm = 'user_knn'
+             ORDER BY m.model_id FOR NO KEY UPDATE) m;
+    -- the features row first: the order the triggers lock in
+    -- (docs/locking.md).  A first event of the user being inserted right
+    -- now is waited for (the insert below waits for the other transaction's
+    -- row), so that an event committed before this forget is forgotten too.
+    INSERT INTO rerank.user_features (user_id) VALUES (forget_user.user_id)
+        ON CONFLICT ON CONSTRAINT user_features_pkey DO NOTHING
+        RETURNING true INTO created;
+    DELETE FROM rerank.user_features f WHERE f.user_id = forget_user.user_id;
+    had_features := FOUND AND created IS NULL;
+    -- model_id = ANY (every model): look-ups of the primary keys
+    -- (model_id, user_id) rather than scans for the user id alone
+    DELETE FROM rerank.user_factors u
+     WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND u.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    -- what models were trained on (recommend() and item-kNN read it); the
+    -- user-kNN models among them hold it in their index: a new version
+    WITH gone AS (
+        DELETE FROM rerank.model_interactions i
+         WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+           AND i.user_id = forget_user.user_id
+        RETURNING i.model_id)
+    SELECT pg_catalog.array_agg(g.model_id) INTO trained_on FROM gone g;
+    had_features := had_features OR trained_on IS NOT NULL;
+    UPDATE rerank.models m SET factors_version = m.factors_version + 1
+     WHERE m.model_id = ANY (user_knn_models) AND m.model_id = ANY (trained_on);
+    -- user-kNN: the user's own lists, and the user's place in the others'
+    -- (found through the GIN index on neighbor_ids; their trigger gives
+    -- the models a new version)
+    DELETE FROM rerank.user_neighbors n
+     WHERE n.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND n.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    UPDATE rerank.user_neighbors n
+       SET (neighbor_ids, similarities) =
+           (SELECT coalesce(pg_catalog.array_agg(n.neighbor_ids[i] ORDER BY i), '{}'),
+                   coalesce(pg_catalog.array_agg(n.similarities[i] ORDER BY i), '{}')
+              FROM pg_catalog.generate_subscripts(n.neighbor_ids, 1) AS i
+             WHERE n.neighbor_ids[i] <> forget_user.user_id)
+     WHERE n.neighbor_ids @> ARRAY[forget_user.user_id];
+    RETURN had_features OR FOUND;
+END
+$$;
+COMMENT ON FUNCTION rerank.forget_user(bigint) IS
+    'deletes everything the extension keeps about a user (features, vectors, training interactions and user-kNN lists in every model, and the user''s place in other users'' lists); true if there was anything; the shop''s own event rows are the shop''s to delete';
+
+-- 30_models.sql (issue 13): user-kNN models in the registry.
+ALTER TABLE rerank.models DROP CONSTRAINT models_algorithm_check,
+    ADD CONSTRAINT models_algorithm_check
+        CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'user_knn']));
+COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn or user_knn';
+
+-- 45_user_knn.sql (issue 13), as in the full script:
+-- User-based collaborative filtering: each user's nearest users, stored
+-- like item-kNN lists, served from an index held with the model (the
+-- users' training interactions by user and by item), and recomputed at
+-- serving time from the current history of users whose history changed or
+-- whom training did not see.  C in src/train/train_user_knn.c,
+-- src/cache/user_knn_cache.c, src/model/user_knn.c, src/core/user_knn.c.
+
+CREATE TABLE rerank.user_neighbors (
+    model_id integer NOT NULL REFERENCES rerank.models ON DELETE CASCADE,
+    user_id bigint NOT NULL,
+    neighbor_ids bigint[] NOT NULL,
+    similarities real[] NOT NULL,
+    PRIMARY KEY (model_id, user_id),
+    CHECK (pg_catalog.cardinality(neighbor_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(similarities))
+);
+-- forget_user finds the lists that name a user through this index
+CREATE INDEX user_neighbors_neighbor_ids ON rerank.user_neighbors USING gin (neighbor_ids);
+COMMENT ON TABLE rerank.user_neighbors IS
+    'user-kNN models: each user''s nearest users (the user left out), most similar first';
+COMMENT ON COLUMN rerank.user_neighbors.model_id IS 'the model (algorithm user_knn)';
+COMMENT ON COLUMN rerank.user_neighbors.user_id IS 'the shop''s user id';
+COMMENT ON COLUMN rerank.user_neighbors.neighbor_ids IS 'the neighbors, most similar first';
+COMMENT ON COLUMN rerank.user_neighbors.similarities IS 'their similarity to the user (same order), all positive';
+
+SELECT pg_catalog.pg_extension_config_dump('rerank.user_neighbors', '');
+
+-- Changed lists give their model a new factors_version, as changed item
+-- neighbor lists do, so backends that cache the model's index reload it.
+-- Its training interactions have no trigger (a training of any model
+-- writes them, and only the model it trains): what changes them under a
+-- user-kNN model, forget_user, gives it a new version itself.
+CREATE TRIGGER user_neighbors_inserted AFTER INSERT ON rerank.user_neighbors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_updated AFTER UPDATE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_deleted AFTER DELETE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_truncated AFTER TRUNCATE ON rerank.user_neighbors
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+
+CREATE PROCEDURE rerank.train_user_knn(
+    model_name pg_catalog.text,
+    source pg_catalog.regclass,
+    neighbors integer DEFAULT 50,
+    similarity pg_catalog.text DEFAULT 'cosine',
+    shrinkage double precision DEFAULT 0,
+    min_overlap integer DEFAULT 1,
+    activate boolean DEFAULT false,
+    replace boolean DEFAULT false,
+    weight_column pg_catalog.text DEFAULT NULL,
+    description pg_catalog.text DEFAULT NULL)
+    AS 'MODULE_PATHNAME', 'train_user_knn'
+    LANGUAGE C
+    -- its queries resolve operators and functions here, never in the caller's path
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) IS
+    'trains a user-based collaborative filtering model: each user''s nearest users by cosine, jaccard or pearson similarity over their items, shrunk by n / (n + shrinkage) for n shared items, at least min_overlap shared items';
+REVOKE EXECUTE ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+
+-- Served like predict, recommend and similar_items (40_training.sql).
+CREATE FUNCTION rerank.similar_users(user_id bigint, k integer DEFAULT 10,
+                                     model pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE (similar_user_id bigint, similarity double precision)
+    AS 'MODULE_PATHNAME', 'similar_users'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) IS
+    'the k users most similar to a user in a user-kNN model (NULL: the active model), most similar first: the trained list, or for a user whose history changed since training or whom training did not see, the list computed from the current history (stable: reads the model)';
+REVOKE EXECUTE ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) FROM PUBLIC;
+
+-- 30_models.sql (issue 12): activation and rollback build the model's
+-- served copy (with the preload) before they change the registry, so no
+-- backend waits for it after the commit.
+CREATE OR REPLACE FUNCTION rerank.activate_model(model_name pg_catalog.text) RETURNS pg_catalog.void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    target_id integer := rerank.model_id(model_name);
+BEGIN
+    -- the served copy first (with the preload), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
+    -- one activation at a time; readers are not blocked
+    LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
+    IF EXISTS (SELECT FROM rerank.models m
+                WHERE m.model_id = target_id AND m.is_active) THEN
+        RAISE NOTICE 'model "%" is already active', model_name;
+        RETURN;
+    END IF;
+    PERFORM rerank.switch_active_model(target_id, 'activate');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rerank.rollback_model() RETURNS pg_catalog.text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    current_id integer;
+    target_id integer;
+BEGIN
+    LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
+    SELECT m.model_id INTO current_id FROM rerank.models m WHERE m.is_active;
+    IF current_id IS NULL THEN
+        RAISE EXCEPTION 'no model is active'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- the model this one replaced when it was last activated on purpose
+    SELECT a.previous_model_id INTO target_id
+      FROM rerank.model_activations a
+     WHERE a.model_id = current_id AND a.action = 'activate'
+     ORDER BY a.activation_id DESC
+     LIMIT 1;
+    IF target_id IS NULL THEN
+        RAISE EXCEPTION 'no earlier model to roll back to'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The active model replaced no model that still exists.';
+    END IF;
+    PERFORM rerank.prepare_activation(target_id);
+    PERFORM rerank.switch_active_model(target_id, 'rollback');
+    RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id = target_id);
+END
+$$;
+
+-- 35_model_memory.sql (issue 12), as in the full script:
+-- Served snapshots (src/cache/snapshot.c): what the server holds in memory
+-- to serve models and item categories, ahead-of-time builds, and the step
+-- activation takes before it changes the registry.
+CREATE FUNCTION rerank.model_memory_info(OUT kind pg_catalog.text, OUT name pg_catalog.text,
+                                         OUT object_id bigint, OUT version bigint,
+                                         OUT state pg_catalog.text, OUT bytes bigint,
+                                         OUT readers integer, OUT mapped_here boolean,
+                                         OUT shared boolean, OUT builder_pid integer,
+                                         OUT built_at pg_catalog.timestamptz,
+                                         OUT build_seconds double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'model_memory'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION rerank.model_memory_info() IS
+    'the versions held in memory for this database: with rerank in shared_preload_libraries the server''s shared copies (building, ready, retiring, over budget) with their readers, else this backend''s own (volatile: shared state)';
+
+CREATE VIEW rerank.model_memory AS
+SELECT i.kind, i.name, i.object_id, i.version, i.state, i.bytes, i.readers,
+       i.mapped_here, i.shared, i.builder_pid, i.built_at, i.build_seconds
+  FROM rerank.model_memory_info() i;
+COMMENT ON VIEW rerank.model_memory IS
+    'what is held in memory to serve this database: model versions (kind model, name, model_id, factors_version) and item catalog versions; bytes, readers (backends mapping it), state';
+
+CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'warm_model'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION rerank.warm_model(pg_catalog.text) IS
+    'builds the served copy of the model''s committed version now (once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
+
+CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS pg_catalog.void
+    AS 'MODULE_PATHNAME', 'prepare_activation'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
+    'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
+
+-- A dropped model's versions held in memory are released at commit.
+CREATE FUNCTION rerank.model_memory_release() RETURNS pg_catalog.trigger
+    AS 'MODULE_PATHNAME', 'model_memory_release'
+    LANGUAGE C;
+COMMENT ON FUNCTION rerank.model_memory_release() IS
+    'AFTER DELETE statement trigger of rerank.models: the deleted models'' versions held in memory are released at commit (shared ones freed when no backend maps them)';
+CREATE TRIGGER model_memory_release
+    AFTER DELETE ON rerank.models
+    REFERENCING OLD TABLE AS dropped_models
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_memory_release();
+
+REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;
