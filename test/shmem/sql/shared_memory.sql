@@ -112,6 +112,30 @@ SELECT rerank.item_vector(40, 'shm_big') AS from_memory_again;
 SELECT name, state FROM rerank.model_memory WHERE name = 'shm_big'
    AND version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_big');
 
+-- item-kNN lists and a user-kNN index are blocks of their model's snapshot
+-- like vectors: held once, the same answers as from the tables
+CREATE TABLE shm_events AS
+SELECT u AS user_id, (u * 7 + j) % 40 + 1 AS item_id, 1::real AS weight
+  FROM generate_series(1, 60) u, generate_series(1, 6) j;
+SET client_min_messages = warning;
+CALL rerank.train_item_knn('shm_iknn', 'shm_events', neighbors => 5);
+CALL rerank.train_user_knn('shm_uknn', 'shm_events', neighbors => 5);
+RESET client_min_messages;
+SELECT array_agg(round(rerank.predict(3, i, 'shm_iknn')::numeric, 6) ORDER BY i) AS iknn_memory,
+       array_agg(round(rerank.predict(3, i, 'shm_uknn')::numeric, 6) ORDER BY i) AS uknn_memory
+  FROM generate_series(1, 40) i \gset
+SELECT name, state, shared, bytes > 0 AS has_bytes
+  FROM rerank.model_memory WHERE name IN ('shm_iknn', 'shm_uknn') ORDER BY name;
+SET rerank.model_cache_mb = 0;
+SELECT array_agg(round(rerank.predict(3, i, 'shm_iknn')::numeric, 6) ORDER BY i) = :'iknn_memory'
+       AS iknn_same_from_tables,
+       array_agg(round(rerank.predict(3, i, 'shm_uknn')::numeric, 6) ORDER BY i) = :'uknn_memory'
+       AS uknn_same_from_tables
+  FROM generate_series(1, 40) i;
+RESET rerank.model_cache_mb;
+SELECT rerank.drop_model('shm_iknn'), rerank.drop_model('shm_uknn');
+DROP TABLE shm_events;
+
 -- rerank.model_cache_mb = 0 turns serving from memory off for a session
 SET rerank.model_cache_mb = 0;
 SELECT rerank.item_vector(7) AS v7_from_tables;
