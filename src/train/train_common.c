@@ -113,8 +113,10 @@ void
 AppendTrainingCounts(StringInfo buf, const Interactions *data)
 {
 	appendStringInfo(buf, "{\"training\": {\"users\": %d, \"items\": %d, "
-					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT,
-					 data->users, data->items, data->by_user.nnz, data->rows);
+					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT
+					 ", \"scan_seconds\": %.6f",
+					 data->users, data->items, data->by_user.nnz, data->rows,
+					 data->scan_seconds);
 }
 
 /* The JSON number of a double, null when not finite. */

@@ -28,6 +28,7 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "tcop/dest.h"
 #include "train/train_source.h"
 #include "utils/builtins.h"
@@ -365,6 +366,8 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 	const char *weight;
 	int32	   *uperm,
 			   *iperm;
+	instr_time	start,
+				end;
 	int64	   *p_item,
 			   *p_user;
 	int32	   *i_item,
@@ -381,7 +384,11 @@ ReadInteractions(Oid source, const char *weight_column, Interactions *out)
 	b.i = HugeAlloc(sizeof(int32) * b.capacity);
 	b.w = HugeAlloc(sizeof(float) * b.capacity);
 
+	INSTR_TIME_SET_CURRENT(start);
 	out->rows = ReadSourceRows(source, weight_column, "source", CooAdd, &b);
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	out->scan_seconds = INSTR_TIME_GET_DOUBLE(end);
 	out->source_name = QualifiedRelationName(source);
 	weight = WeightColumn(source, weight_column);
 	out->weight_name = weight ? pstrdup(weight) : NULL;
