@@ -329,6 +329,8 @@ typedef struct CooBuilder
 	int32	   *u;
 	int32	   *i;
 	float	   *w;
+	int64		last_user;		/* the previous row's user, and its index */
+	int32		last_user_index;
 } CooBuilder;
 
 static void *
@@ -353,7 +355,13 @@ CooAdd(void *arg, int64 user_id, int64 item_id, double weight)
 		b->w = repalloc_huge(b->w, sizeof(float) * cap);
 		b->capacity = cap;
 	}
-	b->u[b->n] = IdMapAdd(b->users, user_id, &b->nusers);
+	/* sources often come grouped by user: the same user needs no look-up */
+	if (b->n == 0 || user_id != b->last_user)
+	{
+		b->last_user = user_id;
+		b->last_user_index = IdMapAdd(b->users, user_id, &b->nusers);
+	}
+	b->u[b->n] = b->last_user_index;
 	b->i[b->n] = IdMapAdd(b->items, item_id, &b->nitems);
 	b->w[b->n] = (float) weight;
 	b->n++;
