@@ -8,8 +8,10 @@
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
 #include "cache/signals_cache.h"
+#include "cache/snapshot.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
+#include "model/user_knn.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
 
@@ -25,11 +27,13 @@ void
 _PG_init(void)
 {
 	CoreInterruptsInit();
+	SnapshotInit();
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();
 	SignalsCacheInit();
 	BehaviorInit();
+	UserKnnInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

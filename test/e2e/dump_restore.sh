@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip: every model, vector, neighbor list,
 # activation and the active flag survive, and new models get fresh ids
-# afterwards.
+# afterwards; a user-kNN model serves the same lists and recommendations.
 # Runs against the cluster of test/run_tests.sh (PGHOST, PGPORT, PGUSER).
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
@@ -38,6 +38,8 @@ CREATE TABLE knn_src (user_id bigint, item_id bigint);
 INSERT INTO knn_src SELECT u, (u * 7 + j) % 40 + 1 FROM generate_series(1, 30) u, generate_series(1, 6) j;
 SET client_min_messages = warning;
 CALL rerank.train_item_knn('kn', 'knn_src', neighbors => 5);
+-- a user-kNN model: user neighbor lists (and their GIN index) and interactions
+CALL rerank.train_user_knn('uk', 'knn_src', neighbors => 4, similarity => 'pearson', shrinkage => 1);
 SQL
 
 rr_dump_restore "$src" "$dst"
@@ -65,6 +67,15 @@ UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.item_neighbors t
 UNION ALL
 SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.model_interactions t
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.user_neighbors t
+UNION ALL
+SELECT string_agg(similar_user_id || ':' || similarity, ',') FROM rerank.similar_users(3, 4, 'uk')
+UNION ALL
+-- user 7's recorded history differs from its training one: real-time neighbors
+SELECT string_agg(item_id || ':' || round(score::numeric, 6), ',') FROM rerank.recommend(7, 5, model => 'uk')
+UNION ALL
+SELECT (SELECT count(*) FROM rerank.user_neighbors WHERE neighbor_ids @> '{3}')::text
 UNION ALL
 SELECT rerank.rerank_ids(3, ARRAY(SELECT generate_series(1, 40)::bigint), diversity => 0.3,
                          model => 'kn')::text
