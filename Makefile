@@ -40,6 +40,12 @@ REGRESS_OPTS = --load-extension=rerank
 ISOLATION := $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=rerank
 
+# The shared-memory suite (test/shmem): regress files and isolation specs
+# that need a server started with shared_preload_libraries = 'rerank'; the
+# test command runs them, after the suites above, on such a server.
+SHMEM_REGRESS := $(basename $(notdir $(sort $(wildcard test/shmem/sql/*.sql))))
+SHMEM_ISOLATION := $(basename $(notdir $(sort $(wildcard test/shmem/specs/*.spec))))
+
 # OpenBLAS, serial build, found in its own folder with an rpath: plain
 # -lopenblas resolves through Debian's alternatives, possibly to the pthread
 # build, which starts threads inside the backend.
@@ -65,7 +71,7 @@ PG_CFLAGS = $(WARNFLAGS) $(OPTFLAGS) $(MATHFLAGS) $(EXTRA_CFLAGS)
 # build, its library (libxgboost0) to train.
 SHLIB_LINK = $(BLAS_LIBS)
 
-EXTRA_CLEAN = test/unit/run_unit_tests output_iso
+EXTRA_CLEAN = test/unit/run_unit_tests output_iso output_shmem output_shmem_iso
 
 # Rebuild objects when a header they include changes (dependency files in
 # .deps; Debian's PostgreSQL is configured without --enable-depend).
@@ -130,3 +136,11 @@ bench-core:
 	$(CC) -O2 $(OPTFLAGS) $(MATHFLAGS) -Isrc -I$(OPENBLAS_INCLUDE) \
 		-o $(BENCH_OUT) $(BENCH_SRC) $(CORE_SRCS) $(BLAS_LIBS)
 
+
+# The shared-memory suite against a running server that preloads rerank.
+.PHONY: installcheck-shmem
+installcheck-shmem:
+	$(pg_regress_installcheck) --inputdir=test/shmem --outputdir=output_shmem \
+		--load-extension=rerank $(SHMEM_REGRESS)
+	$(pg_isolation_regress_installcheck) --inputdir=test/shmem --outputdir=output_shmem_iso \
+		--load-extension=rerank $(SHMEM_ISOLATION)

@@ -156,7 +156,7 @@ $$;
 COMMENT ON FUNCTION rerank.models_guard() IS
     'BEFORE UPDATE trigger of rerank.models: a model''s id and dimensions never change; a changed factors_version takes the next value of rerank.data_version_seq';
 COMMENT ON FUNCTION rerank.item_factors_changed() IS
-    'AFTER statement trigger of rerank.item_factors and rerank.item_neighbors: resets the changed models'' YᵀY and gives them a new factors_version';
+    'AFTER statement trigger of rerank.item_factors, rerank.item_neighbors and rerank.user_neighbors: resets the changed models'' YᵀY and gives them a new factors_version';
 
 -- 30_models.sql: functions called from the PL/pgSQL bodies schema-qualified
 -- (defence in depth: these bodies run with search_path = pg_catalog, pg_temp).
@@ -184,10 +184,10 @@ BEGIN
         RAISE EXCEPTION 'dimensions must be between 0 and 2048, not %', dimensions
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF algorithm NOT IN ('imported', 'als', 'item_knn') THEN
+    IF algorithm NOT IN ('imported', 'als', 'item_knn', 'user_knn') THEN
         RAISE EXCEPTION 'unknown algorithm "%"', algorithm
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use imported, als or item_knn.';
+                  HINT = 'Use imported, als, item_knn or user_knn.';
     END IF;
     IF params IS NULL OR pg_catalog.jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params must be a JSON object'
@@ -267,7 +267,10 @@ END
 $$;
 
 -- 60_realtime.sql (issue 10, defect 4): forget_user waits for a first event
--- of the user being inserted, so an event committed before it is forgotten.
+-- of the user being inserted, so an event committed before it is forgotten;
+-- (issue 13) it also deletes the user's user-kNN lists and the user's place
+-- in the other users' lists, and gives the user-kNN models it changed a new
+-- version (their rows locked first, in the lock order).
 CREATE OR REPLACE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -276,11 +279,18 @@ CREATE OR REPLACE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
 DECLARE
     had_features boolean;
     created boolean;
+    user_knn_models integer[];
+    trained_on integer[];
 BEGIN
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'user id must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- the user-kNN models' rows, whose versions change below: before any
+    -- user row, in the lock order (docs/locking.md)
+    SELECT pg_catalog.array_agg(m.model_id ORDER BY m.model_id) INTO user_knn_models
+      FROM (SELECT m.model_id FROM rerank.models m WHERE m.algorithm = 'user_knn'
+             ORDER BY m.model_id FOR NO KEY UPDATE) m;
     -- the features row first: the order the triggers lock in
     -- (docs/locking.md).  A first event of the user being inserted right
     -- now is waited for (the insert below waits for the other transaction's
@@ -296,13 +306,222 @@ BEGIN
      WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND u.user_id = forget_user.user_id;
     had_features := had_features OR FOUND;
-    -- what models were trained on (recommend() and item-kNN read it)
-    DELETE FROM rerank.model_interactions i
-     WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
-       AND i.user_id = forget_user.user_id;
+    -- what models were trained on (recommend() and item-kNN read it); the
+    -- user-kNN models among them hold it in their index: a new version
+    WITH gone AS (
+        DELETE FROM rerank.model_interactions i
+         WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+           AND i.user_id = forget_user.user_id
+        RETURNING i.model_id)
+    SELECT pg_catalog.array_agg(g.model_id) INTO trained_on FROM gone g;
+    had_features := had_features OR trained_on IS NOT NULL;
+    UPDATE rerank.models m SET factors_version = m.factors_version + 1
+     WHERE m.model_id = ANY (user_knn_models) AND m.model_id = ANY (trained_on);
+    -- user-kNN: the user's own lists, and the user's place in the others'
+    -- (found through the GIN index on neighbor_ids; their trigger gives
+    -- the models a new version)
+    DELETE FROM rerank.user_neighbors n
+     WHERE n.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND n.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    UPDATE rerank.user_neighbors n
+       SET (neighbor_ids, similarities) =
+           (SELECT coalesce(pg_catalog.array_agg(n.neighbor_ids[i] ORDER BY i), '{}'),
+                   coalesce(pg_catalog.array_agg(n.similarities[i] ORDER BY i), '{}')
+              FROM pg_catalog.generate_subscripts(n.neighbor_ids, 1) AS i
+             WHERE n.neighbor_ids[i] <> forget_user.user_id)
+     WHERE n.neighbor_ids @> ARRAY[forget_user.user_id];
     RETURN had_features OR FOUND;
 END
 $$;
+COMMENT ON FUNCTION rerank.forget_user(bigint) IS
+    'deletes everything the extension keeps about a user (features, vectors, training interactions and user-kNN lists in every model, and the user''s place in other users'' lists); true if there was anything; the shop''s own event rows are the shop''s to delete';
+
+-- 30_models.sql (issue 13): user-kNN models in the registry.
+ALTER TABLE rerank.models DROP CONSTRAINT models_algorithm_check,
+    ADD CONSTRAINT models_algorithm_check
+        CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'user_knn']));
+COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn or user_knn';
+
+-- 45_user_knn.sql (issue 13), as in the full script:
+-- User-based collaborative filtering: each user's nearest users, stored
+-- like item-kNN lists, served from an index held with the model (the
+-- users' training interactions by user and by item), and recomputed at
+-- serving time from the current history of users whose history changed or
+-- whom training did not see.  C in src/train/train_user_knn.c,
+-- src/cache/user_knn_cache.c, src/model/user_knn.c, src/core/user_knn.c.
+
+CREATE TABLE rerank.user_neighbors (
+    model_id integer NOT NULL REFERENCES rerank.models ON DELETE CASCADE,
+    user_id bigint NOT NULL,
+    neighbor_ids bigint[] NOT NULL,
+    similarities real[] NOT NULL,
+    PRIMARY KEY (model_id, user_id),
+    CHECK (pg_catalog.cardinality(neighbor_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(similarities))
+);
+-- forget_user finds the lists that name a user through this index
+CREATE INDEX user_neighbors_neighbor_ids ON rerank.user_neighbors USING gin (neighbor_ids);
+COMMENT ON TABLE rerank.user_neighbors IS
+    'user-kNN models: each user''s nearest users (the user left out), most similar first';
+COMMENT ON COLUMN rerank.user_neighbors.model_id IS 'the model (algorithm user_knn)';
+COMMENT ON COLUMN rerank.user_neighbors.user_id IS 'the shop''s user id';
+COMMENT ON COLUMN rerank.user_neighbors.neighbor_ids IS 'the neighbors, most similar first';
+COMMENT ON COLUMN rerank.user_neighbors.similarities IS 'their similarity to the user (same order), all positive';
+
+SELECT pg_catalog.pg_extension_config_dump('rerank.user_neighbors', '');
+
+-- Changed lists give their model a new factors_version, as changed item
+-- neighbor lists do, so backends that cache the model's index reload it.
+-- Its training interactions have no trigger (a training of any model
+-- writes them, and only the model it trains): what changes them under a
+-- user-kNN model, forget_user, gives it a new version itself.
+CREATE TRIGGER user_neighbors_inserted AFTER INSERT ON rerank.user_neighbors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_updated AFTER UPDATE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_deleted AFTER DELETE ON rerank.user_neighbors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+CREATE TRIGGER user_neighbors_truncated AFTER TRUNCATE ON rerank.user_neighbors
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.item_factors_changed();
+
+CREATE PROCEDURE rerank.train_user_knn(
+    model_name pg_catalog.text,
+    source pg_catalog.regclass,
+    neighbors integer DEFAULT 50,
+    similarity pg_catalog.text DEFAULT 'cosine',
+    shrinkage double precision DEFAULT 0,
+    min_overlap integer DEFAULT 1,
+    activate boolean DEFAULT false,
+    replace boolean DEFAULT false,
+    weight_column pg_catalog.text DEFAULT NULL,
+    description pg_catalog.text DEFAULT NULL)
+    AS 'MODULE_PATHNAME', 'train_user_knn'
+    LANGUAGE C
+    -- its queries resolve operators and functions here, never in the caller's path
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) IS
+    'trains a user-based collaborative filtering model: each user''s nearest users by cosine, jaccard or pearson similarity over their items, shrunk by n / (n + shrinkage) for n shared items, at least min_overlap shared items';
+REVOKE EXECUTE ON PROCEDURE rerank.train_user_knn(pg_catalog.text, pg_catalog.regclass, integer, pg_catalog.text, double precision, integer, boolean, boolean, pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+
+-- Served like predict, recommend and similar_items (40_training.sql).
+CREATE FUNCTION rerank.similar_users(user_id bigint, k integer DEFAULT 10,
+                                     model pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE (similar_user_id bigint, similarity double precision)
+    AS 'MODULE_PATHNAME', 'similar_users'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) IS
+    'the k users most similar to a user in a user-kNN model (NULL: the active model), most similar first: the trained list, or for a user whose history changed since training or whom training did not see, the list computed from the current history (stable: reads the model)';
+REVOKE EXECUTE ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) FROM PUBLIC;
+
+-- 30_models.sql (issue 12): activation and rollback build the model's
+-- served copy (with the preload) before they change the registry, so no
+-- backend waits for it after the commit.
+CREATE OR REPLACE FUNCTION rerank.activate_model(model_name pg_catalog.text) RETURNS pg_catalog.void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    target_id integer := rerank.model_id(model_name);
+BEGIN
+    -- the served copy first (with the preload), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
+    -- one activation at a time; readers are not blocked
+    LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
+    IF EXISTS (SELECT FROM rerank.models m
+                WHERE m.model_id = target_id AND m.is_active) THEN
+        RAISE NOTICE 'model "%" is already active', model_name;
+        RETURN;
+    END IF;
+    PERFORM rerank.switch_active_model(target_id, 'activate');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rerank.rollback_model() RETURNS pg_catalog.text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    current_id integer;
+    target_id integer;
+BEGIN
+    LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
+    SELECT m.model_id INTO current_id FROM rerank.models m WHERE m.is_active;
+    IF current_id IS NULL THEN
+        RAISE EXCEPTION 'no model is active'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- the model this one replaced when it was last activated on purpose
+    SELECT a.previous_model_id INTO target_id
+      FROM rerank.model_activations a
+     WHERE a.model_id = current_id AND a.action = 'activate'
+     ORDER BY a.activation_id DESC
+     LIMIT 1;
+    IF target_id IS NULL THEN
+        RAISE EXCEPTION 'no earlier model to roll back to'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The active model replaced no model that still exists.';
+    END IF;
+    PERFORM rerank.prepare_activation(target_id);
+    PERFORM rerank.switch_active_model(target_id, 'rollback');
+    RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id = target_id);
+END
+$$;
+
+-- 35_model_memory.sql (issue 12), as in the full script:
+-- Served snapshots (src/cache/snapshot.c): what the server holds in memory
+-- to serve models and item categories, ahead-of-time builds, and the step
+-- activation takes before it changes the registry.
+CREATE FUNCTION rerank.model_memory_info(OUT kind pg_catalog.text, OUT name pg_catalog.text,
+                                         OUT object_id bigint, OUT version bigint,
+                                         OUT state pg_catalog.text, OUT bytes bigint,
+                                         OUT readers integer, OUT mapped_here boolean,
+                                         OUT shared boolean, OUT builder_pid integer,
+                                         OUT built_at pg_catalog.timestamptz,
+                                         OUT build_seconds double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'model_memory'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION rerank.model_memory_info() IS
+    'the versions held in memory for this database: with rerank in shared_preload_libraries the server''s shared copies (building, ready, retiring, over budget) with their readers, else this backend''s own (volatile: shared state)';
+
+CREATE VIEW rerank.model_memory AS
+SELECT i.kind, i.name, i.object_id, i.version, i.state, i.bytes, i.readers,
+       i.mapped_here, i.shared, i.builder_pid, i.built_at, i.build_seconds
+  FROM rerank.model_memory_info() i;
+COMMENT ON VIEW rerank.model_memory IS
+    'what is held in memory to serve this database: model versions (kind model, name, model_id, factors_version) and item catalog versions; bytes, readers (backends mapping it), state';
+
+CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'warm_model'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION rerank.warm_model(pg_catalog.text) IS
+    'builds the served copy of the model''s committed version now (once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
+
+CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS pg_catalog.void
+    AS 'MODULE_PATHNAME', 'prepare_activation'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
+    'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
+
+-- A dropped model's versions held in memory are released at commit.
+CREATE FUNCTION rerank.model_memory_release() RETURNS pg_catalog.trigger
+    AS 'MODULE_PATHNAME', 'model_memory_release'
+    LANGUAGE C;
+COMMENT ON FUNCTION rerank.model_memory_release() IS
+    'AFTER DELETE statement trigger of rerank.models: the deleted models'' versions held in memory are released at commit (shared ones freed when no backend maps them)';
+CREATE TRIGGER model_memory_release
+    AFTER DELETE ON rerank.models
+    REFERENCING OLD TABLE AS dropped_models
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.model_memory_release();
+
+REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;
 
 -- Candidate features (issue 11, docs/features.md).
 
@@ -604,9 +823,9 @@ COMMENT ON FUNCTION rerank.blend_weights() IS
 
 -- 30_models.sql: a model of algorithm ranker, and one active ranker beside
 -- the one active factor model.
-ALTER TABLE rerank.models DROP CONSTRAINT models_algorithm_check;
-ALTER TABLE rerank.models ADD CONSTRAINT models_algorithm_check
-    CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'ranker']));
+ALTER TABLE rerank.models DROP CONSTRAINT models_algorithm_check,
+    ADD CONSTRAINT models_algorithm_check
+        CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'user_knn', 'ranker']));
 DROP INDEX rerank.models_one_active;
 -- at most one active factor model, and one active ranker (80_ranker.sql)
 CREATE UNIQUE INDEX models_one_active ON rerank.models (is_active)
@@ -614,7 +833,7 @@ CREATE UNIQUE INDEX models_one_active ON rerank.models (is_active)
 CREATE UNIQUE INDEX models_one_active_ranker ON rerank.models (is_active)
     WHERE is_active AND algorithm OPERATOR(pg_catalog.=) 'ranker';
 
-COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn (factor models) or ranker (a learned ranker, rerank.rankers)';
+COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn, user_knn (factor models) or ranker (a learned ranker, rerank.rankers)';
 COMMENT ON COLUMN rerank.models.is_active IS 'true for the factor model that serving and real-time updates use, and for the ranker that scores rerank()''s candidates (at most one of each)';
 
 -- 30_models.sql: the factor model's functions leave the active ranker alone.
@@ -677,6 +896,12 @@ CREATE OR REPLACE FUNCTION rerank.activate_model(model_name pg_catalog.text) RET
 DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
+    -- the served copy first (with the preload), so nobody waits after the
+    -- commit; a ranker's forest is built by each backend (docs/ranker.md)
+    IF NOT EXISTS (SELECT FROM rerank.models m
+                    WHERE m.model_id = target_id AND m.algorithm OPERATOR(pg_catalog.=) 'ranker') THEN
+        PERFORM rerank.prepare_activation(target_id);
+    END IF;
     -- one activation at a time; readers are not blocked
     LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM rerank.models m
@@ -721,6 +946,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The active model replaced no model that still exists.';
     END IF;
+    PERFORM rerank.prepare_activation(target_id);
     PERFORM rerank.switch_active_model(target_id, 'rollback');
     RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id = target_id);
 END

@@ -12,7 +12,7 @@ DROP ROLE IF EXISTS priv_none, priv_serve, priv_rerank_only;
 CREATE ROLE priv_none;
 CREATE ROLE priv_serve;
 GRANT EXECUTE ON FUNCTION rerank.rerank, rerank.rerank_ids, rerank.predict,
-    rerank.recommend, rerank.similar_items TO priv_serve;
+    rerank.recommend, rerank.similar_items, rerank.similar_users TO priv_serve;
 CREATE ROLE priv_rerank_only;
 GRANT EXECUTE ON FUNCTION rerank.rerank TO priv_rerank_only;
 
@@ -139,5 +139,5 @@ DELETE FROM rerank.items WHERE item_id IN (9001, 9002);
 SELECT rerank.deactivate_model();
 SELECT rerank.drop_model('priv_m');
 REVOKE ALL ON FUNCTION rerank.rerank, rerank.rerank_ids, rerank.predict,
-    rerank.recommend, rerank.similar_items FROM priv_serve, priv_rerank_only;
+    rerank.recommend, rerank.similar_items, rerank.similar_users FROM priv_serve, priv_rerank_only;
 DROP ROLE priv_none, priv_serve, priv_rerank_only;

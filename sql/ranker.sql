@@ -207,6 +207,35 @@ SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
 SET rerank.ranker = 'fm';
 SELECT count(*) FROM rerank.rerank(:u, :'cands', as_of => :'t');
 RESET rerank.ranker;
+-- over a user-kNN factor model: the forest scores with the neighbors'
+-- model_score (and no recent_similarity, which user-kNN has not), every
+-- score equal to explain()'s and its contributions adding up to it
+SET client_min_messages = warning;
+CREATE VIEW ltr.live_items AS SELECT user_id, item_id FROM ltr.live WHERE item_id IS NOT NULL;
+CALL rerank.train_user_knn('ltr_uk', 'ltr.live_items', neighbors => 5);
+RESET client_min_messages;
+SELECT rerank.activate_model('ltr_uk');
+SELECT rerank.active_model() AS factor_model, rerank.active_ranker() AS ranker;
+CREATE TEMP TABLE ranked_uk AS SELECT * FROM rerank.rerank(:u, :'cands', as_of => :'t');
+SELECT count(*) AS explained,
+       count(*) FILTER (WHERE abs(e.score - r.score) < 1e-6) AS same_score,
+       count(*) FILTER (WHERE abs(e.total - r.score) < 1e-4) AS adds_up,
+       count(*) FILTER (WHERE e.model_score IS NOT NULL) > 0 AS with_model_score,
+       count(*) FILTER (WHERE e.model_score IS DISTINCT FROM f.value) AS model_score_as_features,
+       count(*) FILTER (WHERE e.model_score IS DISTINCT FROM fm.value) > 0 AS not_fm_scores
+  FROM ranked_uk r,
+       LATERAL (SELECT max(value) FILTER (WHERE term = 'score') AS score,
+                       max(value) FILTER (WHERE term = 'model_score') AS model_score,
+                       sum(contribution) FILTER (WHERE term <> 'score' AND term NOT LIKE '%:%') AS total
+                  FROM rerank.explain(:u, r.item_id, as_of => :'t')) e,
+       LATERAL (SELECT c.value FROM rerank.candidate_features(:u, ARRAY[r.item_id], as_of => :'t') c
+                 WHERE c.feature = 'model_score') f,
+       LATERAL (SELECT c.value FROM rerank.candidate_features(:u, ARRAY[r.item_id], as_of => :'t', model => 'fm') c
+                 WHERE c.feature = 'model_score') fm;
+-- serving a ranker leaves the backend with one thread too
+SELECT backend_threads FROM rerank.blas_info();
+SELECT rerank.rollback_model();
+SELECT rerank.drop_model('ltr_uk');
 
 -- ---- activation, rollback, replace, drop ----
 SELECT rerank.activate_model('ltr_b');

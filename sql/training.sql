@@ -390,6 +390,30 @@ RESET ROLE;
 DROP OWNED BY rerank_regress_app;
 DROP ROLE rerank_regress_app;
 
+-- an ordinary table is read from its heap, anything else through the
+-- executor: under row-level security the policy applies to the rows
+-- trained on, as a query would apply it
+CREATE TABLE rls_events AS SELECT * FROM events;
+ALTER TABLE rls_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY odd_users ON rls_events USING (user_id % 2 = 1);
+CREATE ROLE rerank_regress_dba;
+GRANT USAGE ON SCHEMA rerank TO rerank_regress_dba;
+GRANT ALL ON ALL TABLES IN SCHEMA rerank TO rerank_regress_dba;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA rerank TO rerank_regress_dba;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA rerank TO rerank_regress_dba;
+GRANT SELECT ON rls_events, events TO rerank_regress_dba;
+SET ROLE rerank_regress_dba;
+CALL rerank.train_als('rls_all', 'events', factors => 2, iterations => 1);
+CALL rerank.train_als('rls_odd', 'rls_events', factors => 2, iterations => 1);
+SELECT name, (metrics->'training'->>'rows_read')::int AS rows_read,
+       (metrics->'training'->>'rows_read')::int = (SELECT count(*) FROM rls_events) AS as_the_policy_shows
+  FROM rerank.models WHERE name LIKE 'rls_%' ORDER BY name;
+RESET ROLE;
+SELECT count(rerank.drop_model(name)) AS dropped FROM rerank.models WHERE name LIKE 'rls_%';
+DROP TABLE rls_events;
+DROP OWNED BY rerank_regress_dba;
+DROP ROLE rerank_regress_dba;
+
 -- clean up
 SELECT rerank.deactivate_model();
 SELECT count(rerank.drop_model(name)) AS dropped FROM rerank.models WHERE model_id > :first_model;

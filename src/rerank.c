@@ -9,8 +9,10 @@
 #include "cache/model_cache.h"
 #include "cache/ranker_cache.h"
 #include "cache/signals_cache.h"
+#include "cache/snapshot.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
+#include "model/user_knn.h"
 #include "serve/impression_log.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
@@ -27,6 +29,7 @@ void
 _PG_init(void)
 {
 	CoreInterruptsInit();
+	SnapshotInit();
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();
@@ -34,6 +37,7 @@ _PG_init(void)
 	RankerCacheInit();
 	ImpressionLogInit();
 	BehaviorInit();
+	UserKnnInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rerank");
 #else

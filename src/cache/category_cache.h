@@ -1,19 +1,24 @@
 /*
  * category_cache.h
- *	  Item categories (rerank.items.category) held in backend memory for
+ *	  Item categories (rerank.items.category) served from memory for
  *	  rerank(): category caps and category affinity without a query per call.
  *
- * Loaded on first use with one scan of rerank.items, as a hash from item id
- * to a category number; invalidated through relcache invalidation of
- * rerank.items, which a statement trigger on that table sends at commit of
- * any change of item ids or categories.  Bounded by rerank.category_cache_mb
- * per backend: when the categories do not fit, callers look them up with a
- * query instead (correct, slower).
+ * The item catalog is a served snapshot (snapshot.h): built on first use
+ * with one scan of rerank.items, as a flat id table from item id to a
+ * category number and the names; once per server with the preload (within
+ * rerank.shared_cache_mb), else per backend (within rerank.category_cache_mb).
+ * Any committed change of item ids or categories makes a new version (a
+ * statement trigger on rerank.items); a transaction that changed them reads
+ * them by query until it ends.  When the categories are not in memory,
+ * callers look them up with a query instead (correct, slower).  Numbers
+ * and names are valid until the end of the transaction.
  */
 #ifndef RERANK_CATEGORY_CACHE_H
 #define RERANK_CATEGORY_CACHE_H
 
 #include "postgres.h"
+
+#include "core/id_table.h"
 
 /*
  * The category numbers of n items (-1: none), from 0 up.  False, leaving
@@ -28,11 +33,11 @@ extern bool CategoryCacheLookup(const int64 *item_ids, int n, int32 *categories)
 extern bool CategoryCacheEnsure(void);
 
 /*
- * A number that changes whenever the category numbers may have changed
- * (each load); 0 when the categories do not fit.  A copy of category
- * numbers tagged with it is current while it is unchanged.
+ * The flat id table (core/id_table.h) from item id to category number of
+ * this transaction's categories, and its capacity; NULL when they are not
+ * in memory.  Valid until the end of the transaction.
  */
-extern uint64 CategoryCacheGeneration(void);
+extern const IdTableSlot *CategoryCacheTable(uint64 *capacity);
 
 /* The category number of one item (-1: none); after CategoryCacheEnsure. */
 extern int32 CategoryCacheLookupOne(int64 item_id);

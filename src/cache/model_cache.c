@@ -1,52 +1,64 @@
 /*
  * model_cache.c
- *	  Models held in backend memory (see model_cache.h for the contract).
+ *	  Models as backends see them (see model_cache.h for the contract): the
+ *	  registry row of each model a backend uses, with what serving reads of
+ *	  its version taken from the version's served snapshot (snapshot.h): one
+ *	  copy per server in shared memory with the preload, else this backend's.
  *
- * Each cached model is an entry with its own memory context: the item
- * vectors as one float matrix in ascending item id order, the biases and
- * ids of its rows, an open-addressing hash from item id to matrix row
- * (simplehash; a 32-byte slot also holds the bias, the vector's norm and the
- * item's category number, so a look-up reads one cache line before the
- * vector), and YᵀY.  Serving reads the matrix and the hash at random places,
- * so they sit on huge pages (cache_memory.c).  Entries are keyed by the
- * model id and its data version (cache_key.h: a version no aborted
- * transaction can give back) and validated against rerank.models after any
- * relcache invalidation of that table; a statement trigger on rerank.models
- * sends one at commit for every change of a model row, and a statement
- * changing item factors or neighbor lists gives the model row a new version,
- * so serving never queries the registry while nothing changes.  Whoever
- * asks, cached or not, must have the right to read what the cache holds
- * (CheckCachedModelsReadable): privileges never depend on the cache.
+ * An entry holds a model's registry row (name, dimensions, factors_version,
+ * fold-in parameters) and pointers into the snapshot of its version: the
+ * item vectors in ascending item id order, their ids and biases, a flat id
+ * table from item id to row with the bias and the vector's norm in the
+ * slot, YᵀY, and an
+ * item-kNN model's neighbor lists.  Entries are keyed by the model id and
+ * its data version (cache_key.h: a version no aborted transaction can give
+ * back, which also keys the model's served snapshots) and validated against
+ * rerank.models after any relcache invalidation of that table; a statement
+ * trigger on rerank.models sends one at commit for every change of a model
+ * row, and a statement changing item factors or neighbor lists gives the
+ * model row a new version, so serving never queries the registry while
+ * nothing changes.  In each transaction an entry asks for its snapshot
+ * again (a few comparisons when nothing changed), so the pointers it gives
+ * are valid for the transaction.  Whoever asks, from memory or not, must
+ * have the right to read what the cache holds (CheckCachedModelsReadable):
+ * privileges never depend on what is in memory, shared or not.
  *
- * An entry being replaced may still be in use by the current statement (a
- * row trigger keeps pointers for one row at most, but a caller could hold
- * them across a nested call), so replaced entries are retired and freed only
- * in a later transaction.  A load builds its entry in a context under the
- * current transaction's memory and adopts it into the cache only when
- * complete, so an error or a cancel during a load leaks nothing.
+ * A version that cannot be served from memory (over its budget, or written
+ * by the current transaction and not committed) is read from the tables:
+ * vectors by index per call, the whole catalog by a temporary copy, YᵀY
+ * once into the entry.  The answers are the same.
+ *
+ * An entry being replaced may still be in use by the current statement, so
+ * replaced entries are retired and freed only in a later transaction.
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+#include "access/xact.h"
 #include "cache/backend_cache.h"
 #include "cache/cache_key.h"
 #include "cache/cache_memory.h"
 #include "cache/category_cache.h"
+#include "cache/model_blocks.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
+#include "cache/snapshot.h"
+#include "cache/user_knn_cache.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
-#include "core/id_hash.h"
+#include "core/id_table.h"
 #include "core/vec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "port/pg_bitutils.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #if PG_VERSION_NUM >= 170000
 #define CURRENT_LXID (MyProc->vxid.lxid)
@@ -54,69 +66,32 @@
 #define CURRENT_LXID (MyProc->lxid)
 #endif
 
-/*
- * One item of a cached model: its row in the vector matrix, and what
- * serving reads with it, so that one cache line gives all of it: the bias
- * (also in the entry's biases), the vector's norm and the item's category
- * number in the category cache (valid for the entry's category_generation).
- */
-typedef struct ItemSlot
-{
-	int64		item_id;
-	double		norm;			/* ‖vector‖ = VecNorm(vector) */
-	uint32		row;
-	float		bias;
-	int32		category;		/* -1: none */
-	char		status;
-	char		padding[3];		/* 32 bytes: never across two cache lines */
-} ItemSlot;
-
-StaticAssertDecl(sizeof(ItemSlot) == 32, "ItemSlot must be 32 bytes");
-
-/* The hash of an item id in the item map (core/id_hash.h). */
-static inline uint32
-HashItemId(int64 item_id)
-{
-	return (uint32) IdHash(item_id);
-}
-
-#define SH_PREFIX itemmap
-#define SH_ELEMENT_TYPE ItemSlot
-#define SH_KEY_TYPE int64
-#define SH_KEY item_id
-#define SH_HASH_KEY(tb, key) HashItemId(key)
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_USE_NONDEFAULT_ALLOCATOR
-/* half full at most: short probes, and no growth (and copy) while loading */
-#define SH_FILLFACTOR (0.5)
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
-/* The hash's slots: on huge pages when big (cache_memory.c). */
-CACHE_MEMORY_HASH_ALLOCATOR(itemmap)
-
-/* A cached model: the public part first, so a CachedModel * is an entry. */
+/* A model as this backend uses it: the public part first. */
 typedef struct ModelEntry
 {
 	CachedModel pub;
-	MemoryContext context;		/* owns everything below */
-	float	   *vectors;		/* item_count × dimensions, or NULL */
-	float	   *biases;			/* item_count */
-	int64	   *ids;			/* item id of each row, ascending */
-	itemmap_hash *items;		/* item id → row, when vectors are cached */
-	NeighborLists *neighbors;	/* item-kNN: the lists, when cached */
-	uint64		category_generation;	/* of the slots' categories; 0: none */
-	Size		bytes;			/* memory charged to the budget */
-	Size		wanted_bytes;	/* what caching the vectors would take */
+	MemoryContext context;		/* the entry, and YᵀY when read from tables */
+	const ServingSnapshot *snapshot;	/* NULL: read from the tables */
+	uint64		snapshot_serial;	/* SnapshotSerial of it, 0 for none */
+	SnapshotStatus status;		/* why, when NULL */
+	Size		status_budget;	/* the private budget status was found for */
+	LocalTransactionId snapshot_lxid;	/* the transaction it was got in */
+	/* blocks of the snapshot */
+	const int64 *ids;
+	const float *vectors;
+	const float *biases;
+	const ItemTableSlot *table; /* item id → row; NULL: no vector at all */
+	uint64		capacity;
+	NeighborLists neighbors;
+	const UserKnnIndex *user_knn;	/* user-kNN: the index, in the snapshot */
+	float	   *own_gram;		/* YᵀY read from the tables */
 	bool		checked;		/* validated since the last invalidation */
 	uint64		last_used;		/* LRU clock */
 	LocalTransactionId retired_in;	/* retired entries: freed later */
 	struct ModelEntry *next;
 } ModelEntry;
 
-/* GUC: per-backend budget for cached item vectors, in megabytes. */
+/* GUC: per-backend budget for models held without the preload, megabytes. */
 static int	model_cache_mb = 256;
 
 static MemoryContext CacheContext = NULL;
@@ -126,7 +101,9 @@ static ModelEntry *active_entry = NULL; /* valid while active_checked */
 static bool active_checked = false;
 static Oid	models_relid = InvalidOid;
 /* the tables the cache holds rows of, for the privilege check */
-static Oid	cached_relids[3] = {InvalidOid, InvalidOid, InvalidOid};
+#define CACHED_TABLES 5
+#define USER_KNN_TABLES 3		/* the last two: user-kNN models only */
+static Oid	cached_relids[CACHED_TABLES];
 static bool cached_relids_valid = false;
 static CacheInvalCount invalidations = 0;
 static uint64 lru_clock = 0;
@@ -152,8 +129,9 @@ EntryKey(const ModelEntry *entry)
 }
 
 /*
- * Relcache callback: a change of rerank.models makes every entry suspect;
- * a change of any table the cache reads, the tables' OIDs too.
+ * Relcache callback: a change of rerank.models makes every entry suspect
+ * (entries also ask for their snapshot again, at once); a change of any
+ * table the cache reads, the tables' OIDs too.
  */
 static void
 ModelCacheRelcacheCallback(Datum arg, Oid relid)
@@ -163,34 +141,52 @@ ModelCacheRelcacheCallback(Datum arg, Oid relid)
 		invalidations++;
 		active_checked = false;
 		for (ModelEntry *e = entries; e != NULL; e = e->next)
+		{
 			e->checked = false;
+			e->snapshot_lxid = InvalidLocalTransactionId;
+		}
 	}
-	if (relid == InvalidOid || relid == cached_relids[0] ||
-		relid == cached_relids[1] || relid == cached_relids[2])
-		cached_relids_valid = false;
+	for (int i = 0; i < CACHED_TABLES; i++)
+		if (relid == InvalidOid || relid == cached_relids[i])
+			cached_relids_valid = false;
+}
+
+/*
+ * Checks that the current user may read the cached tables from first to
+ * last - 1, as the queries that load them would.
+ */
+static void
+CheckCachedTablesReadable(int first, int last)
+{
+	static const char *const names[CACHED_TABLES] = {
+		"models", "item_factors", "item_neighbors",
+		"user_neighbors", "model_interactions"
+	};
+
+	if (!cached_relids_valid)
+	{
+		for (int i = 0; i < CACHED_TABLES; i++)
+			cached_relids[i] = RerankTableOid(names[i]);
+		cached_relids_valid = true;
+	}
+	for (int i = first; i < last; i++)
+		if (OidIsValid(cached_relids[i]))
+			CheckCacheReadPrivilege(cached_relids[i]);
 }
 
 /*
  * Checks that the current user may read what the cache holds, as the
  * queries that load it would: rerank.models, rerank.item_factors and
- * rerank.item_neighbors.  Called by every look-up, whether it is served
- * from memory or not, so that what a role may read never depends on what
- * its backend has cached (issue 10).
+ * rerank.item_neighbors (and for a user-kNN model's index, see
+ * ModelUserKnnIndex, rerank.user_neighbors and rerank.model_interactions).
+ * Called by every look-up, whether it is served from memory (this backend's
+ * or shared) or not, so that what a role may read never depends on what is
+ * in memory.
  */
 static void
 CheckCachedModelsReadable(void)
 {
-	static const char *const names[3] = {"models", "item_factors", "item_neighbors"};
-
-	if (!cached_relids_valid)
-	{
-		for (int i = 0; i < 3; i++)
-			cached_relids[i] = RerankTableOid(names[i]);
-		cached_relids_valid = true;
-	}
-	for (int i = 0; i < 3; i++)
-		if (OidIsValid(cached_relids[i]))
-			CheckCacheReadPrivilege(cached_relids[i]);
+	CheckCachedTablesReadable(0, USER_KNN_TABLES);
 }
 
 /* Assign hook of rerank.model_cache_mb: a new budget applies at once. */
@@ -200,14 +196,93 @@ ModelCacheBudgetAssign(int newval, void *extra)
 	ModelCacheRelcacheCallback((Datum) 0, InvalidOid);
 }
 
+/* The private budget of model snapshots, in bytes. */
+static Size
+ModelPrivateBudget(void)
+{
+	return CacheBudgetBytes(model_cache_mb);
+}
+
+/*
+ * The model kind's check, under the build's MVCC snapshot inside SPI:
+ * the model row shows the version asked for, and was not written by this
+ * transaction (then its content is committed, and the version names it).
+ */
+static bool
+ModelIsCurrent(const SnapshotSource *source)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum((int32) source->key.object_id)};
+	bool		isnull;
+	int64		version;
+	TransactionId xmin;
+
+	ExecuteKeptPlan(&plan, "SELECT factors_version, xmin FROM rerank.models "
+					"WHERE model_id OPERATOR(pg_catalog.=) $1",
+					1, argtypes, args, true, 1, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return false;
+	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return version == source->key.version && !TransactionIdIsCurrentTransactionId(xmin);
+}
+
+static const SnapshotKindInfo model_kind = {
+	.name = "model",
+	.private_budget = ModelPrivateBudget,
+	.private_budget_setting = "rerank.model_cache_mb",
+	.latest_snapshot = false,
+	.serve_previous = false,
+	.is_current = ModelIsCurrent
+};
+
+/* Models deleted by this transaction: their shared versions go at commit. */
+static int32 *dropped = NULL;
+static int	ndropped = 0;
+static int	dropped_capacity = 0;
+static Oid	dropped_relid = InvalidOid;
+
+/*
+ * At commit, the versions of the models this transaction deleted are
+ * released (shared ones freed when their last reader unmaps them); a model
+ * id is never used again, so nothing would ever ask for them.
+ */
+static void
+ModelXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+	{
+		for (int i = 0; i < ndropped; i++)
+		{
+			SnapshotKey object;
+
+			memset(&object, 0, sizeof(object));
+			object.kind = SNAPSHOT_MODEL;
+			object.dbid = MyDatabaseId;
+			object.relid = dropped_relid;
+			object.object_id = dropped[i];
+			SnapshotRelease(&object);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		ndropped = 0;
+}
+
 void
 ModelCacheInit(void)
 {
 	DefineCacheBudget("rerank.model_cache_mb",
-					  "Memory per backend for cached item vectors, in megabytes.",
-					  "A model whose vectors do not fit is served by index look-ups.",
+					  "Memory per backend for models, in megabytes, when rerank is not in shared_preload_libraries.",
+					  "A model that does not fit is read from its tables per call.",
 					  &model_cache_mb, 256, ModelCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(ModelCacheRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(ModelXactCallback, NULL);
+	RegisterSnapshotKind(SNAPSHOT_MODEL, &model_kind);
+	ModelBlocksInit();
+	NeighborListsInit();
+	UserKnnCacheInit();
 }
 
 /* Frees retired entries once the transaction that retired them is over. */
@@ -249,17 +324,6 @@ RetireEntry(ModelEntry *victim)
 		active_entry = NULL;
 		active_checked = false;
 	}
-}
-
-/* Memory held by the vectors of live entries. */
-static Size
-CachedBytes(void)
-{
-	Size		total = 0;
-
-	for (ModelEntry *e = entries; e != NULL; e = e->next)
-		total += e->bytes;
-	return total;
 }
 
 /* The header of a model row as read by ReadModelHeader. */
@@ -322,147 +386,6 @@ ReadModelHeader(const char *name, int32 model_id, ModelHeader *header)
 	return true;
 }
 
-/* Runs a one-row, one-column query with the model id as $1. */
-static Datum
-QueryModelValue(const char *sql, int32 model_id, bool *isnull)
-{
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(model_id)};
-	int			ret = SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1);
-
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "query failed: %s", sql);
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-}
-
-/* The number of item vectors of a model. */
-static int64
-ItemCount(int32 model_id)
-{
-	bool		isnull;
-
-	return DatumGetInt64(QueryModelValue("SELECT pg_catalog.count(*) FROM rerank.item_factors "
-										 "WHERE model_id OPERATOR(pg_catalog.=) $1",
-										 model_id, &isnull));
-}
-
-/*
- * Loads YᵀY into the entry: the registry's copy when present, else computed
- * by the gram_matrix aggregate (what activation stores), never written back.
- */
-static void
-LoadGram(ModelEntry *entry)
-{
-	int			k = entry->pub.dimensions;
-	bool		isnull;
-	Datum		value;
-	ArrayType  *gram;
-	float	   *copy;
-
-	if (k == 0 || entry->pub.item_count == 0)
-		return;
-	value = QueryModelValue("SELECT gram FROM rerank.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-							entry->pub.model_id, &isnull);
-	if (isnull)
-		value = QueryModelValue("SELECT rerank.gram_matrix(factors) "
-								"FROM rerank.item_factors WHERE model_id OPERATOR(pg_catalog.=) $1",
-								entry->pub.model_id, &isnull);
-	if (isnull)
-		return;
-	gram = DatumGetArrayTypeP(value);
-	if (ARR_NDIM(gram) != 1 || ARR_DIMS(gram)[0] != k * k ||
-		ARR_HASNULL(gram))
-		elog(ERROR, "YᵀY of model \"%s\" is not a %d×%d matrix",
-			 entry->pub.name, k, k);
-	copy = MemoryContextAlloc(entry->context, sizeof(float) * k * k);
-	memcpy(copy, ARR_DATA_PTR(gram), sizeof(float) * k * k);
-	entry->pub.gram = copy;
-}
-
-/* LoadVectors' scan: the entry being filled and its next row. */
-typedef struct VectorLoad
-{
-	ModelEntry *entry;
-	int64		row;
-} VectorLoad;
-
-/* Copies one item's vector, bias and id into the next row of the entry. */
-static void
-LoadVectorRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
-{
-	VectorLoad *load = (VectorLoad *) arg;
-	ModelEntry *entry = load->entry;
-	int			k = entry->pub.dimensions;
-	int64		row = load->row;
-	bool		isnull;
-	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-	float		bias = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-	bool		found;
-	ItemSlot   *slot;
-
-	/* rows were validated on the way in; a change under us is not */
-	if (row >= entry->pub.item_count || ARR_NDIM(factors) != 1 ||
-		ARR_DIMS(factors)[0] != k)
-		elog(ERROR, "item factors of model \"%s\" changed while loading",
-			 entry->pub.name);
-	memcpy(entry->vectors + row * k, ARR_DATA_PTR(factors), sizeof(float) * k);
-	entry->biases[row] = bias;
-	entry->ids[row] = item_id;
-	slot = itemmap_insert(entry->items, item_id, &found);
-	slot->row = (uint32) row;
-	slot->bias = bias;
-	slot->norm = VecNorm(entry->vectors + row * k, (size_t) k);
-	slot->category = -1;
-	load->row++;
-}
-
-/*
- * Reads every item vector of the model into the entry's context, rows in
- * ascending item id order (so that a whole-catalog ranking breaks ties to
- * the smaller id), in batches through a cursor so the result set is never
- * materialized twice.
- */
-static void
-LoadVectors(ModelEntry *entry)
-{
-	int			k = entry->pub.dimensions;
-	int64		count = entry->pub.item_count;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
-	VectorLoad	load = {entry, 0};
-
-	/* rows start on cache lines: a 64-float row is 4 lines, not 5 */
-	entry->vectors = CacheMemoryAlloc(entry->context,
-									  mul_size(Max(count, 1), mul_size(k, sizeof(float))),
-									  false);
-	entry->biases = MemoryContextAllocExtended(entry->context,
-											   mul_size(Max(count, 1), sizeof(float)),
-											   MCXT_ALLOC_HUGE);
-	entry->ids = MemoryContextAllocExtended(entry->context,
-											mul_size(Max(count, 1), sizeof(int64)),
-											MCXT_ALLOC_HUGE);
-	entry->items = itemmap_create(entry->context, ID_TABLE_INITIAL_SIZE(count), NULL);
-	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
-				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
-				  1, argtypes, args, LoadVectorRow, &load);
-	entry->pub.item_count = load.row;
-}
-
-/* Retires the least recently used entries until bytes more fit the budget. */
-static void
-MakeRoom(Size bytes, Size budget)
-{
-	while (entries != NULL && CachedBytes() + bytes > budget)
-	{
-		ModelEntry *lru = entries;
-
-		for (ModelEntry *e = entries; e != NULL; e = e->next)
-			if (e->last_used < lru->last_used)
-				lru = e;
-		RetireEntry(lru);
-	}
-}
 
 /* Whether what the entry serves from (vectors or lists) is in memory. */
 static bool
@@ -470,26 +393,130 @@ EntryInMemory(const ModelEntry *entry)
 {
 	if (ModelHasNeighbors(&entry->pub))
 		return entry->pub.neighbors_cached;
+	if (ModelIsUserKnn(&entry->pub))
+		return entry->user_knn != NULL;
 	return entry->pub.vectors_cached;
 }
 
+/* Points the entry at a snapshot's blocks (NULL: read from the tables). */
+static void
+SetSnapshot(ModelEntry *entry, const ServingSnapshot *snapshot)
+{
+	uint64		count;
+
+	entry->snapshot = snapshot;
+	entry->snapshot_serial = snapshot != NULL ? SnapshotSerial(snapshot) : 0;
+	entry->ids = NULL;
+	entry->vectors = NULL;
+	entry->biases = NULL;
+	entry->table = NULL;
+	entry->capacity = 0;
+	memset(&entry->neighbors, 0, sizeof(NeighborLists));
+	entry->user_knn = NULL;
+	entry->pub.gram = entry->own_gram;
+	entry->pub.vectors_cached = entry->pub.dimensions == 0;
+	entry->pub.neighbors_cached = false;
+	if (snapshot == NULL)
+		return;
+	entry->ids = SnapshotBlock(snapshot, BLOCK_MODEL_IDS, &count);
+	entry->pub.item_count = (int64) count;
+	entry->vectors = SnapshotBlock(snapshot, BLOCK_MODEL_VECTORS, NULL);
+	entry->biases = SnapshotBlock(snapshot, BLOCK_MODEL_BIASES, NULL);
+	entry->table = SnapshotBlock(snapshot, BLOCK_MODEL_ITEM_TABLE, &entry->capacity);
+	entry->pub.gram = SnapshotBlock(snapshot, BLOCK_MODEL_GRAM, NULL);
+	entry->pub.vectors_cached = true;
+	entry->pub.neighbors_cached = NeighborListsOf(snapshot, &entry->neighbors);
+	entry->user_knn = SnapshotBlock(snapshot, BLOCK_USER_KNN_INDEX, NULL);
+	loads++;
+}
+
 /*
- * Builds a new entry for the model described by header.  Built under the
- * transaction's memory and adopted into CacheContext only when complete.
+ * Reads what an entry needs when it is served from the tables: its item
+ * count and YᵀY, once per entry, under the current transaction's view.
+ */
+static void
+ReadFromTables(ModelEntry *entry)
+{
+	int			k = entry->pub.dimensions;
+
+	if (entry->own_gram != NULL || entry->pub.item_count >= 0)
+		return;
+	SpiConnect();
+	entry->pub.item_count = ModelItemCount(entry->pub.model_id);
+	if (k > 0 && entry->pub.item_count > 0)
+	{
+		float	   *gram = MemoryContextAlloc(entry->context, sizeof(float) * k * k);
+
+		if (ModelReadGram(entry->pub.model_id, k, entry->pub.name, gram))
+			entry->own_gram = gram;
+	}
+	SPI_finish();
+	entry->pub.gram = entry->own_gram;
+}
+
+/*
+ * Gets the entry's snapshot for this transaction: the same one in a few
+ * comparisons while nothing changed, a new one after a build elsewhere,
+ * NULL when the version is read from the tables.
+ */
+static void
+RefreshSnapshot(ModelEntry *entry)
+{
+	SnapshotSource source;
+	ModelSource detail;
+	SnapshotStatus status;
+	const ServingSnapshot *snapshot;
+
+	if (entry->snapshot_lxid == CURRENT_LXID)
+		return;
+	/* known not to fit this backend's budget: not again until it changes */
+	if (entry->snapshot == NULL && !SnapshotsShared() &&
+		entry->snapshot_lxid != InvalidLocalTransactionId &&
+		(entry->status == SNAPSHOT_OVER_BUDGET || entry->status == SNAPSHOT_DISABLED) &&
+		entry->status_budget == ModelPrivateBudget())
+	{
+		entry->snapshot_lxid = CURRENT_LXID;
+		return;
+	}
+	memset(&source, 0, sizeof(source));
+	source.key.kind = SNAPSHOT_MODEL;
+	source.key.dbid = MyDatabaseId;
+	source.key.relid = models_relid;
+	source.key.object_id = entry->pub.model_id;
+	source.key.version = entry->pub.factors_version;
+	source.label = entry->pub.name;
+	detail.model_id = entry->pub.model_id;
+	detail.dimensions = entry->pub.dimensions;
+	detail.neighbors = ModelHasNeighbors(&entry->pub);
+	detail.user_knn = ModelIsUserKnn(&entry->pub);
+	source.detail = &detail;
+
+	snapshot = GetServingSnapshot(&source, &status);
+	entry->snapshot_lxid = CURRENT_LXID;
+	entry->status = status;
+	entry->status_budget = ModelPrivateBudget();
+	/* the serial, not the pointer: a freed hold's memory may be reused */
+	if ((snapshot != NULL ? SnapshotSerial(snapshot) : 0) != entry->snapshot_serial)
+		SetSnapshot(entry, snapshot);
+	if (snapshot == NULL)
+		ReadFromTables(entry);
+}
+
+/*
+ * A new entry for the model described by header; its snapshot is got by
+ * the caller (RefreshSnapshot).
  */
 static ModelEntry *
 LoadModel(const ModelHeader *header)
 {
 	MemoryContext context;
 	ModelEntry *entry;
-	Size		per_item;
-	Size		budget = CacheBudgetBytes(model_cache_mb);
 
 	if (CacheContext == NULL)
 		CacheContext = AllocSetContextCreate(TopMemoryContext, "rerank model cache",
-											 ALLOCSET_DEFAULT_SIZES);
-	context = AllocSetContextCreate(CurTransactionContext, "rerank cached model",
-									ALLOCSET_DEFAULT_SIZES);
+											 ALLOCSET_SMALL_SIZES);
+	context = AllocSetContextCreate(CacheContext, "rerank cached model",
+									ALLOCSET_SMALL_SIZES);
 	entry = MemoryContextAllocZero(context, sizeof(ModelEntry));
 	entry->context = context;
 	entry->pub.model_id = header->model_id;
@@ -500,53 +527,11 @@ LoadModel(const ModelHeader *header)
 	entry->pub.regularization = header->regularization;
 	entry->pub.alpha = header->alpha;
 	entry->pub.private_data = entry;
-	entry->pub.item_count = ItemCount(header->model_id);
-
-	/*
-	 * vectors, biases and ids, and the item map: a power of two of 32-byte
-	 * slots, at least two per item (SH_FILLFACTOR)
-	 */
-	per_item = sizeof(float) * (header->dimensions + 1) + sizeof(int64);
-	entry->wanted_bytes =
-		add_size(mul_size(per_item, (Size) entry->pub.item_count),
-				 mul_size(pg_nextpower2_64((uint64) (entry->pub.item_count + 16) * 2),
-						  sizeof(ItemSlot)));
-	entry->bytes = entry->wanted_bytes;
-
-	if (ModelHasNeighbors(&entry->pub))
-	{
-		/* an item-kNN model: its neighbor lists take the place of vectors */
-		NeighborListsSize size;
-
-		entry->wanted_bytes = NeighborListsBytes(header->model_id, &size);
-		entry->bytes = entry->wanted_bytes;
-		entry->pub.vectors_cached = true;
-		if (entry->bytes <= budget)
-		{
-			MakeRoom(entry->bytes, budget);
-			entry->neighbors = NeighborListsLoad(context, header->model_id, &size);
-			entry->pub.neighbors_cached = true;
-		}
-		else
-			entry->bytes = 0;
-	}
-	else if (entry->pub.dimensions > 0 && entry->bytes <= budget)
-	{
-		MakeRoom(entry->bytes, budget);
-		LoadVectors(entry);
-		entry->pub.vectors_cached = true;
-	}
-	else
-	{
-		entry->bytes = 0;
-		entry->pub.vectors_cached = entry->pub.dimensions == 0;
-	}
-	LoadGram(entry);
-
-	MemoryContextSetParent(context, CacheContext);
+	entry->pub.item_count = -1;
+	entry->pub.vectors_cached = entry->pub.dimensions == 0;
+	entry->snapshot_lxid = InvalidLocalTransactionId;
 	entry->next = entries;
 	entries = entry;
-	loads++;
 	return entry;
 }
 
@@ -561,10 +546,12 @@ FindEntry(int32 model_id)
 }
 
 /*
- * Returns an up-to-date entry for the model of header: the cached one when
- * its key matches, else a fresh load (retiring the stale one).  The entry
- * counts as checked only when no invalidation arrived since seen, the count
- * taken before the header was read (cache_key.h).
+ * Returns an up-to-date entry for the model of header: the entry of the
+ * same key, else a new one (retiring the stale one).  An entry of a version
+ * this transaction wrote is never kept: after the commit (or the rollback)
+ * it is read again.  The entry counts as checked only when no invalidation
+ * arrived since seen, the count taken before the header was read
+ * (cache_key.h).
  */
 static ModelEntry *
 EntryForHeader(const ModelHeader *header, CacheInvalCount seen)
@@ -575,9 +562,8 @@ EntryForHeader(const ModelHeader *header, CacheInvalCount seen)
 	if (entry != NULL &&
 		ModelDataKeyEquals(EntryKey(entry), key) &&
 		entry->pub.dimensions == header->dimensions &&
-		(EntryInMemory(entry) ?
-		 entry->bytes <= CacheBudgetBytes(model_cache_mb) :
-		 entry->wanted_bytes > CacheBudgetBytes(model_cache_mb)))
+		strcmp(entry->pub.algorithm, header->algorithm) == 0 &&
+		entry->status != SNAPSHOT_NOT_CURRENT)
 	{
 		/* parameters and name may change without new vectors */
 		strlcpy(entry->pub.name, header->name, NAMEDATALEN);
@@ -602,14 +588,43 @@ ModelHasNeighbors(const CachedModel *model)
 		strcmp(model->algorithm, "item_knn") == 0;
 }
 
-/* The cached neighbor list of an item; see model_cache.h. */
+/* Whether the model is a user-kNN model; see model_cache.h. */
+bool
+ModelIsUserKnn(const CachedModel *model)
+{
+	return model != NULL && model->dimensions == 0 &&
+		strcmp(model->algorithm, "user_knn") == 0;
+}
+
+/* The index of a user-kNN model, from memory or read; see model_cache.h. */
+const UserKnnIndex *
+ModelUserKnnIndex(const CachedModel *model)
+{
+	const ModelEntry *entry = (const ModelEntry *) model->private_data;
+	MemoryContext caller = CurrentMemoryContext;
+	UserKnnRows *rows;
+	const UserKnnIndex *index;
+
+	Assert(ModelIsUserKnn(model));
+	/* every call, in memory or not: what its load would read */
+	CheckCachedTablesReadable(USER_KNN_TABLES, CACHED_TABLES);
+	if (entry->user_knn != NULL)
+		return entry->user_knn;
+	SpiConnect();
+	rows = UserKnnReadRows(model->model_id, model->name);
+	index = UserKnnBuild(caller, rows);
+	SPI_finish();
+	return index;
+}
+
+/* The neighbor list of an item from the snapshot; see model_cache.h. */
 bool
 ModelItemNeighbors(const CachedModel *model, int64 item_id, NeighborList *list)
 {
 	const ModelEntry *entry = (const ModelEntry *) model->private_data;
 
-	Assert(model->neighbors_cached && entry->neighbors != NULL);
-	return NeighborListsFind(entry->neighbors, item_id, list);
+	Assert(model->neighbors_cached);
+	return NeighborListsFind(&entry->neighbors, item_id, list);
 }
 
 /*
@@ -653,6 +668,7 @@ ActiveModel(void)
 	}
 	if (active_entry == NULL)
 		return NULL;
+	RefreshSnapshot(active_entry);
 	active_entry->last_used = ++lru_clock;
 	return &active_entry->pub;
 }
@@ -716,6 +732,7 @@ LookupEntry(const char *name, int32 model_id)
 		entry = EntryForHeader(&header, seen);
 		SPI_finish();
 	}
+	RefreshSnapshot(entry);
 	entry->last_used = ++lru_clock;
 	return entry;
 }
@@ -823,47 +840,60 @@ FetchItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 	SPI_finish();
 }
 
-/* How far ahead the look-ups request hash slots. */
+/* How far ahead the look-ups request table slots. */
 #define LOOKUP_AHEAD 16
 #define LOOKUP_RING (2 * LOOKUP_AHEAD)	/* a power of two above the distance */
 
 /*
- * The cached look-ups, software-pipelined: candidates hit random hash slots
- * and random rows of the matrix, so one after the other each would cost a
- * cache miss.  Id i's hash slot is requested LOOKUP_AHEAD ids before it is
- * probed; the probe gives the row, the bias, the norm and the category
- * (each when asked for) and requests the vector, which stays requested for
- * the caller, who reads it next.  Items without a slot take their category
- * from the category cache.
+ * The look-ups in the snapshot, software-pipelined: candidates hit random
+ * slots of the id table and random rows of the matrix, so one after the
+ * other each would cost a cache miss (and, in shared memory on small pages,
+ * a TLB miss).  Id i's slot (and its category slot) is requested
+ * LOOKUP_AHEAD ids before it is probed; the probe gives the row, the bias
+ * and the norm, and requests the vector, which stays requested for the
+ * caller, who reads it next.  categories, when not NULL, come from the
+ * category table (cat_table, every item, with or without a vector).
  */
 static void
 CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 			  const float **vectors, float *biases, double *norms,
-			  int32 *categories)
+			  int32 *categories, const IdTableSlot *cat_table,
+			  uint64 cat_capacity)
 {
-	itemmap_hash *map = entry->items;
+	const ItemTableSlot *table = entry->table;
+	uint64		capacity = entry->capacity;
 	int			dims = entry->pub.dimensions;
 	Size		row_bytes = sizeof(float) * dims;
-	uint32		hashes[LOOKUP_RING];
+	uint64		hashes[LOOKUP_RING];
 
 	for (int i = 0; i < n + LOOKUP_AHEAD; i++)
 	{
 		int			j = i - LOOKUP_AHEAD;
 
-		/* stage 1: hash the id, request its slot */
+		/* stage 1: hash the id, request its slots */
 		if (i < n)
 		{
-			uint32		hash = HashItemId(item_ids[i]);
+			uint64		hash = IdHash(item_ids[i]);
 
 			hashes[i % LOOKUP_RING] = hash;
-			CACHE_PREFETCH(&map->data[hash & map->sizemask]);
+			CACHE_PREFETCH(IdTableHomeSized(table, capacity, sizeof(ItemTableSlot), hash));
+			if (categories)
+				CACHE_PREFETCH(IdTableHome(cat_table, cat_capacity, hash));
 		}
 		/* stage 2: probe; request the vector */
 		if (j >= 0)
 		{
-			ItemSlot   *slot = itemmap_lookup_hash(map, item_ids[j],
-												   hashes[j % LOOKUP_RING]);
+			uint64		hash = hashes[j % LOOKUP_RING];
+			const ItemTableSlot *slot = (const ItemTableSlot *)
+				IdTableProbeSized(table, capacity, sizeof(ItemTableSlot), item_ids[j], hash);
 
+			if (categories)
+			{
+				const IdTableSlot *cat = IdTableProbe(cat_table, cat_capacity,
+													  item_ids[j], hash);
+
+				categories[j] = cat != NULL ? (int32) cat->value : -1;
+			}
 			if (slot == NULL)
 			{
 				vectors[j] = NULL;
@@ -871,24 +901,41 @@ CachedLookups(ModelEntry *entry, const int64 *item_ids, int n,
 					biases[j] = 0;
 				if (norms)
 					norms[j] = 0;
-				if (categories)
-					categories[j] = CategoryCacheLookupOne(item_ids[j]);
 			}
 			else
 			{
-				const char *v = (const char *) (entry->vectors + (Size) slot->row * dims);
+				const char *v = (const char *) (entry->vectors + (Size) slot->base.value * dims);
 
 				for (Size offset = 0; offset < row_bytes; offset += 64)
 					CACHE_PREFETCH(v + offset);
 				vectors[j] = (const float *) v;
 				if (biases)
-					biases[j] = slot->bias;
+					memcpy(&biases[j], &slot->base.aux, sizeof(float));
 				if (norms)
 					norms[j] = slot->norm;
-				if (categories)
-					categories[j] = slot->category;
 			}
 		}
+	}
+}
+
+/* Whether the entry's vectors are looked up in its snapshot. */
+static bool
+InSnapshot(const ModelEntry *entry)
+{
+	return entry->snapshot != NULL && entry->pub.dimensions > 0;
+}
+
+/* No vector for any of n ids (a model in memory with no item vectors). */
+static void
+NoVectors(int n, const float **vectors, float *biases, double *norms)
+{
+	for (int i = 0; i < n; i++)
+	{
+		vectors[i] = NULL;
+		if (biases)
+			biases[i] = 0;
+		if (norms)
+			norms[i] = 0;
 	}
 }
 
@@ -898,43 +945,12 @@ ModelItemVectors(const CachedModel *model, const int64 *item_ids, int n,
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
 
-	/* over the budget, or no dimensions (no vectors, no query) */
-	if (!model->vectors_cached || entry->items == NULL)
+	if (!InSnapshot(entry))
 		FetchItemVectors(model, item_ids, n, vectors, biases);
+	else if (entry->table == NULL)
+		NoVectors(n, vectors, biases, NULL);
 	else
-		CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL);
-}
-
-/*
- * Brings the category numbers in the entry's slots up to the category
- * cache's generation (loading that cache if need be); false when the
- * categories do not fit in their cache.  A new generation costs one
- * category look-up per item, once per backend.
- */
-static bool
-SyncSlotCategories(ModelEntry *entry)
-{
-	uint64		generation;
-
-	if (!CategoryCacheEnsure())
-		return false;
-	generation = CategoryCacheGeneration();
-	if (entry->category_generation != generation)
-	{
-		itemmap_iterator it;
-		ItemSlot   *slot;
-		uint32		count = 0;
-
-		itemmap_start_iterate(entry->items, &it);
-		while ((slot = itemmap_iterate(entry->items, &it)) != NULL)
-		{
-			if ((++count & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			slot->category = CategoryCacheLookupOne(slot->item_id);
-		}
-		entry->category_generation = generation;
-	}
-	return true;
+		CachedLookups(entry, item_ids, n, vectors, biases, NULL, NULL, NULL, 0);
 }
 
 bool
@@ -943,8 +959,10 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 				 int32 *categories)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
+	const IdTableSlot *cat_table = NULL;
+	uint64		cat_capacity = 0;
 
-	if (!model->vectors_cached || entry->items == NULL)
+	if (!InSnapshot(entry) || entry->table == NULL)
 	{
 		ModelItemVectors(model, item_ids, n, vectors, biases);
 		if (norms)
@@ -953,10 +971,12 @@ ModelItemDetails(const CachedModel *model, const int64 *item_ids, int n,
 					VecNorm(vectors[i], (size_t) model->dimensions) : 0.0;
 		return false;
 	}
-	/* categories over their budget: the slots still give the norms */
-	if (categories != NULL && !SyncSlotCategories(entry))
+	/* categories not in memory: the slots still give the rest */
+	if (categories != NULL &&
+		(cat_table = CategoryCacheTable(&cat_capacity)) == NULL)
 		categories = NULL;
-	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories);
+	CachedLookups(entry, item_ids, n, vectors, biases, norms, categories,
+				  cat_table, cat_capacity);
 	return categories != NULL;
 }
 
@@ -972,23 +992,85 @@ ModelItemVector(const CachedModel *model, int64 item_id, float *bias)
 	return vector;
 }
 
-/*
- * Loads the vectors of a model over the budget into a temporary entry in
- * the current memory context, which the cache never adopts.
- */
-static ModelEntry *
-LoadTemporaryCopy(const CachedModel *model)
+/* An ItemMatrix's map from item id to row. */
+typedef struct MatrixIndex
 {
-	ModelEntry *copy = palloc0(sizeof(ModelEntry));
+	const ItemTableSlot *table;
+	uint64		capacity;
+} MatrixIndex;
 
-	copy->pub = *model;
-	copy->pub.private_data = copy;
-	copy->context = CurrentMemoryContext;
+/* TemporaryMatrix's scan: the next row. */
+typedef struct MatrixCopy
+{
+	int			k;
+	int64		n;
+	int64		row;
+	int64	   *ids;
+	float	   *vectors;
+	float	   *biases;
+	ItemTableSlot *table;
+	uint64		capacity;
+} MatrixCopy;
+
+/* Copies one row of a temporary matrix. */
+static void
+CopyMatrixRow(HeapTuple tuple, TupleDesc tupdesc, void *arg)
+{
+	MatrixCopy *copy = (MatrixCopy *) arg;
+	bool		isnull;
+	int64		item_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	ArrayType  *factors = DatumGetArrayTypeP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+
+	if (copy->row >= copy->n || ARR_NDIM(factors) != 1 ||
+		ARR_DIMS(factors)[0] != copy->k)
+		elog(ERROR, "item factors changed while loading");
+	memcpy(copy->vectors + copy->row * copy->k, ARR_DATA_PTR(factors),
+		   sizeof(float) * copy->k);
+	copy->ids[copy->row] = item_id;
+	copy->biases[copy->row] = DatumGetFloat4(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	(void) IdTableInsertSized(copy->table, copy->capacity, sizeof(ItemTableSlot),
+							  item_id, (uint32) copy->row, 0);
+	copy->row++;
+}
+
+/*
+ * The vectors of a model not served from memory, read into the current
+ * memory context for one whole-catalog ranking (correct, slower).
+ */
+static void
+TemporaryMatrix(const CachedModel *model, ItemMatrix *matrix, MatrixIndex *index)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(model->model_id)};
+	MatrixCopy	copy;
+	MemoryContext caller = CurrentMemoryContext;
+
 	SpiConnect();
-	copy->pub.item_count = ItemCount(model->model_id);
-	LoadVectors(copy);
+	copy.k = model->dimensions;
+	copy.n = ModelItemCount(model->model_id);
+	if (copy.n > PG_INT32_MAX - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has " INT64_FORMAT " items, too many to rank the whole catalog",
+						model->name, copy.n)));
+	copy.row = 0;
+	/* in the caller's context, not SPI's */
+	copy.ids = MemoryContextAllocExtended(caller, mul_size(Max(copy.n, 1), sizeof(int64)), MCXT_ALLOC_HUGE);
+	copy.vectors = CacheMemoryAlloc(caller, mul_size(Max(copy.n, 1), mul_size(copy.k, sizeof(float))), false);
+	copy.biases = MemoryContextAllocExtended(caller, mul_size(Max(copy.n, 1), sizeof(float)), MCXT_ALLOC_HUGE);
+	copy.capacity = IdTableCapacity((uint64) copy.n);
+	copy.table = MemoryContextAllocExtended(caller, mul_size(copy.capacity, sizeof(ItemTableSlot)), MCXT_ALLOC_HUGE);
+	IdTableClearSized(copy.table, copy.capacity, sizeof(ItemTableSlot));
+	ScanQueryRows("SELECT item_id, factors, bias FROM rerank.item_factors "
+				  "WHERE model_id OPERATOR(pg_catalog.=) $1 ORDER BY item_id",
+				  1, argtypes, args, CopyMatrixRow, &copy);
 	SPI_finish();
-	return copy;
+	matrix->n = (int) copy.row;
+	matrix->ids = copy.ids;
+	matrix->vectors = copy.vectors;
+	matrix->biases = copy.biases;
+	index->table = copy.table;
+	index->capacity = copy.capacity;
 }
 
 /* The whole catalog of a model as one matrix; see model_cache.h. */
@@ -996,35 +1078,38 @@ void
 ModelItemMatrix(const CachedModel *model, ItemMatrix *matrix)
 {
 	ModelEntry *entry = (ModelEntry *) model->private_data;
+	MatrixIndex *index = palloc0(sizeof(MatrixIndex));
 
 	memset(matrix, 0, sizeof(ItemMatrix));
 	matrix->k = model->dimensions;
+	matrix->private_data = index;
 	if (model->dimensions == 0)
 		return;
-	if (model->item_count > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model \"%s\" has " INT64_FORMAT " items, too many to rank the whole catalog",
-						model->name, model->item_count)));
-	if (!model->vectors_cached)
-		entry = LoadTemporaryCopy(model);
-	matrix->n = (int) entry->pub.item_count;
+	if (!InSnapshot(entry))
+	{
+		TemporaryMatrix(model, matrix, index);
+		return;
+	}
+	matrix->n = (int) model->item_count;
 	matrix->ids = entry->ids;
 	matrix->vectors = entry->vectors;
 	matrix->biases = entry->biases;
-	matrix->private_data = entry->items;
+	index->table = entry->table;
+	index->capacity = entry->capacity;
 }
 
 /* The row of an item in a matrix, or -1. */
 int32
 ItemMatrixRow(const ItemMatrix *matrix, int64 item_id)
 {
-	ItemSlot   *slot;
+	const MatrixIndex *index = (const MatrixIndex *) matrix->private_data;
+	const IdTableSlot *slot;
 
-	if (matrix->private_data == NULL)
+	if (index == NULL || index->table == NULL)
 		return -1;
-	slot = itemmap_lookup((itemmap_hash *) matrix->private_data, item_id);
-	return slot != NULL ? (int32) slot->row : -1;
+	slot = IdTableProbeSized(index->table, index->capacity, sizeof(ItemTableSlot),
+							 item_id, IdHash(item_id));
+	return slot != NULL ? (int32) slot->value : -1;
 }
 
 PG_FUNCTION_INFO_V1(model_cache_invalidate);
@@ -1040,12 +1125,14 @@ model_cache_invalidate(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+
 PG_FUNCTION_INFO_V1(model_cache_info);
 
 /*
- * The models cached in this backend: name, version, items, whether the
- * vectors are in memory, bytes, whether it is the active one, and the
- * backend's total number of loads (a test sees a reload through it).
+ * The models this backend uses: name, version, items, whether the vectors
+ * (or lists) are in memory, bytes of the snapshot, whether it is the active
+ * one, and the backend's total number of snapshots taken up (a test sees a
+ * reload through it).
  */
 Datum
 model_cache_info(PG_FUNCTION_ARGS)
@@ -1062,12 +1149,91 @@ model_cache_info(PG_FUNCTION_ARGS)
 
 		values[0] = CStringGetTextDatum(e->pub.name);
 		values[1] = Int64GetDatum(e->pub.factors_version);
-		values[2] = Int64GetDatum(e->pub.item_count);
+		values[2] = Int64GetDatum(Max(e->pub.item_count, 0));
 		values[3] = BoolGetDatum(EntryInMemory(e));
-		values[4] = Int64GetDatum((int64) e->bytes);
+		values[4] = Int64GetDatum(e->snapshot != NULL ? (int64) SnapshotBytes(e->snapshot) : 0);
 		values[5] = BoolGetDatum(e == active_entry && active_checked);
 		values[6] = Int64GetDatum(loads);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(warm_model);
+
+/*
+ * rerank.warm_model(name): builds (or maps) the snapshot of the model's
+ * committed version now, so that the first calls after its activation find
+ * it ready; true when it is served from memory.
+ */
+Datum
+warm_model(PG_FUNCTION_ARGS)
+{
+	ModelEntry *entry = LookupEntry(text_to_cstring(PG_GETARG_TEXT_PP(0)), 0);
+
+	PG_RETURN_BOOL(EntryInMemory(entry));
+}
+
+PG_FUNCTION_INFO_V1(prepare_activation);
+
+/*
+ * rerank.prepare_activation(model_id): what activation does first, before
+ * it changes the registry: with the preload, the model's snapshot is built
+ * (or found) so that no backend waits for it after the commit.  Nothing
+ * without the preload, where each backend loads its own copy anyway.
+ */
+Datum
+prepare_activation(PG_FUNCTION_ARGS)
+{
+	if (SnapshotsShared() && !PG_ARGISNULL(0))
+		(void) LookupEntry(NULL, PG_GETARG_INT32(0));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(model_memory_release);
+
+/*
+ * AFTER DELETE statement trigger of rerank.models (transition table
+ * dropped_models): notes the deleted models, whose versions held in memory
+ * are released at commit.
+ */
+Datum
+model_memory_release(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	int			ret;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		trigdata->tg_oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("model_memory_release: must be fired AFTER DELETE, FOR EACH STATEMENT, with an OLD TABLE")));
+	dropped_relid = RelationGetRelid(trigdata->tg_relation);
+	SpiConnect();
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition table");
+	ret = SPI_execute("SELECT model_id FROM dropped_models", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the deleted models: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			continue;
+		if (ndropped == dropped_capacity)
+		{
+			dropped_capacity = Max(16, 2 * dropped_capacity);
+			dropped = dropped == NULL ?
+				MemoryContextAlloc(TopMemoryContext, sizeof(int32) * dropped_capacity) :
+				repalloc(dropped, sizeof(int32) * dropped_capacity);
+		}
+		dropped[ndropped++] = DatumGetInt32(id);
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

@@ -24,6 +24,8 @@
 
 #include "postgres.h"
 
+#include "core/user_knn.h"
+
 /* Fold-in defaults for models whose params do not say (imported models). */
 #define RERANK_DEFAULT_REGULARIZATION 0.1
 #define RERANK_DEFAULT_ALPHA 1.0
@@ -145,6 +147,19 @@ typedef struct NeighborList
  */
 extern bool ModelItemNeighbors(const CachedModel *model, int64 item_id,
 							   NeighborList *list);
+
+/*
+ * Whether the model is a user-kNN model (neighbor lists of users, no
+ * dimensions); false for NULL.
+ */
+extern bool ModelIsUserKnn(const CachedModel *model);
+
+/*
+ * The index of a user-kNN model (cache/user_knn_cache.h): the cached one,
+ * or for a model over the memory budget a copy read into the current memory
+ * context (correct, slower).  Valid as long as the model pointer.
+ */
+extern const UserKnnIndex *ModelUserKnnIndex(const CachedModel *model);
 
 /* Registers the GUC and the invalidation callback; called by _PG_init. */
 extern void ModelCacheInit(void);

@@ -1,8 +1,9 @@
 /*
  * neighbor_lists.h
- *	  The neighbor lists of an item-kNN model held in memory by the model
- *	  cache: every list of rerank.item_neighbors in two flat arrays, with a
- *	  hash from item id to its list.
+ *	  The neighbor lists of an item-kNN model in its served snapshot: every
+ *	  list of rerank.item_neighbors end to end in two flat arrays, with a
+ *	  flat id table from item id to its list (the BLOCK_NEIGHBOR_* blocks of
+ *	  snapshot_blocks.h).
  */
 #ifndef RERANK_NEIGHBOR_LISTS_H
 #define RERANK_NEIGHBOR_LISTS_H
@@ -12,29 +13,27 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "cache/model_cache.h"
+#include "cache/snapshot.h"
+#include "core/id_table.h"
 
-typedef struct NeighborLists NeighborLists;
-
-/* How many lists a model has, and neighbors in all. */
-typedef struct NeighborListsSize
+/* A model's lists as one backend reads them: pointers into its snapshot. */
+typedef struct NeighborLists
 {
-	int64		lists;
-	int64		neighbors;
-} NeighborListsSize;
+	const IdTableSlot *table;	/* item id → list number, payload length */
+	uint64		capacity;
+	const uint64 *starts;		/* first entry of each list */
+	const int64 *ids;			/* every list's neighbor ids, end to end */
+	const float *similarities;	/* in the same order */
+} NeighborLists;
+
+/* Registers the snapshot provider of the lists; called by ModelCacheInit. */
+extern void NeighborListsInit(void);
 
 /*
- * The memory the lists of a model would take, with their size (one
- * query).  Called inside SPI.
+ * The lists in a model snapshot; false when it holds none (not an item-kNN
+ * model, or a model without lists).
  */
-extern Size NeighborListsBytes(int32 model_id, NeighborListsSize *size);
-
-/*
- * Reads every list of the model (of the size NeighborListsBytes gave) into
- * context.  Malformed rows (NULLs, lengths that differ) are left out, as
- * serving from the table leaves them out.  Called inside SPI.
- */
-extern NeighborLists *NeighborListsLoad(MemoryContext context, int32 model_id,
-										const NeighborListsSize *size);
+extern bool NeighborListsOf(const ServingSnapshot *snapshot, NeighborLists *lists);
 
 /*
  * Reads a row (item_id, neighbor_ids, similarities) of rerank.item_neighbors:
@@ -44,7 +43,10 @@ extern NeighborLists *NeighborListsLoad(MemoryContext context, int32 model_id,
 extern bool NeighborRow(HeapTuple tuple, TupleDesc desc, int64 *item_id,
 						NeighborList *list);
 
-/* The list of an item; false when it has none. */
+/*
+ * The list of an item (pointers into the snapshot, never to be written);
+ * false when it has none.
+ */
 extern bool NeighborListsFind(const NeighborLists *lists, int64 item_id,
 							  NeighborList *list);
 

@@ -56,3 +56,48 @@ IdMapFromArray(MemoryContext cxt, const int64 *ids, int n)
 	}
 	return map;
 }
+
+/* (id, first-seen index) pairs, sorted by id to number ids in order. */
+typedef struct IdIndex
+{
+	int64		id;
+	int32		index;
+} IdIndex;
+
+static int
+CompareIdIndex(const void *a, const void *b)
+{
+	int64		x = ((const IdIndex *) a)->id;
+	int64		y = ((const IdIndex *) b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Ascending ids of a map, and old index → new index in *perm. */
+int64 *
+IdMapSortedIds(idmap_hash *map, int32 count, int32 **perm)
+{
+	Size		slots = Max(count, 1);
+	IdIndex    *pairs = palloc_extended(mul_size(slots, sizeof(IdIndex)), MCXT_ALLOC_HUGE);
+	int64	   *ids = palloc_extended(mul_size(slots, sizeof(int64)), MCXT_ALLOC_HUGE);
+	idmap_iterator it;
+	IdMapEntry *entry;
+	int			n = 0;
+
+	*perm = palloc_extended(mul_size(slots, sizeof(int32)), MCXT_ALLOC_HUGE);
+	idmap_start_iterate(map, &it);
+	while ((entry = idmap_iterate(map, &it)) != NULL)
+	{
+		pairs[n].id = entry->id;
+		pairs[n].index = entry->index;
+		n++;
+	}
+	qsort(pairs, n, sizeof(IdIndex), CompareIdIndex);
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = pairs[i].id;
+		(*perm)[pairs[i].index] = i;
+	}
+	pfree(pairs);
+	return ids;
+}

@@ -32,4 +32,11 @@ extern int32 IdMapAdd(idmap_hash *map, int64 id, int32 *count);
 /* A map of ids[0..n) to their positions. */
 extern idmap_hash *IdMapFromArray(MemoryContext cxt, const int64 *ids, int n);
 
+/*
+ * The ids of a map in ascending order (count of them, palloc'd), and in
+ * *perm (palloc'd) each id's old index → its place in that order: numbering
+ * ids in order makes results independent of the order they came in.
+ */
+extern int64 *IdMapSortedIds(idmap_hash *map, int32 count, int32 **perm);
+
 #endif							/* RERANK_ID_MAP_H */

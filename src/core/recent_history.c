@@ -226,3 +226,41 @@ HistoryMerge(int64_t *items, float *weights, int n, HistoryMergeEntry *work)
 	}
 	return out;
 }
+
+/* qsort comparator of history pairs, by item id. */
+static int
+ComparePairs(const void *a, const void *b)
+{
+	int64_t		x = ((const HistoryPair *) a)->item;
+	int64_t		y = ((const HistoryPair *) b)->item;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts by item id, then keeps each item once with its largest weight. */
+int
+HistoryMergeMax(int64_t *items, float *weights, int n, HistoryPair *work)
+{
+	int			out = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		work[i].item = items[i];
+		work[i].weight = weights[i];
+	}
+	if (n > 1)
+		qsort(work, (size_t) n, sizeof(HistoryPair), ComparePairs);
+	for (int i = 0; i < n; i++)
+	{
+		if (out > 0 && items[out - 1] == work[i].item)
+		{
+			if (!(weights[out - 1] > work[i].weight))
+				weights[out - 1] = work[i].weight;
+			continue;
+		}
+		items[out] = work[i].item;
+		weights[out] = work[i].weight;
+		out++;
+	}
+	return out;
+}

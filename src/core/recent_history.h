@@ -86,4 +86,20 @@ extern int	HistoryFoldInInput(const float *weights, const float *const *vectors,
 							   int n, double alpha, const float **kept_vectors,
 							   double *confidence);
 
+/* An (item, weight) pair: HistoryMergeMax's workspace. */
+typedef struct HistoryPair
+{
+	int64_t		item;
+	float		weight;
+} HistoryPair;
+
+/*
+ * Sorts n (item, weight) pairs by item id in place and keeps each item
+ * once, with its largest weight: a user's training interactions merged
+ * with the recent history, which overlap.  work holds n pairs.  Returns the
+ * new length.
+ */
+extern int	HistoryMergeMax(int64_t *items, float *weights, int n,
+							HistoryPair *work);
+
 #endif							/* RERANK_RECENT_HISTORY_H */

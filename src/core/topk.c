@@ -96,23 +96,23 @@ TopKSelect(const float *scores, const int32_t *ids, int n, int k,
 	return size;
 }
 
-/* True when id is in the sorted array. */
-static bool
-Contains(const int32_t *sorted, int n, int32_t id)
+/* The position of key in sorted[0..n), or -1; see topk.h. */
+int64_t
+SortedFind(const int32_t *sorted, int64_t n, int32_t key)
 {
-	int			lo = 0,
+	int64_t		lo = 0,
 				hi = n;
 
 	while (lo < hi)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		int64_t		mid = lo + (hi - lo) / 2;
 
-		if (sorted[mid] < id)
+		if (sorted[mid] < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < n && sorted[lo] == id;
+	return lo < n && sorted[lo] == key ? lo : -1;
 }
 
 void
@@ -129,7 +129,7 @@ RankMetricsAdd(RankMetrics *m, int k, const int32_t *ranked, int n_ranked,
 		return;
 	for (int i = 0; i < n_ranked && i < k; i++)
 	{
-		if (Contains(relevant, n_known_relevant, ranked[i]))
+		if (SortedFind(relevant, n_known_relevant, ranked[i]) >= 0)
 		{
 			hits++;
 			dcg += 1.0 / log2(i + 2.0);

@@ -22,6 +22,9 @@
 extern int	TopKSelect(const float *scores, const int32_t *ids, int n, int k,
 					   int32_t *out_ids, float *out_scores);
 
+/* The position of key in the ascending array sorted[0..n), or -1. */
+extern int64_t SortedFind(const int32_t *sorted, int64_t n, int32_t key);
+
 /* Sums of the per-user ranking metrics at k. */
 typedef struct RankMetrics
 {

@@ -13,6 +13,7 @@
 #include "common/id_map.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
+#include "core/recent_history.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "model/model_access.h"
@@ -91,44 +92,16 @@ AppendHistory(ArrayType *ids, ArrayType *weights, float w, int64 **out_ids,
 	}
 }
 
-typedef struct HistoryItem
-{
-	int64		id;
-	float		weight;
-} HistoryItem;
-
-static int
-CompareHistoryItem(const void *a, const void *b)
-{
-	int64		x = ((const HistoryItem *) a)->id;
-	int64		y = ((const HistoryItem *) b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
+/* A user's history from features and a training row; see model_access.h. */
 int
-LoadUserHistory(const CachedModel *model, int64 user_id,
-				const UserFeatures *features, int64 **item_ids, float **weights)
+MergeUserHistory(const UserFeatures *features, const int64 *train_ids,
+				 const float *train_weights, int ntrain, int64 **item_ids,
+				 float **weights)
 {
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
-	int			n = 0,
-				capacity = 64,
-				out = 0;
-	int64	   *ids;
-	float	   *w;
-	HistoryItem *items;
-	bool		isnull;
-	UserFeatures read;
-
-	if (features == NULL)
-	{
-		LoadUserFeatures(NULL, user_id, &read, NULL);
-		features = &read;
-	}
-	capacity = Max(capacity, features->nrecent + features->npurchased);
-	ids = palloc(sizeof(int64) * capacity);
-	w = palloc(sizeof(float) * capacity);
+	int			n = 0;
+	int			capacity = Max(features->nrecent + features->npurchased + ntrain, 1);
+	int64	   *ids = palloc(sizeof(int64) * capacity);
+	float	   *w = palloc(sizeof(float) * capacity);
 
 	/* the recent history, then bought items: excluded, not scored (weight 0) */
 	for (int i = 0; i < features->nrecent; i++, n++)
@@ -141,7 +114,37 @@ LoadUserHistory(const CachedModel *model, int64 user_id,
 		ids[n] = features->purchased_items[i];
 		w[n] = 0;
 	}
+	memcpy(ids + n, train_ids, sizeof(int64) * ntrain);
+	memcpy(w + n, train_weights, sizeof(float) * ntrain);
+	n += ntrain;
 
+	/*
+	 * The recent history overlaps the training interactions (the triggers
+	 * record every event): keep each item once, with its largest weight.
+	 */
+	*item_ids = ids;
+	*weights = w;
+	return HistoryMergeMax(ids, w, n, palloc(sizeof(HistoryPair) * capacity));
+}
+
+int
+LoadUserHistory(const CachedModel *model, int64 user_id,
+				const UserFeatures *features, int64 **item_ids, float **weights)
+{
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		values[2] = {Int32GetDatum(model->model_id), Int64GetDatum(user_id)};
+	int			n = 0,
+				capacity = 64;
+	int64	   *ids = palloc(sizeof(int64) * capacity);
+	float	   *w = palloc(sizeof(float) * capacity);
+	bool		isnull;
+	UserFeatures read;
+
+	if (features == NULL)
+	{
+		LoadUserFeatures(NULL, user_id, &read, NULL);
+		features = &read;
+	}
 	SpiConnect();
 	ExecuteKeptPlan(&interactions_plan, "SELECT item_ids, weights FROM rerank.model_interactions "
 			 "WHERE model_id OPERATOR(pg_catalog.=) $1 "
@@ -151,33 +154,7 @@ LoadUserHistory(const CachedModel *model, int64 user_id,
 					  DatumGetArrayTypeP(GetColumn(0, 2, &isnull)), 0,
 					  &ids, &w, &n, &capacity);
 	SPI_finish();
-
-	/*
-	 * The recent history overlaps the training interactions (the triggers
-	 * record every event): keep each item once, with its largest weight.
-	 */
-	items = palloc(sizeof(HistoryItem) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		items[i].id = ids[i];
-		items[i].weight = w[i];
-	}
-	qsort(items, n, sizeof(HistoryItem), CompareHistoryItem);
-	for (int i = 0; i < n; i++)
-	{
-		if (out > 0 && ids[out - 1] == items[i].id)
-			w[out - 1] = Max(w[out - 1], items[i].weight);
-		else
-		{
-			ids[out] = items[i].id;
-			w[out] = items[i].weight;
-			out++;
-		}
-	}
-	pfree(items);
-	*item_ids = ids;
-	*weights = w;
-	return out;
+	return MergeUserHistory(features, ids, w, n, item_ids, weights);
 }
 
 /*

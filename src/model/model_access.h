@@ -27,6 +27,15 @@ extern int	LoadUserHistory(const CachedModel *model, int64 user_id,
 							const UserFeatures *features, int64 **item_ids,
 							float **weights);
 
+/*
+ * LoadUserHistory's merge, for a caller that has the training interactions
+ * (ntrain item ids and weights, e.g. from a user-kNN model's index):
+ * features' recent history and purchases with them, by the same rule.
+ */
+extern int	MergeUserHistory(const UserFeatures *features, const int64 *train_ids,
+							 const float *train_weights, int ntrain,
+							 int64 **item_ids, float **weights);
+
 /* Called with each neighbor list ForEachNeighborList finds. */
 typedef void (*NeighborListFn) (int64 item_id, const NeighborList *list,
 								void *arg);

@@ -40,11 +40,13 @@ extern void WriteInteractions(int32 model_id, const int64 *user_ids,
 							  const AlsCsr *by_user, const int64 *item_ids);
 
 /*
- * Writes neighbor lists: item i has the neighbors item_ids[neighbors[e]],
- * e in [offsets[i], offsets[i+1]).
+ * Writes the neighbor lists of items (rerank.item_neighbors) or, of_users,
+ * of users (rerank.user_neighbors): row r (ids[r]) has the neighbors
+ * ids[neighbors[e]], e in [offsets[r], offsets[r+1]); a row without
+ * neighbors is not written.
  */
-extern void WriteNeighbors(int32 model_id, const int64 *item_ids, int n,
-						   const int64 *offsets, const int32 *neighbors,
+extern void WriteNeighbors(int32 model_id, bool of_users, const int64 *ids,
+						   int n, const int64 *offsets, const int32 *neighbors,
 						   const float *similarities);
 
 /* Sets gram (may be NULL), metrics, trained_at and training_seconds. */

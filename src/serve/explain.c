@@ -17,7 +17,9 @@
  * vector from training or import) is reported as its own row.  The recent
  * term is a weighted mean of cosines, so it decomposes over the recent
  * items too.  Under an item-kNN model both terms are sums over neighbor
- * lists (knn_terms.c), split item by item.
+ * lists (knn_terms.c), split item by item.  Under a user-kNN model the
+ * model term Σ_v s_v r_vi / Σ_v s_v splits over the user's neighbors v
+ * (user_knn_terms.c): rows "model_score: neighbor" with the neighbor's user id.
  */
 #include "postgres.h"
 
@@ -99,12 +101,15 @@ PartCompare(const void *a, const void *b)
 
 /*
  * Emits the n largest parts (all when n < 0) as rows "<term>: history" and
- * the sum of the others as one row "<term>: other history".
+ * the sum of the others as one row "<term>: other history"; or, with
+ * part "neighbor", as rows "<term>: neighbor" and "<term>: other neighbors".
  */
 static void
-EmitParts(ExplainOutput *out, const char *term, TermPart *parts, int nparts,
-		  int n, double weight)
+EmitParts(ExplainOutput *out, const char *term, const char *part,
+		  TermPart *parts, int nparts, int n, double weight)
 {
+	const char *others = strcmp(part, "neighbor") == 0 ? "neighbors" : part;
+
 	double		rest = 0.0;
 	int			shown = n < 0 ? nparts : Min(n, nparts);
 
@@ -112,13 +117,14 @@ EmitParts(ExplainOutput *out, const char *term, TermPart *parts, int nparts,
 	for (int i = 0; i < nparts; i++)
 	{
 		if (i < shown)
-			EmitRow(out, psprintf("%s: history", term), true, parts[i].item_id,
+			EmitRow(out, psprintf("%s: %s", term, part), true, parts[i].item_id,
 					true, parts[i].value, weight);
 		else
 			rest += parts[i].value;
 	}
 	if (shown < nparts)
-		EmitRow(out, psprintf("%s: other history", term), false, 0, true, rest, weight);
+		EmitRow(out, psprintf("%s: other %s", term, others), false, 0, true, rest,
+				weight);
 }
 
 /*
@@ -187,13 +193,16 @@ ExplainModelTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
 		for (int j = 0; j < nparts; j++)
 			explained += parts[j].value;
 		if (nparts > 0)
-			EmitParts(out, "model_score", parts, nparts, n, weight);
+			EmitParts(out, "model_score", "history", parts, nparts, n, weight);
 		EmitRow(out, "model_score: not from history", false, 0, true,
 				VecDot(user->vector, item->vector, ctx->dims) - explained, weight);
 	}
 	else if (ctx->knn && ctx->knn_shares.nmodel > 0)
-		EmitParts(out, "model_score", ctx->knn_shares.model, ctx->knn_shares.nmodel, n,
-				  weight);
+		EmitParts(out, "model_score", "history", ctx->knn_shares.model,
+				  ctx->knn_shares.nmodel, n, weight);
+	else if (ctx->user_knn && ctx->user_knn_terms.nshares > 0)
+		EmitParts(out, "model_score", "neighbor", ctx->user_knn_terms.shares,
+				  ctx->user_knn_terms.nshares, n, weight);
 }
 
 /* The rows of the recent term's decomposition: each recent item's share. */
@@ -212,10 +221,10 @@ ExplainRecentTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
 											  item->vector, ctx->dims, parts);
 
 		if (nparts > 0)
-			EmitParts(out, "recent_similarity", parts, nparts, n, weight);
+			EmitParts(out, "recent_similarity", "history", parts, nparts, n, weight);
 	}
 	else if (ctx->knn && ctx->knn_shares.nrecent > 0)
-		EmitParts(out, "recent_similarity", ctx->knn_shares.recent,
+		EmitParts(out, "recent_similarity", "history", ctx->knn_shares.recent,
 				  ctx->knn_shares.nrecent, n, weight);
 }
 

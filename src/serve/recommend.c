@@ -7,7 +7,10 @@
  * vector, or, for a user without one, the vector folded in from the user's
  * history (training interactions and rerank.user_features) with the model's
  * YᵀY, λ and α.  Item-kNN models score Σ_j r_j · sim(j, i) over the user's
- * history items j and their stored neighbors i.
+ * history items j and their stored neighbors i.  User-kNN models score the
+ * similarity-weighted mean Σ_v s_v·r_vi / Σ_v s_v over the user's
+ * neighbors v (model/user_knn.h: trained, or found from the current
+ * history), and similar_users() lists those neighbors.
  */
 #include "postgres.h"
 
@@ -23,7 +26,9 @@
 #include "miscadmin.h"
 #include "model/fold_in.h"
 #include "model/model_access.h"
+#include "model/user_knn.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 /* Largest k accepted by recommend() and similar_items(). */
@@ -128,6 +133,9 @@ typedef struct PredictCache
 	bool		user_known;
 	float	   *x;				/* factor models */
 	KnnScores	knn;			/* item-kNN models */
+	const UserKnnIndex *user_knn;	/* user-kNN models: the index */
+	UserNeighbors neighbors;	/* and the user's neighbors */
+	MemoryContext user_context; /* what is kept of the last user */
 } PredictCache;
 
 PG_FUNCTION_INFO_V1(predict);
@@ -158,6 +166,11 @@ predict(PG_FUNCTION_ARGS)
 		strlcpy(c->model_key, key, sizeof(c->model_key));
 		c->model = ModelArg(fcinfo, 2);
 		c->x = palloc(sizeof(float) * Max(c->model->dimensions, 1));
+		c->user_knn = ModelIsUserKnn(c->model) ? ModelUserKnnIndex(c->model) : NULL;
+		if (c->user_context == NULL)
+			c->user_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+													"rerank predict user",
+													ALLOCSET_SMALL_SIZES);
 		c->have_user = false;
 		fcinfo->flinfo->fn_extra = c;
 	}
@@ -165,7 +178,19 @@ predict(PG_FUNCTION_ARGS)
 	{
 		c->have_user = true;
 		c->user_id = user_id;
-		if (ModelHasNeighbors(c->model))
+		MemoryContextReset(c->user_context);
+		if (c->user_knn != NULL)
+		{
+			int64	   *ids;
+			float	   *w;
+			int			n;
+
+			MemoryContextSwitchTo(c->user_context);
+			UserKnnNeighborsOfUser(c->user_knn, user_id, NULL, &c->neighbors,
+								   &ids, &w, &n);
+			c->user_known = c->neighbors.n > 0;
+		}
+		else if (ModelHasNeighbors(c->model))
 		{
 			int64	   *ids;
 			float	   *w;
@@ -182,6 +207,18 @@ predict(PG_FUNCTION_ARGS)
 
 	if (!c->user_known)
 		PG_RETURN_NULL();
+	if (c->user_knn != NULL)
+	{
+		int32		item = UserKnnFindItem(c->user_knn, item_id);
+		AlsCsr		by_user = UserKnnByUser(c->user_knn);
+
+		if (item < 0)
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT8(UserKnnScoreItem(&by_user, c->neighbors.users,
+										  c->neighbors.similarities,
+										  c->neighbors.n, c->neighbors.total,
+										  item));
+	}
 	if (ModelHasNeighbors(c->model))
 	{
 		int32		idx = IdMapGet(c->knn.index, item_id);
@@ -238,6 +275,17 @@ EmitTopK(FunctionCallInfo fcinfo, const float *scores, const int64 *ids, int n,
 	EmitRows(fcinfo, top_ids, top_scores, found);
 }
 
+/* An id argument (user_id, item_id) that must not be NULL. */
+static int64
+IdArg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return PG_GETARG_INT64(argno);
+}
+
 /* The k argument: not NULL, between 1 and MAX_K. */
 static int
 KArg(FunctionCallInfo fcinfo, int argno)
@@ -264,6 +312,29 @@ Exclude(float *scores, int32 row)
 		scores[row] = NAN;
 }
 
+/*
+ * Emits the best k items of a user-kNN neighborhood (items no neighbor has
+ * are not ranked), without the n seen items when seen is not NULL.
+ */
+static void
+EmitUserKnnTopK(FunctionCallInfo fcinfo, const UserKnnIndex *index,
+				const UserNeighbors *neighbors, const int64 *seen, int n, int k)
+{
+	int			items = UserKnnItems(index);
+	AlsCsr		by_user = UserKnnByUser(index);
+	float	   *scores = palloc_extended(sizeof(float) * Max(items, 1), MCXT_ALLOC_HUGE);
+	double	   *acc = palloc_extended(sizeof(double) * Max(items, 1),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+
+	for (int i = 0; i < items; i++)
+		scores[i] = NAN;
+	UserKnnScoreAll(&by_user, neighbors->users, neighbors->similarities,
+					neighbors->n, neighbors->total, acc, scores);
+	for (int j = 0; seen != NULL && j < n; j++)
+		Exclude(scores, UserKnnFindItem(index, seen[j]));
+	EmitTopK(fcinfo, scores, UserKnnItemIds(index), items, k);
+}
+
 PG_FUNCTION_INFO_V1(recommend);
 
 /* recommend(user_id, k, exclude_seen, model): the top-k catalog items. */
@@ -278,16 +349,24 @@ recommend(PG_FUNCTION_ARGS)
 	float	   *hist_w = NULL;
 	int			nhist = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("user_id must not be NULL")));
-	user_id = PG_GETARG_INT64(0);
+	user_id = IdArg(fcinfo, 0, "user_id");
 	k = KArg(fcinfo, 1);
 	exclude_seen = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
 	model = ModelArg(fcinfo, 3);
 	InitMaterializedSRF(fcinfo, 0);
 
+	if (ModelIsUserKnn(model))
+	{
+		const UserKnnIndex *index = ModelUserKnnIndex(model);
+		UserNeighbors neighbors;
+
+		UserKnnNeighborsOfUser(index, user_id, NULL, &neighbors, &hist_ids,
+							   &hist_w, &nhist);
+		if (neighbors.n > 0)
+			EmitUserKnnTopK(fcinfo, index, &neighbors, exclude_seen ? hist_ids : NULL,
+							nhist, k);
+		PG_RETURN_NULL();
+	}
 	if (exclude_seen || ModelHasNeighbors(model))
 		nhist = LoadUserHistory(model, user_id, NULL, &hist_ids, &hist_w);
 
@@ -334,11 +413,7 @@ similar_items(PG_FUNCTION_ARGS)
 	int			k;
 	const CachedModel *model;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("item_id must not be NULL")));
-	item_id = PG_GETARG_INT64(0);
+	item_id = IdArg(fcinfo, 0, "item_id");
 	k = KArg(fcinfo, 1);
 	model = ModelArg(fcinfo, 2);
 	InitMaterializedSRF(fcinfo, 0);
@@ -381,5 +456,41 @@ similar_items(PG_FUNCTION_ARGS)
 		sims[row] = NAN;
 		EmitTopK(fcinfo, sims, items.ids, items.n, k);
 	}
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(similar_users);
+
+/* similar_users(user_id, k, model): a user-kNN model's neighbors of a user. */
+Datum
+similar_users(PG_FUNCTION_ARGS)
+{
+	int64		user_id;
+	int			k;
+	const CachedModel *model;
+	const UserKnnIndex *index;
+	UserNeighbors neighbors;
+	int64	   *ids;
+	float	   *weights;
+	int			nhist;
+	int64	   *user_ids;
+	int			n;
+
+	user_id = IdArg(fcinfo, 0, "user_id");
+	k = KArg(fcinfo, 1);
+	model = ModelArg(fcinfo, 2);
+	if (!ModelIsUserKnn(model))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is not a user-kNN model", model->name),
+				 errhint("similar_users needs a model trained by rerank.train_user_knn.")));
+	InitMaterializedSRF(fcinfo, 0);
+	index = ModelUserKnnIndex(model);
+	UserKnnNeighborsOfUser(index, user_id, NULL, &neighbors, &ids, &weights, &nhist);
+	n = Min(k, neighbors.n);
+	user_ids = palloc(sizeof(int64) * Max(n, 1));
+	for (int j = 0; j < n; j++)
+		user_ids[j] = UserKnnUserId(index, neighbors.users[j]);
+	EmitRows(fcinfo, user_ids, neighbors.similarities, n);
 	PG_RETURN_NULL();
 }

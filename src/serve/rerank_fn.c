@@ -233,8 +233,10 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	params.max_per_category = args->max_per_category;
 	params.ncategories = ctx.ncategories;
 	params.dims = ctx.dims;
-	params.similarity = ctx.knn ? KnnPairSimilarity : NULL;
-	params.similarity_arg = ctx.knn ? &ctx.knn_terms.pairs : NULL;
+	params.similarity = ctx.knn ? KnnPairSimilarity :
+		ctx.user_knn ? UserKnnMmrSimilarity : NULL;
+	params.similarity_arg = ctx.knn ? (void *) &ctx.knn_terms.pairs :
+		ctx.user_knn ? (void *) &ctx.user_knn_terms.candidates.rows : NULL;
 	order = CandidateAlloc(Max(params.k, 1), sizeof(int));
 	result->n = RankOrder(ctx.items, n, &params, order,
 						  palloc_extended(RankOrderWorkspace(n, ctx.ncategories),

@@ -7,7 +7,8 @@
  *	- the candidates: vector, bias, norm and category number from the model
  *	  cache in one pipelined pass; brand, popularity and first-seen time from
  *	  the item-signals block (cache/signals_cache.h); under item-kNN the
- *	  model and recent terms from the neighbor lists;
+ *	  model and recent terms from the neighbor lists, under user-kNN the
+ *	  model term from the user's neighbors (user_knn_terms.h);
  *	- the user: one read of the features row (model/user_features.h) with
  *	  the vector, the history's categories (the same numbering as the
  *	  candidates') and brands, the long-term category affinities;
@@ -32,6 +33,7 @@
 #include "serve/ranker_step.h"
 #include "serve/scoring.h"
 #include "serve/settings.h"
+#include "serve/user_knn_terms.h"
 #include "utils/memutils.h"
 
 /* Features that depend on the item alone (no read of the user's row). */
@@ -301,6 +303,7 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 	ctx->req = *req;
 	ctx->dims = model != NULL ? model->dimensions : 0;
 	ctx->knn = ModelHasNeighbors(model);
+	ctx->user_knn = ModelIsUserKnn(model);
 	want_recent = (ctx->dims > 0 || ctx->knn) &&
 		(all || w[FEAT_RECENT_SIMILARITY] != 0.0) && rerank_recent_items > 0;
 
@@ -346,8 +349,13 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 	if (want_categories && !have_categories)
 		CategoryCachePrefetch(ids, n);
 
-	/* the user's row, and the user's vector when the model term needs it */
-	if (want_user)
+	/*
+	 * The user's row, when a feature or the purchase filter needs it
+	 * (item-kNN's model term reads the history in it, user-kNN's neighbors
+	 * come from it, also for MMR's similarities), and the user's vector
+	 * when the model term needs it.
+	 */
+	if (want_user || (ctx->user_knn && req->want_pairs))
 	{
 		bool		want_vector = ctx->dims > 0 && want_model;
 
@@ -423,6 +431,25 @@ ScoringGather(ScoringContext *ctx, const ScoringRequest *req, int64 *ids,
 			feat->model_given = in_model && want_model ? ctx->knn_terms.model[i] : NAN;
 			feat->recent_given = in_model && want_recent && ctx->user.features.nrecent > 0 ?
 				ctx->knn_terms.recent[i] : NAN;
+		}
+	}
+
+	/* a user-kNN model: the user's neighbors make its term and similarities */
+	if (ctx->user_knn)
+	{
+		UserKnnTermsLoad(model, req->user_id, &ctx->user.features, ids, n,
+						 want_model, req->want_pairs, all, &ctx->user_knn_terms);
+		for (int i = 0; i < n; i++)
+		{
+			FeatItem   *feat = &ctx->feat_items[i];
+			bool		in_model = ctx->user_knn_terms.candidates.in_model[i];
+
+			/* no recent term: the recent history acts through the neighbors */
+			feat->in_model = in_model;
+			feat->scores_given = true;
+			feat->model_given = in_model && want_model ?
+				ctx->user_knn_terms.candidates.model[i] : NAN;
+			feat->recent_given = NAN;
 		}
 	}
 }

@@ -8,7 +8,8 @@
  *	  biases, norms, category numbers, in one pipelined pass), the user's
  *	  row and vector (model/user_features.h), the recent items' vectors,
  *	  the categories with the user's weights (categories.h) and, under an
- *	  item-kNN model, the history's neighbor lists (knn_terms.h).  Every
+ *	  item-kNN model, the history's neighbor lists (knn_terms.h), under a
+ *	  user-kNN model, the user's neighbors (user_knn_terms.h).  Every
  *	  SPI query and cache look-up of a call happens here, in this order;
  *	  what the weights make useless is not read.
  *	- ScoringCompute computes, in the pure-C core (core/rank.h, core/knn.h),
@@ -46,6 +47,7 @@
 #include "model/user_features.h"
 #include "serve/knn_terms.h"
 #include "serve/settings.h"
+#include "serve/user_knn_terms.h"
 
 /* What a call asks to be scored, and how. */
 typedef struct ScoringRequest
@@ -80,6 +82,7 @@ typedef struct ScoringContext
 	ScoringRequest req;
 	int			dims;			/* the model's, 0 without vectors */
 	bool		knn;			/* an item-kNN model: terms from lists */
+	bool		user_knn;		/* a user-kNN model: terms from neighbors */
 	/* the user */
 	ServeUser	user;
 	const float **recent;		/* vectors of the recent items the recent
@@ -93,6 +96,7 @@ typedef struct ScoringContext
 	int			ncategories;	/* local categories (RankItem.category) */
 	KnnTerms	knn_terms;		/* item-kNN: model and recent terms, pairs */
 	KnnShares	knn_shares;		/* item-kNN explain(): their shares */
+	UserKnnTerms user_knn_terms;	/* user-kNN: model term, rows, shares */
 	/* the features' inputs (core/features.h) */
 	FeatUser	feat_user;
 	FeatHistoryItem *history;	/* the user's history, with categories and

@@ -15,7 +15,7 @@ CREATE TABLE rerank.models (
                                                          AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 63),
     algorithm pg_catalog.text NOT NULL DEFAULT 'imported'
         CONSTRAINT models_algorithm_check
-        CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'ranker'])),
+        CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['imported', 'als', 'item_knn', 'user_knn', 'ranker'])),
     dimensions integer NOT NULL CHECK (dimensions OPERATOR(pg_catalog.>=) 0 AND dimensions OPERATOR(pg_catalog.<=) 2048),
     params pg_catalog.jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(params) OPERATOR(pg_catalog.=) 'object'),
     metrics pg_catalog.jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(metrics) OPERATOR(pg_catalog.=) 'object'),
@@ -41,7 +41,7 @@ COMMENT ON TABLE rerank.models IS
     'model registry: one row per trained or imported model; at most one is active';
 COMMENT ON COLUMN rerank.models.model_id IS 'key referenced by the factor tables';
 COMMENT ON COLUMN rerank.models.name IS 'unique name used by every function that takes a model';
-COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn (factor models) or ranker (a learned ranker, rerank.rankers)';
+COMMENT ON COLUMN rerank.models.algorithm IS 'imported (vectors brought from elsewhere), als, item_knn, user_knn (factor models) or ranker (a learned ranker, rerank.rankers)';
 COMMENT ON COLUMN rerank.models.dimensions IS 'length of every factor vector of the model (0 for models without vectors); never changes';
 COMMENT ON COLUMN rerank.models.params IS 'hyper-parameters (for fold-in: regularization, alpha)';
 COMMENT ON COLUMN rerank.models.metrics IS 'training history and evaluation results';
@@ -185,7 +185,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION rerank.item_factors_changed() IS
-    'AFTER statement trigger of rerank.item_factors and rerank.item_neighbors: resets the changed models'' YᵀY and gives them a new factors_version';
+    'AFTER statement trigger of rerank.item_factors, rerank.item_neighbors and rerank.user_neighbors: resets the changed models'' YᵀY and gives them a new factors_version';
 
 CREATE TRIGGER item_factors_inserted AFTER INSERT ON rerank.item_factors
     REFERENCING NEW TABLE AS new_rows
@@ -246,10 +246,10 @@ BEGIN
         RAISE EXCEPTION 'dimensions must be between 0 and 2048, not %', dimensions
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF algorithm NOT IN ('imported', 'als', 'item_knn') THEN
+    IF algorithm NOT IN ('imported', 'als', 'item_knn', 'user_knn') THEN
         RAISE EXCEPTION 'unknown algorithm "%"', algorithm
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use imported, als or item_knn.';
+                  HINT = 'Use imported, als, item_knn or user_knn.';
     END IF;
     IF params IS NULL OR pg_catalog.jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION 'params must be a JSON object'
@@ -329,6 +329,12 @@ CREATE FUNCTION rerank.activate_model(model_name pg_catalog.text) RETURNS pg_cat
 DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
+    -- the served copy first (with the preload), so nobody waits after the
+    -- commit; a ranker's forest is built by each backend (docs/ranker.md)
+    IF NOT EXISTS (SELECT FROM rerank.models m
+                    WHERE m.model_id = target_id AND m.algorithm OPERATOR(pg_catalog.=) 'ranker') THEN
+        PERFORM rerank.prepare_activation(target_id);
+    END IF;
     -- one activation at a time; readers are not blocked
     LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM rerank.models m
@@ -373,6 +379,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The active model replaced no model that still exists.';
     END IF;
+    PERFORM rerank.prepare_activation(target_id);
     PERFORM rerank.switch_active_model(target_id, 'rollback');
     RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id = target_id);
 END

@@ -148,11 +148,18 @@ CREATE FUNCTION rerank.forget_user(user_id bigint) RETURNS boolean
 DECLARE
     had_features boolean;
     created boolean;
+    user_knn_models integer[];
+    trained_on integer[];
 BEGIN
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'user id must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- the user-kNN models' rows, whose versions change below: before any
+    -- user row, in the lock order (docs/locking.md)
+    SELECT pg_catalog.array_agg(m.model_id ORDER BY m.model_id) INTO user_knn_models
+      FROM (SELECT m.model_id FROM rerank.models m WHERE m.algorithm = 'user_knn'
+             ORDER BY m.model_id FOR NO KEY UPDATE) m;
     -- the features row first: the order the triggers lock in
     -- (docs/locking.md).  A first event of the user being inserted right
     -- now is waited for (the insert below waits for the other transaction's
@@ -168,15 +175,36 @@ BEGIN
      WHERE u.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
        AND u.user_id = forget_user.user_id;
     had_features := had_features OR FOUND;
-    -- what models were trained on (recommend() and item-kNN read it)
-    DELETE FROM rerank.model_interactions i
-     WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
-       AND i.user_id = forget_user.user_id;
+    -- what models were trained on (recommend() and item-kNN read it); the
+    -- user-kNN models among them hold it in their index: a new version
+    WITH gone AS (
+        DELETE FROM rerank.model_interactions i
+         WHERE i.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+           AND i.user_id = forget_user.user_id
+        RETURNING i.model_id)
+    SELECT pg_catalog.array_agg(g.model_id) INTO trained_on FROM gone g;
+    had_features := had_features OR trained_on IS NOT NULL;
+    UPDATE rerank.models m SET factors_version = m.factors_version + 1
+     WHERE m.model_id = ANY (user_knn_models) AND m.model_id = ANY (trained_on);
+    -- user-kNN: the user's own lists, and the user's place in the others'
+    -- (found through the GIN index on neighbor_ids; their trigger gives
+    -- the models a new version)
+    DELETE FROM rerank.user_neighbors n
+     WHERE n.model_id = ANY (ARRAY(SELECT m.model_id FROM rerank.models m))
+       AND n.user_id = forget_user.user_id;
+    had_features := had_features OR FOUND;
+    UPDATE rerank.user_neighbors n
+       SET (neighbor_ids, similarities) =
+           (SELECT coalesce(pg_catalog.array_agg(n.neighbor_ids[i] ORDER BY i), '{}'),
+                   coalesce(pg_catalog.array_agg(n.similarities[i] ORDER BY i), '{}')
+              FROM pg_catalog.generate_subscripts(n.neighbor_ids, 1) AS i
+             WHERE n.neighbor_ids[i] <> forget_user.user_id)
+     WHERE n.neighbor_ids @> ARRAY[forget_user.user_id];
     RETURN had_features OR FOUND;
 END
 $$;
 COMMENT ON FUNCTION rerank.forget_user(bigint) IS
-    'deletes everything the extension keeps about a user (features, vectors and training interactions in every model); true if there was anything; the shop''s own event rows are the shop''s to delete';
+    'deletes everything the extension keeps about a user (features, vectors, training interactions and user-kNN lists in every model, and the user''s place in other users'' lists); true if there was anything; the shop''s own event rows are the shop''s to delete';
 REVOKE EXECUTE ON FUNCTION rerank.forget_user(bigint) FROM PUBLIC;
 
 -- Backends cache the event weights; any change reaches them at commit

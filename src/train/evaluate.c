@@ -4,12 +4,14 @@
  *	  a model, stored in its metrics.
  *
  * Every user with a test row is ranked against the whole catalog of the
- * model (items with a vector; for item-kNN, items with neighbors), minus
+ * model (items with a vector; for item-kNN, items with neighbors; for
+ * user-kNN, the items of its training interactions), minus
  * the user's rows of the train source when one is given.  Test items the
  * model does not know count in the denominators (they can never be hit).
  * Users without a stored vector are folded in from the history rerank
- * keeps, as recommend() does; users the model cannot score (no vector, no
- * history) count with no hits.
+ * keeps, as recommend() does, and a user-kNN model finds every user's
+ * neighbors as recommend() does (trained, or from the current history);
+ * users the model cannot score (no vector, no history) count with no hits.
  */
 #include "postgres.h"
 
@@ -30,11 +32,13 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "model/fold_in.h"
+#include "model/user_knn.h"
 #include "train/train_common.h"
 #include "train/train_source.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 /* Users scored together by one sgemm. */
 #define EVAL_BLOCK 64
@@ -48,6 +52,7 @@ typedef struct Catalog
 	int			n;
 	const ItemMatrix *matrix;	/* factor models */
 	idmap_hash *knn_index;		/* item-kNN models: item id → index */
+	const UserKnnIndex *user_knn;	/* user-kNN models */
 } Catalog;
 
 /* The catalog index of an item, or -1. */
@@ -56,6 +61,8 @@ CatalogIndex(const Catalog *catalog, int64 item_id)
 {
 	if (catalog->matrix != NULL)
 		return ItemMatrixRow(catalog->matrix, item_id);
+	if (catalog->user_knn != NULL)
+		return UserKnnFindItem(catalog->user_knn, item_id);
 	return IdMapGet(catalog->knn_index, item_id);
 }
 
@@ -532,6 +539,52 @@ EvaluateKnn(Evaluation *e, const CachedModel *model, const KnnModel *km,
 	}
 }
 
+/*
+ * Ranks the test users of a user-kNN model by their neighbors, found as
+ * recommend() finds them (trained, or from the current history).
+ */
+static void
+EvaluateUserKnn(Evaluation *e, const CachedModel *model, const UserKnnIndex *index,
+				idmap_hash *users, int nusers)
+{
+	float	   *scores = palloc_extended(sizeof(float) * (Size) e->ncatalog,
+										 MCXT_ALLOC_HUGE);
+	double	   *acc = palloc_extended(sizeof(double) * (Size) e->ncatalog,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	AlsCsr		by_user = UserKnnByUser(index);
+	int64	   *user_ids = palloc(sizeof(int64) * Max(nusers, 1));
+	MemoryContext per_user = AllocSetContextCreate(CurrentMemoryContext,
+												   "rerank evaluate user",
+												   ALLOCSET_DEFAULT_SIZES);
+	idmap_iterator it;
+	IdMapEntry *entry;
+
+	/* in user index order, as the factor models go */
+	idmap_start_iterate(users, &it);
+	while ((entry = idmap_iterate(users, &it)) != NULL)
+		user_ids[entry->index] = entry->id;
+	for (int user = 0; user < nusers; user++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(per_user);
+		UserNeighbors neighbors;
+		int64	   *ids;
+		float	   *weights;
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < e->ncatalog; i++)
+			scores[i] = NAN;	/* only items a neighbor has score */
+		UserKnnNeighborsOfUser(index, user_ids[user], NULL, &neighbors, &ids,
+							   &weights, &n);
+		UserKnnScoreAll(&by_user, neighbors.users, neighbors.similarities,
+						neighbors.n, neighbors.total, acc, scores);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_user);
+		RankUser(e, user, scores, true);
+	}
+	MemoryContextDelete(per_user);
+}
+
 PG_FUNCTION_INFO_V1(evaluate);
 
 /* evaluate(model_name, test, k, train): one row of metrics at k. */
@@ -579,6 +632,11 @@ evaluate(PG_FUNCTION_ARGS)
 		catalog.knn_index = km.index;
 		catalog.n = km.n;
 	}
+	else if (ModelIsUserKnn(model))
+	{
+		catalog.user_knn = ModelUserKnnIndex(model);
+		catalog.n = UserKnnItems(catalog.user_knn);
+	}
 	else
 	{
 		if (model->dimensions == 0)
@@ -613,6 +671,8 @@ evaluate(PG_FUNCTION_ARGS)
 	e.top_scores = palloc(sizeof(float) * e.k);
 	if (knn)
 		EvaluateKnn(&e, model, &km, tr.users, nusers);
+	else if (catalog.user_knn != NULL)
+		EvaluateUserKnn(&e, model, catalog.user_knn, tr.users, nusers);
 	else
 		EvaluateFactors(&e, model, &items, tr.users, nusers);
 	for (int i = 0; i < catalog.n; i++)

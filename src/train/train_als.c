@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include <math.h>
-#include <time.h>
 
 #include "common/vector_arg.h"
 #include "core/als_solve.h"
@@ -32,20 +31,6 @@
 #include "train/train_source.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-
-/*
- * CPU seconds of this process: on a shared machine the wall clock also
- * counts the time other processes held the CPU.
- */
-static double
-CpuSeconds(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
-		return 0.0;
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Largest iterations and CG steps accepted. */
 #define MAX_ITERATIONS 10000

@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <time.h>
 
 #include "fmgr.h"
 #include "model/model_write.h"
@@ -72,6 +73,17 @@ SecondsSince(instr_time start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
+/* CPU seconds of this process; see train_common.h. */
+double
+CpuSeconds(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return 0.0;
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* Frees the run's memory and activates the model when asked to. */
 void
 TrainingEnd(TrainingRun *run)
@@ -101,8 +113,10 @@ void
 AppendTrainingCounts(StringInfo buf, const Interactions *data)
 {
 	appendStringInfo(buf, "{\"training\": {\"users\": %d, \"items\": %d, "
-					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT,
-					 data->users, data->items, data->by_user.nnz, data->rows);
+					 "\"interactions\": " INT64_FORMAT ", \"rows_read\": " INT64_FORMAT
+					 ", \"scan_seconds\": %.6f",
+					 data->users, data->items, data->by_user.nnz, data->rows,
+					 data->scan_seconds);
 }
 
 /* The JSON number of a double, null when not finite. */

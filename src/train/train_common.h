@@ -50,6 +50,12 @@ extern double TrainingRead(TrainingRun *run, Interactions *data);
 extern double SecondsSince(instr_time start);
 
 /*
+ * CPU seconds of this process: on a shared machine the wall clock also
+ * counts the time other processes held the CPU.
+ */
+extern double CpuSeconds(void);
+
+/*
  * Back to the caller's memory, freeing the run's, then activates the model
  * when the run asked to.
  */

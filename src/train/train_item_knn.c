@@ -110,7 +110,7 @@ train_item_knn(PG_FUNCTION_ARGS)
 	AppendSourceParams(&params, &data);
 	model_id = PrepareModelRow(run.name, "item_knn", 0, run.replace, params.data,
 							   run.description);
-	WriteNeighbors(model_id, data.item_ids, data.items, offsets, neighbors,
+	WriteNeighbors(model_id, false, data.item_ids, data.items, offsets, neighbors,
 				   neighbor_sims);
 	WriteInteractions(model_id, data.user_ids, &data.by_user, data.item_ids);
 

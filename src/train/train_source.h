@@ -30,6 +30,7 @@ typedef struct Interactions
 	int			users;
 	int			items;
 	int64		rows;			/* rows read */
+	double		scan_seconds;	/* of reading the rows (before the CSR) */
 	int64	   *user_ids;		/* users, ascending: index → id */
 	int64	   *item_ids;		/* items, ascending */
 	AlsCsr		by_user;		/* users × items, rows sorted, no duplicates */

@@ -19,6 +19,13 @@
 #   rerank_knn   rerank.rerank(user, ids, k => 20, model => 'bench_knn'):
 #                an item-kNN model trained on the users' recent items
 #                (neighbor lists read per call, not cached)
+#   rerank_uknn  rerank.rerank(user, ids, k => 20, model => 'bench_uknn'):
+#                a user-kNN model (K = 50) trained on the users' recent
+#                items with their weights, so a known user's history is the
+#                trained one: the stored neighbor list serves
+#   rerank_uknn_new  the same for one of 2,000 users training never saw,
+#                with 20 recent items each: neighbors searched per call
+#                through the inverted index (the real-time path)
 #   rerank_blend SET rerank.ranker = 'none'; then rerank: the hand-weighted
 #                blend
 #   rerank_r100  SET rerank.ranker = 'r100'; then rerank: a learned ranker
@@ -28,8 +35,8 @@
 # The rankers are trained by train_ranker() on an event log made of the
 # users' recent items with times over two weeks (the item statistics and
 # co-visitation lists built from it too, so every feature is served);
-# rerank_blend, rerank_r100 and rerank_r300 pay the same SET, and the
-# ratios of their p50 (and of their server CPU) are printed.
+# rerank_blend, rerank_r100 and rerank_r300 pay the same SET and RESET,
+# and the ratios of their p50 (and of their server CPU) are printed.
 #
 # Prepared statements (-M prepared), as a serving application uses; the
 # candidate list is a text parameter (pgbench -D variables, 128 / variants lists), so
@@ -119,14 +126,25 @@ CALL rerank.train_ranker('r100', 'bench_log', time_column => 'at', max_groups =>
                          trees => 100, max_depth => 6, options => '{"warm_up": 0}');
 CALL rerank.train_ranker('r300', 'bench_log', time_column => 'at', max_groups => 10000,
                          trees => 300, max_depth => 6, options => '{"warm_up": 0}');
+CREATE TABLE bench_weighted AS
+SELECT f.user_id, h.item_id, h.weight
+  FROM rerank.user_features f, unnest(f.recent_items, f.recent_weights) h(item_id, weight);
+CALL rerank.train_user_knn('bench_uknn', 'bench_weighted', neighbors => 50);
 RESET client_min_messages;
+-- users training never saw, with a recent history like the others'
+INSERT INTO rerank.user_features (user_id, recent_items, recent_weights)
+SELECT u,
+       (SELECT array_agg(1 + (hashint4(u * 1000 + j) & 2147483647) % $items ORDER BY j)
+          FROM generate_series(1, 20) j),
+       (SELECT array_agg((1 + j % 4)::real ORDER BY j) FROM generate_series(1, 20) j)
+  FROM generate_series($users + 1, $users + 2000) u;
 VACUUM ANALYZE;
 SQL
 
 work=$(mktemp -d /tmp/rerank-bench.XXXXXX)
 chmod 777 "$work"
-variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap rerank_knn
-	rerank_blend rerank_r100 rerank_r300)
+variants=(select1 array_param plain_sql pk_fetch rerank rerank_mmr rerank_cap rerank_knn rerank_uknn
+	rerank_uknn_new rerank_blend rerank_r100 rerank_r300)
 lists=$((128 / ${#variants[@]}))	# pgbench takes at most 128 scripts
 model_id=$(rr_psql -At -c "SELECT rerank.model_id('bench')")
 # candidate lists: 500 distinct random ids in random order, one pgbench
@@ -161,6 +179,7 @@ for v in "${variants[@]}"; do
 		f="$work/$(printf '%03d' "$n")_$v.sql"
 		{
 			echo '\set u random(1, '"$users"')'
+			echo '\set n random('"$((users + 1))"', '"$((users + 2000))"')'
 			case $v in
 			select1) echo "SELECT 1;" ;;
 			array_param) echo "SELECT cardinality($c);" ;;
@@ -179,8 +198,13 @@ for v in "${variants[@]}"; do
 			rerank_blend | rerank_r100 | rerank_r300)
 				r=${v#rerank_}
 				[ "$r" = blend ] && r=none
+				# RESET after: the other variants of the same session serve
+				# with the setting's default
 				echo "SET rerank.ranker = '$r';"
-				echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20);" ;;
+				echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20);"
+				echo "RESET rerank.ranker;" ;;
+			rerank_uknn) echo "SELECT item_id, score, rank FROM rerank.rerank(:u, $c, k => 20, model => 'bench_uknn');" ;;
+			rerank_uknn_new) echo "SELECT item_id, score, rank FROM rerank.rerank(:n, $c, k => 20, model => 'bench_uknn');" ;;
 			esac
 		} >"$f"
 		args+=(-f "$f")
@@ -226,7 +250,8 @@ rr_log "server CPU per call (warm, $((100 * lists)) calls per variant, 3 rounds 
 		echo "INSERT INTO bench_lists VALUES ($l, '${d#c*=}');"
 	done
 } | rr_psql -q
-cpu_variants=(rerank rerank_mmr rerank_cap rerank_knn rerank_blend rerank_r100 rerank_r300)
+cpu_variants=(rerank rerank_mmr rerank_cap rerank_knn rerank_uknn rerank_uknn_new rerank_blend
+	rerank_r100 rerank_r300)
 u="(g * 97 + b.l) % $users + 1"
 printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 {
@@ -238,6 +263,8 @@ printf '%-12s %s\n' variant "server CPU us per call, 3 rounds, lowest first"
 			rerank_mmr) call="rerank.rerank($u, b.ids, k => 20, diversity => 0.3)" ;;
 			rerank_cap) call="rerank.rerank($u, b.ids, k => 20, max_per_category => 3)" ;;
 			rerank_knn) call="rerank.rerank($u, b.ids, k => 20, model => 'bench_knn')" ;;
+			rerank_uknn) call="rerank.rerank($u, b.ids, k => 20, model => 'bench_uknn')" ;;
+			rerank_uknn_new) call="rerank.rerank(($u) % 2000 + $((users + 1)), b.ids, k => 20, model => 'bench_uknn')" ;;
 			rerank_blend | rerank_r100 | rerank_r300) call="rerank.rerank($u, b.ids, k => 20)" ;;
 			esac
 			case $v in
@@ -275,11 +302,18 @@ SELECT 'model cache: ' || model || ', ' || items || ' item vectors, '
        || pg_size_pretty(bytes) || ' (budget rerank.model_cache_mb = '
        || current_setting('rerank.model_cache_mb') || ')'
   FROM rerank.model_cache_info() WHERE serving;
+SELECT count(*) FROM rerank.rerank(1, ARRAY(SELECT generate_series(1, 500)::bigint), k => 20,
+                                   model => 'bench_uknn');
+SELECT 'model cache: ' || model || ', the user-kNN index (' || (m.metrics->'training'->>'users')
+       || ' users, ' || (m.metrics->'training'->>'interactions') || ' interactions, '
+       || (m.metrics->'training'->>'neighbor_pairs') || ' neighbor pairs), ' || pg_size_pretty(bytes)
+  FROM rerank.model_cache_info() c JOIN rerank.models m ON m.name = c.model
+ WHERE c.model = 'bench_uknn';
 SELECT 'backend memory contexts: ' || pg_size_pretty(sum(total_bytes))
   FROM pg_backend_memory_contexts;
 SELECT 'private memory of the backend (RssAnon): '
        || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'),
                         'RssAnon:\s+(\d+ kB)'))[1];
 SQL
-tail -n +3 "$work/mem.txt"
+tail -n +3 "$work/mem.txt" | grep -v '^[0-9]*$'
 rm -rf "$work"

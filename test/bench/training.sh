@@ -15,6 +15,13 @@
 # 3. Synthetic sets (users × items with skewed item popularity, 100 rows per
 #    user): training time and peak backend memory (VmHWM), for each size in
 #    SYNTH_SIZES, to show how time grows with the interactions.
+# 4. User-kNN (cosine, K = 50) beside item-kNN: accuracy in the table of 1,
+#    training time on MovieLens 100K (median of RUNS) and on the synthetic
+#    sets of UKNN_SYNTH_SIZES (default the 1M one: its cost grows with
+#    Σ over items of |users|², about 100 times the 1M one's for the 10M
+#    set), and the memory of the lists: in the served index (the bytes the
+#    model cache charges, lists and interactions by user and by item) and
+#    on disk (rerank.user_neighbors with its GIN index).
 #
 # The MovieLens part needs ../shared/data (RR_DATA) and skips with a message
 # without it.  Timings on a shared 2-core VM are noisy: compare ratios.
@@ -23,6 +30,7 @@ source "$(dirname "$0")/../lib/common.sh"
 SEEDS=${SEEDS:-5}
 RUNS=${RUNS:-7}
 SYNTH_SIZES=${SYNTH_SIZES:-"1000000 10000000"}
+UKNN_SYNTH_SIZES=${UKNN_SYNTH_SIZES:-"1000000"}
 
 rr_ensure_packages
 rr_build_install
@@ -73,6 +81,15 @@ BEGIN
     INSERT INTO acc SELECT 'item-kNN cosine K = 50', 5, 0, precision_at_k, recall_at_k,
            ndcg_at_k, map_at_k, '- - 0.347'
       FROM rerank.evaluate('knn', 'ml_test', 10, 'ml_train');
+    FOR s IN 1..3 LOOP
+        CALL rerank.train_user_knn('uknn', 'ml_train', neighbors => 50, replace => true,
+                                   similarity => (ARRAY['cosine', 'pearson', 'jaccard'])[s]);
+        INSERT INTO acc SELECT format('user-kNN %s K = 50%s', (ARRAY['cosine', 'pearson', 'jaccard'])[s],
+                                      CASE s WHEN 1 THEN ' (the defaults)' ELSE '' END),
+               5 + s, 0, precision_at_k, recall_at_k, ndcg_at_k, map_at_k, '- (near item-kNN)'
+          FROM rerank.evaluate('uknn', 'ml_test', 10, 'ml_train');
+    END LOOP;
+    PERFORM rerank.drop_model('uknn');
 END \$\$;
 \echo
 \echo model | P@10 | R@10 | NDCG@10 (min-max over seeds) | MAP@10 | implicit P R NDCG
@@ -119,6 +136,55 @@ SELECT format('%-8s | %s | %s | %s, %s; %s | %s | %s, %s | %s | %s', solver,
               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY wall)::numeric, 3))
   FROM times GROUP BY solver ORDER BY solver DESC;
 SQL
+
+	rr_log "kNN training time on MovieLens 100K (K = 50, cosine; median of $RUNS) and the memory of the lists"
+	rr_psql -At -F ' ' <<SQL
+SET client_min_messages = warning;
+CREATE TABLE knn_times (algorithm text, read float8, train float8, train_cpu float8, write float8, wall float8);
+DO \$\$
+DECLARE t0 timestamptz; m jsonb;
+BEGIN
+    FOR run IN 1..$RUNS LOOP
+        t0 := clock_timestamp();
+        CALL rerank.train_item_knn('timed_knn', 'ml_train', neighbors => 50, replace => true);
+        SELECT metrics->'training' INTO m FROM rerank.models WHERE name = 'timed_knn';
+        INSERT INTO knn_times VALUES ('item_knn', (m->>'read_seconds')::float8, (m->>'train_seconds')::float8,
+                                      NULL, NULL, extract(epoch FROM clock_timestamp() - t0));
+        t0 := clock_timestamp();
+        CALL rerank.train_user_knn('timed_uknn', 'ml_train', neighbors => 50, replace => true);
+        SELECT metrics->'training' INTO m FROM rerank.models WHERE name = 'timed_uknn';
+        INSERT INTO knn_times VALUES ('user_knn', (m->>'read_seconds')::float8, (m->>'train_seconds')::float8,
+                                      (m->>'train_cpu_seconds')::float8, (m->>'write_seconds')::float8,
+                                      extract(epoch FROM clock_timestamp() - t0));
+    END LOOP;
+END \$\$;
+\echo
+\echo algorithm | read s | neighbors s (median, min) | neighbors CPU s | write s | whole CALL s (median, min)
+SELECT format('%-8s | %s | %s, %s | %s | %s | %s, %s', algorithm,
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY read)::numeric, 3),
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY train)::numeric, 3),
+              round(min(train)::numeric, 3),
+              coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY train_cpu)::numeric, 3)::text, '-'),
+              coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY write)::numeric, 3)::text, '-'),
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY wall)::numeric, 3),
+              round(min(wall)::numeric, 3))
+  FROM knn_times GROUP BY algorithm ORDER BY algorithm;
+SELECT count(*) FROM rerank.similar_users(1, 5, 'timed_uknn') \\g /dev/null
+-- the runs above left dead rows: the live size of the lists
+SELECT rerank.drop_model('timed_knn') \\g /dev/null
+VACUUM FULL rerank.user_neighbors;
+\echo
+\echo user-kNN lists of MovieLens 100K: users, neighbor pairs, the lists in the index, the whole served index, on disk (table + GIN index)
+SELECT format('%s users | %s pairs | lists %s (8 B a pair) | index %s (lists, histories by user and by item, id tables) | disk %s + %s',
+              m.metrics->'training'->>'users', m.metrics->'training'->>'neighbor_pairs',
+              pg_size_pretty((m.metrics->'training'->>'neighbor_pairs')::bigint * 8),
+              pg_size_pretty(c.bytes),
+              pg_size_pretty(pg_relation_size('rerank.user_neighbors')),
+              pg_size_pretty(pg_relation_size('rerank.user_neighbors_neighbor_ids')))
+  FROM rerank.models m, rerank.model_cache_info() c
+ WHERE m.name = 'timed_uknn' AND c.model = m.name;
+SELECT rerank.drop_model('timed_uknn') \\g /dev/null
+SQL
 else
 	rr_log "SKIPPED the MovieLens part: $split not found (the shared data sets are not on this machine)"
 fi
@@ -154,4 +220,25 @@ SELECT format('%s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s -> %s', $siz
   FROM (SELECT metrics->'training' AS m FROM rerank.models WHERE name = 'synth') t;
 SELECT rerank.drop_model('synth');
 SQL
+	case " $UKNN_SYNTH_SIZES " in
+	*" $size "*)
+		rr_psql -At -F ' ' <<SQL
+SET client_min_messages = warning;
+SELECT regexp_replace(substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s*\d+ kB'), '\s+', ' ', 'g') AS before \\gset
+CALL rerank.train_user_knn('synth_uknn', 'synth', neighbors => 50, replace => true);
+SELECT count(*) FROM rerank.similar_users(1, 5, 'synth_uknn') \\g /dev/null
+VACUUM FULL rerank.user_neighbors;
+SELECT format('user-kNN K = 50 on %s rows: read %s s, neighbors %s s (CPU %s s), write %s s; %s pairs; lists %s, served index %s, on disk %s + %s; %s -> %s',
+              $size, round((m->>'read_seconds')::numeric, 2), round((m->>'train_seconds')::numeric, 2),
+              round((m->>'train_cpu_seconds')::numeric, 2), round((m->>'write_seconds')::numeric, 2),
+              m->>'neighbor_pairs', pg_size_pretty((m->>'neighbor_pairs')::bigint * 8),
+              pg_size_pretty((SELECT bytes FROM rerank.model_cache_info() WHERE model = 'synth_uknn')),
+              pg_size_pretty(pg_relation_size('rerank.user_neighbors')),
+              pg_size_pretty(pg_relation_size('rerank.user_neighbors_neighbor_ids')), :'before',
+              regexp_replace(substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s*\d+ kB'), '\s+', ' ', 'g'))
+  FROM (SELECT metrics->'training' AS m FROM rerank.models WHERE name = 'synth_uknn') t;
+SELECT rerank.drop_model('synth_uknn') \\g /dev/null
+SQL
+		;;
+	esac
 done

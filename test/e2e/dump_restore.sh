@@ -2,7 +2,8 @@
 # pg_dump / pg_restore round trip: every model, vector, neighbor list,
 # learned ranker (its booster, the active ranker, the scores it gives),
 # impressions mapping, activation and the active flag survive, and new
-# models get fresh ids afterwards.
+# models get fresh ids afterwards; a user-kNN model serves the same lists
+# and recommendations.
 # Runs against the cluster of test/run_tests.sh (PGHOST, PGPORT, PGUSER).
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
@@ -53,6 +54,8 @@ SELECT rerank.activate_model('lr1');
 SELECT rerank.activate_model('lr2');
 CREATE TABLE imp (uid bigint, iid bigint, ts timestamptz, pos integer);
 SELECT rerank.attach_impressions('imp', 'uid', 'iid', 'ts', 'pos');
+-- a user-kNN model: user neighbor lists (and their GIN index) and interactions
+CALL rerank.train_user_knn('uk', 'knn_src', neighbors => 4, similarity => 'pearson', shrinkage => 1);
 SQL
 
 rr_dump_restore "$src" "$dst"
@@ -89,6 +92,15 @@ SELECT rerank.active_ranker()
 UNION ALL
 SELECT string_agg(r.item_id || ':' || r.score, ',' ORDER BY r.rank)
   FROM rerank.rerank(7, ARRAY(SELECT generate_series(1, 40)::bigint)) r
+UNION ALL
+SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM rerank.user_neighbors t
+UNION ALL
+SELECT string_agg(similar_user_id || ':' || similarity, ',') FROM rerank.similar_users(3, 4, 'uk')
+UNION ALL
+-- user 7's recorded history differs from its training one: real-time neighbors
+SELECT string_agg(item_id || ':' || round(score::numeric, 6), ',') FROM rerank.recommend(7, 5, model => 'uk')
+UNION ALL
+SELECT (SELECT count(*) FROM rerank.user_neighbors WHERE neighbor_ids @> '{3}')::text
 UNION ALL
 SELECT rerank.rerank_ids(3, ARRAY(SELECT generate_series(1, 40)::bigint), diversity => 0.3,
                          model => 'kn')::text

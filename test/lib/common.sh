@@ -13,6 +13,9 @@
 #       port, owned by an unprivileged OS user when run as root; exports
 #       PGHOST, PGPORT, PGUSER, PGDATABASE; stops it on exit, whatever
 #       happened
+#   rr_cluster_restart [extra postgresql.conf lines...]
+#       stops the cluster, appends the lines to its postgresql.conf (e.g.
+#       shared_preload_libraries) and starts it again on the same data
 #   rr_cluster_stop
 #   rr_psql ...           psql -X -v ON_ERROR_STOP=1 against the cluster
 #   rr_scratch_dbs db...  databases of an end-to-end script: dropped now if
@@ -181,6 +184,16 @@ rr_cluster_start() {
 	# for the crash checks of the scripts run against this cluster
 	export RR_SERVER_LOG=$RR_CLUSTER_DIR/server.log
 	export PATH="$bindir:$PATH"
+}
+
+rr_cluster_restart() {
+	local line
+	rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$RR_CLUSTER_DIR/data" -m fast -w -t 60 stop >/dev/null
+	for line in "$@"; do echo "$line"; done |
+		rr_as_owner tee -a "$RR_CLUSTER_DIR/data/postgresql.conf" >/dev/null
+	rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$RR_CLUSTER_DIR/data" -l "$RR_CLUSTER_DIR/server.log" \
+		-w -t 60 start >/dev/null ||
+		{ tail -50 "$RR_CLUSTER_DIR/server.log" >&2; rr_die "the server did not restart"; }
 }
 
 rr_cluster_stop() {

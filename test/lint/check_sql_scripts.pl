@@ -72,6 +72,8 @@ my %PAREN_OK = map { $_ => 1 } qw(
   char character varchar numeric decimal bit varbit time timestamp interval float
   precision
 );
+# Index access methods: CREATE INDEX ... USING gin (columns) is not a call.
+my %INDEX_METHODS = map { $_ => 1 } qw(btree hash gist gin spgist brin);
 # Built-in types whose names are not SQL keywords (those resolve to
 # pg_catalog in the grammar itself), so they are looked up in the path.
 my %TYPES = map { $_ => 1 } qw(
@@ -262,6 +264,7 @@ sub check_code {
 			}
 			# function calls
 			if (is_punct($next, '(') && !$qualified && !$PAREN_OK{$text}
+				&& !($INDEX_METHODS{$text} && $prev && is_word($prev, 'using'))
 				&& !($names->{$text} && $prev && (is_punct($prev, ',') || is_word($prev, 'with') || is_word($prev, 'recursive')))) {
 				report($file, $line, 'function', "unqualified function call $text(): write pg_catalog.$text( (or the extension's schema)");
 			}

@@ -25,6 +25,7 @@ CREATE TABLE rerank.models (
     created_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
 ) WITH (fillfactor = 70);
 CREATE UNIQUE INDEX models_one ON rerank.models (model_id) WHERE model_id OPERATOR(pg_catalog.>) 0;
+CREATE INDEX models_params ON rerank.models USING gin (params);
 CREATE VIEW rerank.model_counts AS
 WITH m(id) AS (SELECT x.model_id FROM rerank.models x)
 SELECT pg_catalog.count(*) AS n FROM m;

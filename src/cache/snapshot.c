@@ -1,0 +1,1010 @@
+/*
+ * snapshot.c
+ *	  Served snapshots (see snapshot.h): kinds and providers, the build
+ *	  (plan, allocate, fill) into a shared segment or this backend's memory,
+ *	  and the snapshots this backend holds, with their lifetime.
+ *
+ * A snapshot starts with a header listing its blocks (id, element size,
+ * count, offset); blocks follow, each on a cache line.  The build runs the
+ * kind's is_current check and every provider's plan inside SPI under one
+ * MVCC snapshot, lays the blocks out, allocates the whole snapshot at once
+ * (one DSM segment, or one block of this backend's memory on huge pages),
+ * runs the providers' fill under the same MVCC snapshot, and writes the
+ * header last.  Only then is it published (shared) or adopted (private), so
+ * nothing half-built is ever found.
+ *
+ * This backend's snapshots are entries in a list.  An entry stays valid for
+ * the rest of the transaction in which it was last returned: entries are
+ * retired (replaced, evicted, or their shared version retired by the
+ * registry) and freed or unmapped only at the first look-up of a later
+ * transaction.  Shared snapshots this backend has not used in its last
+ * SHARED_IDLE_XACTS transactions that looked one up are unmapped, so a
+ * backend holds only what it serves (re-mapping a ready version costs an
+ * mmap, no build).
+ */
+#include "postgres.h"
+
+#ifndef WIN32
+#include <sys/mman.h>
+#endif
+
+#include "access/xact.h"
+#include "cache/cache_memory.h"
+#include "cache/shared_registry.h"
+#include "cache/snapshot.h"
+#include "common/spi_util.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/ipc.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+#define SNAPSHOT_MAGIC 0x31535252	/* "RRS1" */
+#define SNAPSHOT_MAX_BLOCKS 48
+#define SNAPSHOT_ALIGN PG_CACHE_LINE_SIZE
+#define SNAPSHOT_MAX_PROVIDERS 32
+
+/* Look-up transactions after which an unused shared snapshot is unmapped. */
+#define SHARED_IDLE_XACTS 8
+
+/* A private snapshot at least this big is worth a word on the preload. */
+#define PRIVATE_NOTICE_BYTES ((Size) 64 * 1024 * 1024)
+
+typedef struct SnapshotBlockEntry
+{
+	uint32		id;
+	uint32		element_size;
+	uint64		count;
+	uint64		offset;			/* from the start of the snapshot */
+} SnapshotBlockEntry;
+
+/* The start of every snapshot. */
+typedef struct SnapshotHeader
+{
+	uint32		magic;
+	uint32		nblocks;
+	uint64		bytes;
+	SnapshotKey key;
+	SnapshotBlockEntry blocks[SNAPSHOT_MAX_BLOCKS];
+} SnapshotHeader;
+
+struct SnapshotBuild
+{
+	const SnapshotSource *source;
+	SnapshotHeader header;		/* the blocks planned, then laid out */
+	char	   *base;			/* NULL until the memory is allocated */
+	void	   *states[SNAPSHOT_MAX_PROVIDERS];
+};
+
+struct ServingSnapshot
+{
+	SnapshotKey key;
+	char		label[NAMEDATALEN];
+	const SnapshotHeader *header;
+	Size		bytes;
+	bool		shared;
+	SharedMapping mapping;		/* shared */
+	MemoryContext context;		/* private: owns the memory */
+	TimestampTz built_at;
+	double		build_seconds;
+	uint64		used_in;		/* lookup_xacts at the last use */
+	uint64		serial;			/* SnapshotSerial */
+	LocalTransactionId retired_in;
+	struct ServingSnapshot *next;
+};
+
+/* GUC: server-wide budget of shared snapshots, in megabytes. */
+static int	shared_cache_mb = 4096;
+
+static const SnapshotKindInfo *kinds[SNAPSHOT_NKINDS];
+static const SnapshotProvider *providers[SNAPSHOT_MAX_PROVIDERS];
+static int	nproviders = 0;
+
+static MemoryContext SnapshotContext = NULL;
+static ServingSnapshot *live = NULL;
+static ServingSnapshot *retired = NULL;
+static LocalTransactionId lookup_lxid = InvalidLocalTransactionId;
+static uint64 lookup_xacts = 0;
+static uint64 seen_retirements = 0;
+static bool private_noticed = false;
+static uint64 next_serial = 0;
+
+/* Keys already warned about in this session (a small ring). */
+#define WARNED_KEYS 32
+static SnapshotKey warned[WARNED_KEYS];
+static int	nwarned = 0;
+
+/* Registers the budget setting and, during the preload, the registry. */
+void
+SnapshotInit(void)
+{
+	DefineCustomIntVariable("rerank.shared_cache_mb",
+							"Shared memory for served models, server-wide, in megabytes.",
+							"With rerank in shared_preload_libraries, every model version "
+							"and item catalog served is held once per server within this "
+							"budget; one that does not fit is read from its tables per call.",
+							&shared_cache_mb, 4096, 0, MAX_KILOBYTES / 1024,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		SharedRegistryRequest();
+}
+
+bool
+SnapshotsShared(void)
+{
+	return SharedRegistryAvailable();
+}
+
+/* Registers a kind; see snapshot.h. */
+void
+RegisterSnapshotKind(SnapshotKind kind, const SnapshotKindInfo *info)
+{
+	Assert(kind < SNAPSHOT_NKINDS);
+	kinds[kind] = info;
+}
+
+/* Registers a provider; see snapshot.h. */
+void
+RegisterSnapshotProvider(const SnapshotProvider *provider)
+{
+	if (nproviders == SNAPSHOT_MAX_PROVIDERS)
+		elog(ERROR, "too many snapshot providers");
+	providers[nproviders++] = provider;
+}
+
+/* Whether two keys are equal. */
+static bool
+KeysEqual(const SnapshotKey *a, const SnapshotKey *b)
+{
+	return a->kind == b->kind && a->dbid == b->dbid && a->relid == b->relid &&
+		a->object_id == b->object_id && a->version == b->version;
+}
+
+/* Whether two keys name the same object (any version). */
+static bool
+SameObject(const SnapshotKey *a, const SnapshotKey *b)
+{
+	return a->kind == b->kind && a->dbid == b->dbid && a->relid == b->relid &&
+		a->object_id == b->object_id;
+}
+
+/* The block entry of id in a header, or NULL. */
+static const SnapshotBlockEntry *
+FindBlock(const SnapshotHeader *header, SnapshotBlockId id)
+{
+	for (uint32 i = 0; i < header->nblocks; i++)
+		if (header->blocks[i].id == id)
+			return &header->blocks[i];
+	return NULL;
+}
+
+/* A block of a snapshot; see snapshot.h. */
+const void *
+SnapshotBlock(const ServingSnapshot *snapshot, SnapshotBlockId block,
+			  uint64 *count)
+{
+	const SnapshotBlockEntry *entry = FindBlock(snapshot->header, block);
+
+	if (entry != NULL && entry->count == 0)
+		entry = NULL;
+	if (count)
+		*count = entry != NULL ? entry->count : 0;
+	if (entry == NULL)
+		return NULL;
+	return (const char *) snapshot->header + entry->offset;
+}
+
+uint64
+SnapshotSerial(const ServingSnapshot *snapshot)
+{
+	return snapshot->serial;
+}
+
+Size
+SnapshotBytes(const ServingSnapshot *snapshot)
+{
+	return snapshot->bytes;
+}
+
+bool
+SnapshotIsShared(const ServingSnapshot *snapshot)
+{
+	return snapshot->shared;
+}
+
+/* Reserves a block of the build; see snapshot.h. */
+void
+SnapshotReserve(SnapshotBuild *build, SnapshotBlockId block, uint64 count,
+				Size element_size)
+{
+	SnapshotHeader *header = &build->header;
+	SnapshotBlockEntry *entry;
+
+	if (build->base != NULL)
+		elog(ERROR, "snapshot block %u reserved after planning", block);
+	if (FindBlock(header, block) != NULL)
+		elog(ERROR, "snapshot block %u reserved twice", block);
+	if (count == 0)
+		return;
+	if (header->nblocks == SNAPSHOT_MAX_BLOCKS)
+		elog(ERROR, "too many snapshot blocks");
+	entry = &header->blocks[header->nblocks++];
+	entry->id = block;
+	entry->element_size = (uint32) element_size;
+	entry->count = count;
+	entry->offset = 0;
+}
+
+/* The memory of a reserved block; see snapshot.h. */
+void *
+SnapshotBlockForWrite(SnapshotBuild *build, SnapshotBlockId block)
+{
+	const SnapshotBlockEntry *entry = FindBlock(&build->header, block);
+
+	if (build->base == NULL)
+		elog(ERROR, "snapshot block %u written before allocation", block);
+	return entry != NULL ? build->base + entry->offset : NULL;
+}
+
+/* Lowers a block's count after fill; see snapshot.h. */
+void
+SnapshotBlockShrink(SnapshotBuild *build, SnapshotBlockId block, uint64 count)
+{
+	SnapshotBlockEntry *entry = (SnapshotBlockEntry *) FindBlock(&build->header, block);
+
+	if (entry == NULL || count > entry->count)
+		elog(ERROR, "snapshot block %u cannot grow", block);
+	entry->count = count;
+}
+
+/* Places the planned blocks one after the other; returns the total size. */
+static Size
+LayOut(SnapshotHeader *header)
+{
+	Size		offset = TYPEALIGN(SNAPSHOT_ALIGN, sizeof(SnapshotHeader));
+
+	for (uint32 i = 0; i < header->nblocks; i++)
+	{
+		SnapshotBlockEntry *entry = &header->blocks[i];
+
+		offset = TYPEALIGN(SNAPSHOT_ALIGN, offset);
+		entry->offset = offset;
+		offset = add_size(offset, mul_size(entry->count, entry->element_size));
+	}
+	header->bytes = offset;
+	return offset;
+}
+
+/*
+ * Pushes the MVCC snapshot a build reads with: a new latest one for kinds
+ * that want it (impossible in parallel mode: false), else the caller's.
+ */
+static bool
+PushBuildSnapshot(const SnapshotKindInfo *kind, bool *pushed)
+{
+	*pushed = false;
+	if (kind->latest_snapshot)
+	{
+		if (IsInParallelMode())
+			return false;
+		PushActiveSnapshot(GetLatestSnapshot());
+		*pushed = true;
+	}
+	else if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		*pushed = true;
+	}
+	return true;
+}
+
+/*
+ * The planning half of a build, inside SPI under the pushed snapshot: the
+ * kind's check, then every provider's plan.  False when the version is not
+ * current (nothing to build).
+ */
+static bool
+PlanBuild(const SnapshotKindInfo *kind, const SnapshotSource *source,
+		  SnapshotBuild *build)
+{
+	memset(build, 0, sizeof(SnapshotBuild));
+	build->source = source;
+	build->header.magic = SNAPSHOT_MAGIC;
+	build->header.key = source->key;
+	if (!kind->is_current(source))
+		return false;
+	for (int i = 0; i < nproviders; i++)
+		if (providers[i]->kind == source->key.kind)
+			build->states[i] = providers[i]->plan(build, source);
+	LayOut(&build->header);
+	return true;
+}
+
+/* The filling half of a build: every provider writes, then the header. */
+static void
+FillBuild(SnapshotBuild *build, char *base)
+{
+	build->base = base;
+	for (int i = 0; i < nproviders; i++)
+		if (providers[i]->kind == build->source->key.kind)
+			providers[i]->fill(build, build->source, build->states[i]);
+	memcpy(base, &build->header, sizeof(SnapshotHeader));
+}
+
+/* Connects to SPI for a build. */
+static void
+BuildConnect(void)
+{
+	SpiConnect();
+}
+
+/* Ends a build's SPI connection and MVCC snapshot. */
+static void
+BuildDisconnect(bool pushed)
+{
+	if (pushed)
+		PopActiveSnapshot();
+	SPI_finish();
+}
+
+/* Megabytes, rounded up, for messages. */
+static int64
+Megabytes(Size bytes)
+{
+	return (int64) ((bytes + 1024 * 1024 - 1) / (1024 * 1024));
+}
+
+/* Whether this session has warned about key; notes it. */
+static bool
+AlreadyWarned(const SnapshotKey *key)
+{
+	for (int i = 0; i < Min(nwarned, WARNED_KEYS); i++)
+		if (KeysEqual(&warned[i], key))
+			return true;
+	warned[nwarned++ % WARNED_KEYS] = *key;
+	return false;
+}
+
+/* The WARNING for a snapshot over its budget, once per session and key. */
+static void
+WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
+			   Size needed, Size available, bool shared)
+{
+	if (AlreadyWarned(&source->key))
+		return;
+	if (shared)
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s \"%s\" does not fit in rerank.shared_cache_mb (%d MB)",
+						kind->name, source->label, shared_cache_mb),
+				 errdetail("It needs " INT64_FORMAT " MB of shared memory, " INT64_FORMAT " MB are free. Until it fits, it is read from its tables on every call, which is slower than serving it from memory; rerank.model_memory lists what is held.",
+						   Megabytes(needed), (int64) (available / (1024 * 1024))),
+				 errhint("Raise rerank.shared_cache_mb and reload the configuration.")));
+	else
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s \"%s\" does not fit in %s (" INT64_FORMAT " MB)",
+						kind->name, source->label, kind->private_budget_setting,
+						(int64) (kind->private_budget() / (1024 * 1024))),
+				 errdetail("It needs " INT64_FORMAT " MB in each connection. Until it fits, it is read from its tables on every call, which is slower than serving it from memory.",
+						   Megabytes(needed)),
+				 errhint("Raise %s, or add rerank to shared_preload_libraries to hold one copy per server.",
+						 kind->private_budget_setting)));
+}
+
+/* The WARNING when every registry slot is in use. */
+static void
+WarnNoSlot(const SnapshotKindInfo *kind, const SnapshotSource *source)
+{
+	if (AlreadyWarned(&source->key))
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s \"%s\" cannot be held in shared memory: all %d versions rerank can hold are in use",
+					kind->name, source->label, SHARED_REGISTRY_SLOTS),
+			 errdetail("Until one is free, it is read from its tables on every call."),
+			 errhint("rerank.model_memory lists the versions held and their readers.")));
+}
+
+/* Marks an entry retired; it is freed at a look-up of a later transaction. */
+static void
+RetireEntry(ServingSnapshot *snapshot)
+{
+	ServingSnapshot **link = &live;
+
+	while (*link != NULL && *link != snapshot)
+		link = &(*link)->next;
+	if (*link == NULL)
+		return;
+	*link = snapshot->next;
+	snapshot->retired_in = CURRENT_LXID;
+	snapshot->next = retired;
+	retired = snapshot;
+}
+
+/* Moves a retired entry back to the live list. */
+static void
+ReviveEntry(ServingSnapshot *snapshot)
+{
+	ServingSnapshot **link = &retired;
+
+	while (*link != NULL && *link != snapshot)
+		link = &(*link)->next;
+	if (*link == NULL)
+		return;
+	*link = snapshot->next;
+	snapshot->next = live;
+	live = snapshot;
+}
+
+/* Unmaps or frees an entry (in no list any more). */
+static void
+FreeEntry(ServingSnapshot *s)
+{
+	if (s->shared)
+		dsm_detach(s->mapping.segment);
+	else
+		MemoryContextDelete(s->context);
+	pfree(s);
+}
+
+/* Frees the retired entries of earlier transactions. */
+static void
+FreeRetired(void)
+{
+	ServingSnapshot **link = &retired;
+
+	while (*link != NULL)
+	{
+		ServingSnapshot *s = *link;
+
+		if (s->retired_in == CURRENT_LXID)
+		{
+			link = &s->next;
+			continue;
+		}
+		*link = s->next;
+		FreeEntry(s);
+	}
+}
+
+/* Takes an entry out of the live list. */
+static void
+UnlinkLive(ServingSnapshot *snapshot)
+{
+	ServingSnapshot **link = &live;
+
+	while (*link != NULL && *link != snapshot)
+		link = &(*link)->next;
+	if (*link != NULL)
+		*link = snapshot->next;
+}
+
+/*
+ * At the first look-up of a transaction: frees what earlier transactions
+ * retired, and unmaps the shared versions the registry retired and those
+ * this backend no longer uses.  Nothing got in this transaction is in use
+ * yet (pointers from earlier transactions are not used without asking
+ * again), so they go at once.
+ */
+static void
+Housekeeping(void)
+{
+	ServingSnapshot *next;
+
+	if (CURRENT_LXID == lookup_lxid)
+		return;
+	lookup_lxid = CURRENT_LXID;
+	lookup_xacts++;
+	FreeRetired();
+	if (!SharedRegistryAvailable())
+		return;
+	{
+		uint64		retirements = SharedRegistryRetirements();
+		bool		check = retirements != seen_retirements;
+
+		seen_retirements = retirements;
+		for (ServingSnapshot *s = live; s != NULL; s = next)
+		{
+			next = s->next;
+			if (!s->shared)
+				continue;
+			if (s->used_in + SHARED_IDLE_XACTS < lookup_xacts ||
+				(check && !SharedRegistryMappingCurrent(&s->mapping)))
+			{
+				UnlinkLive(s);
+				FreeEntry(s);
+			}
+		}
+	}
+}
+
+/* Marks an entry used now. */
+static void
+UseEntry(ServingSnapshot *snapshot)
+{
+	if (snapshot->shared && snapshot->used_in != lookup_xacts)
+		SharedRegistryTouch(&snapshot->mapping);
+	snapshot->used_in = lookup_xacts;
+}
+
+/* The live entry of a key, or NULL. */
+static ServingSnapshot *
+FindLive(const SnapshotKey *key)
+{
+	for (ServingSnapshot *s = live; s != NULL; s = s->next)
+		if (KeysEqual(&s->key, key))
+			return s;
+	return NULL;
+}
+
+/* A new entry in this backend's list. */
+static ServingSnapshot *
+NewEntry(const SnapshotHeader *header, const char *label)
+{
+	ServingSnapshot *s;
+
+	if (SnapshotContext == NULL)
+		SnapshotContext = AllocSetContextCreate(TopMemoryContext, "rerank snapshots",
+												ALLOCSET_SMALL_SIZES);
+	s = MemoryContextAllocZero(SnapshotContext, sizeof(ServingSnapshot));
+	s->key = header->key;
+	strlcpy(s->label, label, NAMEDATALEN);
+	s->header = header;
+	s->bytes = header->bytes;
+	s->used_in = lookup_xacts;
+	s->serial = ++next_serial;
+	s->next = live;
+	live = s;
+	return s;
+}
+
+/*
+ * Asks the kernel to back a shared mapping with huge pages: serving reads
+ * random rows and slots, and on small pages nearly every read also misses
+ * the TLB.  Only advice: the kernel follows it where shared memory may use
+ * transparent huge pages (shmem_enabled, or /dev/shm mounted with huge=),
+ * possibly later (khugepaged); elsewhere nothing changes.
+ */
+static void
+AdviseHugePages(dsm_segment *segment)
+{
+#ifdef MADV_HUGEPAGE
+	(void) madvise(dsm_segment_address(segment), dsm_segment_map_length(segment),
+				   MADV_HUGEPAGE);
+#endif
+}
+
+/* The entry of a mapping the registry gave: this backend's, or a new one. */
+static ServingSnapshot *
+EntryForMapping(const SharedMapping *mapping, const char *label)
+{
+	const SnapshotHeader *header;
+	ServingSnapshot *s;
+
+	for (s = live; s != NULL; s = s->next)
+		if (s->shared && s->mapping.segment == mapping->segment)
+			return s;
+	for (s = retired; s != NULL; s = s->next)
+		if (s->shared && s->mapping.segment == mapping->segment)
+		{
+			ReviveEntry(s);
+			s->mapping = *mapping;
+			return s;
+		}
+	header = dsm_segment_address(mapping->segment);
+	AdviseHugePages(mapping->segment);
+	if (header->magic != SNAPSHOT_MAGIC)
+		elog(ERROR, "shared snapshot segment is not a rerank snapshot");
+	s = NewEntry(header, label);
+	s->shared = true;
+	s->mapping = *mapping;
+	return s;
+}
+
+/* Bytes held by this backend's private snapshots of a kind. */
+static Size
+PrivateBytes(uint32 kind)
+{
+	Size		total = 0;
+
+	for (ServingSnapshot *s = live; s != NULL; s = s->next)
+		if (!s->shared && s->key.kind == kind)
+			total += s->bytes;
+	return total;
+}
+
+/* Retires least recently used private snapshots of a kind for room. */
+static void
+MakePrivateRoom(uint32 kind, Size bytes, Size budget)
+{
+	while (PrivateBytes(kind) + bytes > budget)
+	{
+		ServingSnapshot *lru = NULL;
+
+		for (ServingSnapshot *s = live; s != NULL; s = s->next)
+			if (!s->shared && s->key.kind == kind &&
+				(lru == NULL || s->used_in < lru->used_in))
+				lru = s;
+		if (lru == NULL)
+			return;
+		RetireEntry(lru);
+	}
+}
+
+/* Elapsed seconds since start. */
+static double
+SecondsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+/* Builds a snapshot in this backend's memory (no preload). */
+static const ServingSnapshot *
+GetPrivate(const SnapshotKindInfo *kind, const SnapshotSource *source,
+		   SnapshotStatus *status)
+{
+	Size		budget = kind->private_budget();
+	SnapshotBuild *build;
+	MemoryContext context;
+	ServingSnapshot *s;
+	char	   *memory;
+	bool		pushed;
+	instr_time	start;
+
+	if (budget == 0)
+	{
+		*status = SNAPSHOT_DISABLED;
+		return NULL;
+	}
+	INSTR_TIME_SET_CURRENT(start);
+	build = palloc(sizeof(SnapshotBuild));
+	BuildConnect();
+	if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build))
+	{
+		BuildDisconnect(pushed);
+		*status = SNAPSHOT_NOT_CURRENT;
+		return NULL;
+	}
+	if (build->header.bytes > budget)
+	{
+		BuildDisconnect(pushed);
+		WarnOverBudget(kind, source, build->header.bytes, 0, false);
+		*status = SNAPSHOT_OVER_BUDGET;
+		return NULL;
+	}
+	MakePrivateRoom(source->key.kind, build->header.bytes, budget);
+	/* under the transaction until complete: an error frees it all */
+	context = AllocSetContextCreate(CurTransactionContext, "rerank snapshot",
+									ALLOCSET_SMALL_SIZES);
+	memory = CacheMemoryAlloc(context, build->header.bytes, false);
+	FillBuild(build, memory);
+	BuildDisconnect(pushed);
+
+	/* an older version of the same object is of no further use */
+	for (ServingSnapshot *o = live, *next; o != NULL; o = next)
+	{
+		next = o->next;
+		if (!o->shared && SameObject(&o->key, &source->key))
+			RetireEntry(o);
+	}
+	s = NewEntry((const SnapshotHeader *) memory, source->label);
+	s->context = context;
+	MemoryContextSetParent(context, SnapshotContext);
+	s->built_at = GetCurrentTimestamp();
+	s->build_seconds = SecondsSince(start);
+	pfree(build);
+	if (s->bytes >= PRIVATE_NOTICE_BYTES && !private_noticed)
+	{
+		private_noticed = true;
+		ereport(NOTICE,
+				(errmsg("%s \"%s\" is held in this connection's own memory (" INT64_FORMAT " MB): rerank is not in shared_preload_libraries",
+						kind->name, source->label, Megabytes(s->bytes)),
+				 errdetail("Every connection loads and holds its own copy. This is reported once per session."),
+				 errhint("Add rerank to shared_preload_libraries to hold one copy per server.")));
+	}
+	*status = SNAPSHOT_SERVED;
+	return s;
+}
+
+/* Packs a claim for the error cleanup callback. */
+#define CLAIM_DATUM(slot, generation) \
+	UInt64GetDatum(((uint64) (generation) << 8) | (uint64) (slot))
+
+/* PG_ENSURE_ERROR_CLEANUP callback: a failed build gives its slot back. */
+static void
+AbandonClaim(int code, Datum arg)
+{
+	uint64		claim = DatumGetUInt64(arg);
+
+	SharedRegistryAbandon((int) (claim & 0xff), claim >> 8);
+}
+
+/*
+ * Builds the version of a slot this backend claimed, and publishes it.
+ * NULL (and the slot given back, or noted too big) when not current or
+ * over budget.
+ */
+static const ServingSnapshot *
+BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
+			SharedMapping *mapping, Size budget, SnapshotStatus *status)
+{
+	const ServingSnapshot *volatile result = NULL;
+	int			slot = mapping->slot;
+	uint64		generation = mapping->generation;
+
+	LOCKTAG		tag;
+
+	SharedRegistryBuildLockTag(mapping, &tag);
+	*status = SNAPSHOT_SERVED;
+	PG_ENSURE_ERROR_CLEANUP(AbandonClaim, CLAIM_DATUM(slot, generation));
+	{
+		SnapshotBuild *build = palloc(sizeof(SnapshotBuild));
+		bool		pushed;
+		Size		available;
+		dsm_segment *segment;
+		instr_time	start;
+
+		/* the waiters queue on this lock until the build ends, however it ends */
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		INSTR_TIME_SET_CURRENT(start);
+		BuildConnect();
+		if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build))
+		{
+			BuildDisconnect(pushed);
+			SharedRegistryAbandon(slot, generation);
+			*status = SNAPSHOT_NOT_CURRENT;
+		}
+		else if (!SharedRegistryReserve(slot, build->header.bytes, budget, &available))
+		{
+			BuildDisconnect(pushed);
+			WarnOverBudget(kind, source, build->header.bytes, available, true);
+			*status = SNAPSHOT_OVER_BUDGET;
+		}
+		else if ((segment = dsm_create(build->header.bytes,
+									   DSM_CREATE_NULL_IF_MAXSEGMENTS)) == NULL)
+		{
+			BuildDisconnect(pushed);
+			SharedRegistryAbandon(slot, generation);
+			WarnNoSlot(kind, source);
+			*status = SNAPSHOT_OVER_BUDGET;
+		}
+		else
+		{
+			ServingSnapshot *s;
+
+			AdviseHugePages(segment);
+			SharedRegistryNoteFilling(slot);
+			FillBuild(build, dsm_segment_address(segment));
+			BuildDisconnect(pushed);
+			SharedRegistryPublish(slot, segment, mapping, SecondsSince(start));
+			s = EntryForMapping(mapping, source->label);
+			s->built_at = GetCurrentTimestamp();
+			s->build_seconds = SecondsSince(start);
+			result = s;
+		}
+		pfree(build);
+	}
+	PG_END_ENSURE_ERROR_CLEANUP(AbandonClaim, CLAIM_DATUM(slot, generation));
+	LockRelease(&tag, ExclusiveLock, false);
+	return result;
+}
+
+/* Size of the shared budget in bytes. */
+static Size
+SharedBudget(void)
+{
+	return (Size) shared_cache_mb * 1024 * 1024;
+}
+
+/*
+ * Waits until the build of a claim ends: queues on its build lock (a wait
+ * pg_locks shows, and the deadlock detector sees).  A builder that has not
+ * taken its lock yet is given a millisecond.
+ */
+static void
+WaitForBuild(const SharedMapping *mapping)
+{
+	LOCKTAG		tag;
+
+	SharedRegistryBuildLockTag(mapping, &tag);
+	if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		(void) LockAcquire(&tag, ShareLock, false, false);
+	else if (SharedRegistryStillBuilding(mapping))
+		pg_usleep(1000L);
+	LockRelease(&tag, ShareLock, false);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The snapshot of a version in shared memory; see snapshot.h. */
+static const ServingSnapshot *
+GetShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
+		  SnapshotStatus *status)
+{
+	Size		budget = SharedBudget();
+	SharedMapping mapping;
+	int64		version;
+	Size		bytes = 0;
+	ServingSnapshot *s;
+
+	if (budget == 0)
+	{
+		*status = SNAPSHOT_DISABLED;
+		return NULL;
+	}
+	for (;;)
+	{
+		switch (SharedRegistryAcquire(&source->key, source->label,
+									  kind->serve_previous, budget,
+									  &mapping, &version, &bytes))
+		{
+			case SHARED_MAPPED:
+				s = EntryForMapping(&mapping, source->label);
+				UseEntry(s);
+				*status = SNAPSHOT_SERVED;
+				return s;
+			case SHARED_BUILDING:
+				WaitForBuild(&mapping);
+				continue;
+			case SHARED_TOO_BIG:
+				WarnOverBudget(kind, source, bytes, 0, true);
+				*status = SNAPSHOT_OVER_BUDGET;
+				return NULL;
+			case SHARED_NO_SLOT:
+				WarnNoSlot(kind, source);
+				*status = SNAPSHOT_OVER_BUDGET;
+				return NULL;
+			case SHARED_MUST_BUILD:
+				return BuildShared(kind, source, &mapping, budget, status);
+		}
+	}
+}
+
+/* The snapshot of a version; see snapshot.h. */
+const ServingSnapshot *
+GetServingSnapshot(const SnapshotSource *source, SnapshotStatus *status)
+{
+	const SnapshotKindInfo *kind;
+	ServingSnapshot *s;
+
+	if (source->key.kind >= SNAPSHOT_NKINDS || kinds[source->key.kind] == NULL)
+		elog(ERROR, "unknown snapshot kind %u", source->key.kind);
+	kind = kinds[source->key.kind];
+	Housekeeping();
+	/* a lowered private budget applies at once; 0 turns memory off */
+	if (!SharedRegistryAvailable())
+		MakePrivateRoom(source->key.kind, 0, kind->private_budget());
+	if (kind->private_budget() == 0)
+	{
+		*status = SNAPSHOT_DISABLED;
+		return NULL;
+	}
+	s = FindLive(&source->key);
+	if (s == NULL)
+	{
+		/* retired in this transaction, still there: take it back */
+		for (ServingSnapshot *r = retired; r != NULL; r = r->next)
+			if (KeysEqual(&r->key, &source->key) &&
+				(r->shared ? SharedRegistryMappingCurrent(&r->mapping) :
+				 PrivateBytes(r->key.kind) + r->bytes <= kind->private_budget()))
+			{
+				ReviveEntry(r);
+				s = r;
+				break;
+			}
+	}
+	if (s != NULL)
+	{
+		UseEntry(s);
+		*status = SNAPSHOT_SERVED;
+		return s;
+	}
+	if (!SharedRegistryAvailable())
+		return GetPrivate(kind, source, status);
+	return GetShared(kind, source, status);
+}
+
+/* Releases every version of an object; see snapshot.h. */
+void
+SnapshotRelease(const SnapshotKey *object)
+{
+	ServingSnapshot *next;
+
+	if (SharedRegistryAvailable())
+		SharedRegistryRetireObject(object);
+	for (ServingSnapshot *s = live; s != NULL; s = next)
+	{
+		next = s->next;
+		if (SameObject(&s->key, object))
+			RetireEntry(s);
+	}
+}
+
+PG_FUNCTION_INFO_V1(model_memory);
+
+/*
+ * The snapshots held for this database: with the preload, the server's
+ * shared versions (building, ready, retiring, over budget), with their
+ * readers; without it, this backend's own.
+ */
+Datum
+model_memory(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[12];
+	bool		nulls[12];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SharedRegistryAvailable())
+	{
+		SharedSlotInfo *infos = palloc(sizeof(SharedSlotInfo) * SHARED_REGISTRY_SLOTS);
+		int			n = SharedRegistryList(infos);
+
+		for (int i = 0; i < n; i++)
+		{
+			SharedSlotInfo *info = &infos[i];
+			bool		here = false;
+
+			if (info->key.dbid != MyDatabaseId)
+				continue;
+			for (ServingSnapshot *s = live; s != NULL; s = s->next)
+				if (s->shared && s->mapping.slot == info->slot &&
+					s->mapping.generation == info->generation)
+					here = true;
+			memset(nulls, 0, sizeof(nulls));
+			values[0] = CStringGetTextDatum(kinds[info->key.kind] ? kinds[info->key.kind]->name : "?");
+			values[1] = CStringGetTextDatum(info->label);
+			values[2] = Int64GetDatum(info->key.object_id);
+			values[3] = Int64GetDatum(info->key.version);
+			values[4] = CStringGetTextDatum(info->state);
+			values[5] = Int64GetDatum((int64) info->bytes);
+			values[6] = Int32GetDatum((int32) info->readers);
+			values[7] = BoolGetDatum(here);
+			values[8] = BoolGetDatum(true);
+			values[9] = Int32GetDatum(info->builder_pid);
+			nulls[9] = info->builder_pid == 0;
+			values[10] = TimestampTzGetDatum(info->built_at);
+			nulls[10] = info->built_at == 0;
+			values[11] = Float8GetDatum(info->build_seconds);
+			nulls[11] = info->built_at == 0;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		return (Datum) 0;
+	}
+	for (ServingSnapshot *s = live; s != NULL; s = s->next)
+	{
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum(kinds[s->key.kind]->name);
+		values[1] = CStringGetTextDatum(s->label);
+		values[2] = Int64GetDatum(s->key.object_id);
+		values[3] = Int64GetDatum(s->key.version);
+		values[4] = CStringGetTextDatum("ready");
+		values[5] = Int64GetDatum((int64) s->bytes);
+		values[6] = Int32GetDatum(1);
+		values[7] = BoolGetDatum(true);
+		values[8] = BoolGetDatum(false);
+		nulls[9] = true;
+		values[10] = TimestampTzGetDatum(s->built_at);
+		values[11] = Float8GetDatum(s->build_seconds);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
