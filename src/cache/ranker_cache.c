@@ -8,21 +8,27 @@
  * bumps the row's factors_version): a call then costs a string comparison,
  * also when the setting changes from call to call (a function's SET
  * clause, an A/B test).  A revalidation
- * is one query of the registry; a forest is built only for a
- * (model_id, factors_version) not held yet, in a context under the
- * transaction's memory adopted when complete (an error or a cancel during
- * a build leaks nothing).  Entries no longer served are freed at a later
- * look-up in another transaction.
+ * is one query of the registry; a forest is needed only for a
+ * (model_id, factors_version) not held yet.  It is the block
+ * BLOCK_RANKER_FOREST of the ranker's model snapshot (cache/snapshot.h:
+ * once per server with the preload, else once per backend), got again in
+ * each transaction that serves it; when no snapshot can serve it (over the
+ * model budget, or the caller's own uncommitted booster) it is built in
+ * this backend, in a context under the transaction's memory adopted when
+ * complete (an error or a cancel during a build leaks nothing).  Entries
+ * no longer served are freed at a later look-up in another transaction.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "cache/backend_cache.h"
 #include "cache/ranker_cache.h"
+#include "cache/snapshot.h"
 #include "catalog/pg_type.h"
 #include "common/spi_util.h"
 #include "core/features.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -35,7 +41,10 @@
 typedef struct RankerEntry
 {
 	CachedRanker pub;
-	MemoryContext context;		/* owns the entry and its forest */
+	MemoryContext context;		/* owns the entry (and its forest, when
+								 * built here) */
+	bool		in_snapshot;	/* the forest is a snapshot's block */
+	LocalTransactionId forest_in;	/* the transaction that got that block */
 	LocalTransactionId used_in; /* the last transaction that got it */
 	struct RankerEntry *next;
 } RankerEntry;
@@ -61,6 +70,8 @@ static uint64 generation = 1;	/* bumped by every invalidation */
 static int32 warned_models[8];
 static int	nwarned = 0;
 
+static const SnapshotProvider forest_provider;
+
 /* Relcache callback: a change of rerank.models makes the answers stale. */
 static void
 RankerCacheRelcacheCallback(Datum arg, Oid relid)
@@ -78,6 +89,7 @@ RankerCacheInit(void)
 							   &rerank_ranker_setting, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(RankerCacheRelcacheCallback, (Datum) 0);
+	RegisterSnapshotProvider(&forest_provider);
 }
 
 Size
@@ -144,15 +156,123 @@ TrimEntries(void)
 	}
 }
 
-/* Builds the entry of a ranker version from its booster.  Inside SPI. */
-static RankerEntry *
-LoadEntry(int32 model_id, const char *name, int64 version, int features_version)
+/* ---- the forest as a block of the ranker's model snapshot ---- */
+
+/* What ForestPlan read for ForestFill. */
+typedef struct ForestState
+{
+	bytea	   *booster;
+	GbdtJsonShape shape;
+	Size		size;
+} ForestState;
+
+/*
+ * Snapshot provider, plan: the forest block of a ranker (a model with a
+ * booster in rerank.rankers).  A booster that does not read reserves
+ * nothing: the backend then builds it and reports why it cannot.
+ */
+static void *
+ForestPlan(SnapshotBuild *build, const SnapshotSource *source)
+{
+	const ModelSource *model = (const ModelSource *) source->detail;
+	Oid			types[1] = {INT4OID};
+	Datum		args[1];
+	ForestState *state;
+	bool		isnull;
+	char		err[GBDT_ERROR_LEN];
+	int			ret;
+
+	/* a factor model has no booster */
+	if (model->dimensions > 0 || model->neighbors || model->user_knn)
+		return NULL;
+	args[0] = Int32GetDatum(model->model_id);
+	ret = SPI_execute_with_args("SELECT booster FROM rerank.rankers WHERE model_id OPERATOR(pg_catalog.=) $1",
+								1, types, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the booster of model \"%s\": %s", source->label,
+			 SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return NULL;
+	state = palloc(sizeof(ForestState));
+	state->booster = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	state->size = RankerForestPlan(VARDATA_ANY(state->booster),
+								   VARSIZE_ANY_EXHDR(state->booster), &state->shape,
+								   err, sizeof(err));
+	if (state->size == 0)
+		return NULL;
+	SnapshotReserve(build, BLOCK_RANKER_FOREST, state->size, 1);
+	return state;
+}
+
+/* Snapshot provider, fill: writes the forest (no block if it does not build). */
+static void
+ForestFill(SnapshotBuild *build, const SnapshotSource *source, void *arg)
+{
+	ForestState *state = (ForestState *) arg;
+	char		err[GBDT_ERROR_LEN];
+
+	if (state == NULL)
+		return;
+	if (!RankerForestFill(VARDATA_ANY(state->booster), VARSIZE_ANY_EXHDR(state->booster),
+						  &state->shape, SnapshotBlockForWrite(build, BLOCK_RANKER_FOREST),
+						  state->size, err, sizeof(err)))
+		SnapshotBlockShrink(build, BLOCK_RANKER_FOREST, 0);
+}
+
+static const SnapshotProvider forest_provider = {
+	.name = "ranker forest",
+	.kind = SNAPSHOT_MODEL,
+	.plan = ForestPlan,
+	.fill = ForestFill
+};
+
+/*
+ * The forest of a ranker version from its model snapshot (built now if no
+ * backend did), valid until the end of this transaction at least; NULL
+ * when no snapshot serves it.
+ */
+static const GbdtForest *
+SnapshotForest(int32 model_id, const char *name, int64 version, Size *bytes)
+{
+	SnapshotSource source;
+	ModelSource detail;
+	SnapshotStatus status;
+	const ServingSnapshot *snapshot;
+	const void *block;
+	uint64		count;
+
+	memset(&source, 0, sizeof(source));
+	memset(&detail, 0, sizeof(detail));
+	source.key.kind = SNAPSHOT_MODEL;
+	source.key.dbid = MyDatabaseId;
+	source.key.relid = models_relid;
+	source.key.object_id = model_id;
+	source.key.version = version;
+	source.label = name;
+	detail.model_id = model_id;
+	source.detail = &detail;
+	snapshot = GetServingSnapshot(&source, &status);
+	if (snapshot == NULL)
+		return NULL;
+	block = SnapshotBlock(snapshot, BLOCK_RANKER_FOREST, &count);
+	if (block == NULL)
+		return NULL;
+	*bytes = (Size) count;
+	return (const GbdtForest *) block;
+}
+
+/*
+ * Builds the forest of entry's version here, in the entry's context, from
+ * its booster.  Inside SPI.
+ */
+static void
+BuildForestHere(RankerEntry *entry)
 {
 	Oid			types[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(model_id)};
-	MemoryContext context;
+	Datum		args[1] = {Int32GetDatum(entry->pub.model_id)};
 	MemoryContext old;
-	RankerEntry *entry;
 	bytea	   *booster;
 	bool		isnull;
 	GbdtJsonShape shape;
@@ -161,17 +281,14 @@ LoadEntry(int32 model_id, const char *name, int64 version, int features_version)
 	void	   *block;
 	int			ret;
 
-	context = AllocSetContextCreate(CurTransactionContext, "rerank ranker",
-									ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(context);
 	ret = SPI_execute_with_args("SELECT booster FROM rerank.rankers WHERE model_id OPERATOR(pg_catalog.=) $1",
 								1, types, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ranker \"%s\" has no booster", name)));
-	/* SPI returns in its own context: back to the entry's */
-	MemoryContextSwitchTo(context);
+				 errmsg("ranker \"%s\" has no booster", entry->pub.name)));
+	/* SPI returns in its own context: into the entry's */
+	old = MemoryContextSwitchTo(entry->context);
 	booster = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 											&isnull));
 	size = RankerForestPlan(VARDATA_ANY(booster), VARSIZE_ANY_EXHDR(booster), &shape,
@@ -179,23 +296,46 @@ LoadEntry(int32 model_id, const char *name, int64 version, int features_version)
 	if (size == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the booster of ranker \"%s\" cannot be served: %s", name, err)));
+				 errmsg("the booster of ranker \"%s\" cannot be served: %s", entry->pub.name, err)));
 	block = palloc_extended(size, MCXT_ALLOC_HUGE);
 	if (!RankerForestFill(VARDATA_ANY(booster), VARSIZE_ANY_EXHDR(booster), &shape, block,
 						  size, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the booster of ranker \"%s\" cannot be served: %s", name, err)));
-	entry = palloc0(sizeof(RankerEntry));
+				 errmsg("the booster of ranker \"%s\" cannot be served: %s", entry->pub.name, err)));
+	entry->pub.forest = block;
+	entry->pub.bytes = size;
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The entry of a ranker version: its forest from the model snapshot, else
+ * built here.  In a context under the transaction's memory, adopted by the
+ * cache when complete.  Inside SPI.
+ */
+static RankerEntry *
+LoadEntry(int32 model_id, const char *name, int64 version, int features_version)
+{
+	MemoryContext context;
+	RankerEntry *entry;
+
+	context = AllocSetContextCreate(CurTransactionContext, "rerank ranker",
+									ALLOCSET_SMALL_SIZES);
+	entry = MemoryContextAllocZero(context, sizeof(RankerEntry));
 	entry->pub.model_id = model_id;
 	strlcpy(entry->pub.name, name, NAMEDATALEN);
 	entry->pub.version = version;
 	entry->pub.features_version = features_version;
-	entry->pub.forest = block;
-	entry->pub.bytes = size;
 	entry->context = context;
-	MemoryContextSwitchTo(old);
-	SPI_freetuptable(SPI_tuptable);
+	entry->pub.forest = SnapshotForest(model_id, name, version, &entry->pub.bytes);
+	if (entry->pub.forest != NULL)
+	{
+		entry->in_snapshot = true;
+		entry->forest_in = MyProc->lxid;
+	}
+	else
+		BuildForestHere(entry);
 
 	/* complete: adopted by the cache */
 	if (CacheContext == NULL)
@@ -343,6 +483,30 @@ ServingRanker(void)
 	}
 	if (answer->entry == NULL)
 		return NULL;
+	/* a snapshot's block is valid in the transaction that got it */
+	if (answer->entry->in_snapshot && answer->entry->forest_in != MyProc->lxid)
+	{
+		RankerEntry *e = answer->entry;
+		const GbdtForest *forest;
+
+		SpiConnect();
+		forest = SnapshotForest(e->pub.model_id, e->pub.name, e->pub.version, &e->pub.bytes);
+		SPI_finish();
+		if (forest == NULL)
+		{
+			/* no longer served from a snapshot: build it here, anew */
+			RankerEntry **link = &entries;
+
+			while (*link != e)
+				link = &(*link)->next;
+			*link = e->next;
+			MemoryContextDelete(e->context);
+			generation++;
+			return ServingRanker();
+		}
+		e->pub.forest = forest;
+		e->forest_in = MyProc->lxid;
+	}
 	answer->entry->used_in = MyProc->lxid;
 	return &answer->entry->pub;
 }

@@ -11,16 +11,18 @@
  * blend serves instead, with a WARNING once per session.
  *
  * The forest is one flat, position-independent block (no pointer inside),
- * so the shared-memory snapshots (cache/snapshot.h) can host it as a block
- * of a SNAPSHOT_MODEL of the ranker's model_id and factors_version:
- * RankerForestPlan gives its size from the booster, RankerForestFill
- * writes it into memory of that size.  Per backend today: an entry per
+ * held as the block BLOCK_RANKER_FOREST of the SNAPSHOT_MODEL of the
+ * ranker's model_id and factors_version (cache/snapshot.h: once per server
+ * with the preload, else once per backend): RankerForestPlan gives its size
+ * from the booster, RankerForestFill writes it into memory of that size.
+ * When no snapshot can hold it (the model budget, or a booster the caller
+ * wrote and has not committed), the backend builds its own.  An entry per
  * (model_id, factors_version), revalidated after a relcache invalidation
  * of rerank.models (every change of a ranker's booster bumps its
- * factors_version), like the model cache.  Forests are small (about 1 MB
+ * factors_version), like the model cache.  Forests are small (about 0.5 MB
  * for 300 trees of depth 6).
  *
- * Pointers stay valid until the next look-up in a later transaction.
+ * Pointers stay valid until the end of the transaction that got them.
  */
 #ifndef RERANK_RANKER_CACHE_H
 #define RERANK_RANKER_CACHE_H

@@ -48,9 +48,15 @@ typedef uint32 SnapshotBlockId;
 #define BLOCK_USER_KNN_INDEX		300 /* char[]: a UserKnnIndex */
 
 /*
+ * SNAPSHOT_MODEL, learned rankers (ranker_cache.c): the forest of the
+ * ranker's booster (core/gbdt_forest.h), position-independent, one block.
+ */
+#define BLOCK_RANKER_FOREST			200 /* char[]: a GbdtForest */
+
+/*
  * Reserved for the modules being written: item signals (popularity,
- * co-visitation, brands, first seen) 100-199; the ranker's tree forest
- * 200-299; more of user-kNN 301-399.
+ * co-visitation, brands, first seen) 100-199; more of the ranker 201-299;
+ * more of user-kNN 301-399.
  */
 
 #endif							/* RERANK_SNAPSHOT_BLOCKS_H */

@@ -330,7 +330,7 @@ DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
     -- the served copy first (with the preload), so nobody waits after the
-    -- commit; a ranker's forest is built by each backend (docs/ranker.md)
+    -- commit; a ranker's forest is built at its first use (docs/ranker.md)
     IF NOT EXISTS (SELECT FROM rerank.models m
                     WHERE m.model_id = target_id AND m.algorithm OPERATOR(pg_catalog.=) 'ranker') THEN
         PERFORM rerank.prepare_activation(target_id);

@@ -136,6 +136,34 @@ RESET rerank.model_cache_mb;
 SELECT rerank.drop_model('shm_iknn'), rerank.drop_model('shm_uknn');
 DROP TABLE shm_events;
 
+-- a learned ranker's forest is a block of its model's snapshot too: held
+-- once, got again by each transaction, the same scores as a forest the
+-- backend builds itself (serving from memory off)
+CREATE TABLE shm_log AS
+SELECT u AS user_id, (u * 7 + j) % 40 + 1 AS item_id,
+       (ARRAY['view', 'click', 'cart'])[1 + j % 3] AS event_type,
+       timestamptz '2026-01-01 00:00+00' + (u * 17 + j * 60) * interval '1 minute' AS at
+  FROM generate_series(1, 30) u, generate_series(1, 30) j;
+SET client_min_messages = warning;
+CALL rerank.train_ranker('shm_ranker', 'shm_log', time_column => 'at', trees => 5, max_depth => 3,
+                         options => '{"warm_up": 0}');
+RESET client_min_messages;
+SET rerank.ranker = 'shm_ranker';
+SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) AS ranker_memory
+  FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint)) \gset
+SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) = :'ranker_memory' AS next_transaction_same
+  FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint));
+SELECT name, state, shared, bytes > 0 AS has_bytes,
+       version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_ranker') AS current_version
+  FROM rerank.model_memory WHERE name = 'shm_ranker';
+SET rerank.model_cache_mb = 0;
+SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) = :'ranker_memory' AS same_built_here
+  FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint));
+RESET rerank.model_cache_mb;
+RESET rerank.ranker;
+SELECT rerank.drop_model('shm_ranker');
+DROP TABLE shm_log;
+
 -- rerank.model_cache_mb = 0 turns serving from memory off for a session
 SET rerank.model_cache_mb = 0;
 SELECT rerank.item_vector(7) AS v7_from_tables;
