@@ -3,7 +3,7 @@
 # from README.md and run with psql against a synthetic shop (shop.products
 # with categories and brands, and an events.csv of 20,000 events, the last
 # day's half after the training cut-off), and its results are checked,
-# item statistics and co-visitation lists included.
+# item statistics, co-visitation lists and the learned ranker included.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
@@ -52,17 +52,28 @@ SQL
 check=$(rr_psql -d "$db" -At <<'SQL'
 SELECT (SELECT count(*) FROM shop.events) = 20019,
        (SELECT count(*) FROM rerank.user_features) > 250,
-       (SELECT rerank.active_model() = 'als_v1' AND count(*) = 2 FROM rerank.models),
+       (SELECT rerank.active_model() = 'als_v1' AND count(*) = 3 FROM rerank.models),
        (SELECT (metrics->'evaluation'->>'ndcg_at_k')::float8 > 0 FROM rerank.models WHERE name = 'als_v1'),
        (SELECT recent_items[1] = 1017 FROM rerank.user_features WHERE user_id = 42),
        (SELECT count(*) FROM rerank.user_factors f JOIN rerank.models m USING (model_id)
          WHERE m.name = 'als_v1') > 250,
        (SELECT count(*) FROM rerank.items WHERE brand IS NOT NULL) = 2000,
        (SELECT count(*) FROM rerank.item_stats) > 1000,
-       (SELECT count(*) FROM rerank.item_covisits) > 100;
+       (SELECT count(*) FROM rerank.item_covisits) > 100,
+       -- the learned ranker: trained from the tracked table, active beside als_v1,
+       -- and scoring rerank() (other scores than the blend's)
+       (SELECT rerank.active_ranker() = 'ltr_v1'
+               AND (m.metrics -> 'training' ->> 'groups')::int > 1000
+               AND (m.metrics -> 'evaluation' -> 'ranker' ->> 'ndcg_at_10') IS NOT NULL
+          FROM rerank.models m WHERE m.name = 'ltr_v1'),
+       (SELECT array_agg(r.score ORDER BY r.item_id)
+               IS DISTINCT FROM (SELECT array_agg(b.score ORDER BY b.item_id)
+                                   FROM rerank.rerank(42, ARRAY[1001, 1002, 1003, 1004, 1005]::bigint[],
+                                                      model_weight => 1) b)
+          FROM rerank.rerank(42, ARRAY[1001, 1002, 1003, 1004, 1005]::bigint[]) r);
 SQL
 )
-if [ "$check" != "t|t|t|t|t|t|t|t|t" ]; then
+if [ "$check" != "t|t|t|t|t|t|t|t|t|t|t" ]; then
 	echo "walk-through results unexpected: $check"
 	cat "$work/walkthrough.out"
 	exit 1
@@ -71,4 +82,4 @@ fi
 grep -Eq '^ +[0-9]+ \| +-?[0-9.e+-]+ \| +1$' "$work/walkthrough.out" &&
 	grep -q "model_score: history" "$work/walkthrough.out" ||
 	{ echo "rerank() or explain() printed nothing"; cat "$work/walkthrough.out"; exit 1; }
-echo "README walk-through: runs as written (events, training, evaluation, rerank, explain, rollback)"
+echo "README walk-through: runs as written (events, training, evaluation, rerank, explain, rollback, a learned ranker)"
