@@ -419,9 +419,12 @@ SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_a
 COMMENT ON VIEW rerank.model_versions IS
     'the registered models, oldest first, with their vector counts';
 
--- Model management is for the DBA, not for application roles.
+-- Model management is for the DBA, not for application roles.  What
+-- activation does inside (switch_active_model, prepare_activation) stays
+-- executable by PUBLIC: it runs as the caller, who needs the registry's table
+-- privileges anyway, so a DBA granted activate_model needs no grant on it
+-- (sql/dba_role.sql).
 REVOKE EXECUTE ON FUNCTION rerank.create_model(pg_catalog.text, integer, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.switch_active_model(integer, pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.activate_model(pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rollback_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_model() FROM PUBLIC;
