@@ -528,3 +528,25 @@ CREATE TRIGGER model_memory_release
 
 REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
+
+-- 45_user_knn.sql: model_versions counts the neighbor lists of kNN models
+-- beside the vectors (items and users with a list); nothing depends on it.
+DROP VIEW rerank.model_versions;
+CREATE VIEW rerank.model_versions AS
+SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
+       m.training_seconds, m.activated_at,
+       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
+         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.item_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
+       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
+         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.user_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
+       m.params, m.metrics, m.description
+  FROM rerank.models m
+ ORDER BY m.model_id;
+COMMENT ON VIEW rerank.model_versions IS
+    'the registered models, oldest first, with their item and user counts (vectors, or neighbor lists for kNN models)';
