@@ -205,7 +205,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
+-- 30_models.sql: switch_active_model runs as the caller, who needs the
+-- registry's table privileges anyway, so it keeps the default EXECUTE for
+-- PUBLIC (a DBA granted activate_model needs no grant on it,
+-- sql/dba_role.sql): re-created to drop 0.1.0's REVOKE.
+DROP FUNCTION rerank.switch_active_model(integer, pg_catalog.text);
+CREATE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
     RETURNS pg_catalog.void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -238,6 +243,8 @@ BEGIN
     VALUES (target_id, previous_id, switch_active_model.action);
 END
 $$;
+COMMENT ON FUNCTION rerank.switch_active_model(integer, pg_catalog.text) IS
+    'internal: makes a model (or none) active, computing its YᵀY if needed, and logs the change';
 
 -- 30_models.sql (issue 10, defect 4): dropping the active model waits for
 -- the transactions writing its user vectors before any row (docs/locking.md).
@@ -521,7 +528,28 @@ CREATE TRIGGER model_memory_release
 
 REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;
+
+-- 45_user_knn.sql: model_versions counts the neighbor lists of kNN models
+-- beside the vectors (items and users with a list); nothing depends on it.
+DROP VIEW rerank.model_versions;
+CREATE VIEW rerank.model_versions AS
+SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
+       m.training_seconds, m.activated_at,
+       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
+         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.item_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
+       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
+         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.user_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
+       m.params, m.metrics, m.description
+  FROM rerank.models m
+ ORDER BY m.model_id;
+COMMENT ON VIEW rerank.model_versions IS
+    'the registered models, oldest first, with their item and user counts (vectors, or neighbor lists for kNN models)';
 
 -- Candidate features (issue 11, docs/features.md).
 
@@ -1012,8 +1040,10 @@ COMMENT ON FUNCTION rerank.drop_model(pg_catalog.text, boolean) IS
 --
 -- Privileges: training reads the shop's tables as its caller and writes
 -- the registry: EXECUTE is revoked from PUBLIC, as for the other training
--- procedures.  Serving reads rerank.rankers through rerank() (SECURITY
--- DEFINER).
+-- procedures.  switch_active_ranker, what activation does inside, keeps it,
+-- like switch_active_model (it runs as the caller, who needs the registry's
+-- table privileges anyway).  Serving reads rerank.rankers through rerank()
+-- (SECURITY DEFINER).
 
 CREATE TABLE rerank.rankers (
     model_id integer PRIMARY KEY REFERENCES rerank.models ON DELETE CASCADE,
@@ -1311,7 +1341,6 @@ CREATE FUNCTION rerank.ranker_examples(
 COMMENT ON FUNCTION rerank.ranker_examples(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.regclass, integer, integer, double precision, pg_catalog.jsonb, bigint) IS
     'the training examples train_ranker() would learn from with the same arguments: one row per candidate of each ranking group, its source (event, popular, category, uniform, shown), label and features in feature order (NULL: missing), computed as of the group''s time; for inspection and for training elsewhere (volatile: reads the active model and settings; reveals users'' histories)';
 
-REVOKE EXECUTE ON FUNCTION rerank.switch_active_ranker(integer, pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rollback_ranker() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_ranker() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.attach_impressions(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) FROM PUBLIC;

@@ -8,8 +8,10 @@
 --
 -- Privileges: training reads the shop's tables as its caller and writes
 -- the registry: EXECUTE is revoked from PUBLIC, as for the other training
--- procedures.  Serving reads rerank.rankers through rerank() (SECURITY
--- DEFINER).
+-- procedures.  switch_active_ranker, what activation does inside, keeps it,
+-- like switch_active_model (it runs as the caller, who needs the registry's
+-- table privileges anyway).  Serving reads rerank.rankers through rerank()
+-- (SECURITY DEFINER).
 
 CREATE TABLE rerank.rankers (
     model_id integer PRIMARY KEY REFERENCES rerank.models ON DELETE CASCADE,
@@ -307,7 +309,6 @@ CREATE FUNCTION rerank.ranker_examples(
 COMMENT ON FUNCTION rerank.ranker_examples(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.regclass, integer, integer, double precision, pg_catalog.jsonb, bigint) IS
     'the training examples train_ranker() would learn from with the same arguments: one row per candidate of each ranking group, its source (event, popular, category, uniform, shown), label and features in feature order (NULL: missing), computed as of the group''s time; for inspection and for training elsewhere (volatile: reads the active model and settings; reveals users'' histories)';
 
-REVOKE EXECUTE ON FUNCTION rerank.switch_active_ranker(integer, pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rollback_ranker() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_ranker() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.attach_impressions(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) FROM PUBLIC;

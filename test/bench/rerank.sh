@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of rerank.rerank() (issue 5): one pgbench run, one client, on
+# Benchmark of rerank.rerank(): one pgbench run, one client, on
 # 100,000 items × 64 dims, 10,000 users with vectors and features (20
 # history items with counts, times and kinds, a session), every item with
 # popularity, a brand and a co-visitation list of 20, 500 random
