@@ -594,6 +594,24 @@ SecondsSince(instr_time start)
 }
 
 /*
+ * The start of the memory page of address: madvise wants page boundaries,
+ * and a segment carved from PostgreSQL's main region starts anywhere.
+ */
+static char *
+PageStart(const void *address)
+{
+	static uintptr_t page_size = 0;
+
+	if (page_size == 0)
+	{
+		long		size = sysconf(_SC_PAGESIZE);
+
+		page_size = size > 0 ? (uintptr_t) size : 4096;
+	}
+	return (char *) ((uintptr_t) address & ~(page_size - 1));
+}
+
+/*
  * Asks the kernel to back a shared mapping with huge pages: serving reads
  * random rows and slots, and on small pages nearly every read also misses
  * the TLB, and a backend's first touch of each page faults.  Only advice:
@@ -609,7 +627,9 @@ static void
 AdviseHugePages(void *address, Size length)
 {
 #ifdef MADV_HUGEPAGE
-	(void) madvise(address, length, MADV_HUGEPAGE);
+	char	   *start = PageStart(address);
+
+	(void) madvise(start, (char *) address + length - start, MADV_HUGEPAGE);
 #endif
 }
 
@@ -692,9 +712,11 @@ PrefaultHugePages(const SnapshotHeader *header, Size length)
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
+	char	   *start = PageStart(header);
+
 	if (header->huge_bytes * 2 < length)
 		return false;
-	return madvise((void *) header, length, MADV_POPULATE_READ) == 0;
+	return madvise(start, (char *) header + length - start, MADV_POPULATE_READ) == 0;
 #else
 	return false;
 #endif
@@ -729,8 +751,8 @@ EntryForMapping(const SharedMapping *mapping, const char *label)
 		AdviseHugePages((void *) header, length);
 		prefaulted = PrefaultHugePages(header, length);
 		ereport(DEBUG1,
-				(errmsg_internal("rerank: mapped \"%s\" version " INT64_FORMAT ": " INT64_FORMAT " MB, " INT64_FORMAT " MB of it on huge pages%s (%.3f ms)",
-								 label, header->key.version, Megabytes(header->bytes),
+				(errmsg_internal("rerank: mapped \"%s\" version " INT64_FORMAT ": a segment of " INT64_FORMAT " MB, " INT64_FORMAT " MB of it on huge pages%s (%.3f ms)",
+								 label, header->key.version, Megabytes(length),
 								 (int64) (header->huge_bytes / (1024 * 1024)),
 								 prefaulted ? ", prefaulted" : "",
 								 SecondsSince(start) * 1000.0)));
