@@ -196,6 +196,9 @@ for v in select1 rerank; do
 	done
 done
 call="SELECT count(*) FROM rerank.rerank(42, (SELECT array_agg(i) FROM generate_series(7, $items, $((items / 500))) i), k => 20)"
+# the same call on a model of only those 500 items (phase 5): what a new
+# connection's first call costs when nearly nothing is to be mapped
+floor_call="${call%)}, model => 'floor')"
 
 # pgbench run: $1 clients, $2 seconds, $3 rate (0: flat out), $4 log dir.
 bench() {
@@ -242,9 +245,9 @@ backend_memory() {
 }
 # Statement time (ms) of the first and the second call of a new connection.
 first_calls() {
-	local i
+	local i c=${1:-$call}
 	for i in 1 2 3 4 5; do
-		psql -X -At -c '\timing on' -c "$call" -c "$call" 2>&1 |
+		psql -X -At -c '\timing on' -c "$c" -c "$c" 2>&1 |
 			awk '/^Time:/ { t[++n] = $2 } END { printf "%.3f %.3f\n", t[1], t[2] }'
 	done
 }
@@ -356,18 +359,27 @@ pages_reset_stopped() {
 
 if [ "$pages" = 1 ]; then
 	echo
+	rr_psql -q <<SQL
+SELECT rerank.create_model('floor', $dims) AS floor_id \gset
+INSERT INTO rerank.item_factors (model_id, item_id, factors, bias)
+SELECT :floor_id, item_id, factors, bias FROM rerank.item_factors
+ WHERE model_id = rerank.model_id('bench') AND item_id IN (SELECT generate_series(7, $items, $((items / 500))));
+INSERT INTO rerank.user_factors (model_id, user_id, factors)
+SELECT :floor_id, user_id, factors FROM rerank.user_factors
+ WHERE model_id = rerank.model_id('bench') AND user_id = 42;
+SQL
 	saved_thp_mode=$(thp_mode)
 	saved_nr_pages=$(cat "$nr_hugepages")
 	configs=(${RR_BENCH_PAGE_CONFIGS:-per-backend 4k thp-sysv thp-main hugetlb})
 	rr_log "5. the served copy on 4 kB and on 2 MB pages (${configs[*]}), $rounds rounds alternated"
 	need_memory $((copy_mb * 3)) "the pages phase"
-	declare -A pg_first pg_second pg_p50 pg_p99 pg_cpu1 pg_cpu2 pg_huge
+	declare -A pg_first pg_second pg_floor pg_p50 pg_p99 pg_cpu1 pg_cpu2 pg_huge
 	for ((r = 1; r <= rounds; r++)); do
 		for cfg in "${configs[@]}"; do
 			pages_config "$cfg" || continue
 			huge=-
 			if [ "$cfg" = per-backend ]; then
-				first=- second=-
+				first=- second=- floor=-
 			else
 				build=$(psql -X -At -c '\timing on' -c "SELECT rerank.warm_model('bench')" | awk '/^Time:/ { print $2 }')
 				psql -X -At -c "$call" >/dev/null
@@ -376,12 +388,16 @@ if [ "$pages" = 1 ]; then
 				fc=$(first_calls)
 				first=$(echo "$fc" | awk '{ print $1 }' | sort -n | sed -n 3p)
 				second=$(echo "$fc" | awk '{ print $2 }' | sort -n | sed -n 3p)
+				psql -X -At -c "SELECT rerank.warm_model('floor')" -c "$floor_call" >/dev/null
+				floor=$(first_calls "$floor_call" | awk '{ print $1 }' | sort -n | sed -n 3p)
 			fi
-			bench 1 $((seconds + 5)) "$rate" "$work/pages.$cfg.$r"
+			# per backend, the new connection first loads its copy
+			bench 1 $((seconds + $([ "$cfg" = per-backend ] && echo 15 || echo 5))) "$rate" "$work/pages.$cfg.$r"
 			read -r _ p50 p99 _ <<<"$(latency "$work/pages.$cfg.$r" rerank 5)"
 			read -r cpu1 cpu2 <<<"$(cpu_per_call)"
-			echo "round $r, $cfg: huge pages: $huge; first call $first ms, second $second ms (medians of 5 new connections$([ "$cfg" = per-backend ] || echo "; built in $build ms")); at $rate calls/s p50 $p50 ms, p99 $p99 ms; CPU per call, a new backend's first 1,600 calls $cpu1 us, next 1,600 $cpu2 us"
+			echo "round $r, $cfg: huge pages: $huge; first call $first ms, second $second ms, first call on the 500-item model $floor ms (medians of 5 new connections$([ "$cfg" = per-backend ] || echo "; built in $build ms")); at $rate calls/s p50 $p50 ms, p99 $p99 ms; CPU per call, a new backend's first 1,600 calls $cpu1 us, next 1,600 $cpu2 us"
 			pg_first[$cfg]+="$first " pg_second[$cfg]+="$second " pg_p50[$cfg]+="$p50 " pg_p99[$cfg]+="$p99 "
+			pg_floor[$cfg]+="$floor "
 			pg_cpu1[$cfg]+="$cpu1 " pg_cpu2[$cfg]+="$cpu2 " pg_huge[$cfg]=$huge
 		done
 	done
@@ -389,13 +405,14 @@ if [ "$pages" = 1 ]; then
 	med() { echo "$1" | tr ' ' '\n' | awk '/^[0-9.]+$/' | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else printf "-" }'; }
 	echo
 	echo "summary ($items items x $dims dims, 500 candidates, k = 20; medians over $rounds rounds of this run)"
-	printf '%-12s %-26s %10s %10s %8s %14s %9s %9s %16s\n' config "on huge pages" "first ms" "second ms" ratio "p50 ms @$rate/s" "p99 ms" "p50/4k" "CPU us 1st/next"
+	printf '%-12s %-26s %10s %10s %8s %11s %14s %9s %9s %16s\n' config "on huge pages" "first ms" "second ms" ratio "500-item ms" "p50 ms @$rate/s" "p99 ms" "p50/4k" "CPU us 1st/next"
 	base=$(med "${pg_p50[4k]:-}")
 	for cfg in "${configs[@]}"; do
 		[ -n "${pg_p50[$cfg]:-}" ] || continue
 		f=$(med "${pg_first[$cfg]}") s2=$(med "${pg_second[$cfg]}") p=$(med "${pg_p50[$cfg]}")
-		printf '%-12s %-26s %10s %10s %8s %14s %9s %9s %16s\n' "$cfg" "${pg_huge[$cfg]}" "$f" "$s2" \
-			"$(awk -v a="$f" -v b="$s2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }')" "$p" \
+		printf '%-12s %-26s %10s %10s %8s %11s %14s %9s %9s %16s\n' "$cfg" "${pg_huge[$cfg]}" "$f" "$s2" \
+			"$(awk -v a="$f" -v b="$s2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }')" \
+			"$(med "${pg_floor[$cfg]}")" "$p" \
 			"$(med "${pg_p99[$cfg]}")" "$(awk -v a="$p" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }')" \
 			"$(med "${pg_cpu1[$cfg]}")/$(med "${pg_cpu2[$cfg]}")"
 	done
