@@ -551,3 +551,299 @@ SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_a
  ORDER BY m.model_id;
 COMMENT ON VIEW rerank.model_versions IS
     'the registered models, oldest first, with their item and user counts (vectors, or neighbor lists for kNN models)';
+
+-- Candidate features (issue 11, docs/features.md).
+
+-- 50_features.sql: event kinds.  The rows of the shipped event types get
+-- their kind while the edit trigger still has its 0.1.0 body (which does
+-- not compare kinds), so shipped defaults stay defaults.
+ALTER TABLE rerank.event_weights ADD COLUMN kind pg_catalog.text CONSTRAINT event_weights_kind_check
+        CHECK (kind OPERATOR(pg_catalog.=) ANY
+               (ARRAY['view', 'click', 'favorite', 'cart', 'purchase']::pg_catalog.text[]));
+COMMENT ON COLUMN rerank.event_weights.kind IS 'what the event says about the item (view, click, favorite, cart, purchase; NULL: none): the re-visit features record which kinds a user''s events on an item had';
+UPDATE rerank.event_weights w SET kind = w.event_type
+ WHERE w.kind IS NULL
+   AND w.event_type OPERATOR(pg_catalog.=) ANY
+       (ARRAY['view', 'click', 'favorite', 'cart', 'purchase']::pg_catalog.text[]);
+CREATE OR REPLACE FUNCTION rerank.event_weights_edit() RETURNS pg_catalog.trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- a shipped event type keeps its kind unless the row says otherwise
+        IF NEW.kind IS NULL AND NEW.event_type OPERATOR(pg_catalog.=) ANY
+               (ARRAY['view', 'click', 'favorite', 'cart', 'purchase']::pg_catalog.text[]) THEN
+            NEW.kind := NEW.event_type;
+        END IF;
+        DELETE FROM rerank.event_weights w
+         WHERE w.event_type = NEW.event_type AND w.is_default;
+    ELSIF NEW.is_default AND OLD.is_default
+          AND (NEW.weight, NEW.is_purchase, NEW.description, NEW.event_type, NEW.kind)
+              IS DISTINCT FROM (OLD.weight, OLD.is_purchase, OLD.description, OLD.event_type, OLD.kind) THEN
+        NEW.is_default := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION rerank.event_weights_edit() IS
+    'BEFORE INSERT OR UPDATE trigger of rerank.event_weights: an insert replaces a shipped default of the same event type (and, without a kind, takes the kind of that name: view, click, favorite, cart, purchase), an edit makes the row the DBA''s own';
+
+-- 50_features.sql: what the trigger keeps per history item and the session
+-- start.  Rows kept by 0.1.0 get empty arrays: their items read as one event
+-- of unknown time and kind until the user's next event rewrites them.
+ALTER TABLE rerank.user_features
+    ADD COLUMN recent_counts integer[] NOT NULL DEFAULT '{}',
+    ADD COLUMN recent_last_at pg_catalog.timestamptz[] NOT NULL DEFAULT '{}',
+    ADD COLUMN recent_kinds smallint[] NOT NULL DEFAULT '{}',
+    ADD COLUMN session_started_at pg_catalog.timestamptz,
+    ADD CONSTRAINT user_features_recent_counts_check
+        CHECK (pg_catalog.cardinality(recent_counts) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)])),
+    ADD CONSTRAINT user_features_recent_last_at_check
+        CHECK (pg_catalog.cardinality(recent_last_at) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)])),
+    ADD CONSTRAINT user_features_recent_kinds_check
+        CHECK (pg_catalog.cardinality(recent_kinds) OPERATOR(pg_catalog.=) ANY
+               (ARRAY[0, pg_catalog.cardinality(recent_items)]));
+COMMENT ON COLUMN rerank.user_features.recent_counts IS 'number of events on each recent item (same order) since it entered the history; empty in rows kept before 0.2.0';
+COMMENT ON COLUMN rerank.user_features.recent_last_at IS 'time of the last event on each recent item (same order); empty in rows kept before 0.2.0';
+COMMENT ON COLUMN rerank.user_features.recent_kinds IS 'event kinds seen on each recent item (same order), bits 1 view, 2 click, 4 favorite, 8 cart, 16 purchase (rerank.event_weights.kind); empty in rows kept before 0.2.0';
+COMMENT ON COLUMN rerank.user_features.session_started_at IS 'time of the first event of the user''s last session (a session ends after 30 minutes without an event)';
+
+-- 55_signals.sql: item statistics and co-visitation lists from the event
+-- log, and the invalidation of their per-backend cache.
+CREATE TABLE rerank.item_stats (
+    item_id bigint PRIMARY KEY,
+    first_seen_at pg_catalog.timestamptz,
+    events bigint NOT NULL DEFAULT 0 CHECK (events OPERATOR(pg_catalog.>=) 0),
+    popularity_hour real NOT NULL DEFAULT 0
+        CHECK (popularity_hour OPERATOR(pg_catalog.>=) 0 AND popularity_hour OPERATOR(pg_catalog.<) 'Infinity'),
+    popularity_day real NOT NULL DEFAULT 0
+        CHECK (popularity_day OPERATOR(pg_catalog.>=) 0 AND popularity_day OPERATOR(pg_catalog.<) 'Infinity'),
+    popularity_week real NOT NULL DEFAULT 0
+        CHECK (popularity_week OPERATOR(pg_catalog.>=) 0 AND popularity_week OPERATOR(pg_catalog.<) 'Infinity'),
+    computed_at pg_catalog.timestamptz NOT NULL
+);
+COMMENT ON TABLE rerank.item_stats IS
+    'item popularity and first-seen times, recomputed from the event log by rerank.refresh_item_stats() (on a schedule: no counter is updated on the insert path)';
+COMMENT ON COLUMN rerank.item_stats.item_id IS 'the shop''s item id';
+COMMENT ON COLUMN rerank.item_stats.first_seen_at IS 'time of the item''s first event in the log (up to computed_at)';
+COMMENT ON COLUMN rerank.item_stats.events IS 'events on the item in the refresh''s window';
+COMMENT ON COLUMN rerank.item_stats.popularity_hour IS 'events on the item, each weighing 2^(-age / 1 hour) at computed_at';
+COMMENT ON COLUMN rerank.item_stats.popularity_day IS 'events on the item, each weighing 2^(-age / 1 day) at computed_at';
+COMMENT ON COLUMN rerank.item_stats.popularity_week IS 'events on the item, each weighing 2^(-age / 7 days) at computed_at';
+COMMENT ON COLUMN rerank.item_stats.computed_at IS 'the time the counts are decayed to (refresh_item_stats'' as_of)';
+
+CREATE TABLE rerank.item_covisits (
+    item_id bigint PRIMARY KEY,
+    neighbor_ids bigint[] NOT NULL,
+    weights real[] NOT NULL,
+    sessions integer NOT NULL CHECK (sessions OPERATOR(pg_catalog.>) 0),
+    CHECK (pg_catalog.cardinality(neighbor_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(weights))
+);
+COMMENT ON TABLE rerank.item_covisits IS
+    'each item''s co-visitation list: the items most often in the same sessions, built from the event log by rerank.build_covisitation()';
+COMMENT ON COLUMN rerank.item_covisits.item_id IS 'the shop''s item id';
+COMMENT ON COLUMN rerank.item_covisits.neighbor_ids IS 'the items seen in the same sessions, most often first';
+COMMENT ON COLUMN rerank.item_covisits.weights IS 'for each neighbor (same order), the share of the item''s sessions that also hold it, in (0, 1]';
+COMMENT ON COLUMN rerank.item_covisits.sessions IS 'number of sessions with the item';
+
+SELECT pg_catalog.pg_extension_config_dump('rerank.item_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('rerank.item_covisits', '');
+
+CREATE FUNCTION rerank.refresh_item_stats(events pg_catalog.regclass DEFAULT NULL,
+                                          item_column pg_catalog.text DEFAULT NULL,
+                                          time_column pg_catalog.text DEFAULT NULL,
+                                          as_of pg_catalog.timestamptz DEFAULT NULL,
+                                          horizon pg_catalog.interval DEFAULT '28 days')
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'refresh_item_stats'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.refresh_item_stats(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.interval) IS
+    'recomputes rerank.item_stats as of as_of (NULL: now) from the events of the last horizon (NULL, or the first refresh: all events up to as_of) of every tracked table (or of events with item_column and time_column); returns the number of items; run it on a schedule';
+REVOKE EXECUTE ON FUNCTION rerank.refresh_item_stats(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.interval) FROM PUBLIC;
+
+CREATE PROCEDURE rerank.build_covisitation(events pg_catalog.regclass DEFAULT NULL,
+                                           user_column pg_catalog.text DEFAULT NULL,
+                                           item_column pg_catalog.text DEFAULT NULL,
+                                           time_column pg_catalog.text DEFAULT NULL,
+                                           session_gap pg_catalog.interval DEFAULT '30 minutes',
+                                           window_size integer DEFAULT 10,
+                                           neighbors integer DEFAULT 20,
+                                           min_count integer DEFAULT 1,
+                                           since pg_catalog.timestamptz DEFAULT NULL,
+                                           until pg_catalog.timestamptz DEFAULT NULL)
+    AS 'MODULE_PATHNAME', 'build_covisitation'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON PROCEDURE rerank.build_covisitation(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.interval, integer, integer, integer, pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+    'rebuilds rerank.item_covisits from the events in (since, until] of every tracked table (or of events with the columns given): each user''s events in time order are cut into sessions at gaps over session_gap; two distinct items of a session at most window_size places apart co-occur; each item keeps its neighbors most co-occurring items with the share of its sessions as weight';
+REVOKE EXECUTE ON PROCEDURE rerank.build_covisitation(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.interval, integer, integer, integer, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
+
+-- The item signals are cached in each backend for rerank()
+-- (src/cache/signals_cache.c); a change of the statistics, the lists or
+-- the brands invalidates them at commit.
+CREATE FUNCTION rerank.signals_cache_invalidate() RETURNS pg_catalog.trigger
+    AS 'MODULE_PATHNAME', 'signals_cache_invalidate'
+    LANGUAGE C;
+COMMENT ON FUNCTION rerank.signals_cache_invalidate() IS
+    'AFTER statement trigger of rerank.item_stats, rerank.item_covisits and rerank.items: invalidates the item signals cached by every backend, at commit';
+CREATE TRIGGER signals_cache_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.item_stats
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
+CREATE TRIGGER signals_cache_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.item_covisits
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
+CREATE TRIGGER signals_cache_invalidate
+    AFTER UPDATE OF brand ON rerank.items
+    FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
+
+-- 70_rerank.sql: rerank(), rerank_ids() and explain() take as_of.  A new
+-- signature is a new function: the 0.1.0 ones are dropped and created
+-- anew, and the EXECUTE privileges granted on them (to the serving roles)
+-- carried over.
+CREATE TABLE rerank.update_grants AS
+SELECT p.proname AS fn, a.grantee
+  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.pronamespace OPERATOR(pg_catalog.=) 'rerank'::pg_catalog.regnamespace
+   AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['rerank', 'rerank_ids', 'explain']::pg_catalog.name[])
+   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+DROP FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer, boolean, bigint[], double precision, double precision, double precision, double precision, pg_catalog.text);
+DROP FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer, boolean, bigint[], double precision, double precision, double precision, double precision, pg_catalog.text);
+DROP FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision, double precision, double precision, double precision, pg_catalog.text);
+
+CREATE FUNCTION rerank.rerank(
+    user_id bigint,
+    item_ids bigint[],
+    k integer DEFAULT NULL,
+    diversity double precision DEFAULT 0,
+    max_per_category integer DEFAULT NULL,
+    exclude_purchased boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL,
+    model_weight double precision DEFAULT NULL,
+    recent_weight double precision DEFAULT NULL,
+    position_weight double precision DEFAULT NULL,
+    category_weight double precision DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL,
+    OUT item_id bigint,
+    OUT score double precision,
+    OUT rank integer)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'rerank'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
+                                  boolean, bigint[], double precision, double precision,
+                                  double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
+    're-orders the candidates item_ids for the user by the hand-weighted blend of the candidate features (rerank.candidate_features: model score, recent similarity, re-visits, co-visitation, category and brand affinity, popularity, trend, item age, upstream position, purchases) computed as of as_of (NULL: now); the weights are the rerank.<feature>_weight settings, four of them also arguments; an item without a vector is scored from the features it has; k cuts, diversity applies MMR, max_per_category caps categories, exclude_purchased and exclude filter';
+
+CREATE FUNCTION rerank.rerank_ids(
+    user_id bigint,
+    item_ids bigint[],
+    k integer DEFAULT NULL,
+    diversity double precision DEFAULT 0,
+    max_per_category integer DEFAULT NULL,
+    exclude_purchased boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL,
+    model_weight double precision DEFAULT NULL,
+    recent_weight double precision DEFAULT NULL,
+    position_weight double precision DEFAULT NULL,
+    category_weight double precision DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL)
+    RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'rerank_ids'
+    LANGUAGE C STABLE PARALLEL RESTRICTED
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
+                                      boolean, bigint[], double precision, double precision,
+                                      double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
+    'the item ids of rerank.rerank() with the same arguments, in their new order; NULL when user_id or item_ids is NULL';
+
+CREATE FUNCTION rerank.explain(
+    user_id bigint,
+    item_id bigint,
+    n integer DEFAULT 5,
+    upstream_position integer DEFAULT NULL,
+    model_weight double precision DEFAULT NULL,
+    recent_weight double precision DEFAULT NULL,
+    position_weight double precision DEFAULT NULL,
+    category_weight double precision DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL,
+    OUT term pg_catalog.text,
+    OUT history_item_id bigint,
+    OUT value double precision,
+    OUT contribution double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'explain'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 12
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
+                                   double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
+    'why rerank() scores the item as it does for the user: every feature (value, NULL when missing, and weighted contribution: the contributions add up to the score), the model score split exactly into per-history-item contributions (as implicit''s explain) and the recent-items similarity split by recent item; the n largest shown, the rest summed';
+
+REVOKE EXECUTE ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
+                                         boolean, bigint[], double precision, double precision,
+                                         double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
+                                             boolean, bigint[], double precision, double precision,
+                                             double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
+                                          double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz)
+    FROM PUBLIC;
+
+DO $grants$
+DECLARE
+    fn pg_catalog.name;
+    grantee pg_catalog.oid;
+BEGIN
+    FOR fn, grantee IN SELECT u.fn, u.grantee FROM rerank.update_grants u ORDER BY u.fn, u.grantee LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION rerank.%I(%s) TO %s', fn,
+            CASE WHEN fn OPERATOR(pg_catalog.=) 'explain'
+                 THEN 'bigint, bigint, integer, integer, double precision, double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz'
+                 ELSE 'bigint, bigint[], integer, double precision, integer, boolean, bigint[], double precision, double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz' END,
+            CASE WHEN grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                 ELSE pg_catalog.quote_ident(grantee::pg_catalog.regrole::pg_catalog.text) END);
+    END LOOP;
+END
+$grants$;
+DROP TABLE rerank.update_grants;
+
+-- 70_rerank.sql: the features of a call, and the blend's weights.
+CREATE FUNCTION rerank.candidate_features(
+    user_id bigint,
+    item_ids bigint[],
+    as_of pg_catalog.timestamptz DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
+    OUT item_id bigint,
+    OUT upstream_position integer,
+    OUT feature pg_catalog.text,
+    OUT value double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'candidate_features'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 2600
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) IS
+    'the features rerank() scores each candidate from, as of as_of (NULL: now), one row per candidate and feature in feature order; value NULL where the feature is missing; reveals the user''s history (grant it as narrowly as explain)';
+REVOKE EXECUTE ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) FROM PUBLIC;
+
+CREATE FUNCTION rerank.blend_weights(
+    OUT feature pg_catalog.text,
+    OUT setting pg_catalog.text,
+    OUT weight double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'blend_weights'
+    LANGUAGE C STABLE PARALLEL SAFE ROWS 26
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.blend_weights() IS
+    'each feature of rerank()''s blend, in feature order, with its weight setting and current value (stable: reads settings)';

@@ -21,6 +21,25 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- The blend as 0.1.0 defined it: model 1, recent 0.2, position 0.1,
+-- category 0.1, every other feature 0.  The files that test those four
+-- terms (rerank, rerank_knn, serve_paths) start with it; features tests
+-- every feature under the shipped defaults.
+CREATE FUNCTION public.blend_010() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN SELECT setting FROM rerank.blend_weights() LOOP
+        PERFORM set_config(s.setting,
+                           CASE s.setting WHEN 'rerank.model_weight' THEN '1'
+                                          WHEN 'rerank.recent_weight' THEN '0.2'
+                                          WHEN 'rerank.position_weight' THEN '0.1'
+                                          WHEN 'rerank.category_weight' THEN '0.1'
+                                          ELSE '0' END, false);
+    END LOOP;
+END
+$$;
+
 -- The order rerank() gives when the candidates ids that are in the model
 -- come in the order ranked and the others keep their upstream slot.
 CREATE FUNCTION public.with_upstream_slots(ids bigint[], ranked bigint[]) RETURNS bigint[]

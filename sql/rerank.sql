@@ -3,6 +3,8 @@
 -- model changes, privileges and every bad input.
 SET extra_float_digits = 0;
 \set SHOW_CONTEXT never
+-- the four terms of 0.1.0's blend, every other feature's weight 0
+SELECT public.blend_010();
 
 -- The documented score, computed independently in SQL (README, "rerank()").
 CREATE FUNCTION pg_temp.ref_score(u bigint, i bigint, pos integer,
@@ -68,8 +70,9 @@ INSERT INTO rerank.items (item_id, category) VALUES
     (1, 'shoes'), (2, 'shoes'), (3, 'hats'), (4, 'hats'), (5, 'bags'), (6, 'shoes'),
     (7, 'bags'), (9, 'hats');
 
--- no active model: the upstream order (NULLs and duplicates dropped), a
--- NOTICE once per session, never an error
+-- no active model: the candidates are scored from the features that need
+-- no model (here the upstream position and the category affinity; NULLs
+-- and duplicates dropped), a NOTICE once per session, never an error
 SELECT * FROM rerank.rerank(100, '{4, 2, NULL, 6, 2, 1}');
 SELECT rerank.rerank_ids(100, '{4, 2, 6, 1}', k => 3);
 SELECT rerank.rerank_ids(100, '{4, 2, 6, 1, 3}', max_per_category => 1);
@@ -133,6 +136,7 @@ SET rerank.recent_items = 2;
 SELECT rerank.rerank_ids(100, '{6, 2, 7, 5, 3, 4, 1}') = pg_temp.ref_order(100, '{6, 2, 7, 5, 3, 4, 1}', 0, 0.2, 0, 0) AS decay_and_depth;
 RESET ALL;
 SET extra_float_digits = 0;
+SELECT public.blend_010();
 
 -- duplicates: the first position wins; NULLs skipped; k cuts
 SELECT * FROM rerank.rerank(100, '{3, 3, NULL, 5, 3, 5}', position_weight => 0, category_weight => 0, recent_weight => 0);
@@ -188,7 +192,8 @@ RESET rerank.category_cache_mb;
 SELECT * FROM rerank.rerank(101, '{1, 2, 3, 4, 5, 6, 7}', category_weight => 0);
 -- user 102: nothing known: the upstream order
 SELECT rerank.rerank_ids(102, '{6, 2, 7, 5, 3, 4, 1}');
--- items without a vector (10, 11, 9) keep their upstream slot
+-- items without a vector (10, 11, 9) are scored from the features they have
+-- (position, category affinity), not kept at their upstream slot
 SELECT * FROM rerank.rerank(100, '{10, 6, 2, 11, 7, 5, 3, 9}');
 SELECT rerank.rerank_ids(100, '{10, 6, 2, 11, 7, 5, 3, 9}', k => 3);
 SELECT rerank.rerank_ids(100, '{10, 11, 12}') AS no_vectors_at_all;
@@ -276,13 +281,15 @@ SELECT round(22.5 / 47.25, 6) AS c301, round(-1 / 47.25, 6) AS c304,
 -- the parts add up: history + bias + not from history = model;
 -- weighted terms = score, for the stored vector of any user
 SELECT u, i,
-       count(*) FILTER (WHERE term LIKE 'model: %') AS model_rows,
-       round((coalesce(sum(value) FILTER (WHERE term LIKE 'model: %'), 0)
-              - sum(value) FILTER (WHERE term = 'model'))::numeric, 9) AS model_parts,
-       count(*) FILTER (WHERE term LIKE 'recent: %') AS recent_rows,
-       round((coalesce(sum(value) FILTER (WHERE term LIKE 'recent: %'), 0)
-              - sum(value) FILTER (WHERE term = 'recent'))::numeric, 6) AS recent_parts,
-       round((sum(contribution) FILTER (WHERE term IN ('model', 'recent', 'position', 'category'))
+       count(*) FILTER (WHERE term LIKE 'model_score: %') AS model_rows,
+       round((coalesce(sum(value) FILTER (WHERE term LIKE 'model_score: %'), 0)
+              - coalesce(sum(value) FILTER (WHERE term = 'model_score'), 0))::numeric, 9)
+           AS model_parts,
+       count(*) FILTER (WHERE term LIKE 'recent_similarity: %') AS recent_rows,
+       round((coalesce(sum(value) FILTER (WHERE term LIKE 'recent_similarity: %'), 0)
+              - coalesce(sum(value) FILTER (WHERE term = 'recent_similarity'), 0))::numeric, 6)
+           AS recent_parts,
+       round((sum(contribution) FILTER (WHERE term NOT LIKE '%:%' AND term <> 'score')
               - sum(contribution) FILTER (WHERE term = 'score'))::numeric, 9) AS terms
   FROM unnest('{100, 101, 102, 300}'::bigint[]) u,
        unnest('{1, 3, 5, 303}'::bigint[]) i,
@@ -300,7 +307,7 @@ SELECT r.rank, r.item_id, round(r.score::numeric, 9) = round(e.value::numeric, 9
 SELECT term, history_item_id, round(value::numeric, 6) AS value
   FROM rerank.explain(300, 303, n => 1, model => 'als2');
 SELECT count(*) FROM rerank.explain(300, 303, n => NULL, model => 'als2')
- WHERE term LIKE '%history';
+ WHERE term LIKE '%: %history';
 SELECT term, round(value::numeric, 6) AS value FROM rerank.explain(12345, 1);
 SELECT term, round(value::numeric, 6) AS value FROM rerank.explain(100, 12345, upstream_position => 1);
 SELECT count(*) FROM rerank.explain(NULL, 1);

@@ -1,10 +1,13 @@
 -- rerank() and explain() under an item-kNN model (neighbor lists, no
 -- vectors): the order equals the order by the documented score computed in
--- SQL from rerank.item_neighbors, items outside the model keep their slot,
+-- SQL from rerank.item_neighbors, items outside the model are scored from
+-- the features they have (not kept at their upstream slot),
 -- MMR uses the lists' similarities, explain's parts add up, and the recent
 -- history the triggers keep changes the order at once.
 SET extra_float_digits = 0;
 \set SHOW_CONTEXT never
+-- the four terms of 0.1.0's blend, every other feature's weight 0
+SELECT public.blend_010();
 SELECT coalesce(rerank.active_model(), '') AS active_at_start \gset
 
 CREATE TABLE knn_events (user_id bigint, item_id bigint, weight real);
@@ -42,15 +45,13 @@ SELECT wm * coalesce(rerank.predict(u, i, 'kn'), 0)
      + wp / (ln(1 + pos) / ln(2))
 $$;
 
--- Candidates in the model by that score (ties by upstream position); the
--- others at their upstream slot, as rerank() places them.
+-- Every candidate by that score (ties by upstream position), as rerank()
+-- orders them: one outside the model has no model or recent term, and is
+-- scored from the features it has (here its upstream position).
 CREATE FUNCTION pg_temp.knn_order(u bigint, ids bigint[], wm float8, wr float8, wp float8)
 RETURNS bigint[] LANGUAGE sql STABLE AS $$
-SELECT with_upstream_slots(ids,
-       (SELECT array_agg(id ORDER BY pg_temp.knn_score(u, id, p::int, wm, wr, wp) DESC, p)
-          FROM unnest(ids) WITH ORDINALITY t(id, p)
-         WHERE EXISTS (SELECT 1 FROM rerank.item_neighbors n
-                        WHERE n.model_id = rerank.model_id('kn') AND n.item_id = t.id)))
+SELECT array_agg(id ORDER BY pg_temp.knn_score(u, id, p::int, wm, wr, wp) DESC, p)
+  FROM unnest(ids) WITH ORDINALITY t(id, p)
 $$;
 
 SELECT rerank.activate_model('kn');
@@ -88,10 +89,15 @@ SELECT bool_and(abs(r.score - rerank.predict(4, r.item_id, 'kn')) < 1e-6) AS mod
   FROM rerank.rerank(4, '{12, 3, 8, 1, 10, 6, 2}', model_weight => 1, recent_weight => 0,
                      position_weight => 0, category_weight => 0) r;
 
--- an item outside the model keeps its upstream slot; a user the model does
+-- an item outside the model is scored from its position; a user the model does
 -- not know gets the upstream order; without recent items (user 5), the
 -- training history still gives the model term; the purchase filter applies
-SELECT rerank.rerank_ids(4, '{99, 12, 3, 98}') AS unknown_items_pinned;
+SELECT rerank.rerank_ids(4, '{99, 12, 3, 98}') AS unknown_items,
+       rerank.rerank_ids(4, '{99, 12, 3, 98}') =
+       pg_temp.knn_order(4, '{99, 12, 3, 98}',
+                         current_setting('rerank.model_weight')::float8,
+                         current_setting('rerank.recent_weight')::float8,
+                         current_setting('rerank.position_weight')::float8) AS unknown_items_ok;
 SELECT rerank.rerank_ids(999, '{12, 3, 8, 1}') AS unknown_user,
        rerank.rerank_ids(5, '{12, 3, 8, 1}', recent_weight => 1) AS no_recent_items,
        rerank.rerank_ids(5, '{12, 3, 8, 1}', recent_weight => 1) =
@@ -130,11 +136,11 @@ SELECT (SELECT s FROM sim, r WHERE sim.id = r.ids[2]) = min(s) AS second_is_leas
 -- explain(): the parts of each term add up to it; its score is rerank's
 SELECT term, history_item_id, round(value::numeric, 6) AS value
   FROM rerank.explain(4, 3, n => NULL, upstream_position => 2);
-SELECT round(sum(value) FILTER (WHERE term = 'model: history')::numeric, 6) =
-       round(max(value) FILTER (WHERE term = 'model')::numeric, 6) AS model_parts_add_up,
-       round(sum(value) FILTER (WHERE term = 'recent: history')::numeric, 6) =
-       round(max(value) FILTER (WHERE term = 'recent')::numeric, 6) AS recent_parts_add_up,
-       round(max(value) FILTER (WHERE term = 'model')::numeric, 6) =
+SELECT round(sum(value) FILTER (WHERE term = 'model_score: history')::numeric, 6) =
+       round(max(value) FILTER (WHERE term = 'model_score')::numeric, 6) AS model_parts_add_up,
+       round(sum(value) FILTER (WHERE term = 'recent_similarity: history')::numeric, 6) =
+       round(max(value) FILTER (WHERE term = 'recent_similarity')::numeric, 6) AS recent_parts_add_up,
+       round(max(value) FILTER (WHERE term = 'model_score')::numeric, 6) =
        round(rerank.predict(4, 3, 'kn')::numeric, 6) AS model_is_predict
   FROM rerank.explain(4, 3, n => NULL);
 SELECT bool_and(abs(e.value - r.score) < 1e-9) AS explain_score_is_rerank_score
@@ -188,7 +194,7 @@ SELECT rerank.rerank_ids(4, '{12, 3, 8, 1}', model_weight => 1, recent_weight =>
        pg_temp.knn_order(4, '{12, 3, 8, 1}', 1, 0, 0) AS after_change_ok;
 DELETE FROM rerank.item_neighbors WHERE model_id = rerank.model_id('kn') AND item_id = 12;
 SELECT rerank.rerank_ids(4, '{3, 12, 8, 1}', model_weight => 1, recent_weight => 0,
-                         position_weight => 0) AS deleted_list_pinned;
+                         position_weight => 0) AS deleted_list_last;
 
 -- a hand-edited list with a NULL element is left out, never read: item 3
 -- is then outside the model (cached or not)
@@ -202,6 +208,25 @@ SELECT (SELECT count(*) FROM rerank.similar_items(3, 3, 'kn')) AS similar_to_3,
        rerank.rerank_ids(4, '{3, 6, 1, 2}', diversity => 0.5) AS ranked,
        round(rerank.predict(4, 6, 'kn')::numeric, 4) AS predict_6;
 RESET rerank.model_cache_mb;
+
+-- under the shipped weights every feature is gathered, the item signals
+-- (here a brand) loaded into the cache before the lists are read: the same
+-- scores from the same features, cached or not
+RESET ALL;
+SET extra_float_digits = 0;
+INSERT INTO rerank.items (item_id, brand) VALUES (1, 'acme'), (2, 'acme')
+    ON CONFLICT (item_id) DO UPDATE SET brand = excluded.brand;
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+    AS shipped_weights \gset
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint)) IS NOT NULL AS ranked,
+       rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+       = :'shipped_weights' AS stable;
+SET rerank.model_cache_mb = 0;
+SELECT rerank.rerank_ids(4, ARRAY(SELECT generate_series(1, 12)::bigint), diversity => 0.3)
+       = :'shipped_weights' AS same_uncached;
+RESET rerank.model_cache_mb;
+DELETE FROM rerank.items WHERE item_id IN (1, 2) AND category IS NULL;
+UPDATE rerank.items SET brand = NULL WHERE item_id IN (1, 2);
 
 SELECT rerank.activate_model(:'active_at_start') WHERE :'active_at_start' <> '';
 SELECT rerank.drop_model('kn');

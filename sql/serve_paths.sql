@@ -3,6 +3,8 @@
 -- security): both give the same result.  NULL elements in the history
 -- arrays are skipped, a category weight without items still sets the scale.
 SET extra_float_digits = 0;
+-- the four terms of 0.1.0's blend, every other feature's weight 0
+SELECT public.blend_010();
 SELECT coalesce(rerank.active_model(), '') AS active_at_start \gset
 SELECT rerank.create_model('paths', 2) AS mid \gset
 INSERT INTO rerank.item_factors (model_id, item_id, factors, bias) VALUES

@@ -276,17 +276,19 @@ SELECT count(*) = :e_users AS users_ok, :e_ndcg > 0 AS scored,
   FROM per_user;
 SELECT (metrics->'evaluation'->>'ndcg_at_k')::float8 > 0 AS stored FROM rerank.models WHERE name = 'uk';
 
--- rerank() under a user-kNN model: the model term is predict() (candidates
--- of the catalog no neighbor has: 0), candidates outside the catalog keep
--- their upstream slot, there is no recent term, and the order is the
--- documented score's (ties by upstream position)
+-- rerank() under a user-kNN model, with the blend as 0.1.0 defined it
+-- (blend_010: the model, recent, position and category terms): the model
+-- term (model_score) is predict() (candidates of the catalog no neighbor
+-- has: 0), candidates outside the catalog have no model term and are
+-- scored from the features they have (here their upstream position), there
+-- is no recent term, and the order is the documented score's (ties by
+-- upstream position)
+SELECT public.blend_010();
 CREATE FUNCTION pg_temp.uk_order(u bigint, ids bigint[], wm float8, wp float8)
 RETURNS bigint[] LANGUAGE sql STABLE AS $$
-SELECT with_upstream_slots(ids,
-       (SELECT array_agg(id ORDER BY wm * coalesce(rerank.predict(u, id, 'uk'), 0)
-                                     + wp / (ln(1 + p) / ln(2)) DESC, p)
-          FROM unnest(ids) WITH ORDINALITY t(id, p)
-         WHERE EXISTS (SELECT FROM uk_events e WHERE e.item_id = t.id)))
+SELECT array_agg(id ORDER BY wm * coalesce(rerank.predict(u, id, 'uk'), 0)
+                             + wp / (ln(1 + p) / ln(2)) DESC, p)
+  FROM unnest(ids) WITH ORDINALITY t(id, p)
 $$;
 SELECT rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') AS defaults,
        rerank.rerank_ids(2, '{12, 3, 8, 99, 1, 10, 6, 2}', model => 'uk') =
@@ -304,7 +306,7 @@ SELECT bool_and(abs(r.score - (0.7 * coalesce(rerank.predict(u, r.item_id, 'uk')
                              recent_weight => 5, position_weight => 0.2, category_weight => 0,
                              model => 'uk') r ON r.item_id = t.id;
 -- the new shopper's three clicks act at once (real-time neighbors); a
--- shopper without history gets the upstream order
+-- shopper without history gets the upstream order (the position term)
 SELECT rerank.rerank_ids(900, '{7, 5, 3, 11, 1}', model => 'uk') AS after_three_clicks,
        rerank.rerank_ids(900, '{7, 5, 3, 11, 1}', model => 'uk') =
        pg_temp.uk_order(900, '{7, 5, 3, 11, 1}',
@@ -336,21 +338,22 @@ SELECT (SELECT array_agg(score ORDER BY item_id)
           FROM rerank.rerank(2, '{1, 2, 3, 5, 6, 4}', model => 'uk')) AS mmr_keeps_scores;
 
 -- explain(): the model term splits exactly over the user's neighbors
--- (s_v r_vi / Σ s, the neighbor's user id in history_item_id), and the
--- score is rerank()'s
+-- (s_v r_vi / Σ s, the neighbor's user id in history_item_id), every
+-- feature is listed (recent_similarity is missing: no recent term under
+-- user-kNN), and the score is rerank()'s
 SELECT term, history_item_id AS neighbor, round(value::numeric, 6) AS value
   FROM rerank.explain(900, 5, n => NULL, model => 'uk');
 SELECT term, history_item_id AS neighbor, round(value::numeric, 6) AS value
-  FROM rerank.explain(900, 5, n => 1, model => 'uk') WHERE term LIKE 'model%';
+  FROM rerank.explain(900, 5, n => 1, model => 'uk') WHERE term LIKE 'model_score%';
 SELECT count(*) AS pairs,
        bool_and(abs(parts - model) < 1e-12) AS parts_add_up,
        bool_and(abs(model - coalesce(rerank.predict(u, i, 'uk'), 0)) < 1e-12) AS model_is_predict,
        bool_and(neighbors <@ (SELECT array_agg(similar_user_id) FROM rerank.similar_users(u, 100, 'uk')))
        AS parts_are_neighbors
   FROM (SELECT u, i,
-               coalesce(sum(e.value) FILTER (WHERE e.term = 'model: neighbor'), 0) AS parts,
-               max(e.value) FILTER (WHERE e.term = 'model') AS model,
-               coalesce(array_agg(e.history_item_id) FILTER (WHERE e.term = 'model: neighbor'), '{}') AS neighbors
+               coalesce(sum(e.value) FILTER (WHERE e.term = 'model_score: neighbor'), 0) AS parts,
+               max(e.value) FILTER (WHERE e.term = 'model_score') AS model,
+               coalesce(array_agg(e.history_item_id) FILTER (WHERE e.term = 'model_score: neighbor'), '{}') AS neighbors
           FROM generate_series(1, 16) u, generate_series(1, 12) i,
                rerank.explain(u, i, n => NULL, model => 'uk') e
          GROUP BY u, i) s;

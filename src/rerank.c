@@ -7,6 +7,7 @@
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"
+#include "cache/signals_cache.h"
 #include "cache/snapshot.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 	ModelCacheInit();
 	ServeInit();
 	CategoryCacheInit();
+	SignalsCacheInit();
 	BehaviorInit();
 	UserKnnInit();
 #if PG_VERSION_NUM >= 150000

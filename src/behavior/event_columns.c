@@ -22,13 +22,17 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "behavior/event_columns.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 /* Rows of at most this many columns are deformed at once by EventFromTuple. */
@@ -407,4 +411,92 @@ EventFromTuple(const EventColumns *columns, HeapTuple tuple, TupleDesc desc,
 	}
 #undef GET_ATTR
 	return true;
+}
+
+/* The qualified, quoted name of an open relation. */
+static char *
+SourceName(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+int
+TrackedEventSources(EventSource **sources)
+{
+	int			ret;
+	int			n = 0;
+	uint64		rows;
+	Oid		   *relids;
+	Oid		   *tgoids;
+
+	ret = SPI_execute("SELECT t.tgrelid, t.oid FROM pg_catalog.pg_trigger t"
+					  " WHERE t.tgfoid OPERATOR(pg_catalog.=)"
+					  "       'rerank.track_behavior()'::pg_catalog.regprocedure"
+					  "   AND t.tgparentid OPERATOR(pg_catalog.=) 0"
+					  " ORDER BY t.tgrelid, t.oid", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list the tracked event tables: %s",
+			 SPI_result_code_string(ret));
+	rows = SPI_processed;
+	relids = palloc(sizeof(Oid) * Max(rows, 1));
+	tgoids = palloc(sizeof(Oid) * Max(rows, 1));
+	for (uint64 r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		relids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+		tgoids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*sources = palloc0(sizeof(EventSource) * Max(rows, 1));
+	for (uint64 r = 0; r < rows; r++)
+	{
+		Relation	rel = relation_open(relids[r], AccessShareLock);
+		TriggerDesc *trigdesc = rel->trigdesc;
+
+		for (int t = 0; trigdesc != NULL && t < trigdesc->numtriggers; t++)
+		{
+			Trigger    *trigger = &trigdesc->triggers[t];
+			EventSource *source;
+
+			if (trigger->tgoid != tgoids[r])
+				continue;
+			source = &(*sources)[n++];
+			source->relid = relids[r];
+			source->from = SourceName(rel);
+			EventColumnsFromArgs(&source->columns, trigger->tgnargs, trigger->tgargs,
+								 "track_behavior");
+			EventColumnsByName(&source->columns, RelationGetDescr(rel),
+							   RelationGetRelationName(rel));
+		}
+		relation_close(rel, NoLock);
+	}
+	return n;
+}
+
+void
+EventSourceByName(EventSource *source, Oid relid, const char *user_column,
+				  const char *item_column, const char *time_column, const char *caller)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
+		rel->rd_rel->relkind != RELKIND_VIEW &&
+		rel->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s: \"%s\" is not a table or view", caller,
+						RelationGetRelationName(rel))));
+	memset(source, 0, sizeof(EventSource));
+	source->relid = relid;
+	source->from = SourceName(rel);
+	source->columns.names[EVENT_USER] = user_column ? pstrdup(user_column) : NULL;
+	source->columns.names[EVENT_ITEM] = item_column ? pstrdup(item_column) : NULL;
+	source->columns.names[EVENT_TIME] = time_column ? pstrdup(time_column) : NULL;
+	EventColumnsByName(&source->columns, RelationGetDescr(rel), RelationGetRelationName(rel));
+	relation_close(rel, NoLock);
 }

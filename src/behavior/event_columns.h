@@ -55,6 +55,32 @@ typedef struct BehaviorEvent
 	const char *category;		/* the item's category, or NULL */
 } BehaviorEvent;
 
+/* A table of events and its column mapping. */
+typedef struct EventSource
+{
+	Oid			relid;
+	char	   *from;			/* the table's qualified, quoted name */
+	EventColumns columns;		/* resolved against the table */
+} EventSource;
+
+/*
+ * The event tables rerank tracks: every table with a rerank.track_behavior
+ * trigger (partitions' clones left out), each with the mapping of its
+ * trigger's arguments (what attach() recorded), in OID order; the tables
+ * are locked AccessShare.  Returns how many (*sources palloc'd).  Called
+ * inside SPI.
+ */
+extern int	TrackedEventSources(EventSource **sources);
+
+/*
+ * One table with a mapping by column name (NULL: the role is absent),
+ * validated like attach()'s; the table is locked AccessShare.  caller
+ * names the function in errors.
+ */
+extern void EventSourceByName(EventSource *source, Oid relid, const char *user_column,
+							  const char *item_column, const char *time_column,
+							  const char *caller);
+
 extern void EventColumnsFromArgs(EventColumns *columns, int nargs, char **args,
 								 const char *caller);
 extern void EventColumnsByName(EventColumns *columns, TupleDesc desc,

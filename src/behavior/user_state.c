@@ -38,9 +38,11 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/feat_time.h"
 #include "common/shortest_dec.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
+#include "core/features.h"
 #include "core/key_values.h"
 #include "core/recent_history.h"
 #include "executor/spi.h"
@@ -80,7 +82,9 @@ struct UserFeatureState
 	bool		has_times;
 	TimestampTz first_event_at;
 	TimestampTz last_event_at;
-	RecentHistory recent;
+	bool		has_session;
+	TimestampTz session_started_at;
+	RecentHistory recent;		/* with counts, times and kinds */
 	RecentHistory purchased;
 	bool		history_changed;
 	int			events;
@@ -92,6 +96,7 @@ typedef struct EventWeight
 	char		event_type[EVENT_TYPE_KEYSIZE];
 	float		weight;
 	bool		is_purchase;
+	uint32		kind;			/* FEAT_KIND_* bit, or 0 */
 } EventWeight;
 
 static MemoryContext WeightsContext = NULL;
@@ -169,7 +174,13 @@ LoadEventWeights(void)
 	hash = hash_create("rerank event weights", 16, &ctl,
 					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	ret = SPI_execute("SELECT event_type, weight, is_purchase FROM rerank.event_weights",
+	/*
+	 * kind through to_jsonb: the column is 0.2.0's, and this library also
+	 * serves a 0.1.0 table until ALTER EXTENSION rerank UPDATE.
+	 */
+	ret = SPI_execute("SELECT w.event_type, w.weight, w.is_purchase,"
+					  " pg_catalog.to_jsonb(w) OPERATOR(pg_catalog.->>) 'kind'"
+					  " FROM rerank.event_weights w",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read rerank.event_weights: %s",
@@ -189,6 +200,11 @@ LoadEventWeights(void)
 		if (isnull || !(entry->weight >= 0) || isinf(entry->weight))
 			entry->weight = 0;
 		entry->is_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)) && !isnull;
+		{
+			char	   *kind = SPI_getvalue(tuple, desc, 4);
+
+			entry->kind = kind != NULL ? FeatKindBit(kind, strlen(kind)) : 0;
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	event_weights_relid = get_relname_relid("event_weights",
@@ -474,12 +490,13 @@ BehaviorBatchEnd(BehaviorBatch *batch)
 }
 
 /*
- * Copies up to history->capacity entries of an id list (and its weights,
- * when the history keeps them) into a history.
+ * Copies up to history->capacity entries of a user's recent history (or
+ * of an id list, when the other arrays are NULL) into a history: the
+ * weights, counts, last event times and kinds that it keeps.
  */
 static void
 HistoryFill(RecentHistory *history, const int64 *items, const float *weights,
-			int n)
+			const int32 *counts, const double *last_at, const uint32 *kinds, int n)
 {
 	history->n = Min(n, history->capacity);
 	if (history->n == 0)
@@ -487,6 +504,12 @@ HistoryFill(RecentHistory *history, const int64 *items, const float *weights,
 	memcpy(history->items, items, sizeof(int64) * history->n);
 	if (history->weights != NULL && weights != NULL)
 		memcpy(history->weights, weights, sizeof(float) * history->n);
+	if (history->counts != NULL && counts != NULL)
+		memcpy(history->counts, counts, sizeof(int32) * history->n);
+	if (history->last_at != NULL && last_at != NULL)
+		memcpy(history->last_at, last_at, sizeof(double) * history->n);
+	if (history->kinds != NULL && kinds != NULL)
+		memcpy(history->kinds, kinds, sizeof(uint32) * history->n);
 }
 
 /*
@@ -502,7 +525,16 @@ UserStateRead(UserFeatureState *state, UserRows *rows)
 	UserFeatures row;
 
 	for (int c = 0; c < USER_FEATURES_NCOLUMNS; c++)
+	{
+		/* a column this table does not have (yet): NULL */
+		if (rows->features_attnums[c] == 0)
+		{
+			values[c] = (Datum) 0;
+			nulls[c] = true;
+			continue;
+		}
 		values[c] = slot_getattr(slot, rows->features_attnums[c], &nulls[c]);
+	}
 	UserFeaturesRead(values, nulls, &row);
 	if (row.event_counts != NULL)
 		KeyValuesFromJsonb(&state->counts, row.event_counts);
@@ -510,8 +542,12 @@ UserStateRead(UserFeatureState *state, UserRows *rows)
 	state->has_times = row.has_times;
 	state->first_event_at = row.first_event_at;
 	state->last_event_at = row.last_event_at;
-	HistoryFill(&state->recent, row.recent_items, row.recent_weights, row.nrecent);
-	HistoryFill(&state->purchased, row.purchased_items, NULL, row.npurchased);
+	state->has_session = row.has_session;
+	state->session_started_at = row.session_started_at;
+	HistoryFill(&state->recent, row.recent_items, row.recent_weights, row.recent_counts,
+				row.recent_last_at, row.recent_kinds, row.nrecent);
+	HistoryFill(&state->purchased, row.purchased_items, NULL, NULL, NULL, NULL,
+				row.npurchased);
 	if (row.category_weights != NULL)
 		KeyValuesFromJsonb(&state->categories, row.category_weights);
 }
@@ -540,6 +576,9 @@ UserStateLock(BehaviorBatch *batch, int64 user_id, bool create)
 	state->recent.capacity = history_capacity;
 	state->recent.items = palloc(sizeof(int64) * history_capacity);
 	state->recent.weights = palloc(sizeof(float) * history_capacity);
+	state->recent.counts = palloc(sizeof(int32) * history_capacity);
+	state->recent.last_at = palloc(sizeof(double) * history_capacity);
+	state->recent.kinds = palloc(sizeof(uint32) * history_capacity);
 	state->purchased.capacity = purchase_capacity;
 	state->purchased.items = palloc(sizeof(int64) * purchase_capacity);
 
@@ -626,6 +665,23 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 	if (pg_add_s64_overflow(state->total_dwell_ms, event->dwell_ms,
 							&state->total_dwell_ms))
 		state->total_dwell_ms = PG_INT64_MAX;
+	/* the session: cut where the gap since the last event exceeds 30 minutes */
+	{
+		double		start = state->has_session ?
+			FeatTimeFromTimestamp(state->session_started_at) : NAN;
+		double		last = state->has_times ?
+			FeatTimeFromTimestamp(state->last_event_at) : NAN;
+		double		before = start;
+
+		SessionTouch(&start, &last, FeatTimeFromTimestamp(event->occurred_at),
+					 FEAT_SESSION_GAP);
+		if (!state->has_session || start != before)
+		{
+			state->has_session = true;
+			state->session_started_at = start == FeatTimeFromTimestamp(event->occurred_at) ?
+				event->occurred_at : FeatTimeToTimestamp(start);
+		}
+	}
 	if (!state->has_times)
 	{
 		state->has_times = true;
@@ -643,8 +699,9 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 		{
 			const char *category;
 
-			HistoryTouch(&state->recent, batch->history_limit, event->item_id,
-						 weight->weight);
+			HistoryRecord(&state->recent, batch->history_limit, event->item_id,
+						  weight->weight, FeatTimeFromTimestamp(event->occurred_at),
+						  weight->kind);
 			state->history_changed = true;
 			if (event->category_known)
 				category = event->category;
@@ -661,6 +718,52 @@ UserStateApply(BehaviorBatch *batch, UserFeatureState *state, const BehaviorEven
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * One of the history's per-item columns as an array: counts (int4[]), last
+ * event times (timestamptz[]; an unknown time is written as the item's
+ * oldest possible, -infinity, and read back as unknown) or kinds (int2[]).
+ */
+static ArrayType *
+HistoryColumnArray(const RecentHistory *history, UserFeaturesColumn column)
+{
+	int			n = history->n;
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		switch (column)
+		{
+			case USER_FEATURES_RECENT_COUNTS:
+				values[i] = Int32GetDatum(history->counts[i]);
+				break;
+			case USER_FEATURES_RECENT_LAST_AT:
+				if (isnan(history->last_at[i]))
+				{
+					TimestampTz unknown;
+
+					TIMESTAMP_NOBEGIN(unknown);
+					values[i] = TimestampTzGetDatum(unknown);
+				}
+				else
+					values[i] = TimestampTzGetDatum(FeatTimeToTimestamp(history->last_at[i]));
+				break;
+			default:
+				values[i] = Int16GetDatum((int16) history->kinds[i]);
+				break;
+		}
+	}
+	switch (column)
+	{
+		case USER_FEATURES_RECENT_COUNTS:
+			return construct_array(values, n, INT4OID, 4, true, TYPALIGN_INT);
+		case USER_FEATURES_RECENT_LAST_AT:
+			return construct_array(values, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+								   TYPALIGN_DOUBLE);
+		default:
+			return construct_array(values, n, INT2OID, 2, true, TYPALIGN_SHORT);
+	}
+}
+
 /* Writes the user's features row back (the other columns are kept). */
 static void
 UserStateWrite(UserRows *rows, UserFeatureState *state)
@@ -673,8 +776,11 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 #define SET_COLUMN(column, value) \
 	do { \
 		int		i_ = rows->features_attnums[column] - 1; \
-		values[i_] = (value); \
-		replace[i_] = true; \
+		if (i_ >= 0) \
+		{ \
+			values[i_] = (value); \
+			replace[i_] = true; \
+		} \
 	} while (0)
 
 	SET_COLUMN(USER_FEATURES_EVENT_COUNTS,
@@ -693,6 +799,18 @@ UserStateWrite(UserRows *rows, UserFeatureState *state)
 	SET_COLUMN(USER_FEATURES_RECENT_WEIGHTS,
 			   UserColumnCompressed(PointerGetDatum(BuildVector(state->recent.weights,
 															state->recent.n))));
+	SET_COLUMN(USER_FEATURES_RECENT_COUNTS,
+			   UserColumnCompressed(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_COUNTS))));
+	SET_COLUMN(USER_FEATURES_RECENT_LAST_AT,
+			   UserColumnCompressed(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_LAST_AT))));
+	SET_COLUMN(USER_FEATURES_RECENT_KINDS,
+			   UserColumnCompressed(PointerGetDatum(HistoryColumnArray(&state->recent,
+																   USER_FEATURES_RECENT_KINDS))));
+	if (state->has_session)
+		SET_COLUMN(USER_FEATURES_SESSION_STARTED_AT,
+				   TimestampTzGetDatum(state->session_started_at));
 	SET_COLUMN(USER_FEATURES_PURCHASED_ITEMS,
 			   UserColumnCompressed(PointerGetDatum(BuildInt64Array(state->purchased.items,
 																state->purchased.n))));

@@ -8,6 +8,7 @@
 #include "core/recent_history.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,16 +21,32 @@ HistoryTruncate(RecentHistory *history, int limit)
 		history->n = limit;
 }
 
-void
-HistoryTouch(RecentHistory *history, int limit, int64_t item, float weight)
+/* Moves entry position of an array of elements of size bytes to the front. */
+static void
+MoveToFront(void *array, size_t size, int position)
+{
+	char		saved[8];
+	char	   *base = array;
+
+	memcpy(saved, base + size * position, size);
+	memmove(base + size, base, size * position);
+	memcpy(base, saved, size);
+}
+
+/*
+ * Finds item in the history (or makes room for it at the end, dropping
+ * the oldest entry when full) and moves it to the front.  Returns false
+ * (nothing changed) when limit is 0, else sets *is_new.
+ */
+static bool
+HistoryFront(RecentHistory *history, int limit, int64_t item, bool *is_new)
 {
 	int			position = -1;
-	float		accumulated = weight;
 
 	if (limit > history->capacity)
 		limit = history->capacity;
 	if (limit <= 0)
-		return;
+		return false;
 	HistoryTruncate(history, limit);
 
 	for (int i = 0; i < history->n; i++)
@@ -40,12 +57,8 @@ HistoryTouch(RecentHistory *history, int limit, int64_t item, float weight)
 			break;
 		}
 	}
-	if (position >= 0)
-	{
-		if (history->weights)
-			accumulated = history->weights[position] + weight;
-	}
-	else
+	*is_new = position < 0;
+	if (position < 0)
 	{
 		/* a new item: the oldest falls off when full */
 		if (history->n < limit)
@@ -54,13 +67,70 @@ HistoryTouch(RecentHistory *history, int limit, int64_t item, float weight)
 	}
 
 	/* shift the entries before position one place back, then set the front */
-	memmove(history->items + 1, history->items, sizeof(int64_t) * position);
-	history->items[0] = item;
+	history->items[position] = item;
+	MoveToFront(history->items, sizeof(int64_t), position);
 	if (history->weights)
+		MoveToFront(history->weights, sizeof(float), position);
+	if (history->counts)
+		MoveToFront(history->counts, sizeof(int32_t), position);
+	if (history->last_at)
+		MoveToFront(history->last_at, sizeof(double), position);
+	if (history->kinds)
+		MoveToFront(history->kinds, sizeof(uint32_t), position);
+	return true;
+}
+
+void
+HistoryTouch(RecentHistory *history, int limit, int64_t item, float weight)
+{
+	HistoryRecord(history, limit, item, weight, NAN, 0);
+}
+
+void
+HistoryRecord(RecentHistory *history, int limit, int64_t item, float weight,
+			  double at, uint32_t kinds)
+{
+	bool		is_new;
+
+	if (!HistoryFront(history, limit, item, &is_new))
+		return;
+	if (history->weights)
+		history->weights[0] = is_new ? weight : history->weights[0] + weight;
+	if (history->counts)
 	{
-		memmove(history->weights + 1, history->weights, sizeof(float) * position);
-		history->weights[0] = accumulated;
+		if (is_new)
+			history->counts[0] = 1;
+		else if (history->counts[0] < INT32_MAX)
+			history->counts[0]++;
 	}
+	if (history->last_at)
+	{
+		if (is_new || isnan(history->last_at[0]) || at > history->last_at[0])
+			history->last_at[0] = at;
+	}
+	if (history->kinds)
+		history->kinds[0] = is_new ? kinds : (history->kinds[0] | kinds);
+}
+
+void
+SessionTouch(double *session_start, double *last_event_at, double at, double gap)
+{
+	if (isnan(at))
+		return;
+	if (isnan(*last_event_at) || isnan(*session_start))
+	{
+		*session_start = at;
+		*last_event_at = isnan(*last_event_at) ? at : fmax(*last_event_at, at);
+		return;
+	}
+	if (at >= *last_event_at)
+	{
+		if (at - *last_event_at > gap)
+			*session_start = at;
+		*last_event_at = at;
+	}
+	else if (at < *session_start && *session_start - at <= gap)
+		*session_start = at;
 }
 
 int

@@ -15,9 +15,13 @@
 typedef struct RecentHistory
 {
 	int			n;				/* entries in use */
-	int			capacity;		/* room in items (and weights) */
+	int			capacity;		/* room in items (and the other arrays) */
 	int64_t    *items;			/* most recent first */
 	float	   *weights;		/* accumulated weights, or NULL (ids only) */
+	/* kept by HistoryRecord when not NULL (features.h, re-visits): */
+	int32_t    *counts;			/* events on the item while in the history */
+	double	   *last_at;		/* time of the item's last event (NaN: unknown) */
+	uint32_t   *kinds;			/* FEAT_KIND_* bits of its events */
 } RecentHistory;
 
 /* Drops the oldest entries beyond limit (a lowered cap applies at once). */
@@ -50,6 +54,27 @@ typedef struct HistoryMergeEntry
  */
 extern int	HistoryMerge(int64_t *items, float *weights, int n,
 						 HistoryMergeEntry *work);
+
+/*
+ * HistoryTouch for one event at time at of the kinds bits: also counts the
+ * event, keeps the later of the item's last time and at (a NaN time stays
+ * unknown until a known one arrives), and adds the kinds, in the arrays of
+ * those that are not NULL.  A new item starts at count 1.  What the trigger
+ * does for an event of positive weight, and what a replay must do.
+ */
+extern void HistoryRecord(RecentHistory *history, int limit, int64_t item,
+						  float weight, double at, uint32_t kinds);
+
+/*
+ * The session of a user after an event at time at: a new session starts
+ * (*session_start = at) when the user had no event yet (*last_event_at
+ * NaN) or the event comes more than gap seconds after the last one; the
+ * last event time becomes the later of the two.  An event earlier than the
+ * last one changes nothing but may move the start back when it falls in
+ * the current session's gap before its start.
+ */
+extern void SessionTouch(double *session_start, double *last_event_at,
+						 double at, double gap);
 
 /*
  * Selects the fold-in input of a history: the entries whose item has a

@@ -13,13 +13,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/feat_time.h"
 #include "common/spi_util.h"
 #include "common/vector_arg.h"
 #include "executor/spi.h"
 #include "model/user_features.h"
 #include "model/user_rows.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -50,6 +53,99 @@ ArrayElements(Datum datum, bool isnull, Oid elemtype, char **data, bits8 **nulls
 /* Whether element i of an array is not NULL. */
 #define ELEMENT_PRESENT(nulls, i) ((nulls) == NULL || ((nulls)[(i) / 8] & (1 << ((i) % 8))))
 
+/*
+ * Element i of an array read by ArrayElements, as a Datum of a by-value
+ * type of elemlen bytes, or false when it is NULL or beyond the end.
+ * data_index is the data position of element i (advanced by the caller
+ * over the present elements).
+ */
+static bool
+ElementAt(const char *data, const bits8 *nulls, int n, int i, int data_index,
+		  int elemlen, Datum *value)
+{
+	const char *p;
+
+	if (i >= n || !ELEMENT_PRESENT(nulls, i))
+		return false;
+	p = data + (Size) data_index * elemlen;
+	switch (elemlen)
+	{
+		case 2:
+			*value = Int16GetDatum(*(const int16 *) p);
+			break;
+		case 4:
+			*value = Int32GetDatum(*(const int32 *) p);
+			break;
+		default:
+			*value = Int64GetDatum(*(const int64 *) p);
+			break;
+	}
+	return true;
+}
+
+/*
+ * The per-item columns parallel to recent_items (counts, last times,
+ * kinds), read by the rule of user_features.h for the entries kept.
+ * kept[i] is the entry of element i of recent_items, or -1 (a NULL item).
+ */
+static void
+ReadHistoryColumns(const Datum *values, const bool *nulls, const int *kept, int n,
+				   UserFeatures *features)
+{
+	static const struct
+	{
+		UserFeaturesColumn column;
+		Oid			elemtype;
+		int			elemlen;
+	}			columns[3] = {
+		{USER_FEATURES_RECENT_COUNTS, INT4OID, 4},
+		{USER_FEATURES_RECENT_LAST_AT, TIMESTAMPTZOID, 8},
+		{USER_FEATURES_RECENT_KINDS, INT2OID, 2}
+	};
+
+	features->recent_counts = palloc(sizeof(int32) * Max(features->nrecent, 1));
+	features->recent_last_at = palloc(sizeof(double) * Max(features->nrecent, 1));
+	features->recent_kinds = palloc(sizeof(uint32) * Max(features->nrecent, 1));
+	for (int e = 0; e < features->nrecent; e++)
+	{
+		features->recent_counts[e] = 1;
+		features->recent_last_at[e] = NAN;
+		features->recent_kinds[e] = 0;
+	}
+	for (int c = 0; c < 3; c++)
+	{
+		char	   *data;
+		bits8	   *bitmap;
+		int			m = ArrayElements(values[columns[c].column], nulls[columns[c].column],
+									  columns[c].elemtype, &data, &bitmap);
+
+		for (int i = 0, d = 0; i < Min(n, m); i++)
+		{
+			Datum		value;
+			bool		present = ElementAt(data, bitmap, m, i, d, columns[c].elemlen, &value);
+
+			if (present)
+				d++;
+			if (!present || kept[i] < 0)
+				continue;
+			switch (c)
+			{
+				case 0:
+					features->recent_counts[kept[i]] = Max(DatumGetInt32(value), 1);
+					break;
+				case 1:
+					/* FeatTimeFromTimestamp reads +-infinity as unknown */
+					features->recent_last_at[kept[i]] =
+						FeatTimeFromTimestamp(DatumGetTimestampTz(value));
+					break;
+				default:
+					features->recent_kinds[kept[i]] = (uint32) (uint16) DatumGetInt16(value);
+					break;
+			}
+		}
+	}
+}
+
 /* Reads a row of rerank.user_features; see user_features.h. */
 void
 UserFeaturesRead(const Datum *values, const bool *nulls, UserFeatures *features)
@@ -73,6 +169,7 @@ UserFeaturesRead(const Datum *values, const bool *nulls, UserFeatures *features)
 									   FLOAT4OID, &wdata, &wbitmap);
 		const float4 *weights = (const float4 *) wdata;
 		int			w = 0;		/* data index of weight i */
+		int		   *kept = palloc(sizeof(int) * n);
 
 		features->recent_items = palloc(sizeof(int64) * n);
 		features->recent_weights = palloc(sizeof(float) * n);
@@ -80,6 +177,7 @@ UserFeaturesRead(const Datum *values, const bool *nulls, UserFeatures *features)
 		{
 			float		weight = 0.0f;
 
+			kept[i] = -1;
 			if (i < nw)
 			{
 				if (ELEMENT_PRESENT(wbitmap, i))
@@ -87,10 +185,13 @@ UserFeaturesRead(const Datum *values, const bool *nulls, UserFeatures *features)
 			}
 			if (!ELEMENT_PRESENT(bitmap, i))
 				continue;
+			kept[i] = features->nrecent;
 			features->recent_items[features->nrecent] = items[k++];
 			features->recent_weights[features->nrecent] = weight;
 			features->nrecent++;
 		}
+		ReadHistoryColumns(values, nulls, kept, n, features);
+		pfree(kept);
 	}
 
 	n = ArrayElements(values[USER_FEATURES_PURCHASED_ITEMS],
@@ -124,21 +225,42 @@ UserFeaturesRead(const Datum *values, const bool *nulls, UserFeatures *features)
 			features->first_event_at :
 			DatumGetTimestampTz(values[USER_FEATURES_LAST_EVENT_AT]);
 	}
+	if (!nulls[USER_FEATURES_SESSION_STARTED_AT])
+	{
+		features->has_session = true;
+		features->session_started_at =
+			DatumGetTimestampTz(values[USER_FEATURES_SESSION_STARTED_AT]);
+	}
 }
 
 /* The columns of user_features that serving reads, with their types. */
 static const UserFeaturesColumn served_columns[] = {
 	USER_FEATURES_RECENT_ITEMS, USER_FEATURES_RECENT_WEIGHTS,
-	USER_FEATURES_PURCHASED_ITEMS, USER_FEATURES_CATEGORY_WEIGHTS
+	USER_FEATURES_PURCHASED_ITEMS, USER_FEATURES_CATEGORY_WEIGHTS,
+	USER_FEATURES_RECENT_COUNTS, USER_FEATURES_RECENT_LAST_AT,
+	USER_FEATURES_RECENT_KINDS, USER_FEATURES_FIRST_EVENT_AT,
+	USER_FEATURES_LAST_EVENT_AT, USER_FEATURES_SESSION_STARTED_AT
 };
 static const char *const served_column_names[] = {
-	"recent_items", "recent_weights", "purchased_items", "category_weights"
+	"recent_items", "recent_weights", "purchased_items", "category_weights",
+	"recent_counts", "recent_last_at", "recent_kinds", "first_event_at",
+	"last_event_at", "session_started_at"
 };
 static const Oid served_column_types[] = {
-	INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID
+	INT8ARRAYOID, FLOAT4ARRAYOID, INT8ARRAYOID, JSONBOID,
+	INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT2ARRAYOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID
 };
 
 #define NSERVED lengthof(served_columns)
+
+/*
+ * The served columns 0.1.0's table has (the first four, with
+ * first_event_at and last_event_at read as absent): between the
+ * installation of this library and ALTER EXTENSION rerank UPDATE the rest
+ * may be missing, and the features that need them are then unknown.
+ */
+#define NSERVED_010 4
 
 /*
  * The user's vector from a user_factors.factors datum, checked against the
@@ -164,6 +286,7 @@ UserVectorCopy(const CachedModel *model, int64 user_id, Datum value, bool isnull
 }
 
 static SPIPlanPtr user_plan = NULL;
+static SPIPlanPtr user_plan_010 = NULL;
 
 /* LoadUserFeatures with one query (kept plan) through SPI. */
 static void
@@ -179,22 +302,42 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 	bool		nulls[USER_FEATURES_NCOLUMNS];
 	Datum		factors;
 	bool		factors_null;
+	int			nserved;
 
 	/* model_id 0 matches no row (model ids are positive) */
 	args[0] = Int32GetDatum(vector != NULL ? model->model_id : 0);
 	args[1] = Int64GetDatum(user_id);
 
 	SpiConnect();
-	ExecuteKeptPlan(&user_plan,
-					"SELECT (SELECT f.factors FROM rerank.user_factors f"
-					"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
-					"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
-					"       u.recent_items, u.recent_weights,"
-					"       u.purchased_items, u.category_weights"
-					"  FROM (SELECT) AS one"
-					"  LEFT JOIN rerank.user_features u"
-					"         ON u.user_id OPERATOR(pg_catalog.=) $2",
-					2, argtypes, args, true, 1, SPI_OK_SELECT);
+	/* the table of a version before 0.2.0 has the first columns only */
+	nserved = get_attnum(get_relname_relid("user_features",
+										   get_namespace_oid("rerank", false)),
+						 "session_started_at") != InvalidAttrNumber ?
+		NSERVED : NSERVED_010;
+	if (nserved == NSERVED)
+		ExecuteKeptPlan(&user_plan,
+						"SELECT (SELECT f.factors FROM rerank.user_factors f"
+						"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
+						"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
+						"       u.recent_items, u.recent_weights,"
+						"       u.purchased_items, u.category_weights,"
+						"       u.recent_counts, u.recent_last_at, u.recent_kinds,"
+						"       u.first_event_at, u.last_event_at, u.session_started_at"
+						"  FROM (SELECT) AS one"
+						"  LEFT JOIN rerank.user_features u"
+						"         ON u.user_id OPERATOR(pg_catalog.=) $2",
+						2, argtypes, args, true, 1, SPI_OK_SELECT);
+	else
+		ExecuteKeptPlan(&user_plan_010,
+						"SELECT (SELECT f.factors FROM rerank.user_factors f"
+						"         WHERE f.model_id OPERATOR(pg_catalog.=) $1"
+						"           AND f.user_id OPERATOR(pg_catalog.=) $2),"
+						"       u.recent_items, u.recent_weights,"
+						"       u.purchased_items, u.category_weights"
+						"  FROM (SELECT) AS one"
+						"  LEFT JOIN rerank.user_features u"
+						"         ON u.user_id OPERATOR(pg_catalog.=) $2",
+						2, argtypes, args, true, 1, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		elog(ERROR, "user look-up returned " UINT64_FORMAT " rows", SPI_processed);
 	tuple = SPI_tuptable->vals[0];
@@ -205,7 +348,7 @@ LoadUserFeaturesByQuery(const CachedModel *model, int64 user_id,
 		nulls[c] = true;
 	}
 	factors = SPI_getbinval(tuple, desc, 1, &factors_null);
-	for (int c = 0; c < NSERVED; c++)
+	for (int c = 0; c < nserved; c++)
 		values[served_columns[c]] = SPI_getbinval(tuple, desc, c + 2,
 												  &nulls[served_columns[c]]);
 
@@ -252,7 +395,7 @@ LoadUserFeaturesDirect(const CachedModel *model, int64 user_id,
 	{
 		attnums[c] = KeyedTableColumn(&table, served_column_names[c],
 									  served_column_types[c]);
-		if (attnums[c] == 0)
+		if (attnums[c] == 0 && c < NSERVED_010)
 		{
 			KeyedTableClose(&table);
 			return false;

@@ -13,6 +13,10 @@
  *	  item keeps its place in the recency order, which the recent term and
  *	  its decay use, and adds nothing where weights count (the fold-in and
  *	  item-kNN's model term take positive weights only);
+ *	- recent_counts, recent_last_at, recent_kinds (parallel to
+ *	  recent_items): a NULL element, a missing one (rows kept before
+ *	  0.2.0 have empty arrays) or -infinity reads as unknown: one event, no
+ *	  time (NaN), no kind;
  *	- purchased_items: NULL elements are skipped;
  *	- category_weights, event_counts: a value that is not a number is
  *	  skipped by whoever reads the map.
@@ -36,6 +40,10 @@ typedef struct UserFeatures
 	int			nrecent;		/* recent history, most recent first */
 	int64	   *recent_items;
 	float	   *recent_weights; /* 0 where NULL */
+	int32	   *recent_counts;	/* events on each item; 1 where unknown */
+	double	   *recent_last_at; /* each item's last event (common/feat_time.h
+								 * seconds); NaN where unknown */
+	uint32	   *recent_kinds;	/* FEAT_KIND_* bits; 0 where unknown */
 	int			npurchased;
 	int64	   *purchased_items;
 	Jsonb	   *category_weights;	/* NULL when not read, or an empty map */
@@ -44,6 +52,8 @@ typedef struct UserFeatures
 	bool		has_times;		/* first_event_at is set */
 	TimestampTz first_event_at;
 	TimestampTz last_event_at;	/* first_event_at where NULL */
+	bool		has_session;	/* session_started_at is set */
+	TimestampTz session_started_at;
 } UserFeatures;
 
 /*
@@ -57,7 +67,8 @@ extern void UserFeaturesRead(const Datum *values, const bool *nulls,
 							 UserFeatures *features);
 
 /*
- * Reads the user's features (recent history, purchases, category weights)
+ * Reads the user's features (recent history with its counts, times and
+ * kinds, purchases, category weights, event and session times)
  * and, when vector is not NULL and the model (not NULL) has dimensions, the
  * user's vector in it (*vector NULL when the user has none): two primary
  * key look-ups without the executor (user_rows.h), or one query with a

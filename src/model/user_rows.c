@@ -79,8 +79,12 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-/* Column values from this size on are stored compressed. */
-#define COMPRESS_MIN_BYTES 256
+/*
+ * Column values from this size on are stored compressed: the kinds of a
+ * 100-item history (a 200-byte smallint[]) compress to about 40 bytes,
+ * which keeps such a row under the toaster's threshold.
+ */
+#define COMPRESS_MIN_BYTES 128
 
 /* ---- reads by primary key ---- */
 
@@ -206,7 +210,8 @@ KeyedTableClose(KeyedTable *table)
  */
 static Relation
 OpenUserTable(const char *name, int ncolumns, const char *const *columns,
-			  Relation *index, AttrNumber *attnums, TupleTableSlot **slot)
+			  int nrequired, Relation *index, AttrNumber *attnums,
+			  TupleTableSlot **slot)
 {
 	Oid			relid = get_relname_relid(name, get_namespace_oid("rerank", false));
 	Relation	rel;
@@ -230,8 +235,10 @@ OpenUserTable(const char *name, int ncolumns, const char *const *columns,
 	for (int i = 0; i < ncolumns; i++)
 	{
 		attnums[i] = attnameAttNum(rel, columns[i], false);
-		if (attnums[i] <= 0)
+		if (attnums[i] <= 0 && i < nrequired)
 			elog(ERROR, "table rerank.%s has no column \"%s\"", name, columns[i]);
+		if (attnums[i] <= 0)
+			attnums[i] = 0;		/* a column of a later version: not kept */
 	}
 	*slot = table_slot_create(rel, NULL);
 	return rel;
@@ -244,7 +251,8 @@ UserRowsOpen(UserRows *rows)
 	static const char *const names[USER_FEATURES_NCOLUMNS] = {
 		"user_id", "event_counts", "total_dwell_ms", "first_event_at",
 		"last_event_at", "recent_items", "recent_weights", "purchased_items",
-		"category_weights", "updated_at"
+		"category_weights", "updated_at", "recent_counts", "recent_last_at",
+		"recent_kinds", "session_started_at"
 	};
 
 	/* what the executor checks before an UPDATE */
@@ -253,7 +261,13 @@ UserRowsOpen(UserRows *rows)
 
 	memset(rows, 0, sizeof(UserRows));
 	rows->context = CurrentMemoryContext;
+	/*
+	 * The columns 0.2.0 added are optional: between the installation of
+	 * this library and ALTER EXTENSION rerank UPDATE, a 0.1.0 table keeps
+	 * working without them.
+	 */
 	rows->features = OpenUserTable("user_features", USER_FEATURES_NCOLUMNS, names,
+								   USER_FEATURES_RECENT_COUNTS,
 								   &rows->features_index, rows->features_attnums,
 								   &rows->features_slot);
 }
@@ -275,6 +289,7 @@ UserRowsOpenFactors(UserRows *rows)
 		return;
 	old = MemoryContextSwitchTo(rows->context);
 	rows->factors = OpenUserTable("user_factors", USER_FACTORS_NCOLUMNS, names,
+								  USER_FACTORS_NCOLUMNS,
 								  &rows->factors_index, rows->factors_attnums,
 								  &rows->factors_slot);
 	MemoryContextSwitchTo(old);

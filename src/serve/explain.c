@@ -19,9 +19,11 @@
  * items too.  Under an item-kNN model both terms are sums over neighbor
  * lists (knn_terms.c), split item by item.  Under a user-kNN model the
  * model term Σ_v s_v r_vi / Σ_v s_v splits over the user's neighbors v
- * (user_knn_terms.c): rows "model: neighbor" with the neighbor's user id.
+ * (user_knn_terms.c): rows "model_score: neighbor" with the neighbor's user id.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "cache/model_cache.h"
 #include "core/als_solve.h"
@@ -41,7 +43,8 @@ enum
 	ARG_N,
 	ARG_UPSTREAM_POSITION,
 	ARG_MODEL_WEIGHT,			/* then recent, position, category */
-	ARG_MODEL = ARG_MODEL_WEIGHT + RANK_NTERMS
+	ARG_MODEL = ARG_MODEL_WEIGHT + BLEND_WEIGHT_ARGS,
+	ARG_AS_OF
 };
 
 typedef struct ExplainOutput
@@ -167,19 +170,19 @@ ExplainModelTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
 		int			nparts = user->features.nrecent > 0 ?
 			HistoryContributions(ctx->req.model, user, item->vector, parts) : 0;
 
-		EmitRow(out, "model: bias", false, 0, true, item->bias, weight);
+		EmitRow(out, "model_score: bias", false, 0, true, item->bias, weight);
 		for (int j = 0; j < nparts; j++)
 			explained += parts[j].value;
 		if (nparts > 0)
-			EmitParts(out, "model", "history", parts, nparts, n, weight);
-		EmitRow(out, "model: not from history", false, 0, true,
+			EmitParts(out, "model_score", "history", parts, nparts, n, weight);
+		EmitRow(out, "model_score: not from history", false, 0, true,
 				VecDot(user->vector, item->vector, ctx->dims) - explained, weight);
 	}
 	else if (ctx->knn && ctx->knn_shares.nmodel > 0)
-		EmitParts(out, "model", "history", ctx->knn_shares.model,
+		EmitParts(out, "model_score", "history", ctx->knn_shares.model,
 				  ctx->knn_shares.nmodel, n, weight);
 	else if (ctx->user_knn && ctx->user_knn_terms.nshares > 0)
-		EmitParts(out, "model", "neighbor", ctx->user_knn_terms.shares,
+		EmitParts(out, "model_score", "neighbor", ctx->user_knn_terms.shares,
 				  ctx->user_knn_terms.nshares, n, weight);
 }
 
@@ -190,7 +193,7 @@ ExplainRecentTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
 {
 	const RankItem *item = &ctx->items[0];
 
-	if (ctx->rank_user.profile != NULL && item->vector != NULL)
+	if (ctx->profile != NULL && item->vector != NULL)
 	{
 		TermPart   *parts = palloc(sizeof(TermPart) * Max(ctx->nrecent, 1));
 		int			nparts = RankRecentShares(ctx->recent,
@@ -199,23 +202,24 @@ ExplainRecentTerm(ExplainOutput *out, const ScoringContext *ctx, int n,
 											  item->vector, ctx->dims, parts);
 
 		if (nparts > 0)
-			EmitParts(out, "recent", "history", parts, nparts, n, weight);
+			EmitParts(out, "recent_similarity", "history", parts, nparts, n, weight);
 	}
 	else if (ctx->knn && ctx->knn_shares.nrecent > 0)
-		EmitParts(out, "recent", "history", ctx->knn_shares.recent,
+		EmitParts(out, "recent_similarity", "history", ctx->knn_shares.recent,
 				  ctx->knn_shares.nrecent, n, weight);
 }
 
 PG_FUNCTION_INFO_V1(explain);
 
 /*
- * rerank.explain(user_id, item_id, n, upstream_position, weights…, model)
- * → (term, history_item_id, value, contribution)
+ * rerank.explain(user_id, item_id, n, upstream_position, weights…, model,
+ * as_of) → (term, history_item_id, value, contribution)
  *
  * The item is scored by rerank()'s pipeline as the only candidate, at its
- * upstream position (without one, the position term is left out of the
- * score); the rows are the score, then each term with its weighted
- * contribution, the model and recent terms followed by their shares.
+ * upstream position (without one, the position feature is missing); the
+ * rows are the score, then every feature with its value (NULL: missing)
+ * and weighted contribution (the contributions add up to the score), the
+ * model and recent terms followed by their shares.
  */
 Datum
 explain(PG_FUNCTION_ARGS)
@@ -226,12 +230,10 @@ explain(PG_FUNCTION_ARGS)
 	ExplainOutput out;
 	int			n = -1;
 	int32		position = 0;
-	RankWeights weights;
 	const char *model_name = NULL;
 	ScoringRequest req;
 	ScoringContext ctx;
 	int64		item_id;
-	const double *terms;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	out.store = rsinfo->setResult;
@@ -254,10 +256,11 @@ explain(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("upstream_position must be at least 1: %d", position)));
 	}
-	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &weights);
+	memset(&req, 0, sizeof(req));
+	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &req.weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
-	memset(&req, 0, sizeof(req));
+	req.as_of = ServeAsOf(fcinfo, ARG_AS_OF);
 	req.model = ModelByName(model_name);
 	if (PG_ARGISNULL(ARG_USER_ID) || PG_ARGISNULL(ARG_ITEM_ID))
 		return (Datum) 0;
@@ -268,28 +271,21 @@ explain(PG_FUNCTION_ARGS)
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(call);
 
-	/* rerank()'s pipeline over the one candidate, every term asked for */
-	req.weights = weights;
-	if (position == 0)
-		req.weights.w[RANK_TERM_POSITION] = 0.0;
+	/* rerank()'s pipeline over the one candidate, every feature asked for */
 	req.explain = true;
-	{
-		int32		at = position > 0 ? position : 1;
-
-		ScoringGather(&ctx, &req, &item_id, 1, &at);
-	}
+	ScoringGather(&ctx, &req, &item_id, 1, &position);
 	ScoringCompute(&ctx);
-	terms = ctx.terms;
 
 	EmitRow(&out, "score", false, 0, true, ctx.items[0].score, 1.0);
-	for (int t = 0; t < RANK_NTERMS; t++)
+	for (int f = 0; f < FEATURE_COUNT; f++)
 	{
-		EmitRow(&out, RankTermName(t), false, 0,
-				t != RANK_TERM_POSITION || position > 0, terms[t], weights.w[t]);
-		if (t == RANK_TERM_MODEL)
-			ExplainModelTerm(&out, &ctx, n, weights.w[t]);
-		else if (t == RANK_TERM_RECENT)
-			ExplainRecentTerm(&out, &ctx, n, weights.w[t]);
+		double		value = ctx.features[f];
+
+		EmitRow(&out, FeatureName(f), false, 0, !isnan(value), value, req.weights.w[f]);
+		if (f == FEAT_MODEL_SCORE)
+			ExplainModelTerm(&out, &ctx, n, req.weights.w[f]);
+		else if (f == FEAT_RECENT_SIMILARITY)
+			ExplainRecentTerm(&out, &ctx, n, req.weights.w[f]);
 	}
 
 	MemoryContextSwitchTo(old);

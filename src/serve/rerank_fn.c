@@ -38,7 +38,8 @@ enum
 	ARG_EXCLUDE_PURCHASED,
 	ARG_EXCLUDE,
 	ARG_MODEL_WEIGHT,			/* then recent, position, category */
-	ARG_MODEL = ARG_MODEL_WEIGHT + RANK_NTERMS
+	ARG_MODEL = ARG_MODEL_WEIGHT + BLEND_WEIGHT_ARGS,
+	ARG_AS_OF
 };
 
 /* The re-ordered candidates of one call. */
@@ -65,8 +66,9 @@ typedef struct RerankArgs
 	bool		exclude_purchased;
 	ArrayType  *exclude;		/* or NULL */
 	int			nexclude;
-	RankWeights weights;
+	BlendWeights weights;
 	const char *model_name;		/* NULL: the active model */
+	TimestampTz as_of;			/* when the features are computed */
 } RerankArgs;
 
 /* Reads and checks every argument before anything else happens. */
@@ -113,6 +115,7 @@ RerankReadArgs(FunctionCallInfo fcinfo, RerankArgs *args)
 	ServeWeights(fcinfo, ARG_MODEL_WEIGHT, &args->weights);
 	if (!PG_ARGISNULL(ARG_MODEL))
 		args->model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
+	args->as_of = ServeAsOf(fcinfo, ARG_AS_OF);
 	if (!PG_ARGISNULL(ARG_ITEM_IDS))
 	{
 		args->candidates = PG_GETARG_ARRAYTYPE_P(ARG_ITEM_IDS);
@@ -181,7 +184,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	{
 		no_model_noticed = true;
 		ereport(NOTICE,
-				(errmsg("no rerank model is active: candidates keep their upstream order"),
+				(errmsg("no rerank model is active: candidates are scored without a model"),
 				 errhint("Activate one with rerank.activate_model(). This is reported once per session.")));
 	}
 	if (args->null_result)
@@ -194,6 +197,7 @@ RerankRun(const RerankArgs *args, RerankResult *result)
 	memset(&req, 0, sizeof(req));
 	req.model = model;
 	req.user_id = args->user_id;
+	req.as_of = args->as_of;
 	req.weights = args->weights;
 	req.exclude_purchased = args->exclude_purchased;
 	req.want_categories = args->max_per_category > 0;

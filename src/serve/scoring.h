@@ -19,15 +19,15 @@
  * computed from: its terms and score are rerank()'s by construction.
  * rerank() then orders the scored candidates (RankOrder).
  *
- * Growing it.  A new per-candidate feature (re-visits, co-visitation,
- * popularity, brand affinity, item age, …) is gathered here (a field of
- * RankItem or RankUser, filled from a cache or one query for all
- * candidates), computed as a new RankTerm by one documented function of the
- * core (unit-tested), and weighed by a new setting; explain() lists every
- * term.  A learned ranker replaces the blend in ScoringCompute and reads the
- * same terms (ScoringContext.terms, n × RANK_NTERMS).  Serving the model
- * from shared memory changes where CachedModel's pointers point, not this
- * pipeline.
+ * The scores are the hand-weighted blend of the candidate features
+ * (core/features.h): ScoringGather fills the core's structs (FeatUser,
+ * FeatItem, FeatCatalog) from the tables and caches, ScoringCompute has the
+ * core compute each candidate's row of features (FeatRow) and blend them
+ * (FeatBlend); explain() shows the rows and the weighted terms, which add
+ * up to the score.  A learned ranker replaces FeatBlend in ScoringCompute
+ * and reads the same rows (ScoringContext.features, n × FEATURE_COUNT).
+ * Serving the model from shared memory changes where CachedModel's
+ * pointers point, not this pipeline.
  */
 #ifndef RERANK_SCORING_H
 #define RERANK_SCORING_H
@@ -35,10 +35,14 @@
 #include "postgres.h"
 
 #include "cache/model_cache.h"
+#include "core/features.h"
+#include "core/item_signals.h"
 #include "core/knn.h"
 #include "core/rank.h"
+#include "datatype/timestamp.h"
 #include "model/user_features.h"
 #include "serve/knn_terms.h"
+#include "serve/settings.h"
 #include "serve/user_knn_terms.h"
 
 /* What a call asks to be scored, and how. */
@@ -47,9 +51,11 @@ typedef struct ScoringRequest
 	const CachedModel *model;	/* NULL: no model (position and category
 								 * terms only) */
 	int64		user_id;
-	RankWeights weights;
-	bool		explain;		/* every term, whatever its weight, and
-								 * explain()'s shares under item-kNN */
+	TimestampTz as_of;			/* when the features are computed */
+	BlendWeights weights;
+	bool		explain;		/* every feature, whatever its weight, the
+								 * weighted terms, and explain()'s shares
+								 * under item-kNN */
 	bool		exclude_purchased;	/* drop the user's purchased items */
 	bool		want_categories;	/* the categories, even without affinity
 									 * (category caps) */
@@ -78,14 +84,25 @@ typedef struct ScoringContext
 	/* the candidates, in upstream order (purchases dropped) */
 	int			n;
 	RankItem   *items;			/* id, vector, bias, norm, position,
-								 * local category, score */
+								 * local category, score: what RankOrder
+								 * orders */
 	int			ncategories;	/* local categories (RankItem.category) */
-	RankUser	rank_user;		/* the core's view of the user */
 	KnnTerms	knn_terms;		/* item-kNN: model and recent terms, pairs */
 	KnnShares	knn_shares;		/* item-kNN explain(): their shares */
 	UserKnnTerms user_knn_terms;	/* user-kNN: model term, rows, shares */
+	/* the features' inputs (core/features.h) */
+	FeatUser	feat_user;
+	FeatHistoryItem *history;	/* the user's history, with categories and
+								 * brands */
+	FeatKeyWeight *category_weights;
+	float	   *profile;		/* p_u, or NULL */
+	FeatCatalog catalog;
+	FeatItem   *feat_items;		/* n */
 	/* computed */
-	double	   *terms;			/* n × RANK_NTERMS (explain), else NULL */
+	double	   *features;		/* n × FEATURE_COUNT; NaN for a feature
+								 * without weight unless explain */
+	double	   *terms;			/* n × FEATURE_COUNT weighted (explain),
+								 * else NULL */
 	int			bad;			/* first candidate whose score is not
 								 * finite, or n */
 } ScoringContext;
@@ -102,7 +119,7 @@ extern void *CandidateAlloc(Size count, Size size);
 extern void ScoringGather(ScoringContext *ctx, const ScoringRequest *req,
 						  int64 *ids, int n, const int32 *positions);
 
-/* Computes every candidate's terms and score in the core. */
+/* Computes every candidate's features and score in the core. */
 extern void ScoringCompute(ScoringContext *ctx);
 
 #endif							/* RERANK_SCORING_H */

@@ -1,59 +1,108 @@
 /*
  * settings.c
- *	  The serving settings (GUCs): the blend weights rerank.*_weight, which
- *	  are the defaults of the weight arguments of rerank() and explain(), the
- *	  recent term's decay and length, and MMR's depth.
+ *	  The serving settings (GUCs): the blend weight of each feature,
+ *	  rerank.<feature>_weight (the defaults of the weight arguments of
+ *	  rerank() and explain() for the four that have one), the recent terms'
+ *	  decay and length, and MMR's depth.
+ *
+ * The default weights were chosen by replay on Taobao, MovieLens and the
+ * synthetic shop together (test/bench/blend_tune.sh; docs/features.md,
+ * "The defaults and how they were chosen"): brand features have no data
+ * set to choose them by (0), popularity and trend gained nothing (0), and
+ * the per-user features cannot change an order (0); the position and
+ * category weights keep their 0.1.0 values, which cost the replay nothing
+ * measurable and carry the upstream ranker's order in a real shop.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
-/*
- * The blend weight settings rerank.<name>, in the order of the terms
- * (core/rank.h): the defaults of the weight arguments of the same names.
- */
+/* The weight setting of each feature: its name, description and default. */
 static const struct
 {
-	const char *name;
-	const char *description;
+	const char *name;			/* NULL: "<feature>_weight" */
 	double		boot;
-}			weight_settings[RANK_NTERMS] = {
-	{"model_weight", "Default weight of the model score x_u·y_i + b_i in rerank().", 1.0},
-	{"recent_weight", "Default weight of the similarity to the user's recent items in rerank().", 0.2},
-	{"position_weight", "Default weight of the upstream position 1/log2(1 + position) in rerank().", 0.1},
-	{"category_weight", "Default weight of the user's category affinity in rerank().", 0.1}
+}			weight_settings[FEATURE_COUNT] = {
+	[FEAT_MODEL_SCORE] = {"model_weight", 1.0},
+	[FEAT_IN_MODEL] = {NULL, -2.0},
+	[FEAT_RECENT_SIMILARITY] = {"recent_weight", 8.0},
+	[FEAT_REVISIT] = {NULL, -2.0},
+	[FEAT_REVISIT_RECENCY] = {NULL, 3.0},
+	[FEAT_REVISIT_LOG_COUNT] = {NULL, 0.2},
+	[FEAT_REVISIT_LOG_WEIGHT] = {NULL, 0.05},
+	[FEAT_REVISIT_CLICKED] = {NULL, 0.7},
+	[FEAT_REVISIT_FAVORITED] = {NULL, 8.0},
+	[FEAT_REVISIT_CARTED] = {NULL, 0.7},
+	[FEAT_REVISIT_SESSION] = {NULL, -1.0},
+	[FEAT_PURCHASED] = {NULL, -0.5},
+	[FEAT_COVISIT] = {NULL, 3.0},
+	[FEAT_COVISIT_LAST] = {NULL, 1.0},
+	[FEAT_CATEGORY_AFFINITY] = {"category_weight", 0.1},
+	[FEAT_CATEGORY_RECENT] = {NULL, 0.7},
+	[FEAT_CATEGORY_SESSION] = {NULL, 12.0},
+	[FEAT_BRAND_AFFINITY] = {NULL, 0.0},
+	[FEAT_BRAND_RECENT] = {NULL, 0.0},
+	[FEAT_POPULARITY] = {NULL, 0.0},
+	[FEAT_POPULARITY_WEEK] = {NULL, 0.0},
+	[FEAT_TREND] = {NULL, 0.0},
+	[FEAT_ITEM_NEWNESS] = {NULL, 3.0},
+	[FEAT_POSITION] = {"position_weight", 0.1},
+	[FEAT_USER_LOG_HISTORY] = {NULL, 0.0},
+	[FEAT_SESSION_ACTIVE] = {NULL, 0.0},
 };
 
-static double weight_values[RANK_NTERMS];
+const FeatureId blend_weight_arg_features[BLEND_WEIGHT_ARGS] = {
+	FEAT_MODEL_SCORE, FEAT_RECENT_SIMILARITY, FEAT_POSITION, FEAT_CATEGORY_AFFINITY
+};
+
+static double weight_values[FEATURE_COUNT];
+static char *weight_names[FEATURE_COUNT];
 
 double		rerank_recent_decay = 0.8;
 int			rerank_recent_items = 20;
 int			rerank_diversity_depth = 100;
 
+const char *
+BlendWeightSetting(int feature)
+{
+	return weight_names[feature];
+}
+
 /* Registers the serving settings; called by _PG_init. */
 void
 ServeInit(void)
 {
-	for (int t = 0; t < RANK_NTERMS; t++)
+	for (int f = 0; f < FEATURE_COUNT; f++)
 	{
 		char		name[NAMEDATALEN];
 
-		/* guc.c keeps a copy of the name */
-		snprintf(name, sizeof(name), "rerank.%s", weight_settings[t].name);
-		DefineCustomRealVariable(name, weight_settings[t].description,
-								 NULL, &weight_values[t], weight_settings[t].boot,
+		weight_names[f] = weight_settings[f].name != NULL ?
+			MemoryContextStrdup(TopMemoryContext, weight_settings[f].name) :
+			MemoryContextStrdup(TopMemoryContext, psprintf("%s_weight", FeatureName(f)));
+		/* guc.c copies the name, not the descriptions */
+		snprintf(name, sizeof(name), "rerank.%s", weight_names[f]);
+		DefineCustomRealVariable(name,
+								 MemoryContextStrdup(TopMemoryContext,
+													 psprintf("Default weight of the feature %s in rerank()'s blend.",
+															  FeatureName(f))),
+								 "The features are described in the README; a missing value adds nothing.",
+								 &weight_values[f], weight_settings[f].boot,
 								 -1e6, 1e6, PGC_USERSET, 0, NULL, NULL, NULL);
 	}
 	DefineCustomRealVariable("rerank.recent_decay",
-							 "Recency decay of the recent-items similarity: the j-th most recent item weighs decay^j.",
-							 NULL, &rerank_recent_decay, 0.8, 0.0, 1.0,
+							 "Recency decay of the recent items: the j-th most recent item weighs decay^j.",
+							 "Used by recent_similarity and covisit.",
+							 &rerank_recent_decay, 0.8, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("rerank.recent_items",
-							"How many of the user's most recent items the recent-items similarity uses.",
+							"How many of the user's most recent items recent_similarity and covisit use.",
 							NULL, &rerank_recent_items, 20, 0, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("rerank.diversity_depth",
@@ -73,21 +122,37 @@ CheckFiniteArgument(double value, const char *name)
 }
 
 /*
- * The blend weights: the four arguments model_weight, recent_weight,
- * position_weight, category_weight from first_arg on, the settings where
- * an argument is NULL.
+ * The blend weights: the settings, then the four arguments model_weight,
+ * recent_weight, position_weight, category_weight from first_arg on where
+ * they are not NULL.
  */
 void
-ServeWeights(FunctionCallInfo fcinfo, int first_arg, RankWeights *weights)
+ServeWeights(FunctionCallInfo fcinfo, int first_arg, BlendWeights *weights)
 {
-	for (int t = 0; t < RANK_NTERMS; t++)
+	memcpy(weights->w, weight_values, sizeof(weights->w));
+	for (int a = 0; a < BLEND_WEIGHT_ARGS; a++)
 	{
-		if (PG_ARGISNULL(first_arg + t))
-			weights->w[t] = weight_values[t];
-		else
-		{
-			weights->w[t] = PG_GETARG_FLOAT8(first_arg + t);
-			CheckFiniteArgument(weights->w[t], weight_settings[t].name);
-		}
+		FeatureId	f = blend_weight_arg_features[a];
+
+		if (PG_ARGISNULL(first_arg + a))
+			continue;
+		weights->w[f] = PG_GETARG_FLOAT8(first_arg + a);
+		CheckFiniteArgument(weights->w[f], weight_names[f]);
 	}
+}
+
+/* The as_of argument, or the transaction's start; see settings.h. */
+TimestampTz
+ServeAsOf(FunctionCallInfo fcinfo, int arg)
+{
+	TimestampTz as_of;
+
+	if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+		return GetCurrentTransactionStartTimestamp();
+	as_of = PG_GETARG_TIMESTAMPTZ(arg);
+	if (TIMESTAMP_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be a finite time")));
+	return as_of;
 }

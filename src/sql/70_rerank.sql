@@ -26,6 +26,7 @@ CREATE FUNCTION rerank.rerank(
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
     model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL,
     OUT item_id bigint,
     OUT score double precision,
     OUT rank integer)
@@ -36,8 +37,8 @@ CREATE FUNCTION rerank.rerank(
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
                                   boolean, bigint[], double precision, double precision,
-                                  double precision, double precision, pg_catalog.text) IS
-    're-orders the candidates item_ids for the user: blended score of the model (x_u·y_i + b_i), the similarity to the user''s recent items, the upstream position and the category affinity (weights default to the rerank.*_weight settings); k cuts, diversity applies MMR, max_per_category caps categories, exclude_purchased and exclude filter; items without a vector keep their upstream slot; no active model keeps the upstream order';
+                                  double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
+    're-orders the candidates item_ids for the user by the hand-weighted blend of the candidate features (rerank.candidate_features: model score, recent similarity, re-visits, co-visitation, category and brand affinity, popularity, trend, item age, upstream position, purchases) computed as of as_of (NULL: now); the weights are the rerank.<feature>_weight settings, four of them also arguments; an item without a vector is scored from the features it has; k cuts, diversity applies MMR, max_per_category caps categories, exclude_purchased and exclude filter';
 
 CREATE FUNCTION rerank.rerank_ids(
     user_id bigint,
@@ -51,7 +52,8 @@ CREATE FUNCTION rerank.rerank_ids(
     recent_weight double precision DEFAULT NULL,
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
-    model pg_catalog.text DEFAULT NULL)
+    model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL)
     RETURNS bigint[]
     AS 'MODULE_PATHNAME', 'rerank_ids'
     LANGUAGE C STABLE PARALLEL RESTRICTED
@@ -59,7 +61,7 @@ CREATE FUNCTION rerank.rerank_ids(
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
                                       boolean, bigint[], double precision, double precision,
-                                      double precision, double precision, pg_catalog.text) IS
+                                      double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
     'the item ids of rerank.rerank() with the same arguments, in their new order; NULL when user_id or item_ids is NULL';
 
 CREATE FUNCTION rerank.explain(
@@ -72,6 +74,7 @@ CREATE FUNCTION rerank.explain(
     position_weight double precision DEFAULT NULL,
     category_weight double precision DEFAULT NULL,
     model pg_catalog.text DEFAULT NULL,
+    as_of pg_catalog.timestamptz DEFAULT NULL,
     OUT term pg_catalog.text,
     OUT history_item_id bigint,
     OUT value double precision,
@@ -82,18 +85,47 @@ CREATE FUNCTION rerank.explain(
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
-                                   double precision, double precision, double precision, pg_catalog.text) IS
-    'why rerank() scores the item as it does for the user: each blend term (value and weighted contribution), the model score split exactly into per-history-item contributions (as implicit''s explain) and the recent-items similarity split by recent item; the n largest shown, the rest summed';
+                                   double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) IS
+    'why rerank() scores the item as it does for the user: every feature (value, NULL when missing, and weighted contribution: the contributions add up to the score), the model score split exactly into per-history-item contributions (as implicit''s explain) and the recent-items similarity split by recent item; the n largest shown, the rest summed';
 
 REVOKE EXECUTE ON FUNCTION rerank.rerank(bigint, bigint[], integer, double precision, integer,
                                          boolean, bigint[], double precision, double precision,
-                                         double precision, double precision, pg_catalog.text) FROM PUBLIC;
+                                         double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rerank_ids(bigint, bigint[], integer, double precision, integer,
                                              boolean, bigint[], double precision, double precision,
-                                             double precision, double precision, pg_catalog.text) FROM PUBLIC;
+                                             double precision, double precision, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision,
-                                          double precision, double precision, double precision, pg_catalog.text)
+                                          double precision, double precision, double precision, pg_catalog.text, pg_catalog.timestamptz)
     FROM PUBLIC;
+
+CREATE FUNCTION rerank.candidate_features(
+    user_id bigint,
+    item_ids bigint[],
+    as_of pg_catalog.timestamptz DEFAULT NULL,
+    model pg_catalog.text DEFAULT NULL,
+    OUT item_id bigint,
+    OUT upstream_position integer,
+    OUT feature pg_catalog.text,
+    OUT value double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'candidate_features'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 2600
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) IS
+    'the features rerank() scores each candidate from, as of as_of (NULL: now), one row per candidate and feature in feature order; value NULL where the feature is missing; reveals the user''s history (grant it as narrowly as explain)';
+REVOKE EXECUTE ON FUNCTION rerank.candidate_features(bigint, bigint[], pg_catalog.timestamptz, pg_catalog.text) FROM PUBLIC;
+
+CREATE FUNCTION rerank.blend_weights(
+    OUT feature pg_catalog.text,
+    OUT setting pg_catalog.text,
+    OUT weight double precision)
+    RETURNS SETOF pg_catalog.record
+    AS 'MODULE_PATHNAME', 'blend_weights'
+    LANGUAGE C STABLE PARALLEL SAFE ROWS 26
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION rerank.blend_weights() IS
+    'each feature of rerank()''s blend, in feature order, with its weight setting and current value (stable: reads settings)';
 
 -- Item categories are cached in each backend for rerank()
 -- (src/cache/category_cache.c); a change of item ids or categories invalidates

@@ -7,7 +7,10 @@
 #     update and one fold-in per user), with the row trigger (one per row);
 #   - the median time of one fold-in (AlsFoldIn) in a C micro-benchmark;
 #   - the server CPU time per single-row insert (bare and with the trigger),
-#     sampled from /proc: steadier than throughput on a shared machine.
+#     sampled from /proc: steadier than throughput on a shared machine;
+#   - the row trigger with every event on ONE popular item (many users, one
+#     item): the insert path keeps no per-item counter, so these events do
+#     not wait for each other and run as fast as events on random items.
 # At k = 64 dimensions, users with 100-item histories (seeded through
 # rerank.rebuild_user_features), a 10,000-item catalog.  Runs are
 # interleaved and repeated; ratios compare figures of the same run.
@@ -55,6 +58,7 @@ CREATE TABLE history (event_id bigserial PRIMARY KEY, user_id bigint NOT NULL, i
 CREATE TABLE bare_events (LIKE history INCLUDING ALL);
 CREATE TABLE row_events (LIKE history INCLUDING ALL);
 CREATE TABLE stmt_events (LIKE history INCLUDING ALL);
+CREATE TABLE pop_events (LIKE history INCLUDING ALL);
 -- history: $history distinct items per user, before the cut-off
 INSERT INTO history (user_id, item_id, event_type, occurred_at, dwell_ms)
 SELECT u, (u * 7919 + j * 97) % $items + 1,
@@ -69,6 +73,7 @@ rr_psql >/dev/null <<SQL
 SELECT rerank.attach('row_events', time_column => 'occurred_at', dwell_column => 'dwell_ms');
 SELECT rerank.attach('stmt_events', time_column => 'occurred_at', dwell_column => 'dwell_ms',
                      for_each => 'statement');
+SELECT rerank.attach('pop_events', time_column => 'occurred_at', dwell_column => 'dwell_ms');
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
@@ -82,6 +87,10 @@ for t in bare row; do
 INSERT INTO ${t}_events (user_id, item_id, event_type, dwell_ms) VALUES (:uid, :item, 'click', 1200);
 SQL
 done
+cat >"$work/pop.sql" <<SQL
+\set uid random(1, $users)
+INSERT INTO pop_events (user_id, item_id, event_type, dwell_ms) VALUES (:uid, 1, 'click', 1200);
+SQL
 for t in bare stmt row; do
 	cat >"$work/bulk_$t.sql" <<SQL
 INSERT INTO ${t}_events (user_id, item_id, event_type, dwell_ms)
@@ -125,7 +134,7 @@ for sc in on off; do
 	opts="-c synchronous_commit=$sc"
 	rr_log "single-row inserts, synchronous_commit = $sc: $rounds rounds x ${seconds}s per table, $clients clients"
 	for r in $(seq "$rounds"); do
-		for t in bare row; do
+		for t in bare row pop; do
 			read -r tp cpu < <(timed "$work/$t.sql" $clients "$seconds" "$opts" "${t}_events")
 			echo -e "$sc\tsingle\t$t\t$tp" >>"$results"
 			echo -e "$sc\t$t\t$cpu" >>"$work/cpu.tsv"
@@ -157,19 +166,21 @@ SELECT m.sc AS synchronous_commit,
        CASE m.kind WHEN 'single' THEN 'single-row INSERT, $clients clients'
                    ELSE '10,000-row INSERT, 1 client' END AS workload,
        CASE m.tbl WHEN 'bare' THEN 'bare table' WHEN 'row' THEN 'row trigger'
+                  WHEN 'pop' THEN 'row trigger, one item'
                   ELSE 'statement trigger' END AS target,
        round((m.tps * CASE m.kind WHEN 'bulk' THEN 10000 ELSE 1 END)::numeric) AS events_per_s,
        round((m.tps / b.tps)::numeric, 2) AS ratio_to_bare,
        m.runs
   FROM med m JOIN med b ON b.sc = m.sc AND b.kind = m.kind AND b.tbl = 'bare'
- ORDER BY m.sc DESC, m.kind DESC, m.tbl <> 'bare', m.tbl DESC;
+ ORDER BY m.sc DESC, m.kind DESC, m.tbl <> 'bare', m.tbl = 'pop', m.tbl DESC;
 \echo
 \echo server CPU per single-row insert (backends, median of the runs):
 SELECT c.sc AS synchronous_commit,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'bare')) AS bare_us,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'row')) AS row_trigger_us,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'row')
-             - percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'bare')) AS trigger_us
+             - percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'bare')) AS trigger_us,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.us) FILTER (WHERE c.tbl = 'pop')) AS one_item_us
   FROM cpu c GROUP BY c.sc ORDER BY c.sc DESC;
 SQL
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of rerank.rerank(): one pgbench run, one client, on
-# 100,000 items × 64 dims, 10,000 users with vectors and features, 500
-# random candidates per call, top 20 asked.  The variants are interleaved
+# 100,000 items × 64 dims, 10,000 users with vectors and features (20
+# history items with counts, times and kinds, a session), every item with
+# popularity, a brand and a co-visitation list of 20, 500 random
+# candidates per call, top 20 asked, the shipped blend of every candidate
+# feature.  The variants are interleaved
 # in the same run (pgbench picks a script at random per transaction):
 #
 #   select1      SELECT 1
@@ -61,18 +64,38 @@ SELECT :model_id, u,
        (SELECT array_agg((((hashint4(u * 7 + d) % 1000) / 1000.0) * 0.3)::real ORDER BY d)
           FROM generate_series(1, $dims) d)
   FROM generate_series(1, $users) u;
-INSERT INTO rerank.items (item_id, category)
-SELECT i, 'c' || (hashint4(i * 3) & 63) FROM generate_series(1, $items) i;
+INSERT INTO rerank.items (item_id, category, brand)
+SELECT i, 'c' || (hashint4(i * 3) & 63), 'b' || (hashint4(i * 5) & 255)
+  FROM generate_series(1, $items) i;
 INSERT INTO rerank.user_features (user_id, recent_items, recent_weights, purchased_items,
-                                  category_weights)
+                                  category_weights, recent_counts, recent_last_at, recent_kinds,
+                                  first_event_at, last_event_at, session_started_at)
 SELECT u,
        (SELECT array_agg(1 + (hashint4(u * 1000 + j) & 2147483647) % $items ORDER BY j)
           FROM generate_series(1, 20) j),
        (SELECT array_agg((1 + j % 4)::real ORDER BY j) FROM generate_series(1, 20) j),
        (SELECT array_agg(1 + (hashint4(u * 2000 + j) & 2147483647) % $items ORDER BY j)
           FROM generate_series(1, 5) j),
-       (SELECT jsonb_object_agg('c' || ((u + j * 7) & 63), j) FROM generate_series(1, 8) j)
+       (SELECT jsonb_object_agg('c' || ((u + j * 7) & 63), j) FROM generate_series(1, 8) j),
+       (SELECT array_agg(1 + j % 3 ORDER BY j) FROM generate_series(1, 20) j),
+       (SELECT array_agg(now() - j * interval '7 minutes' ORDER BY j) FROM generate_series(1, 20) j),
+       (SELECT array_agg((1 << (j % 4))::smallint ORDER BY j) FROM generate_series(1, 20) j),
+       now() - interval '3 hours', now() - interval '7 minutes', now() - interval '40 minutes'
   FROM generate_series(1, $users) u;
+-- the item signals (docs/features.md): popularity of every item, each
+-- item's co-visitation list of 20 (what refresh_item_stats and
+-- build_covisitation would write from a log)
+INSERT INTO rerank.item_stats (item_id, first_seen_at, events, popularity_hour, popularity_day,
+                               popularity_week, computed_at)
+SELECT i, now() - (hashint4(i * 11) & 1023) * interval '1 hour', 1 + (hashint4(i) & 255),
+       (hashint4(i * 13) & 15) / 4.0, (hashint4(i * 17) & 255) / 4.0,
+       (hashint4(i * 19) & 1023) / 4.0, now()
+  FROM generate_series(1, $items) i;
+INSERT INTO rerank.item_covisits (item_id, neighbor_ids, weights, sessions)
+SELECT i, (SELECT array_agg(1 + (hashint4(i * 100 + j) & 2147483647) % $items ORDER BY j)
+             FROM generate_series(1, 20) j),
+       (SELECT array_agg((1.0 / (j + 1))::real ORDER BY j) FROM generate_series(1, 20) j), 10
+  FROM generate_series(1, $items) i;
 SELECT rerank.activate_model('bench');
 CREATE TABLE bench_events AS
 SELECT user_id, unnest(recent_items) AS item_id FROM rerank.user_features;

@@ -42,12 +42,34 @@ CREATE FUNCTION replay.stale(u bigint, items bigint[], model text) RETURNS bigin
     LANGUAGE sql STABLE
     SET rerank.model_weight = 1.0 SET rerank.recent_weight = 0
     SET rerank.position_weight = 0 SET rerank.category_weight = 0
+    SET rerank.in_model_weight = 0 SET rerank.revisit_weight = 0
+    SET rerank.revisit_recency_weight = 0 SET rerank.revisit_log_count_weight = 0
+    SET rerank.revisit_log_weight_weight = 0 SET rerank.revisit_clicked_weight = 0
+    SET rerank.revisit_favorited_weight = 0 SET rerank.revisit_carted_weight = 0
+    SET rerank.revisit_session_weight = 0 SET rerank.purchased_weight = 0
+    SET rerank.covisit_weight = 0 SET rerank.covisit_last_weight = 0
+    SET rerank.category_recent_weight = 0 SET rerank.category_session_weight = 0
+    SET rerank.brand_affinity_weight = 0 SET rerank.brand_recent_weight = 0
+    SET rerank.popularity_weight = 0 SET rerank.popularity_week_weight = 0
+    SET rerank.trend_weight = 0 SET rerank.item_newness_weight = 0
+    SET rerank.user_log_history_weight = 0 SET rerank.session_active_weight = 0
     AS $$ SELECT rerank.rerank_ids(u, items, model => model) $$;
 CREATE FUNCTION replay.realtime(u bigint, items bigint[]) RETURNS bigint[]
     LANGUAGE sql STABLE
     SET rerank.model_weight = 1.0 SET rerank.recent_weight = 0.2
     SET rerank.position_weight = 0.1 SET rerank.category_weight = 0.1
     SET rerank.recent_decay = 0.8 SET rerank.recent_items = 20
+    SET rerank.in_model_weight = 0 SET rerank.revisit_weight = 0
+    SET rerank.revisit_recency_weight = 0 SET rerank.revisit_log_count_weight = 0
+    SET rerank.revisit_log_weight_weight = 0 SET rerank.revisit_clicked_weight = 0
+    SET rerank.revisit_favorited_weight = 0 SET rerank.revisit_carted_weight = 0
+    SET rerank.revisit_session_weight = 0 SET rerank.purchased_weight = 0
+    SET rerank.covisit_weight = 0 SET rerank.covisit_last_weight = 0
+    SET rerank.category_recent_weight = 0 SET rerank.category_session_weight = 0
+    SET rerank.brand_affinity_weight = 0 SET rerank.brand_recent_weight = 0
+    SET rerank.popularity_weight = 0 SET rerank.popularity_week_weight = 0
+    SET rerank.trend_weight = 0 SET rerank.item_newness_weight = 0
+    SET rerank.user_log_history_weight = 0 SET rerank.session_active_weight = 0
     AS $$ SELECT rerank.rerank_ids(u, items) $$;
 
 INSERT INTO replay.strategies (name, expression, description) VALUES
@@ -61,3 +83,38 @@ INSERT INTO replay.strategies (name, expression, description) VALUES
  'the model as trained: its score with the user vectors as trained'),
 ('realtime', 'replay.realtime(r_user, r_items)',
  'rerank() with the default blend of issue 11''s start, vectors and features kept by the trigger');
+
+-- The new blend: rerank()'s default weights over every candidate feature
+-- (docs/features.md), served as a shop runs it: the item
+-- statistics refreshed every hour and the co-visitation lists rebuilt every
+-- day, each from the log up to that moment (refresh_item_stats' as_of,
+-- build_covisitation's until), and the features computed as of the event's
+-- time (rerank_ids' as_of).  The schedule is kept in replay.signals_clock;
+-- the first ranked event builds both from the events before it.
+CREATE TABLE replay.signals_clock (stats_at timestamptz NOT NULL, lists_at timestamptz NOT NULL);
+INSERT INTO replay.signals_clock VALUES ('-infinity', '-infinity');
+CREATE FUNCTION replay.signals_until(t timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    clock replay.signals_clock;
+BEGIN
+    SELECT * INTO clock FROM replay.signals_clock;
+    IF t >= clock.lists_at + interval '1 day' THEN
+        CALL rerank.build_covisitation(until => t);
+        UPDATE replay.signals_clock SET lists_at = t;
+    END IF;
+    IF t >= clock.stats_at + interval '1 hour' THEN
+        PERFORM rerank.refresh_item_stats(as_of => t);
+        UPDATE replay.signals_clock SET stats_at = t;
+    END IF;
+END
+$$;
+CREATE FUNCTION replay.blend(u bigint, items bigint[], t timestamptz) RETURNS bigint[]
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM replay.signals_until(t);
+    RETURN rerank.rerank_ids(u, items, as_of => t);
+END
+$$;
+INSERT INTO replay.strategies (name, expression, description) VALUES
+('blend', 'replay.blend(r_user, r_items, r_at)',
+ 'rerank() with the new blend''s defaults, features as of the event, item statistics refreshed hourly and co-visitation lists rebuilt daily from the log so far');

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's "Five minutes in SQL" runs as written: its SQL block is taken
 # from README.md and run with psql against a synthetic shop (shop.products
-# and an events.csv of 20,000 events, the last day's half after the
-# training cut-off), and its results are checked.
+# with categories and brands, and an events.csv of 20,000 events, the last
+# day's half after the training cut-off), and its results are checked,
+# item statistics and co-visitation lists included.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
@@ -37,8 +38,9 @@ awk '/^## Five minutes in SQL/ { on = 1 } on && /^```sql/ { code = 1; next }
 
 rr_psql -d "$db" >/dev/null <<SQL
 CREATE SCHEMA shop;
-CREATE TABLE shop.products (item_id bigint PRIMARY KEY, category text);
-\copy shop.products FROM '$work/items.csv' (FORMAT csv)
+CREATE TABLE shop.products (item_id bigint PRIMARY KEY, category text, brand text);
+\copy shop.products (item_id, category) FROM '$work/items.csv' (FORMAT csv)
+UPDATE shop.products SET brand = 'b' || item_id % 40;
 SQL
 (cd "$work" && psql -X -v ON_ERROR_STOP=1 -d "$db" -f walkthrough.sql > walkthrough.out 2>&1) || {
 	echo "the README walk-through failed:"
@@ -54,16 +56,19 @@ SELECT (SELECT count(*) FROM shop.events) = 20019,
        (SELECT (metrics->'evaluation'->>'ndcg_at_k')::float8 > 0 FROM rerank.models WHERE name = 'als_v1'),
        (SELECT recent_items[1] = 1017 FROM rerank.user_features WHERE user_id = 42),
        (SELECT count(*) FROM rerank.user_factors f JOIN rerank.models m USING (model_id)
-         WHERE m.name = 'als_v1') > 250;
+         WHERE m.name = 'als_v1') > 250,
+       (SELECT count(*) FROM rerank.items WHERE brand IS NOT NULL) = 2000,
+       (SELECT count(*) FROM rerank.item_stats) > 1000,
+       (SELECT count(*) FROM rerank.item_covisits) > 100;
 SQL
 )
-if [ "$check" != "t|t|t|t|t|t" ]; then
+if [ "$check" != "t|t|t|t|t|t|t|t|t" ]; then
 	echo "walk-through results unexpected: $check"
 	cat "$work/walkthrough.out"
 	exit 1
 fi
 # rerank()'s first row (item | score | rank 1), and explain()'s history terms
 grep -Eq '^ +[0-9]+ \| +-?[0-9.e+-]+ \| +1$' "$work/walkthrough.out" &&
-	grep -q "model: history" "$work/walkthrough.out" ||
+	grep -q "model_score: history" "$work/walkthrough.out" ||
 	{ echo "rerank() or explain() printed nothing"; cat "$work/walkthrough.out"; exit 1; }
 echo "README walk-through: runs as written (events, training, evaluation, rerank, explain, rollback)"

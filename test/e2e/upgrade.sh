@@ -177,7 +177,7 @@ COMMENT ON FUNCTION rerank.dot(real[], real[]) IS 'changed'
 ALTER FUNCTION rerank.cosine_similarity(real[], real[]) STABLE
 ALTER FUNCTION rerank.model_id(text) RESET search_path
 ALTER FUNCTION rerank.recommend(bigint, integer, boolean, text) ROWS 5
-GRANT EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision, double precision, double precision, double precision, text) TO PUBLIC
+GRANT EXECUTE ON FUNCTION rerank.explain(bigint, bigint, integer, integer, double precision, double precision, double precision, double precision, text, timestamptz) TO PUBLIC
 ALTER TABLE rerank.items ADD CONSTRAINT items_positive CHECK (item_id > 0)
 ALTER TABLE rerank.items ALTER COLUMN brand SET DEFAULT 'none'
 ALTER TABLE rerank.user_features SET (fillfactor = 80)
@@ -213,4 +213,27 @@ esac
 dropdb "$hijacked"
 psql -X -q -d postgres -c "DROP ROLE rr_upgrade_mallory"
 
-echo "upgrade: 0.1.0 -> $current serves as before (rerank, recommend, predict, explain, triggers, training, dump/restore); the updated catalog equals a fresh install's ($(wc -l <"$work/fresh.txt") facts; the comparison saw all 15 planted changes); a hijacked 0.1.0 install is refused"
+# 5. the serving roles keep their grants on rerank(), rerank_ids() and
+# explain(), which 0.2.0 re-creates with a new argument (as_of)
+granted=rerank_upgrade_granted
+rr_scratch_dbs "$granted"
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS rr_upgrade_app"
+createdb "$granted"
+check=$(q "$granted" <<'SQL'
+CREATE ROLE rr_upgrade_app;
+CREATE EXTENSION rerank VERSION '0.1.0';
+GRANT EXECUTE ON FUNCTION rerank.rerank, rerank.rerank_ids, rerank.explain TO rr_upgrade_app;
+ALTER EXTENSION rerank UPDATE;
+SELECT string_agg(p.proname || ' ' || pronargs || ' '
+                  || has_function_privilege('rr_upgrade_app', p.oid, 'EXECUTE') || ' '
+                  || has_function_privilege('public', p.oid, 'EXECUTE'), ', ' ORDER BY p.proname)
+  FROM pg_proc p WHERE p.pronamespace = 'rerank'::regnamespace
+   AND p.proname IN ('rerank', 'rerank_ids', 'explain');
+SQL
+)
+dropdb "$granted"
+psql -X -q -d postgres -c "DROP ROLE rr_upgrade_app"
+[ "$check" = "explain 10 true false, rerank 13 true false, rerank_ids 13 true false" ] ||
+	fail "the grants on rerank(), rerank_ids() and explain() did not survive the update: $check"
+
+echo "upgrade: 0.1.0 -> $current serves as before (rerank, recommend, predict, explain, triggers, training, dump/restore); the updated catalog equals a fresh install's ($(wc -l <"$work/fresh.txt") facts; the comparison saw all 15 planted changes); a hijacked 0.1.0 install is refused; grants on the re-created serving functions kept"

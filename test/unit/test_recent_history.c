@@ -11,7 +11,7 @@ UNIT_TEST(history_touch_moves_to_front_and_accumulates)
 {
 	int64_t		items[4];
 	float		weights[4];
-	RecentHistory h = {0, 4, items, weights};
+	RecentHistory h = {0, 4, items, weights, NULL, NULL, NULL};
 
 	HistoryTouch(&h, 4, 10, 1);
 	HistoryTouch(&h, 4, 20, 2);
@@ -35,7 +35,7 @@ UNIT_TEST(history_touch_drops_the_oldest_when_full)
 {
 	int64_t		items[3];
 	float		weights[3];
-	RecentHistory h = {0, 3, items, weights};
+	RecentHistory h = {0, 3, items, weights, NULL, NULL, NULL};
 
 	for (int64_t i = 1; i <= 5; i++)
 		HistoryTouch(&h, 3, i, (float) i);
@@ -57,7 +57,7 @@ UNIT_TEST(history_touch_drops_the_oldest_when_full)
 UNIT_TEST(history_touch_without_weights)
 {
 	int64_t		items[2];
-	RecentHistory h = {0, 2, items, NULL};
+	RecentHistory h = {0, 2, items, NULL, NULL, NULL, NULL};
 
 	HistoryTouch(&h, 2, 1, 0);
 	HistoryTouch(&h, 2, 2, 0);
