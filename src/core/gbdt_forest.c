@@ -325,7 +325,7 @@ GbdtPredictScalar(const GbdtForest *f, const float *x, int rows, float *out,
  * The AVX2 evaluator, eight rows to a vector.  Each tree of depth at most
  * GBDT_SIMD_DEPTH is first copied into a complete tree of its depth D in
  * heap order (GbdtDenseTree): slot 1 is the root, the children of slot s
- * are 2s (left) and 2s + 1 (right), level L holds the slots [2^L, 2^L+1),
+ * are 2s (left) and 2s + 1 (right), level L holds the slots [2^L, 2^(L+1)),
  * and a leaf of the forest above level D becomes splits that always go
  * right (threshold NaN) down to a leaf at level D with its value.  A walk
  * then needs no child pointer (s = 2s + 1 − [x < threshold]) and ends at
@@ -666,6 +666,7 @@ GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
 			float		sum[GBDT_SIMD_BLOCK];
 
 			memcpy(sum, out + r0, sizeof(float) * nb);
+			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
 			GbdtWidenColumns(x + (size_t) r0 * nf, nb, nf, wide);
 			if (nb == GBDT_SIMD_BLOCK)
 				GbdtSimdBlock(f, dense, t0, t1, wide, GBDT_SIMD_BLOCK / 8, sum);
