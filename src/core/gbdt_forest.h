@@ -179,8 +179,8 @@ extern bool GbdtForestCheck(const void *block, size_t len, char *err,
 /*
  * Bytes of workspace GbdtForestPredict needs for f: 8 KB at 30 features
  * for the portable evaluator; on x86-64, room for the AVX2 evaluator's
- * complete copies of up to 256 trees too (192 KB, plus 15 KB at 30
- * features).
+ * complete copies of up to 256 trees too (192 KB, plus 30 KB at 30
+ * features): a caller keeps it rather than allocating it per call.
  */
 extern size_t GbdtPredictWorkspace(const GbdtForest *f);
 
