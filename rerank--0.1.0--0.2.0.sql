@@ -205,7 +205,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
+-- 30_models.sql: switch_active_model runs as the caller, who needs the
+-- registry's table privileges anyway, so it keeps the default EXECUTE for
+-- PUBLIC (a DBA granted activate_model needs no grant on it,
+-- sql/dba_role.sql): re-created to drop 0.1.0's REVOKE.
+DROP FUNCTION rerank.switch_active_model(integer, pg_catalog.text);
+CREATE FUNCTION rerank.switch_active_model(target_id integer, action pg_catalog.text)
     RETURNS pg_catalog.void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -238,6 +243,8 @@ BEGIN
     VALUES (target_id, previous_id, switch_active_model.action);
 END
 $$;
+COMMENT ON FUNCTION rerank.switch_active_model(integer, pg_catalog.text) IS
+    'internal: makes a model (or none) active, computing its YᵀY if needed, and logs the change';
 
 -- 30_models.sql (issue 10, defect 4): dropping the active model waits for
 -- the transactions writing its user vectors before any row (docs/locking.md).
@@ -521,4 +528,25 @@ CREATE TRIGGER model_memory_release
 
 REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;
+
+-- 45_user_knn.sql: model_versions counts the neighbor lists of kNN models
+-- beside the vectors (items and users with a list); nothing depends on it.
+DROP VIEW rerank.model_versions;
+CREATE VIEW rerank.model_versions AS
+SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
+       m.training_seconds, m.activated_at,
+       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
+         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.item_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
+       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
+         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.user_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
+       m.params, m.metrics, m.description
+  FROM rerank.models m
+ ORDER BY m.model_id;
+COMMENT ON VIEW rerank.model_versions IS
+    'the registered models, oldest first, with their item and user counts (vectors, or neighbor lists for kNN models)';

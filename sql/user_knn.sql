@@ -87,6 +87,8 @@ CALL rerank.train_user_knn('uk', 'uk_events', neighbors => 3);
 SELECT name, algorithm, dimensions, is_active, params - 'source' AS params,
        metrics->'training'->>'users' AS users, metrics->'training'->>'neighbor_pairs' AS pairs
   FROM rerank.model_versions WHERE name = 'uk';
+-- the overview counts the users with a list (no item has a vector or a list)
+SELECT items, users FROM rerank.model_versions WHERE name = 'uk';
 SELECT user_id, neighbor_ids, similarities FROM rerank.user_neighbors
  WHERE model_id = rerank.model_id('uk') AND user_id IN (1, 2) ORDER BY 1;
 -- every list is the reference one

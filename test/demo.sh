@@ -128,14 +128,16 @@ case $data in
 	taobao) rr_load shop taobao "${taobao[@]}" ;;
 esac
 
-rr_log "2. training ALS on the history before the cut-off (CALL rerank.train_als)"
+rr_log "2. training ALS, item-kNN and user-kNN on the history before the cut-off (CALL rerank.train_als, …)"
 rr_train shop "$model" 2>&1 | grep -E 'NOTICE: .*(iteration (1|5|10|15|20|25|30) of|trained in)|ERROR:' |
 	sed 's/^NOTICE:  /   /'
 rr_psql -c "SET client_min_messages = warning" \
-	-c "CALL rerank.train_item_knn('shop_knn', 'shop.training', weight_column => 'weight', replace => true)"
+	-c "CALL rerank.train_item_knn('shop_knn', 'shop.training', weight_column => 'weight', replace => true)" \
+	-c "CALL rerank.train_user_knn('shop_uknn', 'shop.training', weight_column => 'weight', replace => true)"
 echo "model,precision_at_10,recall_at_10,ndcg_at_10,map_at_10,hit_rate_at_10,coverage_at_10" > "$report/models.csv"
 rr_evaluate shop "$model" >> "$report/models.csv"
 rr_evaluate shop shop_knn >> "$report/models.csv"
+rr_evaluate shop shop_uknn >> "$report/models.csv"
 echo "   evaluation on the first touches after the cut-off (full catalog, history excluded):"
 column -t -s, "$report/models.csv" | sed 's/^/   /'
 psql -X -At -F, -v ON_ERROR_STOP=1 -c "SELECT m.name, l.i, l.loss, s.seconds

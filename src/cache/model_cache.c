@@ -1179,11 +1179,14 @@ PG_FUNCTION_INFO_V1(prepare_activation);
  * rerank.prepare_activation(model_id): what activation does first, before
  * it changes the registry: with the preload, the model's snapshot is built
  * (or found) so that no backend waits for it after the commit.  Nothing
- * without the preload, where each backend loads its own copy anyway.
+ * without the preload, where each backend loads its own copy anyway.  The
+ * caller needs to be able to read the models either way (it is executable
+ * by PUBLIC and runs as the caller).
  */
 Datum
 prepare_activation(PG_FUNCTION_ARGS)
 {
+	CheckCachedModelsReadable();
 	if (SnapshotsShared() && !PG_ARGISNULL(0))
 		(void) LookupEntry(NULL, PG_GETARG_INT32(0));
 	PG_RETURN_VOID();

@@ -406,22 +406,12 @@ $$;
 COMMENT ON FUNCTION rerank.drop_model(pg_catalog.text, boolean) IS
     'deletes a model with all its vectors; an active model only with force => true (then no model is active)';
 
-CREATE VIEW rerank.model_versions AS
-SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
-       m.training_seconds, m.activated_at,
-       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
-         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
-       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
-         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
-       m.params, m.metrics, m.description
-  FROM rerank.models m
- ORDER BY m.model_id;
-COMMENT ON VIEW rerank.model_versions IS
-    'the registered models, oldest first, with their vector counts';
-
--- Model management is for the DBA, not for application roles.
+-- Model management is for the DBA, not for application roles.  What
+-- activation does inside (switch_active_model, prepare_activation) stays
+-- executable by PUBLIC: it runs as the caller, who needs the registry's table
+-- privileges anyway, so a DBA granted activate_model needs no grant on it
+-- (sql/dba_role.sql).
 REVOKE EXECUTE ON FUNCTION rerank.create_model(pg_catalog.text, integer, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.switch_active_model(integer, pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.activate_model(pg_catalog.text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.rollback_model() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.deactivate_model() FROM PUBLIC;

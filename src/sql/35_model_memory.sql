@@ -47,4 +47,3 @@ CREATE TRIGGER model_memory_release
 
 REVOKE EXECUTE ON FUNCTION rerank.model_memory_info() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION rerank.warm_model(pg_catalog.text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION rerank.prepare_activation(integer) FROM PUBLIC;

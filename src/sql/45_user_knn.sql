@@ -71,3 +71,24 @@ CREATE FUNCTION rerank.similar_users(user_id bigint, k integer DEFAULT 10,
 COMMENT ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) IS
     'the k users most similar to a user in a user-kNN model (NULL: the active model), most similar first: the trained list, or for a user whose history changed since training or whom training did not see, the list computed from the current history (stable: reads the model)';
 REVOKE EXECUTE ON FUNCTION rerank.similar_users(bigint, integer, pg_catalog.text) FROM PUBLIC;
+
+-- The registry's overview, here because it counts the neighbor lists of
+-- 40_training.sql and of this file beside the vectors of 30_models.sql.
+CREATE VIEW rerank.model_versions AS
+SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.created_at, m.trained_at,
+       m.training_seconds, m.activated_at,
+       (SELECT pg_catalog.count(*) FROM rerank.item_factors f
+         WHERE f.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.item_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS items,
+       (SELECT pg_catalog.count(*) FROM rerank.user_factors u
+         WHERE u.model_id OPERATOR(pg_catalog.=) m.model_id)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM rerank.user_neighbors n
+         WHERE n.model_id OPERATOR(pg_catalog.=) m.model_id) AS users,
+       m.params, m.metrics, m.description
+  FROM rerank.models m
+ ORDER BY m.model_id;
+COMMENT ON VIEW rerank.model_versions IS
+    'the registered models, oldest first, with their item and user counts (vectors, or neighbor lists for kNN models)';

@@ -6,7 +6,7 @@
 -- run as the extension's owner (SECURITY DEFINER, with a pinned
 -- search_path) so an application role needs no right on those tables, and
 -- EXECUTE is revoked from PUBLIC: the DBA grants it to the roles that serve
--- (README, "Privileges").  explain() reveals a user's history, so grant it
+-- (docs/reference.md, "Privileges").  explain() reveals a user's history, so grant it
 -- more narrowly.
 --
 -- Markings: STABLE because they read tables and settings; PARALLEL

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of rerank.rerank() (issue 5): one pgbench run, one client, on
+# Benchmark of rerank.rerank(): one pgbench run, one client, on
 # 100,000 items × 64 dims, 10,000 users with vectors and features, 500
 # random candidates per call, top 20 asked.  The variants are interleaved
 # in the same run (pgbench picks a script at random per transaction):

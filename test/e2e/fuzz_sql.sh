@@ -5,10 +5,11 @@
 # non-default-bound arrays, NULL elements, NaN and infinities, negative and
 # huge sizes, unknown users, items and models, hand-crafted aggregate
 # states), against a database with an active ALS model, an item-kNN model,
-# features and a tracked event table.  Errors are expected; a crash of the
-# backend (which would restart every connection of the server) fails the
-# test.  The calls are generated in SQL from a seed, so a failure is
-# reproducible:  FUZZ_SEED=… FUZZ_CALLS=… bash test/e2e/fuzz_sql.sh
+# a user-kNN model, features and a tracked event table.  Errors are
+# expected; a crash of the backend (which would restart every connection of
+# the server) fails the test.  The calls are generated in SQL from a seed,
+# so a failure is reproducible:
+#   FUZZ_SEED=… FUZZ_CALLS=… bash test/e2e/fuzz_sql.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/lib/common.sh"
@@ -21,7 +22,8 @@ work=$(mktemp -d /tmp/rerank-fuzz.XXXXXX)
 rr_scratch_dbs "$db"
 rr_tracked_shop "$db" m 300 800 8000 3 ", factors => 8, iterations => 3"
 rr_psql -c "SET client_min_messages = warning" \
-	-c "CALL rerank.train_item_knn('k', 'shop.training', weight_column => 'weight', neighbors => 10)"
+	-c "CALL rerank.train_item_knn('k', 'shop.training', weight_column => 'weight', neighbors => 10)" \
+	-c "CALL rerank.train_user_knn('u', 'shop.training', weight_column => 'weight', neighbors => 10)"
 
 # Argument pools (SQL literals) and call templates; %s are filled from the
 # pools named in the template's argument list.
@@ -44,7 +46,8 @@ WITH pools(name, vals) AS (VALUES
   ('f', ARRAY['NULL::float8', '''NaN''::float8', '''Infinity''::float8', '''-Infinity''::float8',
               '-1', '0', '0.3', '1', '2', '1e308']),
   ('b', ARRAY['NULL::boolean', 'true', 'false']),
-  ('model', ARRAY['NULL::text', '''m''', '''k''', '''nope''', '''''', 'repeat(''x'', 1000)']),
+  ('model', ARRAY['NULL::text', '''m''', '''k''', '''u''', '''nope''', '''''', 'repeat(''x'', 1000)']),
+  ('sim', ARRAY['NULL::text', '''cosine''', '''jaccard''', '''pearson''', '''nope''', '''''']),
   ('state', ARRAY['''{}''::float8[]', 'NULL::float8[]', '''{1,1,1,2,3}''::float8[]',
                   '''{-1,1,1}''::float8[]', '''{1e308,1e308,1e308}''::float8[]',
                   '''{1,1,NaN}''::float8[]', '''{{1,2},{3,4}}''::float8[]', '''{0,0}''::float8[]',
@@ -89,7 +92,11 @@ templates(t, args) AS (VALUES
   ('INSERT INTO shop.events (user_id, item_id, event_type, occurred_at, dwell_ms) VALUES (%s, %s, (ARRAY[''view'',''cart'',''purchase'',NULL,''zzz''])[1 + (%s %% 5)], now(), %s)', '{id,id,int,int}'),
   ('SELECT count(*) FROM rerank.evaluate(%s, %s, k => %s)', '{model,src,k}'),
   ('CALL rerank.train_als(''fz'', %s, factors => %s, iterations => %s, regularization => %s, alpha => %s, replace => true)', '{src,int,int,f,f}'),
-  ('SELECT rerank.forget_user(%s)', '{id}')
+  ('SELECT rerank.forget_user(%s)', '{id}'),
+  ('SELECT count(*) FROM rerank.similar_users(%s, k => %s, model => %s)', '{id,k,model}'),
+  ('CALL rerank.train_user_knn(''fu'', %s, neighbors => %s, similarity => %s, shrinkage => %s, min_overlap => %s, replace => true)', '{src,int,sim,f,int}'),
+  ('SELECT rerank.warm_model(%s)', '{model}'),
+  ('SELECT count(*) FROM rerank.model_memory WHERE name = %s', '{model}')
 ),
 numbered AS (SELECT row_number() OVER () AS n, t, args FROM templates),
 draws AS (
