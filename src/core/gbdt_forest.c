@@ -460,6 +460,20 @@ GbdtSimdPick(__m256 a, __m256 c, __m256i s, int b)
 	_mm256_cmp_ps(_mm256_loadu_ps((xg) + (d)->column[k]), \
 				  _mm256_set1_ps((d)->threshold[k]), _CMP_LT_OQ)
 
+/* [x < threshold] of split slot k or k + 1 as bit 0 of s says. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256
+GbdtSimdPair(const GbdtDenseTree *d, const float *xg, int k, __m256i s)
+{
+	return GbdtSimdPick(GBDT_SPLIT(d, xg, k), GBDT_SPLIT(d, xg, k + 1), s, 0);
+}
+
+/* Entry s mod 16 of the sixteen lanes of lo and hi, in each lane. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256
+GbdtSimdLookup16(__m256 lo, __m256 hi, __m256i s)
+{
+	return GbdtSimdPick(GBDT_PERM(lo, s), GBDT_PERM(hi, s), s, 3);
+}
+
 /*
  * Adds the value of dense tree d (depth D ≤ GBDT_SIMD_DEPTH) to acc for
  * the ng groups of eight rows of the block x.
@@ -480,46 +494,34 @@ GbdtSimdTree(const GbdtDenseTree *d, int depth, const float *x, int ng,
 		{
 			case 0:
 				for (int g = 0; g < ng; g++)
-				{
-					const __m256i lt = _mm256_castps_si256(GBDT_SPLIT(d, x + 8 * g, 1));
-
-					s[g] = _mm256_add_epi32(_mm256_set1_epi32(3), lt);
-				}
+					s[g] = GbdtSimdDescend(one, GBDT_SPLIT(d, x + 8 * g, 1));
 				break;
 			case 1:
 				for (int g = 0; g < ng; g++)
-				{
-					const float *xg = x + 8 * g;
-					const __m256 lt = GbdtSimdPick(GBDT_SPLIT(d, xg, 2),
-												   GBDT_SPLIT(d, xg, 3), s[g], 0);
-
-					s[g] = GbdtSimdDescend(s[g], lt);
-				}
+					s[g] = GbdtSimdDescend(s[g], GbdtSimdPair(d, x + 8 * g, 2, s[g]));
 				break;
 			case 2:
 				for (int g = 0; g < ng; g++)
 				{
 					const float *xg = x + 8 * g;
-					const __m256 lo = GbdtSimdPick(GBDT_SPLIT(d, xg, 4),
-												   GBDT_SPLIT(d, xg, 5), s[g], 0);
-					const __m256 hi = GbdtSimdPick(GBDT_SPLIT(d, xg, 6),
-												   GBDT_SPLIT(d, xg, 7), s[g], 0);
-					const __m256 lt = GbdtSimdPick(lo, hi, s[g], 1);
+					const __m256i q = s[g];
+					const __m256 lt = GbdtSimdPick(GbdtSimdPair(d, xg, 4, q),
+												   GbdtSimdPair(d, xg, 6, q), q, 1);
 
-					s[g] = GbdtSimdDescend(s[g], lt);
+					s[g] = GbdtSimdDescend(q, lt);
 				}
 				break;
 			case 3:
 				for (int g = 0; g < ng; g++)
 				{
 					const float *xg = x + 8 * g;
-					const __m256 a = GbdtSimdPick(GBDT_SPLIT(d, xg, 8), GBDT_SPLIT(d, xg, 9), s[g], 0);
-					const __m256 b = GbdtSimdPick(GBDT_SPLIT(d, xg, 10), GBDT_SPLIT(d, xg, 11), s[g], 0);
-					const __m256 c = GbdtSimdPick(GBDT_SPLIT(d, xg, 12), GBDT_SPLIT(d, xg, 13), s[g], 0);
-					const __m256 e = GbdtSimdPick(GBDT_SPLIT(d, xg, 14), GBDT_SPLIT(d, xg, 15), s[g], 0);
-					const __m256 lt = GbdtSimdPick(GbdtSimdPick(a, b, s[g], 1), GbdtSimdPick(c, e, s[g], 1), s[g], 2);
+					const __m256i q = s[g];
+					const __m256 lo = GbdtSimdPick(GbdtSimdPair(d, xg, 8, q),
+												   GbdtSimdPair(d, xg, 10, q), q, 1);
+					const __m256 hi = GbdtSimdPick(GbdtSimdPair(d, xg, 12, q),
+												   GbdtSimdPair(d, xg, 14, q), q, 1);
 
-					s[g] = GbdtSimdDescend(s[g], lt);
+					s[g] = GbdtSimdDescend(q, GbdtSimdPick(lo, hi, q, 2));
 				}
 				break;
 			case 4:
@@ -532,13 +534,11 @@ GbdtSimdTree(const GbdtDenseTree *d, int depth, const float *x, int ng,
 					for (int g = 0; g < ng; g++)
 					{
 						const __m256i q = s[g];
-						const __m256i col = GBDT_COLUMNS(GbdtSimdPick(GBDT_PERM(c0, q),
-																	  GBDT_PERM(c1, q), q, 3));
+						const __m256i col = GBDT_COLUMNS(GbdtSimdLookup16(c0, c1, q));
 						const __m256 v = _mm256_i32gather_ps(x + 8 * g,
 															 _mm256_add_epi32(col, lane), 4);
 
-						s[g] = GbdtSimdStep(q, v, GbdtSimdPick(GBDT_PERM(t0, q),
-															   GBDT_PERM(t1, q), q, 3));
+						s[g] = GbdtSimdStep(q, v, GbdtSimdLookup16(t0, t1, q));
 					}
 				}
 				break;
@@ -555,15 +555,15 @@ GbdtSimdTree(const GbdtDenseTree *d, int depth, const float *x, int ng,
 					for (int g = 0; g < ng; g++)
 					{
 						const __m256i q = s[g];
-						const __m256 ca = GbdtSimdPick(GBDT_PERM(c[0], q), GBDT_PERM(c[1], q), q, 3);
-						const __m256 cb = GbdtSimdPick(GBDT_PERM(c[2], q), GBDT_PERM(c[3], q), q, 3);
-						const __m256 ta = GbdtSimdPick(GBDT_PERM(t[0], q), GBDT_PERM(t[1], q), q, 3);
-						const __m256 tb = GbdtSimdPick(GBDT_PERM(t[2], q), GBDT_PERM(t[3], q), q, 3);
-						const __m256i col = GBDT_COLUMNS(GbdtSimdPick(ca, cb, q, 4));
+						const __m256i col = GBDT_COLUMNS(GbdtSimdPick(GbdtSimdLookup16(c[0], c[1], q),
+																	  GbdtSimdLookup16(c[2], c[3], q),
+																	  q, 4));
 						const __m256 v = _mm256_i32gather_ps(x + 8 * g,
 															 _mm256_add_epi32(col, lane), 4);
 
-						s[g] = GbdtSimdStep(q, v, GbdtSimdPick(ta, tb, q, 4));
+						s[g] = GbdtSimdStep(q, v, GbdtSimdPick(GbdtSimdLookup16(t[0], t[1], q),
+															   GbdtSimdLookup16(t[2], t[3], q),
+															   q, 4));
 					}
 				}
 				break;
@@ -574,7 +574,8 @@ GbdtSimdTree(const GbdtDenseTree *d, int depth, const float *x, int ng,
 
 		for (int g = 0; g < ng; g++)
 			acc[g] = _mm256_add_ps(acc[g],
-								   _mm256_i32gather_ps(d->leaf, _mm256_sub_epi32(s[g], width), 4));
+								   _mm256_i32gather_ps(d->leaf,
+													   _mm256_sub_epi32(s[g], width), 4));
 	}
 }
 
