@@ -44,6 +44,9 @@ need_memory() {
 	[ "$have" -ge $(($1 + 2048)) ] ||
 		rr_die "$2 needs about $1 MB and 2 GB of headroom; $have MB are available"
 }
+# main's per-backend cache checks an upper bound against its budget before
+# it loads: every row of the three tables counted as an item of its own
+base_budget_mb=$(((3 * items * 96 + items * listlen * 12) / 1048576 + 64))
 need_memory $((block_mb * 4)) "loading the data"
 
 rr_ensure_packages
@@ -152,7 +155,8 @@ connections() {
 	t1=$(date +%s.%N)
 	pids=$(q -At -c "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3600)' AND state = 'active'")
 	[ "$(echo "$pids" | wc -w)" -ge "$conns" ] || rr_die "not every connection answered"
-	q -c "SELECT kind, name, state, pg_size_pretty(bytes) AS bytes, readers, shared
+	q -c "SELECT kind, name, state, pg_size_pretty(bytes) AS bytes, readers, shared,
+	             round(build_seconds::numeric, 2) AS build_s
 	        FROM rerank.model_memory ORDER BY kind" >"$work/memory.txt"
 	local mem
 	mem=$(for pid in $pids; do
@@ -169,13 +173,14 @@ connections() {
 }
 
 echo
-rr_log "1. $base, no preload: every backend builds its own copy (rerank.signals_cache_mb = $((block_mb + 64)))"
+rr_log "1. $base, no preload: every backend builds its own copy (rerank.signals_cache_mb = $base_budget_mb)"
 need_memory $((conns * (block_mb + 32))) "the per-backend phase"
-start_server "$base_bin" "rerank.signals_cache_mb = $((block_mb + 64))"
+start_server "$base_bin" "rerank.signals_cache_mb = $base_budget_mb"
 connections >"$work/result"
 read -r pb_all pb_anon pb_shmem pb_warn <"$work/result"
 stop_server
 echo "$conns connections all answered within $pb_all s; private memory (RssAnon) of the $conns backends $pb_anon MB, shared touched $pb_shmem MB; WARNINGs: $pb_warn"
+[ "$pb_warn" = 0 ] || rr_die "the signals were not used (a WARNING): not a measurement"
 
 echo
 rr_log "2. this tree, shared_preload_libraries = 'rerank': one copy per server"
@@ -187,6 +192,8 @@ copy=$(q -At -c "SELECT coalesce(round(sum(bytes) / 1048576.0, 1), 0) FROM reran
                   WHERE kind = 'item signals' AND state = 'ready'")
 stop_server
 echo "$conns connections all answered within $sh_all s; private memory (RssAnon) of the $conns backends $sh_anon MB, shared touched $sh_shmem MB; WARNINGs: $sh_warn"
+[ "$sh_warn" = 0 ] || rr_die "the signals were not used (a WARNING): not a measurement"
+[ "$(awk -v c="$copy" 'BEGIN { print (c > 0) }')" = 1 ] || rr_die "no item signals in shared memory"
 
 echo
 echo "summary ($items items, co-visitation lists of $listlen, $conns connections, one rerank() each; this run)"
