@@ -76,6 +76,14 @@ EXTRA_CLEAN = test/unit/run_unit_tests output_iso output_shmem output_shmem_iso
 # Rebuild objects when a header they include changes (dependency files in
 # .deps; Debian's PostgreSQL is configured without --enable-depend).
 override autodepend = yes
+# PGXS names each dependency file after the source's base name alone
+# (.deps/NAME.Po): two sources with one base name in different folders would
+# share it, and a header change would then leave one object stale (an
+# incremental build that crashes).  Refuse to build instead.
+SAME_BASENAMES := $(sort $(foreach f,$(OBJS),$(if $(filter-out $(f),$(filter %/$(notdir $(f)),$(OBJS))),$(notdir $(f)))))
+ifneq ($(SAME_BASENAMES),)
+$(error sources share a base name ($(SAME_BASENAMES:.o=.c)): .deps would mix their dependencies; rename one)
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -11,7 +11,7 @@
 #include "cache/snapshot.h"
 #include "common/interrupts.h"
 #include "fmgr.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 #include "serve/settings.h"
 #include "utils/guc.h"
 

@@ -50,6 +50,7 @@ typedef struct SharedSlot
 	TimestampTz built_at;
 	TimestampTz last_used;
 	double		build_seconds;
+	Size		huge_bytes;		/* READY, RETIRED: of bytes on huge pages */
 } SharedSlot;
 
 /* A database's generations of the kinds versioned by the registry. */
@@ -293,6 +294,7 @@ ClaimSlot(const SnapshotKey *key, const char *label, int reuse)
 	s->generation++;
 	s->built_at = 0;
 	s->build_seconds = 0;
+	s->huge_bytes = 0;
 	s->last_used = GetCurrentTimestamp();
 	return i;
 }
@@ -453,7 +455,7 @@ SharedRegistryNoteFilling(int slot)
 /* Publishes a complete build; see the header. */
 void
 SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
-					  double seconds)
+					  double seconds, Size huge_bytes)
 {
 	SharedSlot *s = &registry->slots[slot];
 
@@ -465,6 +467,7 @@ SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
 	s->built_at = GetCurrentTimestamp();
 	s->last_used = s->built_at;
 	s->build_seconds = seconds;
+	s->huge_bytes = huge_bytes;
 	pg_atomic_fetch_add_u32(&s->readers, 1);
 	/* older versions of the same object are of no use to new transactions */
 	for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
@@ -627,6 +630,7 @@ SharedRegistryList(SharedSlotInfo *infos)
 		info->built_at = s->built_at;
 		info->last_used = s->last_used;
 		info->build_seconds = s->build_seconds;
+		info->huge_bytes = s->huge_bytes;
 		info->generation = s->generation;
 		info->slot = i;
 		n++;

@@ -100,9 +100,11 @@ extern void SharedRegistryNoteFilling(int slot);
 /*
  * Publishes the complete segment of the caller's slot: pinned, ready,
  * mapped by the caller; older ready versions of the same object retire.
+ * huge_bytes: how much of it the builder found on huge pages.
  */
 extern void SharedRegistryPublish(int slot, dsm_segment *segment,
-								  SharedMapping *mapping, double seconds);
+								  SharedMapping *mapping, double seconds,
+								  Size huge_bytes);
 
 /*
  * Gives up the caller's claim (error, cancel, exit, or nothing to build):
@@ -154,6 +156,7 @@ typedef struct SharedSlotInfo
 	TimestampTz built_at;
 	TimestampTz last_used;
 	double		build_seconds;
+	Size		huge_bytes;		/* of bytes on huge pages (ready) */
 	uint64		generation;
 	int			slot;
 } SharedSlotInfo;

@@ -32,6 +32,25 @@
 #endif
 
 /*
+ * The AVX2 evaluator (x86-64 with GCC or clang; chosen at run time when
+ * the CPU has AVX2): rows per block (a multiple of 8), the deepest tree it
+ * copies into complete form, and the fewest rows it is used for (below,
+ * copying the trees costs more than it saves).  -DGBDT_NO_AVX2 builds
+ * what other CPUs get.
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+	!defined(GBDT_NO_AVX2)
+#define GBDT_HAVE_AVX2 1
+#endif
+#ifndef GBDT_SIMD_BLOCK
+#define GBDT_SIMD_BLOCK 128
+#endif
+#define GBDT_SIMD_DEPTH 6
+#ifndef GBDT_SIMD_MIN_ROWS
+#define GBDT_SIMD_MIN_ROWS 40
+#endif
+
+/*
  * Offsets in a block are kept 16-byte aligned; the block itself needs 8
  * (its header's 64-bit fields), what palloc and malloc give.
  */
@@ -269,18 +288,12 @@ GbdtWidenRows(const float *x, int nb, int nf, float *out)
 	}
 }
 
-size_t
-GbdtPredictWorkspace(const GbdtForest *f)
-{
-	return sizeof(float) * GBDT_PREDICT_BLOCK * 2 * (size_t) f->num_features;
-}
-
-void
-GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
-				  void *work)
+/* The portable evaluator: blocks of GBDT_PREDICT_BLOCK rows, tree by tree. */
+static void
+GbdtPredictScalar(const GbdtForest *f, const float *x, int rows, float *out,
+				  float *wide)
 {
 	const int	nf = f->num_features;
-	float	   *wide = work;
 	int			r0 = 0;
 
 	for (; r0 + GBDT_PREDICT_BLOCK <= rows; r0 += GBDT_PREDICT_BLOCK)
@@ -304,6 +317,432 @@ GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
 		GbdtPredictBlock(f, wide, nb, sum);
 		memcpy(out + r0, sum, sizeof(float) * nb);
 	}
+}
+
+#ifdef GBDT_HAVE_AVX2
+
+/*
+ * The AVX2 evaluator, eight rows to a vector.  Each tree of depth at most
+ * GBDT_SIMD_DEPTH is first copied into a complete tree of its depth D in
+ * heap order (GbdtDenseTree): slot 1 is the root, the children of slot s
+ * are 2s (left) and 2s + 1 (right), level L holds the slots [2^L, 2^(L+1)),
+ * and a leaf of the forest above level D becomes splits that always go
+ * right (threshold NaN) down to a leaf at level D with its value.  A walk
+ * then needs no child pointer (s = 2s + 1 − [x < threshold]) and ends at
+ * slot s of level D, whose value is leaf[s − 2^D]: the leaf the forest's
+ * walk reaches, so the sums are the same bit for bit.
+ *
+ * The rows of a block are widened feature-major (column c of row r at
+ * c·GBDT_SIMD_BLOCK + r), and the tables hold c·GBDT_SIMD_BLOCK, so eight
+ * consecutive rows at one split read one vector.  Levels 0 to 3 compare
+ * all their (at most eight) splits with plain loads and pick each row's
+ * result with blends; levels 4 and 5 look up the split of each row in
+ * registers (permutes, as a level's slots lie in two or four vectors) and
+ * gather the rows' values; the leaves are gathered.  (Gathers are what
+ * costs: comparing all sixteen splits of level 4 instead was slower, as
+ * were gathers at levels 0 to 3 and permutes for the leaves.)  Trees
+ * deeper than GBDT_SIMD_DEPTH take the portable walk on the same block.
+ */
+#include <immintrin.h>
+
+#define GBDT_AVX2 __attribute__((target("avx2")))
+
+/* One complete tree; thresholds and columns by slot, leaves by position. */
+typedef struct GbdtDenseTree
+{
+	float		threshold[1 << GBDT_SIMD_DEPTH];	/* slot 0 unused */
+	int32_t		column[1 << GBDT_SIMD_DEPTH];	/* times GBDT_SIMD_BLOCK */
+	float		leaf[1 << GBDT_SIMD_DEPTH];
+} GbdtDenseTree;
+
+/* Trees whose complete copies are made at once (bounds the workspace). */
+#ifndef GBDT_SIMD_CHUNK
+#define GBDT_SIMD_CHUNK 256
+#endif
+
+/* Bytes of the AVX2 evaluator's workspace, 32-byte alignment included. */
+static size_t
+GbdtSimdWorkspace(const GbdtForest *f)
+{
+	const size_t trees = f->num_trees < GBDT_SIMD_CHUNK ?
+		(size_t) f->num_trees : GBDT_SIMD_CHUNK;
+
+	return 32 + sizeof(GbdtDenseTree) * trees +
+		sizeof(float) * 2 * (size_t) f->num_features * GBDT_SIMD_BLOCK;
+}
+
+/*
+ * Copies tree t (depth ≤ GBDT_SIMD_DEPTH) of a checked forest into d,
+ * level by level: src[s] is the forest's node at slot s.  No branch: a
+ * leaf's threshold is already NaN and its column 0, and its left is its
+ * own index − 1, so left + 1 (right) and left + [leaf] (left) are the leaf
+ * itself.
+ */
+static void
+GbdtDenseFromTree(const GbdtForest *f, int t, GbdtDenseTree *d)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	const int	depth = GbdtTreeDepth(f)[t];
+	const int32_t width = (int32_t) 1 << depth;
+	int32_t		src[2 << GBDT_SIMD_DEPTH];
+
+	src[1] = GbdtTreeFirst(f)[t];
+	for (int32_t s = 1; s < width; s++)
+	{
+		const int32_t i = src[s];
+		const GbdtNode *n = &nodes[i];
+
+		d->threshold[s] = n->threshold;
+		d->column[s] = n->column * GBDT_SIMD_BLOCK;
+		src[2 * s] = n->left + (n->missing == i);
+		src[2 * s + 1] = n->left + 1;
+	}
+	for (int32_t s = width; s < 2 * width; s++)
+		d->leaf[s - width] = value[src[s]];
+}
+
+/*
+ * Widens nb ≤ GBDT_SIMD_BLOCK rows of nf values feature-major into out
+ * (column c of row r at c·GBDT_SIMD_BLOCK + r, c ≥ nf with NaN → −∞);
+ * rows past nb are zeros, evaluated and dropped.
+ */
+static void
+GbdtWidenColumns(const float *x, int nb, int nf, float *out)
+{
+	for (int j = 0; j < nf; j++)
+	{
+		float	   *col = out + (size_t) j * GBDT_SIMD_BLOCK;
+		float	   *neg = out + (size_t) (nf + j) * GBDT_SIMD_BLOCK;
+
+		for (int r = 0; r < nb; r++)
+		{
+			const float v = x[(size_t) r * nf + j];
+
+			col[r] = v;
+			neg[r] = isnan(v) ? -INFINITY : v;
+		}
+		for (int r = nb; r < GBDT_SIMD_BLOCK; r++)
+			col[r] = neg[r] = 0;
+	}
+}
+
+/* One level down: s = 2s + 1 − [lt] in each lane (lt all ones or zero). */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256i
+GbdtSimdDescend(__m256i s, __m256 lt)
+{
+	return _mm256_add_epi32(_mm256_add_epi32(s, s),
+							_mm256_add_epi32(_mm256_set1_epi32(1),
+											 _mm256_castps_si256(lt)));
+}
+
+/* One level down by the rows' values v and their splits' thresholds. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256i
+GbdtSimdStep(__m256i s, __m256 v, __m256 threshold)
+{
+	return GbdtSimdDescend(s, _mm256_cmp_ps(v, threshold, _CMP_LT_OQ));
+}
+
+/* a where bit b of s is clear, c where it is set, in each lane. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256
+GbdtSimdPick(__m256 a, __m256 c, __m256i s, int b)
+{
+	return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(s, 31 - b)));
+}
+
+/* The lanes of a level-table vector v that the slots s select. */
+#define GBDT_PERM(v, s)		_mm256_permutevar8x32_ps((v), (s))
+#define GBDT_COLUMNS(v)		_mm256_castps_si256(v)
+#define GBDT_LOAD(p)		_mm256_loadu_ps((const float *) (p))
+
+/* [x < threshold] of split slot k for the eight rows at xg. */
+#define GBDT_SPLIT(d, xg, k) \
+	_mm256_cmp_ps(_mm256_loadu_ps((xg) + (d)->column[k]), \
+				  _mm256_set1_ps((d)->threshold[k]), _CMP_LT_OQ)
+
+/* [x < threshold] of split slot k or k + 1 as bit 0 of s says. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256
+GbdtSimdPair(const GbdtDenseTree *d, const float *xg, int k, __m256i s)
+{
+	return GbdtSimdPick(GBDT_SPLIT(d, xg, k), GBDT_SPLIT(d, xg, k + 1), s, 0);
+}
+
+/* Entry s mod 16 of the sixteen lanes of lo and hi, in each lane. */
+static inline __attribute__((always_inline)) GBDT_AVX2 __m256
+GbdtSimdLookup16(__m256 lo, __m256 hi, __m256i s)
+{
+	return GbdtSimdPick(GBDT_PERM(lo, s), GBDT_PERM(hi, s), s, 3);
+}
+
+/*
+ * Adds the value of dense tree d (depth D ≤ GBDT_SIMD_DEPTH) to acc for
+ * the ng groups of eight rows of the block x.
+ */
+static inline __attribute__((always_inline)) GBDT_AVX2 void
+GbdtSimdTree(const GbdtDenseTree *d, int depth, const float *x, int ng,
+			 __m256 *acc)
+{
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i one = _mm256_set1_epi32(1);
+	__m256i		s[GBDT_SIMD_BLOCK / 8];
+
+	for (int g = 0; g < ng; g++)
+		s[g] = one;
+	for (int level = 0; level < depth; level++)
+	{
+		switch (level)
+		{
+			case 0:
+				for (int g = 0; g < ng; g++)
+					s[g] = GbdtSimdDescend(one, GBDT_SPLIT(d, x + 8 * g, 1));
+				break;
+			case 1:
+				for (int g = 0; g < ng; g++)
+					s[g] = GbdtSimdDescend(s[g], GbdtSimdPair(d, x + 8 * g, 2, s[g]));
+				break;
+			case 2:
+				for (int g = 0; g < ng; g++)
+				{
+					const float *xg = x + 8 * g;
+					const __m256i q = s[g];
+					const __m256 lt = GbdtSimdPick(GbdtSimdPair(d, xg, 4, q),
+												   GbdtSimdPair(d, xg, 6, q), q, 1);
+
+					s[g] = GbdtSimdDescend(q, lt);
+				}
+				break;
+			case 3:
+				for (int g = 0; g < ng; g++)
+				{
+					const float *xg = x + 8 * g;
+					const __m256i q = s[g];
+					const __m256 lo = GbdtSimdPick(GbdtSimdPair(d, xg, 8, q),
+												   GbdtSimdPair(d, xg, 10, q), q, 1);
+					const __m256 hi = GbdtSimdPick(GbdtSimdPair(d, xg, 12, q),
+												   GbdtSimdPair(d, xg, 14, q), q, 1);
+
+					s[g] = GbdtSimdDescend(q, GbdtSimdPick(lo, hi, q, 2));
+				}
+				break;
+			case 4:
+				{
+					const __m256 t0 = GBDT_LOAD(d->threshold + 16);
+					const __m256 t1 = GBDT_LOAD(d->threshold + 24);
+					const __m256 c0 = GBDT_LOAD(d->column + 16);
+					const __m256 c1 = GBDT_LOAD(d->column + 24);
+
+					for (int g = 0; g < ng; g++)
+					{
+						const __m256i q = s[g];
+						const __m256i col = GBDT_COLUMNS(GbdtSimdLookup16(c0, c1, q));
+						const __m256 v = _mm256_i32gather_ps(x + 8 * g,
+															 _mm256_add_epi32(col, lane), 4);
+
+						s[g] = GbdtSimdStep(q, v, GbdtSimdLookup16(t0, t1, q));
+					}
+				}
+				break;
+			default:			/* level 5 */
+				{
+					__m256		t[4],
+								c[4];
+
+					for (int k = 0; k < 4; k++)
+					{
+						t[k] = GBDT_LOAD(d->threshold + 32 + 8 * k);
+						c[k] = GBDT_LOAD(d->column + 32 + 8 * k);
+					}
+					for (int g = 0; g < ng; g++)
+					{
+						const __m256i q = s[g];
+						const __m256i col = GBDT_COLUMNS(GbdtSimdPick(GbdtSimdLookup16(c[0], c[1], q),
+																	  GbdtSimdLookup16(c[2], c[3], q),
+																	  q, 4));
+						const __m256 v = _mm256_i32gather_ps(x + 8 * g,
+															 _mm256_add_epi32(col, lane), 4);
+
+						s[g] = GbdtSimdStep(q, v, GbdtSimdPick(GbdtSimdLookup16(t[0], t[1], q),
+															   GbdtSimdLookup16(t[2], t[3], q),
+															   q, 4));
+					}
+				}
+				break;
+		}
+	}
+	{
+		const __m256i width = _mm256_set1_epi32(1 << depth);
+
+		for (int g = 0; g < ng; g++)
+			acc[g] = _mm256_add_ps(acc[g],
+								   _mm256_i32gather_ps(d->leaf,
+													   _mm256_sub_epi32(s[g], width), 4));
+	}
+}
+
+/*
+ * The portable walk of tree t over the feature-major block x, for trees
+ * too deep for a dense copy.
+ */
+static void
+GbdtColumnsTree(const GbdtForest *f, int t, const float *x, int nb, float *sum)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	const int32_t first = GbdtTreeFirst(f)[t];
+	const int32_t depth = GbdtTreeDepth(f)[t];
+
+	for (int r = 0; r < nb; r++)
+	{
+		int32_t		at = first;
+
+		for (int s = 0; s < depth; s++)
+		{
+			const GbdtNode *n = &nodes[at];
+			const float v = x[(size_t) n->column * GBDT_SIMD_BLOCK + r];
+
+			at = n->left + !(v < n->threshold);
+		}
+		sum[r] += value[at];
+	}
+}
+
+/*
+ * Adds trees [t0, t1) (dense copies in dense, indexed from t0) to sum for
+ * the block x of ng groups of eight rows; inlined with ng constant for
+ * full blocks.
+ */
+static inline __attribute__((always_inline)) GBDT_AVX2 void
+GbdtSimdBlock(const GbdtForest *f, const GbdtDenseTree *dense, int t0, int t1,
+			  const float *x, int ng, float *sum)
+{
+	const int32_t *depth = GbdtTreeDepth(f);
+	__m256		acc[GBDT_SIMD_BLOCK / 8];
+
+	for (int g = 0; g < ng; g++)
+		acc[g] = _mm256_loadu_ps(sum + 8 * g);
+	for (int t = t0; t < t1; t++)
+	{
+		if (depth[t] <= GBDT_SIMD_DEPTH)
+			GbdtSimdTree(&dense[t - t0], depth[t], x, ng, acc);
+		else
+		{
+			for (int g = 0; g < ng; g++)
+				_mm256_storeu_ps(sum + 8 * g, acc[g]);
+			GbdtColumnsTree(f, t, x, 8 * ng, sum);
+			for (int g = 0; g < ng; g++)
+				acc[g] = _mm256_loadu_ps(sum + 8 * g);
+		}
+	}
+	for (int g = 0; g < ng; g++)
+		_mm256_storeu_ps(sum + 8 * g, acc[g]);
+}
+
+/* The AVX2 evaluator; work holds GbdtSimdWorkspace(f) bytes. */
+static GBDT_AVX2 void
+GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
+				void *work)
+{
+	const int	nf = f->num_features;
+	char	   *aligned = (char *) (((uintptr_t) work + 31) & ~(uintptr_t) 31);
+	GbdtDenseTree *dense = (GbdtDenseTree *) aligned;
+	float	   *wide;
+	const size_t chunk = f->num_trees < GBDT_SIMD_CHUNK ?
+		(size_t) f->num_trees : GBDT_SIMD_CHUNK;
+
+	wide = (float *) (aligned + sizeof(GbdtDenseTree) * chunk);
+	for (int r = 0; r < rows; r++)
+		out[r] = f->base_score;
+	/* trees in chunks, each over all rows: every row adds them in order */
+	for (int t0 = 0; t0 < f->num_trees; t0 += GBDT_SIMD_CHUNK)
+	{
+		const int	t1 = f->num_trees - t0 < GBDT_SIMD_CHUNK ?
+			f->num_trees : t0 + GBDT_SIMD_CHUNK;
+
+		for (int t = t0; t < t1; t++)
+			if (GbdtTreeDepth(f)[t] <= GBDT_SIMD_DEPTH)
+				GbdtDenseFromTree(f, t, &dense[t - t0]);
+		for (int r0 = 0; r0 < rows; r0 += GBDT_SIMD_BLOCK)
+		{
+			const int	nb = rows - r0 < GBDT_SIMD_BLOCK ? rows - r0 : GBDT_SIMD_BLOCK;
+			float		sum[GBDT_SIMD_BLOCK];
+
+			memcpy(sum, out + r0, sizeof(float) * nb);
+			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
+			GbdtWidenColumns(x + (size_t) r0 * nf, nb, nf, wide);
+			if (nb == GBDT_SIMD_BLOCK)
+				GbdtSimdBlock(f, dense, t0, t1, wide, GBDT_SIMD_BLOCK / 8, sum);
+			else
+				GbdtSimdBlock(f, dense, t0, t1, wide, (nb + 7) / 8, sum);
+			memcpy(out + r0, sum, sizeof(float) * nb);
+		}
+	}
+}
+
+/* Whether this CPU runs the AVX2 evaluator (asked once). */
+static bool
+GbdtCpuHasAvx2(void)
+{
+	static int	known = -1;
+
+	if (known < 0)
+		known = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return known == 1;
+}
+#endif							/* GBDT_HAVE_AVX2 */
+
+size_t
+GbdtPredictWorkspace(const GbdtForest *f)
+{
+	size_t		size = sizeof(float) * GBDT_PREDICT_BLOCK * 2 * (size_t) f->num_features;
+
+#ifdef GBDT_HAVE_AVX2
+	if (GbdtSimdWorkspace(f) > size)
+		size = GbdtSimdWorkspace(f);
+#endif
+	return size;
+}
+
+bool
+GbdtPredictPathAvailable(GbdtPredictPath path)
+{
+	switch (path)
+	{
+		case GBDT_PREDICT_AUTO:
+		case GBDT_PREDICT_SCALAR:
+			return true;
+		case GBDT_PREDICT_AVX2:
+#ifdef GBDT_HAVE_AVX2
+			return GbdtCpuHasAvx2();
+#else
+			return false;
+#endif
+	}
+	return false;
+}
+
+void
+GbdtForestPredictWith(const GbdtForest *f, const float *x, int rows,
+					  float *out, void *work, GbdtPredictPath path)
+{
+#ifdef GBDT_HAVE_AVX2
+	if (path == GBDT_PREDICT_AUTO && rows >= GBDT_SIMD_MIN_ROWS)
+		path = GBDT_PREDICT_AVX2;
+	if (path == GBDT_PREDICT_AVX2 && GbdtCpuHasAvx2())
+	{
+		GbdtPredictAvx2(f, x, rows, out, work);
+		return;
+	}
+#else
+	(void) path;
+#endif
+	GbdtPredictScalar(f, x, rows, out, work);
+}
+
+void
+GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
+				  void *work)
+{
+	GbdtForestPredictWith(f, x, rows, out, work, GBDT_PREDICT_AUTO);
 }
 
 /*

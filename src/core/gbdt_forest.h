@@ -176,17 +176,43 @@ extern void GbdtForestInit(GbdtForest *f, size_t size, int num_features,
 extern bool GbdtForestCheck(const void *block, size_t len, char *err,
 							size_t errlen);
 
-/* Bytes of workspace GbdtForestPredict needs for f (8 KB at 30 features). */
+/*
+ * Bytes of workspace GbdtForestPredict needs for f: 8 KB at 30 features
+ * for the portable evaluator; on x86-64, room for the AVX2 evaluator's
+ * complete copies of up to 256 trees too (192 KB, plus 30 KB at 30
+ * features): a caller keeps it rather than allocating it per call.
+ */
 extern size_t GbdtPredictWorkspace(const GbdtForest *f);
 
 /*
  * Margins of rows rows: x is row-major with num_features floats per row
- * (NaN = missing), out receives one float per row.  Rows are evaluated in
- * interleaved blocks of 32, tree by tree.  work: GbdtPredictWorkspace(f)
- * bytes, aligned for floats.
+ * (NaN = missing), out receives one float per row.  work:
+ * GbdtPredictWorkspace(f) bytes, aligned for floats.  On a CPU with AVX2
+ * and from GBDT_SIMD_MIN_ROWS rows on (gbdt_forest.c), eight rows per
+ * vector over complete copies of the trees; otherwise the portable walk in
+ * interleaved blocks of 32 rows.  Both give the same floats.
  */
 extern void GbdtForestPredict(const GbdtForest *f, const float *x, int rows,
 							  float *out, void *work);
+
+/* The evaluators GbdtForestPredict chooses from (tests and benchmarks). */
+typedef enum GbdtPredictPath
+{
+	GBDT_PREDICT_AUTO,			/* what GbdtForestPredict does */
+	GBDT_PREDICT_SCALAR,		/* the portable walk */
+	GBDT_PREDICT_AVX2			/* the AVX2 evaluator, whatever the rows */
+} GbdtPredictPath;
+
+/* Whether this build and CPU have the path (AUTO and SCALAR always). */
+extern bool GbdtPredictPathAvailable(GbdtPredictPath path);
+
+/*
+ * GbdtForestPredict by the given path; a path the CPU lacks falls back
+ * to the portable walk.
+ */
+extern void GbdtForestPredictWith(const GbdtForest *f, const float *x,
+								  int rows, float *out, void *work,
+								  GbdtPredictPath path);
 
 /* Bytes of workspace GbdtForestContributions needs for f. */
 extern size_t GbdtContributionsWorkspace(const GbdtForest *f);

@@ -9,7 +9,7 @@
  * YᵀY, λ and α.  Item-kNN models score Σ_j r_j · sim(j, i) over the user's
  * history items j and their stored neighbors i.  User-kNN models score the
  * similarity-weighted mean Σ_v s_v·r_vi / Σ_v s_v over the user's
- * neighbors v (model/user_knn.h: trained, or found from the current
+ * neighbors v (model/user_neighbors.h: trained, or found from the current
  * history), and similar_users() lists those neighbors.
  */
 #include "postgres.h"
@@ -26,7 +26,7 @@
 #include "miscadmin.h"
 #include "model/fold_in.h"
 #include "model/model_access.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"

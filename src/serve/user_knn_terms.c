@@ -9,7 +9,7 @@
 
 #include "cache/model_cache.h"
 #include "core/user_knn.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 #include "serve/scoring.h"
 #include "serve/user_knn_terms.h"
 

@@ -15,7 +15,7 @@
 #include "core/rank.h"
 #include "core/user_knn.h"
 #include "model/user_features.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 
 /*
  * The terms of n candidates under a user-kNN model: candidates.model (the

@@ -8,7 +8,8 @@ CREATE FUNCTION rerank.model_memory_info(OUT kind pg_catalog.text, OUT name pg_c
                                          OUT readers integer, OUT mapped_here boolean,
                                          OUT shared boolean, OUT builder_pid integer,
                                          OUT built_at pg_catalog.timestamptz,
-                                         OUT build_seconds double precision)
+                                         OUT build_seconds double precision,
+                                         OUT huge_pages boolean)
     RETURNS SETOF pg_catalog.record
     AS 'MODULE_PATHNAME', 'model_memory'
     LANGUAGE C VOLATILE;
@@ -17,10 +18,10 @@ COMMENT ON FUNCTION rerank.model_memory_info() IS
 
 CREATE VIEW rerank.model_memory AS
 SELECT i.kind, i.name, i.object_id, i.version, i.state, i.bytes, i.readers,
-       i.mapped_here, i.shared, i.builder_pid, i.built_at, i.build_seconds
+       i.mapped_here, i.shared, i.builder_pid, i.built_at, i.build_seconds, i.huge_pages
   FROM rerank.model_memory_info() i;
 COMMENT ON VIEW rerank.model_memory IS
-    'what is held in memory to serve this database: model versions (kind model, name, model_id, factors_version) and item catalog versions; bytes, readers (backends mapping it), state';
+    'what is held in memory to serve this database: model versions (kind model, name, model_id, factors_version) and item catalog versions; bytes, readers (backends mapping it), state, huge_pages (whether its builder found it on huge pages; NULL until built)';
 
 CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'warm_model'

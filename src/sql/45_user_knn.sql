@@ -3,7 +3,7 @@
 -- users' training interactions by user and by item), and recomputed at
 -- serving time from the current history of users whose history changed or
 -- whom training did not see.  C in src/train/train_user_knn.c,
--- src/cache/user_knn_cache.c, src/model/user_knn.c, src/core/user_knn.c.
+-- src/cache/user_knn_cache.c, src/model/user_neighbors.c, src/core/user_knn.c.
 
 CREATE TABLE rerank.user_neighbors (
     model_id integer NOT NULL REFERENCES rerank.models ON DELETE CASCADE,

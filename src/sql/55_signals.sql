@@ -1,7 +1,7 @@
 -- Item signals computed from the shop's event log on a schedule, never on
 -- the insert path: popularity and first-seen times (rerank.item_stats) and
 -- co-visitation lists (rerank.item_covisits).  C code in
--- src/behavior/item_signals.c; the arithmetic in src/core/item_signals.c.
+-- src/behavior/signal_refresh.c; the arithmetic in src/core/item_signals.c.
 --
 -- Privileges: these functions read the shop's event tables as their caller
 -- (no SECURITY DEFINER) and replace the extension's tables: EXECUTE is

@@ -32,7 +32,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "model/fold_in.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 #include "train/train_common.h"
 #include "train/train_source.h"
 #include "utils/builtins.h"

@@ -4,10 +4,12 @@
  *	  with the extension's flags and run by test/bench/gbdt.sh:
  *		gbdt [training rows] [rounds] [features]
  *
- * Serving: LambdaMART boosters of 100 and 300 trees (depth 6, F features)
- * trained on 50,000 rows; then, for 500 candidates (15% of the values
- * missing), the median CPU time of the flat forest's margins against
- * XGBoost's own in-place prediction in the same run (and their ratio), of
+ * Serving: LambdaMART boosters of 10, 100 and 300 trees (depth 6, F
+ * features) trained on 50,000 rows; then, for 500 candidates (15% of the
+ * values missing), the median CPU time of the flat forest's margins against
+ * XGBoost's own in-place prediction in the same run (and their ratio); of
+ * the evaluator against the portable walk (the evaluator before the AVX2
+ * one) in the same run, for 500, 100, 50, 10 and 1 candidates; of
  * TreeSHAP for one row and for all 500 against XGBoost's pred_contribs,
  * and of building the forest from the booster's JSON.  The margins are
  * compared bit for bit.
@@ -234,7 +236,15 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	float	   *their_phi = malloc(sizeof(float) * (nf + 1) * ncand);
 	void	   *work = NULL;
 	void	   *pwork = NULL;
-	double		t[401];
+	static const int small_rows[] = {1, 10, 50, 100, 500};
+	const int	nsmall = sizeof(small_rows) / sizeof(small_rows[0]);
+	float	   *walk = malloc(sizeof(float) * ncand);
+	double		t[1001],
+				t2[1001],
+				before[sizeof(small_rows) / sizeof(small_rows[0])],
+				after[sizeof(small_rows) / sizeof(small_rows[0])];
+	int			walk_identical = 0,
+				walk_rows = 0;
 	double		build,
 				ours,
 				xgb,
@@ -262,15 +272,33 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 		fprintf(stderr, "%s\n", ref.error);
 		exit(1);
 	}
-	/* interleaved, so both see the same machine load */
-	for (int i = 0; i < 401; i++)
+	/*
+	 * The evaluator against the portable walk (the evaluator before the
+	 * AVX2 one, and what other CPUs run), interleaved so both see the same
+	 * machine load; then fewer rows.
+	 */
+	for (int k = 0; k < nsmall; k++)
 	{
-		double		s = Cpu();
+		const int	rows = small_rows[k];
+		const int	reps = rows < ncand ? 1001 : 401;
 
-		GbdtForestPredict(f, cand, ncand, mine, pwork);
-		t[i] = Cpu() - s;
+		for (int i = 0; i < reps; i++)
+		{
+			double		s = Cpu();
+
+			GbdtForestPredictWith(f, cand, rows, walk, pwork, GBDT_PREDICT_SCALAR);
+			t[i] = Cpu() - s;
+			s = Cpu();
+			GbdtForestPredict(f, cand, rows, mine, pwork);
+			t2[i] = Cpu() - s;
+		}
+		before[k] = Median(t, reps);
+		after[k] = Median(t2, reps);
+		for (int r = 0; r < rows; r++)
+			walk_identical += memcmp(&mine[r], &walk[r], sizeof(float)) == 0;
+		walk_rows += rows;
 	}
-	ours = Median(t, 401);
+	ours = after[nsmall - 1];
 	for (int i = 0; i < 101; i++)
 	{
 		double		s = Cpu();
@@ -318,6 +346,14 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 		   f->num_trees, len / 1024.0, f->size / 1024.0, build * 1e3);
 	printf("            %d candidates: forest %7.1f us, XGBoost %7.1f us (forest / XGBoost %.2f); margins identical %d/%d\n",
 		   ncand, ours * 1e6, xgb * 1e6, ours / xgb, identical, ncand);
+	printf("            evaluator: %s; portable walk (before) / now, %d candidates %7.1f / %7.1f us (%.2fx)",
+		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX2) ? "AVX2" : "portable walk (no AVX2)",
+		   ncand, before[nsmall - 1] * 1e6, after[nsmall - 1] * 1e6,
+		   before[nsmall - 1] / after[nsmall - 1]);
+	for (int k = nsmall - 2; k >= 0; k--)
+		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], before[k] * 1e6,
+			   after[k] * 1e6, before[k] / after[k]);
+	printf("; identical %d/%d\n", walk_identical, walk_rows);
 	printf("            TreeSHAP: one row %6.1f us; %d rows %7.2f ms, XGBoost pred_contribs %7.2f ms (forest / XGBoost %.2f); max |difference| %.2g\n",
 		   shap1 * 1e6, ncand, shap_all * 1e3, xgb_shap * 1e3, shap_all / xgb_shap, worst);
 	free(work);
@@ -326,6 +362,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	free(phi);
 	free(theirs);
 	free(mine);
+	free(walk);
 	free(f);
 }
 
@@ -336,7 +373,7 @@ main(int argc, char **argv)
 	int			rounds = argc > 2 ? atoi(argv[2]) : 100;
 	int			nf = argc > 3 ? atoi(argv[3]) : 30;
 	const int	ncand = 500;
-	const int	sizes[] = {100, 300};
+	const int	sizes[] = {10, 100, 300};
 	float	   *x,
 			   *label,
 			   *cand;
@@ -356,7 +393,7 @@ main(int argc, char **argv)
 	cand = malloc(sizeof(float) * ncand * nf);
 	for (int i = 0; i < ncand * nf; i++)
 		cand[i] = Uniform() < 0.15 ? NAN : (float) Uniform();
-	for (int s = 0; s < 2; s++)
+	for (int s = 0; s < (int) (sizeof(sizes) / sizeof(sizes[0])); s++)
 	{
 		size_t		len;
 		char	   *model = Train(x, label, groups, ngroups, 50000, nf, sizes[s], &len, NULL);

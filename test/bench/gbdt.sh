@@ -2,15 +2,19 @@
 # Benchmark of the learned ranker's engine (issue 11), no server needed:
 #   - serving: the flat forest (src/core/gbdt_forest.c) against XGBoost's
 #     own prediction in the same run, for 500 candidates x F features and
-#     LambdaMART boosters of 100 and 300 trees (depth 6): margins (compared
-#     bit for bit), TreeSHAP contributions, building the forest from the
-#     booster's JSON;
+#     LambdaMART boosters of 10, 100 and 300 trees (depth 6): margins
+#     (compared bit for bit), TreeSHAP contributions, building the forest
+#     from the booster's JSON; and the forest's evaluator (AVX2 where the
+#     CPU has it) beside the portable walk, the evaluator before it, in the
+#     same run, for 500, 100, 50, 10 and 1 candidates (margins compared bit
+#     for bit);
 #   - training: LambdaMART through XGBoost, one thread, on ROWS rows
 #     (default 1,000,000, groups of 50): time, time per round, the longest
 #     gap between two interrupt checks, peak memory.
 # Figures are medians of repeated runs; ratios compare figures of the same
 # run (the machine is shared: absolute times vary).
 #   bash test/bench/gbdt.sh [rows] [rounds] [features]
+#   bash test/bench/gbdt.sh 0 0            # serving only
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/common.sh"

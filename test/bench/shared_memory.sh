@@ -29,12 +29,42 @@
 #   4. one connection flat out and the server CPU per call, per backend
 #      against shared, RR_BENCH_ROUNDS (3) rounds alternating the two modes
 #      (restarts), so a change of the machine's load hits both.
+# With RR_BENCH_PAGES=1 only the pages of the served copy are compared
+# instead (phase 5): the same model served on 4 kB pages (as by default) and
+# on 2 MB pages by each mechanism this machine allows, rounds alternated: a
+# new connection's first and second call, one connection at RR_BENCH_RATE
+# (a slow pace: the TLB is cold at every call) and the server CPU of a new
+# backend's first calls; the per-backend cache (private memory on
+# transparent huge pages) as the reference.  The kernel settings it needs
+# (shmem_enabled = advise, vm.nr_hugepages) are set as root for the run
+# only and put back on exit, however it ends; without root only what the
+# machine's settings allow is measured.
 # Ratios are taken within the run.  Every phase checks the memory it needs
 # is available first, a watchdog stops pgbench if the machine runs low, and
 # rerank.model_cache_mb is capped in the shared phase, so a misconfiguration
 # cannot make 200 backends load private copies.
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
+pages=${RR_BENCH_PAGES:-0}
+thp_shmem=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+nr_hugepages=/proc/sys/vm/nr_hugepages
+# The kernel settings of the pages phase: saved here, the run in a child
+# process, put back when the child ends, whatever the way.
+if [ "$pages" = 1 ] && [ "$(id -u)" -eq 0 ] && [ -z "${RR_BENCH_PAGES_CHILD:-}" ]; then
+	saved_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_shmem" 2>/dev/null || true)
+	saved_nr=$(cat "$nr_hugepages")
+	restore_kernel() {
+		[ -z "$saved_thp" ] || echo "$saved_thp" >"$thp_shmem" || true
+		echo "$saved_nr" >"$nr_hugepages" || true
+		rr_log "kernel settings put back: shmem_enabled $(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_shmem" 2>/dev/null), vm.nr_hugepages $(cat "$nr_hugepages")"
+	}
+	trap restore_kernel EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	status=0
+	RR_BENCH_PAGES_CHILD=1 bash "$0" "$@" || status=$?
+	exit "$status"
+fi
 items=${1:-1000000}
 seconds=${2:-20}
 shift 2 2>/dev/null || shift $#
@@ -46,7 +76,7 @@ max_clients=0
 for c in "${connections[@]}"; do [ "$c" -gt "$max_clients" ] && max_clients=$c; done
 # over 2M items: no activation (two copies) and no per-backend phase (each
 # of its connections would load the whole model)
-activation=${RR_BENCH_ACTIVATION:-$([ "$items" -le 2000000 ] && echo 1 || echo 0)}
+activation=${RR_BENCH_ACTIVATION:-$([ "$items" -le 2000000 ] && [ "$pages" = 0 ] && echo 1 || echo 0)}
 per_backend=${RR_BENCH_PER_BACKEND:-$([ "$items" -le 2000000 ] && echo 1 || echo 0)}
 
 # raw vector bytes, the data of the model (vectors, ids, biases), and a
@@ -166,6 +196,9 @@ for v in select1 rerank; do
 	done
 done
 call="SELECT count(*) FROM rerank.rerank(42, (SELECT array_agg(i) FROM generate_series(7, $items, $((items / 500))) i), k => 20)"
+# the same call on a model of only those 500 items (phase 5): what a new
+# connection's first call costs when nearly nothing is to be mapped
+floor_call="${call%)}, model => 'floor')"
 
 # pgbench run: $1 clients, $2 seconds, $3 rate (0: flat out), $4 log dir.
 bench() {
@@ -212,9 +245,9 @@ backend_memory() {
 }
 # Statement time (ms) of the first and the second call of a new connection.
 first_calls() {
-	local i
+	local i c=${1:-$call}
 	for i in 1 2 3 4 5; do
-		psql -X -At -c '\timing on' -c "$call" -c "$call" 2>&1 |
+		psql -X -At -c '\timing on' -c "$c" -c "$c" 2>&1 |
 			awk '/^Time:/ { t[++n] = $2 } END { printf "%.3f %.3f\n", t[1], t[2] }'
 	done
 }
@@ -265,6 +298,126 @@ preload() {
 
 rate=${RR_BENCH_RATE:-200}
 rounds=${RR_BENCH_ROUNDS:-3}
+
+# Phase 5 (RR_BENCH_PAGES=1): 4 kB against 2 MB pages for the served copy.
+thp_mode() { sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_shmem" 2>/dev/null; }
+# Sets shmem_enabled to $1 when root; true when it is (or already was) $1.
+set_thp() {
+	[ "$(thp_mode)" = "$1" ] && return 0
+	[ "$(id -u)" -eq 0 ] && echo "$1" >"$thp_shmem" 2>/dev/null && [ "$(thp_mode)" = "$1" ]
+}
+# Restarts the cluster for a page configuration ($1): its settings, and as
+# root the kernel's; false (with a message) when this machine cannot have it.
+pages_config() {
+	local data=$RR_CLUSTER_DIR/data need have initial_thp=${saved_thp_mode:-never}
+	local sets=("ALTER SYSTEM RESET dynamic_shared_memory_type" "ALTER SYSTEM RESET min_dynamic_shared_memory"
+		"ALTER SYSTEM RESET huge_pages")
+	case $1 in
+	per-backend)
+		rr_psql -q "${sets[@]/#/-c}"
+		[ "$(id -u)" -ne 0 ] || echo "${saved_nr_pages:-0}" >"$nr_hugepages" || true
+		preload 0
+		return 0 ;;
+	4k) ;;
+	thp-sysv) sets+=("ALTER SYSTEM SET dynamic_shared_memory_type = sysv") ;;
+	thp-main) sets+=("ALTER SYSTEM SET min_dynamic_shared_memory = '$((copy_mb + 256))MB'" "ALTER SYSTEM SET huge_pages = off") ;;
+	hugetlb) sets+=("ALTER SYSTEM SET min_dynamic_shared_memory = '$((copy_mb + 256))MB'" "ALTER SYSTEM SET huge_pages = on") ;;
+	esac
+	# the kernel: transparent huge pages for shared memory only where wanted
+	case $1 in
+	thp-*) set_thp advise || [[ "$(thp_mode)" =~ ^(always|within_size|force)$ ]] ||
+		{ echo "$1: skipped, shmem_enabled is $(thp_mode) and cannot be set (not root)"; return 1; } ;;
+	*) set_thp "$initial_thp" || true ;;
+	esac
+	local args=()
+	for q in "${sets[@]}" "ALTER SYSTEM SET shared_preload_libraries = 'rerank'" 		"ALTER SYSTEM SET rerank.model_cache_mb = 16" "ALTER SYSTEM SET rerank.category_cache_mb = 16"; do
+		args+=(-c "$q")
+	done
+	rr_psql -q "${args[@]}"
+	rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null
+	if [ "$1" = hugetlb ]; then
+		need=$(rr_as_owner "$RR_PG_BINDIR/postgres" -D "$data" -C shared_memory_size_in_huge_pages)
+		[ "$(id -u)" -eq 0 ] && [ "$(cat "$nr_hugepages")" -lt "$need" ] &&
+			{ echo "$need" >"$nr_hugepages" || true; }
+		have=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+		if [ "$have" -lt "$need" ]; then
+			echo "hugetlb: skipped, $need huge pages needed, $have free (vm.nr_hugepages $(cat "$nr_hugepages"))"
+			pages_reset_stopped "$data"
+			return 1
+		fi
+	elif [ "$(id -u)" -eq 0 ]; then
+		echo "${saved_nr_pages:-0}" >"$nr_hugepages" || true
+	fi
+	rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$data" -l "$RR_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
+		{ tail -20 "$RR_CLUSTER_DIR/server.log" >&2; rr_die "the server did not start with $1"; }
+}
+# Puts the page settings of a stopped cluster back and starts it.
+pages_reset_stopped() {
+	rr_as_owner sed -i '/^\(dynamic_shared_memory_type\|min_dynamic_shared_memory\|huge_pages\) /d' "$1/postgresql.auto.conf"
+	rr_as_owner "$RR_PG_BINDIR/pg_ctl" -D "$1" -l "$RR_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null
+}
+
+if [ "$pages" = 1 ]; then
+	echo
+	rr_psql -q <<SQL
+SELECT rerank.create_model('floor', $dims) AS floor_id \gset
+INSERT INTO rerank.item_factors (model_id, item_id, factors, bias)
+SELECT :floor_id, item_id, factors, bias FROM rerank.item_factors
+ WHERE model_id = rerank.model_id('bench') AND item_id IN (SELECT generate_series(7, $items, $((items / 500))));
+INSERT INTO rerank.user_factors (model_id, user_id, factors)
+SELECT :floor_id, user_id, factors FROM rerank.user_factors
+ WHERE model_id = rerank.model_id('bench') AND user_id = 42;
+SQL
+	saved_thp_mode=$(thp_mode)
+	saved_nr_pages=$(cat "$nr_hugepages")
+	configs=(${RR_BENCH_PAGE_CONFIGS:-per-backend 4k thp-sysv thp-main hugetlb})
+	rr_log "5. the served copy on 4 kB and on 2 MB pages (${configs[*]}), $rounds rounds alternated"
+	need_memory $((copy_mb * 3)) "the pages phase"
+	declare -A pg_first pg_second pg_floor pg_p50 pg_p99 pg_cpu1 pg_cpu2 pg_huge
+	for ((r = 1; r <= rounds; r++)); do
+		for cfg in "${configs[@]}"; do
+			pages_config "$cfg" || continue
+			huge=-
+			if [ "$cfg" = per-backend ]; then
+				first=- second=- floor=-
+			else
+				build=$(psql -X -At -c '\timing on' -c "SELECT rerank.warm_model('bench')" | awk '/^Time:/ { print $2 }')
+				psql -X -At -c "$call" >/dev/null
+				huge=$(rr_psql -At -c "SELECT string_agg(kind || ' ' || coalesce(huge_pages::text, '?'), ', ' ORDER BY kind)
+				                        FROM rerank.model_memory WHERE state = 'ready'")
+				fc=$(first_calls)
+				first=$(echo "$fc" | awk '{ print $1 }' | sort -n | sed -n 3p)
+				second=$(echo "$fc" | awk '{ print $2 }' | sort -n | sed -n 3p)
+				psql -X -At -c "SELECT rerank.warm_model('floor')" -c "$floor_call" >/dev/null
+				floor=$(first_calls "$floor_call" | awk '{ print $1 }' | sort -n | sed -n 3p)
+			fi
+			# per backend, the new connection first loads its copy
+			bench 1 $((seconds + $([ "$cfg" = per-backend ] && echo 15 || echo 5))) "$rate" "$work/pages.$cfg.$r"
+			read -r _ p50 p99 _ <<<"$(latency "$work/pages.$cfg.$r" rerank 5)"
+			read -r cpu1 cpu2 <<<"$(cpu_per_call)"
+			echo "round $r, $cfg: huge pages: $huge; first call $first ms, second $second ms, first call on the 500-item model $floor ms (medians of 5 new connections$([ "$cfg" = per-backend ] || echo "; built in $build ms")); at $rate calls/s p50 $p50 ms, p99 $p99 ms; CPU per call, a new backend's first 1,600 calls $cpu1 us, next 1,600 $cpu2 us"
+			pg_first[$cfg]+="$first " pg_second[$cfg]+="$second " pg_p50[$cfg]+="$p50 " pg_p99[$cfg]+="$p99 "
+			pg_floor[$cfg]+="$floor "
+			pg_cpu1[$cfg]+="$cpu1 " pg_cpu2[$cfg]+="$cpu2 " pg_huge[$cfg]=$huge
+		done
+	done
+	set_thp "$saved_thp_mode" || true
+	med() { echo "$1" | tr ' ' '\n' | awk '/^[0-9.]+$/' | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else printf "-" }'; }
+	echo
+	echo "summary ($items items x $dims dims, 500 candidates, k = 20; medians over $rounds rounds of this run)"
+	printf '%-12s %-26s %10s %10s %8s %11s %14s %9s %9s %16s\n' config "on huge pages" "first ms" "second ms" ratio "500-item ms" "p50 ms @$rate/s" "p99 ms" "p50/4k" "CPU us 1st/next"
+	base=$(med "${pg_p50[4k]:-}")
+	for cfg in "${configs[@]}"; do
+		[ -n "${pg_p50[$cfg]:-}" ] || continue
+		f=$(med "${pg_first[$cfg]}") s2=$(med "${pg_second[$cfg]}") p=$(med "${pg_p50[$cfg]}")
+		printf '%-12s %-26s %10s %10s %8s %11s %14s %9s %9s %16s\n' "$cfg" "${pg_huge[$cfg]}" "$f" "$s2" \
+			"$(awk -v a="$f" -v b="$s2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }')" \
+			"$(med "${pg_floor[$cfg]}")" "$p" \
+			"$(med "${pg_p99[$cfg]}")" "$(awk -v a="$p" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }')" \
+			"$(med "${pg_cpu1[$cfg]}")/$(med "${pg_cpu2[$cfg]}")"
+	done
+	exit 0
+fi
 pb_first_med=- pb_anon=- pb_r50=- pb_r99=- pb_bytes=0
 if [ "$per_backend" = 1 ]; then
 	echo

@@ -24,7 +24,8 @@ SELECT count(*) AS held FROM rerank.model_memory WHERE name LIKE 'shm_%';
 SELECT rerank.warm_model('shm_a') AS warmed;
 SELECT kind, name, version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_a')
        AS current_version, state, bytes > 0 AS has_bytes, readers, mapped_here, shared,
-       builder_pid IS NULL AS no_builder, built_at IS NOT NULL AS built
+       builder_pid IS NULL AS no_builder, built_at IS NOT NULL AS built,
+       huge_pages IS NOT NULL AS pages_known
   FROM rerank.model_memory WHERE name = 'shm_a';
 SELECT built_at AS built_a FROM rerank.model_memory WHERE name = 'shm_a' \gset
 

@@ -1,6 +1,6 @@
 /*
- * user_knn.c
- *	  A user's neighbors under a user-kNN model (see user_knn.h).
+ * user_neighbors.c
+ *	  A user's neighbors under a user-kNN model (see user_neighbors.h).
  *
  * The history decides the path: the training interactions the index holds
  * merged with the user's row of rerank.user_features (the one reader of
@@ -21,7 +21,7 @@
 
 #include "cache/model_cache.h"
 #include "model/model_access.h"
-#include "model/user_knn.h"
+#include "model/user_neighbors.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -124,7 +124,7 @@ TrainedHistory(const UserKnnIndex *index, int32 u, const int32 *items,
 		memcmp(by_user.weights + start, weights, sizeof(float) * n) == 0;
 }
 
-/* A user's neighbors from the current history; see user_knn.h. */
+/* A user's neighbors from the current history; see user_neighbors.h. */
 void
 UserKnnNeighborsOf(const UserKnnIndex *index, int64 user_id, const int64 *ids,
 				   const float *weights, int n, UserNeighbors *out)
@@ -161,7 +161,7 @@ UserKnnNeighborsOf(const UserKnnIndex *index, int64 user_id, const int64 *ids,
 	out->total = UserKnnTotal(out->similarities, out->n);
 }
 
-/* A user's current history; see user_knn.h. */
+/* A user's current history; see user_neighbors.h. */
 int
 UserKnnHistory(const UserKnnIndex *index, int64 user_id,
 			   const UserFeatures *features, int64 **ids, float **weights)
@@ -185,7 +185,7 @@ UserKnnHistory(const UserKnnIndex *index, int64 user_id,
 	return MergeUserHistory(features, train_ids, train_weights, n, ids, weights);
 }
 
-/* A user's neighbors from the current history; see user_knn.h. */
+/* A user's neighbors from the current history; see user_neighbors.h. */
 void
 UserKnnNeighborsOfUser(const UserKnnIndex *index, int64 user_id,
 					   const UserFeatures *features, UserNeighbors *out,

@@ -1,6 +1,6 @@
 /*
- * user_knn.h
- *	  Serving a user-kNN model (user_knn.c): a user's neighbors, either the
+ * user_neighbors.h
+ *	  Serving a user-kNN model (user_neighbors.c): a user's neighbors, either the
  *	  trained list or, for a user whose history changed since training or
  *	  whom training did not see, the list computed at serving time from the
  *	  current history through the model's inverted index (the real-time
@@ -8,8 +8,8 @@
  *	  for predict, recommend, similar_users, evaluate, rerank() and
  *	  explain() alike.
  */
-#ifndef RERANK_MODEL_USER_KNN_H
-#define RERANK_MODEL_USER_KNN_H
+#ifndef RERANK_MODEL_USER_NEIGHBORS_H
+#define RERANK_MODEL_USER_NEIGHBORS_H
 
 #include "postgres.h"
 
@@ -70,4 +70,4 @@ extern void UserKnnNeighborsOfUser(const UserKnnIndex *index, int64 user_id,
 								   UserNeighbors *out, int64 **ids,
 								   float **weights, int *n);
 
-#endif							/* RERANK_MODEL_USER_KNN_H */
+#endif							/* RERANK_MODEL_USER_NEIGHBORS_H */

@@ -1,5 +1,5 @@
 /*
- * item_signals.c
+ * signal_refresh.c
  *	  The item-side signals computed from the shop's event log on a
  *	  schedule, never on the insert path:
  *
