@@ -465,7 +465,8 @@ SignalsCacheInit(void)
 /*
  * The block of a transaction that changed the tables (or cannot build a
  * snapshot): built from what it sees, once per change, within the private
- * budget; NULL when empty or over it (with a WARNING).
+ * budget; NULL when empty, turned off (a budget of 0) or over it (with a
+ * WARNING).
  */
 static const ItemSignals *
 OwnBlock(void)
@@ -485,6 +486,13 @@ OwnBlock(void)
 	own_context = NULL;
 	own_block = NULL;
 	own_lxid = InvalidLocalTransactionId;
+	/* turned off for the session */
+	if (SignalsPrivateBudget() == 0)
+	{
+		own_lxid = CURRENT_LXID;
+		own_valid = true;
+		return NULL;
+	}
 
 	context = AllocSetContextCreate(TopTransactionContext, "rerank own item signals",
 									ALLOCSET_DEFAULT_SIZES);
