@@ -111,7 +111,7 @@ CategoryXactCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 			if (items_changed && SnapshotsShared())
-				SharedRegistryBumpCatalog(MyDatabaseId);
+				SharedRegistryBumpGeneration(MyDatabaseId, SNAPSHOT_CATALOG);
 			items_changed = false;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -343,7 +343,7 @@ CategoryCacheEnsure(void)
 	if (!version_known)
 	{
 		catalog_version = SnapshotsShared() ?
-			(int64) SharedRegistryCatalogGeneration(MyDatabaseId) : ++local_generation;
+			(int64) SharedRegistryGeneration(MyDatabaseId, SNAPSHOT_CATALOG) : ++local_generation;
 		version_known = true;
 	}
 	memset(&source, 0, sizeof(source));

@@ -53,19 +53,20 @@ typedef struct SharedSlot
 	Size		huge_bytes;		/* READY, RETIRED: of bytes on huge pages */
 } SharedSlot;
 
-typedef struct CatalogGeneration
+/* A database's generations of the kinds versioned by the registry. */
+typedef struct DatabaseGenerations
 {
 	Oid			dbid;
-	uint64		generation;
-} CatalogGeneration;
+	uint64		generations[SNAPSHOT_NKINDS];	/* catalog, item signals */
+} DatabaseGenerations;
 
 typedef struct SharedRegistry
 {
 	LWLock	   *lock;
 	pg_atomic_uint64 retirements;
-	uint64		catalog_counter;	/* source of unique catalog generations */
-	int			catalog_victim; /* round robin when the table is full */
-	CatalogGeneration catalogs[SHARED_REGISTRY_DATABASES];
+	uint64		generation_counter; /* source of unique generations */
+	int			database_victim;	/* round robin when the table is full */
+	DatabaseGenerations databases[SHARED_REGISTRY_DATABASES];
 	SharedSlot	slots[SHARED_REGISTRY_SLOTS];
 } SharedRegistry;
 
@@ -555,46 +556,52 @@ SharedRegistryTouch(const SharedMapping *mapping)
 		s->last_used = GetCurrentTimestamp();
 }
 
-/* The entry of a database in the catalog table, made if need be.  Lock held. */
-static CatalogGeneration *
-CatalogEntry(Oid dbid)
+/*
+ * The entry of a database in the generation table, made if need be, with
+ * new generations of every kind.  Lock held.
+ */
+static DatabaseGenerations *
+DatabaseEntry(Oid dbid)
 {
-	CatalogGeneration *entry = NULL;
+	DatabaseGenerations *entry = NULL;
 
 	for (int i = 0; i < SHARED_REGISTRY_DATABASES; i++)
 	{
-		if (registry->catalogs[i].dbid == dbid)
-			return &registry->catalogs[i];
-		if (entry == NULL && registry->catalogs[i].dbid == InvalidOid)
-			entry = &registry->catalogs[i];
+		if (registry->databases[i].dbid == dbid)
+			return &registry->databases[i];
+		if (entry == NULL && registry->databases[i].dbid == InvalidOid)
+			entry = &registry->databases[i];
 	}
 	if (entry == NULL)
 	{
-		/* forgetting a database is safe: it gets a generation never used */
-		entry = &registry->catalogs[registry->catalog_victim];
-		registry->catalog_victim = (registry->catalog_victim + 1) % SHARED_REGISTRY_DATABASES;
+		/* forgetting a database is safe: it gets generations never used */
+		entry = &registry->databases[registry->database_victim];
+		registry->database_victim = (registry->database_victim + 1) % SHARED_REGISTRY_DATABASES;
 	}
 	entry->dbid = dbid;
-	entry->generation = ++registry->catalog_counter;
+	for (int k = 0; k < SNAPSHOT_NKINDS; k++)
+		entry->generations[k] = ++registry->generation_counter;
 	return entry;
 }
 
 uint64
-SharedRegistryCatalogGeneration(Oid dbid)
+SharedRegistryGeneration(Oid dbid, SnapshotKind kind)
 {
 	uint64		generation;
 
+	Assert(kind < SNAPSHOT_NKINDS);
 	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
-	generation = CatalogEntry(dbid)->generation;
+	generation = DatabaseEntry(dbid)->generations[kind];
 	LWLockRelease(registry->lock);
 	return generation;
 }
 
 void
-SharedRegistryBumpCatalog(Oid dbid)
+SharedRegistryBumpGeneration(Oid dbid, SnapshotKind kind)
 {
+	Assert(kind < SNAPSHOT_NKINDS);
 	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
-	CatalogEntry(dbid)->generation = ++registry->catalog_counter;
+	DatabaseEntry(dbid)->generations[kind] = ++registry->generation_counter;
 	LWLockRelease(registry->lock);
 }
 

@@ -33,7 +33,7 @@
 /* Versions the registry can hold at once (ready, building or retiring). */
 #define SHARED_REGISTRY_SLOTS 64
 
-/* Databases whose catalog generation the registry remembers at once. */
+/* Databases whose generations the registry remembers at once. */
 #define SHARED_REGISTRY_DATABASES 64
 
 /* Installs the shared memory hooks; from _PG_init during the preload. */
@@ -131,13 +131,17 @@ extern bool SharedRegistryMappingCurrent(const SharedMapping *mapping);
 extern void SharedRegistryTouch(const SharedMapping *mapping);
 
 /*
- * The catalog generation of a database: a number no other content ever
- * had, changed by SharedRegistryBumpCatalog.
+ * The generation of a kind versioned by the registry in a database (the
+ * item catalog, the item signals): a number no other content of that kind
+ * ever had, changed by SharedRegistryBumpGeneration.
  */
-extern uint64 SharedRegistryCatalogGeneration(Oid dbid);
+extern uint64 SharedRegistryGeneration(Oid dbid, SnapshotKind kind);
 
-/* A new catalog generation for a database (at commit of an items change). */
-extern void SharedRegistryBumpCatalog(Oid dbid);
+/*
+ * A new generation of a kind in a database (at the commit of a change of
+ * its tables).
+ */
+extern void SharedRegistryBumpGeneration(Oid dbid, SnapshotKind kind);
 
 /* One slot as the view shows it. */
 typedef struct SharedSlotInfo

@@ -1,66 +1,154 @@
 /*
  * signals_cache.c
- *	  Item signals in backend memory (see signals_cache.h).
+ *	  The item signals served from memory (see signals_cache.h): a served
+ *	  snapshot (snapshot.h, kind SNAPSHOT_SIGNALS) of one block, one copy per
+ *	  server with the preload, else this backend's.
  *
- * One load reads the three tables once each through SPI, gathers the rows
- * by item in a temporary map, and writes the block with ItemSignalsBuild
- * into memory of its own context, built under the transaction's memory and
- * adopted only when complete (an error or a cancel during a load leaks
- * nothing).  Rows are numbered lists first (by item id), then the other
- * items as they come, so the lists form one CSR array without a sort.
- * Statistics rows computed at different times (a hand edit) are decayed to
- * the latest one's time.  Brand numbers follow the brand names' byte order.
+ * A build reads the three tables once each through SPI (the provider's
+ * plan), gathers the rows by item in a temporary map, and writes the block
+ * with ItemSignalsBuild into the snapshot's memory (its fill).  Rows are
+ * numbered lists first (by item id), then the other items as they come, so
+ * the lists form one CSR array without a sort.  Statistics rows computed at
+ * different times (a hand edit) are decayed to the latest one's time.
+ * Brand numbers follow the brand names' byte order.
+ *
+ * The version is the signals generation: with the preload a number in the
+ * shared registry that the commit of any change of the three tables
+ * replaces (a transaction callback, armed by their statement triggers,
+ * before the invalidation of the other backends is sent); without it, a
+ * counter of this backend's invalidations of the three tables.  A
+ * transaction that changed them builds a block of its own from what it
+ * sees (within rerank.signals_cache_mb), freed at its end: what it wrote is
+ * never put in a snapshot.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "cache/backend_cache.h"
 #include "cache/cache_memory.h"
+#include "cache/shared_registry.h"
 #include "cache/signals_cache.h"
+#include "cache/snapshot.h"
 #include "catalog/pg_type.h"
 #include "common/feat_time.h"
 #include "common/id_map.h"
 #include "common/spi_util.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
-/* GUC: per-backend budget for the item signals, in megabytes. */
+#if PG_VERSION_NUM >= 170000
+#define CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define CURRENT_LXID (MyProc->lxid)
+#endif
+
+/* The label of the signals' snapshots (messages, rerank.model_memory). */
+#define SIGNALS_LABEL "rerank.item_stats, item_covisits, items.brand"
+
+/* GUC: per-backend budget for the item signals without the preload, MB. */
 static int	signals_cache_mb = 256;
 
-static MemoryContext cache_context = NULL;
-static bool cache_valid = false;
-static const ItemSignals *cache_block = NULL;
+/* The tables, and the signals version, known until their next invalidation. */
 static Oid	watched[3] = {InvalidOid, InvalidOid, InvalidOid};
+static bool version_known = false;
+static int64 signals_version = 0;
+static int64 local_generation = 0;
 
-/* Relcache callback: a change of a source table makes the block stale. */
+/* This transaction's block (from a snapshot), and why there is none. */
+static LocalTransactionId block_lxid = InvalidLocalTransactionId;
+static const ItemSignals *served_block = NULL;
+static SnapshotStatus signals_status = SNAPSHOT_SERVED;
+static Size status_budget = 0;
+
+/*
+ * This transaction changed the tables: it reads a block of its own, built
+ * under TopTransactionContext (valid while own_lxid is the transaction's
+ * and own_valid holds).
+ */
+static bool signals_changed = false;
+static LocalTransactionId own_lxid = InvalidLocalTransactionId;
+static bool own_valid = false;
+static MemoryContext own_context = NULL;
+static const ItemSignals *own_block = NULL;
+
+/* Relcache callback: a change of a source table means a new version. */
 static void
 SignalsCacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == watched[0] || relid == watched[1] ||
 		relid == watched[2])
-		cache_valid = false;
+	{
+		version_known = false;
+		block_lxid = InvalidLocalTransactionId;
+		own_valid = false;
+	}
 }
 
 /* Assign hook of rerank.signals_cache_mb: a new budget applies at once. */
 static void
 SignalsCacheBudgetAssign(int newval, void *extra)
 {
-	cache_valid = false;
+	block_lxid = InvalidLocalTransactionId;
+	own_valid = false;
 }
 
-void
-SignalsCacheInit(void)
+/* The private budget of signals snapshots, in bytes. */
+static Size
+SignalsPrivateBudget(void)
 {
-	DefineCacheBudget("rerank.signals_cache_mb",
-					  "Memory per backend for the cached item signals (popularity, first seen, brands, co-visitation lists), in megabytes.",
-					  "Signals that do not fit are not used: rerank() serves without them, with a WARNING.",
-					  &signals_cache_mb, 256, SignalsCacheBudgetAssign);
-	CacheRegisterRelcacheCallback(SignalsCacheRelcacheCallback, (Datum) 0);
+	return CacheBudgetBytes(signals_cache_mb);
+}
+
+/*
+ * At the commit of a transaction that changed the signals' tables, a new
+ * signals generation (before the other backends hear of the change);
+ * PREPARE of such a transaction is refused with the preload, since its
+ * commit would not get one.
+ */
+static void
+SignalsXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (signals_changed && SnapshotsShared())
+				SharedRegistryBumpGeneration(MyDatabaseId, SNAPSHOT_SIGNALS);
+			signals_changed = false;
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (signals_changed && SnapshotsShared())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that changed the item signals"),
+						 errdetail("rerank serves the item signals (rerank.item_stats, rerank.item_covisits, brands in rerank.items) from shared memory, and a prepared transaction's commit could not replace them.")));
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_ABORT:
+			signals_changed = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * The signals kind's check: nothing to build from a transaction that
+ * changed the tables (the caller read the generation before the build's
+ * MVCC snapshot was taken, so the snapshot sees at least that content).
+ */
+static bool
+SignalsIsCurrent(const SnapshotSource *source)
+{
+	return !signals_changed;
 }
 
 /* A load in progress. */
@@ -235,123 +323,212 @@ CountQuery(const char *sql)
 	return isnull ? 0 : count;
 }
 
-/* Loads the block, or notes that there is none or it does not fit. */
-static void
-SignalsCacheLoad(void)
+/*
+ * Reads the three tables (inside SPI) into load and input, in the current
+ * memory context; returns the bytes of the block, 0 when there are no
+ * signals at all (or more items than a block holds, with a WARNING).
+ */
+static Size
+SignalsRead(SignalsLoad *load, ItemSignalsInput *input)
 {
-	Size		budget = CacheBudgetBytes(signals_cache_mb);
-	MemoryContext context;
-	MemoryContext scratch;
-	MemoryContext caller = CurrentMemoryContext;
-	SignalsLoad load;
-	ItemSignalsInput input;
 	int64		rows;
-	int64		links;
-	size_t		size;
-	void	   *memory;
 
-	watched[0] = RerankTableOid("items");
-	watched[1] = RerankTableOid("item_stats");
-	watched[2] = RerankTableOid("item_covisits");
-
-	SpiConnect();
 	rows = CountQuery("SELECT (SELECT pg_catalog.count(*) FROM rerank.item_stats)"
 					  " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM rerank.item_covisits)"
 					  " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM rerank.items"
 					  "                         WHERE brand IS NOT NULL)");
-	links = CountQuery("SELECT pg_catalog.sum(pg_catalog.cardinality(neighbor_ids))::pg_catalog.int8"
-					   " FROM rerank.item_covisits");
-	memset(&input, 0, sizeof(input));
-	input.nitems = rows;
-	/* an upper bound: the rows may share items */
-	size = ItemSignalsSize(&input) + (size_t) links * (sizeof(int64) + sizeof(float));
-	if (rows == 0 || rows > PG_INT32_MAX / 2 || size > budget)
+	memset(input, 0, sizeof(ItemSignalsInput));
+	memset(load, 0, sizeof(SignalsLoad));
+	if (rows == 0)
+		return 0;
+	if (rows > PG_INT32_MAX / 2)
 	{
-		SPI_finish();
-		if (cache_context != NULL)
-			MemoryContextDelete(cache_context);
-		cache_context = NULL;
-		cache_block = NULL;
-		cache_valid = true;
-		if (rows > 0)
-			ereport(WARNING,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("the item signals (%lld items, %lld co-visitation entries, about %zu MB) do not fit in rerank.signals_cache_mb (%d MB)",
-							(long long) rows, (long long) links, size / (1024 * 1024) + 1,
-							signals_cache_mb),
-					 errdetail("rerank() serves without popularity, item age, brands and co-visitation."),
-					 errhint("Raise rerank.signals_cache_mb, or build shorter lists.")));
-		return;
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the item signals have %lld rows, more than can be served from memory",
+						(long long) rows),
+				 errdetail("rerank() serves without popularity, item age, brands and co-visitation.")));
+		return 0;
 	}
 
-	context = AllocSetContextCreate(CurTransactionContext, "rerank signals cache",
-									ALLOCSET_DEFAULT_SIZES);
-	scratch = AllocSetContextCreate(CurTransactionContext, "rerank signals load",
-									ALLOCSET_DEFAULT_SIZES);
-	/* the rows are read under SPI into the load's own context */
-	MemoryContextSwitchTo(scratch);
-	memset(&load, 0, sizeof(load));
-	load.map = idmap_create(scratch, (uint32) Min(rows + 16, PG_UINT32_MAX / 2), NULL);
-	load.capacity = 1024;
-	load.ids = palloc(sizeof(int64) * load.capacity);
-	load.brands = palloc(sizeof(int32) * load.capacity);
-	load.first_seen = palloc(sizeof(double) * load.capacity);
-	load.popularity = palloc(sizeof(float) * FEAT_POP_WINDOWS * load.capacity);
-	load.computed_at = palloc(sizeof(double) * load.capacity);
-	load.offsets = palloc(sizeof(int64) * (load.capacity + 1));
-	load.offsets[0] = 0;
-	load.link_capacity = 4096;
-	load.link_ids = palloc(sizeof(int64) * load.link_capacity);
-	load.link_weights = palloc(sizeof(float) * load.link_capacity);
+	load->map = idmap_create(CurrentMemoryContext, (uint32) Min(rows + 16, PG_UINT32_MAX / 2), NULL);
+	load->capacity = 1024;
+	load->ids = palloc(sizeof(int64) * load->capacity);
+	load->brands = palloc(sizeof(int32) * load->capacity);
+	load->first_seen = palloc(sizeof(double) * load->capacity);
+	load->popularity = palloc(sizeof(float) * FEAT_POP_WINDOWS * load->capacity);
+	load->computed_at = palloc(sizeof(double) * load->capacity);
+	load->offsets = palloc(sizeof(int64) * (load->capacity + 1));
+	load->offsets[0] = 0;
+	load->link_capacity = 4096;
+	load->link_ids = palloc(sizeof(int64) * load->link_capacity);
+	load->link_weights = palloc(sizeof(float) * load->link_capacity);
 
 	ScanQueryRows("SELECT item_id, neighbor_ids, weights FROM rerank.item_covisits"
-				  " ORDER BY item_id", 0, NULL, NULL, LoadListRow, &load);
+				  " ORDER BY item_id", 0, NULL, NULL, LoadListRow, load);
 	ScanQueryRows("SELECT item_id, first_seen_at, popularity_hour, popularity_day,"
 				  " popularity_week, computed_at FROM rerank.item_stats",
-				  0, NULL, NULL, LoadStatsRow, &load);
+				  0, NULL, NULL, LoadStatsRow, load);
 	ScanQueryRows("SELECT item_id, brand FROM rerank.items WHERE brand IS NOT NULL"
 				  " ORDER BY brand COLLATE pg_catalog.\"C\"",
-				  0, NULL, NULL, LoadBrandRow, &load);
-	SPI_finish();				/* back in the caller's context */
-	MemoryContextSwitchTo(scratch);
+				  0, NULL, NULL, LoadBrandRow, load);
 
 	/* every row's counts at the latest statistics time */
-	for (int32 r = 0; r < load.n; r++)
-		if (!isnan(load.computed_at[r]))
-			ItemStatsDecay(load.popularity + r * FEAT_POP_WINDOWS, load.computed_at[r],
-						   load.stats_at);
+	for (int32 r = 0; r < load->n; r++)
+		if (!isnan(load->computed_at[r]))
+			ItemStatsDecay(load->popularity + r * FEAT_POP_WINDOWS, load->computed_at[r],
+						   load->stats_at);
 
-	input.nitems = load.n;
-	input.ids = load.ids;
-	input.brands = load.brands;
-	input.first_seen = load.first_seen;
-	input.popularity = load.popularity;
-	input.has_stats = load.has_stats;
-	input.stats_at = load.stats_at;
-	input.list_offsets = load.nlinks > 0 ? load.offsets : NULL;
-	input.list_ids = load.link_ids;
-	input.list_weights = load.link_weights;
-	size = ItemSignalsSize(&input);
-	memory = CacheMemoryAlloc(context, size, false);
-	if (!ItemSignalsBuild(memory, size, &input))
-		elog(ERROR, "could not build the item signals block");
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(scratch);
-
-	/* complete: adopt it */
-	MemoryContextSetParent(context, TopMemoryContext);
-	if (cache_context != NULL)
-		MemoryContextDelete(cache_context);
-	cache_context = context;
-	cache_block = ItemSignalsOpen(memory, size);
-	cache_valid = true;
+	input->nitems = load->n;
+	input->ids = load->ids;
+	input->brands = load->brands;
+	input->first_seen = load->first_seen;
+	input->popularity = load->popularity;
+	input->has_stats = load->has_stats;
+	input->stats_at = load->stats_at;
+	input->list_offsets = load->nlinks > 0 ? load->offsets : NULL;
+	input->list_ids = load->link_ids;
+	input->list_weights = load->link_weights;
+	return load->n > 0 ? ItemSignalsSize(input) : 0;
 }
 
+/* Writes the block of input into memory of size bytes (SignalsRead's). */
+static void
+SignalsWrite(const ItemSignalsInput *input, void *memory, Size size)
+{
+	if (!ItemSignalsBuild(memory, size, input))
+		elog(ERROR, "could not build the item signals block");
+}
+
+/* What the plan read, for the fill. */
+typedef struct SignalsPlan
+{
+	SignalsLoad load;
+	ItemSignalsInput input;
+	Size		size;
+} SignalsPlan;
+
+/* Plans the signals' block: reads the tables (the build's SPI memory). */
+static void *
+SignalsPlanBlocks(SnapshotBuild *build, const SnapshotSource *source)
+{
+	SignalsPlan *plan = palloc0(sizeof(SignalsPlan));
+
+	plan->size = SignalsRead(&plan->load, &plan->input);
+	if (plan->size > 0)
+		SnapshotReserve(build, BLOCK_ITEM_SIGNALS, plan->size, 1);
+	return plan;
+}
+
+/* Fills the signals' block. */
+static void
+SignalsFillBlocks(SnapshotBuild *build, const SnapshotSource *source, void *state)
+{
+	SignalsPlan *plan = (SignalsPlan *) state;
+
+	if (plan->size > 0)
+		SignalsWrite(&plan->input, SnapshotBlockForWrite(build, BLOCK_ITEM_SIGNALS),
+					 plan->size);
+}
+
+static const SnapshotKindInfo signals_kind = {
+	.name = "item signals",
+	.private_budget = SignalsPrivateBudget,
+	.private_budget_setting = "rerank.signals_cache_mb",
+	.without_memory = "rerank() serves without popularity, item age, brands and co-visitation",
+	.latest_snapshot = true,
+	.serve_previous = false,
+	.is_current = SignalsIsCurrent
+};
+
+static const SnapshotProvider signals_provider = {
+	.name = "item signals",
+	.kind = SNAPSHOT_SIGNALS,
+	.plan = SignalsPlanBlocks,
+	.fill = SignalsFillBlocks
+};
+
+/* Registers the GUC, the kind, its provider and the callbacks. */
+void
+SignalsCacheInit(void)
+{
+	DefineCacheBudget("rerank.signals_cache_mb",
+					  "Memory per backend for the item signals (popularity, first seen, brands, co-visitation lists), in megabytes, when rerank is not in shared_preload_libraries.",
+					  "Signals that do not fit are not used: rerank() serves without them, with a WARNING. With the preload they are held once per server within rerank.shared_cache_mb; 0 turns them off for the session either way.",
+					  &signals_cache_mb, 256, SignalsCacheBudgetAssign);
+	CacheRegisterRelcacheCallback(SignalsCacheRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(SignalsXactCallback, NULL);
+	RegisterSnapshotKind(SNAPSHOT_SIGNALS, &signals_kind);
+	RegisterSnapshotProvider(&signals_provider);
+}
+
+/*
+ * The block of a transaction that changed the tables (or cannot build a
+ * snapshot): built from what it sees, once per change, within the private
+ * budget; NULL when empty, turned off (a budget of 0) or over it (with a
+ * WARNING).
+ */
+static const ItemSignals *
+OwnBlock(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext context;
+	SignalsLoad load;
+	ItemSignalsInput input;
+	Size		size;
+	void	   *memory = NULL;
+
+	if (own_lxid == CURRENT_LXID && own_valid)
+		return own_block;
+	/* the previous one of this transaction goes; earlier ones went with theirs */
+	if (own_lxid == CURRENT_LXID && own_context != NULL)
+		MemoryContextDelete(own_context);
+	own_context = NULL;
+	own_block = NULL;
+	own_lxid = InvalidLocalTransactionId;
+	/* turned off for the session */
+	if (SignalsPrivateBudget() == 0)
+	{
+		own_lxid = CURRENT_LXID;
+		own_valid = true;
+		return NULL;
+	}
+
+	context = AllocSetContextCreate(TopTransactionContext, "rerank own item signals",
+									ALLOCSET_DEFAULT_SIZES);
+	SpiConnect();
+	size = SignalsRead(&load, &input);
+	if (size > SignalsPrivateBudget())
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the item signals changed in this transaction (%zu MB) do not fit in rerank.signals_cache_mb (%d MB)",
+						size / (1024 * 1024) + 1, signals_cache_mb),
+				 errdetail("Until the transaction ends, rerank() serves without popularity, item age, brands and co-visitation."),
+				 errhint("Raise rerank.signals_cache_mb.")));
+	else if (size > 0)
+	{
+		memory = CacheMemoryAlloc(context, size, false);
+		SignalsWrite(&input, memory, size);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	own_context = context;
+	own_block = memory != NULL ? ItemSignalsOpen(memory, size) : NULL;
+	own_lxid = CURRENT_LXID;
+	own_valid = true;
+	return own_block;
+}
+
+/* The block of this transaction's snapshot, or NULL; see the header. */
 const ItemSignals *
 SignalsCacheBlock(void)
 {
-	/* what a role may read never depends on what is cached */
-	if (!cache_valid || !OidIsValid(watched[0]) || !OidIsValid(watched[1]) ||
+	SnapshotSource source;
+	const ServingSnapshot *snapshot;
+	const void *memory;
+	uint64		size;
+
+	if (!version_known || !OidIsValid(watched[0]) || !OidIsValid(watched[1]) ||
 		!OidIsValid(watched[2]))
 	{
 		watched[0] = RerankTableOid("items");
@@ -361,23 +538,63 @@ SignalsCacheBlock(void)
 	/* a 0.1.0 schema (before ALTER EXTENSION rerank UPDATE): no signals */
 	if (!OidIsValid(watched[1]) || !OidIsValid(watched[2]))
 		return NULL;
+	/* what a role may read never depends on what is cached */
 	for (int t = 0; t < 3; t++)
 		CheckCacheReadPrivilege(watched[t]);
-	if (!cache_valid)
-		SignalsCacheLoad();
-	return cache_block;
+	if (signals_changed)
+		return OwnBlock();
+	if (block_lxid == CURRENT_LXID)
+		return served_block;
+	/* known not to fit this backend's budget: not again until it changes */
+	if (version_known && served_block == NULL && !SnapshotsShared() &&
+		(signals_status == SNAPSHOT_OVER_BUDGET || signals_status == SNAPSHOT_DISABLED) &&
+		status_budget == SignalsPrivateBudget())
+	{
+		block_lxid = CURRENT_LXID;
+		return NULL;
+	}
+	if (!version_known)
+	{
+		signals_version = SnapshotsShared() ?
+			(int64) SharedRegistryGeneration(MyDatabaseId, SNAPSHOT_SIGNALS) :
+			++local_generation;
+		version_known = true;
+	}
+	memset(&source, 0, sizeof(source));
+	source.key.kind = SNAPSHOT_SIGNALS;
+	source.key.dbid = MyDatabaseId;
+	source.key.relid = watched[1];
+	source.key.object_id = 0;
+	source.key.version = signals_version;
+	source.label = SIGNALS_LABEL;
+	snapshot = GetServingSnapshot(&source, &signals_status);
+	status_budget = SignalsPrivateBudget();
+	if (signals_status == SNAPSHOT_NOT_CURRENT)
+		return OwnBlock();
+	served_block = NULL;
+	if (snapshot != NULL &&
+		(memory = SnapshotBlock(snapshot, BLOCK_ITEM_SIGNALS, &size)) != NULL)
+	{
+		served_block = ItemSignalsOpen(memory, size);
+		if (served_block == NULL)
+			elog(ERROR, "the item signals snapshot holds no valid block");
+	}
+	block_lxid = CURRENT_LXID;
+	return served_block;
 }
 
 PG_FUNCTION_INFO_V1(signals_cache_invalidate);
 
 /*
  * AFTER statement trigger of rerank.item_stats, rerank.item_covisits and
- * rerank.items: invalidates the item signals cached by every backend, at
- * commit.
+ * rerank.items: a change replaces the item signals served to every backend
+ * at commit; until then this transaction builds its own from what it sees.
  */
 Datum
 signals_cache_invalidate(PG_FUNCTION_ARGS)
 {
 	InvalidateCacheOnStatement(fcinfo, "signals_cache_invalidate");
+	signals_changed = true;
+	own_valid = false;
 	return PointerGetDatum(NULL);
 }

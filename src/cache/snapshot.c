@@ -393,6 +393,9 @@ static void
 WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 			   Size needed, Size available, bool shared)
 {
+	const char *without = kind->without_memory != NULL ? kind->without_memory :
+		"it is read from its tables on every call, which is slower than serving it from memory";
+
 	if (AlreadyWarned(&source->key))
 		return;
 	if (shared)
@@ -400,8 +403,8 @@ WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s \"%s\" does not fit in rerank.shared_cache_mb (%d MB)",
 						kind->name, source->label, shared_cache_mb),
-				 errdetail("It needs " INT64_FORMAT " MB of shared memory, " INT64_FORMAT " MB are free. Until it fits, it is read from its tables on every call, which is slower than serving it from memory; rerank.model_memory lists what is held.",
-						   Megabytes(needed), (int64) (available / (1024 * 1024))),
+				 errdetail("It needs " INT64_FORMAT " MB of shared memory, " INT64_FORMAT " MB are free. Until it fits, %s; rerank.model_memory lists what is held.",
+						   Megabytes(needed), (int64) (available / (1024 * 1024)), without),
 				 errhint("Raise rerank.shared_cache_mb and reload the configuration.")));
 	else
 		ereport(WARNING,
@@ -409,8 +412,8 @@ WarnOverBudget(const SnapshotKindInfo *kind, const SnapshotSource *source,
 				 errmsg("%s \"%s\" does not fit in %s (" INT64_FORMAT " MB)",
 						kind->name, source->label, kind->private_budget_setting,
 						(int64) (kind->private_budget() / (1024 * 1024))),
-				 errdetail("It needs " INT64_FORMAT " MB in each connection. Until it fits, it is read from its tables on every call, which is slower than serving it from memory.",
-						   Megabytes(needed)),
+				 errdetail("It needs " INT64_FORMAT " MB in each connection. Until it fits, %s.",
+						   Megabytes(needed), without),
 				 errhint("Raise %s, or add rerank to shared_preload_libraries to hold one copy per server.",
 						 kind->private_budget_setting)));
 }
@@ -425,7 +428,9 @@ WarnNoSlot(const SnapshotKindInfo *kind, const SnapshotSource *source)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("%s \"%s\" cannot be held in shared memory: all %d versions rerank can hold are in use",
 					kind->name, source->label, SHARED_REGISTRY_SLOTS),
-			 errdetail("Until one is free, it is read from its tables on every call."),
+			 errdetail("Until one is free, %s.",
+					   kind->without_memory != NULL ? kind->without_memory :
+					   "it is read from its tables on every call"),
 			 errhint("rerank.model_memory lists the versions held and their readers.")));
 }
 

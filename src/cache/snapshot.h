@@ -22,7 +22,8 @@
  * number no aborted transaction can hand out again to other content (a
  * model's factors_version, bumped by every statement that changes its item
  * factors or neighbor lists; the catalog generation, bumped at the commit
- * of any change of rerank.items).  Activation, renaming and parameter
+ * of any change of rerank.items; the signals generation, likewise for the
+ * tables of the item signals).  Activation, renaming and parameter
  * changes do not change the content, so a snapshot warmed before an
  * activation serves after it.
  *
@@ -78,6 +79,9 @@ typedef enum SnapshotKind
 								 * version = factors_version */
 	SNAPSHOT_CATALOG = 1,		/* the item catalog (rerank.items):
 								 * object = 0, version = catalog generation */
+	SNAPSHOT_SIGNALS = 2,		/* the item signals (rerank.item_stats,
+								 * item_covisits, items' brands): object = 0,
+								 * version = signals generation */
 	SNAPSHOT_NKINDS
 } SnapshotKind;
 
@@ -223,6 +227,12 @@ typedef struct SnapshotKindInfo
 	 */
 	Size		(*private_budget) (void);
 	const char *private_budget_setting;
+
+	/*
+	 * What serving does while the kind is not in memory, a sentence for the
+	 * over-budget WARNING; NULL: "it is read from its tables on every call".
+	 */
+	const char *without_memory;
 
 	/*
 	 * Whether the build reads with a new latest snapshot (true; for versions

@@ -41,6 +41,13 @@ typedef uint32 SnapshotBlockId;
 #define BLOCK_CATEGORY_NAMES		42	/* char[]: the names, end to end */
 
 /*
+ * SNAPSHOT_SIGNALS, the item signals (signals_cache.c): the flat block of
+ * core/item_signals.h (hash slots, per-item records, co-visitation lists),
+ * offsets inside, one block.
+ */
+#define BLOCK_ITEM_SIGNALS			100 /* char[]: an ItemSignals block */
+
+/*
  * SNAPSHOT_MODEL, user-kNN models (user_knn_cache.c): the flat index of
  * core/user_knn.h (users, items, histories, the item → users index, stats
  * and the trained neighbor lists), offsets inside, one block.
@@ -54,9 +61,8 @@ typedef uint32 SnapshotBlockId;
 #define BLOCK_RANKER_FOREST			200 /* char[]: a GbdtForest */
 
 /*
- * Reserved for the modules being written: item signals (popularity,
- * co-visitation, brands, first seen) 100-199; more of the ranker 201-299;
- * more of user-kNN 301-399.
+ * Reserved for the modules being written: more item signals 101-199; more
+ * of the ranker 201-299; more of user-kNN 301-399.
  */
 
 #endif							/* RERANK_SNAPSHOT_BLOCKS_H */

@@ -76,14 +76,15 @@ COMMENT ON PROCEDURE rerank.build_covisitation(pg_catalog.regclass, pg_catalog.t
     'rebuilds rerank.item_covisits from the events in (since, until] of every tracked table (or of events with the columns given): each user''s events in time order are cut into sessions at gaps over session_gap; two distinct items of a session at most window_size places apart co-occur; each item keeps its neighbors most co-occurring items with the share of its sessions as weight';
 REVOKE EXECUTE ON PROCEDURE rerank.build_covisitation(pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.interval, integer, integer, integer, pg_catalog.timestamptz, pg_catalog.timestamptz) FROM PUBLIC;
 
--- The item signals are cached in each backend for rerank()
--- (src/cache/signals_cache.c); a change of the statistics, the lists or
--- the brands invalidates them at commit.
+-- The item signals are served from memory for rerank()
+-- (src/cache/signals_cache.c: once per server with the preload, else per
+-- backend); a change of the statistics, the lists or the items and their
+-- brands makes a new version at commit.
 CREATE FUNCTION rerank.signals_cache_invalidate() RETURNS pg_catalog.trigger
     AS 'MODULE_PATHNAME', 'signals_cache_invalidate'
     LANGUAGE C;
 COMMENT ON FUNCTION rerank.signals_cache_invalidate() IS
-    'AFTER statement trigger of rerank.item_stats, rerank.item_covisits and rerank.items: invalidates the item signals cached by every backend, at commit';
+    'AFTER statement trigger of rerank.item_stats, rerank.item_covisits and rerank.items (ids and brands): a change replaces the item signals served to every backend at commit; until then the changing transaction reads its own';
 CREATE TRIGGER signals_cache_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.item_stats
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
@@ -91,5 +92,5 @@ CREATE TRIGGER signals_cache_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rerank.item_covisits
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
 CREATE TRIGGER signals_cache_invalidate
-    AFTER UPDATE OF brand ON rerank.items
+    AFTER INSERT OR UPDATE OF item_id, brand OR DELETE OR TRUNCATE ON rerank.items
     FOR EACH STATEMENT EXECUTE FUNCTION rerank.signals_cache_invalidate();
