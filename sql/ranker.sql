@@ -29,14 +29,16 @@ INSERT INTO rerank.item_factors (model_id, item_id, factors, bias)
 SELECT :fm, i, ARRAY[cos(i), sin(i)]::real[], (i % 3) * 0.1 FROM generate_series(1, 40) i;
 SELECT rerank.activate_model('fm');
 
--- the arguments every call below shares: the log with its columns
+-- the arguments every call below shares: the log with its columns, negatives
+-- of the three sources (a quarter by popularity, a quarter from the category)
 CREATE FUNCTION pg_temp.examples(negatives integer DEFAULT 6, options jsonb DEFAULT '{}',
                                  max_groups integer DEFAULT 100000)
 RETURNS SETOF record LANGUAGE sql AS $$
     SELECT * FROM rerank.ranker_examples('ltr.log', event_type_column => 'kind',
                                          time_column => 'at', negatives => negatives,
                                          max_groups => max_groups,
-                                         options => '{"warm_up": 0}'::jsonb || options)
+                                         options => '{"warm_up": 0, "negative_mix": {"popular": 0.25,
+                                                      "category": 0.25, "uniform": 0.5}}'::jsonb || options)
 $$;
 
 -- ---- the examples ----
@@ -114,12 +116,12 @@ SELECT count(*) AS differences FROM (
                                                  "negative_mix": {"popular": 1, "category": 1, "uniform": 2}}')
          AS (group_id int, user_id bigint, occurred_at timestamptz, item_id bigint, source text,
              label real, features real[]))) d;
--- all uniform: no other source; half category: none by popularity, at most 3 of 6 per group
+-- the default mix: all uniform, no other source
 SELECT source, count(*) > 0 AS drawn
-  FROM pg_temp.examples(options => '{"negative_mix": {"uniform": 1}}')
-    AS (group_id int, user_id bigint, occurred_at timestamptz, item_id bigint, source text,
-        label real, features real[])
+  FROM rerank.ranker_examples('ltr.log', event_type_column => 'kind', time_column => 'at',
+                              negatives => 6, options => '{"warm_up": 0}')
  GROUP BY source ORDER BY source;
+-- half category: none by popularity, at most 3 of 6 per group
 SELECT count(*) FILTER (WHERE source = 'popular') AS popular,
        count(*) FILTER (WHERE source = 'category') > 0 AS category,
        max(per_group) AS max_category_per_group
