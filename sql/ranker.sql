@@ -29,14 +29,16 @@ INSERT INTO rerank.item_factors (model_id, item_id, factors, bias)
 SELECT :fm, i, ARRAY[cos(i), sin(i)]::real[], (i % 3) * 0.1 FROM generate_series(1, 40) i;
 SELECT rerank.activate_model('fm');
 
--- the arguments every call below shares: the log with its columns
+-- the arguments every call below shares: the log with its columns, negatives
+-- of the three sources (a quarter by popularity, a quarter from the category)
 CREATE FUNCTION pg_temp.examples(negatives integer DEFAULT 6, options jsonb DEFAULT '{}',
                                  max_groups integer DEFAULT 100000)
 RETURNS SETOF record LANGUAGE sql AS $$
     SELECT * FROM rerank.ranker_examples('ltr.log', event_type_column => 'kind',
                                          time_column => 'at', negatives => negatives,
                                          max_groups => max_groups,
-                                         options => '{"warm_up": 0}'::jsonb || options)
+                                         options => '{"warm_up": 0, "negative_mix": {"popular": 0.25,
+                                                      "category": 0.25, "uniform": 0.5}}'::jsonb || options)
 $$;
 
 -- ---- the examples ----
@@ -107,6 +109,27 @@ SELECT count(*) AS compared,
                            OR abs(s.value - r.value) > 1e-5 * greatest(1, abs(s.value))) AS different
   FROM served s JOIN replayed r USING (item_id, feature)
  WHERE s.feature <> 'position';
+-- negative_mix: the default's shares given explicitly (normalized) give the same rows
+SELECT count(*) AS differences FROM (
+    (SELECT * FROM ltr.ex EXCEPT
+     SELECT * FROM pg_temp.examples(options => '{"stats_every": 0, "covisit_every": 0,
+                                                 "negative_mix": {"popular": 1, "category": 1, "uniform": 2}}')
+         AS (group_id int, user_id bigint, occurred_at timestamptz, item_id bigint, source text,
+             label real, features real[]))) d;
+-- the default mix: all uniform, no other source
+SELECT source, count(*) > 0 AS drawn
+  FROM rerank.ranker_examples('ltr.log', event_type_column => 'kind', time_column => 'at',
+                              negatives => 6, options => '{"warm_up": 0}')
+ GROUP BY source ORDER BY source;
+-- half category: none by popularity, at most 3 of 6 per group
+SELECT count(*) FILTER (WHERE source = 'popular') AS popular,
+       count(*) FILTER (WHERE source = 'category') > 0 AS category,
+       max(per_group) AS max_category_per_group
+  FROM (SELECT source, count(*) FILTER (WHERE source = 'category') OVER (PARTITION BY group_id) AS per_group
+          FROM pg_temp.examples(options => '{"negative_mix": {"category": 0.5, "uniform": 0.5}}')
+            AS (group_id int, user_id bigint, occurred_at timestamptz, item_id bigint, source text,
+                label real, features real[])) x;
+
 -- the features that the state behind them makes non-trivial here
 SELECT s.feature FROM served s GROUP BY s.feature
 HAVING count(DISTINCT round(s.value::numeric, 6)) > 1 ORDER BY min(s.feature);
@@ -140,6 +163,26 @@ RESET client_min_messages;
 SELECT a.booster = b.booster AS same_booster
   FROM rerank.rankers a, rerank.rankers b
  WHERE a.model_id = rerank.model_id('ltr_a') AND b.model_id = rerank.model_id('ltr_b');
+-- another negative mix: recorded in params; the uniform held-out groups are
+-- the same candidates whatever the mix (the blend scores them alike)
+SET client_min_messages = warning;
+CALL rerank.train_ranker('ltr_mix', 'ltr.log', event_type_column => 'kind', time_column => 'at',
+                         negatives => 6, trees => 12, max_depth => 3,
+                         options => '{"warm_up": "1 hour", "negative_mix": {"category": 1, "uniform": 3}}');
+RESET client_min_messages;
+SELECT a.params -> 'negative_mix' AS default_mix, b.params -> 'negative_mix' AS mix,
+       a.metrics -> 'evaluation' -> 'holdout_uniform' ->> 'candidates' AS candidates,
+       (a.metrics -> 'evaluation' -> 'holdout_uniform' ->> 'groups')::int AS uniform_groups,
+       (a.metrics -> 'evaluation' ->> 'groups')::int AS held_out_groups,
+       (a.metrics -> 'evaluation' -> 'holdout_uniform' -> 'ranker' ->> 'ndcg_at_10')::float8
+           BETWEEN 0 AND 1 AS uniform_ndcg_ok,
+       a.metrics -> 'evaluation' -> 'holdout_uniform' -> 'blend'
+           = b.metrics -> 'evaluation' -> 'holdout_uniform' -> 'blend' AS same_uniform_blend,
+       ra.booster <> rb.booster AS other_booster
+  FROM rerank.models a JOIN rerank.rankers ra USING (model_id),
+       rerank.models b JOIN rerank.rankers rb USING (model_id)
+ WHERE a.name = 'ltr_a' AND b.name = 'ltr_mix';
+SELECT rerank.drop_model('ltr_mix');
 -- a name in use: an error without replace
 CALL rerank.train_ranker('ltr_a', 'ltr.log', event_type_column => 'kind', time_column => 'at');
 
@@ -342,6 +385,21 @@ CALL rerank.train_ranker('bad', 'ltr.log', event_type_column => 'kind', time_col
 CALL rerank.train_ranker('bad', 'ltr.log', event_type_column => 'kind', time_column => 'at', options => '{"subsample": "half"}');
 CALL rerank.train_ranker('bad', 'ltr.log', event_type_column => 'kind', time_column => 'at', options => '[1, 2]');
 CALL rerank.train_ranker('bad', 'ltr.log', event_type_column => 'kind', time_column => 'at', options => '{"objective": "reg:squarederror"}');
+-- negative_mix's bad shares, each with its SQLSTATE
+CREATE FUNCTION pg_temp.mix_error(mix jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    CALL rerank.train_ranker('bad', 'ltr.log', event_type_column => 'kind', time_column => 'at',
+                             options => jsonb_build_object('negative_mix', mix));
+    RETURN 'no error';
+EXCEPTION WHEN others THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+SELECT m AS negative_mix, pg_temp.mix_error(m::jsonb) AS error
+  FROM unnest(ARRAY['0.5', '[0.5]', '{"popular": -1, "uniform": 2}',
+                    '{"popular": 0, "category": 0, "uniform": 0}', '{}',
+                    '{"uniform": "half"}', '{"uniform": null}', '{"random": 1}',
+                    '{"uniform": 1e400}']) m;
 CALL rerank.train_ranker('fm', 'ltr.log', event_type_column => 'kind', time_column => 'at');
 CALL rerank.train_ranker('', 'ltr.log', event_type_column => 'kind', time_column => 'at');
 CALL rerank.train_ranker(NULL, 'ltr.log', event_type_column => 'kind', time_column => 'at');

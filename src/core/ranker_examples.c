@@ -76,15 +76,45 @@ RankerPick(const double *cumulative, size_t n, double u)
 	return lo;
 }
 
+RankerMixShares
+RankerMixDefault(void)
+{
+	RankerMixShares shares = {0.0, 0.0, 1.0};
+
+	return shares;
+}
+
+bool
+RankerMixNormalize(RankerMixShares *shares)
+{
+	double		total;
+
+	if (!(isfinite(shares->popular) && shares->popular >= 0.0) ||
+		!(isfinite(shares->category) && shares->category >= 0.0) ||
+		!(isfinite(shares->uniform) && shares->uniform >= 0.0))
+		return false;
+	total = shares->popular + shares->category + shares->uniform;
+	if (!(total > 0.0) || !isfinite(total))
+		return false;
+	shares->popular /= total;
+	shares->category /= total;
+	shares->uniform /= total;
+	return true;
+}
+
 RankerNegativeMix
-RankerNegatives(int negatives)
+RankerNegativesMixed(int negatives, const RankerMixShares *shares)
 {
 	RankerNegativeMix mix = {0, 0, 0};
+	double		p,
+				c;
 
 	if (negatives <= 0)
 		return mix;
-	mix.popular = (negatives + 3) / 4;
-	mix.category = negatives / 4;
+	p = ceil(negatives * shares->popular - 1e-9);
+	c = floor(negatives * shares->category + 1e-9);
+	mix.popular = (int) fmin(fmax(p, 0.0), (double) negatives);
+	mix.category = (int) fmin(fmax(c, 0.0), (double) (negatives - mix.popular));
 	mix.uniform = negatives - mix.popular - mix.category;
 	return mix;
 }

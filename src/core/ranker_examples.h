@@ -53,9 +53,7 @@ extern size_t RankerPick(const double *cumulative, size_t n, double u);
 
 /*
  * How the negatives of a ranking group without impressions are drawn
- * (docs/ranker.md): a quarter from the catalog by popularity (rounded up),
- * a quarter from the positive item's category (rounded down), the rest
- * uniformly from the catalog.
+ * (docs/ranker.md): counts by source.
  */
 typedef struct RankerNegativeMix
 {
@@ -64,7 +62,36 @@ typedef struct RankerNegativeMix
 	int			uniform;
 } RankerNegativeMix;
 
-extern RankerNegativeMix RankerNegatives(int negatives);
+/*
+ * The shares of the sources (normalized by RankerMixShares): by popularity,
+ * from the positive item's category, uniformly from the catalog.
+ */
+typedef struct RankerMixShares
+{
+	double		popular;
+	double		category;
+	double		uniform;
+} RankerMixShares;
+
+/*
+ * The default shares: all uniform (chosen on the training histories of the
+ * replay's data sets among four mixes; docs/ranker.md, "The negatives' mix").
+ */
+extern RankerMixShares RankerMixDefault(void);
+
+/*
+ * Normalizes shares to sum 1; false (shares untouched) when one is
+ * negative, NaN or infinite, or when they sum to 0.
+ */
+extern bool RankerMixNormalize(RankerMixShares *shares);
+
+/*
+ * The counts of negatives drawn from each source for normalized shares:
+ * popular = ⌈negatives·p⌉, category = ⌊negatives·c⌋ (each within a 1e-9
+ * tolerance, so ¼ of 20 is 5, and capped by what is left), the rest
+ * uniform.  negatives ≤ 0: all 0.
+ */
+extern RankerNegativeMix RankerNegativesMixed(int negatives, const RankerMixShares *shares);
 
 /*
  * Sums of the ranking metrics at k over scored groups.  A group's items

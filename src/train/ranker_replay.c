@@ -83,6 +83,7 @@ const char *const replay_source_names[SOURCE_COUNT] = {
 #define SEED_USERS 0x5553455253ULL	/* "USERS" */
 #define SEED_GROUPS 0x47524f555053ULL	/* "GROUPS" */
 #define SEED_NEGATIVES 0x4e454753ULL	/* "NEGS" */
+#define SEED_UNIFORM 0x554e49464fULL	/* "UNIFO" */
 
 /* ---- options ---- */
 
@@ -164,6 +165,63 @@ ReplayOptionsDefaults(ReplayOptions *opts, const char *caller)
 	opts->covis.neighbors = 20;
 	opts->covis.min_count = 1;
 	opts->session_gap = FEAT_SESSION_GAP;
+	opts->negative_mix = RankerMixDefault();
+	opts->uniform_holdout = 0.0;
+}
+
+/*
+ * The negative_mix option: an object of shares {"popular": p, "category":
+ * c, "uniform": u} (missing keys 0), each a finite number ≥ 0, not all 0;
+ * normalized.
+ */
+static RankerMixShares
+OptionMix(const char *caller, const JsonbValue *value)
+{
+	RankerMixShares shares = {0.0, 0.0, 0.0};
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	char	   *key = NULL;
+
+	if (value->type != jbvBinary || !JsonContainerIsObject(value->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: option \"negative_mix\" must be an object of shares", caller),
+				 errhint("For example {\"popular\": 0.25, \"category\": 0.25, \"uniform\": 0.5}.")));
+	it = JsonbIteratorInit(value->val.binary.data);
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (token == WJB_VALUE && key != NULL)
+		{
+			double	   *share = strcmp(key, "popular") == 0 ? &shares.popular :
+				strcmp(key, "category") == 0 ? &shares.category :
+				strcmp(key, "uniform") == 0 ? &shares.uniform : NULL;
+
+			if (share == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: unknown source \"%s\" in option \"negative_mix\"", caller, key),
+						 errhint("The sources are popular, category and uniform.")));
+			if (v.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: share \"%s\" of option \"negative_mix\" must be a number",
+								caller, key)));
+			/* through the text: a number beyond double's range is infinite */
+			*share = strtod(DatumGetCString(DirectFunctionCall1(numeric_out,
+																NumericGetDatum(v.val.numeric))),
+							NULL);
+			key = NULL;
+		}
+	}
+	if (!RankerMixNormalize(&shares))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the shares of option \"negative_mix\" must be finite, at least 0 and not all 0",
+						caller)));
+	return shares;
 }
 
 bool
@@ -220,6 +278,8 @@ ReplayOptionSet(ReplayOptions *opts, const char *key, const JsonbValue *value)
 		opts->covis.neighbors = OptionInt(caller, key, value, 1, 1000);
 	else if (strcmp(key, "covisit_min_count") == 0)
 		opts->covis.min_count = OptionInt(caller, key, value, 1, PG_INT32_MAX);
+	else if (strcmp(key, "negative_mix") == 0)
+		opts->negative_mix = OptionMix(caller, value);
 	else
 		return false;
 	return true;
@@ -371,6 +431,10 @@ ReplayOptionsJson(StringInfo buf, const ReplayOptions *opts)
 	AppendSeconds(buf, "session_gap", opts->session_gap);
 	appendStringInfo(buf, ", \"covisit_window\": %d, \"covisit_neighbors\": %d, \"covisit_min_count\": %d",
 					 opts->covis.window, opts->covis.neighbors, opts->covis.min_count);
+	if (!OidIsValid(opts->impressions))
+		appendStringInfo(buf, ", \"negative_mix\": {\"popular\": %.17g, \"category\": %.17g, \"uniform\": %.17g}",
+						 opts->negative_mix.popular, opts->negative_mix.category,
+						 opts->negative_mix.uniform);
 	if (OidIsValid(opts->impressions))
 	{
 		appendStringInfoString(buf, ", \"impressions\": ");
@@ -395,6 +459,7 @@ typedef struct ReplayEvent
 #define EVENT_KNOWN		0x01	/* the type has a row in event_weights */
 #define EVENT_PURCHASE	0x02	/* is_purchase */
 #define EVENT_GROUP		0x04	/* a group is built before it */
+#define EVENT_UNIFORM	0x08	/* and a uniform held-out group */
 
 #define CHUNK_BITS 20
 #define CHUNK_EVENTS (1 << CHUNK_BITS)
@@ -503,6 +568,7 @@ typedef struct Replay
 	double		recent_decay;
 	/* per group scratch */
 	MemoryContext group_cxt;
+	int64		uniform_groups; /* events marked EVENT_UNIFORM */
 	double	   *fold_work;
 	double		fold_regularization;
 	double		fold_alpha;
@@ -1142,6 +1208,22 @@ SelectGroups(Replay *r, const uint8 *page_labels, ReplayExamples *out)
 			}
 		}
 		rows = marked * (1 + opts->negatives);
+		/* the latest share of them also get a uniform held-out group */
+		if (opts->uniform_holdout > 0.0)
+		{
+			int64		wanted = (int64) ceil(opts->uniform_holdout * marked);
+
+			for (int64 e = r->nevents - 1; e >= 0 && r->uniform_groups < wanted; e--)
+			{
+				ReplayEvent *ev = EventAt(r, e);
+
+				if (ev->flags & EVENT_GROUP)
+				{
+					ev->flags |= EVENT_UNIFORM;
+					r->uniform_groups++;
+				}
+			}
+		}
 	}
 	else
 	{
@@ -1737,8 +1819,69 @@ NewCandidate(const int32 *items, int n, int32 item)
 }
 
 /*
+ * An item drawn uniformly (u in [0, 1)) from the catalog as of the event:
+ * the event items seen, then the items without events; -1 when empty.
+ */
+static int32
+UniformItem(Replay *r, double u)
+{
+	int64		pool = (int64) r->nseen + (r->nitems - r->event_items);
+	int64		k2;
+
+	if (pool == 0)
+		return -1;
+	k2 = (int64) (u * pool);
+	return (int32) (k2 < r->nseen ? k2 : r->event_items + (k2 - r->nseen));
+}
+
+/*
+ * The uniform held-out group of a positive event: its item among
+ * UNIFORM_HOLDOUT_NEGATIVES items drawn uniformly from the catalog as of
+ * the event, from a seed of its own (the same whatever the mix), into
+ * out->uniform.
+ */
+static void
+UniformGroup(Replay *r, int64 e, ReplayExamples *out)
+{
+	ReplayEvent *ev = EventAt(r, e);
+	int			size = 1 + UNIFORM_HOLDOUT_NEGATIVES;
+	int32	   *items = palloc(sizeof(int32) * size);
+	float	   *labels = palloc(sizeof(float) * size);
+	uint8	   *sources = palloc(sizeof(uint8) * size);
+	uint64		seed = r->opts->seed ^ SEED_UNIFORM;
+	uint64		counter = 0;
+	int			n = 1;
+
+	items[0] = ev->item;
+	labels[0] = 1.0f;
+	sources[0] = SOURCE_EVENT;
+	for (int k = 0; k < UNIFORM_HOLDOUT_NEGATIVES; k++)
+		for (int attempt = 0; attempt < DRAW_TRIES; attempt++)
+		{
+			int32		d = UniformItem(r, RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++)));
+
+			if (d < 0)
+				break;
+			if (NewCandidate(items, n, d))
+			{
+				items[n] = d;
+				labels[n] = 0.0f;
+				sources[n] = SOURCE_UNIFORM;
+				n++;
+				break;
+			}
+		}
+	if (n >= 2)
+		GroupRows(r, ev->user, ev->at, items, NULL, n, labels, sources, out->uniform);
+	pfree(items);
+	pfree(labels);
+	pfree(sources);
+}
+
+/*
  * The group of a positive event: its item, then negatives drawn from the
- * catalog as of the event (core/ranker_examples.h, RankerNegatives): by
+ * catalog as of the event (core/ranker_examples.h, RankerNegativesMixed, the
+ * shares of the negative_mix option): by
  * popularity (the item of a uniformly drawn earlier event), from the
  * item's category and uniformly among the items seen before it and the
  * catalog's items that no event touches (in rerank.items, so listed all
@@ -1754,7 +1897,7 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 	int32	   *items = palloc(sizeof(int32) * size);
 	float	   *labels = palloc(sizeof(float) * size);
 	uint8	   *sources = palloc(sizeof(uint8) * size);
-	RankerNegativeMix mix = RankerNegatives(opts->negatives);
+	RankerNegativeMix mix = RankerNegativesMixed(opts->negatives, &opts->negative_mix);
 	int32		category = r->item_category[ev->item];
 	int			n = 1;
 	uint64		counter = 0;
@@ -1805,13 +1948,9 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 				else
 				{
 					/* the event items seen, then the items without events */
-					int64		pool = (int64) r->nseen + (r->nitems - r->event_items);
-					int64		k2;
-
-					if (pool == 0)
+					d = UniformItem(r, u);
+					if (d < 0)
 						break;
-					k2 = (int64) (u * pool);
-					d = (int32) (k2 < r->nseen ? k2 : r->event_items + (k2 - r->nseen));
 				}
 				if (NewCandidate(items, n, d))
 				{
@@ -1901,6 +2040,8 @@ ReplayRun(Replay *r, const uint8 *page_labels, ReplayExamples *out)
 		}
 		if (group)
 			EventGroup(r, e, out);
+		if (group && (EventAt(r, e)->flags & EVENT_UNIFORM))
+			UniformGroup(r, e, out);
 		ApplyEvent(r, EventAt(r, e));
 		e++;
 		if ((e & 1023) == 0)
@@ -2059,6 +2200,21 @@ RankerReplay(const ReplayOptions *opts, ReplayExamples *out)
 		out->group_sizes = MemoryContextAllocHuge(caller, sizeof(uint32) * groups);
 		out->group_time = MemoryContextAllocHuge(caller, sizeof(double) * groups);
 		out->group_user = MemoryContextAllocHuge(caller, sizeof(int64) * groups);
+	}
+
+	if (r.uniform_groups > 0)
+	{
+		ReplayExamples *u = MemoryContextAllocZero(caller, sizeof(ReplayExamples));
+		int64		urows = r.uniform_groups * (1 + UNIFORM_HOLDOUT_NEGATIVES);
+
+		u->x = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(float) * FEATURE_COUNT));
+		u->labels = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(float)));
+		u->row_item = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(int64)));
+		u->row_source = MemoryContextAllocHuge(caller, urows);
+		u->group_sizes = MemoryContextAllocHuge(caller, sizeof(uint32) * r.uniform_groups);
+		u->group_time = MemoryContextAllocHuge(caller, sizeof(double) * r.uniform_groups);
+		u->group_user = MemoryContextAllocHuge(caller, sizeof(int64) * r.uniform_groups);
+		out->uniform = u;
 	}
 
 	/* the state of the replay */

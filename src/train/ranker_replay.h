@@ -23,8 +23,9 @@
  * Groups: without impressions, one per positive event (weight > 0 in
  * rerank.event_weights) of a sampled user after the warm-up, the touched
  * item (label 1) among sampled negatives (core/ranker_examples.h:
- * RankerNegatives: by popularity as of the last statistics, from the
- * item's category and uniformly, among the items seen before the event);
+ * RankerNegativesMixed, in the shares of negative_mix, by default all
+ * uniform: by popularity as of the last statistics, from the item's
+ * category and uniformly, among the items seen before the event);
  * with impressions, one per page shown (the impressions of one user with
  * the same page id, or the same time), the items clicked within the
  * attribution window after it label 1, the others 0.  max_groups bounds
@@ -37,6 +38,7 @@
 
 #include "core/features.h"
 #include "core/item_signals.h"
+#include "core/ranker_examples.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -72,6 +74,10 @@ typedef struct ReplayOptions
 								 * counts */
 	CovisParams covis;
 	double		session_gap;	/* of the co-visitation sessions */
+	RankerMixShares negative_mix;	/* the negatives' sources, normalized */
+	double		uniform_holdout;	/* share of the latest sampled events that
+									 * also get a group of uniform candidates
+									 * (0: none; train_ranker's holdout) */
 } ReplayOptions;
 
 /* Where a row of the examples comes from. */
@@ -119,7 +125,18 @@ typedef struct ReplayExamples
 	int			history_size;
 	int			purchase_history_size;
 	char	   *sources;		/* the tables read, as a JSON array */
+	/*
+	 * With uniform_holdout: the groups of the latest sampled events with
+	 * their positive among UNIFORM_HOLDOUT_NEGATIVES items drawn uniformly
+	 * from the catalog as of the event (a seed of their own: the same
+	 * whatever the mix), for a held-out metric the mix does not shape; NULL
+	 * otherwise.
+	 */
+	struct ReplayExamples *uniform;
 } ReplayExamples;
+
+/* Negatives of the uniform held-out groups: 100 candidates, as the replay's lists. */
+#define UNIFORM_HOLDOUT_NEGATIVES 99
 
 /*
  * Reads the options from a call's arguments: events, user_column,
@@ -134,8 +151,8 @@ extern void ReplayOptionsFromArgs(FunctionCallInfo fcinfo, const char *caller,
 /*
  * Sets one member of the options object (warm_up, groups_since,
  * factor_model, stats_every, covisit_every, attribution, session_gap,
- * covisit_window, covisit_neighbors, covisit_min_count); false when the key
- * is not one of them.
+ * covisit_window, covisit_neighbors, covisit_min_count, negative_mix);
+ * false when the key is not one of them.
  */
 extern bool ReplayOptionSet(ReplayOptions *opts, const char *key,
 							const JsonbValue *value);

@@ -484,7 +484,9 @@ train_ranker(PG_FUNCTION_ARGS)
 	double		train_seconds;
 	GbdtForest *forest;
 	RankerMetrics ranker_m,
-				blend_m;
+				blend_m,
+				ranker_u,
+				blend_u;
 	StringInfoData p,
 				m;
 	int32		model_id;
@@ -546,7 +548,8 @@ train_ranker(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(run_cxt);
 	INSTR_TIME_SET_CURRENT(start);
 
-	/* the examples, point in time */
+	/* the examples, point in time (and the uniform held-out groups) */
+	opts.uniform_holdout = holdout;
 	RankerReplay(&opts, &ex);
 	ereport(NOTICE,
 			(errmsg("train_ranker \"%s\": read " INT64_FORMAT " events of " INT64_FORMAT " users (" INT64_FORMAT " sampled), " INT64_FORMAT " items in %.3f s",
@@ -580,6 +583,19 @@ train_ranker(PG_FUNCTION_ARGS)
 						ranker_m.groups ? ranker_m.hit_rate / ranker_m.groups : 0.0,
 						blend_m.groups ? blend_m.hit_rate / blend_m.groups : 0.0,
 						ranker_m.groups)));
+	}
+	memset(&ranker_u, 0, sizeof(ranker_u));
+	memset(&blend_u, 0, sizeof(blend_u));
+	if (ex.uniform != NULL && ex.uniform->groups > 0)
+	{
+		EvaluateHoldout(ex.uniform, 0, 0, forest, &ranker_u, &blend_u);
+		ereport(NOTICE,
+				(errmsg("train_ranker \"%s\": held-out among uniform candidates NDCG@10 %.4f (the blend %.4f), hit rate@10 %.4f (%.4f) over " INT64_FORMAT " groups",
+						name, ranker_u.groups ? ranker_u.ndcg / ranker_u.groups : 0.0,
+						blend_u.groups ? blend_u.ndcg / blend_u.groups : 0.0,
+						ranker_u.groups ? ranker_u.hit_rate / ranker_u.groups : 0.0,
+						blend_u.groups ? blend_u.hit_rate / blend_u.groups : 0.0,
+						ranker_u.groups)));
 	}
 
 	/* the registry: the model row and its booster */
@@ -626,6 +642,14 @@ train_ranker(PG_FUNCTION_ARGS)
 						 RANKER_EVAL_K, ranker_m.groups);
 		AppendMetrics(&m, "ranker", &ranker_m);
 		AppendMetrics(&m, "blend", &blend_m);
+		if (ranker_u.groups > 0)
+		{
+			appendStringInfo(&m, ", \"holdout_uniform\": {\"candidates\": %d, \"groups\": " INT64_FORMAT,
+							 1 + UNIFORM_HOLDOUT_NEGATIVES, ranker_u.groups);
+			AppendMetrics(&m, "ranker", &ranker_u);
+			AppendMetrics(&m, "blend", &blend_u);
+			appendStringInfoChar(&m, '}');
+		}
 		appendStringInfoChar(&m, '}');
 	}
 	appendStringInfoChar(&m, '}');

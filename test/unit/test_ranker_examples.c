@@ -90,24 +90,91 @@ UNIT_TEST(ranker_pick_follows_weights)
 	}
 }
 
+/* The split of ¼ / ¼ / ½ shares (the default before the selection). */
+static RankerNegativeMix
+QuarterSplit(int negatives)
+{
+	RankerMixShares s = {0.25, 0.25, 0.5};
+
+	return RankerNegativesMixed(negatives, &s);
+}
+
 UNIT_TEST(ranker_negative_mix)
 {
-	RankerNegativeMix m = RankerNegatives(20);
+	RankerNegativeMix m = QuarterSplit(20);
+	RankerMixShares d = RankerMixDefault();
 
 	CHECK(m.popular == 5 && m.category == 5 && m.uniform == 10);
-	m = RankerNegatives(7);
+	m = QuarterSplit(7);
 	CHECK(m.popular == 2 && m.category == 1 && m.uniform == 4);
-	m = RankerNegatives(1);
+	m = QuarterSplit(1);
 	CHECK(m.popular == 1 && m.category == 0 && m.uniform == 0);
-	m = RankerNegatives(0);
+	m = QuarterSplit(0);
 	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 0);
-	m = RankerNegatives(-3);
+	m = QuarterSplit(-3);
 	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 0);
 	for (int n = 1; n <= 200; n++)
 	{
-		m = RankerNegatives(n);
+		m = QuarterSplit(n);
 		CHECK(m.popular + m.category + m.uniform == n && (n < 4 || m.uniform >= m.popular));
 	}
+	/* the default: every negative uniform */
+	CHECK(RankerMixNormalize(&d));
+	m = RankerNegativesMixed(20, &d);
+	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 20);
+}
+
+UNIT_TEST(ranker_negative_mix_shares)
+{
+	RankerMixShares s = {1.0, 1.0, 2.0};
+	RankerMixShares bad;
+	RankerNegativeMix m;
+
+	CHECK(RankerMixNormalize(&s));
+	CHECK_NEAR(s.popular, 0.25, 1e-15);
+	CHECK_NEAR(s.category, 0.25, 1e-15);
+	CHECK_NEAR(s.uniform, 0.5, 1e-15);
+	/* normalized 1/1/2 splits as ¼/¼/½ for every count */
+	for (int n = -2; n <= 300; n++)
+	{
+		RankerNegativeMix a = QuarterSplit(n);
+		RankerNegativeMix b = RankerNegativesMixed(n, &s);
+
+		CHECK(a.popular == b.popular && a.category == b.category && a.uniform == b.uniform);
+	}
+	s = (RankerMixShares) {0.0, 0.0, 3.0};
+	CHECK(RankerMixNormalize(&s));
+	m = RankerNegativesMixed(20, &s);
+	CHECK(m.popular == 0 && m.category == 0 && m.uniform == 20);
+	s = (RankerMixShares) {0.0, 1.0, 1.0};
+	CHECK(RankerMixNormalize(&s));
+	m = RankerNegativesMixed(20, &s);
+	CHECK(m.popular == 0 && m.category == 10 && m.uniform == 10);
+	m = RankerNegativesMixed(7, &s);
+	CHECK(m.popular == 0 && m.category == 3 && m.uniform == 4);
+	s = (RankerMixShares) {0.0, 1.0, 3.0};
+	CHECK(RankerMixNormalize(&s));
+	m = RankerNegativesMixed(20, &s);
+	CHECK(m.popular == 0 && m.category == 5 && m.uniform == 15);
+	s = (RankerMixShares) {1.0, 1.0, 0.0};
+	CHECK(RankerMixNormalize(&s));
+	for (int n = 1; n <= 50; n++)
+	{
+		m = RankerNegativesMixed(n, &s);
+		CHECK(m.popular + m.category + m.uniform == n && m.popular >= 0 &&
+			  m.category >= 0 && m.uniform >= 0 && m.uniform <= 1);
+	}
+	/* refused: negative, NaN, infinite, all 0; the shares stay */
+	bad = (RankerMixShares) {-0.1, 0.5, 0.5};
+	CHECK(!RankerMixNormalize(&bad) && bad.popular == -0.1);
+	bad = (RankerMixShares) {NAN, 0.5, 0.5};
+	CHECK(!RankerMixNormalize(&bad));
+	bad = (RankerMixShares) {INFINITY, 0.5, 0.5};
+	CHECK(!RankerMixNormalize(&bad));
+	bad = (RankerMixShares) {0.0, 0.0, 0.0};
+	CHECK(!RankerMixNormalize(&bad));
+	bad = (RankerMixShares) {1e308, 1e308, 1e308};
+	CHECK(!RankerMixNormalize(&bad));
 }
 
 UNIT_TEST(ranker_metrics_of_groups)
