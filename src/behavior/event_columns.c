@@ -477,12 +477,13 @@ TrackedEventSources(EventSource **sources)
 	return n;
 }
 
+/*
+ * Refuses a relation events cannot be read from: a table (partitioned or
+ * not), a view or a materialized view is required.
+ */
 void
-EventSourceByName(EventSource *source, Oid relid, const char *user_column,
-				  const char *item_column, const char *time_column, const char *caller)
+CheckEventRelationKind(Relation rel, const char *caller)
 {
-	Relation	rel = relation_open(relid, AccessShareLock);
-
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
 		rel->rd_rel->relkind != RELKIND_VIEW &&
@@ -491,6 +492,15 @@ EventSourceByName(EventSource *source, Oid relid, const char *user_column,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s: \"%s\" is not a table or view", caller,
 						RelationGetRelationName(rel))));
+}
+
+void
+EventSourceByName(EventSource *source, Oid relid, const char *user_column,
+				  const char *item_column, const char *time_column, const char *caller)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+
+	CheckEventRelationKind(rel, caller);
 	memset(source, 0, sizeof(EventSource));
 	source->relid = relid;
 	source->from = SourceName(rel);

@@ -13,6 +13,7 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/relcache.h"
 
 /* The roles a column of the shop's event table can play. */
 typedef enum EventColumn
@@ -80,6 +81,12 @@ extern int	TrackedEventSources(EventSource **sources);
 extern void EventSourceByName(EventSource *source, Oid relid, const char *user_column,
 							  const char *item_column, const char *time_column,
 							  const char *caller);
+
+/*
+ * Refuses (42809) a relation events cannot be read from: a table,
+ * partitioned or not, a view or a materialized view is required.
+ */
+extern void CheckEventRelationKind(Relation rel, const char *caller);
 
 extern void EventColumnsFromArgs(EventColumns *columns, int nargs, char **args,
 								 const char *caller);

@@ -735,14 +735,7 @@ ResolveSources(const ReplayOptions *opts, ReplaySourceMap **maps)
 			args[EVENT_TIME] = (char *) (opts->time_column ? opts->time_column : "");
 			EventColumnsFromArgs(&columns, 4, args, opts->caller);
 			rel = relation_open(opts->events, AccessShareLock);
-			if (rel->rd_rel->relkind != RELKIND_RELATION &&
-				rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
-				rel->rd_rel->relkind != RELKIND_VIEW &&
-				rel->rd_rel->relkind != RELKIND_MATVIEW)
-				ereport(ERROR,
-						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-						 errmsg("%s: \"%s\" is not a table or view", opts->caller,
-								RelationGetRelationName(rel))));
+			CheckEventRelationKind(rel, opts->caller);
 			EventColumnsByName(&columns, RelationGetDescr(rel), RelationGetRelationName(rel));
 			m->from = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												 RelationGetRelationName(rel));
