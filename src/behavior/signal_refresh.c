@@ -26,7 +26,7 @@
 
 #include <math.h>
 
-#include "behavior/event_columns.h"
+#include "model/event_columns.h"
 #include "catalog/pg_type.h"
 #include "common/feat_time.h"
 #include "common/id_map.h"

@@ -23,7 +23,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "behavior/event_columns.h"
+#include "model/event_columns.h"
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "catalog/pg_type.h"

@@ -31,7 +31,7 @@
 #include <math.h>
 
 #include "access/xact.h"
-#include "behavior/event_columns.h"
+#include "model/event_columns.h"
 #include "behavior/user_state.h"
 #include "cache/category_cache.h"
 #include "cache/model_cache.h"

@@ -11,7 +11,7 @@
 
 #include "postgres.h"
 
-#include "behavior/event_columns.h"
+#include "model/event_columns.h"
 #include "cache/model_cache.h"
 #include "model/fold_in.h"
 #include "model/user_rows.h"

@@ -31,7 +31,7 @@
 #include <math.h>
 
 #include "access/relation.h"
-#include "behavior/event_columns.h"
+#include "model/event_columns.h"
 #include "cache/model_cache.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
