@@ -493,8 +493,7 @@ ScoringCompute(ScoringContext *ctx)
 	 * A feature without weight adds nothing to the blend: rerank() skips it
 	 * (NaN).  A ranker's trees and explain() read every feature.
 	 */
-	mask = (ctx->req.explain || ctx->req.ranker != NULL) ?
-		FEAT_MASK_ALL : FeatMaskOfWeights(w);
+	mask = AllFeatures(&ctx->req) ? FEAT_MASK_ALL : FeatMaskOfWeights(w);
 	for (int i = 0; i < n; i++)
 	{
 		double	   *row = ctx->features + (Size) i * FEATURE_COUNT;
