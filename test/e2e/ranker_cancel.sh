@@ -37,13 +37,16 @@ read_s=$(echo "$notices" | sed -nE 's/.* items in ([0-9.]+) s.*/\1/p')
 replay_s=$(echo "$notices" | sed -nE 's/.*replayed .* in ([0-9.]+) s.*/\1/p')
 
 # One session: the memory after a first training (XGBoost loaded), then
-# after a training cancelled while replaying, after one cancelled while
-# boosting and after another cancelled while boosting.  Another session
+# after a training cancelled while replaying, and after each of three
+# cancelled while boosting.  Another session
 # cancels: CALL rerank.train_ranker('long' … is found in pg_stat_activity.
 cat >"$out.sql" <<'SQL'
 \set ON_ERROR_STOP 0
 SET client_min_messages = warning;
 CALL rerank.train_ranker('warm', 'ev', time_column => 'at', trees => 2, max_groups => 200);
+SELECT 'memory', sum(total_bytes), (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+)'))[1]
+  FROM pg_backend_memory_contexts;
+CALL rerank.train_ranker('long', 'ev', time_column => 'at', trees => 5000, max_groups => 20000);
 SELECT 'memory', sum(total_bytes), (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+)'))[1]
   FROM pg_backend_memory_contexts;
 CALL rerank.train_ranker('long', 'ev', time_column => 'at', trees => 5000, max_groups => 20000);
@@ -86,26 +89,31 @@ boost_delay=$(awk -v r="$read_s" -v s="$replay_s" 'BEGIN { print 2 * r + 20 * s 
 replaying=$(cancel_after 0.3)
 boosting=$(cancel_after "$boost_delay")
 boosting2=$(cancel_after "$boost_delay")
+boosting3=$(cancel_after "$boost_delay")
 wait "$job" || true
 
-grep -c 'canceling statement due to user request' "$out" | grep -qx 3 ||
-	{ cat "$out" >&2; echo "ranker cancel: not cancelled three times" >&2; exit 1; }
+grep -c 'canceling statement due to user request' "$out" | grep -qx 4 ||
+	{ cat "$out" >&2; echo "ranker cancel: not cancelled four times" >&2; exit 1; }
 after=$(rr_psql -d "$db" -At -c "SELECT count(*) - 1 || ':' || coalesce(sum(factors_version) FILTER (WHERE name <> 'warm'), 0) FROM rerank.models")
 [ "$before" = "$after" ] || { echo "ranker cancel: registry changed ($before -> $after, the warm-up model aside)" >&2; exit 1; }
 mapfile -t mem < <(grep '^memory|' "$out" | cut -d'|' -f2,3)
-[ ${#mem[@]} -eq 4 ] || { cat "$out" >&2; echo "ranker cancel: memory not read" >&2; exit 1; }
-ctx0=${mem[0]%|*} ctx1=${mem[1]%|*} ctx2=${mem[2]%|*} ctx3=${mem[3]%|*}
-rss2=${mem[2]#*|} rss3=${mem[3]#*|}
-# PostgreSQL's memory back to what it was (within 1 MB) after each cancel;
-# XGBoost's (malloc keeps what it freed for reuse): a second cancel while
-# boosting leaves the backend no larger than the first (within 10%)
-for c in "$ctx1" "$ctx2" "$ctx3"; do
+[ ${#mem[@]} -eq 5 ] || { cat "$out" >&2; echo "ranker cancel: memory not read" >&2; exit 1; }
+ctx0=${mem[0]%|*} ctx1=${mem[1]%|*} ctx2=${mem[2]%|*} ctx3=${mem[3]%|*} ctx4=${mem[4]%|*}
+rss2=${mem[2]#*|} rss3=${mem[3]#*|} rss4=${mem[4]#*|}
+# PostgreSQL's memory back to what it was (within 1 MB) after each cancel.
+# XGBoost's is freed to malloc, which may or may not give it back to the
+# kernel (it kept a whole boosting's worth after a cancel in about half the
+# runs, once): a leak grows the backend at every cancel, so the test fails
+# when both later cancels while boosting grew it by more than 10%.
+for c in "$ctx1" "$ctx2" "$ctx3" "$ctx4"; do
 	[ $((c - ctx0)) -lt 1048576 ] ||
-		{ echo "ranker cancel: memory contexts grew: $ctx0 -> $ctx1 -> $ctx2 -> $ctx3 bytes" >&2; exit 1; }
+		{ echo "ranker cancel: memory contexts grew: $ctx0 -> $ctx1 -> $ctx2 -> $ctx3 -> $ctx4 bytes" >&2; exit 1; }
 done
-[ "$rss3" -le $((rss2 + rss2 / 10)) ] ||
-	{ echo "ranker cancel: the backend grew from $rss2 kB to $rss3 kB after a second cancel while boosting" >&2; exit 1; }
-for ms in "$replaying" "$boosting" "$boosting2"; do
+if [ "$rss3" -gt $((rss2 + rss2 / 10)) ] && [ "$rss4" -gt $((rss3 + rss3 / 10)) ]; then
+	echo "ranker cancel: the backend grew at every cancel while boosting: $rss2 -> $rss3 -> $rss4 kB" >&2
+	exit 1
+fi
+for ms in "$replaying" "$boosting" "$boosting2" "$boosting3"; do
 	[ "$ms" -lt 1000 ] || { echo "ranker cancel: took $ms ms to stop" >&2; exit 1; }
 done
-echo "ranker cancel: progress NOTICEs ok; cancelled while replaying in $replaying ms, while boosting in $boosting and $boosting2 ms; registry unchanged, memory contexts back ($ctx0 -> $ctx3 bytes), no growth from one boosting cancel to the next (RssAnon $rss2 -> $rss3 kB)"
+echo "ranker cancel: progress NOTICEs ok; cancelled while replaying in $replaying ms, while boosting in $boosting, $boosting2 and $boosting3 ms; registry unchanged, memory contexts back ($ctx0 -> $ctx4 bytes), no growth at every boosting cancel (RssAnon $rss2 -> $rss3 -> $rss4 kB)"
