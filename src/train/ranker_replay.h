@@ -133,6 +133,17 @@ typedef struct ReplayExamples
 	 * otherwise.
 	 */
 	struct ReplayExamples *uniform;
+	/*
+	 * With uniform_holdout, the same events' groups among candidates drawn
+	 * as the replay's other two generators draw them (docs/ranker.md, "The
+	 * held-out metrics"): by popularity (with the probability q of a first
+	 * touch so far, an item no event touched yet, otherwise the item of a
+	 * uniformly drawn earlier event) and from the positive's category (a
+	 * category page; events without a category have none).  Seeds of their
+	 * own, the same whatever the mix.  NULL otherwise.
+	 */
+	struct ReplayExamples *popularity;
+	struct ReplayExamples *category;
 } ReplayExamples;
 
 /* Negatives of the uniform held-out groups: 100 candidates, as the replay's lists. */
