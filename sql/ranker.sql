@@ -182,6 +182,20 @@ SELECT a.params -> 'negative_mix' AS default_mix, b.params -> 'negative_mix' AS 
   FROM rerank.models a JOIN rerank.rankers ra USING (model_id),
        rerank.models b JOIN rerank.rankers rb USING (model_id)
  WHERE a.name = 'ltr_a' AND b.name = 'ltr_mix';
+-- the held-out groups of the popularity and category generators: the same
+-- events, 100 candidates, the same candidates whatever the mix
+SELECT k AS kind, a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'candidates' AS candidates,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'groups')::int
+           <= (a.metrics -> 'evaluation' -> 'holdout_uniform' ->> 'groups')::int AS at_most_uniform,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'groups')::int > 0 AS some_groups,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'ranker' ->> 'ndcg_at_10')::float8
+           BETWEEN 0 AND 1 AS ndcg_ok,
+       a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend'
+           = b.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend' AS same_blend,
+       a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend'
+           <> a.metrics -> 'evaluation' -> 'holdout_uniform' -> 'blend' AS other_candidates
+  FROM rerank.models a, rerank.models b, unnest(ARRAY['popularity', 'category']) k
+ WHERE a.name = 'ltr_a' AND b.name = 'ltr_mix';
 SELECT rerank.drop_model('ltr_mix');
 -- a name in use: an error without replace
 CALL rerank.train_ranker('ltr_a', 'ltr.log', event_type_column => 'kind', time_column => 'at');
