@@ -282,6 +282,17 @@ ReplayOptionSet(ReplayOptions *opts, const char *key, const JsonbValue *value)
 		opts->covis.min_count = OptionInt(caller, key, value, 1, PG_INT32_MAX);
 	else if (strcmp(key, "negative_mix") == 0)
 		opts->negative_mix = OptionMix(caller, value);
+	else if (strcmp(key, "holdout_lists") == 0)
+	{
+		/* "uniform" (the default) or "all": see docs/ranker.md */
+		if (value->type != jbvString ||
+			!((value->val.string.len == 7 && strncmp(value->val.string.val, "uniform", 7) == 0) ||
+			  (value->val.string.len == 3 && strncmp(value->val.string.val, "all", 3) == 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: option \"holdout_lists\" must be \"uniform\" or \"all\"", caller)));
+		opts->holdout_all_lists = value->val.string.len == 3;
+	}
 	else
 		return false;
 	return true;
@@ -433,6 +444,7 @@ ReplayOptionsJson(StringInfo buf, const ReplayOptions *opts)
 	AppendSeconds(buf, "session_gap", opts->session_gap);
 	appendStringInfo(buf, ", \"covisit_window\": %d, \"covisit_neighbors\": %d, \"covisit_min_count\": %d",
 					 opts->covis.window, opts->covis.neighbors, opts->covis.min_count);
+	appendStringInfo(buf, ", \"holdout_lists\": \"%s\"", opts->holdout_all_lists ? "all" : "uniform");
 	if (!OidIsValid(opts->impressions))
 		appendStringInfo(buf, ", \"negative_mix\": {\"popular\": %.17g, \"category\": %.17g, \"uniform\": %.17g}",
 						 opts->negative_mix.popular, opts->negative_mix.category,
@@ -2107,8 +2119,10 @@ ReplayRun(Replay *r, const uint8 *page_labels, ReplayExamples *out)
 		if (group && (EventAt(r, e)->flags & EVENT_UNIFORM))
 		{
 			HoldoutGroup(r, e, SOURCE_UNIFORM, out->uniform);
-			HoldoutGroup(r, e, SOURCE_POPULAR, out->popularity);
-			HoldoutGroup(r, e, SOURCE_CATEGORY, out->category);
+			if (out->popularity != NULL)
+				HoldoutGroup(r, e, SOURCE_POPULAR, out->popularity);
+			if (out->category != NULL)
+				HoldoutGroup(r, e, SOURCE_CATEGORY, out->category);
 		}
 		ApplyEvent(r, EventAt(r, e));
 		e++;
@@ -2290,8 +2304,12 @@ RankerReplay(const ReplayOptions *opts, ReplayExamples *out)
 	if (r.uniform_groups > 0)
 	{
 		out->uniform = HoldoutExamples(caller, r.uniform_groups);
-		out->popularity = HoldoutExamples(caller, r.uniform_groups);
-		out->category = HoldoutExamples(caller, r.uniform_groups);
+		/* the other generators' groups only when asked: 3 × the memory */
+		if (opts->holdout_all_lists)
+		{
+			out->popularity = HoldoutExamples(caller, r.uniform_groups);
+			out->category = HoldoutExamples(caller, r.uniform_groups);
+		}
 	}
 
 	/* the state of the replay */

@@ -78,6 +78,9 @@ typedef struct ReplayOptions
 	double		uniform_holdout;	/* share of the latest sampled events that
 									 * also get a group of uniform candidates
 									 * (0: none; train_ranker's holdout) */
+	bool		holdout_all_lists;	/* those events also get groups of the
+									 * popularity and category generators
+									 * (option holdout_lists = "all") */
 } ReplayOptions;
 
 /* Where a row of the examples comes from. */

@@ -54,7 +54,7 @@ SQL
 		psql -X -q -v ON_ERROR_STOP=1 <<SQL 2>&1 | { grep -E 'held-out|ERROR' || true; } | sed "s/^NOTICE:  /   $label $mix: /"
 SELECT cut FROM public.negmix_cut WHERE schema_name = '$schema' \gset
 CALL rerank.train_ranker('negmix_$mix', replace => true, max_depth => 4,
-     options => jsonb_build_object('factor_model', 'negmix_als', 'groups_since', :'cut'::timestamptz,
+     options => jsonb_build_object('factor_model', 'negmix_als', 'groups_since', :'cut'::timestamptz, 'holdout_lists', 'all',
                                    'negative_mix', jsonb_build_object('popular', $p, 'category', $c, 'uniform', $u)));
 SQL
 		psql -X -At -F, -v ON_ERROR_STOP=1 >> "$out" <<SQL
