@@ -12,7 +12,9 @@
  * (model_id, factors_version) not held yet.  It is the block
  * BLOCK_RANKER_FOREST of the ranker's model snapshot (cache/snapshot.h:
  * once per server with the preload, else once per backend), got again in
- * each transaction that serves it; when no snapshot can serve it (over the
+ * each transaction that serves it; with the preload, activation builds it
+ * before its commit (WarmRanker, from prepare_activation), so the first
+ * calls after it find it ready; when no snapshot can serve it (over the
  * model budget, or the caller's own uncommitted booster) it is built in
  * this backend, in a context under the transaction's memory adopted when
  * complete (an error or a cancel during a build leaks nothing).  Entries

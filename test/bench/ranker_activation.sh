@@ -143,7 +143,7 @@ function median(list,    a, n, i, j, t) {
 $4 == "activate" { act[$2 " " $3] = act[$2 " " $3] " " $5; if ($6 != "held_after_activation=1") unheld[$2 " " $3]++; next }
 { key = $2 " " $3; first[key " " $4] = first[key " " $4] " " $5; second[key " " $4] = second[key " " $4] " " $6 }
 END {
-	printf "%-6s %-11s %11s %12s %12s %12s %12s %8s\n", "ranker", "forest", "activation", "conn1_first", "conn1_second", "conn2_first", "conn3_first", "unbuilt"
+	printf "%-6s %-11s %11s %12s %12s %12s %12s %8s\n", "ranker", "forest", "activation", "conn1_first", "conn1_second", "conn2_first", "conn3_first", "not_held"
 	for (ri = 1; ri <= 2; ri++) {
 		r = ri == 1 ? "r100" : "r300"
 		for (wi = 1; wi <= 2; wi++) {
