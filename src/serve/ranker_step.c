@@ -15,39 +15,9 @@
 #include "core/gbdt_forest.h"
 #include "miscadmin.h"
 #include "serve/ranker_step.h"
-#include "utils/memutils.h"
 
 /* Rows per call of the evaluator: bounds the float copy. */
 #define RANKER_BLOCK_ROWS 1024
-
-/* The evaluator's workspace, kept by the backend (see PredictWorkspace). */
-static void *predict_work = NULL;
-static Size predict_work_size = 0;
-
-/*
- * The evaluator's workspace for forest: one buffer per backend, in
- * TopMemoryContext, grown to the largest forest served so far and never
- * shrunk (100-220 kB for 100-300 trees of depth 6), instead of a palloc
- * per call: an allocation that large is a malloc and a free of its own at
- * every call.  Nothing in it outlives a call, so an error during one leaves
- * it usable.
- */
-static void *
-PredictWorkspace(const GbdtForest *forest)
-{
-	Size		need = GbdtPredictWorkspace(forest);
-
-	if (need > predict_work_size)
-	{
-		void	   *grown = MemoryContextAlloc(TopMemoryContext, need);
-
-		if (predict_work != NULL)
-			pfree(predict_work);
-		predict_work = grown;
-		predict_work_size = need;
-	}
-	return predict_work;
-}
 
 void
 RankerStep(ScoringContext *ctx)
@@ -56,7 +26,7 @@ RankerStep(ScoringContext *ctx)
 	int			n = ctx->n;
 	float	   *x = CandidateAlloc(Min(n, RANKER_BLOCK_ROWS), sizeof(float) * FEATURE_COUNT);
 	float	   *out = CandidateAlloc(Min(n, RANKER_BLOCK_ROWS), sizeof(float));
-	void	   *work = PredictWorkspace(forest);
+	void	   *work = palloc(GbdtPredictWorkspace(forest));
 
 	ctx->bad = n;
 	for (int start = 0; start < n; start += RANKER_BLOCK_ROWS)
