@@ -2,7 +2,9 @@
 # Server CPU per rerank() call under a learned ranker, two builds of rerank
 # compared in the same run: by default the commit before the forest
 # evaluator's workspace was kept per backend (a palloc of 100-220 kB per
-# call) against HEAD (one buffer per backend).  Protocol and figures:
+# call, as on the branch since the change was reverted: not measured
+# better) against the commit that kept it (one buffer per backend).
+# Protocol and figures:
 # docs/benchmarks.md, "The forest evaluator's workspace".
 #
 #   bash test/bench/ranker_workspace.sh [rounds] [rev_a] [rev_b]
@@ -18,13 +20,14 @@
 # swapped every round) and each ranker: a new connection warms up (one call
 # per list), then runs every list 100 times in one statement
 # (rerank(user, list, k => 20), users varying); its CPU time from
-# /proc/self/schedstat before and after, per call.  Printed: every
+# /proc/self/schedstat before and after, per call (and, as a diagnostic,
+# its minor page faults from /proc/self/stat).  Printed: every
 # figure, the medians over the rounds per build and ranker, and B / A.
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 rounds=${1:-6}
-rev_a=${2:-840e21d~}
-rev_b=${3:-HEAD}
+rev_a=${2:-6f4de56}
+rev_b=${3:-840e21d}
 items=20000
 dims=32
 users=2000
@@ -119,19 +122,21 @@ for ((round = 1; round <= rounds; round++)); do
 	for build in "${builds[@]}"; do
 		use "$build"
 		for r in r100 r300; do
-			rr_psql -At <<SQL | awk -v p="$round $build $r" '{ print p, $1 }' >>"$results"
+			rr_psql -At <<SQL | awk -v p="$round $build $r" '{ print p, $1, $2 }' >>"$results"
 SET rerank.ranker = '$r';
 SELECT count(*) FROM bench_lists b, LATERAL rerank.rerank(1, b.ids, k => 20) \g /dev/null
-SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0 \gset
+SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS t0,
+       split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint AS f0 \gset
 SELECT count(*) FROM bench_lists b, generate_series(1, 100) g, LATERAL $call \g /dev/null
-SELECT round((split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :t0) / 800.0 / 1000, 1);
+SELECT round((split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :t0) / 800.0 / 1000, 1)
+       || ' ' || round((split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint - :f0) / 800.0, 2);
 SQL
 		done
 	done
 	rr_log "round $round of $rounds done"
 done
 echo "A = $(git -C "$RR_TOP" rev-parse --short "$rev_a"), B = $(git -C "$RR_TOP" rev-parse --short "$rev_b")"
-echo "server CPU us per call (round build ranker us):"
+echo "server CPU us per call, and minor page faults per call (round build ranker us faults):"
 cat "$results"
 awk '
 function median(list,    a, n, i, j, t) {
@@ -139,11 +144,11 @@ function median(list,    a, n, i, j, t) {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ v[$2 " " $3] = v[$2 " " $3] " " $4 }
+{ v[$2 " " $3] = v[$2 " " $3] " " $4; f[$2 " " $3] = f[$2 " " $3] " " $5 }
 END {
 	for (ri = 1; ri <= 2; ri++) {
 		r = ri == 1 ? "r100" : "r300"
 		a = median(v["a " r]); b = median(v["b " r])
-		printf "%s: median A %.1f us, B %.1f us, B / A %.3f\n", r, a, b, b / a
+		printf "%s: median A %.1f us, B %.1f us, B / A %.3f; minor faults per call, median A %.2f, B %.2f\n", r, a, b, b / a, median(f["a " r]), median(f["b " r])
 	}
 }' "$results"
