@@ -41,9 +41,11 @@ cleanup() {
 	for t in a b; do
 		[ -d "$work/tree_$t" ] && git -C "$RR_TOP" worktree remove --force "$work/tree_$t" >/dev/null 2>&1
 	done
-	# B's library stays installed
+	# B's library stays installed (with B's scripts): run make install again
+	# to go back to the work tree's build
 	[ -f "$work/rerank_b.so" ] && cp "$work/rerank_b.so" "$libdir/rerank.so.tmp" &&
-		mv "$libdir/rerank.so.tmp" "$libdir/rerank.so"
+		mv "$libdir/rerank.so.tmp" "$libdir/rerank.so" &&
+		rr_log "B's build stays installed in $libdir: make install to put back this tree's"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,6 +63,7 @@ use() {
 }
 
 rr_cluster_start rerank-bench-workspace "max_parallel_workers_per_gather = 0" "jit = off"
+trap cleanup EXIT	# rr_cluster_start set its own
 rr_log "loading $items items x $dims dims, $users users, training two rankers"
 rr_psql -q <<SQL
 CREATE EXTENSION rerank;
