@@ -678,6 +678,427 @@ GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
 	}
 }
 
+/*
+ * The AVX-512 evaluator (AVX-512 F, BW and VBMI): no gathers.  The trees
+ * are taken in chunks in which no feature has more than 255 splits; per
+ * chunk each split's threshold becomes its rank among the distinct
+ * thresholds of its feature in the chunk (code k + 1 for the k-th
+ * smallest), and a row's value x of that feature the number of those
+ * thresholds ≤ x (0 … 255), so that x < threshold ⇔ q(x) < code exactly.
+ * A missing value is 255 at the feature's column (never less: right) and
+ * 0 at its column + F (always less: left); a split that always goes right
+ * (below a leaf above the last level) has code 0.  A widened row is then
+ * 2F ≤ 64 bytes, one register: per row and tree, one byte permute puts
+ * each of the 63 slots' column values in place and one compare gives all
+ * of the tree's outcomes as a 64-bit mask.  Sixteen rows' masks are then
+ * walked together (s = 2s + 1 − bit s of the mask, six levels: every tree
+ * is copied complete to depth 6) and the leaves taken from four registers
+ * by permutes.  The sums are the walk's, tree by tree in order.
+ */
+#define GBDT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+
+/* Splits a feature may have in one chunk: codes 1 … 255. */
+#define GBDT_Q_MAX_SPLITS 255
+
+/* One tree of a chunk, complete to depth 6. */
+typedef struct GbdtQuantTree
+{
+	uint8_t		column[64];		/* slot's column (widened); slot 0 unused */
+	uint8_t		code[64];		/* slot's threshold code; 0: always right */
+	float		leaf[64];
+} GbdtQuantTree;
+
+/*
+ * The tables of all chunks (what GbdtPredictPrepare builds), from a
+ * 64-byte aligned start: the number of chunks and each one's end tree,
+ * every tree's GbdtQuantTree, each chunk's features' distinct thresholds
+ * (float[F][256]), then scratch for building (a chunk's thresholds by
+ * slot, its split slots by feature).  A chunk that is closed for a
+ * feature's splits holds more than 255 − 63 of them, so their number is
+ * bounded by the forest's nodes.
+ */
+typedef struct GbdtQuantLayout
+{
+	size_t		max_chunks;
+	size_t		trees;			/* GbdtQuantTree[num_trees] */
+	size_t		cuts;			/* float[max_chunks][F][256] */
+	size_t		thresholds;		/* float[GBDT_SIMD_CHUNK][64] */
+	size_t		order;			/* int32[2F]: counts by feature */
+	size_t		size;			/* bytes from the aligned start */
+} GbdtQuantLayout;
+
+/* The evaluation's scratch: quantized rows and their masks. */
+#define GBDT_Q_SCRATCH	((size_t) (64 + sizeof(uint64_t)) * GBDT_SIMD_BLOCK)
+
+static void
+GbdtQuantLayoutOf(const GbdtForest *f, GbdtQuantLayout *l)
+{
+	const size_t nf = (size_t) f->num_features;
+	size_t		off = 64;		/* the chunk count and ends go first */
+
+	l->max_chunks = (size_t) f->num_nodes / (2 * (GBDT_Q_MAX_SPLITS - 63 + 1)) +
+		(size_t) f->num_trees / GBDT_SIMD_CHUNK + 1;
+	off += GBDT_ALIGN(sizeof(int32_t) * l->max_chunks);
+	off = (off + 63) & ~(size_t) 63;
+	l->trees = off;
+	off += sizeof(GbdtQuantTree) * (size_t) f->num_trees;
+	l->cuts = off;
+	off += sizeof(float) * 256 * nf * l->max_chunks;
+	l->thresholds = off;
+	off += sizeof(float) * 64 * GBDT_SIMD_CHUNK;
+	l->order = off;
+	off += GBDT_ALIGN(sizeof(int32_t) * 2 * nf);
+	l->size = off;
+}
+
+/* Whether f suits the AVX-512 evaluator: depth ≤ 6, 2F ≤ 64 columns. */
+static bool
+GbdtQuantFits(const GbdtForest *f)
+{
+	return f->max_depth <= GBDT_SIMD_DEPTH && f->num_features <= 32;
+}
+
+/*
+ * Copies tree t of f, complete to depth 6 in heap order, into q (columns,
+ * leaves) and thr (thresholds; NaN where the slot always goes right), as
+ * GbdtDenseFromTree does.
+ */
+static void
+GbdtQuantFromTree(const GbdtForest *f, int t, GbdtQuantTree *q, float *thr)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	int32_t		src[128];
+
+	src[1] = GbdtTreeFirst(f)[t];
+	for (int32_t s = 1; s < 64; s++)
+	{
+		const int32_t i = src[s];
+		const GbdtNode *n = &nodes[i];
+
+		thr[s] = n->threshold;
+		q->column[s] = (uint8_t) n->column;
+		src[2 * s] = n->left + (n->missing == i);
+		src[2 * s + 1] = n->left + 1;
+	}
+	q->column[0] = 0;
+	q->code[0] = 0;
+	thr[0] = NAN;
+	for (int32_t s = 64; s < 128; s++)
+		q->leaf[s - 64] = value[src[s]];
+}
+
+/*
+ * The end of the chunk starting at tree t0: at most GBDT_SIMD_CHUNK trees
+ * and no feature with more than GBDT_Q_MAX_SPLITS distinct thresholds.
+ * Scratch: count (2F ints) and seen (F · 256 floats), the features'
+ * distinct thresholds so far (found by a linear search: this runs once
+ * per forest when the tables are prepared).
+ */
+static int
+GbdtQuantChunkEnd(const GbdtForest *f, int t0, int32_t *count, float *seen)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const int32_t *first = GbdtTreeFirst(f);
+	const int	nf = f->num_features;
+	int32_t    *saved = count + nf;
+	int			t = t0;
+
+	memset(count, 0, sizeof(int32_t) * nf);
+	for (; t < f->num_trees && t - t0 < GBDT_SIMD_CHUNK; t++)
+	{
+		bool		full = false;
+
+		memcpy(saved, count, sizeof(int32_t) * nf);
+		for (int32_t i = first[t]; i < first[t + 1] && !full; i++)
+		{
+			const int	j = nodes[i].column % nf;
+			float	   *mine = seen + (size_t) 256 * j;
+			int			k = 0;
+
+			if (GbdtIsLeaf(nodes, i))
+				continue;
+			while (k < count[j] && !(mine[k] == nodes[i].threshold))
+				k++;
+			if (k < count[j])
+				continue;
+			if (count[j] == GBDT_Q_MAX_SPLITS)
+				full = true;
+			else
+				mine[count[j]++] = nodes[i].threshold;
+		}
+		if (full)
+		{
+			memcpy(count, saved, sizeof(int32_t) * nf);
+			break;
+		}
+	}
+	return t;					/* a tree has at most 63 splits: t > t0 */
+}
+
+/*
+ * Codes of the chunk's splits and the features' distinct thresholds: the
+ * count[f] distinct thresholds GbdtQuantChunkEnd left in cuts[f] are
+ * sorted (insertion: at most 255, once per forest) and padded with NaN to
+ * 256, and each split's code is 1 + its threshold's place among them.
+ */
+static void
+GbdtQuantCodes(const GbdtForest *f, GbdtQuantTree *q, const float *thr,
+			   int ntrees, const int32_t *count, float *cuts)
+{
+	const int	nf = f->num_features;
+
+	for (int j = 0; j < nf; j++)
+	{
+		float	   *cut = cuts + (size_t) 256 * j;
+
+		for (int k = 1; k < count[j]; k++)
+		{
+			const float v = cut[k];
+			int			p = k;
+
+			for (; p > 0 && cut[p - 1] > v; p--)
+				cut[p] = cut[p - 1];
+			cut[p] = v;
+		}
+		for (int k = count[j]; k < 256; k++)
+			cut[k] = NAN;		/* never ≤ anything */
+	}
+	for (int i = 0; i < 64 * ntrees; i++)
+	{
+		GbdtQuantTree *tree = &q[i >> 6];
+		const int	s = i & 63;
+
+		if (s == 0 || isnan(thr[i]))
+			tree->code[s] = 0;
+		else
+		{
+			const int	j = tree->column[s] % nf;
+			const float *cut = cuts + (size_t) 256 * j;
+			int			lo = 0,
+						hi = count[j] - 1;
+
+			while (lo < hi)		/* the first ≥ thr[i]: thr[i] itself */
+			{
+				const int	mid = (lo + hi) / 2;
+
+				if (cut[mid] < thr[i])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			tree->code[s] = (uint8_t) (lo + 1);
+		}
+	}
+}
+
+/*
+ * Quantizes nb ≤ GBDT_SIMD_BLOCK rows of x into out (64 bytes a row,
+ * column c of the widened row at byte c; rows past nb all zero): the
+ * number of the feature's distinct thresholds ≤ x, as 16·b + the count in
+ * block b of sixteen, b the number of blocks whose last threshold is ≤ x
+ * (two compares, no branch; the NaN after the last threshold is never ≤),
+ * and the missing values' codes.
+ */
+static GBDT_AVX512 void
+GbdtQuantRows(const float *x, int nb, int nf, const float *cuts, uint8_t *out)
+{
+	const __m512i last = _mm512_setr_epi32(15, 31, 47, 63, 79, 95, 111, 127,
+										   143, 159, 175, 191, 207, 223, 239, 255);
+
+	memset(out, 0, (size_t) 64 * GBDT_SIMD_BLOCK);
+	for (int j = 0; j < nf; j++)
+	{
+		const float *cut = cuts + (size_t) 256 * j;
+		const __m512 coarse = _mm512_i32gather_ps(last, cut, 4);
+
+		for (int r = 0; r < nb; r++)
+		{
+			const float v = x[(size_t) r * nf + j];
+			const __m512 vv = _mm512_set1_ps(v);
+			const int	b = __builtin_popcount(_mm512_cmp_ps_mask(coarse, vv, _CMP_LE_OQ));
+			const int	i = 16 * b +
+				__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(cut + 16 * b), vv,
+													  _CMP_LE_OQ));
+
+			out[(size_t) 64 * r + j] = isnan(v) ? 255 : (uint8_t) i;
+			out[(size_t) 64 * r + nf + j] = (uint8_t) i;	/* NaN: 0, as −∞ */
+		}
+	}
+}
+
+/*
+ * Adds the chunk's trees q[0 … ntrees) to sum for the quantized block xq
+ * of ng groups of sixteen rows; masks: GBDT_SIMD_BLOCK words of scratch.
+ */
+static inline __attribute__((always_inline)) GBDT_AVX512 void
+GbdtQuantBlock(const GbdtQuantTree *q, int ntrees, const uint8_t *xq, int ng,
+			   uint64_t *masks, float *sum)
+{
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i width = _mm512_set1_epi32(64);
+	const __m512i bit5 = _mm512_set1_epi32(32);
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+										   16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, one);
+	__m512		acc[GBDT_SIMD_BLOCK / 16];
+
+	for (int g = 0; g < ng; g++)
+		acc[g] = _mm512_loadu_ps(sum + 16 * g);
+	for (int t = 0; t < ntrees; t++)
+	{
+		const __m512i column = _mm512_loadu_si512(q[t].column);
+		const __m512i code = _mm512_loadu_si512(q[t].code);
+		const __m512 l0 = _mm512_loadu_ps(q[t].leaf);
+		const __m512 l1 = _mm512_loadu_ps(q[t].leaf + 16);
+		const __m512 l2 = _mm512_loadu_ps(q[t].leaf + 32);
+		const __m512 l3 = _mm512_loadu_ps(q[t].leaf + 48);
+
+		/* every split of the tree for each row: bit s = [q < code] */
+		for (int r = 0; r < 16 * ng; r++)
+			masks[r] = _mm512_cmplt_epu8_mask(_mm512_permutexvar_epi8(column,
+																	  _mm512_loadu_si512(xq + 64 * r)),
+											  code);
+		for (int g = 0; g < ng; g++)
+		{
+			const __m512i a = _mm512_loadu_si512(masks + 16 * g);
+			const __m512i b = _mm512_loadu_si512(masks + 16 * g + 8);
+			const __m512i lo = _mm512_permutex2var_epi32(a, even, b);	/* slots 0-31 */
+			const __m512i hi = _mm512_permutex2var_epi32(a, odd, b);	/* 32-63 */
+			__m512i		s = one;
+			__m512i		i;
+			__m512		v;
+
+			for (int level = 0; level < GBDT_SIMD_DEPTH; level++)
+			{
+				/* s = (2s | 1) ^ (bit s mod 32 of the mask's half) */
+				const __m512i bit = _mm512_rorv_epi32(level < 5 ? lo : hi, s);
+
+				s = _mm512_ternarylogic_epi32(_mm512_add_epi32(s, s), bit, one, 0x72);
+			}
+			i = _mm512_sub_epi32(s, width);
+			v = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, bit5),
+									 _mm512_permutex2var_ps(l0, i, l1),
+									 _mm512_permutex2var_ps(l2, i, l3));
+			acc[g] = _mm512_add_ps(acc[g], v);
+		}
+	}
+	for (int g = 0; g < ng; g++)
+		_mm512_storeu_ps(sum + 16 * g, acc[g]);
+}
+
+/*
+ * Builds the tables of every chunk of f at base (64-byte aligned,
+ * GbdtQuantLayoutOf(f).size bytes).
+ */
+static GBDT_AVX512 void
+GbdtQuantBuild(const GbdtForest *f, char *base)
+{
+	GbdtQuantLayout l;
+	int32_t    *nchunks = (int32_t *) base;
+	int32_t    *ends;
+	GbdtQuantTree *q;
+	float	   *thr;
+	int32_t    *order;
+
+	GbdtQuantLayoutOf(f, &l);
+	ends = nchunks + 16;
+	q = (GbdtQuantTree *) (base + l.trees);
+	thr = (float *) (base + l.thresholds);
+	order = (int32_t *) (base + l.order);
+	*nchunks = 0;
+	for (int t0 = 0; t0 < f->num_trees;)
+	{
+		float	   *cuts = (float *) (base + l.cuts) +
+			(size_t) 256 * f->num_features * *nchunks;
+		const int	t1 = GbdtQuantChunkEnd(f, t0, order, cuts);
+
+		for (int t = t0; t < t1; t++)
+			GbdtQuantFromTree(f, t, &q[t], thr + 64 * (t - t0));
+		GbdtQuantCodes(f, q + t0, thr, t1 - t0, order, cuts);	/* order: the counts */
+		ends[(*nchunks)++] = t1;
+		t0 = t1;
+	}
+}
+
+/*
+ * Margins by the tables at base (GbdtQuantBuild's); scratch: GBDT_Q_SCRATCH
+ * bytes, 64-byte aligned.
+ */
+static GBDT_AVX512 void
+GbdtQuantPredict(const GbdtForest *f, const char *base, const float *x,
+				 int rows, float *out, char *scratch)
+{
+	const int	nf = f->num_features;
+	GbdtQuantLayout l;
+	const int32_t nchunks = *(const int32_t *) base;
+	const int32_t *ends = (const int32_t *) base + 16;
+	const GbdtQuantTree *q;
+	uint8_t    *xq = (uint8_t *) scratch;
+	uint64_t   *masks = (uint64_t *) (scratch + 64 * GBDT_SIMD_BLOCK);
+
+	GbdtQuantLayoutOf(f, &l);
+	q = (const GbdtQuantTree *) (base + l.trees);
+	for (int r = 0; r < rows; r++)
+		out[r] = f->base_score;
+	for (int c = 0, t0 = 0; c < nchunks; t0 = ends[c++])
+	{
+		const int	t1 = ends[c];
+		const float *cuts = (const float *) (base + l.cuts) + (size_t) 256 * nf * c;
+
+		for (int r0 = 0; r0 < rows; r0 += GBDT_SIMD_BLOCK)
+		{
+			const int	nb = rows - r0 < GBDT_SIMD_BLOCK ? rows - r0 : GBDT_SIMD_BLOCK;
+			float		sum[GBDT_SIMD_BLOCK];
+
+			memcpy(sum, out + r0, sizeof(float) * nb);
+			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
+			GbdtQuantRows(x + (size_t) r0 * nf, nb, nf, cuts, xq);
+			if (nb == GBDT_SIMD_BLOCK)
+				GbdtQuantBlock(q + t0, t1 - t0, xq, GBDT_SIMD_BLOCK / 16, masks, sum);
+			else
+				GbdtQuantBlock(q + t0, t1 - t0, xq, (nb + 15) / 16, masks, sum);
+			memcpy(out + r0, sum, sizeof(float) * nb);
+		}
+	}
+}
+
+/* 64-byte alignment of a caller's buffer. */
+static inline char *
+GbdtAlign64(const void *p)
+{
+	return (char *) (((uintptr_t) p + 63) & ~(uintptr_t) 63);
+}
+
+/*
+ * The AVX-512 evaluator without prepared tables: builds them in work
+ * (GbdtQuantLayoutOf(f).size + GBDT_Q_SCRATCH + 64 bytes), then evaluates.
+ */
+static GBDT_AVX512 void
+GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
+				  void *work)
+{
+	GbdtQuantLayout l;
+	char	   *base = GbdtAlign64(work);
+
+	GbdtQuantLayoutOf(f, &l);
+	GbdtQuantBuild(f, base);
+	GbdtQuantPredict(f, base, x, rows, out, base + l.size);
+}
+
+/* Whether this CPU runs the AVX-512 evaluator (asked once). */
+static bool
+GbdtCpuHasAvx512(void)
+{
+	static int	known = -1;
+
+	if (known < 0)
+		known = __builtin_cpu_supports("avx512f") &&
+			__builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+	return known == 1;
+}
+
 /* Whether this CPU runs the AVX2 evaluator (asked once). */
 static bool
 GbdtCpuHasAvx2(void)
@@ -696,8 +1117,13 @@ GbdtPredictWorkspace(const GbdtForest *f)
 	size_t		size = sizeof(float) * GBDT_PREDICT_BLOCK * 2 * (size_t) f->num_features;
 
 #ifdef GBDT_HAVE_AVX2
+	GbdtQuantLayout l;
+
 	if (GbdtSimdWorkspace(f) > size)
 		size = GbdtSimdWorkspace(f);
+	GbdtQuantLayoutOf(f, &l);
+	if (GbdtQuantFits(f) && l.size + GBDT_Q_SCRATCH + 64 > size)
+		size = l.size + GBDT_Q_SCRATCH + 64;
 #endif
 	return size;
 }
@@ -716,6 +1142,12 @@ GbdtPredictPathAvailable(GbdtPredictPath path)
 #else
 			return false;
 #endif
+		case GBDT_PREDICT_AVX512:
+#ifdef GBDT_HAVE_AVX2
+			return GbdtCpuHasAvx512();
+#else
+			return false;
+#endif
 	}
 	return false;
 }
@@ -725,8 +1157,19 @@ GbdtForestPredictWith(const GbdtForest *f, const float *x, int rows,
 					  float *out, void *work, GbdtPredictPath path)
 {
 #ifdef GBDT_HAVE_AVX2
+	/*
+	 * Built per call, the AVX-512 evaluator's tables cost more than they
+	 * save (docs/benchmarks.md): without prepared tables, AVX2.
+	 */
 	if (path == GBDT_PREDICT_AUTO && rows >= GBDT_SIMD_MIN_ROWS)
 		path = GBDT_PREDICT_AVX2;
+	if (path == GBDT_PREDICT_AVX512 && !GbdtQuantFits(f))
+		path = GBDT_PREDICT_AVX2;
+	if (path == GBDT_PREDICT_AVX512 && GbdtCpuHasAvx512())
+	{
+		GbdtPredictAvx512(f, x, rows, out, work);
+		return;
+	}
 	if (path == GBDT_PREDICT_AVX2 && GbdtCpuHasAvx2())
 	{
 		GbdtPredictAvx2(f, x, rows, out, work);
@@ -743,6 +1186,48 @@ GbdtForestPredict(const GbdtForest *f, const float *x, int rows, float *out,
 				  void *work)
 {
 	GbdtForestPredictWith(f, x, rows, out, work, GBDT_PREDICT_AUTO);
+}
+
+size_t
+GbdtPredictPreparedSize(const GbdtForest *f)
+{
+#ifdef GBDT_HAVE_AVX2
+	GbdtQuantLayout l;
+
+	if (!GbdtCpuHasAvx512() || !GbdtQuantFits(f))
+		return 0;
+	GbdtQuantLayoutOf(f, &l);
+	return l.size + 64;
+#else
+	(void) f;
+	return 0;
+#endif
+}
+
+void
+GbdtPredictPrepare(const GbdtForest *f, void *prepared)
+{
+#ifdef GBDT_HAVE_AVX2
+	if (GbdtCpuHasAvx512() && GbdtQuantFits(f))
+		GbdtQuantBuild(f, GbdtAlign64(prepared));
+#else
+	(void) f;
+	(void) prepared;
+#endif
+}
+
+void
+GbdtForestPredictPrepared(const GbdtForest *f, const void *prepared,
+						  const float *x, int rows, float *out, void *work)
+{
+#ifdef GBDT_HAVE_AVX2
+	if (prepared != NULL && GbdtCpuHasAvx512() && GbdtQuantFits(f))
+	{
+		GbdtQuantPredict(f, GbdtAlign64(prepared), x, rows, out, GbdtAlign64(work));
+		return;
+	}
+#endif
+	GbdtForestPredict(f, x, rows, out, work);
 }
 
 /*

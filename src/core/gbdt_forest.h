@@ -200,7 +200,8 @@ typedef enum GbdtPredictPath
 {
 	GBDT_PREDICT_AUTO,			/* what GbdtForestPredict does */
 	GBDT_PREDICT_SCALAR,		/* the portable walk */
-	GBDT_PREDICT_AVX2			/* the AVX2 evaluator, whatever the rows */
+	GBDT_PREDICT_AVX2,			/* the AVX2 evaluator, whatever the rows */
+	GBDT_PREDICT_AVX512			/* the AVX-512 evaluator, whatever the rows */
 } GbdtPredictPath;
 
 /* Whether this build and CPU have the path (AUTO and SCALAR always). */
@@ -213,6 +214,23 @@ extern bool GbdtPredictPathAvailable(GbdtPredictPath path);
 extern void GbdtForestPredictWith(const GbdtForest *f, const float *x,
 								  int rows, float *out, void *work,
 								  GbdtPredictPath path);
+
+/*
+ * The AVX-512 evaluator's tables, built once per forest instead of per
+ * call: bytes for them (0 when this CPU or forest has no such evaluator:
+ * AVX-512 F, BW and VBMI, depth ≤ 6, at most 32 features), building them
+ * into prepared (that many bytes, any alignment), and margins by them.
+ * The tables belong to f as it is: a caller keeps them with the forest
+ * (the same lifetime, rebuilt with it), never reuses them for another.
+ * GbdtForestPredictPrepared gives GbdtForestPredict's floats; work is
+ * GbdtPredictWorkspace(f) bytes; prepared NULL or size 0: the evaluator
+ * GbdtForestPredict chooses.
+ */
+extern size_t GbdtPredictPreparedSize(const GbdtForest *f);
+extern void GbdtPredictPrepare(const GbdtForest *f, void *prepared);
+extern void GbdtForestPredictPrepared(const GbdtForest *f, const void *prepared,
+									  const float *x, int rows, float *out,
+									  void *work);
 
 /* Bytes of workspace GbdtForestContributions needs for f. */
 extern size_t GbdtContributionsWorkspace(const GbdtForest *f);

@@ -185,6 +185,9 @@ RandomRows(int rows, int nf)
 	return x;
 }
 
+/* Mismatches' stand-in path for GbdtForestPredictPrepared. */
+#define PREDICT_PREPARED ((GbdtPredictPath) 99)
+
 /*
  * Margins of f for the first `rows` rows of x by path, against the
  * reference, bit for bit; the workspace is exactly as large as asked for
@@ -200,7 +203,19 @@ Mismatches(const GbdtForest *f, const float *x, int rows, GbdtPredictPath path)
 	int			bad = 0;
 
 	out[rows] = 12345.0f;
-	GbdtForestPredictWith(f, x, rows, out, raw + 4, path);
+	if (path == PREDICT_PREPARED)
+	{
+		/* tables built once, exactly as large as asked for, unaligned */
+		const size_t ps = GbdtPredictPreparedSize(f);
+		char	   *prep = ps > 0 ? malloc(ps + 4) : NULL;
+
+		if (prep != NULL)
+			GbdtPredictPrepare(f, prep + 4);
+		GbdtForestPredictPrepared(f, prep != NULL ? prep + 4 : NULL, x, rows, out, raw + 4);
+		free(prep);
+	}
+	else
+		GbdtForestPredictWith(f, x, rows, out, raw + 4, path);
 	for (int r = 0; r < rows; r++)
 	{
 		const float want = ReferenceMargin(f, x + (size_t) r * f->num_features);
@@ -237,9 +252,12 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 		{20, 12, 7, 0.7},		/* deeper than the complete copies */
 		{25, 5, 9, 0.55},
 		{300, 10, 4, 0.8},		/* more trees than are copied at once */
+		{600, 3, 6, 0.97},		/* features with > 255 distinct thresholds */
+		{20, 40, 5, 0.9},		/* more than 32 features: no AVX-512 */
 	};
 	static const int row_counts[] = {1, 7, 8, 9, 31, 39, 40, 41, 127, 128, 129, 300, 517};
 	const bool	avx2 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX2);
+	const bool	avx512 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX512);
 	int			compared = 0;
 
 	CHECK(GbdtPredictPathAvailable(GBDT_PREDICT_SCALAR));
@@ -261,9 +279,11 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_SCALAR) == 0);
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AUTO) == 0);
-			/* AVX2 asked for on a CPU without: the portable walk */
+			/* AVX2 or AVX-512 asked for on a CPU without: the walk */
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
-			compared += 3 * rows;
+			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
+			CHECK(Mismatches(f, x, rows, PREDICT_PREPARED) == 0);
+			compared += 5 * rows;
 		}
 		/* GbdtForestPredict itself, and no rows at all */
 		{
@@ -286,8 +306,9 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 		free(x);
 		free(f);
 	}
-	printf("  %d margins compared per path against the plain walk (AVX2 %s)\n",
-		   compared / 3, avx2 ? "on this CPU" : "not on this CPU: portable walk only");
+	printf("  %d margins compared per path against the plain walk (AVX2 %s, AVX-512 %s)\n",
+		   compared / 5, avx2 ? "on this CPU" : "not on this CPU: portable walk",
+		   avx512 ? "on this CPU" : "not on this CPU: portable walk");
 }
 
 /*
@@ -309,7 +330,42 @@ UNIT_TEST(gbdt_predict_lanes_independent)
 			x[r * 6 + j] = j == r % 6 ? (r % 5 == 0 ? NAN : cuts[r % NCUTS] + (float) ((r / 6) % 3 - 1) * 1e-7f) :
 				0.5f;
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
+	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(f, x, rows, PREDICT_PREPARED) == 0);
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_SCALAR) == 0);
 	free(x);
 	free(f);
+}
+
+/*
+ * The AVX-512 evaluator's chunks: a forest whose features have more than
+ * 255 distinct thresholds between them is split, and the split forest's
+ * margins are still the walk's; prepared tables are offered exactly when
+ * the evaluator applies (AVX-512 on this CPU, depth ≤ 6, ≤ 32 features).
+ */
+UNIT_TEST(gbdt_predict_prepared_chunks)
+{
+	GbdtForest *many = RandomForest(400, 2, 6, 0.97);	/* ~ 9,000 splits on 2 features */
+	GbdtForest *deep = RandomForest(10, 5, 7, 0.7);
+	GbdtForest *wide = RandomForest(10, 33, 4, 0.9);
+	const bool	avx512 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX512);
+	float	   *x;
+
+	CHECK(many != NULL && deep != NULL && wide != NULL);
+	if (many == NULL || deep == NULL || wide == NULL)
+		return;
+	CHECK((GbdtPredictPreparedSize(many) > 0) == avx512);
+	CHECK(GbdtPredictPreparedSize(deep) == 0);
+	CHECK(GbdtPredictPreparedSize(wide) == 0);
+	x = RandomRows(300, 2);
+	CHECK(Mismatches(many, x, 300, PREDICT_PREPARED) == 0);
+	CHECK(Mismatches(many, x, 33, GBDT_PREDICT_AVX512) == 0);
+	free(x);
+	x = RandomRows(50, 33);
+	CHECK(Mismatches(wide, x, 50, PREDICT_PREPARED) == 0);
+	CHECK(Mismatches(deep, x, 50, PREDICT_PREPARED) == 0);
+	free(x);
+	free(many);
+	free(deep);
+	free(wide);
 }
