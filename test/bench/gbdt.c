@@ -240,24 +240,18 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	const int	nsmall = sizeof(small_rows) / sizeof(small_rows[0]);
 	float	   *walk = malloc(sizeof(float) * ncand);
 	float	   *avx2 = malloc(sizeof(float) * ncand);
-	float	   *avx512 = malloc(sizeof(float) * ncand);
 	double		t[1001],
 				t2[1001],
 				t3[1001],
-				t4[1001],
 				before[sizeof(small_rows) / sizeof(small_rows[0])],
 				after[sizeof(small_rows) / sizeof(small_rows[0])],
 				mid2[sizeof(small_rows) / sizeof(small_rows[0])],
-				mid512[sizeof(small_rows) / sizeof(small_rows[0])],
 				prepared[sizeof(small_rows) / sizeof(small_rows[0])],
-				t5[1001],
-				prepare_time;
+				t5[1001];
 	float	   *prepped = malloc(sizeof(float) * ncand);
-	void	   *prep = NULL;
 	int			prepared_identical = 0;
 	int			walk_identical = 0,
 				avx2_identical = 0,
-				avx512_identical = 0,
 				walk_rows = 0;
 	double		build,
 				ours,
@@ -279,22 +273,6 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 		t[i] = Cpu() - s;
 	}
 	build = Median(t, 21);
-
-	/* the AVX-512 evaluator's tables, built once (none without AVX-512) */
-	if (GbdtPredictPreparedSize(f) > 0)
-	{
-		prep = malloc(GbdtPredictPreparedSize(f));
-		for (int i = 0; i < 21; i++)
-		{
-			double		s = Cpu();
-
-			GbdtPredictPrepare(f, prep);
-			t[i] = Cpu() - s;
-		}
-		prepare_time = Median(t, 21);
-	}
-	else
-		prepare_time = 0;
 
 	GbdtTrainerInit(&ref);
 	if (GbdtXgboostLoadModel(&ref, model, len) != GBDT_OK)
@@ -322,10 +300,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 			GbdtForestPredictWith(f, cand, rows, avx2, pwork, GBDT_PREDICT_AVX2);
 			t3[i] = Cpu() - s;
 			s = Cpu();
-			GbdtForestPredictWith(f, cand, rows, avx512, pwork, GBDT_PREDICT_AVX512);
-			t4[i] = Cpu() - s;
-			s = Cpu();
-			GbdtForestPredictPrepared(f, prep, cand, rows, prepped, pwork);
+			GbdtForestPredictWith(f, cand, rows, prepped, pwork, GBDT_PREDICT_AVX512);
 			t5[i] = Cpu() - s;
 			s = Cpu();
 			GbdtForestPredict(f, cand, rows, mine, pwork);
@@ -334,13 +309,11 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 		before[k] = Median(t, reps);
 		after[k] = Median(t2, reps);
 		mid2[k] = Median(t3, reps);
-		mid512[k] = Median(t4, reps);
 		prepared[k] = Median(t5, reps);
 		for (int r = 0; r < rows; r++)
 		{
 			walk_identical += memcmp(&mine[r], &walk[r], sizeof(float)) == 0;
 			avx2_identical += memcmp(&avx2[r], &walk[r], sizeof(float)) == 0;
-			avx512_identical += memcmp(&avx512[r], &walk[r], sizeof(float)) == 0;
 			prepared_identical += memcmp(&prepped[r], &walk[r], sizeof(float)) == 0;
 		}
 		walk_rows += rows;
@@ -394,7 +367,8 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	printf("            %d candidates: forest %7.1f us, XGBoost %7.1f us (forest / XGBoost %.2f); margins identical %d/%d\n",
 		   ncand, ours * 1e6, xgb * 1e6, ours / xgb, identical, ncand);
 	printf("            evaluator: %s; portable walk (before) / now, %d candidates %7.1f / %7.1f us (%.2fx)",
-		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX512) ? "AVX-512" :
+		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX512) && f->codes_chunks > 0 &&
+		   f->num_trees >= 2 * f->num_features * f->codes_chunks ? "AVX-512 over the codes" :
 		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX2) ? "AVX2" : "portable walk (no AVX2)",
 		   ncand, before[nsmall - 1] * 1e6, after[nsmall - 1] * 1e6,
 		   before[nsmall - 1] / after[nsmall - 1]);
@@ -403,22 +377,23 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 			   after[k] * 1e6, before[k] / after[k]);
 	printf("; identical %d/%d\n", walk_identical, walk_rows);
 	/* each path forced, whatever the rows (a path the CPU lacks: the walk) */
-	printf("            walk / AVX2 / AVX-512 (AVX2 / AVX-512), %d candidates %7.1f / %7.1f / %7.1f us (%.2fx)",
-		   ncand, before[nsmall - 1] * 1e6, mid2[nsmall - 1] * 1e6, mid512[nsmall - 1] * 1e6,
-		   mid2[nsmall - 1] / mid512[nsmall - 1]);
+	printf("            walk / AVX2, %d candidates %7.1f / %7.1f us (%.2fx)",
+		   ncand, before[nsmall - 1] * 1e6, mid2[nsmall - 1] * 1e6,
+		   before[nsmall - 1] / mid2[nsmall - 1]);
 	for (int k = nsmall - 2; k >= 0; k--)
-		printf(", %d: %.1f / %.1f / %.1f us (%.2fx)", small_rows[k], before[k] * 1e6,
-			   mid2[k] * 1e6, mid512[k] * 1e6, mid2[k] / mid512[k]);
-	printf("; identical to the walk: AVX2 %d/%d, AVX-512 %d/%d\n",
-		   avx2_identical, walk_rows, avx512_identical, walk_rows);
-	printf("            AVX-512 over tables prepared once (%.0f kB, built in %.1f us): AVX2 / prepared, %d candidates %7.1f / %7.1f us (%.2fx)",
-		   (prep != NULL ? GbdtPredictPreparedSize(f) : 0) / 1024.0, prepare_time * 1e6,
+		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], before[k] * 1e6,
+			   mid2[k] * 1e6, before[k] / mid2[k]);
+	printf("; identical to the walk: AVX2 %d/%d\n", avx2_identical, walk_rows);
+	printf("            AVX2 / AVX-512 over the codes (%d chunk%s), %d candidates %7.1f / %7.1f us (%.2fx)",
+		   f->codes_chunks, f->codes_chunks == 1 ? "" : "s",
 		   ncand, mid2[nsmall - 1] * 1e6, prepared[nsmall - 1] * 1e6,
 		   mid2[nsmall - 1] / prepared[nsmall - 1]);
 	for (int k = nsmall - 2; k >= 0; k--)
 		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], mid2[k] * 1e6,
 			   prepared[k] * 1e6, mid2[k] / prepared[k]);
-	printf("; identical to the walk %d/%d\n", prepared_identical, walk_rows);
+	printf("; identical to the walk %d/%d%s\n", prepared_identical, walk_rows,
+		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX512) && f->codes_chunks > 0 ? "" :
+		   " (no AVX-512 or no codes: AVX2 in both)");
 	printf("            TreeSHAP: one row %6.1f us; %d rows %7.2f ms, XGBoost pred_contribs %7.2f ms (forest / XGBoost %.2f); max |difference| %.2g\n",
 		   shap1 * 1e6, ncand, shap_all * 1e3, xgb_shap * 1e3, shap_all / xgb_shap, worst);
 	free(work);
@@ -429,9 +404,7 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	free(mine);
 	free(walk);
 	free(avx2);
-	free(avx512);
 	free(prepped);
-	free(prep);
 	free(f);
 }
 

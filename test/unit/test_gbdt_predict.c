@@ -141,6 +141,13 @@ RandomForest(int num_trees, int nf, int max_depth, double split_p)
 		free(f);
 		return NULL;
 	}
+	GbdtForestBuildCodes(f);	/* as the builder does */
+	if (!GbdtForestCheck(f, f->size, err, sizeof(err)))
+	{
+		UnitFail(__FILE__, __LINE__, "random forest rejected: %s", err);
+		free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -185,9 +192,6 @@ RandomRows(int rows, int nf)
 	return x;
 }
 
-/* Mismatches' stand-in path for GbdtForestPredictPrepared. */
-#define PREDICT_PREPARED ((GbdtPredictPath) 99)
-
 /*
  * Margins of f for the first `rows` rows of x by path, against the
  * reference, bit for bit; the workspace is exactly as large as asked for
@@ -203,19 +207,7 @@ Mismatches(const GbdtForest *f, const float *x, int rows, GbdtPredictPath path)
 	int			bad = 0;
 
 	out[rows] = 12345.0f;
-	if (path == PREDICT_PREPARED)
-	{
-		/* tables built once, exactly as large as asked for, unaligned */
-		const size_t ps = GbdtPredictPreparedSize(f);
-		char	   *prep = ps > 0 ? malloc(ps + 4) : NULL;
-
-		if (prep != NULL)
-			GbdtPredictPrepare(f, prep + 4);
-		GbdtForestPredictPrepared(f, prep != NULL ? prep + 4 : NULL, x, rows, out, raw + 4);
-		free(prep);
-	}
-	else
-		GbdtForestPredictWith(f, x, rows, out, raw + 4, path);
+	GbdtForestPredictWith(f, x, rows, out, raw + 4, path);
 	for (int r = 0; r < rows; r++)
 	{
 		const float want = ReferenceMargin(f, x + (size_t) r * f->num_features);
@@ -257,7 +249,8 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 	};
 	static const int row_counts[] = {1, 7, 8, 9, 31, 39, 40, 41, 127, 128, 129, 300, 517};
 	const bool	avx2 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX2);
-	const bool	avx512 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX512);
+	const bool	avx512 = __builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
 	int			compared = 0;
 
 	CHECK(GbdtPredictPathAvailable(GBDT_PREDICT_SCALAR));
@@ -279,11 +272,11 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_SCALAR) == 0);
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AUTO) == 0);
-			/* AVX2 or AVX-512 asked for on a CPU without: the walk */
+			/* AVX2 asked for on a CPU without: the portable walk */
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
+			/* over the codes (without AVX-512 or codes: AVX2, or the walk) */
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
-			CHECK(Mismatches(f, x, rows, PREDICT_PREPARED) == 0);
-			compared += 5 * rows;
+			compared += 4 * rows;
 		}
 		/* GbdtForestPredict itself, and no rows at all */
 		{
@@ -307,8 +300,8 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 		free(f);
 	}
 	printf("  %d margins compared per path against the plain walk (AVX2 %s, AVX-512 %s)\n",
-		   compared / 5, avx2 ? "on this CPU" : "not on this CPU: portable walk",
-		   avx512 ? "on this CPU" : "not on this CPU: portable walk");
+		   compared / 4, avx2 ? "on this CPU" : "not on this CPU: portable walk",
+		   avx512 ? "on this CPU" : "not on this CPU: AVX2 or the walk");
 }
 
 /*
@@ -331,39 +324,94 @@ UNIT_TEST(gbdt_predict_lanes_independent)
 				0.5f;
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
-	CHECK(Mismatches(f, x, rows, PREDICT_PREPARED) == 0);
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_SCALAR) == 0);
 	free(x);
 	free(f);
 }
 
 /*
- * The AVX-512 evaluator's chunks: a forest whose features have more than
- * 255 distinct thresholds between them is split, and the split forest's
- * margins are still the walk's; prepared tables are offered exactly when
- * the evaluator applies (AVX-512 on this CPU, depth ≤ 6, ≤ 32 features).
+ * Every byte of a small forest's codes changed in turn: the check rejects
+ * the block, or the AVX-512 evaluator still gives the walk's margins (a
+ * byte it never reads); some are rejected.
  */
-UNIT_TEST(gbdt_predict_prepared_chunks)
+UNIT_TEST(gbdt_predict_codes_checked)
+{
+	GbdtForest *f = RandomForest(12, 4, 6, 0.8);
+	GbdtForest *copy;
+	char		err[GBDT_ERROR_LEN];
+	float	   *x;
+	int			rejected = 0,
+				harmless = 0,
+				wrong = 0;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(f->codes_chunks == 1);
+	x = RandomRows(40, 4);
+	copy = malloc(f->size);
+	for (uint64_t b = f->codes_offset; b < f->size; b++)
+	{
+		memcpy(copy, f, f->size);
+		((unsigned char *) copy)[b] ^= (b & 1) ? 0x01 : 0x80;
+		if (!GbdtForestCheck(copy, copy->size, err, sizeof(err)))
+			rejected++;
+		else if (Mismatches(copy, x, 40, GBDT_PREDICT_AVX512) == 0)
+			harmless++;
+		else
+			wrong++;
+	}
+	CHECK(wrong == 0);
+	CHECK(rejected > 12 * 63);	/* at least every split's code and column */
+	printf("  codes region of %d bytes: %d changes rejected, %d harmless\n",
+		   (int) (f->size - f->codes_offset), rejected, harmless);
+	free(copy);
+	free(x);
+	free(f);
+}
+
+/*
+ * The codes of the AVX-512 evaluator: a forest whose features have more
+ * than 255 distinct thresholds is cut into chunks and its margins are
+ * still the walk's, with codes and without (cleared: AVX2's); deeper
+ * forests and more than 32 features get none; and the check rejects
+ * codes that are off by one, a leaf that is not copied down, and chunks
+ * that do not cover the trees.
+ */
+UNIT_TEST(gbdt_predict_codes)
 {
 	GbdtForest *many = RandomForest(400, 2, 6, 0.97);	/* ~ 9,000 splits on 2 features */
 	GbdtForest *deep = RandomForest(10, 5, 7, 0.7);
 	GbdtForest *wide = RandomForest(10, 33, 4, 0.9);
-	const bool	avx512 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX512);
+	char		err[GBDT_ERROR_LEN];
 	float	   *x;
 
 	CHECK(many != NULL && deep != NULL && wide != NULL);
 	if (many == NULL || deep == NULL || wide == NULL)
 		return;
-	CHECK((GbdtPredictPreparedSize(many) > 0) == avx512);
-	CHECK(GbdtPredictPreparedSize(deep) == 0);
-	CHECK(GbdtPredictPreparedSize(wide) == 0);
+	CHECK(many->codes_chunks > 2);
+	CHECK(deep->codes_chunks == 0);
+	CHECK(wide->codes_chunks == 0);
 	x = RandomRows(300, 2);
-	CHECK(Mismatches(many, x, 300, PREDICT_PREPARED) == 0);
-	CHECK(Mismatches(many, x, 33, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(many, x, 300, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(many, x, 33, GBDT_PREDICT_AUTO) == 0);
+	{
+		/* more chunks than their ends say: rejected */
+		GbdtForest *copy = malloc(many->size);
+
+		memcpy(copy, many, many->size);
+		copy->codes_chunks++;
+		CHECK(!GbdtForestCheck(copy, copy->size, err, sizeof(err)));
+		free(copy);
+	}
+	/* without codes: the same margins (AVX2's) */
+	many->codes_chunks = 0;
+	CHECK(GbdtForestCheck(many, many->size, err, sizeof(err)));
+	CHECK(Mismatches(many, x, 300, GBDT_PREDICT_AVX512) == 0);
 	free(x);
 	x = RandomRows(50, 33);
-	CHECK(Mismatches(wide, x, 50, PREDICT_PREPARED) == 0);
-	CHECK(Mismatches(deep, x, 50, PREDICT_PREPARED) == 0);
+	CHECK(Mismatches(wide, x, 50, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(deep, x, 50, GBDT_PREDICT_AVX512) == 0);
 	free(x);
 	free(many);
 	free(deep);
