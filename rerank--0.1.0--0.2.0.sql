@@ -508,13 +508,13 @@ CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'warm_model'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION rerank.warm_model(pg_catalog.text) IS
-    'builds the served copy of the model''s committed version now (once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
+    'builds the served copy of the model''s committed version now (a ranker''s: its forest; once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
 
 CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS pg_catalog.void
     AS 'MODULE_PATHNAME', 'prepare_activation'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
-    'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
+    'internal: what activation and rollback do before they change the registry; with the preload, builds the model''s served copy (a ranker''s forest, refused if its booster does not build) so that no backend waits for it after the commit';
 
 -- A dropped model's versions held in memory are released at commit.
 CREATE FUNCTION rerank.model_memory_release() RETURNS pg_catalog.trigger
@@ -926,12 +926,9 @@ CREATE OR REPLACE FUNCTION rerank.activate_model(model_name pg_catalog.text) RET
 DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
-    -- the served copy first (with the preload), so nobody waits after the
-    -- commit; a ranker's forest is built at its first use (docs/ranker.md)
-    IF NOT EXISTS (SELECT FROM rerank.models m
-                    WHERE m.model_id = target_id AND m.algorithm OPERATOR(pg_catalog.=) 'ranker') THEN
-        PERFORM rerank.prepare_activation(target_id);
-    END IF;
+    -- the served copy first (with the preload: a factor model's snapshot,
+    -- a ranker's forest), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
     -- one activation at a time; readers are not blocked
     LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM rerank.models m
@@ -1164,6 +1161,8 @@ BEGIN
                   DETAIL = 'The active ranker replaced no ranker that still exists.',
                   HINT = 'rerank.deactivate_ranker() returns to the hand-weighted blend.';
     END IF;
+    -- its forest first (with the preload), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
     PERFORM rerank.switch_active_ranker(target_id, 'rollback');
     RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id OPERATOR(pg_catalog.=) target_id);
 END

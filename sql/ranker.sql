@@ -155,10 +155,11 @@ SELECT m.name, m.algorithm, m.dimensions, m.is_active, m.description,
 -- XGBoost ran in this backend: still one thread (nthread = 1, OpenMP team of 1)
 SELECT backend_threads FROM rerank.blas_info();
 -- deterministic: the same data, arguments and seed give the same booster
+-- (holdout_lists adds held-out groups only, drawn after the trained ones)
 SET client_min_messages = warning;
 CALL rerank.train_ranker('ltr_b', 'ltr.log', event_type_column => 'kind', time_column => 'at',
                          negatives => 6, trees => 12, max_depth => 3,
-                         options => '{"warm_up": "1 hour"}');
+                         options => '{"warm_up": "1 hour", "holdout_lists": "all"}');
 RESET client_min_messages;
 SELECT a.booster = b.booster AS same_booster
   FROM rerank.rankers a, rerank.rankers b
@@ -168,7 +169,7 @@ SELECT a.booster = b.booster AS same_booster
 SET client_min_messages = warning;
 CALL rerank.train_ranker('ltr_mix', 'ltr.log', event_type_column => 'kind', time_column => 'at',
                          negatives => 6, trees => 12, max_depth => 3,
-                         options => '{"warm_up": "1 hour", "negative_mix": {"category": 1, "uniform": 3}}');
+                         options => '{"warm_up": "1 hour", "negative_mix": {"category": 1, "uniform": 3}, "holdout_lists": "all"}');
 RESET client_min_messages;
 SELECT a.params -> 'negative_mix' AS default_mix, b.params -> 'negative_mix' AS mix,
        a.metrics -> 'evaluation' -> 'holdout_uniform' ->> 'candidates' AS candidates,
@@ -182,6 +183,26 @@ SELECT a.params -> 'negative_mix' AS default_mix, b.params -> 'negative_mix' AS 
   FROM rerank.models a JOIN rerank.rankers ra USING (model_id),
        rerank.models b JOIN rerank.rankers rb USING (model_id)
  WHERE a.name = 'ltr_a' AND b.name = 'ltr_mix';
+-- the held-out groups of the popularity and category generators (holdout_lists
+-- "all"; none by default): the same events, 100 candidates, the same
+-- candidates whatever the mix
+SELECT k AS kind, a.params ->> 'holdout_lists' AS lists,
+       d.params ->> 'holdout_lists' AS default_lists,
+       d.metrics -> 'evaluation' ? ('holdout_' || k) AS in_default, a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'candidates' AS candidates,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'groups')::int
+           <= (a.metrics -> 'evaluation' -> 'holdout_uniform' ->> 'groups')::int AS at_most_uniform,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) ->> 'groups')::int > 0 AS some_groups,
+       (a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'ranker' ->> 'ndcg_at_10')::float8
+           BETWEEN 0 AND 1 AS ndcg_ok,
+       a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend'
+           = b.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend' AS same_blend,
+       a.metrics -> 'evaluation' -> ('holdout_' || k) -> 'blend'
+           <> a.metrics -> 'evaluation' -> 'holdout_uniform' -> 'blend' AS other_candidates
+  FROM rerank.models a, rerank.models b, rerank.models d, unnest(ARRAY['popularity', 'category']) k
+ WHERE a.name = 'ltr_b' AND b.name = 'ltr_mix' AND d.name = 'ltr_a';
+-- holdout_lists is "uniform" or "all"
+CALL rerank.train_ranker('ltr_bad', 'ltr.log', event_type_column => 'kind', time_column => 'at',
+                         options => '{"holdout_lists": "category"}');
 SELECT rerank.drop_model('ltr_mix');
 -- a name in use: an error without replace
 CALL rerank.train_ranker('ltr_a', 'ltr.log', event_type_column => 'kind', time_column => 'at');

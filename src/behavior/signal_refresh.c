@@ -13,9 +13,12 @@
  * trigger's arguments) or one table with the columns given, through SPI as
  * their caller (who needs SELECT on the tables), and replace the table they
  * write in one transaction, locked against a concurrent run (SHARE ROW
- * EXCLUSIVE: readers go on); the serving caches reload at commit.  The
- * arithmetic is the core's (core/item_signals.h: ItemStatsAdd, CovisBuild),
- * the same a trainer's replay calls.
+ * EXCLUSIVE: readers go on).  With the preload the served copy of the
+ * signals that commit is built before the commit (SignalsCachePrepare), so
+ * serving switches to it without waiting; without it, each backend
+ * reloads at its first call after the commit.  The arithmetic is the
+ * core's (core/item_signals.h: ItemStatsAdd, CovisBuild), the same a
+ * trainer's replay calls.
  *
  * Why on a schedule: popularity is a counter every user touches, and a
  * counter row updated by the trigger would serialize all concurrent events
@@ -26,7 +29,7 @@
 
 #include <math.h>
 
-#include "model/event_columns.h"
+#include "cache/signals_cache.h"
 #include "catalog/pg_type.h"
 #include "common/feat_time.h"
 #include "common/id_map.h"
@@ -37,6 +40,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "model/event_columns.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -383,6 +387,8 @@ refresh_item_stats(PG_FUNCTION_ARGS)
 	}
 	WriteStats(&gather, as_of);
 	SPI_finish();
+	/* the served copy of what commits, built now rather than after the commit */
+	SignalsCachePrepare();
 	PG_RETURN_INT64(gather.n);
 }
 
@@ -708,6 +714,8 @@ build_covisitation(PG_FUNCTION_ARGS)
 			with_list++;
 	WriteCovisits(&read, offsets, neighbors, weights, sessions);
 	SPI_finish();
+	/* the served copy of what commits, built now rather than after the commit */
+	SignalsCachePrepare();
 	INSTR_TIME_SET_CURRENT(end);
 	INSTR_TIME_SUBTRACT(end, start);
 	ereport(NOTICE,

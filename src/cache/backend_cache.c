@@ -40,6 +40,20 @@ RerankTableOid(const char *name)
 	return get_relname_relid(name, get_namespace_oid("rerank", false));
 }
 
+/* Whether CheckCacheReadPrivilege would pass; see backend_cache.h. */
+bool
+CacheReadAllowed(Oid relid)
+{
+	Oid			userid = GetUserId();
+
+	if (superuser_arg(userid))
+		return true;
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
+		return false;
+	return check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED;
+}
+
 /* The SELECT privilege and row-level security of a cached table. */
 void
 CheckCacheReadPrivilege(Oid relid)

@@ -52,6 +52,12 @@ extern Oid	RerankTableOid(const char *name);
 extern void CheckCacheReadPrivilege(Oid relid);
 
 /*
+ * Whether CheckCacheReadPrivilege(relid) would pass, without an error: for
+ * work done ahead of time that is skipped when the user may not read.
+ */
+extern bool CacheReadAllowed(Oid relid);
+
+/*
  * Body of the AFTER ... FOR EACH STATEMENT triggers that invalidate a cache:
  * checks the calling protocol, then sends a relcache invalidation of the
  * trigger's table, which every backend (this one included) processes at

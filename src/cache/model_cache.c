@@ -42,6 +42,7 @@
 #include "cache/model_blocks.h"
 #include "cache/model_cache.h"
 #include "cache/neighbor_lists.h"
+#include "cache/ranker_cache.h"
 #include "cache/snapshot.h"
 #include "cache/user_knn_cache.h"
 #include "catalog/pg_type.h"
@@ -1164,31 +1165,43 @@ PG_FUNCTION_INFO_V1(warm_model);
 /*
  * rerank.warm_model(name): builds (or maps) the snapshot of the model's
  * committed version now, so that the first calls after its activation find
- * it ready; true when it is served from memory.
+ * it ready; true when it is served from memory.  A ranker's is its forest
+ * (ranker_cache.c), which the model cache does not hold.
  */
 Datum
 warm_model(PG_FUNCTION_ARGS)
 {
-	ModelEntry *entry = LookupEntry(text_to_cstring(PG_GETARG_TEXT_PP(0)), 0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ModelEntry *entry;
+	bool		served;
 
+	CheckCachedModelsReadable();
+	if (WarmRanker(name, 0, false, &served))
+		PG_RETURN_BOOL(served);
+	entry = LookupEntry(name, 0);
 	PG_RETURN_BOOL(EntryInMemory(entry));
 }
 
 PG_FUNCTION_INFO_V1(prepare_activation);
 
 /*
- * rerank.prepare_activation(model_id): what activation does first, before
- * it changes the registry: with the preload, the model's snapshot is built
- * (or found) so that no backend waits for it after the commit.  Nothing
- * without the preload, where each backend loads its own copy anyway.  The
- * caller needs to be able to read the models either way (it is executable
- * by PUBLIC and runs as the caller).
+ * rerank.prepare_activation(model_id): what activation (and rollback) does
+ * first, before it changes the registry: with the preload, the model's
+ * snapshot is built (or found) so that no backend waits for it after the
+ * commit; for a ranker, the snapshot of its forest, and a booster whose
+ * forest does not build is an error here, before anything is active.
+ * Nothing without the preload, where each backend loads its own copy
+ * anyway.  The caller needs to be able to read the models either way (it
+ * is executable by PUBLIC and runs as the caller).
  */
 Datum
 prepare_activation(PG_FUNCTION_ARGS)
 {
+	bool		served;
+
 	CheckCachedModelsReadable();
-	if (SnapshotsShared() && !PG_ARGISNULL(0))
+	if (SnapshotsShared() && !PG_ARGISNULL(0) &&
+		!WarmRanker(NULL, PG_GETARG_INT32(0), true, &served))
 		(void) LookupEntry(NULL, PG_GETARG_INT32(0));
 	PG_RETURN_VOID();
 }

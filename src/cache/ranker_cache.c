@@ -12,7 +12,9 @@
  * (model_id, factors_version) not held yet.  It is the block
  * BLOCK_RANKER_FOREST of the ranker's model snapshot (cache/snapshot.h:
  * once per server with the preload, else once per backend), got again in
- * each transaction that serves it; when no snapshot can serve it (over the
+ * each transaction that serves it; with the preload, activation builds it
+ * before its commit (WarmRanker, from prepare_activation), so the first
+ * calls after it find it ready; when no snapshot can serve it (over the
  * model budget, or the caller's own uncommitted booster) it is built in
  * this backend, in a context under the transaction's memory adopted when
  * complete (an error or a cancel during a build leaks nothing).  Entries
@@ -231,14 +233,15 @@ static const SnapshotProvider forest_provider = {
 /*
  * The forest of a ranker version from its model snapshot (built now if no
  * backend did), valid until the end of this transaction at least; NULL
- * when no snapshot serves it.
+ * when no snapshot serves it (why in *status; SNAPSHOT_SERVED: the
+ * snapshot holds no forest, its booster did not build).
  */
 static const GbdtForest *
-SnapshotForest(int32 model_id, const char *name, int64 version, Size *bytes)
+SnapshotForestOf(Oid relid, int32 model_id, const char *name, int64 version, Size *bytes,
+				 SnapshotStatus *status)
 {
 	SnapshotSource source;
 	ModelSource detail;
-	SnapshotStatus status;
 	const ServingSnapshot *snapshot;
 	const void *block;
 	uint64		count;
@@ -247,13 +250,13 @@ SnapshotForest(int32 model_id, const char *name, int64 version, Size *bytes)
 	memset(&detail, 0, sizeof(detail));
 	source.key.kind = SNAPSHOT_MODEL;
 	source.key.dbid = MyDatabaseId;
-	source.key.relid = models_relid;
+	source.key.relid = relid;
 	source.key.object_id = model_id;
 	source.key.version = version;
 	source.label = name;
 	detail.model_id = model_id;
 	source.detail = &detail;
-	snapshot = GetServingSnapshot(&source, &status);
+	snapshot = GetServingSnapshot(&source, status);
 	if (snapshot == NULL)
 		return NULL;
 	block = SnapshotBlock(snapshot, BLOCK_RANKER_FOREST, &count);
@@ -261,6 +264,15 @@ SnapshotForest(int32 model_id, const char *name, int64 version, Size *bytes)
 		return NULL;
 	*bytes = (Size) count;
 	return (const GbdtForest *) block;
+}
+
+/* SnapshotForestOf for the registry the cache serves from. */
+static const GbdtForest *
+SnapshotForest(int32 model_id, const char *name, int64 version, Size *bytes)
+{
+	SnapshotStatus status;
+
+	return SnapshotForestOf(models_relid, model_id, name, version, bytes, &status);
 }
 
 /*
@@ -509,4 +521,78 @@ ServingRanker(void)
 	}
 	answer->entry->used_in = MyProc->lxid;
 	return &answer->entry->pub;
+}
+
+/*
+ * Builds (or maps) the forest snapshot of a ranker's committed version
+ * now; see ranker_cache.h.  The rows are read under the caller's snapshot,
+ * as the build's check reads them (a version this transaction wrote is not
+ * built: SNAPSHOT_NOT_CURRENT).
+ */
+bool
+WarmRanker(const char *name, int32 model_id, bool must_build, bool *served)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	static const char *const queries[2] = {
+		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
+		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'",
+		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
+		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
+		" WHERE m.model_id OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'"
+	};
+	Oid			types[2][1] = {{TEXTOID}, {INT4OID}};
+	Datum		args[1];
+	int			which = name != NULL ? 0 : 1;
+	Oid			relid = RerankTableOid("models");
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	int32		id;
+	char		label[NAMEDATALEN];
+	int64		version;
+	Datum		features;
+	const GbdtForest *forest;
+	SnapshotStatus status;
+	Size		bytes;
+
+	*served = false;
+	/* a 0.1.0 schema has no rankers */
+	if (!OidIsValid(relid) || !OidIsValid(RerankTableOid("rankers")))
+		return false;
+	args[0] = which == 0 ? CStringGetTextDatum(name) : Int32GetDatum(model_id);
+	SpiConnect();
+	ExecuteKeptPlan(&plans[which], queries[which], 1, types[which], args, true, 1,
+					SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return false;
+	}
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	id = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+	strlcpy(label, SPI_getvalue(tuple, desc, 2), NAMEDATALEN);
+	version = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	features = SPI_getbinval(tuple, desc, 4, &isnull);
+
+	/*
+	 * Without a booster, or of another features version, it is not served:
+	 * activation refuses it with its own message.
+	 */
+	if (isnull || DatumGetInt32(features) != FEATURES_VERSION)
+	{
+		SPI_finish();
+		return true;
+	}
+	forest = SnapshotForestOf(relid, id, label, version, &bytes, &status);
+	SPI_finish();
+	*served = forest != NULL;
+	if (forest == NULL && status == SNAPSHOT_SERVED && must_build)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the booster of ranker \"%s\" cannot be served", label),
+				 errdetail("Its forest could not be built from the booster stored in rerank.rankers."),
+				 errhint("Train it again with rerank.train_ranker().")));
+	return true;
 }

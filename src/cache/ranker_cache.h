@@ -62,6 +62,21 @@ extern Size RankerForestPlan(const char *json, size_t len, GbdtJsonShape *shape,
 extern bool RankerForestFill(const char *json, size_t len, const GbdtJsonShape *shape,
 							 void *block, Size size, char *err, size_t errlen);
 
+/*
+ * Builds (or maps) the forest of a ranker's committed version now, ahead of
+ * its first use (activation, rollback, rerank.warm_model): the ranker named
+ * name, else the one with model_id.  False when that model is not a ranker
+ * (nothing done; the model cache's business).  *served: its forest is held
+ * in a snapshot now (with the preload, once per server).  A ranker without
+ * a booster or of another features version is left alone (activation
+ * refuses it).  With must_build, a snapshot built without the forest (a
+ * booster that does not build) is an error (XX001), so that activation
+ * never makes active a ranker no call could serve.  Over the budget, or a
+ * version this transaction wrote, is not an error: the calls then build
+ * their own forest, as before.
+ */
+extern bool WarmRanker(const char *name, int32 model_id, bool must_build, bool *served);
+
 /* Registers the setting and the invalidation callback; called by _PG_init. */
 extern void RankerCacheInit(void);
 

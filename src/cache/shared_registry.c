@@ -41,6 +41,8 @@ typedef struct SharedSlot
 	char		label[NAMEDATALEN];
 	SlotState	state;
 	int			builder_pid;	/* BUILDING */
+	int			prepared_pid;	/* READY: prepared by this backend's open
+								 * transaction, not to be served (0: not) */
 	bool		filling;		/* BUILDING: its segment exists, being filled */
 	dsm_handle	handle;			/* READY, RETIRED */
 	Size		bytes;			/* held, reserved, or (OVER_BUDGET) needed */
@@ -244,7 +246,7 @@ EvictionVictim(int skip)
 	{
 		SharedSlot *s = &registry->slots[i];
 
-		if (i == skip || s->state != SLOT_READY ||
+		if (i == skip || s->state != SLOT_READY || s->prepared_pid != 0 ||
 			pg_atomic_read_u32(&s->readers) > 0)
 			continue;
 		if (victim < 0 || s->last_used < registry->slots[victim].last_used)
@@ -287,6 +289,7 @@ ClaimSlot(const SnapshotKey *key, const char *label, int reuse)
 	strlcpy(s->label, label, NAMEDATALEN);
 	s->state = SLOT_BUILDING;
 	s->builder_pid = MyProcPid;
+	s->prepared_pid = 0;
 	s->filling = false;
 	s->handle = DSM_HANDLE_INVALID;
 	s->bytes = 0;
@@ -407,7 +410,8 @@ SharedRegistryStillBuilding(const SharedMapping *mapping)
 
 /* Reserves room for a build within the budget; see the header. */
 bool
-SharedRegistryReserve(int slot, Size bytes, Size budget, Size *available)
+SharedRegistryReserve(int slot, Size bytes, Size budget, bool note_too_big,
+					  Size *available)
 {
 	SharedSlot *s = &registry->slots[slot];
 	Size		used = 0;
@@ -435,7 +439,7 @@ SharedRegistryReserve(int slot, Size bytes, Size budget, Size *available)
 	s->bytes = bytes;
 	if (!fits)
 	{
-		s->state = SLOT_OVER_BUDGET;
+		s->state = note_too_big ? SLOT_OVER_BUDGET : SLOT_FREE;
 		s->budget = budget;
 		s->builder_pid = 0;
 	}
@@ -455,7 +459,7 @@ SharedRegistryNoteFilling(int slot)
 /* Publishes a complete build; see the header. */
 void
 SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
-					  double seconds, Size huge_bytes)
+					  double seconds, Size huge_bytes, bool prepared)
 {
 	SharedSlot *s = &registry->slots[slot];
 
@@ -468,13 +472,20 @@ SharedRegistryPublish(int slot, dsm_segment *segment, SharedMapping *mapping,
 	s->last_used = s->built_at;
 	s->build_seconds = seconds;
 	s->huge_bytes = huge_bytes;
+	s->prepared_pid = prepared ? MyProcPid : 0;
 	pg_atomic_fetch_add_u32(&s->readers, 1);
-	/* older versions of the same object are of no use to new transactions */
-	for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
+
+	/*
+	 * Older versions of the same object are of no use to new transactions;
+	 * a prepared one serves nobody yet, and another backend's prepared one
+	 * waits for its own commit.
+	 */
+	for (int i = 0; i < SHARED_REGISTRY_SLOTS && !prepared; i++)
 	{
 		SharedSlot *o = &registry->slots[i];
 
-		if (i == slot || !SameObject(&o->key, &s->key) || o->key.version >= s->key.version)
+		if (i == slot || !SameObject(&o->key, &s->key) || o->key.version >= s->key.version ||
+			o->prepared_pid != 0)
 			continue;
 		if (o->state == SLOT_READY)
 			RetireSlot(o);
@@ -605,6 +616,94 @@ SharedRegistryBumpGeneration(Oid dbid, SnapshotKind kind)
 	LWLockRelease(registry->lock);
 }
 
+/* A number never given to any content before; see the header. */
+uint64
+SharedRegistryNewVersion(void)
+{
+	uint64		version;
+
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	version = ++registry->generation_counter;
+	LWLockRelease(registry->lock);
+	return version;
+}
+
+/* The ready slot this backend prepared for key, or -1.  Lock held. */
+static int
+PreparedSlot(const SnapshotKey *key)
+{
+	for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
+	{
+		SharedSlot *s = &registry->slots[i];
+
+		if (s->state == SLOT_READY && s->prepared_pid == MyProcPid && SameKey(&s->key, key))
+			return i;
+	}
+	return -1;
+}
+
+/* Makes a prepared version current, or gives it up; see the header. */
+bool
+SharedRegistryAdoptPrepared(Oid dbid, SnapshotKind kind, uint64 base,
+							const SnapshotKey *key)
+{
+	DatabaseGenerations *entry;
+	int			slot;
+	bool		adopted;
+
+	Assert(kind < SNAPSHOT_NKINDS);
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	entry = DatabaseEntry(dbid);
+	slot = PreparedSlot(key);
+	adopted = slot >= 0 && entry->generations[kind] == base;
+	if (adopted)
+	{
+		entry->generations[kind] = (uint64) key->version;
+		registry->slots[slot].prepared_pid = 0;
+		registry->slots[slot].last_used = GetCurrentTimestamp();
+		/* every other version of the object now serves nobody new */
+		for (int i = 0; i < SHARED_REGISTRY_SLOTS; i++)
+		{
+			SharedSlot *o = &registry->slots[i];
+
+			if (i == slot || !SameObject(&o->key, key) || o->prepared_pid != 0)
+				continue;
+			if (o->state == SLOT_READY)
+				RetireSlot(o);
+			else if (o->state == SLOT_OVER_BUDGET)
+				o->state = SLOT_FREE;
+		}
+	}
+	else
+	{
+		/* another change committed meanwhile: a new version, built at first use */
+		entry->generations[kind] = ++registry->generation_counter;
+		if (slot >= 0)
+		{
+			registry->slots[slot].prepared_pid = 0;
+			RetireSlot(&registry->slots[slot]);
+		}
+	}
+	LWLockRelease(registry->lock);
+	return adopted;
+}
+
+/* Gives a prepared version up; see the header. */
+void
+SharedRegistryDiscardPrepared(const SnapshotKey *key)
+{
+	int			slot;
+
+	LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+	slot = PreparedSlot(key);
+	if (slot >= 0)
+	{
+		registry->slots[slot].prepared_pid = 0;
+		RetireSlot(&registry->slots[slot]);
+	}
+	LWLockRelease(registry->lock);
+}
+
 /* Copies the occupied slots for the view; see the header. */
 int
 SharedRegistryList(SharedSlotInfo *infos)
@@ -626,7 +725,10 @@ SharedRegistryList(SharedSlotInfo *infos)
 		info->state = s->state == SLOT_BUILDING && s->filling ? "filling" : names[s->state];
 		info->bytes = s->bytes;
 		info->readers = pg_atomic_read_u32(&s->readers);
-		info->builder_pid = s->state == SLOT_BUILDING ? s->builder_pid : 0;
+		info->builder_pid = s->state == SLOT_BUILDING ? s->builder_pid :
+			s->state == SLOT_READY ? s->prepared_pid : 0;
+		if (s->state == SLOT_READY && s->prepared_pid != 0)
+			info->state = "prepared";
 		info->built_at = s->built_at;
 		info->last_used = s->last_used;
 		info->build_seconds = s->build_seconds;

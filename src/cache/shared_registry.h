@@ -88,11 +88,12 @@ extern bool SharedRegistryStillBuilding(const SharedMapping *mapping);
 /*
  * Reserves bytes for the build of the caller's slot within budget bytes,
  * evicting ready versions nobody maps, least recently used first.  False
- * when it does not fit: the slot then remembers the version as too big, so
- * the next backends do not try again until the budget changes.
+ * when it does not fit: the slot then remembers the version as too big
+ * when note_too_big, so the next backends do not try again until the
+ * budget changes; else it is free again.
  */
 extern bool SharedRegistryReserve(int slot, Size bytes, Size budget,
-								  Size *available);
+								  bool note_too_big, Size *available);
 
 /* Notes that the caller's slot has its segment and is being filled. */
 extern void SharedRegistryNoteFilling(int slot);
@@ -100,11 +101,14 @@ extern void SharedRegistryNoteFilling(int slot);
 /*
  * Publishes the complete segment of the caller's slot: pinned, ready,
  * mapped by the caller; older ready versions of the same object retire.
- * huge_bytes: how much of it the builder found on huge pages.
+ * huge_bytes: how much of it the builder found on huge pages.  prepared:
+ * the version is the caller's open transaction's, retires nothing, is
+ * never evicted and is listed as "prepared" until the caller adopts or
+ * discards it (SharedRegistryAdoptPrepared, SharedRegistryDiscardPrepared).
  */
 extern void SharedRegistryPublish(int slot, dsm_segment *segment,
 								  SharedMapping *mapping, double seconds,
-								  Size huge_bytes);
+								  Size huge_bytes, bool prepared);
 
 /*
  * Gives up the caller's claim (error, cancel, exit, or nothing to build):
@@ -143,16 +147,41 @@ extern uint64 SharedRegistryGeneration(Oid dbid, SnapshotKind kind);
  */
 extern void SharedRegistryBumpGeneration(Oid dbid, SnapshotKind kind);
 
+/*
+ * A number from the generations' counter that no content ever had: the
+ * version of a snapshot prepared before the commit that makes it current.
+ */
+extern uint64 SharedRegistryNewVersion(void);
+
+/*
+ * At the commit of the transaction that prepared key (a version of a kind
+ * versioned by the registry): when the kind's generation in dbid is still
+ * base (no other change of the kind committed since the prepared build read
+ * the tables) and key is still this backend's prepared version, key's
+ * version becomes the generation and every other version of the object
+ * retires (true).  Else a new generation, built at first use, and the
+ * prepared version retires (false).
+ */
+extern bool SharedRegistryAdoptPrepared(Oid dbid, SnapshotKind kind,
+										uint64 base, const SnapshotKey *key);
+
+/*
+ * Retires this backend's prepared version of key (its transaction or
+ * subtransaction rolled back): it is freed when the caller unmaps it.
+ * Nothing when there is none.
+ */
+extern void SharedRegistryDiscardPrepared(const SnapshotKey *key);
+
 /* One slot as the view shows it. */
 typedef struct SharedSlotInfo
 {
 	SnapshotKey key;
 	char		label[NAMEDATALEN];
-	const char *state;			/* building, filling, ready, retiring, over
-								 * budget */
+	const char *state;			/* building, filling, prepared, ready,
+								 * retiring, over budget */
 	Size		bytes;
 	uint32		readers;
-	int			builder_pid;
+	int			builder_pid;	/* building, or prepared by */
 	TimestampTz built_at;
 	TimestampTz last_used;
 	double		build_seconds;

@@ -19,7 +19,19 @@
  * counter of this backend's invalidations of the three tables.  A
  * transaction that changed them builds a block of its own from what it
  * sees (within rerank.signals_cache_mb), freed at its end: what it wrote is
- * never put in a snapshot.
+ * never served to another transaction before its commit.
+ *
+ * PREPARED VERSIONS.  With the preload, the refresh procedures build the
+ * version their commit makes current before they commit
+ * (SignalsCachePrepare), so no call waits for a build after it: under a
+ * lock of their own (one prepared version at a time per database) they
+ * read the generation (the base), take a new version number, and build a
+ * prepared snapshot (snapshot.h) from what the transaction sees.  At the
+ * commit the version becomes the generation if the generation is still the
+ * base and nothing changed the tables after the build in the transaction
+ * (SharedRegistryAdoptPrepared; else a new generation as before, built at
+ * first use); a rollback of the transaction, or of a subtransaction the
+ * build ran in, retires it.  Either way the preparing backend unmaps it.
  */
 #include "postgres.h"
 
@@ -38,6 +50,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -52,6 +65,12 @@
 
 /* The label of the signals' snapshots (messages, rerank.model_memory). */
 #define SIGNALS_LABEL "rerank.item_stats, item_covisits, items.brand"
+
+/*
+ * The fourth field of the advisory lock tag a transaction holds from its
+ * prepared build to its end ('S'; builds use 'R', SHARED_BUILD_LOCK_FIELD4).
+ */
+#define SIGNALS_PREPARE_LOCK_FIELD4 83
 
 /* GUC: per-backend budget for the item signals without the preload, MB. */
 static int	signals_cache_mb = 256;
@@ -78,6 +97,17 @@ static LocalTransactionId own_lxid = InvalidLocalTransactionId;
 static bool own_valid = false;
 static MemoryContext own_context = NULL;
 static const ItemSignals *own_block = NULL;
+
+/*
+ * This transaction's prepared version (with the preload): its key, the
+ * generation its build started from, the subtransaction it was built in,
+ * and whether it still holds what the transaction will commit.
+ */
+static bool prepared = false;
+static bool prepared_valid = false;
+static SnapshotKey prepared_key;
+static uint64 prepared_base = 0;
+static SubTransactionId prepared_subid = InvalidSubTransactionId;
 
 /* Relcache callback: a change of a source table means a new version. */
 static void
@@ -108,10 +138,27 @@ SignalsPrivateBudget(void)
 }
 
 /*
+ * Gives this transaction's prepared version up (rolled back, or not what
+ * it commits) and unmaps it.
+ */
+static void
+DiscardPrepared(void)
+{
+	if (!prepared)
+		return;
+	SharedRegistryDiscardPrepared(&prepared_key);
+	SnapshotForget(&prepared_key);
+	prepared = false;
+	prepared_valid = false;
+}
+
+/*
  * At the commit of a transaction that changed the signals' tables, a new
- * signals generation (before the other backends hear of the change);
- * PREPARE of such a transaction is refused with the preload, since its
- * commit would not get one.
+ * signals generation (before the other backends hear of the change): its
+ * prepared version when it still holds what commits and no other change
+ * committed since its build, else a number built at first use.  PREPARE
+ * of such a transaction is refused with the preload, since its commit
+ * would not get one.  A rollback gives the prepared version up.
  */
 static void
 SignalsXactCallback(XactEvent event, void *arg)
@@ -120,7 +167,23 @@ SignalsXactCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 			if (signals_changed && SnapshotsShared())
-				SharedRegistryBumpGeneration(MyDatabaseId, SNAPSHOT_SIGNALS);
+			{
+				if (prepared && prepared_valid)
+					(void) SharedRegistryAdoptPrepared(MyDatabaseId, SNAPSHOT_SIGNALS,
+													   prepared_base, &prepared_key);
+				else
+				{
+					DiscardPrepared();
+					SharedRegistryBumpGeneration(MyDatabaseId, SNAPSHOT_SIGNALS);
+				}
+			}
+			else
+				DiscardPrepared();
+			/* the preparing backend did not serve it: no mapping held */
+			if (prepared)
+				SnapshotForget(&prepared_key);
+			prepared = false;
+			prepared_valid = false;
 			signals_changed = false;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -133,11 +196,24 @@ SignalsXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_ABORT:
+			DiscardPrepared();
 			signals_changed = false;
 			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * The rollback of the subtransaction a prepared version was built in, or
+ * of one around it, takes back what the build read: the version goes.
+ */
+static void
+SignalsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && prepared && mySubid <= prepared_subid)
+		DiscardPrepared();
 }
 
 /*
@@ -458,6 +534,7 @@ SignalsCacheInit(void)
 					  &signals_cache_mb, 256, SignalsCacheBudgetAssign);
 	CacheRegisterRelcacheCallback(SignalsCacheRelcacheCallback, (Datum) 0);
 	RegisterXactCallback(SignalsXactCallback, NULL);
+	RegisterSubXactCallback(SignalsSubXactCallback, NULL);
 	RegisterSnapshotKind(SNAPSHOT_SIGNALS, &signals_kind);
 	RegisterSnapshotProvider(&signals_provider);
 }
@@ -596,5 +673,60 @@ signals_cache_invalidate(PG_FUNCTION_ARGS)
 	InvalidateCacheOnStatement(fcinfo, "signals_cache_invalidate");
 	signals_changed = true;
 	own_valid = false;
+	/* a change after the prepared build: it is not what commits */
+	prepared_valid = false;
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * With the preload, builds the item signals this transaction will commit,
+ * as a prepared version (see the file's header); see signals_cache.h.
+ */
+void
+SignalsCachePrepare(void)
+{
+	SnapshotSource source;
+	LOCKTAG		tag;
+	Oid			relids[3];
+
+	if (!SnapshotsShared() || !signals_changed)
+		return;
+	relids[0] = RerankTableOid("items");
+	relids[1] = RerankTableOid("item_stats");
+	relids[2] = RerankTableOid("item_covisits");
+	if (!OidIsValid(relids[0]) || !OidIsValid(relids[1]) || !OidIsValid(relids[2]))
+		return;
+	/* a caller who could not read them serves them no other way */
+	for (int t = 0; t < 3; t++)
+		if (!CacheReadAllowed(relids[t]))
+			return;
+	/* a second refresh in the transaction: the first one's build is stale */
+	DiscardPrepared();
+
+	/*
+	 * One prepared version at a time per database, until the end of its
+	 * transaction: a second refresh builds after the first commits, so from
+	 * its changes, and finds the generation it read still current at its own
+	 * commit.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) SNAPSHOT_SIGNALS, 0,
+						 SIGNALS_PREPARE_LOCK_FIELD4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	/* the base before the build's MVCC snapshot: it sees at least that */
+	memset(&source, 0, sizeof(source));
+	source.key.kind = SNAPSHOT_SIGNALS;
+	source.key.dbid = MyDatabaseId;
+	source.key.relid = relids[1];
+	source.key.object_id = 0;
+	prepared_base = SharedRegistryGeneration(MyDatabaseId, SNAPSHOT_SIGNALS);
+	source.key.version = (int64) SharedRegistryNewVersion();
+	source.label = SIGNALS_LABEL;
+	/* noted before the build: an error after its publication still retires it */
+	prepared_key = source.key;
+	prepared_subid = GetCurrentSubTransactionId();
+	prepared = true;
+	prepared_valid = true;
+	if (SnapshotPrepare(&source) != SNAPSHOT_SERVED)
+		DiscardPrepared();
 }

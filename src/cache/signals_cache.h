@@ -14,7 +14,8 @@
  * build_covisitation() run, an edit of items or brands), which an aborted
  * transaction never does: a backend sees a new version at its first call
  * of a transaction after the commit, waiting for its build if another
- * backend builds it.  A transaction that changed the tables reads a block
+ * backend builds it.  The refresh procedures build that version before
+ * they commit (SignalsCachePrepare), so after them nobody waits.  A transaction that changed the tables reads a block
  * of its own, built from what it sees and freed at its end.  Signals that
  * do not fit are not used (the features that need them are missing) and a
  * WARNING says which setting to raise, once per session and version.
@@ -35,6 +36,16 @@
  * across transactions.
  */
 extern const ItemSignals *SignalsCacheBlock(void);
+
+/*
+ * For the procedures that replace the signals' tables (refresh_item_stats,
+ * build_covisitation), after their last write: with the preload, builds
+ * the version their commit makes current, so that no call waits for it
+ * after the commit (the previous version serves until then; a rollback
+ * leaves nothing).  Without the preload, or when the caller may not read
+ * the three tables, nothing (each backend builds at its first use).
+ */
+extern void SignalsCachePrepare(void);
 
 /* Registers the GUC, the snapshot kind and its provider; called by _PG_init. */
 extern void SignalsCacheInit(void);

@@ -323,18 +323,19 @@ PushBuildSnapshot(const SnapshotKindInfo *kind, bool *pushed)
 
 /*
  * The planning half of a build, inside SPI under the pushed snapshot: the
- * kind's check, then every provider's plan.  False when the version is not
- * current (nothing to build).
+ * kind's check (not for a prepared build, which reads this transaction's
+ * own changes on purpose), then every provider's plan.  False when the
+ * version is not current (nothing to build).
  */
 static bool
 PlanBuild(const SnapshotKindInfo *kind, const SnapshotSource *source,
-		  SnapshotBuild *build)
+		  SnapshotBuild *build, bool prepare)
 {
 	memset(build, 0, sizeof(SnapshotBuild));
 	build->source = source;
 	build->header.magic = SNAPSHOT_MAGIC;
 	build->header.key = source->key;
-	if (!kind->is_current(source))
+	if (!prepare && !kind->is_current(source))
 		return false;
 	for (int i = 0; i < nproviders; i++)
 		if (providers[i]->kind == source->key.kind)
@@ -820,7 +821,7 @@ GetPrivate(const SnapshotKindInfo *kind, const SnapshotSource *source,
 	INSTR_TIME_SET_CURRENT(start);
 	build = palloc(sizeof(SnapshotBuild));
 	BuildConnect();
-	if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build))
+	if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build, false))
 	{
 		BuildDisconnect(pushed);
 		*status = SNAPSHOT_NOT_CURRENT;
@@ -885,11 +886,14 @@ AbandonClaim(int code, Datum arg)
 /*
  * Builds the version of a slot this backend claimed, and publishes it.
  * NULL (and the slot given back, or noted too big) when not current or
- * over budget.
+ * over budget.  prepare: a prepared version (SnapshotPrepare), built from
+ * what this transaction sees, published as prepared, and given back
+ * rather than noted when it does not fit (it was never asked for).
  */
 static const ServingSnapshot *
 BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
-			SharedMapping *mapping, Size budget, SnapshotStatus *status)
+			SharedMapping *mapping, Size budget, bool prepare,
+			SnapshotStatus *status)
 {
 	const ServingSnapshot *volatile result = NULL;
 	int			slot = mapping->slot;
@@ -911,18 +915,27 @@ BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		INSTR_TIME_SET_CURRENT(start);
 		BuildConnect();
-		if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build))
+		if (!PushBuildSnapshot(kind, &pushed) || !PlanBuild(kind, source, build, prepare))
 		{
 			BuildDisconnect(pushed);
 			SharedRegistryAbandon(slot, generation);
 			*status = SNAPSHOT_NOT_CURRENT;
 		}
 		else if (!SharedRegistryReserve(slot, SegmentSize(build->header.bytes),
-										budget, &available))
+										budget, !prepare, &available))
 		{
 			BuildDisconnect(pushed);
-			WarnOverBudget(kind, source, SegmentSize(build->header.bytes),
-						   available, true);
+			if (prepare)
+				ereport(NOTICE,
+						(errmsg("%s \"%s\" is not prepared before the commit: it does not fit in rerank.shared_cache_mb (%d MB) beside the versions in use",
+								kind->name, source->label, shared_cache_mb),
+						 errdetail("It needs " INT64_FORMAT " MB, " INT64_FORMAT " MB are free; it is built at its first use after the commit, which waits for it.",
+								   Megabytes(SegmentSize(build->header.bytes)),
+								   (int64) (available / (1024 * 1024))),
+						 errhint("Raise rerank.shared_cache_mb to hold two versions at once.")));
+			else
+				WarnOverBudget(kind, source, SegmentSize(build->header.bytes),
+							   available, true);
 			*status = SNAPSHOT_OVER_BUDGET;
 		}
 		else if ((segment = dsm_create(SegmentSize(build->header.bytes),
@@ -951,7 +964,7 @@ BuildShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 									 Megabytes(length), (void *) header,
 									 (int64) (header->huge_bytes / (1024 * 1024)))));
 			SharedRegistryPublish(slot, segment, mapping, SecondsSince(start),
-								  header->huge_bytes);
+								  header->huge_bytes, prepare);
 			s = EntryForMapping(mapping, source->label);
 			s->built_at = GetCurrentTimestamp();
 			s->build_seconds = SecondsSince(start);
@@ -1029,7 +1042,7 @@ GetShared(const SnapshotKindInfo *kind, const SnapshotSource *source,
 				*status = SNAPSHOT_OVER_BUDGET;
 				return NULL;
 			case SHARED_MUST_BUILD:
-				return BuildShared(kind, source, &mapping, budget, status);
+				return BuildShared(kind, source, &mapping, budget, false, status);
 		}
 	}
 }
@@ -1076,6 +1089,65 @@ GetServingSnapshot(const SnapshotSource *source, SnapshotStatus *status)
 	if (!SharedRegistryAvailable())
 		return GetPrivate(kind, source, status);
 	return GetShared(kind, source, status);
+}
+
+/* Builds a prepared version with the preload; see snapshot.h. */
+SnapshotStatus
+SnapshotPrepare(const SnapshotSource *source)
+{
+	const SnapshotKindInfo *kind;
+	SharedMapping mapping;
+	int64		version;
+	Size		bytes = 0;
+	SnapshotStatus status = SNAPSHOT_NOT_CURRENT;
+
+	if (source->key.kind >= SNAPSHOT_NKINDS || kinds[source->key.kind] == NULL)
+		elog(ERROR, "unknown snapshot kind %u", source->key.kind);
+	kind = kinds[source->key.kind];
+	if (!SharedRegistryAvailable())
+		return SNAPSHOT_NOT_CURRENT;
+	if (kind->private_budget() == 0 || SharedBudget() == 0)
+		return SNAPSHOT_DISABLED;
+	Housekeeping();
+	/* what the build reads includes this transaction's last statement */
+	CommandCounterIncrement();
+	switch (SharedRegistryAcquire(&source->key, source->label, false, SharedBudget(),
+								  &mapping, &version, &bytes))
+	{
+		case SHARED_MUST_BUILD:
+			(void) BuildShared(kind, source, &mapping, SharedBudget(), true, &status);
+			break;
+		case SHARED_NO_SLOT:
+			WarnNoSlot(kind, source);
+			status = SNAPSHOT_OVER_BUDGET;
+			break;
+		default:
+			/* a new version is nobody else's: cannot happen */
+			elog(ERROR, "prepared snapshot version " INT64_FORMAT " is already known",
+				 source->key.version);
+	}
+	return status;
+}
+
+/* Unmaps this backend's copy of a key; see snapshot.h. */
+void
+SnapshotForget(const SnapshotKey *key)
+{
+	ServingSnapshot **lists[2] = {&live, &retired};
+
+	for (int l = 0; l < 2; l++)
+		for (ServingSnapshot **link = lists[l]; *link != NULL;)
+		{
+			ServingSnapshot *s = *link;
+
+			if (KeysEqual(&s->key, key))
+			{
+				*link = s->next;
+				FreeEntry(s);
+			}
+			else
+				link = &s->next;
+		}
 }
 
 /* Releases every version of an object; see snapshot.h. */

@@ -146,6 +146,31 @@ extern const void *SnapshotBlock(const ServingSnapshot *snapshot,
 								 SnapshotBlockId block, uint64 *count);
 
 /*
+ * PREPARED VERSIONS.  With the preload, a transaction that changes what a
+ * kind versioned by the registry serves (the item signals) can build the
+ * version its commit will make current before it commits: source->key
+ * holds a version no content ever had (SharedRegistryNewVersion), and the
+ * build reads what this transaction sees, its own uncommitted changes
+ * included (the kind's is_current check is skipped).  The version is
+ * published as "prepared": within rerank.shared_cache_mb beside the
+ * versions in use, never evicted, served to nobody, since nobody asks for
+ * its version until the caller's commit makes it the kind's generation
+ * (SharedRegistryAdoptPrepared); a rollback retires it
+ * (SharedRegistryDiscardPrepared).  Either way the caller then unmaps its
+ * own copy with SnapshotForget.  Returns SNAPSHOT_SERVED when prepared;
+ * else nothing is held (over budget: a NOTICE says so; not current:
+ * without the preload, or no slot).
+ */
+extern SnapshotStatus SnapshotPrepare(const SnapshotSource *source);
+
+/*
+ * Unmaps (or frees) this backend's copy of key at once, whatever
+ * transaction got it: for the end of a transaction that prepared key,
+ * which did not use it.  Nothing when there is none.
+ */
+extern void SnapshotForget(const SnapshotKey *key);
+
+/*
  * Releases every version of object's object (any version): this backend's
  * copies are freed at its next look-up, the shared ones when their last
  * reader unmaps them.  For objects that are gone (a dropped model); call it

@@ -329,12 +329,9 @@ CREATE FUNCTION rerank.activate_model(model_name pg_catalog.text) RETURNS pg_cat
 DECLARE
     target_id integer := rerank.model_id(model_name);
 BEGIN
-    -- the served copy first (with the preload), so nobody waits after the
-    -- commit; a ranker's forest is built at its first use (docs/ranker.md)
-    IF NOT EXISTS (SELECT FROM rerank.models m
-                    WHERE m.model_id = target_id AND m.algorithm OPERATOR(pg_catalog.=) 'ranker') THEN
-        PERFORM rerank.prepare_activation(target_id);
-    END IF;
+    -- the served copy first (with the preload: a factor model's snapshot,
+    -- a ranker's forest), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
     -- one activation at a time; readers are not blocked
     LOCK TABLE rerank.models IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM rerank.models m

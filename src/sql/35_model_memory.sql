@@ -27,13 +27,13 @@ CREATE FUNCTION rerank.warm_model(model_name pg_catalog.text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'warm_model'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION rerank.warm_model(pg_catalog.text) IS
-    'builds the served copy of the model''s committed version now (once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
+    'builds the served copy of the model''s committed version now (a ranker''s: its forest; once per server with the preload, else in this backend), so that calls after its activation find it ready; true when it is held in memory';
 
 CREATE FUNCTION rerank.prepare_activation(model_id integer) RETURNS pg_catalog.void
     AS 'MODULE_PATHNAME', 'prepare_activation'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION rerank.prepare_activation(integer) IS
-    'internal: what activation does before it changes the registry; with the preload, builds the model''s served copy so that no backend waits for it after the commit';
+    'internal: what activation and rollback do before they change the registry; with the preload, builds the model''s served copy (a ranker''s forest, refused if its booster does not build) so that no backend waits for it after the commit';
 
 -- A dropped model's versions held in memory are released at commit.
 CREATE FUNCTION rerank.model_memory_release() RETURNS pg_catalog.trigger

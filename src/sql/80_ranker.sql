@@ -130,6 +130,8 @@ BEGIN
                   DETAIL = 'The active ranker replaced no ranker that still exists.',
                   HINT = 'rerank.deactivate_ranker() returns to the hand-weighted blend.';
     END IF;
+    -- its forest first (with the preload), so nobody waits after the commit
+    PERFORM rerank.prepare_activation(target_id);
     PERFORM rerank.switch_active_ranker(target_id, 'rollback');
     RETURN (SELECT m.name FROM rerank.models m WHERE m.model_id OPERATOR(pg_catalog.=) target_id);
 END

@@ -84,6 +84,8 @@ const char *const replay_source_names[SOURCE_COUNT] = {
 #define SEED_GROUPS 0x47524f555053ULL	/* "GROUPS" */
 #define SEED_NEGATIVES 0x4e454753ULL	/* "NEGS" */
 #define SEED_UNIFORM 0x554e49464fULL	/* "UNIFO" */
+#define SEED_POPULARITY 0x504f50554cULL	/* "POPUL" */
+#define SEED_CATEGORY 0x4341544547ULL	/* "CATEG" */
 
 /* ---- options ---- */
 
@@ -280,6 +282,17 @@ ReplayOptionSet(ReplayOptions *opts, const char *key, const JsonbValue *value)
 		opts->covis.min_count = OptionInt(caller, key, value, 1, PG_INT32_MAX);
 	else if (strcmp(key, "negative_mix") == 0)
 		opts->negative_mix = OptionMix(caller, value);
+	else if (strcmp(key, "holdout_lists") == 0)
+	{
+		/* "uniform" (the default) or "all": see docs/ranker.md */
+		if (value->type != jbvString ||
+			!((value->val.string.len == 7 && strncmp(value->val.string.val, "uniform", 7) == 0) ||
+			  (value->val.string.len == 3 && strncmp(value->val.string.val, "all", 3) == 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: option \"holdout_lists\" must be \"uniform\" or \"all\"", caller)));
+		opts->holdout_all_lists = value->val.string.len == 3;
+	}
 	else
 		return false;
 	return true;
@@ -431,6 +444,7 @@ ReplayOptionsJson(StringInfo buf, const ReplayOptions *opts)
 	AppendSeconds(buf, "session_gap", opts->session_gap);
 	appendStringInfo(buf, ", \"covisit_window\": %d, \"covisit_neighbors\": %d, \"covisit_min_count\": %d",
 					 opts->covis.window, opts->covis.neighbors, opts->covis.min_count);
+	appendStringInfo(buf, ", \"holdout_lists\": \"%s\"", opts->holdout_all_lists ? "all" : "uniform");
 	if (!OidIsValid(opts->impressions))
 		appendStringInfo(buf, ", \"negative_mix\": {\"popular\": %.17g, \"category\": %.17g, \"uniform\": %.17g}",
 						 opts->negative_mix.popular, opts->negative_mix.category,
@@ -1828,44 +1842,124 @@ UniformItem(Replay *r, double u)
 }
 
 /*
- * The uniform held-out group of a positive event: its item among
- * UNIFORM_HOLDOUT_NEGATIVES items drawn uniformly from the catalog as of
- * the event, from a seed of its own (the same whatever the mix), into
- * out->uniform.
+ * An item of a category drawn (u in [0, 1)) from its items in the catalog
+ * as of the event: its event items seen, then its items without events;
+ * -1 when none.
+ */
+static int32
+CategoryItem(Replay *r, int32 category, double u)
+{
+	int64		pool,
+				k2;
+
+	if (category < 0)
+		return -1;
+	pool = r->category_seen[category] +
+		(r->category_start[category + 1] - r->category_start[category] -
+		 r->category_events[category]);
+	if (pool == 0)
+		return -1;
+	k2 = (int64) (u * pool);
+	if (k2 >= r->category_seen[category])
+		k2 += r->category_events[category] - r->category_seen[category];
+	return r->category_items[r->category_start[category] + k2];
+}
+
+/*
+ * A negative of the popularity held-out group, as the replay's popularity
+ * generator draws it: with the probability q of a first touch so far (event
+ * items seen / events so far), an item no event touches (u2 picks it);
+ * otherwise the item of a uniformly drawn earlier event.  -1: none.
+ */
+static int32
+PopularityHoldoutItem(Replay *r, double u1, double u2)
+{
+	int64		untouched = r->nitems - r->event_items;
+	double		q = r->nitem_events > 0 ? (double) r->nseen / r->nitem_events : 1.0;
+
+	if (untouched > 0 && (u1 < q || r->nitem_events == 0))
+		return (int32) (r->event_items + Min((int64) (u2 * untouched), untouched - 1));
+	if (r->nitem_events == 0)
+		return -1;
+	return (int32) r->item_event_index[(int64) (u2 * r->nitem_events)];
+}
+
+/*
+ * A held-out group of a positive event (uniform_holdout): its item among
+ * UNIFORM_HOLDOUT_NEGATIVES items drawn from the catalog as of the event as
+ * the replay's generator of that kind draws them (SOURCE_UNIFORM: uniformly;
+ * SOURCE_POPULAR: PopularityHoldoutItem; SOURCE_CATEGORY: uniformly among
+ * the positive's category, all of them when it has no more), from a seed of
+ * its own per kind (the same whatever the mix), into out.
  */
 static void
-UniformGroup(Replay *r, int64 e, ReplayExamples *out)
+HoldoutGroup(Replay *r, int64 e, ReplaySource kind, ReplayExamples *out)
 {
 	ReplayEvent *ev = EventAt(r, e);
 	int			size = 1 + UNIFORM_HOLDOUT_NEGATIVES;
 	int32	   *items = palloc(sizeof(int32) * size);
 	float	   *labels = palloc(sizeof(float) * size);
 	uint8	   *sources = palloc(sizeof(uint8) * size);
-	uint64		seed = r->opts->seed ^ SEED_UNIFORM;
+	uint64		seed = r->opts->seed ^ (kind == SOURCE_UNIFORM ? SEED_UNIFORM :
+										kind == SOURCE_POPULAR ? SEED_POPULARITY :
+										SEED_CATEGORY);
+	int32		category = r->item_category[ev->item];
 	uint64		counter = 0;
 	int			n = 1;
 
 	items[0] = ev->item;
 	labels[0] = 1.0f;
 	sources[0] = SOURCE_EVENT;
-	for (int k = 0; k < UNIFORM_HOLDOUT_NEGATIVES; k++)
+	if (kind == SOURCE_CATEGORY && category >= 0)
+	{
+		int64		pool = r->category_seen[category] +
+			(r->category_start[category + 1] - r->category_start[category] -
+			 r->category_events[category]);
+
+		/* a small category: all of its items */
+		if (pool <= UNIFORM_HOLDOUT_NEGATIVES + 1)
+		{
+			for (int64 k = 0; k < pool; k++)
+			{
+				int32		d = CategoryItem(r, category, ((double) k + 0.5) / pool);
+
+				if (d >= 0 && n < size && NewCandidate(items, n, d))
+				{
+					items[n] = d;
+					labels[n] = 0.0f;
+					sources[n] = SOURCE_CATEGORY;
+					n++;
+				}
+			}
+			kind = SOURCE_COUNT;	/* nothing more to draw */
+		}
+	}
+	for (int k = 0; k < UNIFORM_HOLDOUT_NEGATIVES && kind != SOURCE_COUNT; k++)
 		for (int attempt = 0; attempt < DRAW_TRIES; attempt++)
 		{
-			int32		d = UniformItem(r, RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++)));
+			double		u = RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++));
+			int32		d;
 
+			if (kind == SOURCE_UNIFORM)
+				d = UniformItem(r, u);
+			else if (kind == SOURCE_POPULAR)
+				d = PopularityHoldoutItem(r, u,
+										  RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++)));
+			else
+				d = CategoryItem(r, category, u);
 			if (d < 0)
 				break;
 			if (NewCandidate(items, n, d))
 			{
 				items[n] = d;
 				labels[n] = 0.0f;
-				sources[n] = SOURCE_UNIFORM;
+				sources[n] = kind;
 				n++;
 				break;
 			}
 		}
 	if (n >= 2)
-		GroupRows(r, ev->user, ev->at, items, NULL, n, labels, sources, out->uniform);
+		GroupRows(r, ev->user, ev->at, items, NULL, n, labels, sources, out);
 	pfree(items);
 	pfree(labels);
 	pfree(sources);
@@ -1922,21 +2016,10 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 				}
 				else if (kind == SOURCE_CATEGORY)
 				{
-					int64		pool,
-								k2;
-
-					if (category < 0)
-						break;
 					/* its seen event items, then its items without events */
-					pool = r->category_seen[category] +
-						(r->category_start[category + 1] - r->category_start[category] -
-						 r->category_events[category]);
-					if (pool == 0)
+					d = CategoryItem(r, category, u);
+					if (d < 0)
 						break;
-					k2 = (int64) (u * pool);
-					if (k2 >= r->category_seen[category])
-						k2 += r->category_events[category] - r->category_seen[category];
-					d = r->category_items[r->category_start[category] + k2];
 				}
 				else
 				{
@@ -2034,12 +2117,35 @@ ReplayRun(Replay *r, const uint8 *page_labels, ReplayExamples *out)
 		if (group)
 			EventGroup(r, e, out);
 		if (group && (EventAt(r, e)->flags & EVENT_UNIFORM))
-			UniformGroup(r, e, out);
+		{
+			HoldoutGroup(r, e, SOURCE_UNIFORM, out->uniform);
+			if (out->popularity != NULL)
+				HoldoutGroup(r, e, SOURCE_POPULAR, out->popularity);
+			if (out->category != NULL)
+				HoldoutGroup(r, e, SOURCE_CATEGORY, out->category);
+		}
 		ApplyEvent(r, EventAt(r, e));
 		e++;
 		if ((e & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/* The arrays of held-out groups of up to 1 + UNIFORM_HOLDOUT_NEGATIVES rows. */
+static ReplayExamples *
+HoldoutExamples(MemoryContext cxt, int64 groups)
+{
+	ReplayExamples *u = MemoryContextAllocZero(cxt, sizeof(ReplayExamples));
+	int64		urows = groups * (1 + UNIFORM_HOLDOUT_NEGATIVES);
+
+	u->x = MemoryContextAllocHuge(cxt, mul_size(urows, sizeof(float) * FEATURE_COUNT));
+	u->labels = MemoryContextAllocHuge(cxt, mul_size(urows, sizeof(float)));
+	u->row_item = MemoryContextAllocHuge(cxt, mul_size(urows, sizeof(int64)));
+	u->row_source = MemoryContextAllocHuge(cxt, urows);
+	u->group_sizes = MemoryContextAllocHuge(cxt, sizeof(uint32) * groups);
+	u->group_time = MemoryContextAllocHuge(cxt, sizeof(double) * groups);
+	u->group_user = MemoryContextAllocHuge(cxt, sizeof(int64) * groups);
+	return u;
 }
 
 /* An integer or real setting, read by name (the serving layer owns them). */
@@ -2197,17 +2303,13 @@ RankerReplay(const ReplayOptions *opts, ReplayExamples *out)
 
 	if (r.uniform_groups > 0)
 	{
-		ReplayExamples *u = MemoryContextAllocZero(caller, sizeof(ReplayExamples));
-		int64		urows = r.uniform_groups * (1 + UNIFORM_HOLDOUT_NEGATIVES);
-
-		u->x = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(float) * FEATURE_COUNT));
-		u->labels = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(float)));
-		u->row_item = MemoryContextAllocHuge(caller, mul_size(urows, sizeof(int64)));
-		u->row_source = MemoryContextAllocHuge(caller, urows);
-		u->group_sizes = MemoryContextAllocHuge(caller, sizeof(uint32) * r.uniform_groups);
-		u->group_time = MemoryContextAllocHuge(caller, sizeof(double) * r.uniform_groups);
-		u->group_user = MemoryContextAllocHuge(caller, sizeof(int64) * r.uniform_groups);
-		out->uniform = u;
+		out->uniform = HoldoutExamples(caller, r.uniform_groups);
+		/* the other generators' groups only when asked: 3 × the memory */
+		if (opts->holdout_all_lists)
+		{
+			out->popularity = HoldoutExamples(caller, r.uniform_groups);
+			out->category = HoldoutExamples(caller, r.uniform_groups);
+		}
 	}
 
 	/* the state of the replay */

@@ -78,6 +78,9 @@ typedef struct ReplayOptions
 	double		uniform_holdout;	/* share of the latest sampled events that
 									 * also get a group of uniform candidates
 									 * (0: none; train_ranker's holdout) */
+	bool		holdout_all_lists;	/* those events also get groups of the
+									 * popularity and category generators
+									 * (option holdout_lists = "all") */
 } ReplayOptions;
 
 /* Where a row of the examples comes from. */
@@ -133,6 +136,17 @@ typedef struct ReplayExamples
 	 * otherwise.
 	 */
 	struct ReplayExamples *uniform;
+	/*
+	 * With uniform_holdout, the same events' groups among candidates drawn
+	 * as the replay's other two generators draw them (docs/ranker.md, "The
+	 * held-out metrics"): by popularity (with the probability q of a first
+	 * touch so far, an item no event touched yet, otherwise the item of a
+	 * uniformly drawn earlier event) and from the positive's category (a
+	 * category page; events without a category have none).  Seeds of their
+	 * own, the same whatever the mix.  NULL otherwise.
+	 */
+	struct ReplayExamples *popularity;
+	struct ReplayExamples *category;
 } ReplayExamples;
 
 /* Negatives of the uniform held-out groups: 100 candidates, as the replay's lists. */

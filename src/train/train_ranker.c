@@ -297,6 +297,14 @@ BlendWeights(double *w)
 	}
 }
 
+/*
+ * The generators of the held-out groups besides the trained ones, in the
+ * order of ReplayExamples' uniform, popularity and category: the metrics'
+ * keys are holdout_<kind>.
+ */
+#define HOLDOUT_KINDS 3
+static const char *const holdout_kinds[HOLDOUT_KINDS] = {"uniform", "popularity", "category"};
+
 /* Metrics of one scorer over the held-out groups, as a JSON object. */
 static void
 AppendMetrics(StringInfo buf, const char *key, const RankerMetrics *m)
@@ -485,8 +493,8 @@ train_ranker(PG_FUNCTION_ARGS)
 	GbdtForest *forest;
 	RankerMetrics ranker_m,
 				blend_m,
-				ranker_u,
-				blend_u;
+				ranker_h[HOLDOUT_KINDS],
+				blend_h[HOLDOUT_KINDS];
 	StringInfoData p,
 				m;
 	int32		model_id;
@@ -584,18 +592,22 @@ train_ranker(PG_FUNCTION_ARGS)
 						blend_m.groups ? blend_m.hit_rate / blend_m.groups : 0.0,
 						ranker_m.groups)));
 	}
-	memset(&ranker_u, 0, sizeof(ranker_u));
-	memset(&blend_u, 0, sizeof(blend_u));
-	if (ex.uniform != NULL && ex.uniform->groups > 0)
+	/* the held-out groups of the three generators (uniform, popularity, category) */
+	for (int k = 0; k < HOLDOUT_KINDS; k++)
 	{
-		EvaluateHoldout(ex.uniform, 0, 0, forest, &ranker_u, &blend_u);
+		const ReplayExamples *hx = k == 0 ? ex.uniform : k == 1 ? ex.popularity : ex.category;
+
+		memset(&ranker_h[k], 0, sizeof(ranker_h[k]));
+		memset(&blend_h[k], 0, sizeof(blend_h[k]));
+		if (hx == NULL || hx->groups == 0)
+			continue;
+		EvaluateHoldout(hx, 0, 0, forest, &ranker_h[k], &blend_h[k]);
 		ereport(NOTICE,
-				(errmsg("train_ranker \"%s\": held-out among uniform candidates NDCG@10 %.4f (the blend %.4f), hit rate@10 %.4f (%.4f) over " INT64_FORMAT " groups",
-						name, ranker_u.groups ? ranker_u.ndcg / ranker_u.groups : 0.0,
-						blend_u.groups ? blend_u.ndcg / blend_u.groups : 0.0,
-						ranker_u.groups ? ranker_u.hit_rate / ranker_u.groups : 0.0,
-						blend_u.groups ? blend_u.hit_rate / blend_u.groups : 0.0,
-						ranker_u.groups)));
+				(errmsg("train_ranker \"%s\": held-out among %s candidates NDCG@10 %.4f (the blend %.4f), hit rate@10 %.4f (%.4f) over " INT64_FORMAT " groups",
+						name, holdout_kinds[k],
+						ranker_h[k].ndcg / ranker_h[k].groups, blend_h[k].ndcg / blend_h[k].groups,
+						ranker_h[k].hit_rate / ranker_h[k].groups,
+						blend_h[k].hit_rate / blend_h[k].groups, ranker_h[k].groups)));
 	}
 
 	/* the registry: the model row and its booster */
@@ -642,12 +654,14 @@ train_ranker(PG_FUNCTION_ARGS)
 						 RANKER_EVAL_K, ranker_m.groups);
 		AppendMetrics(&m, "ranker", &ranker_m);
 		AppendMetrics(&m, "blend", &blend_m);
-		if (ranker_u.groups > 0)
+		for (int k = 0; k < HOLDOUT_KINDS; k++)
 		{
-			appendStringInfo(&m, ", \"holdout_uniform\": {\"candidates\": %d, \"groups\": " INT64_FORMAT,
-							 1 + UNIFORM_HOLDOUT_NEGATIVES, ranker_u.groups);
-			AppendMetrics(&m, "ranker", &ranker_u);
-			AppendMetrics(&m, "blend", &blend_u);
+			if (ranker_h[k].groups == 0)
+				continue;
+			appendStringInfo(&m, ", \"holdout_%s\": {\"candidates\": %d, \"groups\": " INT64_FORMAT,
+							 holdout_kinds[k], 1 + UNIFORM_HOLDOUT_NEGATIVES, ranker_h[k].groups);
+			AppendMetrics(&m, "ranker", &ranker_h[k]);
+			AppendMetrics(&m, "blend", &blend_h[k]);
 			appendStringInfoChar(&m, '}');
 		}
 		appendStringInfoChar(&m, '}');

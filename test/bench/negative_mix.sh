@@ -7,7 +7,11 @@
 # second half, depth 4, seed 42) once per mix of the grid, and prints the
 # held-out metrics, among them holdout_uniform (each held-out positive among
 # 99 items drawn uniformly from the catalog as of the event: candidates the
-# mix does not shape).
+# mix does not shape), holdout_popularity and holdout_category (the same
+# positives among 99 items drawn as the replay's popularity and category
+# generators draw them), and each mix's selection score per data set: the
+# mean of the ranker's NDCG@10 over the three (docs/ranker.md, "The second
+# selection").
 #   bash test/bench/negative_mix.sh [out.csv = ./report/negative_mix.csv]
 # Environment: REPLAY_DATASETS (movielens,taobao,synthetic); data sets missing
 # under ../shared/data (RR_DATA) are skipped with a message.
@@ -18,13 +22,13 @@ source "$here/demo/pipeline.sh"
 out=${1:-$(pwd)/report/negative_mix.csv}
 datasets=,${REPLAY_DATASETS:-movielens,taobao,synthetic},
 # name:popular/category/uniform, the grid declared in docs/ranker.md
-grid=("A:0.25/0.25/0.5" "B:0/0.25/0.75" "C:0/0.5/0.5" "D:0/0/1")
+grid=(${NEGMIX_GRID:-"D:0/0/1" "A:0.25/0.25/0.5" "C:0/0.5/0.5" "E:0/1/0"})
 
 rr_build_install
 rr_cluster_start rerank-negmix
 rr_psql -c "CREATE EXTENSION rerank"
 mkdir -p "$(dirname "$out")"
-echo "dataset,mix,popular,category,uniform,groups,uniform_groups,ranker_ndcg,blend_ndcg,ranker_uniform_ndcg,ranker_uniform_hr,blend_uniform_ndcg,blend_uniform_hr" > "$out"
+echo "dataset,mix,popular,category,uniform,groups,uniform_groups,ranker_ndcg,blend_ndcg,ranker_uniform_ndcg,ranker_uniform_hr,blend_uniform_ndcg,blend_uniform_hr,ranker_popularity_ndcg,ranker_category_ndcg,blend_popularity_ndcg,blend_category_ndcg,score" > "$out"
 started=$SECONDS
 
 select_mix() {
@@ -50,7 +54,7 @@ SQL
 		psql -X -q -v ON_ERROR_STOP=1 <<SQL 2>&1 | { grep -E 'held-out|ERROR' || true; } | sed "s/^NOTICE:  /   $label $mix: /"
 SELECT cut FROM public.negmix_cut WHERE schema_name = '$schema' \gset
 CALL rerank.train_ranker('negmix_$mix', replace => true, max_depth => 4,
-     options => jsonb_build_object('factor_model', 'negmix_als', 'groups_since', :'cut'::timestamptz,
+     options => jsonb_build_object('factor_model', 'negmix_als', 'groups_since', :'cut'::timestamptz, 'holdout_lists', 'all',
                                    'negative_mix', jsonb_build_object('popular', $p, 'category', $c, 'uniform', $u)));
 SQL
 		psql -X -At -F, -v ON_ERROR_STOP=1 >> "$out" <<SQL
@@ -61,7 +65,14 @@ SELECT '$label', '$mix', $p, $c, $u,
        round((metrics->'evaluation'->'holdout_uniform'->'ranker'->>'ndcg_at_10')::numeric, 4),
        round((metrics->'evaluation'->'holdout_uniform'->'ranker'->>'hit_rate_at_10')::numeric, 4),
        round((metrics->'evaluation'->'holdout_uniform'->'blend'->>'ndcg_at_10')::numeric, 4),
-       round((metrics->'evaluation'->'holdout_uniform'->'blend'->>'hit_rate_at_10')::numeric, 4)
+       round((metrics->'evaluation'->'holdout_uniform'->'blend'->>'hit_rate_at_10')::numeric, 4),
+       round((metrics->'evaluation'->'holdout_popularity'->'ranker'->>'ndcg_at_10')::numeric, 4),
+       round((metrics->'evaluation'->'holdout_category'->'ranker'->>'ndcg_at_10')::numeric, 4),
+       round((metrics->'evaluation'->'holdout_popularity'->'blend'->>'ndcg_at_10')::numeric, 4),
+       round((metrics->'evaluation'->'holdout_category'->'blend'->>'ndcg_at_10')::numeric, 4),
+       round(((metrics->'evaluation'->'holdout_uniform'->'ranker'->>'ndcg_at_10')::numeric
+              + (metrics->'evaluation'->'holdout_popularity'->'ranker'->>'ndcg_at_10')::numeric
+              + (metrics->'evaluation'->'holdout_category'->'ranker'->>'ndcg_at_10')::numeric) / 3, 4)
   FROM rerank.models WHERE name = 'negmix_$mix';
 SQL
 	done

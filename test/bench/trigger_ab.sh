@@ -13,6 +13,12 @@
 # over the rounds and the ratio this / base.
 #
 #   bash test/bench/trigger_ab.sh [base revision] [seconds] [rounds] [synchronous_commit]
+#
+# With RR_BENCH_PERF=1 each row-trigger run is also sampled by perf
+# (perf record -F 999 on the client's backend over the same window), and
+# the script prints the median server CPU per event of each shared object
+# (rerank.so, postgres, liblz4, OpenBLAS, libc, the kernel) per build:
+# where a difference between the two builds comes from.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/common.sh"
@@ -20,7 +26,9 @@ base=${1:-main}
 seconds=${2:-8}
 rounds=${3:-6}
 sync=${4:-off}
+perf_on=${RR_BENCH_PERF:-0}
 [ "$seconds" -ge 4 ] || rr_die "seconds: at least 4"
+[ "$perf_on" = 0 ] || command -v perf >/dev/null || rr_die "RR_BENCH_PERF=1 needs perf (Debian: linux-perf)"
 
 rr_ensure_packages
 rr_build_install
@@ -37,7 +45,7 @@ stop_all() {
 		[ -f "$work/$c/data/postmaster.pid" ] &&
 			rr_as_owner "$work/$c/bin/pg_ctl" -D "$work/$c/data" -m fast -w stop >/dev/null 2>&1
 	done
-	rm -rf "$work"
+	[ -n "${RR_KEEP:-}" ] || rm -rf "$work"
 }
 trap stop_all EXIT
 
@@ -113,18 +121,37 @@ for r in $(seq "$rounds"); do
 	for c in base this; do
 		for t in row bare; do
 			PGOPTIONS="-c synchronous_commit=$sync" "$work/$c/bin/pgbench" -h "$work/$c" -p "$port" -U postgres \
-				-n -c 1 -j 1 -T "$seconds" -f "$work/$t.sql" postgres >"$work/pgbench.out" 2>&1 &
-			sleep 1
-			pid=$(q "$c" -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'")
+				-n -c 1 -j 1 -T "$((seconds + 4))" -f "$work/$t.sql" postgres >"$work/pgbench.out" 2>&1 &
+			# pgbench first opens and closes a connection of its own: take
+			# the newest pgbench backend once it has lived for a while
+			pid=
+			for _ in $(seq 50); do
+				sleep 0.2
+				pid=$(q "$c" -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+				                       AND backend_start < now() - interval '0.5 s' ORDER BY backend_start DESC LIMIT 1")
+				[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && break
+				pid=
+			done
+			[ -n "$pid" ] || rr_die "no pgbench backend found"
 			c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 			n0=$(q "$c" -At -c "SELECT max(event_id) FROM ${t}_events")
-			sleep $((seconds - 2))
+			if [ "$perf_on" != 0 ] && [ "$t" = row ]; then
+				perf record -q -F 999 -p "$pid" -o "$work/perf.data" -- sleep $((seconds - 2)) >/dev/null 2>&1
+			else
+				sleep $((seconds - 2))
+			fi
 			c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 			n1=$(q "$c" -At -c "SELECT max(event_id) FROM ${t}_events")
 			wait
 			tps=$(awk '/^tps = / { printf "%.0f", $3 }' "$work/pgbench.out")
 			cpu=$(( (c1 - c0) * 1000000 / tck / (n1 - n0 > 0 ? n1 - n0 : 1) ))
 			printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$t" "$tps" "$cpu" | tee -a "$results" >&2
+			if [ "$perf_on" != 0 ] && [ "$t" = row ]; then
+				# samples at 999 Hz per shared object -> microseconds per event
+				perf report -i "$work/perf.data" --no-children -n -g none --sort dso 2>/dev/null |
+					awk -v r="$r" -v c="$c" -v ev=$((n1 - n0 > 0 ? n1 - n0 : 1)) \
+						'/^ +[0-9.]+%/ { printf "%s\t%s\t%s\t%.2f\n", r, c, $3, $2 / 999 / ev * 1e6 }' >>"$work/perf.tsv"
+			fi
 		done
 	done
 done
@@ -145,4 +172,16 @@ SELECT t.target, b.tps AS base_events_per_s, t.tps AS this_events_per_s,
   FROM m t JOIN m b ON b.target = t.target AND b.build = 'base'
  WHERE t.build = 'this' ORDER BY t.target DESC;
 SQL
+if [ "$perf_on" != 0 ]; then
+	q this -P footer=off <<SQL
+CREATE TEMP TABLE p (round int, build text, dso text, us real);
+\copy p FROM '$work/perf.tsv'
+WITH m AS (SELECT build, dso, percentile_disc(0.5) WITHIN GROUP (ORDER BY us) AS us
+             FROM p GROUP BY build, dso)
+SELECT coalesce(t.dso, b.dso) AS shared_object, b.us AS base_us_per_event, t.us AS this_us_per_event,
+       round((t.us - b.us)::numeric, 2) AS difference
+  FROM (SELECT * FROM m WHERE build = 'this') t FULL JOIN (SELECT * FROM m WHERE build = 'base') b USING (dso)
+ WHERE greatest(t.us, b.us) >= 1 ORDER BY greatest(t.us, b.us) DESC;
+SQL
+fi
 echo "base: $base $(git -C "$RR_TOP" rev-parse --short "$base"), this: the work tree; medians of $rounds rounds"

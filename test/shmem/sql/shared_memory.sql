@@ -149,20 +149,64 @@ SET client_min_messages = warning;
 CALL rerank.train_ranker('shm_ranker', 'shm_log', time_column => 'at', trees => 5, max_depth => 3,
                          options => '{"warm_up": 0}');
 RESET client_min_messages;
-SET rerank.ranker = 'shm_ranker';
+-- training builds nothing; activation builds the forest before it commits,
+-- so that no call after the commit builds it (checked before any call)
+SELECT count(*) AS ranker_held_before FROM rerank.model_memory WHERE name = 'shm_ranker';
+SELECT rerank.activate_model('shm_ranker');
+SELECT name, state, shared, bytes > 0 AS has_bytes, builder_pid IS NULL AS no_builder,
+       built_at IS NOT NULL AS built,
+       version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_ranker') AS current_version
+  FROM rerank.model_memory WHERE name = 'shm_ranker';
+SELECT built_at AS built_ranker FROM rerank.model_memory WHERE name = 'shm_ranker' \gset
 SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) AS ranker_memory
   FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint)) \gset
 SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) = :'ranker_memory' AS next_transaction_same
   FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint));
-SELECT name, state, shared, bytes > 0 AS has_bytes,
+SELECT name, state, shared, bytes > 0 AS has_bytes, built_at = :'built_ranker' AS same_copy,
        version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_ranker') AS current_version
   FROM rerank.model_memory WHERE name = 'shm_ranker';
 SET rerank.model_cache_mb = 0;
 SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) = :'ranker_memory' AS same_built_here
   FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint));
 RESET rerank.model_cache_mb;
+-- the same through the setting (a ranker by name)
+SET rerank.ranker = 'shm_ranker';
+SELECT array_agg(round(score::numeric, 6) ORDER BY item_id) = :'ranker_memory' AS by_name_same
+  FROM rerank.rerank(3, ARRAY(SELECT generate_series(1, 40)::bigint));
 RESET rerank.ranker;
-SELECT rerank.drop_model('shm_ranker');
+
+-- a second ranker: warm_model builds its forest ahead of time
+SET client_min_messages = warning;
+CALL rerank.train_ranker('shm_ranker_b', 'shm_log', time_column => 'at', trees => 7, max_depth => 3,
+                         seed => 7, options => '{"warm_up": 0}');
+RESET client_min_messages;
+SELECT count(*) AS b_held_before FROM rerank.model_memory WHERE name = 'shm_ranker_b';
+SELECT rerank.warm_model('shm_ranker_b') AS warmed_b;
+SELECT name, state, bytes > 0 AS has_bytes FROM rerank.model_memory WHERE name = 'shm_ranker_b';
+SELECT rerank.activate_model('shm_ranker_b');
+-- the first ranker retrained in place (inactive: a new version, not built);
+-- rolling back to it builds that version before the commit
+SET client_min_messages = warning;
+CALL rerank.train_ranker('shm_ranker', 'shm_log', time_column => 'at', trees => 6, max_depth => 3,
+                         replace => true, options => '{"warm_up": 0}');
+RESET client_min_messages;
+SELECT count(*) AS retrained_held_before FROM rerank.model_memory
+ WHERE name = 'shm_ranker'
+   AND version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_ranker');
+SELECT rerank.rollback_ranker() AS rolled_back_to;
+SELECT name, state, bytes > 0 AS has_bytes
+  FROM rerank.model_memory
+ WHERE name = 'shm_ranker'
+   AND version = (SELECT factors_version FROM rerank.models WHERE name = 'shm_ranker');
+-- a booster whose forest does not build: its activation fails (SQLSTATE
+-- XX001) before anything changes, the active ranker stays
+UPDATE rerank.rankers SET booster = pg_catalog.convert_to('{"learner": 1}', 'UTF8')
+ WHERE model_id = rerank.model_id('shm_ranker_b');
+SELECT rerank.activate_model('shm_ranker_b');
+\echo :LAST_ERROR_SQLSTATE
+SELECT rerank.active_ranker() AS still_active;
+SELECT rerank.deactivate_ranker();
+SELECT rerank.drop_model('shm_ranker'), rerank.drop_model('shm_ranker_b');
 DROP TABLE shm_log;
 
 -- rerank.model_cache_mb = 0 turns serving from memory off for a session
