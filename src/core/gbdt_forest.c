@@ -56,6 +56,99 @@
  */
 #define GBDT_ALIGN(n)	(((n) + (uint64_t) 15) & ~(uint64_t) 15)
 
+/*
+ * Codes (gbdt_forest.h, "Codes"): limits, and the parts of the region.
+ * A chunk closed for a feature's thresholds holds more than 255 − 63 of
+ * them (a tree adds at most 63), so their number is bounded by the
+ * forest's splits, at most half its nodes.
+ */
+#define GBDT_CODE_DEPTH		6
+#define GBDT_CODE_MAX_CUTS	255
+#define GBDT_CODE_MAX_FEATURES 32
+#define GBDT_CODE_STRIDE	(GBDT_CODE_MAX_FEATURES + 1)
+#define GBDT_CODE_CHUNK		256
+
+/* One tree complete to depth 6 in heap order, by slot (384 bytes). */
+typedef struct GbdtQuantTree
+{
+	uint8_t		column[64];		/* the split's column (widened); slot 0 unused */
+	uint8_t		code[64];		/* its threshold's code; 0: always right */
+	float		leaf[64];		/* the leaf at level 6 below the slot 64 + k */
+} GbdtQuantTree;
+
+/* Offsets of the region's parts (from codes_offset) and its bytes. */
+typedef struct GbdtCodeParts
+{
+	uint64_t	max_chunks;
+	uint64_t	ends;			/* int32[max_chunks]: each chunk's end tree */
+	uint64_t	cut_start;		/* int32[max_chunks][33]: a chunk's features' cuts */
+	uint64_t	trees;			/* GbdtQuantTree[num_trees] */
+	uint64_t	cuts;			/* float[num_nodes / 2 + 1] */
+	uint64_t	size;
+} GbdtCodeParts;
+
+static void
+GbdtCodePartsOf(int num_trees, int node_capacity, GbdtCodeParts *p)
+{
+	uint64_t	off = 0;
+
+	p->max_chunks = (uint64_t) node_capacity / 2 / (GBDT_CODE_MAX_CUTS - 63 + 1) +
+		(uint64_t) num_trees / GBDT_CODE_CHUNK + 1;
+	p->ends = off;
+	off = GBDT_ALIGN(off + sizeof(int32_t) * p->max_chunks);
+	p->cut_start = off;
+	off = GBDT_ALIGN(off + sizeof(int32_t) * GBDT_CODE_STRIDE * p->max_chunks);
+	p->trees = off;
+	off += sizeof(GbdtQuantTree) * (uint64_t) num_trees;
+	p->cuts = off;
+	off = GBDT_ALIGN(off + sizeof(float) * ((uint64_t) node_capacity / 2 + 1));
+	p->size = off;
+}
+
+/* The region's parts of a block. */
+static inline const char *
+GbdtCodeBase(const GbdtForest *f, GbdtCodeParts *p)
+{
+	GbdtCodePartsOf(f->num_trees, f->node_capacity, p);
+	return (const char *) f + f->codes_offset;
+}
+
+static inline const int32_t *
+GbdtCodeEnds(const GbdtForest *f)
+{
+	GbdtCodeParts p;
+	const char *base = GbdtCodeBase(f, &p);
+
+	return (const int32_t *) (base + p.ends);
+}
+
+static inline const int32_t *
+GbdtCodeCutStart(const GbdtForest *f)
+{
+	GbdtCodeParts p;
+	const char *base = GbdtCodeBase(f, &p);
+
+	return (const int32_t *) (base + p.cut_start);
+}
+
+static inline const GbdtQuantTree *
+GbdtCodeTrees(const GbdtForest *f)
+{
+	GbdtCodeParts p;
+	const char *base = GbdtCodeBase(f, &p);
+
+	return (const GbdtQuantTree *) (base + p.trees);
+}
+
+static inline const float *
+GbdtCodeCuts(const GbdtForest *f)
+{
+	GbdtCodeParts p;
+	const char *base = GbdtCodeBase(f, &p);
+
+	return (const float *) (base + p.cuts);
+}
+
 /* Fills the offsets of a block; false when the counts exceed the limits. */
 static bool
 GbdtLayout(int num_trees, int node_capacity, GbdtForest *layout)
@@ -79,6 +172,13 @@ GbdtLayout(int num_trees, int node_capacity, GbdtForest *layout)
 	off = GBDT_ALIGN(off + sizeof(float) * nodes);
 	layout->mean_offset = off;
 	off = GBDT_ALIGN(off + sizeof(float) * nodes);
+	layout->codes_offset = off;
+	{
+		GbdtCodeParts parts;
+
+		GbdtCodePartsOf(num_trees, node_capacity, &parts);
+		off = GBDT_ALIGN(off + parts.size);
+	}
 	layout->size = off;
 	return true;
 }
@@ -193,6 +293,240 @@ GbdtCheckTree(const GbdtForest *f, int t, int32_t first, int32_t end,
 	return true;
 }
 
+/*
+ * Copies tree t (depth ≤ 6) of a checked forest complete to depth 6 into
+ * q (columns, leaves; codes left to the caller) and thr (each slot's
+ * threshold, NaN below a leaf): src[s] is the forest's node at slot s; a
+ * leaf's children are itself (its left is its index − 1, its missing its
+ * index), so it is copied down to all the level-6 slots below it.
+ */
+static void
+GbdtQuantFromTree(const GbdtForest *f, int t, GbdtQuantTree *q, float *thr)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	int32_t		src[128];
+
+	src[1] = GbdtTreeFirst(f)[t];
+	q->column[0] = 0;
+	q->code[0] = 0;
+	thr[0] = NAN;
+	for (int32_t s = 1; s < 64; s++)
+	{
+		const int32_t i = src[s];
+		const GbdtNode *n = &nodes[i];
+
+		thr[s] = n->threshold;
+		q->column[s] = (uint8_t) n->column;
+		src[2 * s] = n->left + (n->missing == i);
+		src[2 * s + 1] = n->left + 1;
+	}
+	for (int32_t s = 64; s < 128; s++)
+		q->leaf[s - 64] = value[src[s]];
+}
+
+/*
+ * The end of the chunk starting at tree t0: at most GBDT_CODE_CHUNK trees
+ * and no feature with more than GBDT_CODE_MAX_CUTS distinct thresholds,
+ * which are left in seen[f · 256 …] (count[f] of them, unsorted; found by
+ * a linear search: this runs once, when the forest is built).
+ */
+static int
+GbdtCodeChunkEnd(const GbdtForest *f, int t0, int32_t *count, float *seen)
+{
+	const GbdtNode *nodes = GbdtNodes(f);
+	const int32_t *first = GbdtTreeFirst(f);
+	const int	nf = f->num_features;
+	int32_t		saved[GBDT_CODE_MAX_FEATURES];
+	int			t = t0;
+
+	memset(count, 0, sizeof(int32_t) * nf);
+	for (; t < f->num_trees && t - t0 < GBDT_CODE_CHUNK; t++)
+	{
+		bool		full = false;
+
+		memcpy(saved, count, sizeof(int32_t) * nf);
+		for (int32_t i = first[t]; i < first[t + 1] && !full; i++)
+		{
+			const int	j = nodes[i].column % nf;
+			float	   *mine = seen + (size_t) 256 * j;
+			int			k = 0;
+
+			if (GbdtIsLeaf(nodes, i))
+				continue;
+			while (k < count[j] && !(mine[k] == nodes[i].threshold))
+				k++;
+			if (k < count[j])
+				continue;
+			if (count[j] == GBDT_CODE_MAX_CUTS)
+				full = true;
+			else
+				mine[count[j]++] = nodes[i].threshold;
+		}
+		if (full)
+		{
+			memcpy(count, saved, sizeof(int32_t) * nf);
+			break;
+		}
+	}
+	return t;					/* a tree has at most 63 splits: t > t0 */
+}
+
+void
+GbdtForestBuildCodes(GbdtForest *f)
+{
+	const int	nf = f->num_features;
+	GbdtCodeParts p;
+	char	   *base = (char *) f + f->codes_offset;
+	int32_t    *ends;
+	int32_t    *start;
+	GbdtQuantTree *q;
+	float	   *cuts;
+	float		seen[GBDT_CODE_MAX_FEATURES * 256];
+	int32_t		count[GBDT_CODE_MAX_FEATURES];
+	int32_t		ncuts = 0;
+	int			c = 0;
+
+	f->codes_chunks = 0;
+	if (f->max_depth > GBDT_CODE_DEPTH || nf > GBDT_CODE_MAX_FEATURES ||
+		f->num_trees == 0)
+		return;
+	GbdtCodePartsOf(f->num_trees, f->node_capacity, &p);
+	ends = (int32_t *) (base + p.ends);
+	start = (int32_t *) (base + p.cut_start);
+	q = (GbdtQuantTree *) (base + p.trees);
+	cuts = (float *) (base + p.cuts);
+	for (int t0 = 0; t0 < f->num_trees; c++)
+	{
+		const int	t1 = GbdtCodeChunkEnd(f, t0, count, seen);
+
+		/* each feature's distinct thresholds, sorted (at most 255) */
+		for (int j = 0; j < nf; j++)
+		{
+			float	   *mine = seen + (size_t) 256 * j;
+
+			for (int k = 1; k < count[j]; k++)
+			{
+				const float v = mine[k];
+				int			at = k;
+
+				for (; at > 0 && mine[at - 1] > v; at--)
+					mine[at] = mine[at - 1];
+				mine[at] = v;
+			}
+			start[GBDT_CODE_STRIDE * c + j] = ncuts;
+			memcpy(cuts + ncuts, mine, sizeof(float) * count[j]);
+			ncuts += count[j];
+		}
+		start[GBDT_CODE_STRIDE * c + nf] = ncuts;
+		/* each split's code: 1 + its threshold's place among them */
+		for (int t = t0; t < t1; t++)
+		{
+			float		thr[64];
+
+			GbdtQuantFromTree(f, t, &q[t], thr);
+			for (int sl = 1; sl < 64; sl++)
+			{
+				const int	j = q[t].column[sl] % nf;
+				const float *mine = cuts + start[GBDT_CODE_STRIDE * c + j];
+				int			lo = 0,
+							hi = count[j] - 1;
+
+				if (isnan(thr[sl]))
+				{
+					q[t].code[sl] = 0;
+					continue;
+				}
+				while (lo < hi)	/* the first ≥ thr: thr itself */
+				{
+					const int	mid = (lo + hi) / 2;
+
+					if (mine[mid] < thr[sl])
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				q[t].code[sl] = (uint8_t) (lo + 1);
+			}
+		}
+		ends[c] = t1;
+		t0 = t1;
+	}
+	f->codes_chunks = c;
+}
+
+/*
+ * Checks the codes of a forest whose trees are checked: chunks in order
+ * and covering the trees, each feature's cuts of a chunk at most 255,
+ * finite and strictly increasing, and every tree's complete copy as
+ * GbdtQuantFromTree makes it, with each split's code the place of its
+ * threshold among its feature's cuts (so x < threshold ⇔ code(x) < code)
+ * and 0 below a leaf.
+ */
+static bool
+GbdtCheckCodes(const GbdtForest *f, char *err, size_t errlen)
+{
+	const int	nf = f->num_features;
+	const GbdtNode *nodes = GbdtNodes(f);
+	const float *value = GbdtValue(f);
+	GbdtCodeParts p;
+	const int32_t *ends = GbdtCodeEnds(f);
+	const int32_t *start = GbdtCodeCutStart(f);
+	const GbdtQuantTree *q = GbdtCodeTrees(f);
+	const float *cuts = GbdtCodeCuts(f);
+	int			t0 = 0;
+
+	GbdtCodePartsOf(f->num_trees, f->node_capacity, &p);
+	if (f->codes_chunks == 0)
+		return true;
+	if (f->codes_chunks < 0 || (uint64_t) f->codes_chunks > p.max_chunks ||
+		f->max_depth > GBDT_CODE_DEPTH || nf > GBDT_CODE_MAX_FEATURES)
+		return GbdtFail(err, errlen, "forest codes out of range");
+	for (int c = 0; c < f->codes_chunks; t0 = ends[c++])
+	{
+		const int32_t *st = start + GBDT_CODE_STRIDE * c;
+
+		if (ends[c] <= t0 || ends[c] > f->num_trees ||
+			(c == f->codes_chunks - 1) != (ends[c] == f->num_trees) ||
+			st[0] != (c == 0 ? 0 : start[GBDT_CODE_STRIDE * (c - 1) + nf]))
+			return GbdtFail(err, errlen, "forest code chunk %d is malformed", c);
+		for (int j = 0; j < nf; j++)
+		{
+			if (st[j + 1] < st[j] || st[j + 1] - st[j] > GBDT_CODE_MAX_CUTS ||
+				(uint64_t) st[j + 1] > (uint64_t) f->node_capacity / 2 + 1)
+				return GbdtFail(err, errlen, "forest code chunk %d has invalid cuts", c);
+			for (int32_t k = st[j]; k < st[j + 1]; k++)
+				if (!isfinite(cuts[k]) || (k > st[j] && !(cuts[k - 1] < cuts[k])))
+					return GbdtFail(err, errlen, "forest code chunk %d has unsorted cuts", c);
+		}
+		for (int t = t0; t < ends[c]; t++)
+		{
+			int32_t		src[128];
+
+			src[1] = GbdtTreeFirst(f)[t];
+			for (int32_t s = 1; s < 64; s++)
+			{
+				const int32_t i = src[s];
+				const GbdtNode *n = &nodes[i];
+				const int	j = n->column % nf;
+				const int	code = q[t].code[s];
+
+				if (q[t].column[s] != n->column ||
+					(GbdtIsLeaf(nodes, i) ? code != 0 :
+					 code < 1 || code > st[j + 1] - st[j] ||
+					 !(cuts[st[j] + code - 1] == n->threshold)))
+					return GbdtFail(err, errlen, "forest codes of tree %d are wrong", t);
+				src[2 * s] = n->left + (n->missing == i);
+				src[2 * s + 1] = n->left + 1;
+			}
+			for (int32_t s = 64; s < 128; s++)
+				if (memcmp(&q[t].leaf[s - 64], &value[src[s]], sizeof(float)) != 0)
+					return GbdtFail(err, errlen, "forest codes of tree %d are wrong", t);
+		}
+	}
+	return true;
+}
+
 bool
 GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
 {
@@ -217,7 +551,8 @@ GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
 		f->nodes_offset != layout.nodes_offset ||
 		f->value_offset != layout.value_offset ||
 		f->cover_offset != layout.cover_offset ||
-		f->mean_offset != layout.mean_offset)
+		f->mean_offset != layout.mean_offset ||
+		f->codes_offset != layout.codes_offset)
 		return GbdtFail(err, errlen, "forest layout does not match its counts");
 	if (!isfinite(f->base_score))
 		return GbdtFail(err, errlen, "base score is not finite");
@@ -231,7 +566,7 @@ GbdtForestCheck(const void *block, size_t len, char *err, size_t errlen)
 		if (!GbdtCheckTree(f, t, first[t], first[t + 1], err, errlen))
 			return false;
 	}
-	return true;
+	return GbdtCheckCodes(f, err, errlen);
 }
 
 /*
@@ -678,6 +1013,177 @@ GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
 	}
 }
 
+/*
+ * The AVX-512 evaluator (AVX-512 F, BW and VBMI) over the block's codes
+ * (see "Codes" above): a widened row of codes is 2F ≤ 64 bytes, one
+ * register; per row and tree, one byte permute puts each of the 63 slots'
+ * column codes in place and one compare gives all of the tree's outcomes
+ * as a 64-bit mask.  Sixteen rows' masks are then walked together (s =
+ * 2s + 1 − bit s of the mask, six levels: every tree is complete to depth
+ * 6) and the leaves taken from four registers by permutes: no gathers, no
+ * blends.  The sums are the walk's, tree by tree in order.
+ */
+#define GBDT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+
+/*
+ * Quantizes nb ≤ GBDT_SIMD_BLOCK rows of x into out (64 bytes a row,
+ * column c of the widened row at byte c; rows past nb all zero): the
+ * number of the feature's distinct thresholds ≤ x, as 16·b + the count in
+ * block b of sixteen, b the number of blocks whose last threshold is ≤ x
+ * (two compares, no branch; the NaN after the last threshold is never ≤),
+ * and the missing values' codes.
+ */
+static GBDT_AVX512 void
+GbdtQuantRows(const float *x, int nb, int nf, const float *cuts, uint8_t *out)
+{
+	const __m512i last = _mm512_setr_epi32(15, 31, 47, 63, 79, 95, 111, 127,
+										   143, 159, 175, 191, 207, 223, 239, 255);
+
+	memset(out, 0, (size_t) 64 * GBDT_SIMD_BLOCK);
+	for (int j = 0; j < nf; j++)
+	{
+		const float *cut = cuts + (size_t) 256 * j;
+		const __m512 coarse = _mm512_i32gather_ps(last, cut, 4);
+
+		for (int r = 0; r < nb; r++)
+		{
+			const float v = x[(size_t) r * nf + j];
+			const __m512 vv = _mm512_set1_ps(v);
+			const int	b = __builtin_popcount(_mm512_cmp_ps_mask(coarse, vv, _CMP_LE_OQ));
+			const int	i = 16 * b +
+				__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(cut + 16 * b), vv,
+													  _CMP_LE_OQ));
+
+			out[(size_t) 64 * r + j] = isnan(v) ? 255 : (uint8_t) i;
+			out[(size_t) 64 * r + nf + j] = (uint8_t) i;	/* NaN: 0, as −∞ */
+		}
+	}
+}
+
+/*
+ * Adds the chunk's trees q[0 … ntrees) to sum for the quantized block xq
+ * of ng groups of sixteen rows; masks: GBDT_SIMD_BLOCK words of scratch.
+ */
+static inline __attribute__((always_inline)) GBDT_AVX512 void
+GbdtQuantBlock(const GbdtQuantTree *q, int ntrees, const uint8_t *xq, int ng,
+			   uint64_t *masks, float *sum)
+{
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i width = _mm512_set1_epi32(64);
+	const __m512i bit5 = _mm512_set1_epi32(32);
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+										   16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, one);
+	__m512		acc[GBDT_SIMD_BLOCK / 16];
+
+	for (int g = 0; g < ng; g++)
+		acc[g] = _mm512_loadu_ps(sum + 16 * g);
+	for (int t = 0; t < ntrees; t++)
+	{
+		const __m512i column = _mm512_loadu_si512(q[t].column);
+		const __m512i code = _mm512_loadu_si512(q[t].code);
+		const __m512 l0 = _mm512_loadu_ps(q[t].leaf);
+		const __m512 l1 = _mm512_loadu_ps(q[t].leaf + 16);
+		const __m512 l2 = _mm512_loadu_ps(q[t].leaf + 32);
+		const __m512 l3 = _mm512_loadu_ps(q[t].leaf + 48);
+
+		/* every split of the tree for each row: bit s = [q < code] */
+		for (int r = 0; r < 16 * ng; r++)
+			masks[r] = _mm512_cmplt_epu8_mask(_mm512_permutexvar_epi8(column,
+																	  _mm512_loadu_si512(xq + 64 * r)),
+											  code);
+		for (int g = 0; g < ng; g++)
+		{
+			const __m512i a = _mm512_loadu_si512(masks + 16 * g);
+			const __m512i b = _mm512_loadu_si512(masks + 16 * g + 8);
+			const __m512i lo = _mm512_permutex2var_epi32(a, even, b);	/* slots 0-31 */
+			const __m512i hi = _mm512_permutex2var_epi32(a, odd, b);	/* 32-63 */
+			__m512i		s = one;
+			__m512i		i;
+			__m512		v;
+
+			for (int level = 0; level < GBDT_SIMD_DEPTH; level++)
+			{
+				/* s = (2s | 1) ^ (bit s mod 32 of the mask's half) */
+				const __m512i bit = _mm512_rorv_epi32(level < 5 ? lo : hi, s);
+
+				s = _mm512_ternarylogic_epi32(_mm512_add_epi32(s, s), bit, one, 0x72);
+			}
+			i = _mm512_sub_epi32(s, width);
+			v = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, bit5),
+									 _mm512_permutex2var_ps(l0, i, l1),
+									 _mm512_permutex2var_ps(l2, i, l3));
+			acc[g] = _mm512_add_ps(acc[g], v);
+		}
+	}
+	for (int g = 0; g < ng; g++)
+		_mm512_storeu_ps(sum + 16 * g, acc[g]);
+}
+
+/*
+ * The AVX-512 evaluator; work: GbdtQuantWorkspace(f) bytes, any alignment
+ * (the features' padded cuts of a chunk, a block's codes and masks).
+ */
+static GBDT_AVX512 void
+GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
+				  void *work)
+{
+	const int	nf = f->num_features;
+	const int32_t *ends = GbdtCodeEnds(f);
+	const int32_t *start = GbdtCodeCutStart(f);
+	const GbdtQuantTree *q = GbdtCodeTrees(f);
+	const float *values = GbdtCodeCuts(f);
+	char	   *base = (char *) (((uintptr_t) work + 63) & ~(uintptr_t) 63);
+	float	   *cuts = (float *) base;
+	uint8_t    *xq = (uint8_t *) (base + sizeof(float) * 256 * (size_t) nf);
+	uint64_t   *masks = (uint64_t *) (xq + 64 * GBDT_SIMD_BLOCK);
+
+	for (int r = 0; r < rows; r++)
+		out[r] = f->base_score;
+	for (int c = 0, t0 = 0; c < f->codes_chunks; t0 = ends[c++])
+	{
+		const int	t1 = ends[c];
+
+		/* the chunk's cuts, each feature's padded to 256 with NaN */
+		for (int j = 0; j < nf; j++)
+		{
+			const int32_t from = start[GBDT_CODE_STRIDE * c + j];
+			const int32_t n = start[GBDT_CODE_STRIDE * c + j + 1] - from;
+
+			memcpy(cuts + 256 * j, values + from, sizeof(float) * n);
+			for (int k = n; k < 256; k++)
+				cuts[256 * j + k] = NAN;
+		}
+		for (int r0 = 0; r0 < rows; r0 += GBDT_SIMD_BLOCK)
+		{
+			const int	nb = rows - r0 < GBDT_SIMD_BLOCK ? rows - r0 : GBDT_SIMD_BLOCK;
+			float		sum[GBDT_SIMD_BLOCK];
+
+			memcpy(sum, out + r0, sizeof(float) * nb);
+			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
+			GbdtQuantRows(x + (size_t) r0 * nf, nb, nf, cuts, xq);
+			if (nb == GBDT_SIMD_BLOCK)
+				GbdtQuantBlock(q + t0, t1 - t0, xq, GBDT_SIMD_BLOCK / 16, masks, sum);
+			else
+				GbdtQuantBlock(q + t0, t1 - t0, xq, (nb + 15) / 16, masks, sum);
+			memcpy(out + r0, sum, sizeof(float) * nb);
+		}
+	}
+}
+
+/* Whether this CPU runs the AVX-512 evaluator (asked once). */
+static bool
+GbdtCpuHasAvx512(void)
+{
+	static int	known = -1;
+
+	if (known < 0)
+		known = __builtin_cpu_supports("avx512f") &&
+			__builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+	return known == 1;
+}
+
 /* Whether this CPU runs the AVX2 evaluator (asked once). */
 static bool
 GbdtCpuHasAvx2(void)
@@ -687,6 +1193,26 @@ GbdtCpuHasAvx2(void)
 	if (known < 0)
 		known = __builtin_cpu_supports("avx2") ? 1 : 0;
 	return known == 1;
+}
+
+/* Bytes of the AVX-512 evaluator's workspace for f (64-byte alignment included). */
+static size_t
+GbdtQuantWorkspace(const GbdtForest *f)
+{
+	return 64 + sizeof(float) * 256 * (size_t) f->num_features +
+		(64 + sizeof(uint64_t)) * GBDT_SIMD_BLOCK;
+}
+
+/*
+ * Whether GbdtForestPredict takes the AVX-512 evaluator: codes, the CPU,
+ * and enough trees to pay for quantizing the rows once per chunk (about
+ * two trees' worth per feature and chunk, docs/benchmarks.md).
+ */
+static bool
+GbdtUseAvx512(const GbdtForest *f)
+{
+	return f->codes_chunks > 0 && GbdtCpuHasAvx512() &&
+		f->num_trees >= 2 * f->num_features * f->codes_chunks;
 }
 #endif							/* GBDT_HAVE_AVX2 */
 
@@ -698,6 +1224,8 @@ GbdtPredictWorkspace(const GbdtForest *f)
 #ifdef GBDT_HAVE_AVX2
 	if (GbdtSimdWorkspace(f) > size)
 		size = GbdtSimdWorkspace(f);
+	if (f->codes_chunks > 0 && GbdtQuantWorkspace(f) > size)
+		size = GbdtQuantWorkspace(f);
 #endif
 	return size;
 }
@@ -716,6 +1244,13 @@ GbdtPredictPathAvailable(GbdtPredictPath path)
 #else
 			return false;
 #endif
+		case GBDT_PREDICT_AVX512:
+#ifdef GBDT_HAVE_AVX2
+			return GbdtCpuHasAvx512();
+#else
+			return false;
+#endif
+
 	}
 	return false;
 }
@@ -725,6 +1260,17 @@ GbdtForestPredictWith(const GbdtForest *f, const float *x, int rows,
 					  float *out, void *work, GbdtPredictPath path)
 {
 #ifdef GBDT_HAVE_AVX2
+	if (path == GBDT_PREDICT_AUTO && GbdtUseAvx512(f))
+		path = GBDT_PREDICT_AVX512;
+	if (path == GBDT_PREDICT_AVX512)
+	{
+		if (f->codes_chunks > 0 && GbdtCpuHasAvx512())
+		{
+			GbdtPredictAvx512(f, x, rows, out, work);
+			return;
+		}
+		path = GBDT_PREDICT_AVX2;	/* no codes or no AVX-512 */
+	}
 	if (path == GBDT_PREDICT_AUTO && rows >= GBDT_SIMD_MIN_ROWS)
 		path = GBDT_PREDICT_AVX2;
 	if (path == GBDT_PREDICT_AVX2 && GbdtCpuHasAvx2())

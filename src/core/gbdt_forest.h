@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define GBDT_FOREST_MAGIC	0x46475252	/* "RRGF" */
-#define GBDT_FOREST_VERSION 1
+#define GBDT_FOREST_VERSION 2	/* 2: the codes region */
 
 /* Limits of what a forest may hold (checked when one is built or read). */
 #define GBDT_MAX_DEPTH		64
@@ -78,7 +78,23 @@ typedef struct GbdtNode
  *	  float		value[node_capacity]		a leaf's value (0 at splits)
  *	  float		cover[node_capacity]		training hessian sum under the node
  *	  float		mean[node_capacity]			cover-weighted mean of the leaves below
+ *	  codes										the AVX-512 evaluator's tables
  * Only the first num_nodes entries of the node arrays are used.
+ *
+ * Codes.  For a forest of depth ≤ 6 and at most 32 features,
+ * GbdtForestBuildCodes (called by the builder) derives what the AVX-512
+ * evaluator reads, once: the trees in chunks (in order) in which no
+ * feature has more than 255 distinct thresholds; per chunk each feature's
+ * distinct thresholds sorted (its cuts), and each tree copied complete to
+ * depth 6 in heap order (slot 1 the root, 2s and 2s + 1 the children of
+ * s, a leaf above the last level copied down to every slot below it) with
+ * per slot the split's column and code: 1 + the place of its threshold
+ * among its feature's cuts (0 below a leaf: never taken).  A value x is
+ * coded as the number of cuts ≤ x, so x < threshold ⇔ code(x) < code,
+ * exactly; a missing value as 255 at the feature's column (never less:
+ * right) and 0 at its column + F (always less: left).  The region's size
+ * depends on num_trees and node_capacity only; codes_chunks = 0 when it
+ * is not filled (deeper trees, more features, or a block built by hand).
  */
 typedef struct GbdtForest
 {
@@ -97,6 +113,9 @@ typedef struct GbdtForest
 	uint64_t	value_offset;
 	uint64_t	cover_offset;
 	uint64_t	mean_offset;
+	uint64_t	codes_offset;
+	int32_t		codes_chunks;	/* chunks of the codes; 0: none */
+	int32_t		codes_unused;
 } GbdtForest;
 
 /* The arrays of a forest block. */
@@ -165,11 +184,19 @@ extern void GbdtForestInit(GbdtForest *f, size_t size, int num_features,
 						   int num_trees, int node_capacity, float base_score);
 
 /*
+ * Fills the codes of a checked forest f (see "Codes"), or sets
+ * codes_chunks = 0 when f does not suit them.  A builder calls it after
+ * checking the nodes, then checks the block again.
+ */
+extern void GbdtForestBuildCodes(GbdtForest *f);
+
+/*
  * Checks that len bytes at block (8-byte aligned) are a well-formed
  * forest: header, offsets inside the block, every tree in breadth-first
  * layout as described above (each node the child of exactly one split,
  * children after their parent), depths as recorded, features in range,
- * values finite.  Evaluation and TreeSHAP trust a checked forest and
+ * values finite, codes (when filled) as GbdtForestBuildCodes makes them.
+ * Evaluation and TreeSHAP trust a checked forest and
  * nothing else; the builder checks its output, and so must a reader of a
  * block that came from elsewhere.
  */
@@ -180,17 +207,20 @@ extern bool GbdtForestCheck(const void *block, size_t len, char *err,
  * Bytes of workspace GbdtForestPredict needs for f: 8 KB at 30 features
  * for the portable evaluator; on x86-64, room for the AVX2 evaluator's
  * complete copies of up to 256 trees too (192 KB, plus 30 KB at 30
- * features): a caller keeps it rather than allocating it per call.
+ * features; the AVX-512 evaluator's is 9 KB + 1 KB per feature): a
+ * caller keeps it rather than allocating it per call.
  */
 extern size_t GbdtPredictWorkspace(const GbdtForest *f);
 
 /*
  * Margins of rows rows: x is row-major with num_features floats per row
  * (NaN = missing), out receives one float per row.  work:
- * GbdtPredictWorkspace(f) bytes, aligned for floats.  On a CPU with AVX2
- * and from GBDT_SIMD_MIN_ROWS rows on (gbdt_forest.c), eight rows per
+ * GbdtPredictWorkspace(f) bytes, aligned for floats.  On a CPU with
+ * AVX-512 (F, BW, VBMI), for a forest with codes and at least 2F trees per
+ * chunk of them, the AVX-512 evaluator over the codes; else on a CPU with
+ * AVX2 and from GBDT_SIMD_MIN_ROWS rows on (gbdt_forest.c), eight rows per
  * vector over complete copies of the trees; otherwise the portable walk in
- * interleaved blocks of 32 rows.  Both give the same floats.
+ * interleaved blocks of 32 rows.  All give the same floats.
  */
 extern void GbdtForestPredict(const GbdtForest *f, const float *x, int rows,
 							  float *out, void *work);
@@ -200,7 +230,9 @@ typedef enum GbdtPredictPath
 {
 	GBDT_PREDICT_AUTO,			/* what GbdtForestPredict does */
 	GBDT_PREDICT_SCALAR,		/* the portable walk */
-	GBDT_PREDICT_AVX2			/* the AVX2 evaluator, whatever the rows */
+	GBDT_PREDICT_AVX2,			/* the AVX2 evaluator, whatever the rows */
+	GBDT_PREDICT_AVX512			/* the AVX-512 evaluator over the codes (the
+								 * AVX2 one when f has none) */
 } GbdtPredictPath;
 
 /* Whether this build and CPU have the path (AUTO and SCALAR always). */

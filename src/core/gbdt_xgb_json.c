@@ -1016,5 +1016,7 @@ GbdtForestFromXgboostJson(const char *json, size_t len,
 		return JsonFail(&r, "model changed between passes");
 	if (!GbdtForestCheck(f, size, err, errlen))
 		return false;
-	return true;
+	/* the AVX-512 evaluator's codes, from the checked trees, then checked */
+	GbdtForestBuildCodes(f);
+	return GbdtForestCheck(f, size, err, errlen);
 }

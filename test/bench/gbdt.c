@@ -8,8 +8,10 @@
  * features) trained on 50,000 rows; then, for 500 candidates (15% of the
  * values missing), the median CPU time of the flat forest's margins against
  * XGBoost's own in-place prediction in the same run (and their ratio); of
- * the evaluator against the portable walk (the evaluator before the AVX2
- * one) in the same run, for 500, 100, 50, 10 and 1 candidates; of
+ * GbdtForestPredict's evaluator, the portable walk (the evaluator before
+ * the AVX2 one), the AVX2 evaluator and the AVX-512 one over the forest's
+ * codes, interleaved in the same run, for 500, 100, 50, 10 and 1
+ * candidates; of
  * TreeSHAP for one row and for all 500 against XGBoost's pred_contribs,
  * and of building the forest from the booster's JSON.  The margins are
  * compared bit for bit.
@@ -239,11 +241,19 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	static const int small_rows[] = {1, 10, 50, 100, 500};
 	const int	nsmall = sizeof(small_rows) / sizeof(small_rows[0]);
 	float	   *walk = malloc(sizeof(float) * ncand);
+	float	   *avx2 = malloc(sizeof(float) * ncand);
 	double		t[1001],
 				t2[1001],
+				t3[1001],
 				before[sizeof(small_rows) / sizeof(small_rows[0])],
-				after[sizeof(small_rows) / sizeof(small_rows[0])];
+				after[sizeof(small_rows) / sizeof(small_rows[0])],
+				mid2[sizeof(small_rows) / sizeof(small_rows[0])],
+				avx512_t[sizeof(small_rows) / sizeof(small_rows[0])],
+				t5[1001];
+	float	   *avx512_out = malloc(sizeof(float) * ncand);
+	int			avx512_identical = 0;
 	int			walk_identical = 0,
+				avx2_identical = 0,
 				walk_rows = 0;
 	double		build,
 				ours,
@@ -289,13 +299,25 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 			GbdtForestPredictWith(f, cand, rows, walk, pwork, GBDT_PREDICT_SCALAR);
 			t[i] = Cpu() - s;
 			s = Cpu();
+			GbdtForestPredictWith(f, cand, rows, avx2, pwork, GBDT_PREDICT_AVX2);
+			t3[i] = Cpu() - s;
+			s = Cpu();
+			GbdtForestPredictWith(f, cand, rows, avx512_out, pwork, GBDT_PREDICT_AVX512);
+			t5[i] = Cpu() - s;
+			s = Cpu();
 			GbdtForestPredict(f, cand, rows, mine, pwork);
 			t2[i] = Cpu() - s;
 		}
 		before[k] = Median(t, reps);
 		after[k] = Median(t2, reps);
+		mid2[k] = Median(t3, reps);
+		avx512_t[k] = Median(t5, reps);
 		for (int r = 0; r < rows; r++)
+		{
 			walk_identical += memcmp(&mine[r], &walk[r], sizeof(float)) == 0;
+			avx2_identical += memcmp(&avx2[r], &walk[r], sizeof(float)) == 0;
+			avx512_identical += memcmp(&avx512_out[r], &walk[r], sizeof(float)) == 0;
+		}
 		walk_rows += rows;
 	}
 	ours = after[nsmall - 1];
@@ -347,6 +369,8 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	printf("            %d candidates: forest %7.1f us, XGBoost %7.1f us (forest / XGBoost %.2f); margins identical %d/%d\n",
 		   ncand, ours * 1e6, xgb * 1e6, ours / xgb, identical, ncand);
 	printf("            evaluator: %s; portable walk (before) / now, %d candidates %7.1f / %7.1f us (%.2fx)",
+		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX512) && f->codes_chunks > 0 &&
+		   f->num_trees >= 2 * f->num_features * f->codes_chunks ? "AVX-512 over the codes" :
 		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX2) ? "AVX2" : "portable walk (no AVX2)",
 		   ncand, before[nsmall - 1] * 1e6, after[nsmall - 1] * 1e6,
 		   before[nsmall - 1] / after[nsmall - 1]);
@@ -354,6 +378,24 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], before[k] * 1e6,
 			   after[k] * 1e6, before[k] / after[k]);
 	printf("; identical %d/%d\n", walk_identical, walk_rows);
+	/* each path forced, whatever the rows (a path the CPU lacks: the walk) */
+	printf("            walk / AVX2, %d candidates %7.1f / %7.1f us (%.2fx)",
+		   ncand, before[nsmall - 1] * 1e6, mid2[nsmall - 1] * 1e6,
+		   before[nsmall - 1] / mid2[nsmall - 1]);
+	for (int k = nsmall - 2; k >= 0; k--)
+		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], before[k] * 1e6,
+			   mid2[k] * 1e6, before[k] / mid2[k]);
+	printf("; identical to the walk: AVX2 %d/%d\n", avx2_identical, walk_rows);
+	printf("            AVX2 / AVX-512 over the codes (%d chunk%s), %d candidates %7.1f / %7.1f us (%.2fx)",
+		   f->codes_chunks, f->codes_chunks == 1 ? "" : "s",
+		   ncand, mid2[nsmall - 1] * 1e6, avx512_t[nsmall - 1] * 1e6,
+		   mid2[nsmall - 1] / avx512_t[nsmall - 1]);
+	for (int k = nsmall - 2; k >= 0; k--)
+		printf(", %d: %.1f / %.1f us (%.2fx)", small_rows[k], mid2[k] * 1e6,
+			   avx512_t[k] * 1e6, mid2[k] / avx512_t[k]);
+	printf("; identical to the walk %d/%d%s\n", avx512_identical, walk_rows,
+		   GbdtPredictPathAvailable(GBDT_PREDICT_AVX512) && f->codes_chunks > 0 ? "" :
+		   " (no AVX-512 or no codes: AVX2 in both)");
 	printf("            TreeSHAP: one row %6.1f us; %d rows %7.2f ms, XGBoost pred_contribs %7.2f ms (forest / XGBoost %.2f); max |difference| %.2g\n",
 		   shap1 * 1e6, ncand, shap_all * 1e3, xgb_shap * 1e3, shap_all / xgb_shap, worst);
 	free(work);
@@ -363,6 +405,8 @@ Serving(const char *model, size_t len, const float *cand, int ncand, int nf)
 	free(theirs);
 	free(mine);
 	free(walk);
+	free(avx2);
+	free(avx512_out);
 	free(f);
 }
 

@@ -4,10 +4,10 @@
 #     own prediction in the same run, for 500 candidates x F features and
 #     LambdaMART boosters of 10, 100 and 300 trees (depth 6): margins
 #     (compared bit for bit), TreeSHAP contributions, building the forest
-#     from the booster's JSON; and the forest's evaluator (AVX2 where the
-#     CPU has it) beside the portable walk, the evaluator before it, in the
-#     same run, for 500, 100, 50, 10 and 1 candidates (margins compared bit
-#     for bit);
+#     from the booster's JSON; and the forest's evaluators (the portable
+#     walk, AVX2, AVX-512 over the forest's codes, and the one
+#     GbdtForestPredict chooses) interleaved in the same run, for 500, 100,
+#     50, 10 and 1 candidates (margins compared bit for bit);
 #   - training: LambdaMART through XGBoost, one thread, on ROWS rows
 #     (default 1,000,000, groups of 50): time, time per round, the longest
 #     gap between two interrupt checks, peak memory.

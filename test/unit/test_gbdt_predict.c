@@ -141,6 +141,13 @@ RandomForest(int num_trees, int nf, int max_depth, double split_p)
 		free(f);
 		return NULL;
 	}
+	GbdtForestBuildCodes(f);	/* as the builder does */
+	if (!GbdtForestCheck(f, f->size, err, sizeof(err)))
+	{
+		UnitFail(__FILE__, __LINE__, "random forest rejected: %s", err);
+		free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -237,9 +244,13 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 		{20, 12, 7, 0.7},		/* deeper than the complete copies */
 		{25, 5, 9, 0.55},
 		{300, 10, 4, 0.8},		/* more trees than are copied at once */
+		{600, 3, 6, 0.97},		/* features with > 255 distinct thresholds */
+		{20, 40, 5, 0.9},		/* more than 32 features: no AVX-512 */
 	};
 	static const int row_counts[] = {1, 7, 8, 9, 31, 39, 40, 41, 127, 128, 129, 300, 517};
 	const bool	avx2 = GbdtPredictPathAvailable(GBDT_PREDICT_AVX2);
+	const bool	avx512 = __builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
 	int			compared = 0;
 
 	CHECK(GbdtPredictPathAvailable(GBDT_PREDICT_SCALAR));
@@ -263,7 +274,9 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AUTO) == 0);
 			/* AVX2 asked for on a CPU without: the portable walk */
 			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
-			compared += 3 * rows;
+			/* over the codes (without AVX-512 or codes: AVX2, or the walk) */
+			CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
+			compared += 4 * rows;
 		}
 		/* GbdtForestPredict itself, and no rows at all */
 		{
@@ -286,8 +299,9 @@ UNIT_TEST(gbdt_predict_paths_match_walk)
 		free(x);
 		free(f);
 	}
-	printf("  %d margins compared per path against the plain walk (AVX2 %s)\n",
-		   compared / 3, avx2 ? "on this CPU" : "not on this CPU: portable walk only");
+	printf("  %d margins compared per path against the plain walk (AVX2 %s, AVX-512 %s)\n",
+		   compared / 4, avx2 ? "on this CPU" : "not on this CPU: portable walk",
+		   avx512 ? "on this CPU" : "not on this CPU: AVX2 or the walk");
 }
 
 /*
@@ -309,7 +323,97 @@ UNIT_TEST(gbdt_predict_lanes_independent)
 			x[r * 6 + j] = j == r % 6 ? (r % 5 == 0 ? NAN : cuts[r % NCUTS] + (float) ((r / 6) % 3 - 1) * 1e-7f) :
 				0.5f;
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX2) == 0);
+	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
 	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_SCALAR) == 0);
 	free(x);
 	free(f);
+}
+
+/*
+ * Every byte of a small forest's codes changed in turn: the check rejects
+ * the block, or the AVX-512 evaluator still gives the walk's margins (a
+ * byte it never reads); some are rejected.
+ */
+UNIT_TEST(gbdt_predict_codes_checked)
+{
+	GbdtForest *f = RandomForest(12, 4, 6, 0.8);
+	GbdtForest *copy;
+	char		err[GBDT_ERROR_LEN];
+	float	   *x;
+	int			rejected = 0,
+				harmless = 0,
+				wrong = 0;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	CHECK(f->codes_chunks == 1);
+	x = RandomRows(40, 4);
+	copy = malloc(f->size);
+	for (uint64_t b = f->codes_offset; b < f->size; b++)
+	{
+		memcpy(copy, f, f->size);
+		((unsigned char *) copy)[b] ^= (b & 1) ? 0x01 : 0x80;
+		if (!GbdtForestCheck(copy, copy->size, err, sizeof(err)))
+			rejected++;
+		else if (Mismatches(copy, x, 40, GBDT_PREDICT_AVX512) == 0)
+			harmless++;
+		else
+			wrong++;
+	}
+	CHECK(wrong == 0);
+	CHECK(rejected > 12 * 63);	/* at least every split's code and column */
+	printf("  codes region of %d bytes: %d changes rejected, %d harmless\n",
+		   (int) (f->size - f->codes_offset), rejected, harmless);
+	free(copy);
+	free(x);
+	free(f);
+}
+
+/*
+ * The codes of the AVX-512 evaluator: a forest whose features have more
+ * than 255 distinct thresholds is cut into chunks and its margins are
+ * still the walk's, with codes and without (cleared: AVX2's); deeper
+ * forests and more than 32 features get none; and the check rejects
+ * codes that are off by one, a leaf that is not copied down, and chunks
+ * that do not cover the trees.
+ */
+UNIT_TEST(gbdt_predict_codes)
+{
+	GbdtForest *many = RandomForest(400, 2, 6, 0.97);	/* ~ 9,000 splits on 2 features */
+	GbdtForest *deep = RandomForest(10, 5, 7, 0.7);
+	GbdtForest *wide = RandomForest(10, 33, 4, 0.9);
+	char		err[GBDT_ERROR_LEN];
+	float	   *x;
+
+	CHECK(many != NULL && deep != NULL && wide != NULL);
+	if (many == NULL || deep == NULL || wide == NULL)
+		return;
+	CHECK(many->codes_chunks > 2);
+	CHECK(deep->codes_chunks == 0);
+	CHECK(wide->codes_chunks == 0);
+	x = RandomRows(300, 2);
+	CHECK(Mismatches(many, x, 300, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(many, x, 33, GBDT_PREDICT_AUTO) == 0);
+	{
+		/* more chunks than their ends say: rejected */
+		GbdtForest *copy = malloc(many->size);
+
+		memcpy(copy, many, many->size);
+		copy->codes_chunks++;
+		CHECK(!GbdtForestCheck(copy, copy->size, err, sizeof(err)));
+		free(copy);
+	}
+	/* without codes: the same margins (AVX2's) */
+	many->codes_chunks = 0;
+	CHECK(GbdtForestCheck(many, many->size, err, sizeof(err)));
+	CHECK(Mismatches(many, x, 300, GBDT_PREDICT_AVX512) == 0);
+	free(x);
+	x = RandomRows(50, 33);
+	CHECK(Mismatches(wide, x, 50, GBDT_PREDICT_AVX512) == 0);
+	CHECK(Mismatches(deep, x, 50, GBDT_PREDICT_AVX512) == 0);
+	free(x);
+	free(many);
+	free(deep);
+	free(wide);
 }
