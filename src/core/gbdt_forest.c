@@ -1214,7 +1214,6 @@ GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
  */
 #define GBDT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 
-#ifdef GBDT_QUANT_SCALAR
 /*
  * Quantizes nb ≤ GBDT_SIMD_BLOCK rows of x into out (64 bytes a row; bytes
  * no slice writes and rows past nb all zero): for each of the chunk's ns
@@ -1254,81 +1253,6 @@ GbdtQuantRows(const float *x, int nb, int nf, const GbdtCodeSlice *slices,
 			if (pl != GBDT_CODE_NONE)
 				out[(size_t) 64 * r + pl] = (uint8_t) i;	/* NaN: 0, as −∞ */
 		}
-	}
-}
-#endif
-
-/*
- * GbdtQuantRows sixteen rows at a time (the same codes): per slice, the
- * rows' values gathered, the number of its thresholds ≤ x found by a
- * branch-free binary search, five steps over every eighth threshold (two
- * registers, coarse: 32 floats per slice) and three gathers within the
- * block of eight; the codes of 16 rows go to t (16 bytes per byte of the
- * row's codes, 0 where no slice writes; kept from call to call), then
- * four bytes at a time to the rows by a byte permute and a scatter.
- */
-static GBDT_AVX512 void
-GbdtQuantRowsVec(const float *x, int nb, int nf, const GbdtCodeSlice *slices,
-				 int ns, uint16_t used4, const float *cuts,
-				 const float *coarse, uint8_t *t, uint8_t *out)
-{
-	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7,
-										   8, 9, 10, 11, 12, 13, 14, 15);
-	const __m512i rowidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(nf));
-	const __m512i rowout = _mm512_slli_epi32(iota, 4);	/* 16 dwords a row */
-	const __m512i ff = _mm512_set1_epi32(255);
-	/* byte 4r + k of the result: byte 16k + r (position k, row r) */
-	const __m512i gather4 = _mm512_setr_epi32(0x30201000, 0x31211101, 0x32221202, 0x33231303,
-											  0x34241404, 0x35251505, 0x36261606, 0x37271707,
-											  0x38281808, 0x39291909, 0x3a2a1a0a, 0x3b2b1b0b,
-											  0x3c2c1c0c, 0x3d2d1d0d, 0x3e2e1e0e, 0x3f2f1f0f);
-
-	memset(out, 0, (size_t) 64 * GBDT_SIMD_BLOCK);
-	for (int g = 0; 16 * g < nb; g++)
-	{
-		const int	n = nb - 16 * g < 16 ? nb - 16 * g : 16;
-		const __mmask16 live = (__mmask16) (n == 16 ? 0xFFFF : (1u << n) - 1);
-		const float *xg = x + (size_t) 16 * g * nf;
-
-		for (int k = 0; k < ns; k++)
-		{
-			const float *cut = cuts + (size_t) 256 * k;
-			const __m512 c0 = _mm512_loadu_ps(coarse + 32 * k);
-			const __m512 c1 = _mm512_loadu_ps(coarse + 32 * k + 16);
-			const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rowidx,
-													  xg + slices[k].feature, 4);
-			__m512i		p = _mm512_setzero_si512();
-
-			for (int step = 16; step >= 1; step /= 2)
-			{
-				const __m512i probe = _mm512_add_epi32(p, _mm512_set1_epi32(step - 1));
-				const __m512 e = _mm512_permutex2var_ps(c0, probe, c1);
-
-				p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(e, v, _CMP_LE_OQ), p,
-										  _mm512_set1_epi32(step));
-			}
-			p = _mm512_slli_epi32(p, 3);
-			for (int step = 4; step >= 1; step /= 2)
-			{
-				const __m512i probe = _mm512_add_epi32(p, _mm512_set1_epi32(step - 1));
-				const __m512 e = _mm512_i32gather_ps(probe, cut, 4);
-
-				p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(e, v, _CMP_LE_OQ), p,
-										  _mm512_set1_epi32(step));
-			}
-			if (slices[k].pos_right != GBDT_CODE_NONE)
-				_mm_storeu_si128((__m128i *) (t + 16 * slices[k].pos_right),
-								 _mm512_cvtepi32_epi8(_mm512_mask_mov_epi32(p, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), ff)));
-			if (slices[k].pos_left != GBDT_CODE_NONE)
-				_mm_storeu_si128((__m128i *) (t + 16 * slices[k].pos_left),
-								 _mm512_cvtepi32_epi8(p));
-		}
-		for (int i = 0; i < 16; i++)
-			if (used4 & (1u << i))
-				_mm512_mask_i32scatter_epi32(out + (size_t) 64 * 16 * g + 4 * i, live, rowout,
-											 _mm512_permutexvar_epi8(gather4,
-																	 _mm512_loadu_si512(t + 64 * i)),
-											 4);
 	}
 }
 
@@ -1409,9 +1333,7 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 	char	   *base = (char *) (((uintptr_t) work + 63) & ~(uintptr_t) 63);
 	uint8_t    *xq = (uint8_t *) base;
 	uint64_t   *masks = (uint64_t *) (xq + 64 * GBDT_SIMD_BLOCK);
-	uint8_t    *tcodes = (uint8_t *) (masks + GBDT_SIMD_BLOCK);
-	float	   *coarse = (float *) (tcodes + 64 * 16);
-	float	   *cuts = coarse + 32 * GBDT_CODE_WIDTH;
+	float	   *cuts = (float *) (masks + GBDT_SIMD_BLOCK);
 
 	for (int r = 0; r < rows; r++)
 		out[r] = f->base_score;
@@ -1419,7 +1341,6 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 	{
 		const int	t1 = ends[c];
 		const GbdtCodeSlice *sl = slices + GBDT_CODE_WIDTH * c;
-		uint16_t	used4 = 0;
 
 		/* the chunk's slices' cuts, each padded to 256 with NaN */
 		for (int k = 0; k < nslices[c]; k++)
@@ -1429,14 +1350,7 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 			memcpy(cuts + 256 * k, values + sl[k].cut_start, sizeof(float) * n);
 			for (int i = n; i < 256; i++)
 				cuts[256 * k + i] = NAN;
-			for (int i = 0; i < 32; i++)
-				coarse[32 * k + i] = cuts[256 * k + 8 * i + 7];
-			if (sl[k].pos_right != GBDT_CODE_NONE)
-				used4 |= (uint16_t) (1u << (sl[k].pos_right / 4));
-			if (sl[k].pos_left != GBDT_CODE_NONE)
-				used4 |= (uint16_t) (1u << (sl[k].pos_left / 4));
 		}
-		memset(tcodes, 0, 64 * 16);
 		for (int r0 = 0; r0 < rows; r0 += GBDT_SIMD_BLOCK)
 		{
 			const int	nb = rows - r0 < GBDT_SIMD_BLOCK ? rows - r0 : GBDT_SIMD_BLOCK;
@@ -1444,13 +1358,7 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 
 			memcpy(sum, out + r0, sizeof(float) * nb);
 			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
-#ifdef GBDT_QUANT_SCALAR
-			(void) used4;
 			GbdtQuantRows(x + (size_t) r0 * nf, nb, nf, sl, nslices[c], cuts, xq);
-#else
-			GbdtQuantRowsVec(x + (size_t) r0 * nf, nb, nf, sl, nslices[c], used4,
-							 cuts, coarse, tcodes, xq);
-#endif
 			if (nb == GBDT_SIMD_BLOCK)
 				GbdtQuantBlock(q + t0, t1 - t0, xq, GBDT_SIMD_BLOCK / 16, masks, sum);
 			else
@@ -1495,8 +1403,7 @@ GbdtQuantWorkspace(const GbdtForest *f)
 		if ((size_t) nslices[c] > most)
 			most = (size_t) nslices[c];
 	return 64 + sizeof(float) * 256 * most +
-		(64 + sizeof(uint64_t)) * GBDT_SIMD_BLOCK + 64 * 16 +
-		sizeof(float) * 32 * GBDT_CODE_WIDTH;
+		(64 + sizeof(uint64_t)) * GBDT_SIMD_BLOCK;
 }
 
 /*
