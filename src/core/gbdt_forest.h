@@ -212,7 +212,8 @@ extern bool GbdtForestCheck(const void *block, size_t len, char *err,
  * Bytes of workspace GbdtForestPredict needs for f: 8 KB at 30 features
  * for the portable evaluator; on x86-64, room for the AVX2 evaluator's
  * complete copies of up to 256 trees too (192 KB, plus 30 KB at 30
- * features; the AVX-512 evaluator's is 9 KB + 1 KB per feature): a
+ * features; the AVX-512 evaluator's is 9 KB + 1 KB per slice of its
+ * largest chunk of codes): a
  * caller keeps it rather than allocating it per call.
  */
 extern size_t GbdtPredictWorkspace(const GbdtForest *f);
@@ -221,8 +222,9 @@ extern size_t GbdtPredictWorkspace(const GbdtForest *f);
  * Margins of rows rows: x is row-major with num_features floats per row
  * (NaN = missing), out receives one float per row.  work:
  * GbdtPredictWorkspace(f) bytes, aligned for floats.  On a CPU with
- * AVX-512 (F, BW, VBMI), for a forest with codes and at least 2F trees per
- * chunk of them, the AVX-512 evaluator over the codes; else on a CPU with
+ * AVX-512 (F, BW, VBMI), for a forest with codes and at least two trees
+ * per slice of them (all chunks'), the AVX-512 evaluator over the codes;
+ * else on a CPU with
  * AVX2 and from GBDT_SIMD_MIN_ROWS rows on (gbdt_forest.c), eight rows per
  * vector over complete copies of the trees; otherwise the portable walk in
  * interleaved blocks of 32 rows.  All give the same floats.
