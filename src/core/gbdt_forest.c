@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -65,23 +66,41 @@
 #define GBDT_CODE_DEPTH		6
 #define GBDT_CODE_MAX_CUTS	255
 #define GBDT_CODE_MAX_FEATURES 32
-#define GBDT_CODE_STRIDE	(GBDT_CODE_MAX_FEATURES + 1)
 #define GBDT_CODE_CHUNK		256
+#define GBDT_CODE_WIDTH		64	/* bytes of a row's codes: one register */
+#define GBDT_CODE_NONE		255 /* a slice's absent byte */
 
 /* One tree complete to depth 6 in heap order, by slot (384 bytes). */
 typedef struct GbdtQuantTree
 {
-	uint8_t		column[64];		/* the split's column (widened); slot 0 unused */
+	uint8_t		column[64];		/* the byte of the row's codes the split reads */
 	uint8_t		code[64];		/* its threshold's code; 0: always right */
 	float		leaf[64];		/* the leaf at level 6 below the slot 64 + k */
 } GbdtQuantTree;
+
+/*
+ * A slice of a chunk: up to 255 of a feature's distinct thresholds,
+ * sorted, and the bytes of a row's codes that hold a value's code among
+ * them (the number of them ≤ x): pos_right with a missing value as 255
+ * (splits sending NaN right), pos_left with it as 0 (NaN left); either
+ * GBDT_CODE_NONE when no split of the chunk needs it.
+ */
+typedef struct GbdtCodeSlice
+{
+	int32_t		cut_start;		/* index of its first threshold in cuts */
+	uint8_t		ncuts;			/* 1 … 255 */
+	uint8_t		feature;
+	uint8_t		pos_right;
+	uint8_t		pos_left;
+} GbdtCodeSlice;
 
 /* Offsets of the region's parts (from codes_offset) and its bytes. */
 typedef struct GbdtCodeParts
 {
 	uint64_t	max_chunks;
 	uint64_t	ends;			/* int32[max_chunks]: each chunk's end tree */
-	uint64_t	cut_start;		/* int32[max_chunks][33]: a chunk's features' cuts */
+	uint64_t	nslices;		/* int32[max_chunks]: each chunk's slices */
+	uint64_t	slices;			/* GbdtCodeSlice[max_chunks][64] */
 	uint64_t	trees;			/* GbdtQuantTree[num_trees] */
 	uint64_t	cuts;			/* float[num_nodes / 2 + 1] */
 	uint64_t	size;
@@ -96,8 +115,10 @@ GbdtCodePartsOf(int num_trees, int node_capacity, GbdtCodeParts *p)
 		(uint64_t) num_trees / GBDT_CODE_CHUNK + 1;
 	p->ends = off;
 	off = GBDT_ALIGN(off + sizeof(int32_t) * p->max_chunks);
-	p->cut_start = off;
-	off = GBDT_ALIGN(off + sizeof(int32_t) * GBDT_CODE_STRIDE * p->max_chunks);
+	p->nslices = off;
+	off = GBDT_ALIGN(off + sizeof(int32_t) * p->max_chunks);
+	p->slices = off;
+	off = GBDT_ALIGN(off + sizeof(GbdtCodeSlice) * GBDT_CODE_WIDTH * p->max_chunks);
 	p->trees = off;
 	off += sizeof(GbdtQuantTree) * (uint64_t) num_trees;
 	p->cuts = off;
@@ -123,12 +144,21 @@ GbdtCodeEnds(const GbdtForest *f)
 }
 
 static inline const int32_t *
-GbdtCodeCutStart(const GbdtForest *f)
+GbdtCodeNumSlices(const GbdtForest *f)
 {
 	GbdtCodeParts p;
 	const char *base = GbdtCodeBase(f, &p);
 
-	return (const int32_t *) (base + p.cut_start);
+	return (const int32_t *) (base + p.nslices);
+}
+
+static inline const GbdtCodeSlice *
+GbdtCodeSlices(const GbdtForest *f)
+{
+	GbdtCodeParts p;
+	const char *base = GbdtCodeBase(f, &p);
+
+	return (const GbdtCodeSlice *) (base + p.slices);
 }
 
 static inline const GbdtQuantTree *
@@ -372,6 +402,161 @@ GbdtCodeChunkEnd(const GbdtForest *f, int t0, int32_t *count, float *seen)
 	return t;					/* a tree has at most 63 splits: t > t0 */
 }
 
+/* qsort's order of floats (finite thresholds). */
+static int
+GbdtCompareFloats(const void *a, const void *b)
+{
+	const float x = *(const float *) a,
+				y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The place of thr among the n sorted floats at v (the first ≥ thr). */
+static int
+GbdtLowerBound(const float *v, int n, float thr)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		const int	mid = (lo + hi) / 2;
+
+		if (v[mid] < thr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Codes of the chunk [t0, t1) of f whose features' distinct thresholds
+ * are sorted at cuts + start[j] (count[j] of them): each feature's cut in
+ * slices of 255, a byte of the row's codes for each slice and direction
+ * of missing values its splits use, and each split's column and code.
+ * False (nothing written to the trees) when that needs more than 64
+ * bytes.
+ */
+static bool
+GbdtCodeChunk(GbdtForest *f, int t0, int t1, const float *cuts,
+			  int32_t cuts_base, const int32_t *start, const int32_t *count,
+			  GbdtCodeSlice *slices, int32_t *nslices, GbdtQuantTree *q)
+{
+	const int	nf = f->num_features;
+	const GbdtNode *nodes = GbdtNodes(f);
+	const int32_t *first = GbdtTreeFirst(f);
+	uint8_t		used[GBDT_CODE_MAX_FEATURES][GBDT_CODE_WIDTH];
+	uint8_t		slice_of[GBDT_CODE_MAX_FEATURES][GBDT_CODE_WIDTH];
+	int			ns = 0,
+				pos = 0;
+
+	for (int j = 0; j < nf; j++)
+		if ((count[j] + GBDT_CODE_MAX_CUTS - 1) / GBDT_CODE_MAX_CUTS > GBDT_CODE_WIDTH)
+			return false;
+	memset(used, 0, sizeof(used));
+	/* the directions each slice's splits use */
+	for (int32_t i = first[t0]; i < first[t1]; i++)
+	{
+		const int	j = nodes[i].column % nf;
+		int			k;
+
+		if (GbdtIsLeaf(nodes, i))
+			continue;
+		k = GbdtLowerBound(cuts + start[j], count[j], nodes[i].threshold);
+		used[j][k / GBDT_CODE_MAX_CUTS] |= nodes[i].column < nf ? 1 : 2;
+	}
+	for (int j = 0; j < nf; j++)
+		for (int b = 0; b * GBDT_CODE_MAX_CUTS < count[j]; b++)
+		{
+			GbdtCodeSlice *sl = &slices[ns];
+			const int	n = count[j] - b * GBDT_CODE_MAX_CUTS;
+
+			if (used[j][b] == 0)
+				continue;
+			if (pos + (used[j][b] == 3 ? 2 : 1) > GBDT_CODE_WIDTH)
+				return false;
+			sl->cut_start = cuts_base + start[j] + b * GBDT_CODE_MAX_CUTS;
+			sl->ncuts = (uint8_t) (n < GBDT_CODE_MAX_CUTS ? n : GBDT_CODE_MAX_CUTS);
+			sl->feature = (uint8_t) j;
+			sl->pos_right = (used[j][b] & 1) ? (uint8_t) pos++ : GBDT_CODE_NONE;
+			sl->pos_left = (used[j][b] & 2) ? (uint8_t) pos++ : GBDT_CODE_NONE;
+			slice_of[j][b] = (uint8_t) ns++;
+		}
+	*nslices = ns;
+	/* each split's byte and code: 1 + its threshold's place in its slice */
+	for (int t = t0; t < t1; t++)
+	{
+		float		thr[64];
+
+		GbdtQuantFromTree(f, t, &q[t], thr);
+		for (int s = 1; s < 64; s++)
+		{
+			const int	j = q[t].column[s] % nf;
+			const bool	right = q[t].column[s] < nf;
+			int			k;
+			const GbdtCodeSlice *sl;
+
+			if (isnan(thr[s]))
+			{
+				q[t].column[s] = 0;
+				q[t].code[s] = 0;
+				continue;
+			}
+			k = GbdtLowerBound(cuts + start[j], count[j], thr[s]);
+			sl = &slices[slice_of[j][k / GBDT_CODE_MAX_CUTS]];
+			q[t].column[s] = right ? sl->pos_right : sl->pos_left;
+			q[t].code[s] = (uint8_t) (k % GBDT_CODE_MAX_CUTS + 1);
+		}
+	}
+	return true;
+}
+
+/*
+ * Sorts the distinct thresholds of each feature's splits in trees
+ * [t0, f->num_trees) into cuts (from cuts[0]; the splits bound their
+ * number), their places in start and count.
+ */
+static void
+GbdtCodeCollect(const GbdtForest *f, int t0, float *cuts, int32_t *start,
+				int32_t *count)
+{
+	const int	nf = f->num_features;
+	const GbdtNode *nodes = GbdtNodes(f);
+	const int32_t *first = GbdtTreeFirst(f);
+	int32_t		at = 0;
+
+	memset(count, 0, sizeof(int32_t) * nf);
+	for (int32_t i = first[t0]; i < first[f->num_trees]; i++)
+		if (!GbdtIsLeaf(nodes, i))
+			count[nodes[i].column % nf]++;
+	for (int j = 0; j < nf; j++)
+	{
+		start[j] = at;
+		at += count[j];
+		count[j] = 0;
+	}
+	for (int32_t i = first[t0]; i < first[f->num_trees]; i++)
+		if (!GbdtIsLeaf(nodes, i))
+		{
+			const int	j = nodes[i].column % nf;
+
+			cuts[start[j] + count[j]++] = nodes[i].threshold;
+		}
+	for (int j = 0; j < nf; j++)
+	{
+		float	   *mine = cuts + start[j];
+		int			n = 0;
+
+		qsort(mine, count[j], sizeof(float), GbdtCompareFloats);
+		for (int k = 0; k < count[j]; k++)
+			if (n == 0 || mine[n - 1] < mine[k])
+				mine[n++] = mine[k];
+		count[j] = n;
+	}
+}
+
 void
 GbdtForestBuildCodes(GbdtForest *f)
 {
@@ -379,11 +564,13 @@ GbdtForestBuildCodes(GbdtForest *f)
 	GbdtCodeParts p;
 	char	   *base = (char *) f + f->codes_offset;
 	int32_t    *ends;
-	int32_t    *start;
+	int32_t    *nslices;
+	GbdtCodeSlice *slices;
 	GbdtQuantTree *q;
 	float	   *cuts;
 	float		seen[GBDT_CODE_MAX_FEATURES * 256];
 	int32_t		count[GBDT_CODE_MAX_FEATURES];
+	int32_t		start[GBDT_CODE_MAX_FEATURES];
 	int32_t		ncuts = 0;
 	int			c = 0;
 
@@ -393,62 +580,36 @@ GbdtForestBuildCodes(GbdtForest *f)
 		return;
 	GbdtCodePartsOf(f->num_trees, f->node_capacity, &p);
 	ends = (int32_t *) (base + p.ends);
-	start = (int32_t *) (base + p.cut_start);
+	nslices = (int32_t *) (base + p.nslices);
+	slices = (GbdtCodeSlice *) (base + p.slices);
 	q = (GbdtQuantTree *) (base + p.trees);
 	cuts = (float *) (base + p.cuts);
 	for (int t0 = 0; t0 < f->num_trees; c++)
 	{
-		const int	t1 = GbdtCodeChunkEnd(f, t0, count, seen);
+		int			t1;
 
-		/* each feature's distinct thresholds, sorted (at most 255) */
+		/* all the remaining trees in one chunk, when their codes fit */
+		GbdtCodeCollect(f, t0, cuts + ncuts, start, count);
+		if (GbdtCodeChunk(f, t0, f->num_trees, cuts + ncuts, ncuts, start, count,
+						  slices + GBDT_CODE_WIDTH * c, &nslices[c], q))
+		{
+			ends[c++] = f->num_trees;
+			break;
+		}
+		/* else as many as keep every feature within 255 thresholds */
+		t1 = GbdtCodeChunkEnd(f, t0, count, seen);
 		for (int j = 0; j < nf; j++)
 		{
 			float	   *mine = seen + (size_t) 256 * j;
 
-			for (int k = 1; k < count[j]; k++)
-			{
-				const float v = mine[k];
-				int			at = k;
-
-				for (; at > 0 && mine[at - 1] > v; at--)
-					mine[at] = mine[at - 1];
-				mine[at] = v;
-			}
-			start[GBDT_CODE_STRIDE * c + j] = ncuts;
-			memcpy(cuts + ncuts, mine, sizeof(float) * count[j]);
-			ncuts += count[j];
+			qsort(mine, count[j], sizeof(float), GbdtCompareFloats);
+			start[j] = j == 0 ? 0 : start[j - 1] + count[j - 1];
+			memcpy(cuts + ncuts + start[j], mine, sizeof(float) * count[j]);
 		}
-		start[GBDT_CODE_STRIDE * c + nf] = ncuts;
-		/* each split's code: 1 + its threshold's place among them */
-		for (int t = t0; t < t1; t++)
-		{
-			float		thr[64];
-
-			GbdtQuantFromTree(f, t, &q[t], thr);
-			for (int sl = 1; sl < 64; sl++)
-			{
-				const int	j = q[t].column[sl] % nf;
-				const float *mine = cuts + start[GBDT_CODE_STRIDE * c + j];
-				int			lo = 0,
-							hi = count[j] - 1;
-
-				if (isnan(thr[sl]))
-				{
-					q[t].code[sl] = 0;
-					continue;
-				}
-				while (lo < hi)	/* the first ≥ thr: thr itself */
-				{
-					const int	mid = (lo + hi) / 2;
-
-					if (mine[mid] < thr[sl])
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				q[t].code[sl] = (uint8_t) (lo + 1);
-			}
-		}
+		/* 2F ≤ 64 bytes: fits */
+		(void) GbdtCodeChunk(f, t0, t1, cuts + ncuts, ncuts, start, count,
+							 slices + GBDT_CODE_WIDTH * c, &nslices[c], q);
+		ncuts += start[nf - 1] + count[nf - 1];
 		ends[c] = t1;
 		t0 = t1;
 	}
@@ -457,11 +618,12 @@ GbdtForestBuildCodes(GbdtForest *f)
 
 /*
  * Checks the codes of a forest whose trees are checked: chunks in order
- * and covering the trees, each feature's cuts of a chunk at most 255,
- * finite and strictly increasing, and every tree's complete copy as
- * GbdtQuantFromTree makes it, with each split's code the place of its
- * threshold among its feature's cuts (so x < threshold ⇔ code(x) < code)
- * and 0 below a leaf.
+ * and covering the trees; each chunk's slices within the cuts, their
+ * thresholds finite and strictly increasing, their bytes below 64 and
+ * distinct; every tree's complete copy as GbdtQuantFromTree makes it,
+ * each split reading a byte of a slice of its feature for its direction
+ * of missing values with the code of its threshold in that slice (so
+ * x < threshold ⇔ code(x) < code), and 0 below a leaf.
  */
 static bool
 GbdtCheckCodes(const GbdtForest *f, char *err, size_t errlen)
@@ -471,7 +633,8 @@ GbdtCheckCodes(const GbdtForest *f, char *err, size_t errlen)
 	const float *value = GbdtValue(f);
 	GbdtCodeParts p;
 	const int32_t *ends = GbdtCodeEnds(f);
-	const int32_t *start = GbdtCodeCutStart(f);
+	const int32_t *nslices = GbdtCodeNumSlices(f);
+	const GbdtCodeSlice *slices = GbdtCodeSlices(f);
 	const GbdtQuantTree *q = GbdtCodeTrees(f);
 	const float *cuts = GbdtCodeCuts(f);
 	int			t0 = 0;
@@ -484,19 +647,33 @@ GbdtCheckCodes(const GbdtForest *f, char *err, size_t errlen)
 		return GbdtFail(err, errlen, "forest codes out of range");
 	for (int c = 0; c < f->codes_chunks; t0 = ends[c++])
 	{
-		const int32_t *st = start + GBDT_CODE_STRIDE * c;
+		const GbdtCodeSlice *sl = slices + GBDT_CODE_WIDTH * c;
+		int16_t		owner[GBDT_CODE_WIDTH];	/* 2 · slice + left, or −1 */
 
 		if (ends[c] <= t0 || ends[c] > f->num_trees ||
 			(c == f->codes_chunks - 1) != (ends[c] == f->num_trees) ||
-			st[0] != (c == 0 ? 0 : start[GBDT_CODE_STRIDE * (c - 1) + nf]))
+			nslices[c] < 0 || nslices[c] > GBDT_CODE_WIDTH)
 			return GbdtFail(err, errlen, "forest code chunk %d is malformed", c);
-		for (int j = 0; j < nf; j++)
+		for (int b = 0; b < GBDT_CODE_WIDTH; b++)
+			owner[b] = -1;
+		for (int k = 0; k < nslices[c]; k++)
 		{
-			if (st[j + 1] < st[j] || st[j + 1] - st[j] > GBDT_CODE_MAX_CUTS ||
-				(uint64_t) st[j + 1] > (uint64_t) f->node_capacity / 2 + 1)
-				return GbdtFail(err, errlen, "forest code chunk %d has invalid cuts", c);
-			for (int32_t k = st[j]; k < st[j + 1]; k++)
-				if (!isfinite(cuts[k]) || (k > st[j] && !(cuts[k - 1] < cuts[k])))
+			const int	pr = sl[k].pos_right;
+			const int	pl = sl[k].pos_left;
+
+			if (sl[k].feature >= nf || sl[k].ncuts < 1 || sl[k].cut_start < 0 ||
+				(uint64_t) sl[k].cut_start + sl[k].ncuts > (uint64_t) f->node_capacity / 2 + 1 ||
+				(pr == GBDT_CODE_NONE && pl == GBDT_CODE_NONE) ||
+				(pr != GBDT_CODE_NONE && (pr >= GBDT_CODE_WIDTH || owner[pr] >= 0)))
+				return GbdtFail(err, errlen, "forest code chunk %d has an invalid slice", c);
+			if (pr != GBDT_CODE_NONE)
+				owner[pr] = (int16_t) (2 * k);
+			if (pl != GBDT_CODE_NONE && (pl >= GBDT_CODE_WIDTH || owner[pl] >= 0))
+				return GbdtFail(err, errlen, "forest code chunk %d has an invalid slice", c);
+			if (pl != GBDT_CODE_NONE)
+				owner[pl] = (int16_t) (2 * k + 1);
+			for (int32_t i = sl[k].cut_start; i < sl[k].cut_start + sl[k].ncuts; i++)
+				if (!isfinite(cuts[i]) || (i > sl[k].cut_start && !(cuts[i - 1] < cuts[i])))
 					return GbdtFail(err, errlen, "forest code chunk %d has unsorted cuts", c);
 		}
 		for (int t = t0; t < ends[c]; t++)
@@ -508,14 +685,26 @@ GbdtCheckCodes(const GbdtForest *f, char *err, size_t errlen)
 			{
 				const int32_t i = src[s];
 				const GbdtNode *n = &nodes[i];
-				const int	j = n->column % nf;
 				const int	code = q[t].code[s];
+				const int	col = q[t].column[s];
 
-				if (q[t].column[s] != n->column ||
-					(GbdtIsLeaf(nodes, i) ? code != 0 :
-					 code < 1 || code > st[j + 1] - st[j] ||
-					 !(cuts[st[j] + code - 1] == n->threshold)))
+				if (col >= GBDT_CODE_WIDTH)
 					return GbdtFail(err, errlen, "forest codes of tree %d are wrong", t);
+				if (GbdtIsLeaf(nodes, i))
+				{
+					if (code != 0)
+						return GbdtFail(err, errlen, "forest codes of tree %d are wrong", t);
+				}
+				else
+				{
+					const GbdtCodeSlice *o = owner[col] < 0 ? NULL : &sl[owner[col] / 2];
+
+					if (o == NULL || o->feature != GbdtNodeFeature(f, n) ||
+						(owner[col] % 2 == 1) != (n->column >= nf) ||
+						code < 1 || code > o->ncuts ||
+						!(cuts[o->cut_start + code - 1] == n->threshold))
+						return GbdtFail(err, errlen, "forest codes of tree %d are wrong", t);
+				}
 				src[2 * s] = n->left + (n->missing == i);
 				src[2 * s + 1] = n->left + 1;
 			}
@@ -1026,24 +1215,29 @@ GbdtPredictAvx2(const GbdtForest *f, const float *x, int rows, float *out,
 #define GBDT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 
 /*
- * Quantizes nb ≤ GBDT_SIMD_BLOCK rows of x into out (64 bytes a row,
- * column c of the widened row at byte c; rows past nb all zero): the
- * number of the feature's distinct thresholds ≤ x, as 16·b + the count in
- * block b of sixteen, b the number of blocks whose last threshold is ≤ x
- * (two compares, no branch; the NaN after the last threshold is never ≤),
- * and the missing values' codes.
+ * Quantizes nb ≤ GBDT_SIMD_BLOCK rows of x into out (64 bytes a row; bytes
+ * no slice writes and rows past nb all zero): for each of the chunk's ns
+ * slices (padded cuts at cuts + 256 k), the number of its thresholds ≤ x,
+ * as 16·b + the count in block b of sixteen, b the number of blocks whose
+ * last threshold is ≤ x (two compares, no branch; the NaN after the last
+ * threshold is never ≤), at its bytes, a missing value as 255 at
+ * pos_right and 0 at pos_left.
  */
 static GBDT_AVX512 void
-GbdtQuantRows(const float *x, int nb, int nf, const float *cuts, uint8_t *out)
+GbdtQuantRows(const float *x, int nb, int nf, const GbdtCodeSlice *slices,
+			  int ns, const float *cuts, uint8_t *out)
 {
 	const __m512i last = _mm512_setr_epi32(15, 31, 47, 63, 79, 95, 111, 127,
 										   143, 159, 175, 191, 207, 223, 239, 255);
 
 	memset(out, 0, (size_t) 64 * GBDT_SIMD_BLOCK);
-	for (int j = 0; j < nf; j++)
+	for (int k = 0; k < ns; k++)
 	{
-		const float *cut = cuts + (size_t) 256 * j;
+		const float *cut = cuts + (size_t) 256 * k;
 		const __m512 coarse = _mm512_i32gather_ps(last, cut, 4);
+		const int	j = slices[k].feature;
+		const int	pr = slices[k].pos_right;
+		const int	pl = slices[k].pos_left;
 
 		for (int r = 0; r < nb; r++)
 		{
@@ -1054,8 +1248,10 @@ GbdtQuantRows(const float *x, int nb, int nf, const float *cuts, uint8_t *out)
 				__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(cut + 16 * b), vv,
 													  _CMP_LE_OQ));
 
-			out[(size_t) 64 * r + j] = isnan(v) ? 255 : (uint8_t) i;
-			out[(size_t) 64 * r + nf + j] = (uint8_t) i;	/* NaN: 0, as −∞ */
+			if (pr != GBDT_CODE_NONE)
+				out[(size_t) 64 * r + pr] = isnan(v) ? 255 : (uint8_t) i;
+			if (pl != GBDT_CODE_NONE)
+				out[(size_t) 64 * r + pl] = (uint8_t) i;	/* NaN: 0, as −∞ */
 		}
 	}
 }
@@ -1130,29 +1326,30 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 {
 	const int	nf = f->num_features;
 	const int32_t *ends = GbdtCodeEnds(f);
-	const int32_t *start = GbdtCodeCutStart(f);
+	const int32_t *nslices = GbdtCodeNumSlices(f);
+	const GbdtCodeSlice *slices = GbdtCodeSlices(f);
 	const GbdtQuantTree *q = GbdtCodeTrees(f);
 	const float *values = GbdtCodeCuts(f);
 	char	   *base = (char *) (((uintptr_t) work + 63) & ~(uintptr_t) 63);
-	float	   *cuts = (float *) base;
-	uint8_t    *xq = (uint8_t *) (base + sizeof(float) * 256 * (size_t) nf);
+	uint8_t    *xq = (uint8_t *) base;
 	uint64_t   *masks = (uint64_t *) (xq + 64 * GBDT_SIMD_BLOCK);
+	float	   *cuts = (float *) (masks + GBDT_SIMD_BLOCK);
 
 	for (int r = 0; r < rows; r++)
 		out[r] = f->base_score;
 	for (int c = 0, t0 = 0; c < f->codes_chunks; t0 = ends[c++])
 	{
 		const int	t1 = ends[c];
+		const GbdtCodeSlice *sl = slices + GBDT_CODE_WIDTH * c;
 
-		/* the chunk's cuts, each feature's padded to 256 with NaN */
-		for (int j = 0; j < nf; j++)
+		/* the chunk's slices' cuts, each padded to 256 with NaN */
+		for (int k = 0; k < nslices[c]; k++)
 		{
-			const int32_t from = start[GBDT_CODE_STRIDE * c + j];
-			const int32_t n = start[GBDT_CODE_STRIDE * c + j + 1] - from;
+			const int	n = sl[k].ncuts;
 
-			memcpy(cuts + 256 * j, values + from, sizeof(float) * n);
-			for (int k = n; k < 256; k++)
-				cuts[256 * j + k] = NAN;
+			memcpy(cuts + 256 * k, values + sl[k].cut_start, sizeof(float) * n);
+			for (int i = n; i < 256; i++)
+				cuts[256 * k + i] = NAN;
 		}
 		for (int r0 = 0; r0 < rows; r0 += GBDT_SIMD_BLOCK)
 		{
@@ -1161,7 +1358,7 @@ GbdtPredictAvx512(const GbdtForest *f, const float *x, int rows, float *out,
 
 			memcpy(sum, out + r0, sizeof(float) * nb);
 			memset(sum + nb, 0, sizeof(float) * (GBDT_SIMD_BLOCK - nb));
-			GbdtQuantRows(x + (size_t) r0 * nf, nb, nf, cuts, xq);
+			GbdtQuantRows(x + (size_t) r0 * nf, nb, nf, sl, nslices[c], cuts, xq);
 			if (nb == GBDT_SIMD_BLOCK)
 				GbdtQuantBlock(q + t0, t1 - t0, xq, GBDT_SIMD_BLOCK / 16, masks, sum);
 			else
@@ -1199,20 +1396,32 @@ GbdtCpuHasAvx2(void)
 static size_t
 GbdtQuantWorkspace(const GbdtForest *f)
 {
-	return 64 + sizeof(float) * 256 * (size_t) f->num_features +
+	const int32_t *nslices = GbdtCodeNumSlices(f);
+	size_t		most = 0;
+
+	for (int c = 0; c < f->codes_chunks; c++)
+		if ((size_t) nslices[c] > most)
+			most = (size_t) nslices[c];
+	return 64 + sizeof(float) * 256 * most +
 		(64 + sizeof(uint64_t)) * GBDT_SIMD_BLOCK;
 }
 
 /*
  * Whether GbdtForestPredict takes the AVX-512 evaluator: codes, the CPU,
- * and enough trees to pay for quantizing the rows once per chunk (about
- * two trees' worth per feature and chunk, docs/benchmarks.md).
+ * and enough trees to pay for quantizing the rows once per slice of each
+ * chunk (about two trees' worth per slice, docs/benchmarks.md).
  */
 static bool
 GbdtUseAvx512(const GbdtForest *f)
 {
-	return f->codes_chunks > 0 && GbdtCpuHasAvx512() &&
-		f->num_trees >= 2 * f->num_features * f->codes_chunks;
+	const int32_t *nslices = GbdtCodeNumSlices(f);
+	int64_t		total = 0;
+
+	if (f->codes_chunks <= 0 || !GbdtCpuHasAvx512())
+		return false;
+	for (int c = 0; c < f->codes_chunks; c++)
+		total += nslices[c];
+	return f->num_trees >= 2 * total;
 }
 #endif							/* GBDT_HAVE_AVX2 */
 

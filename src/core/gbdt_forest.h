@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define GBDT_FOREST_MAGIC	0x46475252	/* "RRGF" */
-#define GBDT_FOREST_VERSION 2	/* 2: the codes region */
+#define GBDT_FOREST_VERSION 3	/* 2: the codes region; 3: its slices */
 
 /* Limits of what a forest may hold (checked when one is built or read). */
 #define GBDT_MAX_DEPTH		64
@@ -83,16 +83,21 @@ typedef struct GbdtNode
  *
  * Codes.  For a forest of depth ≤ 6 and at most 32 features,
  * GbdtForestBuildCodes (called by the builder) derives what the AVX-512
- * evaluator reads, once: the trees in chunks (in order) in which no
- * feature has more than 255 distinct thresholds; per chunk each feature's
- * distinct thresholds sorted (its cuts), and each tree copied complete to
- * depth 6 in heap order (slot 1 the root, 2s and 2s + 1 the children of
- * s, a leaf above the last level copied down to every slot below it) with
- * per slot the split's column and code: 1 + the place of its threshold
- * among its feature's cuts (0 below a leaf: never taken).  A value x is
- * coded as the number of cuts ≤ x, so x < threshold ⇔ code(x) < code,
- * exactly; a missing value as 255 at the feature's column (never less:
- * right) and 0 at its column + F (always less: left).  The region's size
+ * evaluator reads, once: the trees in chunks (in order; one for all of
+ * them when their codes fit in 64 bytes a row, else chunks in which no
+ * feature has more than 255 distinct thresholds, 2F ≤ 64 bytes); per
+ * chunk each feature's distinct thresholds sorted and cut into slices of
+ * at most 255, and for each slice and direction of missing values that a
+ * split of the chunk uses, one byte of a row's codes (at most 64 in all).
+ * Each tree is copied complete to depth 6 in heap order (slot 1 the root,
+ * 2s and 2s + 1 the children of s, a leaf above the last level copied
+ * down to every slot below it) with per slot the byte the split reads and
+ * its code: 1 + the place of its threshold in that byte's slice (0 below
+ * a leaf: never taken).  A value x is coded in a slice's byte as the
+ * number of the slice's thresholds ≤ x, so x < threshold ⇔ code(x) <
+ * code, exactly (for any sorted slice holding the threshold); a missing
+ * value as 255 in the byte of splits that send it right (never less) and
+ * 0 in that of splits that send it left (always less).  The region's size
  * depends on num_trees and node_capacity only; codes_chunks = 0 when it
  * is not filled (deeper trees, more features, or a block built by hand).
  */
@@ -207,7 +212,8 @@ extern bool GbdtForestCheck(const void *block, size_t len, char *err,
  * Bytes of workspace GbdtForestPredict needs for f: 8 KB at 30 features
  * for the portable evaluator; on x86-64, room for the AVX2 evaluator's
  * complete copies of up to 256 trees too (192 KB, plus 30 KB at 30
- * features; the AVX-512 evaluator's is 9 KB + 1 KB per feature): a
+ * features; the AVX-512 evaluator's is 9 KB + 1 KB per slice of its
+ * largest chunk of codes): a
  * caller keeps it rather than allocating it per call.
  */
 extern size_t GbdtPredictWorkspace(const GbdtForest *f);
@@ -216,8 +222,9 @@ extern size_t GbdtPredictWorkspace(const GbdtForest *f);
  * Margins of rows rows: x is row-major with num_features floats per row
  * (NaN = missing), out receives one float per row.  work:
  * GbdtPredictWorkspace(f) bytes, aligned for floats.  On a CPU with
- * AVX-512 (F, BW, VBMI), for a forest with codes and at least 2F trees per
- * chunk of them, the AVX-512 evaluator over the codes; else on a CPU with
+ * AVX-512 (F, BW, VBMI), for a forest with codes and at least two trees
+ * per slice of them (all chunks'), the AVX-512 evaluator over the codes;
+ * else on a CPU with
  * AVX2 and from GBDT_SIMD_MIN_ROWS rows on (gbdt_forest.c), eight rows per
  * vector over complete copies of the trees; otherwise the portable walk in
  * interleaved blocks of 32 rows.  All give the same floats.

@@ -3,7 +3,9 @@
  *	  libFuzzer target: the forest's evaluators (src/core/gbdt_forest.c) on
  *	  forests and rows the input describes: trees of depth 0 to 8 over 1 to
  *	  40 features, thresholds from a few values (so many repeat, and more
- *	  than 255 distinct ones fill a chunk) or any finite float, missing
+ *	  than 255 distinct ones of a feature are cut into slices of 255, or
+ *	  fill a chunk when the slices need more than the 64 bytes of a row's
+ *	  codes) or any finite float, missing
  *	  values sent either way; rows with NaN, ±∞ and values on the
  *	  thresholds.  Every forest is checked, given its codes
  *	  (GbdtForestBuildCodes) and checked again; every evaluator (the walk,

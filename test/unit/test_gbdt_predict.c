@@ -336,36 +336,116 @@ UNIT_TEST(gbdt_predict_lanes_independent)
  */
 UNIT_TEST(gbdt_predict_codes_checked)
 {
-	GbdtForest *f = RandomForest(12, 4, 6, 0.8);
-	GbdtForest *copy;
-	char		err[GBDT_ERROR_LEN];
+	/* 4 features; then one feature with ~ 550 thresholds: slices of 255 */
+	GbdtForest *forests[2] = {RandomForest(12, 4, 6, 0.8), RandomForest(12, 1, 6, 0.97)};
+
+	for (int which = 0; which < 2; which++)
+	{
+		GbdtForest *f = forests[which];
+		GbdtForest *copy;
+		char		err[GBDT_ERROR_LEN];
+		float	   *x;
+		int			rejected = 0,
+					harmless = 0,
+					wrong = 0;
+
+		CHECK(f != NULL);
+		if (f == NULL)
+			continue;
+		CHECK(f->codes_chunks == 1);
+		x = RandomRows(40, f->num_features);
+		copy = malloc(f->size);
+		for (uint64_t b = f->codes_offset; b < f->size; b++)
+		{
+			memcpy(copy, f, f->size);
+			((unsigned char *) copy)[b] ^= (b & 1) ? 0x01 : 0x80;
+			if (!GbdtForestCheck(copy, copy->size, err, sizeof(err)))
+				rejected++;
+			else if (Mismatches(copy, x, 40, GBDT_PREDICT_AVX512) == 0)
+				harmless++;
+			else
+				wrong++;
+		}
+		CHECK(wrong == 0);
+		CHECK(rejected > 12 * 63);	/* at least every split's code and column */
+		printf("  codes region of %d bytes: %d changes rejected, %d harmless\n",
+			   (int) (f->size - f->codes_offset), rejected, harmless);
+		free(copy);
+		free(x);
+		free(f);
+	}
+}
+
+/* qsort's order of floats. */
+static int
+CompareFloats(const void *a, const void *b)
+{
+	const float x = *(const float *) a,
+				y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Features with more than 255 and more than 510 distinct thresholds in
+ * one chunk (slices of 255, each with its bytes): rows on every
+ * threshold, just below and above it, NaN and ±∞, row counts not a
+ * multiple of 16; all the walk's margins.
+ */
+UNIT_TEST(gbdt_predict_codes_slices)
+{
+	GbdtForest *f = RandomForest(80, 4, 6, 0.97);	/* ~ 800 splits a feature */
+	const GbdtNode *nodes;
+	const int	rows = 10000;
 	float	   *x;
-	int			rejected = 0,
-				harmless = 0,
-				wrong = 0;
+	int			splits = 0;
 
 	CHECK(f != NULL);
 	if (f == NULL)
 		return;
 	CHECK(f->codes_chunks == 1);
-	x = RandomRows(40, 4);
-	copy = malloc(f->size);
-	for (uint64_t b = f->codes_offset; b < f->size; b++)
+	nodes = GbdtNodes(f);
+	x = RandomRows(rows, 4);
+	for (int32_t i = 0, r = 0; i < f->num_nodes; i++)
 	{
-		memcpy(copy, f, f->size);
-		((unsigned char *) copy)[b] ^= (b & 1) ? 0x01 : 0x80;
-		if (!GbdtForestCheck(copy, copy->size, err, sizeof(err)))
-			rejected++;
-		else if (Mismatches(copy, x, 40, GBDT_PREDICT_AVX512) == 0)
-			harmless++;
-		else
-			wrong++;
+		if (GbdtIsLeaf(nodes, i))
+			continue;
+		splits++;
+		for (int d = -1; d <= 1 && r < rows; d++, r++)
+			x[r * 4 + GbdtNodeFeature(f, &nodes[i])] =
+				d == 0 ? nodes[i].threshold :
+				nextafterf(nodes[i].threshold, d < 0 ? -INFINITY : INFINITY);
 	}
-	CHECK(wrong == 0);
-	CHECK(rejected > 12 * 63);	/* at least every split's code and column */
-	printf("  codes region of %d bytes: %d changes rejected, %d harmless\n",
-		   (int) (f->size - f->codes_offset), rejected, harmless);
-	free(copy);
+	CHECK(3 * splits <= rows);
+	{
+		/* distinct thresholds per feature: all > 255, some > 510 */
+		float	   *thr = malloc(sizeof(float) * splits);
+		int			most = 0,
+					least = splits;
+
+		for (int j = 0; j < 4; j++)
+		{
+			int			n = 0,
+						distinct = 0;
+
+			for (int32_t i = 0; i < f->num_nodes; i++)
+				if (!GbdtIsLeaf(nodes, i) && GbdtNodeFeature(f, &nodes[i]) == j)
+					thr[n++] = nodes[i].threshold;
+			qsort(thr, n, sizeof(float), CompareFloats);
+			for (int k = 0; k < n; k++)
+				distinct += k == 0 || thr[k - 1] < thr[k];
+			most = distinct > most ? distinct : most;
+			least = distinct < least ? distinct : least;
+		}
+		CHECK(least > 255 && most > 510);
+		free(thr);
+	}
+	for (int n = 1; n <= rows; n = n * 3 + 1)
+	{
+		CHECK(Mismatches(f, x, n, GBDT_PREDICT_AVX512) == 0);
+		CHECK(Mismatches(f, x, n, GBDT_PREDICT_AUTO) == 0);
+	}
+	CHECK(Mismatches(f, x, rows, GBDT_PREDICT_AVX512) == 0);
 	free(x);
 	free(f);
 }
