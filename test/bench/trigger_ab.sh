@@ -50,14 +50,7 @@ stop_all() {
 trap stop_all EXIT
 
 # the base: its sources built into a private copy of PostgreSQL
-rr_log "building $base ($(git -C "$RR_TOP" rev-parse --short "$base")) into a private PostgreSQL copy"
-mkdir -p "$work/src" "$work/base-pg"
-git -C "$RR_TOP" archive "$base" | tar -x -C "$work/src"
-major=$("$(rr_pg_config)" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
-bash "$RR_TOP/test/lib/private_pg.sh" "$work/base-pg" "$major" >/dev/null
-base_config=$work/base-pg/lib/postgresql/$major/bin/pg_config
-make -s -C "$work/src" -j2 install PG_CONFIG="$base_config" >"$work/base-build.log" 2>&1 ||
-	{ tail -20 "$work/base-build.log" >&2; rr_die "the base does not build"; }
+base_config=$(rr_build_revision "$base" "$work")
 
 # two clusters, one per build, each on a Unix socket in its own directory
 mkdir -p "$work/base" "$work/this"

@@ -97,6 +97,23 @@ rr_ensure_packages() {
 		rr_die "apt-get install failed for: ${missing[*]}"
 }
 
+# Builds and installs git revision $1 of this tree into a private, relocated
+# copy of PostgreSQL under $2 (test/lib/private_pg.sh), for benchmarks that
+# compare it with the work tree in the same run; prints that copy's
+# pg_config.  Its sources go to $2/src, the copy to $2/base-pg.
+rr_build_revision() {
+	local rev=$1 dir=$2 major config
+	rr_log "building $rev ($(git -C "$RR_TOP" rev-parse --short "$rev")) into a private PostgreSQL copy" >&2
+	mkdir -p "$dir/src" "$dir/base-pg"
+	git -C "$RR_TOP" archive "$rev" | tar -x -C "$dir/src"
+	major=$("$(rr_pg_config)" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+	bash "$RR_TOP/test/lib/private_pg.sh" "$dir/base-pg" "$major" >/dev/null
+	config=$dir/base-pg/lib/postgresql/$major/bin/pg_config
+	make -s -C "$dir/src" -j2 install PG_CONFIG="$config" >"$dir/base-build.log" 2>&1 ||
+		{ tail -20 "$dir/base-build.log" >&2; rr_die "revision $rev does not build"; }
+	echo "$config"
+}
+
 rr_build_install() {
 	local pgc
 	pgc=$(rr_pg_config)
