@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The first rerank() of every connection right after a refresh of the item
-# signals commits, with rerank preloaded: a git revision's build (main by
-# default: the new version is built by the first call that needs it, the
-# others wait for it) against this work tree (the refresh builds it before
+# signals commits, with rerank preloaded: a git revision's build (by
+# default 51c427e, the last main before the refresh built the next version
+# ahead: there the first call that needs it builds it, the others wait for
+# it) against this work tree (the refresh builds it before
 # its commit), on the same data directory in the same run.
 #
 #   bash test/bench/signals_refresh.sh [items] [connections] [rounds] [base revision]
@@ -23,7 +24,7 @@ source "$here/../lib/common.sh"
 items=${1:-300000}
 conns=${2:-20}
 rounds=${3:-3}
-base=${4:-main}
+base=${4:-51c427e}
 users=10000
 listlen=20
 
