@@ -1815,14 +1815,58 @@ GroupRows(Replay *r, int32 user, double now, const int32 *items, const int32 *po
 	MemoryContextReset(r->group_cxt);
 }
 
-/* Whether an item may join a group's candidates (not one of them yet). */
-static bool
-NewCandidate(const int32 *items, int n, int32 item)
+/*
+ * A group being drawn: the positive first, then distinct negatives, each
+ * with its label and source; n of size filled.
+ */
+typedef struct GroupDraft
 {
-	for (int k = 0; k < n; k++)
-		if (items[k] == item)
+	int32	   *items;
+	float	   *labels;
+	uint8	   *sources;
+	int			n;
+	int			size;
+} GroupDraft;
+
+/* Starts a group of up to size candidates with the event's item. */
+static void
+DraftBegin(GroupDraft *g, int size, int32 positive)
+{
+	g->items = palloc(sizeof(int32) * size);
+	g->labels = palloc(sizeof(float) * size);
+	g->sources = palloc(sizeof(uint8) * size);
+	g->size = size;
+	g->items[0] = positive;
+	g->labels[0] = 1.0f;
+	g->sources[0] = SOURCE_EVENT;
+	g->n = 1;
+}
+
+/* Adds a negative unless the group holds it already or is full. */
+static bool
+DraftAdd(GroupDraft *g, int32 item, ReplaySource source)
+{
+	if (g->n >= g->size)
+		return false;
+	for (int k = 0; k < g->n; k++)
+		if (g->items[k] == item)
 			return false;
+	g->items[g->n] = item;
+	g->labels[g->n] = 0.0f;
+	g->sources[g->n] = source;
+	g->n++;
 	return true;
+}
+
+/* The group's rows (when it has a negative), then its arrays freed. */
+static void
+DraftEnd(Replay *r, GroupDraft *g, const ReplayEvent *ev, ReplayExamples *out)
+{
+	if (g->n >= 2)
+		GroupRows(r, ev->user, ev->at, g->items, NULL, g->n, g->labels, g->sources, out);
+	pfree(g->items);
+	pfree(g->labels);
+	pfree(g->sources);
 }
 
 /*
@@ -1841,6 +1885,17 @@ UniformItem(Replay *r, double u)
 	return (int32) (k2 < r->nseen ? k2 : r->event_items + (k2 - r->nseen));
 }
 
+/* The items of a category in the catalog as of the event (0: none). */
+static int64
+CategoryPool(Replay *r, int32 category)
+{
+	if (category < 0)
+		return 0;
+	return r->category_seen[category] +
+		(r->category_start[category + 1] - r->category_start[category] -
+		 r->category_events[category]);
+}
+
 /*
  * An item of a category drawn (u in [0, 1)) from its items in the catalog
  * as of the event: its event items seen, then its items without events;
@@ -1849,14 +1904,9 @@ UniformItem(Replay *r, double u)
 static int32
 CategoryItem(Replay *r, int32 category, double u)
 {
-	int64		pool,
-				k2;
+	int64		pool = CategoryPool(r, category);
+	int64		k2;
 
-	if (category < 0)
-		return -1;
-	pool = r->category_seen[category] +
-		(r->category_start[category + 1] - r->category_start[category] -
-		 r->category_events[category]);
 	if (pool == 0)
 		return -1;
 	k2 = (int64) (u * pool);
@@ -1885,6 +1935,43 @@ PopularityHoldoutItem(Replay *r, double u1, double u2)
 }
 
 /*
+ * Draws up to wanted negatives of one source into the group, each from up
+ * to DRAW_TRIES draws of the stream (seed, event e, *counter), the first
+ * one not in the group kept; a source with nothing to draw from stops the
+ * slot.  By popularity: the item of a uniformly drawn earlier event (the
+ * training mix), or as the replay's popularity generator draws
+ * (holdout_popularity, PopularityHoldoutItem, two draws); from the
+ * category: uniformly among its items; otherwise uniformly from the
+ * catalog.
+ */
+static void
+DrawNegatives(Replay *r, GroupDraft *g, ReplaySource source, bool holdout,
+			  int32 category, int wanted, uint64 seed, int64 e, uint64 *counter)
+{
+	for (int k = 0; k < wanted; k++)
+		for (int attempt = 0; attempt < DRAW_TRIES; attempt++)
+		{
+			double		u = RankerUnit(RankerHash(seed, (uint64) e * 65536 + (*counter)++));
+			int32		d;
+
+			if (source == SOURCE_POPULAR && holdout)
+				d = PopularityHoldoutItem(r, u,
+										  RankerUnit(RankerHash(seed, (uint64) e * 65536 + (*counter)++)));
+			else if (source == SOURCE_POPULAR)
+				d = r->nitem_events > 0 ?
+					(int32) r->item_event_index[(int64) (u * r->nitem_events)] : -1;
+			else if (source == SOURCE_CATEGORY)
+				d = CategoryItem(r, category, u);
+			else
+				d = UniformItem(r, u);
+			if (d < 0)
+				break;
+			if (DraftAdd(g, d, source))
+				break;
+		}
+}
+
+/*
  * A held-out group of a positive event (uniform_holdout): its item among
  * UNIFORM_HOLDOUT_NEGATIVES items drawn from the catalog as of the event as
  * the replay's generator of that kind draws them (SOURCE_UNIFORM: uniformly;
@@ -1896,73 +1983,30 @@ static void
 HoldoutGroup(Replay *r, int64 e, ReplaySource kind, ReplayExamples *out)
 {
 	ReplayEvent *ev = EventAt(r, e);
-	int			size = 1 + UNIFORM_HOLDOUT_NEGATIVES;
-	int32	   *items = palloc(sizeof(int32) * size);
-	float	   *labels = palloc(sizeof(float) * size);
-	uint8	   *sources = palloc(sizeof(uint8) * size);
 	uint64		seed = r->opts->seed ^ (kind == SOURCE_UNIFORM ? SEED_UNIFORM :
 										kind == SOURCE_POPULAR ? SEED_POPULARITY :
 										SEED_CATEGORY);
 	int32		category = r->item_category[ev->item];
+	int64		pool = CategoryPool(r, category);
 	uint64		counter = 0;
-	int			n = 1;
+	GroupDraft	g;
 
-	items[0] = ev->item;
-	labels[0] = 1.0f;
-	sources[0] = SOURCE_EVENT;
-	if (kind == SOURCE_CATEGORY && category >= 0)
+	DraftBegin(&g, 1 + UNIFORM_HOLDOUT_NEGATIVES, ev->item);
+	if (kind == SOURCE_CATEGORY && category >= 0 && pool <= UNIFORM_HOLDOUT_NEGATIVES + 1)
 	{
-		int64		pool = r->category_seen[category] +
-			(r->category_start[category + 1] - r->category_start[category] -
-			 r->category_events[category]);
-
 		/* a small category: all of its items */
-		if (pool <= UNIFORM_HOLDOUT_NEGATIVES + 1)
+		for (int64 k = 0; k < pool; k++)
 		{
-			for (int64 k = 0; k < pool; k++)
-			{
-				int32		d = CategoryItem(r, category, ((double) k + 0.5) / pool);
+			int32		d = CategoryItem(r, category, ((double) k + 0.5) / pool);
 
-				if (d >= 0 && n < size && NewCandidate(items, n, d))
-				{
-					items[n] = d;
-					labels[n] = 0.0f;
-					sources[n] = SOURCE_CATEGORY;
-					n++;
-				}
-			}
-			kind = SOURCE_COUNT;	/* nothing more to draw */
+			if (d >= 0)
+				(void) DraftAdd(&g, d, SOURCE_CATEGORY);
 		}
 	}
-	for (int k = 0; k < UNIFORM_HOLDOUT_NEGATIVES && kind != SOURCE_COUNT; k++)
-		for (int attempt = 0; attempt < DRAW_TRIES; attempt++)
-		{
-			double		u = RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++));
-			int32		d;
-
-			if (kind == SOURCE_UNIFORM)
-				d = UniformItem(r, u);
-			else if (kind == SOURCE_POPULAR)
-				d = PopularityHoldoutItem(r, u,
-										  RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++)));
-			else
-				d = CategoryItem(r, category, u);
-			if (d < 0)
-				break;
-			if (NewCandidate(items, n, d))
-			{
-				items[n] = d;
-				labels[n] = 0.0f;
-				sources[n] = kind;
-				n++;
-				break;
-			}
-		}
-	if (n >= 2)
-		GroupRows(r, ev->user, ev->at, items, NULL, n, labels, sources, out);
-	pfree(items);
-	pfree(labels);
-	pfree(sources);
+	else
+		DrawNegatives(r, &g, kind, true, category, UNIFORM_HOLDOUT_NEGATIVES,
+					  seed, e, &counter);
+	DraftEnd(r, &g, ev, out);
 }
 
 /*
@@ -1981,69 +2025,18 @@ EventGroup(Replay *r, int64 e, ReplayExamples *out)
 	const ReplayOptions *opts = r->opts;
 	ReplayEvent *ev = EventAt(r, e);
 	int			size = 1 + opts->negatives;
-	int32	   *items = palloc(sizeof(int32) * size);
-	float	   *labels = palloc(sizeof(float) * size);
-	uint8	   *sources = palloc(sizeof(uint8) * size);
 	RankerNegativeMix mix = RankerNegativesMixed(opts->negatives, &opts->negative_mix);
 	int32		category = r->item_category[ev->item];
-	int			n = 1;
 	uint64		counter = 0;
 	uint64		seed = opts->seed ^ SEED_NEGATIVES;
-	static const ReplaySource order[] = {SOURCE_POPULAR, SOURCE_CATEGORY, SOURCE_UNIFORM};
+	GroupDraft	g;
 
-	items[0] = ev->item;
-	labels[0] = 1.0f;
-	sources[0] = SOURCE_EVENT;
-	/* category before uniform: it takes what the category cannot fill */
-	for (int o = 0; o < (int) lengthof(order); o++)
-	{
-		ReplaySource kind = order[o];
-		int			wanted = kind == SOURCE_POPULAR ? mix.popular :
-			kind == SOURCE_CATEGORY ? mix.category : size - n;
-
-		for (int k = 0; k < wanted; k++)
-		{
-			for (int attempt = 0; attempt < DRAW_TRIES; attempt++)
-			{
-				double		u = RankerUnit(RankerHash(seed, (uint64) e * 65536 + counter++));
-				int32		d;
-
-				if (kind == SOURCE_POPULAR)
-				{
-					if (r->nitem_events == 0)
-						break;
-					d = (int32) r->item_event_index[(int64) (u * r->nitem_events)];
-				}
-				else if (kind == SOURCE_CATEGORY)
-				{
-					/* its seen event items, then its items without events */
-					d = CategoryItem(r, category, u);
-					if (d < 0)
-						break;
-				}
-				else
-				{
-					/* the event items seen, then the items without events */
-					d = UniformItem(r, u);
-					if (d < 0)
-						break;
-				}
-				if (NewCandidate(items, n, d))
-				{
-					items[n] = d;
-					labels[n] = 0.0f;
-					sources[n] = kind;
-					n++;
-					break;
-				}
-			}
-		}
-	}
-	if (n >= 2)
-		GroupRows(r, ev->user, ev->at, items, NULL, n, labels, sources, out);
-	pfree(items);
-	pfree(labels);
-	pfree(sources);
+	DraftBegin(&g, size, ev->item);
+	DrawNegatives(r, &g, SOURCE_POPULAR, false, category, mix.popular, seed, e, &counter);
+	DrawNegatives(r, &g, SOURCE_CATEGORY, false, category, mix.category, seed, e, &counter);
+	/* after the category: uniform takes what the category could not fill */
+	DrawNegatives(r, &g, SOURCE_UNIFORM, false, category, size - g.n, seed, e, &counter);
+	DraftEnd(r, &g, ev, out);
 }
 
 /* The group of a page of impressions: the items shown, the clicked ones 1. */
