@@ -371,71 +371,107 @@ Warned(int32 model_id)
 	return false;
 }
 
-/* Looks the serving ranker up in the registry; see ServingRanker. */
-static RankerEntry *
-LookupRanker(const char *setting)
+/* How ReadRankerRow finds a ranker's registry row. */
+typedef enum RankerRowKey
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
-	static const char *const queries[2] = {
+	RANKER_ROW_ACTIVE,			/* the active ranker (with its booster) */
+	RANKER_ROW_NAME,			/* by name (text) */
+	RANKER_ROW_ID				/* by model id (integer) */
+} RankerRowKey;
+
+/* A ranker's registry row, as serving and warming read it. */
+typedef struct RankerRow
+{
+	int32		model_id;
+	char		name[NAMEDATALEN];
+	int64		version;		/* its factors_version */
+	bool		has_booster;
+	int			features_version;	/* when it has one */
+} RankerRow;
+
+/*
+ * Reads the registry row of a ranker found by how (key: the name or the
+ * model id), the caller connected to SPI; returns how many rows matched
+ * (0, 1, or 2 for more than one), the first in *row.
+ */
+static uint64
+ReadRankerRow(RankerRowKey how, Datum key, RankerRow *row)
+{
+	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
+	static const char *const queries[3] = {
 		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
 		" FROM rerank.models m JOIN rerank.rankers r USING (model_id)"
 		" WHERE m.is_active AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'",
 		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
 		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
-		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'",
+		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
+		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
+		" WHERE m.model_id OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'"
 	};
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-	int			which = setting[0] == '\0' ? 0 : 1;
-	RankerEntry *entry = NULL;
+	static Oid	types[3][1] = {{InvalidOid}, {TEXTOID}, {INT4OID}};
+	Datum		args[1] = {key};
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	bool		isnull;
-	int32		model_id;
-	int64		version;
-	int			features_version;
-	char	   *name;
+	Datum		features;
 
-	if (which == 1)
-		args[0] = CStringGetTextDatum(setting);
-	ExecuteKeptPlan(&plans[which], queries[which], which, types, args, true, 2,
-					SPI_OK_SELECT);
+	ExecuteKeptPlan(&plans[how], queries[how], how == RANKER_ROW_ACTIVE ? 0 : 1,
+					types[how], args, true, 2, SPI_OK_SELECT);
 	if (SPI_processed == 0)
+		return 0;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row->model_id = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+	strlcpy(row->name, SPI_getvalue(tuple, desc, 2), NAMEDATALEN);
+	row->version = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	features = SPI_getbinval(tuple, desc, 4, &isnull);
+	row->has_booster = !isnull;
+	row->features_version = isnull ? 0 : DatumGetInt32(features);
+	return SPI_processed;
+}
+
+/* Looks the serving ranker up in the registry; see ServingRanker. */
+static RankerEntry *
+LookupRanker(const char *setting)
+{
+	bool		by_name = setting[0] != '\0';
+	RankerEntry *entry = NULL;
+	RankerRow	row;
+	uint64		found;
+
+	found = ReadRankerRow(by_name ? RANKER_ROW_NAME : RANKER_ROW_ACTIVE,
+						  by_name ? CStringGetTextDatum(setting) : (Datum) 0, &row);
+	if (found == 0)
 	{
-		if (which == 1)
+		if (by_name)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("ranker \"%s\" does not exist", setting),
 					 errhint("Set rerank.ranker to the name of a ranker, to '' for the active one or to 'none'.")));
 		return NULL;
 	}
-	if (SPI_processed > 1)
+	if (found > 1)
 		elog(ERROR, "more than one active ranker");
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	model_id = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-	name = SPI_getvalue(tuple, desc, 2);
-	version = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
-	features_version = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
-	if (isnull)
+	if (!row.has_booster)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ranker \"%s\" has no booster", name)));
-	if (features_version != FEATURES_VERSION)
+				 errmsg("ranker \"%s\" has no booster", row.name)));
+	if (row.features_version != FEATURES_VERSION)
 	{
-		if (!Warned(model_id))
+		if (!Warned(row.model_id))
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("ranker \"%s\" was trained on features version %d, this build computes version %d: rerank() scores by the blend",
-							name, features_version, FEATURES_VERSION),
+							row.name, row.features_version, FEATURES_VERSION),
 					 errhint("Train a new ranker with rerank.train_ranker(). This is reported once per session.")));
 		return NULL;
 	}
 	for (RankerEntry *e = entries; e != NULL; e = e->next)
-		if (e->pub.model_id == model_id && e->pub.version == version)
+		if (e->pub.model_id == row.model_id && e->pub.version == row.version)
 			entry = e;
 	if (entry == NULL)
-		entry = LoadEntry(model_id, name, version, features_version);
+		entry = LoadEntry(row.model_id, row.name, row.version, row.features_version);
 	return entry;
 }
 
@@ -532,26 +568,8 @@ ServingRanker(void)
 bool
 WarmRanker(const char *name, int32 model_id, bool must_build, bool *served)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
-	static const char *const queries[2] = {
-		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
-		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
-		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'",
-		"SELECT m.model_id, m.name, m.factors_version, r.features_version"
-		" FROM rerank.models m LEFT JOIN rerank.rankers r USING (model_id)"
-		" WHERE m.model_id OPERATOR(pg_catalog.=) $1 AND m.algorithm OPERATOR(pg_catalog.=) 'ranker'"
-	};
-	Oid			types[2][1] = {{TEXTOID}, {INT4OID}};
-	Datum		args[1];
-	int			which = name != NULL ? 0 : 1;
 	Oid			relid = RerankTableOid("models");
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	bool		isnull;
-	int32		id;
-	char		label[NAMEDATALEN];
-	int64		version;
-	Datum		features;
+	RankerRow	row;
 	const GbdtForest *forest;
 	SnapshotStatus status;
 	Size		bytes;
@@ -560,38 +578,31 @@ WarmRanker(const char *name, int32 model_id, bool must_build, bool *served)
 	/* a 0.1.0 schema has no rankers */
 	if (!OidIsValid(relid) || !OidIsValid(RerankTableOid("rankers")))
 		return false;
-	args[0] = which == 0 ? CStringGetTextDatum(name) : Int32GetDatum(model_id);
 	SpiConnect();
-	ExecuteKeptPlan(&plans[which], queries[which], 1, types[which], args, true, 1,
-					SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (ReadRankerRow(name != NULL ? RANKER_ROW_NAME : RANKER_ROW_ID,
+					  name != NULL ? CStringGetTextDatum(name) : Int32GetDatum(model_id),
+					  &row) == 0)
 	{
 		SPI_finish();
 		return false;
 	}
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	id = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-	strlcpy(label, SPI_getvalue(tuple, desc, 2), NAMEDATALEN);
-	version = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
-	features = SPI_getbinval(tuple, desc, 4, &isnull);
 
 	/*
 	 * Without a booster, or of another features version, it is not served:
 	 * activation refuses it with its own message.
 	 */
-	if (isnull || DatumGetInt32(features) != FEATURES_VERSION)
+	if (!row.has_booster || row.features_version != FEATURES_VERSION)
 	{
 		SPI_finish();
 		return true;
 	}
-	forest = SnapshotForestOf(relid, id, label, version, &bytes, &status);
+	forest = SnapshotForestOf(relid, row.model_id, row.name, row.version, &bytes, &status);
 	SPI_finish();
 	*served = forest != NULL;
 	if (forest == NULL && status == SNAPSHOT_SERVED && must_build)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the booster of ranker \"%s\" cannot be served", label),
+				 errmsg("the booster of ranker \"%s\" cannot be served", row.name),
 				 errdetail("Its forest could not be built from the booster stored in rerank.rankers."),
 				 errhint("Train it again with rerank.train_ranker().")));
 	return true;
