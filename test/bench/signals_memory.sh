@@ -53,49 +53,10 @@ rr_ensure_packages
 rr_build_install
 git -C "$RR_TOP" rev-parse --verify -q "$base^{commit}" >/dev/null || rr_die "no revision $base"
 
-work=$(mktemp -d /tmp/rerank-bench-signals.XXXXXX)
-chmod 755 "$work"
-owner=$(rr_cluster_owner)
-RR_CLUSTER_OWNER=$owner
-[ "$(id -u)" -eq 0 ] && chown "$owner" "$work"
-running=""
-stop_server() {
-	[ -n "$running" ] && rr_as_owner "$running/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1
-	running=""
-}
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null || true
-	stop_server || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# the base: its sources built into a private copy of PostgreSQL
-base_config=$(rr_build_revision "$base" "$work")
-base_bin=$("$base_config" --bindir)
-this_bin=$("$(rr_pg_config)" --bindir)
-
-port=${RR_PORT:-54329}
-rr_as_owner "$this_bin/initdb" -D "$work/data" -U postgres --auth=trust --encoding=UTF8 \
-	--locale=C --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; rr_die "initdb failed"; }
-printf '%s\n' "listen_addresses = ''" "port = $port" "unix_socket_directories = '$work'" \
-	"max_connections = $((conns + 10))" "shared_buffers = 128MB" "max_wal_size = 4GB" "jit = off" \
-	"max_parallel_workers_per_gather = 0" "log_min_messages = warning" |
-	rr_as_owner tee -a "$work/data/postgresql.conf" >/dev/null
-# Starts the data directory with the binaries of $1 and settings $2...
-start_server() {
-	local bin=$1
-	shift
-	printf '%s\n' "$@" | rr_as_owner tee "$work/data/bench.conf" >/dev/null
-	grep -q "include 'bench.conf'" "$work/data/postgresql.conf" ||
-		echo "include 'bench.conf'" | rr_as_owner tee -a "$work/data/postgresql.conf" >/dev/null
-	rr_as_owner "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 120 start >/dev/null ||
-		{ tail -20 "$work/server.log" >&2; rr_die "the server did not start"; }
-	running=$bin
-}
+rr_ab_cluster "$base" rerank-bench-signals "$conns"
 q() { "$this_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 
-start_server "$this_bin"
+rr_ab_start "$this_bin"
 rr_log "loading $items items with statistics, brands and co-visitation lists of $listlen; $users users"
 # list entries by arithmetic, one expression per place: no subquery per row
 list=""
@@ -127,7 +88,7 @@ SELECT l, (SELECT array_agg(i) FROM (SELECT DISTINCT 1 + floor(random() * $items
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
-stop_server
+rr_ab_stop
 
 # Opens $conns connections that each call rerank() once and idle, reads
 # their memory, closes them.  Prints "answered_s anon_mb shmem_mb warnings".
@@ -169,22 +130,22 @@ connections() {
 echo
 rr_log "1. $base, no preload: every backend builds its own copy (rerank.signals_cache_mb = $base_budget_mb)"
 need_memory $((conns * (block_mb + 32))) "the per-backend phase"
-start_server "$base_bin" "rerank.signals_cache_mb = $base_budget_mb"
+rr_ab_start "$base_bin" "rerank.signals_cache_mb = $base_budget_mb"
 connections >"$work/result"
 read -r pb_all pb_anon pb_shmem pb_warn <"$work/result"
-stop_server
+rr_ab_stop
 echo "$conns connections all answered within $pb_all s; private memory (RssAnon) of the $conns backends $pb_anon MB, shared touched $pb_shmem MB; WARNINGs: $pb_warn"
 [ "$pb_warn" = 0 ] || rr_die "the signals were not used (a WARNING): not a measurement"
 
 echo
 rr_log "2. this tree, shared_preload_libraries = 'rerank': one copy per server"
-start_server "$this_bin" "shared_preload_libraries = 'rerank'"
+rr_ab_start "$this_bin" "shared_preload_libraries = 'rerank'"
 connections >"$work/result"
 read -r sh_all sh_anon sh_shmem sh_warn <"$work/result"
 cat "$work/memory.txt"
 copy=$(q -At -c "SELECT coalesce(round(sum(bytes) / 1048576.0, 1), 0) FROM rerank.model_memory
                   WHERE kind = 'item signals' AND state = 'ready'")
-stop_server
+rr_ab_stop
 echo "$conns connections all answered within $sh_all s; private memory (RssAnon) of the $conns backends $sh_anon MB, shared touched $sh_shmem MB; WARNINGs: $sh_warn"
 [ "$sh_warn" = 0 ] || rr_die "the signals were not used (a WARNING): not a measurement"
 [ "$(awk -v c="$copy" 'BEGIN { print (c > 0) }')" = 1 ] || rr_die "no item signals in shared memory"

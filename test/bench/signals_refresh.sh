@@ -32,44 +32,10 @@ rr_ensure_packages
 rr_build_install
 git -C "$RR_TOP" rev-parse --verify -q "$base^{commit}" >/dev/null || rr_die "no revision $base"
 
-work=$(mktemp -d /tmp/rerank-bench-refresh.XXXXXX)
-chmod 755 "$work"
-owner=$(rr_cluster_owner)
-RR_CLUSTER_OWNER=$owner
-[ "$(id -u)" -eq 0 ] && chown "$owner" "$work"
-running=""
-stop_server() {
-	[ -n "$running" ] && rr_as_owner "$running/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1
-	running=""
-}
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null || true
-	stop_server || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# the base: its sources built into a private copy of PostgreSQL
-base_config=$(rr_build_revision "$base" "$work")
-base_bin=$("$base_config" --bindir)
-this_bin=$("$(rr_pg_config)" --bindir)
-
-port=${RR_PORT:-54329}
-rr_as_owner "$this_bin/initdb" -D "$work/data" -U postgres --auth=trust --encoding=UTF8 \
-	--locale=C --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; rr_die "initdb failed"; }
-printf '%s\n' "listen_addresses = ''" "port = $port" "unix_socket_directories = '$work'" \
-	"max_connections = $((conns + 10))" "shared_buffers = 128MB" "max_wal_size = 4GB" "jit = off" \
-	"max_parallel_workers_per_gather = 0" "log_min_messages = warning" \
-	"shared_preload_libraries = 'rerank'" |
-	rr_as_owner tee -a "$work/data/postgresql.conf" >/dev/null
-start_server() {
-	rr_as_owner "$1/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 120 start >/dev/null ||
-		{ tail -20 "$work/server.log" >&2; rr_die "the server did not start"; }
-	running=$1
-}
+rr_ab_cluster "$base" rerank-bench-refresh "$conns" "shared_preload_libraries = 'rerank'"
 q() { "$this_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 
-start_server "$this_bin"
+rr_ab_start "$this_bin"
 rr_log "loading $items items with statistics, brands and co-visitation lists of $listlen; $users users"
 list=""
 for ((j = 1; j <= listlen; j++)); do
@@ -99,7 +65,7 @@ SELECT rerank.refresh_item_stats('bench_events', 'item_id', 'occurred_at');
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
-stop_server
+rr_ab_stop
 
 weights="-c rerank.popularity_weight=0.5 -c rerank.brand_affinity_weight=0.2"
 call() { echo "SELECT count(*) FROM rerank.rerank($1, (SELECT ids FROM bench_lists WHERE l = $2), k => 20);"; }
@@ -149,7 +115,7 @@ round() {
 
 measure() {
 	local name=$1 bin=$2 r
-	start_server "$bin"
+	rr_ab_start "$bin"
 	for ((r = 1; r <= rounds; r++)); do
 		round >"$work/result"
 		read -r slow med refresh warn <"$work/result"
@@ -160,7 +126,7 @@ measure() {
 	done
 	q -c "SELECT kind, state, pg_size_pretty(bytes) AS bytes, readers, round(build_seconds::numeric, 2) AS build_s
 	        FROM rerank.model_memory WHERE kind = 'item signals' ORDER BY version"
-	stop_server
+	rr_ab_stop
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 

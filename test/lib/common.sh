@@ -114,6 +114,57 @@ rr_build_revision() {
 	echo "$config"
 }
 
+# One data directory that an A/B benchmark serves with the binaries of
+# either build, one after the other (signals_memory.sh, signals_refresh.sh):
+#   rr_ab_cluster BASE_REVISION TMP_PREFIX MAX_CONNECTIONS [SETTING...]
+# sets work (a new directory, removed at exit with its server stopped),
+# base_bin (BASE_REVISION built by rr_build_revision), this_bin (the work
+# tree's installation) and port, and initdb's $work/data with the
+# benchmark's settings.  Then rr_ab_start BIN [SETTING...] starts it with
+# BIN's binaries and these further settings (in bench.conf, replaced at
+# each start), rr_ab_stop stops it.
+rr_ab_cluster() {
+	local base=$1 prefix=$2 connections=$3 base_config
+	shift 3
+	work=$(mktemp -d "/tmp/$prefix.XXXXXX")
+	chmod 755 "$work"
+	RR_CLUSTER_OWNER=$(rr_cluster_owner)
+	[ "$(id -u)" -eq 0 ] && chown "$RR_CLUSTER_OWNER" "$work"
+	running=""
+	trap rr_ab_cleanup EXIT
+	base_config=$(rr_build_revision "$base" "$work")
+	base_bin=$("$base_config" --bindir)
+	this_bin=$("$(rr_pg_config)" --bindir)
+	port=${RR_PORT:-54329}
+	rr_as_owner "$this_bin/initdb" -D "$work/data" -U postgres --auth=trust --encoding=UTF8 \
+		--locale=C --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; rr_die "initdb failed"; }
+	printf '%s\n' "listen_addresses = ''" "port = $port" "unix_socket_directories = '$work'" \
+		"max_connections = $((connections + 10))" "shared_buffers = 128MB" "max_wal_size = 4GB" "jit = off" \
+		"max_parallel_workers_per_gather = 0" "log_min_messages = warning" "$@" "include 'bench.conf'" |
+		rr_as_owner tee -a "$work/data/postgresql.conf" >/dev/null
+	rr_as_owner touch "$work/data/bench.conf"
+}
+# The EXIT trap of rr_ab_cluster: its server stopped, its directory removed.
+rr_ab_cleanup() {
+	jobs -p | xargs -r kill 2>/dev/null || true
+	rr_ab_stop || true
+	rm -rf "$work"
+}
+# Starts the data directory with the binaries of $1 and the settings $2....
+rr_ab_start() {
+	local bin=$1
+	shift
+	printf '%s\n' "$@" | rr_as_owner tee "$work/data/bench.conf" >/dev/null
+	rr_as_owner "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 120 start >/dev/null ||
+		{ tail -20 "$work/server.log" >&2; rr_die "the server did not start"; }
+	running=$bin
+}
+# Stops it, if started.
+rr_ab_stop() {
+	[ -n "$running" ] && rr_as_owner "$running/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1
+	running=""
+}
+
 rr_build_install() {
 	local pgc
 	pgc=$(rr_pg_config)
